@@ -1,0 +1,14 @@
+// The shape of a CLI command: a name, one-line summary, flags, and a run function returning an exit code.
+import type { FlagSpec, ParsedArgs } from './args.ts';
+
+export interface Command {
+  /** Space-separated path, e.g. "sim collect". */
+  name: string;
+  summary: string;
+  /** Usage line after the command name, e.g. "[--episodes N] --out DIR". */
+  usage?: string;
+  /** Longer help text shown by `vlm2vla <command> --help`. */
+  description?: string;
+  flags: readonly FlagSpec[];
+  run(args: ParsedArgs): Promise<number> | number;
+}

@@ -1,0 +1,4 @@
+// The public library API of vlm2vla. Each module re-exports its public surface from its index.ts.
+export * from './errors/index.ts';
+export * from './util/index.ts';
+export { packageVersion } from './version.ts';
