@@ -1,6 +1,6 @@
 // Runs the test suite with Node's built-in runner: *.test.ts by default, *.slow.test.ts with --slow.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,7 @@ const slow = args.includes('--slow');
 const filters = args.filter((a) => !a.startsWith('--'));
 
 function walk(dir, out) {
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const full = join(dir, name);
