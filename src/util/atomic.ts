@@ -3,7 +3,8 @@ import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlin
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-function fsyncDir(dir: string): void {
+/** fsync a directory so that renames inside it survive a power loss. */
+export function fsyncDir(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
@@ -87,4 +88,14 @@ export function readJsonl<T = unknown>(path: string, onBadLine?: (lineNo: number
     }
   });
   return out;
+}
+
+/** fsync a file that was written by other means (e.g. a streaming writer). */
+export function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
