@@ -52,8 +52,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (!found) {
     const group = commands.filter((c) => c.name.split(' ')[0] === argv[0]);
     if (group.length > 0) {
-      console.error(`vlm2vla ${argv[0]}: unknown or missing subcommand "${argv[1] ?? ''}". Subcommands:`);
-      for (const c of group) console.error(`  ${c.name}  ${c.summary}`);
+      const asked = argv[1] === '--help' || argv[1] === '-h';
+      const width = Math.max(...group.map((c) => c.name.length));
+      const lines = group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
+      if (asked) {
+        console.log(`vlm2vla ${argv[0]} subcommands (each has --help):\n${lines}`);
+        return 0;
+      }
+      console.error(`vlm2vla ${argv[0]}: unknown or missing subcommand "${argv[1] ?? ''}". Subcommands:\n${lines}`);
     } else {
       console.error(`vlm2vla: unknown command "${argv[0]}"\n`);
       console.error(topHelp());
