@@ -1,0 +1,19 @@
+// Actions as language: chunking, codecs (list, phrase, rot, tokens) with strict decoders and
+// grammars, motion plans, and the safety envelope.
+import './codecs/list.ts';
+import './codecs/phrase.ts';
+import './codecs/tokens.ts';
+
+export { chunkTrajectory, sumElements, DEFAULT_CHUNKING } from './chunk.ts';
+export type { ChunkOptions } from './chunk.ts';
+export { getCodec, listCodecs, registerCodec, MAX_ELEMENTS, MAX_ACTION_TEXT } from './codec.ts';
+export type { ActionCodec, CodecOptions, TokensCodecOptions } from './codec.ts';
+export { Grammar, lit, set, seq, alt, rep, opt } from './grammar.ts';
+export type { GrammarState, Node as GrammarNode } from './grammar.ts';
+export { ActionParseError, fixed1 } from './types.ts';
+export type { ActionElement, ChunkElement, ParseResult } from './types.ts';
+export { motionPlan, describeDisplacement, planDirections, toGripperFrame, DEFAULT_MOTION } from './motion.ts';
+export type { MotionThresholds, PlanPhase, Sign } from './motion.ts';
+export { SafetyEnvelope, UnsafeActionError, StoppedError, BRIDGE_LIMITS } from './envelope.ts';
+export type { EnvelopeLimits } from './envelope.ts';
+export { makeTokensCodec, BINS } from './codecs/tokens.ts';
