@@ -49,42 +49,32 @@ export function describeDisplacement(d: { dx: number; dy: number; dz: number }, 
   return `move ${words.join(' and ')}`;
 }
 
-function phaseOf(d: { dx: number; dy: number; dz: number }, t: MotionThresholds): PlanPhase {
-  const s = (v: number): Sign => (Math.abs(v) < t.ignoreCm ? 0 : v > 0 ? 1 : -1);
-  return { x: s(d.dx), y: s(d.dy), z: s(d.dz) };
-}
-
-/** The plan of a segment: its chunk elements grouped into phases of the same significant
- *  directions (at most `maxPhases`; the rest joins the last), each described, joined by ", then ".
- *  Gripper-only elements do not start phases. */
+/** The plan of a segment: its chunk elements grouped into phases by their dominant direction (the
+ *  axis and sign of the largest component; at most `maxPhases`, the rest joins the last phase),
+ *  each phase described with all its significant axes, joined by ", then ". Elements that barely
+ *  move join the current phase. */
 export function motionPlan(elements: readonly ChunkElement[], t: MotionThresholds = DEFAULT_MOTION, maxPhases = 3, yaw = 0): string {
   const phases: { dx: number; dy: number; dz: number }[] = [];
   let key = '';
   for (const e of elements) {
     const d = toGripperFrame(e, yaw);
-    const p = phaseOf(d, { ...t, ignoreCm: t.ignoreCm / 2 });
-    const k = `${p.x}${p.y}${p.z}`;
-    if (k === '000') {
-      if (phases.length > 0) {
-        const last = phases[phases.length - 1]!;
-        last.dx += d.dx;
-        last.dy += d.dy;
-        last.dz += d.dz;
-      }
-      continue;
-    }
-    if (k !== key && phases.length < maxPhases) phases.push({ dx: 0, dy: 0, dz: 0 });
-    if (phases.length === 0) phases.push({ dx: 0, dy: 0, dz: 0 });
+    const comps = [d.dx, d.dy, d.dz];
+    const axis = comps.reduce((best, v, i) => (Math.abs(v) > Math.abs(comps[best]!) ? i : best), 0);
+    const moving = Math.abs(comps[axis]!) >= t.ignoreCm / 2;
+    const k = moving ? `${axis}${comps[axis]! > 0 ? '+' : '-'}` : key;
+    if (phases.length === 0 || (k !== key && phases.length < maxPhases)) phases.push({ dx: 0, dy: 0, dz: 0 });
     const last = phases[phases.length - 1]!;
     last.dx += d.dx;
     last.dy += d.dy;
     last.dz += d.dz;
     key = k;
   }
-  const described = phases.map((p) => describeDisplacement(p, t)).filter((s, i, all) => s !== 'stay in place' || all.length === 1);
-  if (described.length === 0) return 'stay in place';
+  const described = phases.map((p) => describeDisplacement(p, t)).filter((s) => s !== 'stay in place');
+  // Adjacent phases that read the same are one phase.
+  const merged = described.filter((s, i) => i === 0 || s !== described[i - 1]);
+  if (merged.length === 0) return 'stay in place';
   // "move up, then move forward" reads better as "move up, then forward".
-  return described.map((s, i) => (i === 0 ? s : s.replace(/^move /, ''))).join(', then ');
+  return merged.map((s, i) => (i === 0 ? s : s.replace(/^move /, ''))).join(', then ');
 }
 
 const DIRECTION: Record<string, [keyof PlanPhase, Sign]> = {
