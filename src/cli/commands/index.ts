@@ -2,9 +2,13 @@
 import type { Command } from '../command.ts';
 import { versionCommand } from './version.ts';
 import { tokenizerEncodeCommand, tokenizerTrainCommand } from './tokenizer.ts';
+import { dataInspectCommand } from './data.ts';
+import { annotateCommand } from './annotate.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
+  dataInspectCommand,
+  annotateCommand,
   tokenizerEncodeCommand,
   tokenizerTrainCommand,
 ];
