@@ -4,11 +4,13 @@ import { versionCommand } from './version.ts';
 import { tokenizerEncodeCommand, tokenizerTrainCommand } from './tokenizer.ts';
 import { dataInspectCommand } from './data.ts';
 import { annotateCommand } from './annotate.ts';
+import { buildCommand } from './build.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
   dataInspectCommand,
   annotateCommand,
+  buildCommand,
   tokenizerEncodeCommand,
   tokenizerTrainCommand,
 ];

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32c, openRlds, RldsWriter, readTfRecords, TfRecordWriter, decodeExample, encodeExample, episodeToExample } from './index.ts';
 import { BRIDGE_SEMANTICS } from '../episode.ts';
-import type { Episode } from '../episode.ts';
+import type { EncodedImage, Episode } from '../episode.ts';
 import { encodeJpeg, encodePng } from '../image.ts';
 import { Rng } from '../../util/index.ts';
 import { isVlmError } from '../../errors/index.ts';
@@ -73,7 +73,7 @@ function syntheticEpisodes(n: number, seed: number): Episode[] {
     return {
       instruction: `put the item ${e} in the bowl — ß 🍎`,
       steps: Array.from({ length: T }, (_, t) => ({
-        images: e % 2 === 0 ? { image_0: frame('jpeg') } : { image_0: frame('png'), image_2: frame('jpeg') },
+        images: (e % 2 === 0 ? { image_0: frame('jpeg') } : { image_0: frame('png'), image_2: frame('jpeg') }) as Record<string, EncodedImage>,
         state: vec(),
         action: vec(),
         isFirst: t === 0,
