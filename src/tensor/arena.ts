@@ -1,0 +1,42 @@
+// A pool of Float32Array buffers by exact length: fresh large allocations cost page faults on these
+// machines, so activations released at the end of a step are reused by the next one.
+// Ownership: a buffer from `take` belongs to its taker until it calls `give`; never use it after.
+export class Arena {
+  readonly #free = new Map<number, Float32Array[]>();
+  #held = 0;
+  allocations = 0;
+  reuses = 0;
+
+  /** A zero-filled buffer of length n. */
+  take(n: number): Float32Array {
+    const list = this.#free.get(n);
+    const buf = list?.pop();
+    if (buf) {
+      this.#held -= n;
+      this.reuses++;
+      buf.fill(0);
+      return buf;
+    }
+    this.allocations++;
+    return new Float32Array(n);
+  }
+
+  give(buf: Float32Array): void {
+    let list = this.#free.get(buf.length);
+    if (!list) this.#free.set(buf.length, (list = []));
+    list.push(buf);
+    this.#held += buf.length;
+  }
+
+  /** Floats held for reuse. */
+  get pooled(): number {
+    return this.#held;
+  }
+
+  clear(): void {
+    this.#free.clear();
+    this.#held = 0;
+  }
+}
+
+export const arena = new Arena();
