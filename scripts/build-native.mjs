@@ -17,6 +17,10 @@ const gypCandidates = [
 ].filter((p) => p && existsSync(p));
 const cmd = gypCandidates.length > 0 ? process.execPath : 'node-gyp';
 const args = gypCandidates.length > 0 ? [gypCandidates[0], 'rebuild'] : ['rebuild'];
+// Build against the machine's own Node headers (no download): npm passes npm_config_nodedir when it
+// runs this script; run by hand, fall back to the headers of a system Node install.
+const nodedir = process.env.npm_config_nodedir ?? (existsSync('/usr/include/node/node.h') ? '/usr' : undefined);
+if (nodedir) args.push(`--nodedir=${nodedir}`);
 const jobs = process.env.JOBS ?? 'max';
 const result = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, JOBS: jobs } });
 if (result.status !== 0) {
