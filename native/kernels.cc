@@ -9,6 +9,14 @@
 
 #include "pool.h"
 
+// Hot kernels are compiled for AVX-512, AVX2 and baseline x86-64 and picked at load time (GCC
+// function multiversioning); `omp simd` lets the compiler vectorize their reductions.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define VLM_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define VLM_CLONES
+#endif
+
 namespace vlm2vla {
 namespace {
 /** Runs fn(r0, r1) over row ranges, in parallel when rows*cost is large. */
@@ -28,11 +36,13 @@ void for_rows(long rows, long cost, F fn) {
   });
 }
 
-const double GELU_C = std::sqrt(2.0 / M_PI);
-inline double gelu_s(double x) { return 0.5 * x * (1 + std::tanh(GELU_C * (x + 0.044715 * x * x * x))); }
-inline double gelu_g(double x) {
-  const double th = std::tanh(GELU_C * (x + 0.044715 * x * x * x));
-  return 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * GELU_C * (1 + 3 * 0.044715 * x * x);
+const float GELU_C = 0.7978845608028654f;  // sqrt(2 / pi)
+// tanh through exp (vectorizable): tanh(u) = 1 - 2 / (exp(2u) + 1), exact to float rounding.
+inline float tanh_f(float u) { return 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f); }
+inline float gelu_s(float x) { return 0.5f * x * (1.0f + tanh_f(GELU_C * (x + 0.044715f * x * x * x))); }
+inline float gelu_g(float x) {
+  const float th = tanh_f(GELU_C * (x + 0.044715f * x * x * x));
+  return 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
 }
 inline double sigm(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double silu_s(double x) { return x * sigm(x); }
@@ -162,11 +172,19 @@ void rms_norm_backward(const float* x, const float* w, const float* rstd, const 
   }
 }
 
+VLM_CLONES static void gelu_range(const float* x, float* y, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) y[i] = gelu_s(x[i]);
+}
+VLM_CLONES static void gelu_backward_range(const float* x, const float* dy, float* dx, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) dx[i] = dy[i] * gelu_g(x[i]);
+}
 void gelu(const float* x, float* y, long n) {
-  for_rows(n, 16, [&](long a, long b) { for (long i = a; i < b; i++) y[i] = (float)gelu_s(x[i]); });
+  for_rows(n, 16, [&](long a, long b) { gelu_range(x, y, a, b); });
 }
 void gelu_backward(const float* x, const float* dy, float* dx, long n) {
-  for_rows(n, 16, [&](long a, long b) { for (long i = a; i < b; i++) dx[i] = (float)(dy[i] * gelu_g(x[i])); });
+  for_rows(n, 16, [&](long a, long b) { gelu_backward_range(x, dy, dx, a, b); });
 }
 void silu(const float* x, float* y, long n) {
   for_rows(n, 16, [&](long a, long b) { for (long i = a; i < b; i++) y[i] = (float)silu_s(x[i]); });
@@ -176,15 +194,15 @@ void silu_backward(const float* x, const float* dy, float* dx, long n) {
 }
 void gated_act(bool geglu, const float* gate, const float* up, float* y, long n) {
   for_rows(n, 16, [&](long a, long b) {
-    for (long i = a; i < b; i++) y[i] = (float)((geglu ? gelu_s(gate[i]) : silu_s(gate[i])) * up[i]);
+    for (long i = a; i < b; i++) y[i] = (float)((geglu ? (double)gelu_s(gate[i]) : silu_s(gate[i])) * up[i]);
   });
 }
 void gated_act_backward(bool geglu, const float* gate, const float* up, const float* dy, float* dgate, float* dup, long n) {
   for_rows(n, 16, [&](long a, long b) {
     for (long i = a; i < b; i++) {
       const double g = gate[i];
-      dgate[i] = (float)(dy[i] * up[i] * (geglu ? gelu_g(g) : silu_g(g)));
-      dup[i] = (float)(dy[i] * (geglu ? gelu_s(g) : silu_s(g)));
+      dgate[i] = (float)(dy[i] * up[i] * (geglu ? (double)gelu_g((float)g) : silu_g(g)));
+      dup[i] = (float)(dy[i] * (geglu ? (double)gelu_s((float)g) : silu_s(g)));
     }
   });
 }
@@ -283,6 +301,21 @@ inline void key_range(const AttnShape& s, long b, long t, long& lo, long& hi) {
 }
 }  // namespace
 
+VLM_CLONES static float dot_f(const float* a, const float* b, long n) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (long d = 0; d < n; d++) s += a[d] * b[d];
+  return s;
+}
+VLM_CLONES static void axpy_f(float a, const float* x, float* y, long n) {
+#pragma omp simd
+  for (long d = 0; d < n; d++) y[d] += a * x[d];
+}
+VLM_CLONES static void scale_add_f(float c, float* y, const float* x, long n) {
+#pragma omp simd
+  for (long d = 0; d < n; d++) y[d] = y[d] * c + x[d];
+}
+
 void attention(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse) {
   const long group = s.Hq / s.Hkv;
   parallel_for((int)(s.B * s.Hq), [&](int task) {
@@ -299,18 +332,16 @@ void attention(const AttnShape& s, const float* q, const float* k, const float* 
       for (long j = lo; j < hi; j++) {
         if (!visible(s, b, t, j)) continue;
         const float* kr = k + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-        float dot = 0;
-        for (long d = 0; d < s.Dh; d++) dot += qr[d] * kr[d];
-        const float sc = dot * s.scale;
+        const float sc = dot_f(qr, kr, s.Dh) * s.scale;
         const float* vr = v + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
         if (sc > mx) {
           const float corr = mx == -INFINITY ? 0.0f : std::exp(mx - sc);
-          for (long d = 0; d < s.Dh; d++) acc[d] = acc[d] * corr + vr[d];
+          scale_add_f(corr, acc.data(), vr, s.Dh);
           sum = sum * corr + 1.0;
           mx = sc;
         } else {
           const float p = std::exp(sc - mx);
-          for (long d = 0; d < s.Dh; d++) acc[d] += p * vr[d];
+          axpy_f(p, vr, acc.data(), s.Dh);
           sum += p;
         }
       }
@@ -340,25 +371,19 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
         float* dqr = dq + qo;
         std::memset(dqr, 0, sizeof(float) * s.Dh);
         if (l == -INFINITY) continue;
-        float D = 0;
-        for (long d = 0; d < s.Dh; d++) D += dout[qo + d] * out[qo + d];
+        const float D = dot_f(dout + qo, out + qo, s.Dh);
         long lo, hi;
         key_range(s, b, t, lo, hi);
         for (long j = lo; j < hi; j++) {
           if (!visible(s, b, t, j)) continue;
           const long ko = b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-          float dot = 0, dP = 0;
-          for (long d = 0; d < s.Dh; d++) {
-            dot += q[qo + d] * k[ko + d];
-            dP += dout[qo + d] * v[ko + d];
-          }
+          const float dot = dot_f(q + qo, k + ko, s.Dh);
+          const float dP = dot_f(dout + qo, v + ko, s.Dh);
           const float p = std::exp(dot * s.scale - l);
           const float dS = p * (dP - D) * s.scale;
-          for (long d = 0; d < s.Dh; d++) {
-            dqr[d] += dS * k[ko + d];
-            dk[ko + d] += dS * q[qo + d];
-            dv[ko + d] += p * dout[qo + d];
-          }
+          axpy_f(dS, k + ko, dqr, s.Dh);
+          axpy_f(dS, q + qo, dk + ko, s.Dh);
+          axpy_f(p, dout + qo, dv + ko, s.Dh);
         }
       }
     }

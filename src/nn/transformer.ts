@@ -10,6 +10,7 @@ export interface BlockConfig {
   dim: number;
   heads: number;
   ffn: number;
+  /** RoPE base; 0 = no rotary embedding (the DESIGN.md §6 reference block). */
   ropeTheta: number;
 }
 
@@ -44,8 +45,9 @@ export class TransformerBlock implements Module {
     const Dh = D / H;
     const h = this.ln1.forward(x);
     const split = (t: Tensor) => reshape(t, [B, T, H, Dh]);
-    const q = rope(split(this.q.forward(h)), positions, this.invFreq);
-    const k = rope(split(this.k.forward(h)), positions, this.invFreq);
+    const useRope = this.cfg.ropeTheta > 0;
+    const q = useRope ? rope(split(this.q.forward(h)), positions, this.invFreq) : split(this.q.forward(h));
+    const k = useRope ? rope(split(this.k.forward(h)), positions, this.invFreq) : split(this.k.forward(h));
     const v = split(this.v.forward(h));
     const a = reshape(attention(q, k, v, mask), [B, T, D]);
     const x1 = add(x, this.o.forward(a));
