@@ -2,23 +2,12 @@
 // one episode — the subtask list, and per executed segment its subtask, motion plan and action
 // chunk — with the annotator's identity. Validated field by field at every boundary.
 import { FormatError } from '../errors/index.ts';
+import type { ChunkElement } from '../actions/index.ts';
 
 export const ANNOTATION_SCHEMA = 'vlm2vla.annotation/1';
 
-export interface AnnotatedElement {
-  /** cm */
-  dx: number;
-  dy: number;
-  dz: number;
-  /** degrees */
-  droll: number;
-  dpitch: number;
-  dyaw: number;
-  gripper: 0 | 1;
-  /** steps [start, end) of the episode */
-  start: number;
-  end: number;
-}
+/** A chunk element as stored: cm / degrees, gripper 0|1, steps [start, end) of the episode. */
+export type AnnotatedElement = ChunkElement;
 
 export interface Segment {
   /** Steps [start, end) of the episode. */
