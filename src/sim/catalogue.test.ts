@@ -1,0 +1,26 @@
+// Tests of the catalogue: size, completeness, unique names per language, held-out objects.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CATALOGUE, LANGUAGES } from './catalogue.ts';
+
+test('the catalogue has ≥ 24 complete objects with unique names in every language and a held-out split', () => {
+  assert.ok(CATALOGUE.length >= 24);
+  for (const lang of LANGUAGES) {
+    const names = CATALOGUE.map((o) => o.names[lang]);
+    assert.equal(new Set(names).size, names.length, `duplicate ${lang} name`);
+    for (const n of names) assert.ok(n.trim().length > 0);
+  }
+  assert.equal(new Set(CATALOGUE.map((o) => o.id)).size, CATALOGUE.length);
+  for (const o of CATALOGUE) {
+    assert.ok(o.synonyms.length >= 2, `${o.id} needs 2+ synonyms`);
+    assert.ok(o.affordance.includes(o.names.en.split(' ').pop()!), `${o.id}: the affordance names the object`);
+    assert.ok(o.size.every((s) => s > 0 && s < 0.2));
+    assert.ok(o.colour.rgb.every((c) => Number.isInteger(c) && c >= 0 && c <= 255));
+  }
+  for (const c of ['fruit', 'vegetable', 'utensil', 'container', 'toy', 'tool'] as const) {
+    const inCat = CATALOGUE.filter((o) => o.category === c);
+    assert.ok(inCat.length >= 4, `${c} has ${inCat.length} objects`);
+    assert.ok(inCat.some((o) => o.heldOut) && inCat.some((o) => !o.heldOut), `${c} needs held-out and training objects`);
+  }
+  for (const id of ['bowl', 'pot', 'plate', 'towel']) assert.ok(CATALOGUE.find((o) => o.id === id)?.container);
+});
