@@ -1,0 +1,101 @@
+// Task families, scene sampling, instructions (English for robot data; other languages, synonyms
+// and semantic references for evaluation suites), and success predicates.
+import type { Rng } from '../util/index.ts';
+import { CATALOGUE, getObject } from './catalogue.ts';
+import type { CatalogueObject, Language } from './catalogue.ts';
+import type { World } from './world.ts';
+
+export type TaskFamily = 'pick' | 'pick-place' | 'pick-place-lift' | 'move-next-to';
+export const TASK_FAMILIES: readonly TaskFamily[] = ['pick', 'pick-place', 'pick-place-lift', 'move-next-to'];
+export type Suite = 'in-distribution' | 'multilingual' | 'unseen-objects' | 'semantic';
+export const SUITES: readonly Suite[] = ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'];
+
+export interface Task {
+  family: TaskFamily;
+  object: string;
+  target: string | null;
+  /** Scene: object ids with table positions. */
+  placements: { id: string; x: number; y: number; yaw: number }[];
+  instruction: string;
+  language: Language;
+  suite: Suite;
+}
+
+/** "in" for bowls, pots and baskets, "on" for plates and towels. */
+export function prepositionFor(target: string): 'in' | 'on' {
+  return ['plate', 'towel'].includes(target) ? 'on' : 'in';
+}
+
+const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = {
+  pick: [(x) => `pick up the ${x}`, (x) => `pick the ${x} up`, (x) => `grab the ${x}`],
+  'pick-place': [(x, y, p) => `put the ${x} ${p} the ${y}`, (x, y, p) => `place the ${x} ${p} the ${y}`, (x, y, p) => `move the ${x} ${p === 'in' ? 'into' : 'onto'} the ${y}`],
+  'pick-place-lift': [(x, y, p) => `pick up the ${x}, put it ${p} the ${y} and lift it`, (x, y, p) => `pick up the ${x} and place it ${p} the ${y}, then lift it`],
+  'move-next-to': [(x, y) => `move the ${x} next to the ${y}`, (x, y) => `put the ${x} beside the ${y}`],
+};
+
+const OTHER: Record<Exclude<Language, 'en'>, Record<TaskFamily, (x: string, y: string) => string>> = {
+  es: { pick: (x) => `recoge el ${x}`, 'pick-place': (x, y) => `pon el ${x} en el ${y}`, 'pick-place-lift': (x, y) => `recoge el ${x}, ponlo en el ${y} y levántalo`, 'move-next-to': (x, y) => `mueve el ${x} junto al ${y}` },
+  fr: { pick: (x) => `prends le ${x}`, 'pick-place': (x, y) => `mets le ${x} dans le ${y}`, 'pick-place-lift': (x, y) => `prends le ${x}, mets-le dans le ${y} et soulève-le`, 'move-next-to': (x, y) => `déplace le ${x} à côté du ${y}` },
+  de: { pick: (x) => `heb den ${x} auf`, 'pick-place': (x, y) => `leg den ${x} in den ${y}`, 'pick-place-lift': (x, y) => `nimm den ${x}, leg ihn in den ${y} und heb ihn hoch`, 'move-next-to': (x, y) => `stell den ${x} neben den ${y}` },
+  zh: { pick: (x) => `拿起${x}`, 'pick-place': (x, y) => `把${x}放进${y}`, 'pick-place-lift': (x, y) => `拿起${x}，放进${y}，再举起来`, 'move-next-to': (x, y) => `把${x}移到${y}旁边` },
+};
+
+function sampleScene(rng: Rng, ids: string[]): { id: string; x: number; y: number; yaw: number }[] {
+  const out: { id: string; x: number; y: number; yaw: number }[] = [];
+  for (const id of ids) {
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const x = rng.uniform(0.22, 0.48);
+      const y = rng.uniform(-0.22, 0.22);
+      if (out.every((p) => Math.hypot(p.x - x, p.y - y) >= 0.15)) {
+        out.push({ id, x, y, yaw: rng.uniform(-0.5, 0.5) });
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** Samples a task of a family for a suite. Robot-data suites use English and training objects. */
+export function sampleTask(family: TaskFamily, rng: Rng, suite: Suite = 'in-distribution'): Task {
+  const pool = (o: CatalogueObject) => (suite === 'unseen-objects' ? o.heldOut : !o.heldOut);
+  const movable = CATALOGUE.filter((o) => !o.container && pool(o) && o.id !== 'towel');
+  const containers = CATALOGUE.filter((o) => o.container && !o.heldOut);
+  const object = rng.pick(movable).id;
+  let target: string | null = null;
+  if (family === 'pick-place' || family === 'pick-place-lift') target = rng.pick(containers).id;
+  if (family === 'move-next-to') target = rng.pick(CATALOGUE.filter((o) => !o.heldOut && o.id !== object && !o.container && o.category !== getObject(object).category)).id;
+  const distractors = rng.shuffle(CATALOGUE.filter((o) => !o.heldOut && !o.container && o.id !== object && o.id !== target && o.category !== getObject(object).category)).slice(0, rng.int(1, 2)).map((o) => o.id);
+  const placements = sampleScene(rng, [object, ...(target ? [target] : []), ...distractors]);
+  let language: Language = 'en';
+  const x = getObject(object);
+  const y = target ? getObject(target) : null;
+  let instruction = rng.pick(EN[family])(x.names.en, y?.names.en ?? '', target ? prepositionFor(target) : '');
+  if (suite === 'multilingual') {
+    language = rng.pick(['es', 'fr', 'de', 'zh'] as const);
+    instruction = OTHER[language][family](x.names[language], y?.names[language] ?? '');
+  } else if (suite === 'semantic') {
+    // Refer to the object by its category ("the fruit"): the scene holds one object per category.
+    instruction = instruction.replace(`the ${x.names.en}`, `the ${x.category}`);
+  }
+  return { family, object, target, placements, instruction, language, suite };
+}
+
+/** Success predicates, evaluated on the final world (and, for pick-place-lift, whether the object
+ *  was placed at some step: `placedOnce`). */
+export function isSuccess(task: Task, world: World, placedOnce = false): boolean {
+  const o = world.object(task.object);
+  const rest = o.spec.size[2];
+  switch (task.family) {
+    case 'pick':
+      return world.gripper.holding === o.id && o.z - rest >= 0.05;
+    case 'pick-place':
+      return o.support === task.target && world.gripper.holding === null;
+    case 'pick-place-lift':
+      return placedOnce && world.gripper.holding === o.id && o.z - rest >= 0.05;
+    case 'move-next-to': {
+      const t = world.object(task.target!);
+      const d = Math.hypot(o.x - t.x, o.y - t.y);
+      return o.support === null && world.gripper.holding === null && d >= 0.04 && d <= 0.15;
+    }
+  }
+}

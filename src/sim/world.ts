@@ -1,0 +1,134 @@
+// The tabletop world: a table at z = 0, objects with poses, containers that hold objects, and a
+// gripper (x, y, z, yaw, aperture) moved by 7-D relative actions (metres, radians; gripper 1 = open,
+// 0 = closed, binarized at 0.5). Rules, applied in step():
+// 1. every action value must be finite (checked before any clamp), else SimActionError;
+// 2. translations are clamped to ±5 cm and yaw to ±0.25 rad per step, then the gripper position to
+//    the workspace box (x 0.15…0.55, y −0.3…0.3, z 0.0…0.35 m above the table);
+// 3. closing the gripper grasps the nearest non-container object whose centre is within 3 cm
+//    horizontally and whose top is within 2.5 cm of the fingertips' height; a held object moves
+//    with the gripper;
+// 4. opening the gripper releases the object: it lands on the container under it (if the
+//    container's footprint contains its centre; containers hold any number of objects), else on
+//    the table, resting on the top surface.
+import { VlmError } from '../errors/index.ts';
+import type { ObjectPose } from '../data/episode.ts';
+import { getObject } from './catalogue.ts';
+import type { CatalogueObject } from './catalogue.ts';
+
+export class SimActionError extends VlmError {
+  constructor(index: number, value: number) {
+    super('E_SIM_ACTION', `action value ${index} is ${value}; actions must be finite numbers`, { field: `action[${index}]`, fix: 'the policy produced a non-finite action; it was not executed' });
+  }
+}
+
+export const WORKSPACE = { min: [0.15, -0.3, 0.0] as const, max: [0.55, 0.3, 0.35] as const };
+export const MAX_STEP_M = 0.05;
+export const MAX_STEP_RAD = 0.25;
+const GRASP_XY = 0.03;
+const GRASP_Z = 0.025;
+
+export interface SimObject {
+  id: string;
+  spec: CatalogueObject;
+  x: number;
+  y: number;
+  z: number;
+  yaw: number;
+  /** id of the container it rests on, 'gripper' when held, null on the table. */
+  support: string | null;
+}
+
+export interface Gripper {
+  x: number;
+  y: number;
+  z: number;
+  yaw: number;
+  /** 1 open, 0 closed. */
+  aperture: 0 | 1;
+  holding: string | null;
+}
+
+export class World {
+  readonly objects: SimObject[];
+  gripper: Gripper;
+
+  constructor(placements: { id: string; x: number; y: number; yaw?: number }[], gripper: Partial<Gripper> = {}) {
+    this.objects = placements.map((p) => {
+      const spec = getObject(p.id);
+      return { id: p.id, spec, x: p.x, y: p.y, z: spec.size[2], yaw: p.yaw ?? 0, support: null };
+    });
+    this.gripper = { x: 0.3, y: 0, z: 0.25, yaw: 0, aperture: 1, holding: null, ...gripper };
+  }
+
+  object(id: string): SimObject {
+    const o = this.objects.find((x) => x.id === id);
+    if (!o) throw new Error(`no object ${id} in the scene`);
+    return o;
+  }
+
+  /** Height of the top surface under (x, y), ignoring `except` (containers only). */
+  #surfaceUnder(x: number, y: number, except: string): { z: number; support: string | null } {
+    for (const c of this.objects) {
+      if (c.id === except || !c.spec.container || c.support === 'gripper') continue;
+      if (Math.abs(x - c.x) <= c.spec.size[0] && Math.abs(y - c.y) <= c.spec.size[1]) {
+        // Objects rest inside bowls and pots (on the inner bottom) and on plates and towels.
+        const floor = c.spec.shape === 'cylinder' && c.spec.size[2] > 0.02 ? c.z - c.spec.size[2] + 0.01 : c.z + c.spec.size[2];
+        return { z: floor, support: c.id };
+      }
+    }
+    return { z: 0, support: null };
+  }
+
+  step(action: ArrayLike<number>): void {
+    for (let i = 0; i < 7; i++) if (!Number.isFinite(action[i]!)) throw new SimActionError(i, action[i]!);
+    const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+    const g = this.gripper;
+    g.x = clamp(g.x + clamp(action[0]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[0], WORKSPACE.max[0]);
+    g.y = clamp(g.y + clamp(action[1]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[1], WORKSPACE.max[1]);
+    g.z = clamp(g.z + clamp(action[2]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[2], WORKSPACE.max[2]);
+    g.yaw += clamp(action[5]!, -MAX_STEP_RAD, MAX_STEP_RAD);
+    const open: 0 | 1 = action[6]! >= 0.5 ? 1 : 0;
+    if (g.holding) {
+      const o = this.object(g.holding);
+      o.x = g.x;
+      o.y = g.y;
+      o.z = g.z - o.spec.size[2];
+    }
+    if (open === 0 && g.aperture === 1 && !g.holding) {
+      let best: SimObject | null = null;
+      let bestD = Infinity;
+      for (const o of this.objects) {
+        if (o.spec.container) continue; // containers stay on the table (too wide for the gripper)
+        const d = Math.hypot(o.x - g.x, o.y - g.y);
+        const top = o.z + o.spec.size[2];
+        if (d <= GRASP_XY && Math.abs(top - g.z) <= GRASP_Z && d < bestD) {
+          best = o;
+          bestD = d;
+        }
+      }
+      if (best) {
+        g.holding = best.id;
+        best.support = 'gripper';
+        for (const o of this.objects) if (o.support === best.id) o.support = null;
+      }
+    }
+    if (open === 1 && g.holding) {
+      const o = this.object(g.holding);
+      const s = this.#surfaceUnder(o.x, o.y, o.id);
+      o.support = s.support;
+      o.z = s.z + o.spec.size[2];
+      g.holding = null;
+    }
+    g.aperture = open;
+  }
+
+  poses(): ObjectPose[] {
+    return this.objects.map((o) => ({ id: o.id, x: o.x, y: o.y, z: o.z, yaw: o.yaw, support: o.support }));
+  }
+
+  /** State vector [x, y, z, roll, pitch, yaw, gripper] of the end effector. */
+  state(): Float32Array {
+    const g = this.gripper;
+    return Float32Array.of(g.x, g.y, g.z, 0, 0, g.yaw, g.aperture);
+  }
+}
