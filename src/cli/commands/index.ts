@@ -5,12 +5,15 @@ import { tokenizerEncodeCommand, tokenizerTrainCommand } from './tokenizer.ts';
 import { dataInspectCommand } from './data.ts';
 import { annotateCommand } from './annotate.ts';
 import { buildCommand } from './build.ts';
+import { simCollectCommand, simPlayCommand } from './sim.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
   dataInspectCommand,
   annotateCommand,
   buildCommand,
+  simCollectCommand,
+  simPlayCommand,
   tokenizerEncodeCommand,
   tokenizerTrainCommand,
 ];
