@@ -1,5 +1,5 @@
-// Segmentation of a trajectory into its subtasks from gripper events and motion: a pick/grasp
-// subtask ends once the gripper has closed and lifted (or at the next release), a put subtask ends
+// Segmentation of a trajectory into its subtasks from gripper events and motion: a pick subtask
+// ends when the lift after the grasp ends (a grasp subtask at the grasp), a put subtask ends
 // at the release, lift/manipulate subtasks take what follows. A = 7-D actions (m, rad, gripper).
 import type { PlannedSubtask } from './instruction.ts';
 
@@ -10,11 +10,12 @@ export interface SegmentSpan {
 }
 
 export interface SegmentOptions {
-  /** Lift (cm, summed dz after the grasp) that completes a pick. */
-  liftCm: number;
+  /** After the grasp, steps rising at least this much (cm) and more up than sideways are still
+   *  part of the pick ("pick up" ends when the lift ends and transport begins). */
+  liftStepCm: number;
 }
 
-export const DEFAULT_SEGMENTS: SegmentOptions = { liftCm: 2 };
+export const DEFAULT_SEGMENTS: SegmentOptions = { liftStepCm: 0.5 };
 
 const closed = (a: ArrayLike<number>) => a[6]! < 0.5;
 
@@ -35,8 +36,10 @@ export function segmentTrajectory(actions: readonly ArrayLike<number>[], subtask
         if (g < T) {
           end = g + 1;
           if (kind === 'pick') {
-            let lift = 0;
-            while (end < T && closed(actions[end]!) && lift < opt.liftCm) lift += actions[end++]![2]! * 100;
+            const lifting = (a: ArrayLike<number>) => a[2]! * 100 >= opt.liftStepCm && a[2]! >= 0.5 * Math.hypot(a[0]!, a[1]!);
+            // Skip the steps that hold still while the fingers close, then take the lift.
+            while (end < T && closed(actions[end]!) && Math.hypot(actions[end]![0]!, actions[end]![1]!, actions[end]![2]!) * 100 < opt.liftStepCm) end++;
+            while (end < T && closed(actions[end]!) && lifting(actions[end]!)) end++;
           }
         }
       } else if (kind === 'put') {
