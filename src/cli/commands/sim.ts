@@ -32,6 +32,7 @@ export const simCollectCommand: Command = {
     { name: 'seed', type: 'number', help: 'seed of the first episode', default: 0 },
     { name: 'size', type: 'number', help: 'frame size in pixels (square)', default: 128 },
     { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
+    { name: 'image-format', type: 'string', help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)', default: 'jpeg', choices: ['jpeg', 'png'] },
     { name: 'out', type: 'string', help: 'output folder (must not hold a dataset)' },
   ],
   async run(args) {
@@ -48,6 +49,7 @@ export const simCollectCommand: Command = {
       seed: args.flags.seed as number,
       size,
       suite: args.flags.suite as Suite,
+      imageFormat: args.flags['image-format'] as 'jpeg' | 'png',
       onEpisode: (done, failed) => progress.set(done, failed > 0 ? `${failed} expert failures skipped` : ''),
     });
     progress.finish();
