@@ -8,3 +8,7 @@ export { rulesAnnotator, buildSegments, RULES_IDENTITY } from './rules.ts';
 export type { Annotator } from './rules.ts';
 export { runAnnotationJob, readAnnotations, ANNOTATIONS_FILE } from './job.ts';
 export type { JobOptions, JobSummary } from './job.ts';
+export { openAiAnnotator, parseReply, REPLY_SCHEMA, PROMPT_VERSION } from './openai/annotator.ts';
+export type { OpenAiAnnotatorOptions, Reply } from './openai/annotator.ts';
+export { ChatClient, ApiError, CLIENT_DEFAULTS, retryAfterMs } from './openai/client.ts';
+export type { ClientOptions, Usage } from './openai/client.ts';

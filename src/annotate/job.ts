@@ -16,6 +16,8 @@ export interface JobOptions {
   maxEpisodes?: number;
   concurrency?: number;
   onProgress?: (done: number, skipped: number, failed: number) => void;
+  /** Extra fields for summary.json (token usage and cost of API annotators). */
+  extraSummary?: () => Record<string, unknown>;
 }
 
 export interface JobSummary {
@@ -40,7 +42,8 @@ export async function runAnnotationJob(episodes: AsyncIterable<Episode>, annotat
   const t0 = performance.now();
   mkdirSync(opts.outDir, { recursive: true });
   const path = join(opts.outDir, ANNOTATIONS_FILE);
-  const done = new Set(existsSync(path) ? readAnnotations(path).filter((r) => r.status === 'ok').map((r) => r.key) : []);
+  // Every episode with a record (annotated, or failed with its reason) is finished: a rerun skips it.
+  const done = new Set(existsSync(path) ? readAnnotations(path).map((r) => r.key) : []);
   const journal = new Journal(path);
   const summary: JobSummary = { annotator: `${annotator.identity.name}@${annotator.identity.version}`, written: 0, skipped: 0, ok: 0, failed: 0, failures: [], seconds: 0 };
   const limit = Math.max(1, opts.concurrency ?? 1);
@@ -92,6 +95,6 @@ export async function runAnnotationJob(episodes: AsyncIterable<Episode>, annotat
     journal.close();
   }
   summary.seconds = (performance.now() - t0) / 1000;
-  writeFileAtomic(join(opts.outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  writeFileAtomic(join(opts.outDir, 'summary.json'), `${JSON.stringify({ ...summary, ...(opts.extraSummary?.() ?? {}) }, null, 2)}\n`);
   return summary;
 }

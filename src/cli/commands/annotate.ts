@@ -4,14 +4,12 @@ import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
-import { rulesAnnotator, runAnnotationJob, ANNOTATIONS_FILE } from '../../annotate/index.ts';
-import type { Annotator } from '../../annotate/index.ts';
+import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE } from '../../annotate/index.ts';
+import type { Annotator, Usage } from '../../annotate/index.ts';
 import { Progress } from '../../util/index.ts';
 import { join } from 'node:path';
 
-const ANNOTATORS: Record<string, () => Annotator> = {
-  rules: () => rulesAnnotator,
-};
+const ANNOTATORS = ['rules', 'openai'];
 
 export const annotateCommand: Command = {
   name: 'annotate',
@@ -22,11 +20,28 @@ export const annotateCommand: Command = {
     `writes OUT_DIR/${ANNOTATIONS_FILE}, one annotated episode per line (schema vlm2vla.annotation/1),\n` +
     'and OUT_DIR/summary.json. Each record is fsynced as it is written; rerunning the same command\n' +
     'skips the episodes already annotated, so an interrupted job continues where it stopped.\n' +
-    'Action chunks and motion plans always come from the recorded trajectory.',
+    'Action chunks always come from the recorded trajectory.\n\n' +
+    '--annotator openai asks any OpenAI-compatible chat-completions endpoint (Gemini:\n' +
+    'https://generativelanguage.googleapis.com/v1beta/openai/, OpenAI, vLLM, llama.cpp server) for segment\n' +
+    'boundaries, subtask texts and motion plans from sampled frames and the action log. The API key is\n' +
+    'read from the environment variable named by --api-key-env and never written anywhere. Requests are\n' +
+    'retried with backoff (429 Retry-After pauses the whole job), limited per minute, and cached by\n' +
+    'content hash in OUT_DIR/cache, so reruns cost nothing.',
   flags: [
     { name: 'in', type: 'string', help: 'input dataset folder (RLDS)' },
     { name: 'out', type: 'string', help: 'output folder for annotations.jsonl and summary.json' },
-    { name: 'annotator', type: 'string', help: 'annotator', default: 'rules', choices: Object.keys(ANNOTATORS) },
+    { name: 'annotator', type: 'string', help: 'annotator', default: 'rules', choices: ANNOTATORS },
+    { name: 'base-url', type: 'string', help: 'openai: the API base URL (…/v1)' },
+    { name: 'model', type: 'string', help: 'openai: model name' },
+    { name: 'api-key-env', type: 'string', help: 'openai: environment variable holding the API key', default: 'OPENAI_API_KEY' },
+    { name: 'rpm', type: 'number', help: 'openai: requests per minute', default: CLIENT_DEFAULTS.requestsPerMinute },
+    { name: 'tpm', type: 'number', help: 'openai: tokens per minute (estimated from request size)', default: CLIENT_DEFAULTS.tokensPerMinute },
+    { name: 'timeout', type: 'number', help: 'openai: seconds per request', default: CLIENT_DEFAULTS.timeoutMs / 1000 },
+    { name: 'max-retries', type: 'number', help: 'openai: retries per request', default: CLIENT_DEFAULTS.maxRetries },
+    { name: 'frames', type: 'number', help: 'openai: frames sent per episode', default: 4 },
+    { name: 'camera', type: 'string', help: 'openai: camera of the frames', default: 'image_0' },
+    { name: 'price-in', type: 'number', help: 'openai: USD per 1M prompt tokens (for the cost estimate)', default: 0 },
+    { name: 'price-out', type: 'number', help: 'openai: USD per 1M completion tokens', default: 0 },
     { name: 'max-episodes', type: 'number', help: 'annotate at most N new episodes this run' },
     { name: 'concurrency', type: 'number', help: 'episodes annotated at the same time', default: 1 },
   ],
@@ -36,17 +51,44 @@ export const annotateCommand: Command = {
     const max = args.flags['max-episodes'] as number | undefined;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError('--max-episodes must be a positive integer');
     const ds = openRlds(input);
-    const annotator = ANNOTATORS[args.flags.annotator as string]!();
+    let annotator: Annotator = rulesAnnotator;
+    let usage: Usage | null = null;
+    if (args.flags.annotator === 'openai') {
+      const baseUrl = requireString(args, 'base-url');
+      const model = requireString(args, 'model');
+      const envName = args.flags['api-key-env'] as string;
+      const apiKey = process.env[envName];
+      if (!apiKey) throw new UsageError(`the environment variable ${envName} is not set`, `export ${envName}=… (the key is read from the environment only)`);
+      const oa = openAiAnnotator({
+        ...CLIENT_DEFAULTS,
+        baseUrl,
+        model,
+        apiKey,
+        requestsPerMinute: args.flags.rpm as number,
+        tokensPerMinute: args.flags.tpm as number,
+        timeoutMs: (args.flags.timeout as number) * 1000,
+        maxRetries: args.flags['max-retries'] as number,
+        concurrency: args.flags.concurrency as number,
+        cacheDir: join(out, 'cache'),
+        frames: args.flags.frames as number,
+        camera: args.flags.camera as string,
+      });
+      annotator = oa;
+      usage = oa.client.usage;
+    }
+    const cost = () => (usage ? ((usage.promptTokens * (args.flags['price-in'] as number)) + usage.completionTokens * (args.flags['price-out'] as number)) / 1e6 : 0);
     const progress = new Progress({ total: max ?? ds.count ?? 0, label: `annotating (${annotator.identity.name})`, unit: 'episodes' });
     const summary = await runAnnotationJob(ds.episodes(), annotator, {
       outDir: out,
       ...(max !== undefined ? { maxEpisodes: max } : {}),
       concurrency: args.flags.concurrency as number,
       onProgress: (done, skipped, failed) => progress.set(done + skipped, failed > 0 ? `${failed} failed` : ''),
+      extraSummary: () => (usage ? { usage, costUsd: cost() } : {}),
     });
     progress.finish();
     console.log(`annotated ${summary.written} episode(s) (${summary.ok} ok, ${summary.failed} failed), skipped ${summary.skipped} already done, in ${summary.seconds.toFixed(1)} s`);
     for (const f of summary.failures.slice(0, 10)) console.log(`  failed ${f.episodeId}: ${f.reason}`);
+    if (usage) console.log(`API: ${usage.requests} requests (${usage.retries} retries, ${usage.cacheHits} cache hits), ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, ≈ $${cost().toFixed(4)}`);
     console.log(`wrote ${join(out, ANNOTATIONS_FILE)}`);
     return summary.failed > 0 ? 1 : 0;
   },
