@@ -12,3 +12,5 @@ export { openAiAnnotator, parseReply, REPLY_SCHEMA, PROMPT_VERSION } from './ope
 export type { OpenAiAnnotatorOptions, Reply } from './openai/annotator.ts';
 export { ChatClient, ApiError, CLIENT_DEFAULTS, retryAfterMs } from './openai/client.ts';
 export type { ClientOptions, Usage } from './openai/client.ts';
+export { auditAnnotations } from './audit.ts';
+export type { AuditReport } from './audit.ts';

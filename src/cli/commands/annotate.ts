@@ -4,7 +4,11 @@ import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
-import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE } from '../../annotate/index.ts';
+import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE, readAnnotations, auditAnnotations } from '../../annotate/index.ts';
+import type { AnnotationRecord } from '../../annotate/index.ts';
+import type { Episode } from '../../data/episode.ts';
+import { statSync } from 'node:fs';
+import { writeFileAtomic } from '../../util/index.ts';
 import type { Annotator, Usage } from '../../annotate/index.ts';
 import { Progress } from '../../util/index.ts';
 import { join } from 'node:path';
@@ -91,5 +95,40 @@ export const annotateCommand: Command = {
     if (usage) console.log(`API: ${usage.requests} requests (${usage.retries} retries, ${usage.cacheHits} cache hits), ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, ≈ $${cost().toFixed(4)}`);
     console.log(`wrote ${join(out, ANNOTATIONS_FILE)}`);
     return summary.failed > 0 ? 1 : 0;
+  },
+};
+
+export const annotateAuditCommand: Command = {
+  name: 'annotate audit',
+  summary: 'check annotations against ground truth (sim) and against the recorded motion (any data)',
+  usage: '--annotations ANN --in DATA_DIR [--json OUT.json]',
+  description:
+    'On episodes with ground truth (sim): subtask texts equal to the truth, and segment boundary errors in\n' +
+    'steps. On any data: whether each motion plan states the direction the gripper really moved along\n' +
+    'every axis that moved at least 1 cm, and the distance between the decoded action chunk (list style,\n' +
+    'as printed) and the real displacement of its segment.',
+  flags: [
+    { name: 'annotations', type: 'string', help: 'annotation folder or annotations.jsonl' },
+    { name: 'in', type: 'string', help: 'the dataset the annotations were made from' },
+    { name: 'json', type: 'string', help: 'also write the report as JSON here' },
+  ],
+  async run(args) {
+    let annPath = requireString(args, 'annotations');
+    if (statSync(annPath, { throwIfNoEntry: false })?.isDirectory()) annPath = join(annPath, ANNOTATIONS_FILE);
+    const byId = new Map<string, AnnotationRecord>();
+    for (const a of readAnnotations(annPath)) byId.set(a.episode.episodeId, a);
+    const pairs: { episode: Episode; annotation: AnnotationRecord | null }[] = [];
+    for await (const ep of openRlds(requireString(args, 'in')).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
+    const r = auditAnnotations(pairs);
+    const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : 'n/a');
+    console.log(`episodes ${r.episodes}: ${r.annotated} annotated, ${r.failed} failed, ${r.episodes - r.annotated - r.failed} without annotation`);
+    if (r.groundTruth) {
+      const g = r.groundTruth;
+      console.log(`ground truth (${g.episodes} episodes): subtask texts correct ${pct(g.textsCorrect, g.episodes)}; boundaries within 2 steps ${pct(g.within2, g.segments)} of ${g.segments} segments (mean error ${g.boundaryErrorMean.toFixed(2)} steps)`);
+    }
+    console.log(`motion plans: ${r.plans.segments} segments, ${r.plans.unparseable} unreadable; direction agreement ${pct(r.plans.agree, r.plans.axes)} of ${r.plans.axes} moving axes`);
+    console.log(`action chunks: mean reconstruction error ${r.chunks.meanErrorCm.toFixed(3)} cm, max ${r.chunks.maxErrorCm.toFixed(3)} cm over ${r.chunks.segments} segments`);
+    if (typeof args.flags.json === 'string') writeFileAtomic(args.flags.json, `${JSON.stringify(r, null, 2)}\n`);
+    return 0;
   },
 };

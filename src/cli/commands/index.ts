@@ -3,7 +3,7 @@ import type { Command } from '../command.ts';
 import { versionCommand } from './version.ts';
 import { tokenizerEncodeCommand, tokenizerTrainCommand } from './tokenizer.ts';
 import { dataInspectCommand } from './data.ts';
-import { annotateCommand } from './annotate.ts';
+import { annotateCommand, annotateAuditCommand } from './annotate.ts';
 import { buildCommand } from './build.ts';
 import { simCollectCommand, simPlayCommand } from './sim.ts';
 
@@ -11,6 +11,7 @@ export const commands: readonly Command[] = [
   versionCommand,
   dataInspectCommand,
   annotateCommand,
+  annotateAuditCommand,
   buildCommand,
   simCollectCommand,
   simPlayCommand,
