@@ -1,5 +1,4 @@
 // Direction prompt: before and after frames → left, right or none (auxiliary training examples).
-import { need } from './prompt.ts';
 import type { Prompt } from './prompt.ts';
 
 export const directionPrompt: Prompt = {
