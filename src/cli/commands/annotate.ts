@@ -121,13 +121,19 @@ export const annotateAuditCommand: Command = {
     for await (const ep of openRlds(requireString(args, 'in')).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
     const r = auditAnnotations(pairs);
     const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : 'n/a');
-    console.log(`episodes ${r.episodes}: ${r.annotated} annotated, ${r.failed} failed, ${r.episodes - r.annotated - r.failed} without annotation`);
+    const rows: [string, string, string][] = [
+      ['episodes', `${r.episodes}`, `${r.annotated} annotated, ${r.failed} failed, ${r.episodes - r.annotated - r.failed} without annotation`],
+    ];
     if (r.groundTruth) {
       const g = r.groundTruth;
-      console.log(`ground truth (${g.episodes} episodes): subtask texts correct ${pct(g.textsCorrect, g.episodes)}; boundaries within 2 steps ${pct(g.within2, g.segments)} of ${g.segments} segments (mean error ${g.boundaryErrorMean.toFixed(2)} steps)`);
+      rows.push(['subtask texts = ground truth', pct(g.textsCorrect, g.episodes), `of ${g.episodes} episodes with ground truth`]);
+      rows.push(['boundaries within 2 steps', pct(g.within2, g.segments), `of ${g.segments} segments; mean error ${g.boundaryErrorMean.toFixed(2)} steps`]);
     }
-    console.log(`motion plans: ${r.plans.segments} segments, ${r.plans.unparseable} unreadable; direction agreement ${pct(r.plans.agree, r.plans.axes)} of ${r.plans.axes} moving axes`);
-    console.log(`action chunks: mean reconstruction error ${r.chunks.meanErrorCm.toFixed(3)} cm, max ${r.chunks.maxErrorCm.toFixed(3)} cm over ${r.chunks.segments} segments`);
+    rows.push(['plan directions agree', pct(r.plans.agree, r.plans.axes), `of ${r.plans.axes} axes that moved ≥ 1 cm; ${r.plans.unparseable} of ${r.plans.segments} plans unreadable`]);
+    rows.push(['chunk reconstruction error', `${r.chunks.meanErrorCm.toFixed(3)} cm`, `mean over ${r.chunks.segments} segments; max ${r.chunks.maxErrorCm.toFixed(3)} cm`]);
+    const w0 = Math.max(...rows.map((x) => x[0].length));
+    const w1 = Math.max(...rows.map((x) => x[1].length));
+    for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
     if (typeof args.flags.json === 'string') writeFileAtomic(args.flags.json, `${JSON.stringify(r, null, 2)}\n`);
     return 0;
   },
