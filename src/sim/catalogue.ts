@@ -49,7 +49,7 @@ const ROWS: Row[] = [
   ['towel', 'towel', 'toalla', 'serviette', 'Handtuch', '毛巾', ['cloth', 'rag'], 'container', 'pink', [235, 140, 170], 'box', [0.09, 0.07, 0.004], 'you dry your hands with a towel', true, false],
   ['basket', 'basket', 'cesta', 'panier', 'Korb', '篮子', ['hamper', 'wicker basket'], 'container', 'brown', [150, 100, 50], 'box', [0.08, 0.06, 0.04], 'you carry fruit in a basket', true, true],
   ['ball', 'ball', 'pelota', 'balle', 'Ball', '球', ['toy ball', 'rubber ball'], 'toy', 'red', [210, 40, 60], 'sphere', [0.03, 0.03, 0.03], 'you throw a ball to play', false, false],
-  ['block', 'block', 'bloque', 'cube', 'Klotz', '积木', ['toy block', 'cube'], 'toy', 'green', [60, 170, 80], 'box', [0.025, 0.025, 0.025], 'you stack a block on another block', false, false],
+  ['block', 'block', 'bloque', 'cube', 'Klotz', '积木', ['toy block', 'cube'], 'toy', 'green', [60, 170, 80], 'box', [0.025, 0.025, 0.025], 'you build a tower with a block', false, false],
   ['duck', 'rubber duck', 'patito de goma', 'canard en caoutchouc', 'Quietscheente', '橡皮鸭', ['toy duck', 'bath duck'], 'toy', 'yellow', [250, 220, 30], 'ellipsoid', [0.035, 0.03, 0.03], 'you float a rubber duck in the bath', false, false],
   ['car', 'toy car', 'coche de juguete', 'petite voiture', 'Spielzeugauto', '玩具车', ['model car', 'toy vehicle'], 'toy', 'red', [190, 30, 30], 'box', [0.05, 0.025, 0.02], 'you push a toy car across the floor', false, true],
   ['hammer', 'hammer', 'martillo', 'marteau', 'Hammer', '锤子', ['mallet', 'claw hammer'], 'tool', 'brown', [120, 75, 40], 'box', [0.09, 0.02, 0.015], 'you drive a nail with a hammer', false, false],

@@ -74,10 +74,42 @@ export function sampleTask(family: TaskFamily, rng: Rng, suite: Suite = 'in-dist
     language = rng.pick(['es', 'fr', 'de', 'zh'] as const);
     instruction = OTHER[language][family](x.names[language], y?.names[language] ?? '');
   } else if (suite === 'semantic') {
-    // Refer to the object by its category ("the fruit"): the scene holds one object per category.
-    instruction = instruction.replace(`the ${x.names.en}`, `the ${x.category}`);
+    instruction = instruction.replace(`the ${x.names.en}`, semanticReference(x, placements, target, rng));
   }
   return { family, object, target, placements, instruction, language, suite };
+}
+
+/** "the thing you drink from" from "you drink from a cup": the affordance without the object. */
+export function affordanceReference(o: CatalogueObject): string | null {
+  const stripped = o.affordance.replace(new RegExp(`\\s*\\b(?:an?|the)\\s+${o.names.en}\\b`), '');
+  if (stripped === o.affordance || !stripped.startsWith('you ')) return null;
+  return `the thing ${stripped.trim()}`;
+}
+
+/** A reference that names the object without its name: its category (one object per category in a
+ *  scene), its affordance, or its place relative to another object when that place is unique. */
+export function semanticReference(o: CatalogueObject, placements: Task['placements'], target: string | null, rng: Rng): string {
+  const kinds: (() => string | null)[] = [
+    () => `the ${o.category}`,
+    () => affordanceReference(o),
+    () => {
+      const me = placements.find((p) => p.id === o.id)!;
+      for (const ref of rng.shuffle(placements.filter((p) => p.id !== o.id && p.id !== target))) {
+        const left = placements.filter((p) => p.id !== ref.id && p.y > ref.y + 0.05);
+        const right = placements.filter((p) => p.id !== ref.id && p.y < ref.y - 0.05);
+        const name = getObject(ref.id).names.en;
+        if (me.y > ref.y + 0.05 && left.length === 1) return `the object left of the ${name}`;
+        if (me.y < ref.y - 0.05 && right.length === 1) return `the object right of the ${name}`;
+      }
+      return null;
+    },
+  ];
+  const order = rng.shuffle([0, 1, 2]);
+  for (const k of order) {
+    const r = kinds[k]!();
+    if (r) return r;
+  }
+  return `the ${o.category}`;
 }
 
 /** Success predicates, evaluated on the final world (and, for pick-place-lift, whether the object

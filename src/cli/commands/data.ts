@@ -3,26 +3,52 @@
 import type { Command } from '../command.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
+import { openLeRobot } from '../../data/lerobot/index.ts';
+import { contactSheet } from '../../data/contact-sheet.ts';
+import { encodePng } from '../../data/image.ts';
+import { BRIDGE_SEMANTICS } from '../../data/episode.ts';
+import type { ActionSemantics, Episode } from '../../data/episode.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../util/index.ts';
 import { StatsAccumulator } from '../../data/stats.ts';
 import { Progress } from '../../util/index.ts';
 
 export const dataInspectCommand: Command = {
   name: 'data inspect',
-  summary: 'summarise an RLDS robot dataset (episodes, instructions, cameras, action statistics)',
-  usage: 'PATH [--episodes N] [--json]',
+  summary: 'summarise a robot dataset, RLDS or LeRobot v3 (episodes, instructions, cameras, action statistics)',
+  usage: 'PATH [--episodes N] [--json] [--render OUT.png]',
   description:
     'PATH is a folder with dataset_info.json and <name>-<split>.tfrecord-XXXXX-of-YYYYY shards (Bridge V2\n' +
     'RLDS schema). Every record is read and checked (CRCs, shapes, finite numbers, image headers).\n' +
-    'Example: vlm2vla data inspect ../shared/data/bridge_debug/1.0.0',
+    'A folder with meta/info.json is read as LeRobotDataset v3. --render draws a contact sheet: one row\n' +
+    'per listed episode with its instruction and six frames.\n' +
+    'Example: vlm2vla data inspect ../shared/data/bridge_debug/1.0.0 --render sheet.png',
   flags: [
     { name: 'episodes', type: 'number', help: 'episodes to list one per line', default: 10 },
     { name: 'split', type: 'string', help: 'split to read', default: 'train' },
     { name: 'json', type: 'boolean', help: 'print one JSON object instead of text', default: false },
+    { name: 'render', type: 'string', help: 'write a PNG contact sheet of the listed episodes' },
   ],
   async run(args) {
     const path = args.positionals[0];
     if (!path) throw new UsageError('give the dataset folder', 'vlm2vla data inspect ../shared/data/bridge_debug/1.0.0');
-    const ds = openRlds(path, args.flags.split as string);
+    interface Source {
+      info: { name: string; version: string; shards: readonly string[]; writtenByVlm2vla: boolean; semantics: ActionSemantics };
+      count: number | null;
+      episodes(): AsyncGenerator<Episode>;
+    }
+    let ds: Source;
+    if (existsSync(join(path, 'meta', 'info.json'))) {
+      const l = openLeRobot(path);
+      const semantics = (l.info.vlm2vla as { semantics?: ActionSemantics } | undefined)?.semantics;
+      ds = {
+        info: { name: `LeRobot dataset (${String(l.info.robot_type ?? 'robot')})`, version: String(l.info.codebase_version), shards: [], writtenByVlm2vla: semantics !== undefined, semantics: semantics ?? BRIDGE_SEMANTICS },
+        count: l.count,
+        episodes: () => l.episodes(),
+      };
+    } else ds = openRlds(path, args.flags.split as string);
+    const sheet: Episode[] = [];
     const list = args.flags.episodes as number;
     const actionStats = new StatsAccumulator(7);
     const instructions = new Map<string, number>();
@@ -32,7 +58,10 @@ export const dataInspectCommand: Command = {
     let steps = 0;
     const progress = new Progress({ total: ds.count ?? 0, label: 'reading episodes', unit: 'episodes', silent: Boolean(args.flags.json) });
     for await (const ep of ds.episodes()) {
-      if (episodes < list) rows.push({ index: episodes, episodeId: ep.metadata.episodeId, steps: ep.steps.length, instruction: ep.instruction });
+      if (episodes < list) {
+        rows.push({ index: episodes, episodeId: ep.metadata.episodeId, steps: ep.steps.length, instruction: ep.instruction });
+        if (args.flags.render) sheet.push(ep);
+      }
       instructions.set(ep.instruction, (instructions.get(ep.instruction) ?? 0) + 1);
       for (const [cam, img] of Object.entries(ep.steps[0]!.images)) cameras.set(cam, `${img.format} ${img.width}×${img.height}`);
       for (const s of ep.steps) actionStats.add(s.action);
@@ -41,6 +70,7 @@ export const dataInspectCommand: Command = {
       progress.tick(1);
     }
     progress.finish();
+    if (typeof args.flags.render === 'string') writeFileAtomic(args.flags.render, encodePng(contactSheet(sheet)).bytes);
     const stats = actionStats.result();
     const summary = {
       path,
@@ -60,7 +90,7 @@ export const dataInspectCommand: Command = {
       console.log(JSON.stringify(summary));
       return 0;
     }
-    console.log(`${ds.info.name} ${ds.info.version} — ${episodes} episodes, ${steps} steps, ${ds.info.shards.length} shard(s)${ds.info.writtenByVlm2vla ? ' (written by vlm2vla)' : ''}`);
+    console.log(`${ds.info.name} ${ds.info.version} — ${episodes} episodes, ${steps} steps, ${ds.info.shards.length > 0 ? `${ds.info.shards.length} shard(s)` : 'parquet'}${ds.info.writtenByVlm2vla ? ' (written by vlm2vla)' : ''}`);
     console.log(`semantics: ${ds.info.semantics.frame}, ${ds.info.semantics.controlHz} Hz, action [${ds.info.semantics.actionDims.join(', ')}]`);
     console.log(`cameras: ${[...cameras].map(([c, d]) => `${c} (${d})`).join(', ')}`);
     console.log('\ninstructions:');

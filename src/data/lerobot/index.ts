@@ -1,0 +1,369 @@
+// LeRobotDataset v3 (the layout of huggingface/lerobot, codebase_version "v3.0"), read and written
+// with hyparquet / hyparquet-writer. Layout:
+//   meta/info.json        codebase_version, fps, robot_type, totals, data_path template, features
+//                         ({dtype, shape, names} per column; images as dtype "image")
+//   meta/stats.json       per feature: mean, std, min, max, q01, q99
+//   meta/tasks.parquet    task_index, task
+//   meta/episodes/chunk-000/file-000.parquet   episode_index, tasks, length, data/chunk_index,
+//                         data/file_index, dataset_from_index, dataset_to_index
+//   data/chunk-000/file-NNN.parquet   one row per frame: observation.state, action (list<float>),
+//                         observation.images.<camera> (struct<bytes, path>), timestamp, frame_index,
+//                         episode_index, index, task_index, next.reward, next.done, plus vlm2vla's
+//                         is_first / is_terminal / discount columns
+//   meta/vlm2vla_episodes.jsonl   (vlm2vla's own) exact episode ids, metadata and sim ground truth
+// Deviations, documented: frames are stored inside the parquet files (dtype "image"); video
+// features (dtype "video", MP4) are not supported and are refused with a typed error.
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parquetReadObjects } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { FormatError } from '../../errors/index.ts';
+import { writeFileAtomic, fsyncDir } from '../../util/index.ts';
+import { BRIDGE_SEMANTICS } from '../episode.ts';
+import type { ActionSemantics, EncodedImage, Episode, GroundTruth, Step } from '../episode.ts';
+import { probeImage } from '../image.ts';
+import { StatsAccumulator } from '../stats.ts';
+
+export const CODEBASE_VERSION = 'v3.0';
+const DATA_PATH = 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet';
+
+function fail(file: string, field: string, message: string, fix = 'the dataset is damaged or not a LeRobot v3 dataset'): never {
+  throw new FormatError('E_LEROBOT', `${file}: ${message}`, { file, field, fix });
+}
+
+const utf8 = (name: string, repetition = 'OPTIONAL') => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition });
+const floatList = (name: string) => [
+  { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+  { name: 'element', type: 'FLOAT', repetition_type: 'OPTIONAL' },
+];
+const imageStruct = (name: string) => [
+  { name, repetition_type: 'OPTIONAL', num_children: 2 },
+  { name: 'bytes', type: 'BYTE_ARRAY', repetition_type: 'OPTIONAL' },
+  utf8('path'),
+];
+const scalar = (name: string, type: string) => ({ name, type, repetition_type: 'OPTIONAL' });
+
+function writeParquet(path: string, columns: { name: string; data: unknown[] }[], schemaChildren: unknown[]): void {
+  const buffer = parquetWriteBuffer({
+    columnData: columns,
+    schema: [{ name: 'schema', num_children: columns.length }, ...schemaChildren],
+  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
+  writeFileAtomic(path, new Uint8Array(buffer));
+}
+
+async function readParquet(path: string): Promise<Record<string, unknown>[]> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (cause) {
+    throw new FormatError('E_LEROBOT', `${path} is missing`, { file: path, fix: 'the dataset is incomplete', cause });
+  }
+  try {
+    return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false })) as Record<string, unknown>[];
+  } catch (cause) {
+    throw new FormatError('E_LEROBOT', `${path} is not a readable Parquet file: ${(cause as Error).message}`, { file: path, fix: 'the file is corrupt; re-download the dataset', cause });
+  }
+}
+
+const text = (v: unknown) => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v));
+
+export interface LeRobotWriterOptions {
+  fps?: number;
+  robotType?: string;
+  semantics?: ActionSemantics;
+  /** Episodes per data file. */
+  episodesPerFile?: number;
+}
+
+interface Row {
+  state: number[];
+  action: number[];
+  images: Record<string, { bytes: Uint8Array; path: string | null }>;
+  timestamp: number;
+  frame: number;
+  episode: number;
+  index: number;
+  task: number;
+  reward: number;
+  done: boolean;
+  first: boolean;
+  terminal: boolean;
+  discount: number;
+}
+
+/** Writes episodes as a LeRobot v3 dataset; nothing is visible until close() renames it in place. */
+export class LeRobotWriter {
+  readonly #tmp: string;
+  readonly #opts: Required<LeRobotWriterOptions>;
+  readonly #tasks = new Map<string, number>();
+  readonly #episodes: { index: number; tasks: string[]; length: number; file: number; from: number; to: number }[] = [];
+  readonly #sidecar: string[] = [];
+  #rows: Row[] = [];
+  #fileIndex = 0;
+  #frames = 0;
+  #cameras: string[] | null = null;
+  readonly #action: StatsAccumulator;
+  readonly #state: StatsAccumulator;
+
+  private constructor(readonly dir: string, opts: LeRobotWriterOptions) {
+    this.#opts = { fps: 5, robotType: 'widowx', semantics: BRIDGE_SEMANTICS, episodesPerFile: 500, ...opts };
+    this.#tmp = join(dir, '.partial');
+    rmSync(this.#tmp, { recursive: true, force: true });
+    mkdirSync(join(this.#tmp, 'data', 'chunk-000'), { recursive: true });
+    mkdirSync(join(this.#tmp, 'meta', 'episodes', 'chunk-000'), { recursive: true });
+    this.#action = new StatsAccumulator(this.#opts.semantics.actionDims.length);
+    this.#state = new StatsAccumulator(this.#opts.semantics.stateDims.length);
+  }
+
+  static create(dir: string, opts: LeRobotWriterOptions = {}): LeRobotWriter {
+    if (existsSync(join(dir, 'meta', 'info.json'))) throw new FormatError('E_LEROBOT_EXISTS', `${dir} already holds a LeRobot dataset`, { file: dir, fix: 'choose an empty output folder' });
+    return new LeRobotWriter(dir, opts);
+  }
+
+  add(ep: Episode): void {
+    const cams = Object.keys(ep.steps[0]?.images ?? {}).sort();
+    if (this.#cameras === null) this.#cameras = cams;
+    else if (cams.join() !== this.#cameras.join()) throw new FormatError('E_LEROBOT', `episode ${ep.metadata.episodeId} has cameras [${cams}], the dataset [${this.#cameras}]`, { field: 'images', fix: 'LeRobot datasets have one set of image features; write episodes with the same cameras' });
+    let task = this.#tasks.get(ep.instruction);
+    if (task === undefined) this.#tasks.set(ep.instruction, (task = this.#tasks.size));
+    const index = this.#episodes.length;
+    const from = this.#frames;
+    ep.steps.forEach((s: Step, t) => {
+      this.#rows.push({
+        state: Array.from(s.state),
+        action: Array.from(s.action),
+        images: Object.fromEntries(cams.map((c) => [c, { bytes: s.images[c]!.bytes, path: `frame_${String(this.#frames).padStart(9, '0')}.${s.images[c]!.format === 'jpeg' ? 'jpg' : 'png'}` }])),
+        timestamp: t / this.#opts.fps,
+        frame: t,
+        episode: index,
+        index: this.#frames,
+        task: task!,
+        reward: s.reward,
+        done: s.isLast,
+        first: s.isFirst,
+        terminal: s.isTerminal,
+        discount: s.discount,
+      });
+      this.#action.add(s.action);
+      this.#state.add(s.state);
+      this.#frames++;
+    });
+    this.#episodes.push({ index, tasks: [ep.instruction], length: ep.steps.length, file: this.#fileIndex, from, to: this.#frames });
+    const m = ep.metadata;
+    this.#sidecar.push(JSON.stringify({ episodeId: m.episodeId, source: m.source, ...(m.filePath !== undefined ? { filePath: m.filePath } : {}), ...(m.extra !== undefined ? { extra: m.extra } : {}), ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}) }));
+    if (this.#episodes.filter((e) => e.file === this.#fileIndex).length >= this.#opts.episodesPerFile) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#rows.length === 0) return;
+    const rows = this.#rows;
+    const cams = this.#cameras ?? [];
+    const columns = [
+      { name: 'observation.state', data: rows.map((r) => r.state) },
+      { name: 'action', data: rows.map((r) => r.action) },
+      ...cams.map((c) => ({ name: `observation.images.${c}`, data: rows.map((r) => r.images[c]) })),
+      { name: 'timestamp', data: rows.map((r) => r.timestamp) },
+      { name: 'frame_index', data: rows.map((r) => r.frame) },
+      { name: 'episode_index', data: rows.map((r) => r.episode) },
+      { name: 'index', data: rows.map((r) => r.index) },
+      { name: 'task_index', data: rows.map((r) => r.task) },
+      { name: 'next.reward', data: rows.map((r) => r.reward) },
+      { name: 'next.done', data: rows.map((r) => r.done) },
+      { name: 'is_first', data: rows.map((r) => r.first) },
+      { name: 'is_terminal', data: rows.map((r) => r.terminal) },
+      { name: 'discount', data: rows.map((r) => r.discount) },
+    ];
+    const schema = [
+      ...floatList('observation.state'),
+      ...floatList('action'),
+      ...cams.flatMap((c) => imageStruct(`observation.images.${c}`)),
+      scalar('timestamp', 'FLOAT'),
+      scalar('frame_index', 'INT64'),
+      scalar('episode_index', 'INT64'),
+      scalar('index', 'INT64'),
+      scalar('task_index', 'INT64'),
+      scalar('next.reward', 'FLOAT'),
+      scalar('next.done', 'BOOLEAN'),
+      scalar('is_first', 'BOOLEAN'),
+      scalar('is_terminal', 'BOOLEAN'),
+      scalar('discount', 'FLOAT'),
+    ];
+    const big = columns.map((c) => (['frame_index', 'episode_index', 'index', 'task_index'].includes(c.name) ? { ...c, data: (c.data as number[]).map(BigInt) } : c));
+    writeParquet(join(this.#tmp, 'data', 'chunk-000', `file-${String(this.#fileIndex).padStart(3, '0')}.parquet`), big, schema);
+    this.#rows = [];
+    this.#fileIndex++;
+  }
+
+  close(): void {
+    const hadRows = this.#rows.length > 0;
+    this.#flush();
+    if (!hadRows && this.#fileIndex === 0) throw new FormatError('E_LEROBOT', 'no episodes were written', { fix: 'add at least one episode' });
+    const cams = this.#cameras ?? [];
+    const s = this.#opts.semantics;
+    const features: Record<string, unknown> = {
+      'observation.state': { dtype: 'float32', shape: [s.stateDims.length], names: [...s.stateDims] },
+      action: { dtype: 'float32', shape: [s.actionDims.length], names: [...s.actionDims] },
+      ...Object.fromEntries(cams.map((c) => [`observation.images.${c}`, { dtype: 'image', shape: [null, null, 3], names: ['height', 'width', 'channels'] }])),
+      timestamp: { dtype: 'float32', shape: [1], names: null },
+      frame_index: { dtype: 'int64', shape: [1], names: null },
+      episode_index: { dtype: 'int64', shape: [1], names: null },
+      index: { dtype: 'int64', shape: [1], names: null },
+      task_index: { dtype: 'int64', shape: [1], names: null },
+      'next.reward': { dtype: 'float32', shape: [1], names: null },
+      'next.done': { dtype: 'bool', shape: [1], names: null },
+      is_first: { dtype: 'bool', shape: [1], names: null },
+      is_terminal: { dtype: 'bool', shape: [1], names: null },
+      discount: { dtype: 'float32', shape: [1], names: null },
+    };
+    const info = {
+      codebase_version: CODEBASE_VERSION,
+      robot_type: this.#opts.robotType,
+      total_episodes: this.#episodes.length,
+      total_frames: this.#frames,
+      total_tasks: this.#tasks.size,
+      chunks_size: 1000,
+      data_files_size_in_mb: 100,
+      fps: this.#opts.fps,
+      splits: { train: `0:${this.#episodes.length}` },
+      data_path: DATA_PATH,
+      features,
+      vlm2vla: { semantics: s },
+    };
+    writeFileAtomic(join(this.#tmp, 'meta', 'info.json'), `${JSON.stringify(info, null, 2)}\n`);
+    const stat = (a: StatsAccumulator) => {
+      const r = a.result();
+      return { mean: r.mean, std: r.std, min: r.min, max: r.max, q01: r.q01, q99: r.q99, count: [r.count] };
+    };
+    writeFileAtomic(join(this.#tmp, 'meta', 'stats.json'), `${JSON.stringify({ action: stat(this.#action), 'observation.state': stat(this.#state) }, null, 2)}\n`);
+    const tasks = [...this.#tasks];
+    writeParquet(join(this.#tmp, 'meta', 'tasks.parquet'), [{ name: 'task_index', data: tasks.map(([, i]) => BigInt(i)) }, { name: 'task', data: tasks.map(([t]) => t) }], [scalar('task_index', 'INT64'), utf8('task')]);
+    const e = this.#episodes;
+    writeParquet(
+      join(this.#tmp, 'meta', 'episodes', 'chunk-000', 'file-000.parquet'),
+      [
+        { name: 'episode_index', data: e.map((x) => BigInt(x.index)) },
+        { name: 'tasks', data: e.map((x) => x.tasks) },
+        { name: 'length', data: e.map((x) => BigInt(x.length)) },
+        { name: 'data/chunk_index', data: e.map(() => 0n) },
+        { name: 'data/file_index', data: e.map((x) => BigInt(x.file)) },
+        { name: 'dataset_from_index', data: e.map((x) => BigInt(x.from)) },
+        { name: 'dataset_to_index', data: e.map((x) => BigInt(x.to)) },
+      ],
+      [
+        scalar('episode_index', 'INT64'),
+        { name: 'tasks', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+        { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+        utf8('element'),
+        scalar('length', 'INT64'),
+        scalar('data/chunk_index', 'INT64'),
+        scalar('data/file_index', 'INT64'),
+        scalar('dataset_from_index', 'INT64'),
+        scalar('dataset_to_index', 'INT64'),
+      ],
+    );
+    writeFileAtomic(join(this.#tmp, 'meta', 'vlm2vla_episodes.jsonl'), this.#sidecar.map((l) => `${l}\n`).join(''));
+    mkdirSync(this.dir, { recursive: true });
+    renameSync(join(this.#tmp, 'data'), join(this.dir, 'data'));
+    renameSync(join(this.#tmp, 'meta'), join(this.dir, 'meta'));
+    rmSync(this.#tmp, { recursive: true, force: true });
+    fsyncDir(this.dir);
+  }
+}
+
+interface SidecarRecord {
+  episodeId: string;
+  source: string;
+  filePath?: string;
+  extra?: Record<string, unknown>;
+  groundTruth?: GroundTruth;
+}
+
+export interface LeRobotDataset {
+  dir: string;
+  info: Record<string, unknown>;
+  count: number;
+  episodes(): AsyncGenerator<Episode>;
+}
+
+const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));
+
+/** Opens a LeRobot v3 folder; episodes are read one data file at a time. */
+export function openLeRobot(dir: string): LeRobotDataset {
+  const infoPath = join(dir, 'meta', 'info.json');
+  let info: Record<string, unknown>;
+  try {
+    info = JSON.parse(readFileSync(infoPath, 'utf8')) as Record<string, unknown>;
+  } catch (cause) {
+    throw new FormatError('E_LEROBOT', `${infoPath} is missing or not JSON`, { file: infoPath, fix: 'give the root folder of a LeRobot v3 dataset', cause });
+  }
+  if (info.codebase_version !== CODEBASE_VERSION) fail(infoPath, 'codebase_version', `codebase_version is ${JSON.stringify(info.codebase_version)}, this reader reads ${CODEBASE_VERSION}`, 'convert the dataset with lerobot\'s v3 conversion script');
+  const features = info.features as Record<string, { dtype?: string; shape?: unknown[] }> | undefined;
+  if (!features || typeof features !== 'object') fail(infoPath, 'features', 'has no features');
+  for (const [name, f] of Object.entries(features)) if (f?.dtype === 'video') fail(infoPath, `features.${name}`, `feature ${name} is stored as video (MP4), which vlm2vla does not decode`, 'store frames as images (dtype "image") or decode the videos first');
+  for (const req of ['action', 'observation.state']) if (!features[req]) fail(infoPath, `features.${req}`, `required feature ${req} is missing`);
+  const cameras = Object.keys(features).filter((k) => k.startsWith('observation.images.')).map((k) => k.slice('observation.images.'.length));
+  const semantics = ((info.vlm2vla as { semantics?: ActionSemantics } | undefined)?.semantics) ?? BRIDGE_SEMANTICS;
+  const dataDir = join(dir, 'data', 'chunk-000');
+  return {
+    dir,
+    info,
+    count: num(info.total_episodes),
+    async *episodes() {
+      const tasksRows = await readParquet(join(dir, 'meta', 'tasks.parquet'));
+      const tasks = new Map(tasksRows.map((r) => [num(r.task_index), text(r.task)]));
+      const sidecarPath = join(dir, 'meta', 'vlm2vla_episodes.jsonl');
+      const sidecar: SidecarRecord[] = existsSync(sidecarPath) ? readFileSync(sidecarPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SidecarRecord) : [];
+      const files = existsSync(dataDir) ? readdirSync(dataDir).filter((f) => /^file-\d{3}\.parquet$/.test(f)).sort() : [];
+      if (files.length === 0) fail(dataDir, 'data', 'holds no data files');
+      for (const f of files) {
+        const path = join(dataDir, f);
+        const rows = await readParquet(path);
+        const byEpisode = new Map<number, Record<string, unknown>[]>();
+        for (const r of rows) {
+          const e = num(r.episode_index);
+          if (!Number.isInteger(e) || e < 0) fail(path, 'episode_index', `a row has episode_index ${String(r.episode_index)}`);
+          let list = byEpisode.get(e);
+          if (!list) byEpisode.set(e, (list = []));
+          list.push(r);
+        }
+        for (const [e, list] of [...byEpisode].sort((a, b) => a[0] - b[0])) {
+          list.sort((a, b) => num(a.frame_index) - num(b.frame_index));
+          const steps: Step[] = list.map((r, t) => {
+            const vec = (name: string, n: number) => {
+              const v = r[name];
+              if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail(path, `${name}[${t}]`, `${name} of episode ${e} frame ${t} is not ${n} finite numbers`);
+              return Float32Array.from(v as number[]);
+            };
+            const images: Record<string, EncodedImage> = {};
+            for (const c of cameras) {
+              const im = r[`observation.images.${c}`] as { bytes?: unknown } | null;
+              if (!im || !(im.bytes instanceof Uint8Array)) fail(path, `observation.images.${c}`, `episode ${e} frame ${t} has no image bytes for ${c}`);
+              images[c] = probeImage(new Uint8Array(im.bytes as Uint8Array), `${path}: episode ${e} frame ${t} observation.images.${c}`);
+            }
+            return {
+              images,
+              state: vec('observation.state', semantics.stateDims.length),
+              action: vec('action', semantics.actionDims.length),
+              isFirst: r.is_first === undefined ? t === 0 : Boolean(r.is_first),
+              isLast: Boolean(r['next.done']),
+              isTerminal: r.is_terminal === undefined ? Boolean(r['next.done']) : Boolean(r.is_terminal),
+              reward: r['next.reward'] === undefined || r['next.reward'] === null ? 0 : Number(r['next.reward']),
+              discount: r.discount === undefined || r.discount === null ? 1 : Number(r.discount),
+            };
+          });
+          const side = sidecar[e];
+          const ep: Episode = {
+            instruction: tasks.get(num(list[0]!.task_index)) ?? '',
+            steps,
+            metadata: side
+              ? { source: side.source, episodeId: side.episodeId, semantics, ...(side.filePath !== undefined ? { filePath: side.filePath } : {}), ...(side.extra !== undefined ? { extra: side.extra } : {}) }
+              : { source: 'lerobot', episodeId: `${dir}#${e}`, semantics },
+          };
+          if (side?.groundTruth) ep.groundTruth = side.groundTruth;
+          yield ep;
+        }
+      }
+    },
+  };
+}
