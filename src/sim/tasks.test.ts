@@ -1,6 +1,6 @@
 // Evaluation suites: multilingual instructions use the object's name in that language; unseen-object
 // tasks use held-out objects; semantic references (category, affordance, relative place) name the
-// object without its name and identify it uniquely.
+// object without its name (or by a synonym) and identify it uniquely.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../util/index.ts';
@@ -19,8 +19,10 @@ test('suites: languages, held-out objects and semantic references', () => {
     assert.ok(getObject(sampleTask(fam, new Rng(i), 'unseen-objects').object).heldOut);
     const sem = sampleTask(fam, new Rng(i), 'semantic');
     const o = getObject(sem.object);
-    assert.ok(!sem.instruction.includes(` ${o.names.en}`) || (sem.target !== null && getObject(sem.target).names.en.includes(o.names.en)), sem.instruction);
-    if (sem.instruction.includes(`the ${o.category}`)) {
+    const synonym = o.synonyms.some((syn) => sem.instruction.includes(`the ${syn}`));
+    if (!synonym) assert.ok(!sem.instruction.includes(` ${o.names.en}`) || (sem.target !== null && getObject(sem.target).names.en.includes(o.names.en)), sem.instruction);
+    if (synonym) kinds.add('synonym');
+    else if (sem.instruction.includes(`the ${o.category}`)) {
       kinds.add('category');
       assert.equal(sem.placements.filter((p) => getObject(p.id).category === o.category && !getObject(p.id).container).length, 1, 'the category names one object');
     } else if (sem.instruction.includes('the thing you')) kinds.add('affordance');
@@ -33,5 +35,5 @@ test('suites: languages, held-out objects and semantic references', () => {
       assert.deepEqual(side.map((p) => p.id), [sem.object], sem.instruction);
     }
   }
-  assert.deepEqual([...kinds].sort(), ['affordance', 'category', 'place']);
+  assert.deepEqual([...kinds].sort(), ['affordance', 'category', 'place', 'synonym']);
 });

@@ -87,7 +87,8 @@ export function affordanceReference(o: CatalogueObject): string | null {
 }
 
 /** A reference that names the object without its name: its category (one object per category in a
- *  scene), its affordance, or its place relative to another object when that place is unique. */
+ *  scene), its affordance, its place relative to another object when that place is unique, or a
+ *  synonym ("the mug"). */
 export function semanticReference(o: CatalogueObject, placements: Task['placements'], target: string | null, rng: Rng): string {
   const kinds: (() => string | null)[] = [
     () => `the ${o.category}`,
@@ -104,7 +105,8 @@ export function semanticReference(o: CatalogueObject, placements: Task['placemen
       return null;
     },
   ];
-  const order = rng.shuffle([0, 1, 2]);
+  kinds.push(() => `the ${rng.pick(o.synonyms)}`);
+  const order = rng.shuffle([0, 1, 2, 3]);
   for (const k of order) {
     const r = kinds[k]!();
     if (r) return r;
