@@ -1,6 +1,7 @@
 // The registry of CLI commands. Each module adds one line here.
 import type { Command } from '../command.ts';
 import { versionCommand } from './version.ts';
+import { demoCommand } from './demo.ts';
 import { tokenizerEncodeCommand, tokenizerTrainCommand } from './tokenizer.ts';
 import { dataInspectCommand } from './data.ts';
 import { annotateCommand, annotateAuditCommand } from './annotate.ts';
@@ -9,6 +10,7 @@ import { simCollectCommand, simPlayCommand } from './sim.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
+  demoCommand,
   dataInspectCommand,
   annotateCommand,
   annotateAuditCommand,
