@@ -41,6 +41,16 @@ void pack_a(const GemmProblem& p, int ic, int mc, int pc, int kc, int MR, float*
   for (int i0 = 0; i0 < mc; i0 += MR) {
     float* dst = out + (long)(i0 / MR) * kc * MR;
     const int rows = mc - i0 < MR ? mc - i0 : MR;
+    if (p.csA == 1) {
+      // Row-major A: read each row contiguously along k, scatter into the panel's column.
+      for (int i = 0; i < rows; i++) {
+        const float* src = p.A + (long)(ic + i0 + i) * p.rsA + pc;
+        for (int k = 0; k < kc; k++) dst[k * MR + i] = src[k];
+      }
+      for (int i = rows; i < MR; i++)
+        for (int k = 0; k < kc; k++) dst[k * MR + i] = 0.0f;
+      continue;
+    }
     for (int k = 0; k < kc; k++) {
       const float* src = p.A + (long)(pc + k) * p.csA + (long)(ic + i0) * p.rsA;
       int i = 0;
@@ -54,6 +64,22 @@ void pack_b(const GemmProblem& p, int jc, int nc, int pc, int kc, int NR, float*
   for (int j0 = 0; j0 < nc; j0 += NR) {
     float* dst = out + (long)(j0 / NR) * kc * NR;
     const int cols = nc - j0 < NR ? nc - j0 : NR;
+    if (p.rsB == 1 && p.csB != 1) {
+      // Transposed B (a weight stored [N, K]): read each column contiguously along k.
+      for (int j = 0; j < cols; j++) {
+        const long base = (long)pc + (long)(jc + j0 + j) * p.csB;
+        if (p.bBf16) {
+          const uint16_t* src = (const uint16_t*)p.B + base;
+          for (int k = 0; k < kc; k++) dst[k * NR + j] = bf16_to_f32(src[k]);
+        } else {
+          const float* src = (const float*)p.B + base;
+          for (int k = 0; k < kc; k++) dst[k * NR + j] = src[k];
+        }
+      }
+      for (int j = cols; j < NR; j++)
+        for (int k = 0; k < kc; k++) dst[k * NR + j] = 0.0f;
+      continue;
+    }
     for (int k = 0; k < kc; k++) {
       const long base = (long)(pc + k) * p.rsB + (long)(jc + j0) * p.csB;
       float* d = dst + k * NR;
