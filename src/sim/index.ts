@@ -9,5 +9,6 @@ export { TASK_FAMILIES, SUITES, sampleTask, isSuccess, prepositionFor } from './
 export type { Task, TaskFamily, Suite } from './tasks.ts';
 export { runExpert, subtaskTexts } from './expert.ts';
 export type { ExpertOptions } from './expert.ts';
-export { collectEpisodes } from './collect.ts';
-export type { CollectOptions } from './collect.ts';
+export { collectEpisodes, CACHE_DIR, DONE_FILE } from './collect.ts';
+export type { CollectOptions, CollectResult } from './collect.ts';
+export { encodeEpisodeCache, decodeEpisodeCache, readEpisodeCache, writeEpisodeCache } from './episode-cache.ts';

@@ -1,12 +1,13 @@
 // `vlm2vla sim collect` and `vlm2vla sim play`: scripted demonstrations in the tabletop world,
 // written as RLDS, and an episode rendered to an animated GIF or a PNG filmstrip.
-import { writeFileSync } from 'node:fs';
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
 import { collectEpisodes, sampleTask, runExpert, render, TASK_FAMILIES, SUITES, World } from '../../sim/index.ts';
 import type { Suite, TaskFamily } from '../../sim/index.ts';
-import { encodePng } from '../../data/image.ts';
+import { decodeImage, encodePng } from '../../data/image.ts';
+import { openRlds } from '../../data/rlds/index.ts';
+import type { Episode } from '../../data/episode.ts';
 import type { RgbImage } from '../../data/image.ts';
 import gifenc from 'gifenc';
 import { Progress, Rng, writeFileAtomic } from '../../util/index.ts';
@@ -25,7 +26,9 @@ export const simCollectCommand: Command = {
     `Task families: ${TASK_FAMILIES.join(', ')}. Suites: ${SUITES.join(', ')} (robot training data uses\n` +
     'in-distribution: English instructions, training objects). Frames are JPEG at --size² from the\n' +
     'over-the-shoulder camera (image_0); ground truth (object poses per step, subtask spans) is kept in\n' +
-    'the dataset. Episode k uses seed S + k, so the same command reproduces the same dataset.',
+    'the dataset. Episode k uses seed S + k, so the same command reproduces the same dataset.\n' +
+    'Resumable: finished episodes are checkpointed in OUT/.sim-collect/; rerunning the same command\n' +
+    'after an interruption skips them, and rerunning it on a finished dataset does nothing.',
   flags: [
     { name: 'tasks', type: 'string', help: 'comma-separated task families', default: 'pick,pick-place' },
     { name: 'episodes', type: 'number', help: 'successful episodes to record', default: 100 },
@@ -33,7 +36,7 @@ export const simCollectCommand: Command = {
     { name: 'size', type: 'number', help: 'frame size in pixels (square)', default: 128 },
     { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
     { name: 'image-format', type: 'string', help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)', default: 'jpeg', choices: ['jpeg', 'png'] },
-    { name: 'out', type: 'string', help: 'output folder (must not hold a dataset)' },
+    { name: 'out', type: 'string', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
   ],
   async run(args) {
     const out = requireString(args, 'out');
@@ -53,51 +56,86 @@ export const simCollectCommand: Command = {
       onEpisode: (done, failed) => progress.set(done, failed > 0 ? `${failed} expert failures skipped` : ''),
     });
     progress.finish();
-    console.log(`wrote ${r.written} episodes to ${out} (${r.failed} unsuccessful demonstrations skipped)`);
+    if (r.alreadyComplete) console.log(`${out} already holds these ${r.written} episodes; nothing to do`);
+    else console.log(`wrote ${r.written} episodes to ${out} (${r.failed} unsuccessful demonstrations skipped${r.resumed > 0 ? `; ${r.resumed} attempts resumed from checkpoints, ${r.simulated} simulated` : ''})`);
     return 0;
   },
 };
 
 export const simPlayCommand: Command = {
   name: 'sim play',
-  summary: 'render a scripted episode to an animated GIF or a PNG filmstrip',
-  usage: '--task pick-place --seed S --out OUT.gif|OUT.png [--size 256]',
+  summary: 'render a scripted episode (or one read from an RLDS folder) to an animated GIF or a PNG filmstrip',
+  usage: '--task pick-place --seed S --out OUT.gif|OUT.png [--size 256]  |  --in DIR --episode K --out OUT.gif|OUT.png',
+  description:
+    'Without --in: samples the task of --seed, runs the scripted expert and renders every step at --size².\n' +
+    'With --in: plays episode K (0-based, in file order) of an RLDS dataset from its image_0 frames.\n' +
+    'A .gif is an animation at 5 frames/s (the control rate); a .png is a filmstrip of up to 8 frames.',
   flags: [
     { name: 'task', type: 'string', help: 'task family', default: 'pick-place', choices: TASK_FAMILIES },
     { name: 'seed', type: 'number', help: 'episode seed', default: 0 },
     { name: 'size', type: 'number', help: 'frame size in pixels', default: 256 },
     { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
+    { name: 'in', type: 'string', help: 'RLDS dataset folder to play an episode from (instead of simulating)' },
+    { name: 'episode', type: 'number', help: 'episode index in the --in dataset', default: 0 },
     { name: 'out', type: 'string', help: 'output .gif (animation) or .png (filmstrip)' },
   ],
-  run(args) {
+  async run(args) {
     const out = requireString(args, 'out');
     if (!/\.(gif|png)$/i.test(out)) throw new UsageError('--out must end in .gif or .png');
-    const size = args.flags.size as number;
-    const rng = new Rng(args.flags.seed as number);
-    const task = sampleTask(args.flags.task as TaskFamily, rng, args.flags.suite as Suite);
     const frames: RgbImage[] = [];
-    const { success, episode } = runExpert(task, rng, { episodeId: 'play', render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }) });
+    let summary: string;
+    const input = args.flags.in as string | undefined;
+    if (input !== undefined) {
+      const k = args.flags.episode as number;
+      if (!Number.isInteger(k) || k < 0) throw new UsageError('--episode must be a non-negative integer');
+      let found: Episode | null = null;
+      let i = 0;
+      for await (const ep of openRlds(input).episodes()) {
+        if (i++ === k) {
+          found = ep;
+          break;
+        }
+      }
+      if (!found) throw new UsageError(`${input} has ${i} episodes; --episode ${k} is out of range`, `use --episode 0…${Math.max(0, i - 1)}`);
+      found.steps.forEach((s, t) => {
+        const im = s.images.image_0 ?? Object.values(s.images)[0];
+        if (!im) throw new UsageError(`episode ${k} of ${input} has no camera frames at step ${t}`);
+        frames.push(decodeImage(im, `${input} episode ${k} step ${t}`));
+      });
+      const gt = found.groundTruth;
+      summary = `"${found.instruction}": ${found.steps.length} steps${gt ? `, ${gt.success ? 'success' : 'failure'}` : ''}`;
+    } else {
+      const size = args.flags.size as number;
+      if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
+      const rng = new Rng(args.flags.seed as number);
+      const task = sampleTask(args.flags.task as TaskFamily, rng, args.flags.suite as Suite);
+      const { success, episode } = runExpert(task, rng, { episodeId: 'play', render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }) });
+      summary = `"${task.instruction}": ${episode.steps.length} steps, ${success ? 'success' : 'failure'}`;
+    }
+    const width = frames[0]!.width;
+    const height = frames[0]!.height;
+    if (frames.some((f) => f.width !== width || f.height !== height)) throw new UsageError('the episode\'s frames differ in size; cannot make one animation of them');
     if (/\.gif$/i.test(out)) {
       const { GIFEncoder, quantize, applyPalette } = gifenc;
       const gif = GIFEncoder();
       for (const f of frames) {
-        const rgba = new Uint8Array(size * size * 4);
+        const rgba = new Uint8Array(f.width * f.height * 4);
         for (let i = 0, j = 0; i < f.rgb.length; i += 3, j += 4) (rgba[j] = f.rgb[i]!), (rgba[j + 1] = f.rgb[i + 1]!), (rgba[j + 2] = f.rgb[i + 2]!), (rgba[j + 3] = 255);
         const palette = quantize(rgba, 256);
-        gif.writeFrame(applyPalette(rgba, palette), size, size, { palette, delay: 200 });
+        gif.writeFrame(applyPalette(rgba, palette), f.width, f.height, { palette, delay: 200 });
       }
       gif.finish();
       writeFileAtomic(out, gif.bytes());
     } else {
       const every = Math.max(1, Math.ceil(frames.length / 8));
       const picked = frames.filter((_, i) => i % every === 0);
-      const strip = { width: size * picked.length, height: size, rgb: new Uint8Array(size * picked.length * size * 3) };
+      const strip = { width: width * picked.length, height, rgb: new Uint8Array(width * picked.length * height * 3) };
       picked.forEach((f, k) => {
-        for (let y = 0; y < size; y++) strip.rgb.set(f.rgb.subarray(y * size * 3, (y + 1) * size * 3), (y * strip.width + k * size) * 3);
+        for (let y = 0; y < height; y++) strip.rgb.set(f.rgb.subarray(y * width * 3, (y + 1) * width * 3), (y * strip.width + k * width) * 3);
       });
-      writeFileSync(out, encodePng(strip).bytes);
+      writeFileAtomic(out, encodePng(strip).bytes);
     }
-    console.log(`"${task.instruction}": ${episode.steps.length} steps, ${success ? 'success' : 'failure'}; wrote ${out}`);
+    console.log(`${summary}; wrote ${out}`);
     return 0;
   },
 };
