@@ -22,5 +22,13 @@ test('the catalogue has ≥ 24 complete objects with unique names in every langu
     assert.ok(inCat.length >= 4, `${c} has ${inCat.length} objects`);
     assert.ok(inCat.some((o) => o.heldOut) && inCat.some((o) => !o.heldOut), `${c} needs held-out and training objects`);
   }
+  const english = new Map<string, string>();
+  for (const o of CATALOGUE) {
+    for (const n of [o.names.en, ...o.synonyms]) {
+      const owner = english.get(n.toLowerCase());
+      assert.ok(owner === undefined || owner === o.id, `"${n}" names both ${owner} and ${o.id}`);
+      english.set(n.toLowerCase(), o.id);
+    }
+  }
   for (const id of ['bowl', 'pot', 'plate', 'towel']) assert.ok(CATALOGUE.find((o) => o.id === id)?.container);
 });

@@ -2,6 +2,8 @@
 // shape, size and an affordance sentence per object, and whether robot data may use it (held-out
 // objects appear only in pretraining and in evaluation suites).
 
+import { VlmError } from '../errors/index.ts';
+
 export type Category = 'fruit' | 'vegetable' | 'utensil' | 'container' | 'toy' | 'tool';
 export type Shape = 'sphere' | 'box' | 'cylinder' | 'ellipsoid';
 export type Language = 'en' | 'es' | 'fr' | 'de' | 'zh';
@@ -45,7 +47,7 @@ const ROWS: Row[] = [
   ['spatula', 'spatula', 'espátula', 'spatule', 'Pfannenwender', '锅铲', ['turner', 'flipper'], 'utensil', 'blue', [40, 90, 200], 'box', [0.09, 0.025, 0.006], 'you flip a pancake with a spatula', false, false],
   ['bowl', 'bowl', 'cuenco', 'bol', 'Schüssel', '碗', ['dish', 'basin'], 'container', 'blue', [50, 110, 210], 'cylinder', [0.07, 0.07, 0.035], 'you serve soup in a bowl', true, false],
   ['pot', 'pot', 'olla', 'casserole', 'Topf', '锅', ['cooking pot', 'saucepan'], 'container', 'grey', [120, 120, 130], 'cylinder', [0.08, 0.08, 0.05], 'you boil water in a pot', true, false],
-  ['plate', 'plate', 'plato', 'assiette', 'Teller', '盘子', ['dinner plate', 'dish'], 'container', 'white', [240, 240, 240], 'cylinder', [0.09, 0.09, 0.008], 'you put food on a plate', true, false],
+  ['plate', 'plate', 'plato', 'assiette', 'Teller', '盘子', ['dinner plate', 'platter'], 'container', 'white', [240, 240, 240], 'cylinder', [0.09, 0.09, 0.008], 'you put food on a plate', true, false],
   ['towel', 'towel', 'toalla', 'serviette', 'Handtuch', '毛巾', ['cloth', 'rag'], 'container', 'pink', [235, 140, 170], 'box', [0.09, 0.07, 0.004], 'you dry your hands with a towel', true, false],
   ['basket', 'basket', 'cesta', 'panier', 'Korb', '篮子', ['hamper', 'wicker basket'], 'container', 'brown', [150, 100, 50], 'box', [0.08, 0.06, 0.04], 'you carry fruit in a basket', true, true],
   ['ball', 'ball', 'pelota', 'balle', 'Ball', '球', ['toy ball', 'rubber ball'], 'toy', 'red', [210, 40, 60], 'sphere', [0.03, 0.03, 0.03], 'you throw a ball to play', false, false],
@@ -75,7 +77,7 @@ const BY_ID = new Map(CATALOGUE.map((o) => [o.id, o]));
 
 export function getObject(id: string): CatalogueObject {
   const o = BY_ID.get(id);
-  if (!o) throw new Error(`unknown catalogue object ${id}`);
+  if (!o) throw new VlmError('E_SIM_OBJECT', `unknown catalogue object "${id}"`, { field: 'id', fix: `use one of ${CATALOGUE.map((c) => c.id).join(', ')}` });
   return o;
 }
 

@@ -1,6 +1,7 @@
 // Task families, scene sampling, instructions (English for robot data; other languages, synonyms
 // and semantic references for evaluation suites), and success predicates.
 import type { Rng } from '../util/index.ts';
+import { VlmError } from '../errors/index.ts';
 import { CATALOGUE, getObject } from './catalogue.ts';
 import type { CatalogueObject, Language } from './catalogue.ts';
 import type { World } from './world.ts';
@@ -40,19 +41,24 @@ const OTHER: Record<Exclude<Language, 'en'>, Record<TaskFamily, (x: string, y: s
   zh: { pick: (x) => `拿起${x}`, 'pick-place': (x, y) => `把${x}放进${y}`, 'pick-place-lift': (x, y) => `拿起${x}，放进${y}，再举起来`, 'move-next-to': (x, y) => `把${x}移到${y}旁边` },
 };
 
-function sampleScene(rng: Rng, ids: string[]): { id: string; x: number; y: number; yaw: number }[] {
-  const out: { id: string; x: number; y: number; yaw: number }[] = [];
-  for (const id of ids) {
-    for (let attempt = 0; attempt < 200; attempt++) {
-      const x = rng.uniform(0.22, 0.48);
-      const y = rng.uniform(-0.22, 0.22);
-      if (out.every((p) => Math.hypot(p.x - x, p.y - y) >= 0.15)) {
-        out.push({ id, x, y, yaw: rng.uniform(-0.5, 0.5) });
-        break;
+/** Places the objects at least 15 cm apart on the table. The first `required` must be placed (the
+ *  whole scene is redrawn until they are); distractors that find no room are left out. */
+function sampleScene(rng: Rng, ids: string[], required: number): { id: string; x: number; y: number; yaw: number }[] {
+  for (let scene = 0; scene < 100; scene++) {
+    const out: { id: string; x: number; y: number; yaw: number }[] = [];
+    for (const id of ids) {
+      for (let attempt = 0; attempt < 200; attempt++) {
+        const x = rng.uniform(0.22, 0.48);
+        const y = rng.uniform(-0.22, 0.22);
+        if (out.every((p) => Math.hypot(p.x - x, p.y - y) >= 0.15)) {
+          out.push({ id, x, y, yaw: rng.uniform(-0.5, 0.5) });
+          break;
+        }
       }
     }
+    if (ids.slice(0, required).every((id) => out.some((p) => p.id === id))) return out;
   }
-  return out;
+  throw new VlmError('E_SIM_SCENE', `found no room for ${ids.slice(0, required).join(' and ')} on the table`, { field: 'placements', fix: 'report this as a bug (the table fits at least 6 objects 15 cm apart)' });
 }
 
 /** Samples a task of a family for a suite. Robot-data suites use English and training objects. */
@@ -65,7 +71,7 @@ export function sampleTask(family: TaskFamily, rng: Rng, suite: Suite = 'in-dist
   if (family === 'pick-place' || family === 'pick-place-lift') target = rng.pick(containers).id;
   if (family === 'move-next-to') target = rng.pick(CATALOGUE.filter((o) => !o.heldOut && o.id !== object && !o.container && o.category !== getObject(object).category)).id;
   const distractors = rng.shuffle(CATALOGUE.filter((o) => !o.heldOut && !o.container && o.id !== object && o.id !== target && o.category !== getObject(object).category)).slice(0, rng.int(1, 2)).map((o) => o.id);
-  const placements = sampleScene(rng, [object, ...(target ? [target] : []), ...distractors]);
+  const placements = sampleScene(rng, [object, ...(target ? [target] : []), ...distractors], target ? 2 : 1);
   let language: Language = 'en';
   const x = getObject(object);
   const y = target ? getObject(target) : null;

@@ -6,7 +6,7 @@
 //    the workspace box (x 0.15…0.55, y −0.3…0.3, z 0.0…0.35 m above the table);
 // 3. closing the gripper grasps the nearest non-container object whose centre is within 3 cm
 //    horizontally and whose top is within 2.5 cm of the fingertips' height; a held object moves
-//    with the gripper;
+//    (and turns) with the gripper, its top at the fingertips;
 // 4. opening the gripper releases the object: it lands on the container under it (if the
 //    container's footprint contains its centre; containers hold any number of objects), else on
 //    the table, resting on the top surface.
@@ -62,7 +62,7 @@ export class World {
 
   object(id: string): SimObject {
     const o = this.objects.find((x) => x.id === id);
-    if (!o) throw new Error(`no object ${id} in the scene`);
+    if (!o) throw new VlmError('E_SIM_OBJECT', `no object "${id}" in the scene`, { field: 'id', fix: `the scene holds ${this.objects.map((x) => x.id).join(', ')}` });
     return o;
   }
 
@@ -86,13 +86,15 @@ export class World {
     g.x = clamp(g.x + clamp(action[0]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[0], WORKSPACE.max[0]);
     g.y = clamp(g.y + clamp(action[1]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[1], WORKSPACE.max[1]);
     g.z = clamp(g.z + clamp(action[2]!, -MAX_STEP_M, MAX_STEP_M), WORKSPACE.min[2], WORKSPACE.max[2]);
-    g.yaw += clamp(action[5]!, -MAX_STEP_RAD, MAX_STEP_RAD);
+    const dyaw = clamp(action[5]!, -MAX_STEP_RAD, MAX_STEP_RAD);
+    g.yaw += dyaw;
     const open: 0 | 1 = action[6]! >= 0.5 ? 1 : 0;
     if (g.holding) {
       const o = this.object(g.holding);
       o.x = g.x;
       o.y = g.y;
       o.z = g.z - o.spec.size[2];
+      o.yaw += dyaw; // a held object turns with the gripper
     }
     if (open === 0 && g.aperture === 1 && !g.holding) {
       let best: SimObject | null = null;
