@@ -24,6 +24,23 @@ export interface CatalogueObject {
   container: boolean;
   /** Held out: never in robot training data. */
   heldOut: boolean;
+  /** Grammatical gender of the name in Spanish, French and German (articles and pronouns). */
+  gender: { es: 'm' | 'f'; fr: 'm' | 'f'; de: 'm' | 'f' | 'n' };
+}
+
+/** Genders of the Spanish, French and German names, in that order (m, f, n). */
+// prettier-ignore
+const GENDERS: Record<string, string> = {
+  apple: 'ffm', banana: 'mff', orange: 'fff', lemon: 'mmf', pear: 'fff', carrot: 'fff', tomato: 'mff',
+  eggplant: 'fff', corn: 'mmm', pepper: 'mmf', spoon: 'fff', fork: 'mff', knife: 'mmn', cup: 'fff',
+  spatula: 'ffm', bowl: 'mmf', pot: 'ffm', plate: 'mfm', towel: 'ffn', basket: 'fmm', ball: 'ffm',
+  block: 'mmm', duck: 'mmf', car: 'mfn', hammer: 'mmm', screwdriver: 'mmm', brush: 'mff', sponge: 'ffm',
+};
+
+function genderOf(id: string): CatalogueObject['gender'] {
+  const g = GENDERS[id];
+  if (!g || !/^[mf][mf][mfn]$/.test(g)) throw new VlmError('E_SIM_OBJECT', `catalogue object "${id}" has no es/fr/de genders`, { field: 'gender', fix: 'add it to GENDERS in src/sim/catalogue.ts' });
+  return { es: g[0] as 'm' | 'f', fr: g[1] as 'm' | 'f', de: g[2] as 'm' | 'f' | 'n' };
 }
 
 type Row = [id: string, en: string, es: string, fr: string, de: string, zh: string, synonyms: string[], category: Category, colour: string, rgb: [number, number, number], shape: Shape, size: [number, number, number], affordance: string, container: boolean, heldOut: boolean];
@@ -71,6 +88,7 @@ export const CATALOGUE: readonly CatalogueObject[] = ROWS.map(([id, en, es, fr, 
   affordance,
   container,
   heldOut,
+  gender: genderOf(id),
 }));
 
 const BY_ID = new Map(CATALOGUE.map((o) => [o.id, o]));

@@ -7,6 +7,8 @@ export { render, renderEncoded, DEFAULT_CAMERA } from './renderer.ts';
 export type { CameraSpec } from './renderer.ts';
 export { TASK_FAMILIES, SUITES, sampleTask, isSuccess, prepositionFor } from './tasks.ts';
 export type { Task, TaskFamily, Suite } from './tasks.ts';
+export { foreignInstructions, FOREIGN_LANGUAGES } from './language.ts';
+export type { Foreign } from './language.ts';
 export { runExpert, subtaskTexts } from './expert.ts';
 export type { ExpertOptions } from './expert.ts';
 export { collectEpisodes, CACHE_DIR, DONE_FILE } from './collect.ts';

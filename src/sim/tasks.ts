@@ -5,6 +5,7 @@ import { VlmError } from '../errors/index.ts';
 import { CATALOGUE, getObject } from './catalogue.ts';
 import type { CatalogueObject, Language } from './catalogue.ts';
 import type { World } from './world.ts';
+import { FOREIGN_LANGUAGES, foreignInstructions } from './language.ts';
 
 export type TaskFamily = 'pick' | 'pick-place' | 'pick-place-lift' | 'move-next-to';
 export const TASK_FAMILIES: readonly TaskFamily[] = ['pick', 'pick-place', 'pick-place-lift', 'move-next-to'];
@@ -32,13 +33,6 @@ const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = 
   'pick-place': [(x, y, p) => `put the ${x} ${p} the ${y}`, (x, y, p) => `place the ${x} ${p} the ${y}`, (x, y, p) => `move the ${x} ${p === 'in' ? 'into' : 'onto'} the ${y}`],
   'pick-place-lift': [(x, y, p) => `pick up the ${x}, put it ${p} the ${y} and lift it`, (x, y, p) => `pick up the ${x} and place it ${p} the ${y}, then lift it`],
   'move-next-to': [(x, y) => `move the ${x} next to the ${y}`, (x, y) => `put the ${x} beside the ${y}`],
-};
-
-const OTHER: Record<Exclude<Language, 'en'>, Record<TaskFamily, (x: string, y: string) => string>> = {
-  es: { pick: (x) => `recoge el ${x}`, 'pick-place': (x, y) => `pon el ${x} en el ${y}`, 'pick-place-lift': (x, y) => `recoge el ${x}, ponlo en el ${y} y levántalo`, 'move-next-to': (x, y) => `mueve el ${x} junto al ${y}` },
-  fr: { pick: (x) => `prends le ${x}`, 'pick-place': (x, y) => `mets le ${x} dans le ${y}`, 'pick-place-lift': (x, y) => `prends le ${x}, mets-le dans le ${y} et soulève-le`, 'move-next-to': (x, y) => `déplace le ${x} à côté du ${y}` },
-  de: { pick: (x) => `heb den ${x} auf`, 'pick-place': (x, y) => `leg den ${x} in den ${y}`, 'pick-place-lift': (x, y) => `nimm den ${x}, leg ihn in den ${y} und heb ihn hoch`, 'move-next-to': (x, y) => `stell den ${x} neben den ${y}` },
-  zh: { pick: (x) => `拿起${x}`, 'pick-place': (x, y) => `把${x}放进${y}`, 'pick-place-lift': (x, y) => `拿起${x}，放进${y}，再举起来`, 'move-next-to': (x, y) => `把${x}移到${y}旁边` },
 };
 
 /** Places the objects at least 15 cm apart on the table. The first `required` must be placed (the
@@ -77,8 +71,9 @@ export function sampleTask(family: TaskFamily, rng: Rng, suite: Suite = 'in-dist
   const y = target ? getObject(target) : null;
   let instruction = rng.pick(EN[family])(x.names.en, y?.names.en ?? '', target ? prepositionFor(target) : '');
   if (suite === 'multilingual') {
-    language = rng.pick(['es', 'fr', 'de', 'zh'] as const);
-    instruction = OTHER[language][family](x.names[language], y?.names[language] ?? '');
+    const lang = rng.pick(FOREIGN_LANGUAGES);
+    language = lang;
+    instruction = rng.pick(foreignInstructions(lang, family, x, y, target ? prepositionFor(target) : 'in'));
   } else if (suite === 'semantic') {
     instruction = instruction.replace(`the ${x.names.en}`, semanticReference(x, placements, target, rng));
   }
