@@ -19,7 +19,14 @@ for (const family of TASK_FAMILIES) {
       const { success, episode } = runExpert(task, rng, { episodeId: `${family}-${seed}` });
       if (success) ok++;
       assert.ok(episode.steps.length > 3);
-      for (const s of episode.steps) for (let i = 0; i < 3; i++) assert.ok(Math.abs(s.action[i]!) <= 0.05 + 1e-6);
+      for (const s of episode.steps) {
+        for (let i = 0; i < 3; i++) {
+          assert.ok(Math.abs(s.action[i]!) <= 0.05 + 1e-6);
+          // The expert never pushes against the workspace bounds (commands that would be clamped).
+          const next = s.state[i]! + s.action[i]!;
+          assert.ok(next >= WORKSPACE.min[i]! - 1e-6 && next <= WORKSPACE.max[i]! + 1e-6, `${family} seed ${seed}: axis ${i} leaves the workspace`);
+        }
+      }
       assert.equal(episode.groundTruth!.subtasks[0]!.start, 0);
     }
     assert.ok(ok / EPISODES >= 0.98, `${family}: ${ok}/${EPISODES}`);

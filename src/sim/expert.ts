@@ -16,6 +16,8 @@ interface Phase {
   gripper: 0 | 1;
   /** Steps to hold still after arriving (gripper actuation). */
   settle: number;
+  /** Evaluate the target once, when the phase starts (targets relative to the gripper). */
+  fixed?: boolean;
 }
 
 const SPEED = 0.04;
@@ -74,7 +76,7 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
       phases.push({ subtask: 2, target: () => [world.gripper.x, world.gripper.y, world.gripper.z], gripper: 0, settle: 1 });
       phases.push({ subtask: 2, target: liftTo, gripper: 0, settle: 0 });
     } else {
-      phases.push({ subtask: 1, target: () => [world.gripper.x, world.gripper.y, world.gripper.z + 0.06], gripper: 1, settle: 0 });
+      phases.push({ subtask: 1, target: () => [world.gripper.x, world.gripper.y, world.gripper.z + 0.06], gripper: 1, settle: 0, fixed: true });
     }
   }
   const steps: Step[] = [];
@@ -90,8 +92,9 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
     if (task.target && obj.support === task.target) placedOnce = true;
   };
   for (const phase of phases) {
+    const start = phase.fixed ? phase.target() : null;
     for (let guard = 0; guard < 40 && steps.length < MAX_STEPS; guard++) {
-      const [tx, ty, tz] = phase.target();
+      const [tx, ty, tz] = start ?? phase.target();
       const g = world.gripper;
       const d = [tx - g.x, ty - g.y, tz - g.z];
       const dist = Math.hypot(d[0]!, d[1]!, d[2]!);
