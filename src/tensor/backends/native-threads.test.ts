@@ -1,0 +1,14 @@
+// The native kernels agree with the reference when the pool has two threads (the default suite runs
+// with VLM2VLA_THREADS=1, so the multi-threaded paths run here in a child process).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadNativeBackend } from './native.ts';
+
+test('native kernels with a 2-thread pool equal the reference', { skip: loadNativeBackend() === null && 'the native addon is not built' }, () => {
+  const child = fileURLToPath(new URL('./testing/threads-child.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', 'tsx', child], { env: { ...process.env, VLM2VLA_THREADS: '2' }, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /^ok 2$/m);
+});
