@@ -3,7 +3,7 @@ export { CATALOGUE, LANGUAGES, getObject, trainObjects } from './catalogue.ts';
 export type { CatalogueObject, Category, Shape, Language } from './catalogue.ts';
 export { World, SimActionError, WORKSPACE, MAX_STEP_M, MAX_STEP_RAD } from './world.ts';
 export type { SimObject, Gripper } from './world.ts';
-export { render, renderEncoded, DEFAULT_CAMERA } from './renderer.ts';
+export { render, renderEncoded, projectPoint, DEFAULT_CAMERA } from './renderer.ts';
 export type { CameraSpec } from './renderer.ts';
 export { TASK_FAMILIES, SUITES, sampleTask, isSuccess, prepositionFor } from './tasks.ts';
 export type { Task, TaskFamily, Suite } from './tasks.ts';

@@ -3,7 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from './world.ts';
-import { render } from './renderer.ts';
+import { render, projectPoint } from './renderer.ts';
+import type { RgbImage } from '../data/image.ts';
 
 const scene = () => new World([{ id: 'apple', x: 0.3, y: 0.1 }, { id: 'bowl', x: 0.4, y: -0.12 }], { x: 0.35, y: 0, z: 0.1 });
 
@@ -30,4 +31,38 @@ test('the apple (left of the robot) is drawn left of the bowl, in its colours', 
   }
   assert.ok(redN > 20 && blueN > 50, `red ${redN}, blue ${blueN} pixels`);
   assert.ok(redX / redN < blueX / blueN, 'apple left of bowl');
+});
+
+test('the gripper casts a shadow straight down; lifting it moves the gripper in the image, not the shadow', () => {
+  const at = (z: number) => new World([{ id: 'bowl', x: 0.45, y: -0.15 }], { x: 0.35, y: 0.05, z });
+  const ground = projectPoint([0.35, 0.05, 0], 128, 128)!;
+  const far = projectPoint([0.25, -0.15, 0], 128, 128)!; // bare table, off the grid lines
+  const px = (img: RgbImage, [x, y]: [number, number]) => {
+    const i = (Math.round(y) * img.width + Math.round(x)) * 3;
+    return [img.rgb[i]!, img.rgb[i + 1]!, img.rgb[i + 2]!];
+  };
+  const palmRow = (img: RgbImage, z: number) => {
+    // The row where the gripper's palm (dark grey) appears in the column above its ground point.
+    const col = Math.round(projectPoint([0.35, 0.05, z + 0.07], 128, 128)![0]);
+    for (let y = 0; y < img.height; y++) {
+      const i = (y * img.width + col) * 3;
+      if (img.rgb[i]! < 90 && img.rgb[i + 2]! < 100 && Math.abs(img.rgb[i]! - img.rgb[i + 2]!) < 30) return y;
+    }
+    return -1;
+  };
+  const table = px(render(at(0.1), 128, 128), far);
+  let previousRow = Infinity;
+  for (const z of [0.1, 0.2]) {
+    const img = render(at(z), 128, 128);
+    const shadow = px(img, ground);
+    for (let c = 0; c < 3; c++) assert.ok(shadow[c]! < table[c]! * 0.7, `z ${z}: ground under the gripper ${shadow} is not in shadow (table ${table})`);
+    const row = palmRow(img, z);
+    assert.ok(row >= 0 && row < ground[1], `z ${z}: palm row ${row} should be above the shadow's row ${ground[1]}`);
+    assert.ok(row < previousRow, 'a higher gripper appears higher in the image');
+    previousRow = row;
+  }
+  // The projection agrees with the renderer: the apple's centre is drawn in apple red.
+  const w = new World([{ id: 'apple', x: 0.3, y: 0.1 }], { x: 0.45, y: -0.2, z: 0.2 });
+  const c = px(render(w, 128, 128), projectPoint([0.3, 0.1, 0.035], 128, 128)!);
+  assert.ok(c[0]! > 120 && c[1]! < 60 && c[2]! < 60, `apple centre is ${c}`);
 });

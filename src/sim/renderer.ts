@@ -189,18 +189,36 @@ function inShadow(prims: Prim[], x: number, y: number): boolean {
   return false;
 }
 
-export function render(world: World, width = 256, height = 256, camera: CameraSpec = DEFAULT_CAMERA): RgbImage {
-  const prims = primitives(world);
+/** Camera basis: forward f, right r (the robot's right, −y, seen from behind), up u, and the
+ *  tangent of half the vertical field of view. */
+function cameraBasis(camera: CameraSpec): { f: number[]; r: number[]; u: number[]; scale: number } {
   const [ex, ey, ez] = camera.eye;
-  // Camera basis: forward f, right r, up u.
   let f = [camera.target[0] - ex, camera.target[1] - ey, camera.target[2] - ez];
   const fl = Math.hypot(f[0]!, f[1]!, f[2]!);
   f = f.map((v) => v / fl);
-  let r = [f[1]!, -f[0]!, 0]; // f × world up: the image's right is the robot's right (−y)
+  let r = [f[1]!, -f[0]!, 0]; // f × world up
   const rl = Math.hypot(r[0]!, r[1]!) || 1;
   r = r.map((v) => v / rl);
   const u = [r[1]! * f[2]! - r[2]! * f[1]!, r[2]! * f[0]! - r[0]! * f[2]!, r[0]! * f[1]! - r[1]! * f[0]!];
-  const scale = Math.tan((camera.fovDeg * Math.PI) / 360);
+  return { f, r, u, scale: Math.tan((camera.fovDeg * Math.PI) / 360) };
+}
+
+/** Where a world point appears in a width × height frame: [column, row] in pixels (pixel centres at
+ *  integers), or null behind the camera. */
+export function projectPoint(point: readonly [number, number, number], width: number, height: number, camera: CameraSpec = DEFAULT_CAMERA): [number, number] | null {
+  const { f, r, u, scale } = cameraBasis(camera);
+  const v = [point[0] - camera.eye[0], point[1] - camera.eye[1], point[2] - camera.eye[2]];
+  const depth = v[0]! * f[0]! + v[1]! * f[1]! + v[2]! * f[2]!;
+  if (depth <= 1e-9) return null;
+  const sx = (v[0]! * r[0]! + v[1]! * r[1]! + v[2]! * r[2]!) / depth / (scale * (width / height));
+  const sy = (v[0]! * u[0]! + v[1]! * u[1]! + v[2]! * u[2]!) / depth / scale;
+  return [((sx + 1) * width) / 2 - 0.5, ((1 - sy) * height) / 2 - 0.5];
+}
+
+export function render(world: World, width = 256, height = 256, camera: CameraSpec = DEFAULT_CAMERA): RgbImage {
+  const prims = primitives(world);
+  const [ex, ey, ez] = camera.eye;
+  const { f, r, u, scale } = cameraBasis(camera);
   const rgb = new Uint8Array(width * height * 3);
   // Screen rectangle of each primitive's bounding sphere: a pixel only tests what may cover it.
   const aspect = width / height;
@@ -216,13 +234,19 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
     const rad = (R / Math.sqrt(depth * depth - R * R)) / scale * (height / 2) * 1.05 + 2;
     return [Math.floor(cx - rad * (height / width) * aspect), Math.ceil(cx + rad), Math.floor(cy - rad), Math.ceil(cy + rad)];
   });
-  const active: Prim[] = [];
   const o: [number, number, number] = [ex, ey, ez];
   const d: [number, number, number] = [0, 0, 0];
   const n: [number, number, number] = [0, 0, 0];
   const best: [number, number, number] = [0, 0, 0];
+  // Primitives whose screen rectangle covers the current row (indices), refilled once per row.
+  const rowPrims = new Int32Array(prims.length);
   for (let py = 0; py < height; py++) {
     const sy = (1 - (2 * (py + 0.5)) / height) * scale;
+    let nRow = 0;
+    for (let k = 0; k < prims.length; k++) {
+      const b = rect[k]!;
+      if (py >= b[2]! && py <= b[3]!) rowPrims[nRow++] = k;
+    }
     for (let px = 0; px < width; px++) {
       const sx = ((2 * (px + 0.5)) / width - 1) * scale * (width / height);
       // Image right is -y (the robot's right) as seen from behind the robot.
@@ -231,12 +255,11 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
       d[2] = f[2]! + sx * r[2]! + sy * u[2]!;
       let tBest = Infinity;
       let colour: readonly [number, number, number] = WALL_RGB;
-      active.length = 0;
-      for (let k = 0; k < prims.length; k++) {
+      for (let j = 0; j < nRow; j++) {
+        const k = rowPrims[j]!;
         const b = rect[k]!;
-        if (px >= b[0]! && px <= b[1]! && py >= b[2]! && py <= b[3]!) active.push(prims[k]!);
-      }
-      for (const p of active) {
+        if (px < b[0]! || px > b[1]!) continue;
+        const p = prims[k]!;
         const t = intersect(p, o, d, n);
         if (t < tBest) {
           tBest = t;
