@@ -5,8 +5,9 @@ import type { Rng } from '../util/index.ts';
 import { BRIDGE_SEMANTICS } from '../data/episode.ts';
 import type { Episode, GroundTruth, ObjectPose, Step, EncodedImage } from '../data/episode.ts';
 import { getObject } from './catalogue.ts';
-import { World } from './world.ts';
-import { isSuccess, prepositionFor } from './tasks.ts';
+import type { World } from './world.ts';
+import { Rollout, GRIPPER_START } from './rollout.ts';
+import { prepositionFor } from './tasks.ts';
 import type { Task } from './tasks.ts';
 
 interface Phase {
@@ -47,7 +48,8 @@ export function subtaskTexts(task: Task): string[] {
 }
 
 export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode: Episode; success: boolean } {
-  const world = new World(task.placements, { x: 0.3 + rng.uniform(-0.05, 0.05), y: rng.uniform(-0.05, 0.05), z: 0.25 });
+  const rollout = new Rollout(task, { x: GRIPPER_START.x + rng.uniform(-0.05, 0.05), y: GRIPPER_START.y + rng.uniform(-0.05, 0.05), z: GRIPPER_START.z });
+  const world = rollout.world;
   const obj = world.object(task.object);
   const top = () => obj.z + obj.spec.size[2];
   const tgt = task.target ? world.object(task.target) : null;
@@ -82,14 +84,12 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
   const steps: Step[] = [];
   const poses: ObjectPose[][] = [];
   const subtaskOfStep: number[] = [];
-  let placedOnce = false;
   const record = (action: Float32Array, subtask: number) => {
     const image = opts.render?.(world);
     steps.push({ images: image ? { image_0: image } : {}, state: world.state(), action, isFirst: steps.length === 0, isLast: false, isTerminal: false, reward: 0, discount: 1 });
     poses.push(world.poses());
     subtaskOfStep.push(subtask);
-    world.step(action);
-    if (task.target && obj.support === task.target) placedOnce = true;
+    rollout.step(action);
   };
   for (const phase of phases) {
     const start = phase.fixed ? phase.target() : null;
@@ -112,7 +112,7 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
     last.isLast = true;
     last.isTerminal = true;
   }
-  const success = isSuccess(task, world, placedOnce);
+  const success = rollout.success();
   if (last && success) last.reward = 1;
   const texts = subtaskTexts(task);
   const spans = texts.map((text, k) => {

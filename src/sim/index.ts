@@ -9,6 +9,7 @@ export { TASK_FAMILIES, SUITES, sampleTask, isSuccess, prepositionFor } from './
 export type { Task, TaskFamily, Suite } from './tasks.ts';
 export { foreignInstructions, FOREIGN_LANGUAGES } from './language.ts';
 export type { Foreign } from './language.ts';
+export { Rollout, GRIPPER_START } from './rollout.ts';
 export { runExpert, subtaskTexts } from './expert.ts';
 export type { ExpertOptions } from './expert.ts';
 export { collectEpisodes, CACHE_DIR, DONE_FILE } from './collect.ts';
