@@ -66,3 +66,22 @@ test('the gripper casts a shadow straight down; lifting it moves the gripper in 
   const c = px(render(w, 128, 128), projectPoint([0.3, 0.1, 0.035], 128, 128)!);
   assert.ok(c[0]! > 120 && c[1]! < 60 && c[2]! < 60, `apple centre is ${c}`);
 });
+
+test('bowls and pots are open: an object inside is seen from the camera', () => {
+  const w = new World([{ id: 'pot', x: 0.35, y: 0.1 }, { id: 'block', x: 0.25, y: -0.1 }], { x: 0.3, y: -0.2, z: 0.25 });
+  // Put the block in the pot by the world's rules (grasp, carry, release).
+  w.gripper = { ...w.gripper, x: 0.25, y: -0.1, z: 0.05 };
+  w.step([0, 0, 0, 0, 0, 0, 0]);
+  for (let i = 0; i < 3; i++) w.step([0, 0, 0.05, 0, 0, 0, 0]);
+  for (let i = 0; i < 6; i++) w.step([0.1 - (w.gripper.x - 0.25), 0.2 - (w.gripper.y + 0.1), 0, 0, 0, 0, 0].map((v, k) => (k < 2 ? Math.max(-0.05, Math.min(0.05, v)) : v)));
+  w.step([0, 0, 0, 0, 0, 0, 1]);
+  const block = w.object('block');
+  assert.equal(block.support, 'pot');
+  const pot = w.object('pot');
+  assert.ok(block.z + block.spec.size[2] < pot.z + pot.spec.size[2], 'the block is below the rim');
+  const img = render(w, 128, 128);
+  const [x, y] = projectPoint([block.x, block.y, block.z + block.spec.size[2]], 128, 128)!;
+  const i = (Math.round(y) * 128 + Math.round(x)) * 3;
+  const [r, g, b] = [img.rgb[i]!, img.rgb[i + 1]!, img.rgb[i + 2]!];
+  assert.ok(g > 100 && g > r + 40 && g > b + 40, `the block's top is drawn green, got ${[r, g, b]}`);
+});

@@ -7,9 +7,11 @@ import type { RgbImage } from '../data/image.ts';
 import { encodeJpeg, encodePng } from '../data/image.ts';
 import type { EncodedImage } from '../data/episode.ts';
 import type { World } from './world.ts';
+import { INNER_FLOOR, isOpenContainer } from './world.ts';
 
 interface Prim {
-  kind: 'ellipsoid' | 'box' | 'cylinder';
+  /** open-cylinder: a bowl or pot — outer wall, rim, inner wall and inner bottom, no lid. */
+  kind: 'ellipsoid' | 'box' | 'cylinder' | 'open-cylinder';
   c: [number, number, number];
   h: [number, number, number];
   cos: number;
@@ -37,12 +39,14 @@ const AMBIENT = 0.38;
 const TABLE_RGB: [number, number, number] = [196, 164, 120];
 const WALL_RGB: [number, number, number] = [120, 128, 138];
 const GRIPPER_RGB: [number, number, number] = [70, 72, 80];
+/** Wall thickness of bowls and pots (m). */
+const WALL = 0.006;
 
 function primitives(world: World): Prim[] {
   const out: Prim[] = [];
   for (const o of world.objects) {
     const s = o.spec;
-    const kind = s.shape === 'sphere' || s.shape === 'ellipsoid' ? 'ellipsoid' : s.shape;
+    const kind = s.shape === 'sphere' || s.shape === 'ellipsoid' ? 'ellipsoid' : isOpenContainer(s) ? 'open-cylinder' : s.shape;
     const h: [number, number, number] = s.shape === 'sphere' ? [s.size[0], s.size[0], s.size[0]] : [s.size[0], s.size[1], s.size[2]];
     out.push({ kind, c: [o.x, o.y, o.z], h, cos: Math.cos(o.yaw), sin: Math.sin(o.yaw), rgb: s.colour.rgb, shadow: !(s.container && s.size[2] < 0.01) });
   }
@@ -128,6 +132,61 @@ function intersect(p: Prim, o: [number, number, number], d: [number, number, num
     if (axis === 0) nx = sign;
     else if (axis === 1) ny = sign;
     else nz = sign;
+  } else if (p.kind === 'open-cylinder') {
+    // Outer wall (near root, outward normal), rim annulus at z = h, inner wall seen from inside
+    // (far root, inward normal) and the inner bottom; the nearest of these is the hit.
+    const r = hx;
+    const ri = r - WALL;
+    const floor = -hz + INNER_FLOOR;
+    const A = dx * dx + dy * dy;
+    const B = lx * dx + ly * dy;
+    if (A > 1e-12) {
+      const discO = B * B - A * (lx * lx + ly * ly - r * r);
+      if (discO < 0) return Infinity; // misses the outer cylinder: misses everything
+      const so = (-B - Math.sqrt(discO)) / A;
+      const zo = oz + dz * so;
+      if (so > 1e-6 && zo >= -hz && zo <= hz) {
+        t = so;
+        nx = lx + dx * so;
+        ny = ly + dy * so;
+      }
+      const discI = B * B - A * (lx * lx + ly * ly - ri * ri);
+      if (discI >= 0) {
+        const si = (-B + Math.sqrt(discI)) / A;
+        const zi = oz + dz * si;
+        if (si > 1e-6 && si < t && zi >= floor && zi <= hz) {
+          t = si;
+          nx = -(lx + dx * si);
+          ny = -(ly + dy * si);
+        }
+      }
+    }
+    if (Math.abs(dz) > 1e-12) {
+      const sr = (hz - oz) / dz;
+      if (sr > 1e-6 && sr < t) {
+        const x = lx + dx * sr;
+        const y = ly + dy * sr;
+        const q = x * x + y * y;
+        if (q <= r * r && q >= ri * ri) {
+          t = sr;
+          nx = 0;
+          ny = 0;
+          nz = 1;
+        }
+      }
+      const sf = (floor - oz) / dz;
+      if (sf > 1e-6 && sf < t) {
+        const x = lx + dx * sf;
+        const y = ly + dy * sf;
+        if (x * x + y * y <= ri * ri) {
+          t = sf;
+          nx = 0;
+          ny = 0;
+          nz = 1;
+        }
+      }
+    }
+    if (t === Infinity) return Infinity;
   } else {
     // Vertical cylinder: side x² + y² = r², caps z = ±h.
     const r = hx;

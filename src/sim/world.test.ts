@@ -73,3 +73,21 @@ test('yaw is limited per step; unknown object ids are typed errors', () => {
   assert.throws(() => w.object('teapot'), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT');
   assert.throws(() => getObject('teapot'), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT' && e.field === 'id');
 });
+
+test('container footprints: a bowl is a disc, a towel is its yawed rectangle', () => {
+  /** Grasps the apple at (0.3, 0), carries it to (x, y) in ≤ 5 cm steps and releases it. */
+  const dropAt = (w: World, x: number, y: number) => {
+    w.step([0, 0, 0, 0, 0, 0, CLOSED]);
+    w.step([0, 0, 0.05, 0, 0, 0, CLOSED]);
+    for (let i = 0; i < 20; i++) w.step([x - w.gripper.x, y - w.gripper.y, 0, 0, 0, 0, CLOSED]);
+    w.step([0, 0, 0, 0, 0, 0, OPEN]);
+    return w.object('apple');
+  };
+  const scene = (id: string, yaw: number) => new World([{ id: 'apple', x: 0.3, y: 0 }, { id, x: 0.4, y: 0.15, yaw }], { x: 0.3, y: 0, z: apple.size[2] * 2 });
+  assert.equal(dropAt(scene('bowl', 0), 0.4 + 0.045, 0.15 + 0.045).support, 'bowl', 'inside the disc');
+  assert.equal(dropAt(scene('bowl', 0), 0.4 + 0.06, 0.15 + 0.06).support, null, 'in the square around the bowl but outside its disc');
+  assert.equal(dropAt(scene('towel', Math.PI / 2), 0.4, 0.15 + 0.08).support, 'towel', 'along the turned towel’s long side');
+  assert.equal(dropAt(scene('towel', Math.PI / 2), 0.4 + 0.08, 0.15).support, null, 'beyond the turned towel’s short side');
+  const onTowel = dropAt(scene('towel', 0), 0.4, 0.15);
+  assert.equal(onTowel.z, getObject('towel').size[2] * 2 + apple.size[2], 'resting on top of the towel');
+});

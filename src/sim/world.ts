@@ -8,8 +8,10 @@
 //    horizontally and whose top is within 2.5 cm of the fingertips' height; a held object moves
 //    (and turns) with the gripper, its top at the fingertips;
 // 4. opening the gripper releases the object: it lands on the container under it (if the
-//    container's footprint contains its centre; containers hold any number of objects), else on
-//    the table, resting on the top surface.
+//    container's footprint — a disc, or the yawed rectangle of a towel — contains its centre;
+//    containers hold any number of objects; bowls and pots on their inner bottom 1 cm above the
+//    base, plates and towels on top), else on the table.
+// There are no collisions: the gripper and held objects pass through other objects.
 import { VlmError } from '../errors/index.ts';
 import type { ObjectPose } from '../data/episode.ts';
 import { getObject } from './catalogue.ts';
@@ -26,6 +28,29 @@ export const MAX_STEP_M = 0.05;
 export const MAX_STEP_RAD = 0.25;
 const GRASP_XY = 0.03;
 const GRASP_Z = 0.025;
+
+/** Height of an open container's inner bottom above its base (m). */
+export const INNER_FLOOR = 0.01;
+
+/** Bowls and pots: open cylinders that objects rest inside (plates, towels, baskets: on top). */
+export function isOpenContainer(spec: CatalogueObject): boolean {
+  return spec.container && spec.shape === 'cylinder' && spec.size[2] > 0.02;
+}
+
+/** Whether (x, y) lies over an object's footprint: a disc for cylinders, spheres and ellipsoids
+ *  (an ellipse), the yawed rectangle for boxes. */
+export function insideFootprint(o: { x: number; y: number; yaw: number; spec: CatalogueObject }, x: number, y: number): boolean {
+  const dx = x - o.x;
+  const dy = y - o.y;
+  const c = Math.cos(o.yaw);
+  const s = Math.sin(o.yaw);
+  const lx = c * dx + s * dy;
+  const ly = -s * dx + c * dy;
+  const [hx, hy] = o.spec.size;
+  if (o.spec.shape === 'box') return Math.abs(lx) <= hx && Math.abs(ly) <= hy;
+  const ry = o.spec.shape === 'sphere' ? hx : hy;
+  return (lx / hx) ** 2 + (ly / ry) ** 2 <= 1;
+}
 
 export interface SimObject {
   id: string;
@@ -70,9 +95,9 @@ export class World {
   #surfaceUnder(x: number, y: number, except: string): { z: number; support: string | null } {
     for (const c of this.objects) {
       if (c.id === except || !c.spec.container || c.support === 'gripper') continue;
-      if (Math.abs(x - c.x) <= c.spec.size[0] && Math.abs(y - c.y) <= c.spec.size[1]) {
+      if (insideFootprint(c, x, y)) {
         // Objects rest inside bowls and pots (on the inner bottom) and on plates and towels.
-        const floor = c.spec.shape === 'cylinder' && c.spec.size[2] > 0.02 ? c.z - c.spec.size[2] + 0.01 : c.z + c.spec.size[2];
+        const floor = isOpenContainer(c.spec) ? c.z - c.spec.size[2] + INNER_FLOOR : c.z + c.spec.size[2];
         return { z: floor, support: c.id };
       }
     }
