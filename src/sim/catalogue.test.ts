@@ -13,6 +13,9 @@ test('the catalogue has ≥ 24 complete objects with unique names in every langu
   assert.equal(new Set(CATALOGUE.map((o) => o.id)).size, CATALOGUE.length);
   for (const o of CATALOGUE) {
     assert.ok(o.synonyms.length >= 2, `${o.id} needs 2+ synonyms`);
+    assert.ok(o.affordance.startsWith('you '), `${o.id}: affordances read "you …"`);
+    assert.ok(['m', 'f'].includes(o.gender.es) && ['m', 'f'].includes(o.gender.fr) && ['m', 'f', 'n'].includes(o.gender.de), `${o.id}: genders`);
+    assert.ok(o.colour.name.length > 0 && ['sphere', 'box', 'cylinder', 'ellipsoid'].includes(o.shape));
     assert.ok(o.affordance.includes(o.names.en.split(' ').pop()!), `${o.id}: the affordance names the object`);
     assert.ok(o.size.every((s) => s > 0 && s < 0.2));
     assert.ok(o.colour.rgb.every((c) => Number.isInteger(c) && c >= 0 && c <= 255));

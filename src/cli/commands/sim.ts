@@ -44,12 +44,14 @@ export const simCollectCommand: Command = {
     const size = args.flags.size as number;
     if (!Number.isInteger(episodes) || episodes < 1) throw new UsageError('--episodes must be a positive integer');
     if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
+    const seed = args.flags.seed as number;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
     const progress = new Progress({ total: episodes, label: 'collecting', unit: 'episodes' });
     const r = await collectEpisodes({
       out,
       tasks: families(args.flags.tasks as string),
       episodes,
-      seed: args.flags.seed as number,
+      seed,
       size,
       suite: args.flags.suite as Suite,
       imageFormat: args.flags['image-format'] as 'jpeg' | 'png',
@@ -107,7 +109,9 @@ export const simPlayCommand: Command = {
     } else {
       const size = args.flags.size as number;
       if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
-      const rng = new Rng(args.flags.seed as number);
+      const seed = args.flags.seed as number;
+      if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
+      const rng = new Rng(seed);
       const task = sampleTask(args.flags.task as TaskFamily, rng, args.flags.suite as Suite);
       const { success, episode } = runExpert(task, rng, { episodeId: 'play', render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }) });
       summary = `"${task.instruction}": ${episode.steps.length} steps, ${success ? 'success' : 'failure'}`;
