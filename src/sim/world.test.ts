@@ -91,3 +91,12 @@ test('container footprints: a bowl is a disc, a towel is its yawed rectangle', (
   const onTowel = dropAt(scene('towel', 0), 0.4, 0.15);
   assert.equal(onTowel.z, getObject('towel').size[2] * 2 + apple.size[2], 'resting on top of the towel');
 });
+
+test('bad actions and scenes are typed errors', () => {
+  const w = atApple(0);
+  assert.throws(() => w.step([0, 0, 0, 0, 0, 0]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action' && /got 6/.test(e.message));
+  assert.throws(() => w.step([0, 0, 0, 0, 0, 0, Number.NaN]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[6]');
+  assert.throws(() => new World([{ id: 'apple', x: Number.NaN, y: 0 }]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[0].x');
+  assert.throws(() => new World([{ id: 'apple', x: 0.3, y: 0 }, { id: 'apple', x: 0.4, y: 0 }]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[1].id');
+  assert.throws(() => new World([], { z: Number.POSITIVE_INFINITY }), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'gripper.z');
+});
