@@ -35,3 +35,19 @@ test('the catalogue has ≥ 24 complete objects with unique names in every langu
   }
   for (const id of ['bowl', 'pot', 'plate', 'towel']) assert.ok(CATALOGUE.find((o) => o.id === id)?.container);
 });
+
+test('objects that can share a scene look different: shape, size or colour', () => {
+  // Scenes mix categories, so two objects of different categories must differ in shape, in size
+  // (≥ 30% along some axis) or in colour (RGB distance ≥ 60).
+  const extents = (o: (typeof CATALOGUE)[number]) => (o.shape === 'sphere' ? [o.size[0], o.size[0], o.size[0]] : [...o.size]);
+  for (const a of CATALOGUE) {
+    for (const b of CATALOGUE) {
+      if (a.id >= b.id || a.category === b.category) continue;
+      const colour = Math.hypot(...a.colour.rgb.map((v, k) => v - b.colour.rgb[k]!));
+      const ea = extents(a);
+      const eb = extents(b);
+      const size = Math.max(...ea.map((v, k) => Math.abs(v - eb[k]!) / Math.max(v, eb[k]!)));
+      assert.ok(a.shape !== b.shape || size >= 0.3 || colour >= 60, `${a.id} and ${b.id} look alike (colour distance ${colour.toFixed(0)}, size difference ${(size * 100).toFixed(0)}%)`);
+    }
+  }
+});

@@ -64,7 +64,7 @@ test('the gripper casts a shadow straight down; lifting it moves the gripper in 
   // The projection agrees with the renderer: the apple's centre is drawn in apple red.
   const w = new World([{ id: 'apple', x: 0.3, y: 0.1 }], { x: 0.45, y: -0.2, z: 0.2 });
   const c = px(render(w, 128, 128), projectPoint([0.3, 0.1, 0.035], 128, 128)!);
-  assert.ok(c[0]! > 120 && c[1]! < 60 && c[2]! < 60, `apple centre is ${c}`);
+  assert.ok(c[0]! > 90 && c[0]! > 3 * c[1]! && c[0]! > 3 * c[2]!, `apple centre is ${c}`);
 });
 
 test('bowls and pots are open: an object inside is seen from the camera', () => {
@@ -83,5 +83,5 @@ test('bowls and pots are open: an object inside is seen from the camera', () => 
   const [x, y] = projectPoint([block.x, block.y, block.z + block.spec.size[2]], 128, 128)!;
   const i = (Math.round(y) * 128 + Math.round(x)) * 3;
   const [r, g, b] = [img.rgb[i]!, img.rgb[i + 1]!, img.rgb[i + 2]!];
-  assert.ok(g > 100 && g > r + 40 && g > b + 40, `the block's top is drawn green, got ${[r, g, b]}`);
+  assert.ok(g > 100 && b > 100 && r < 40, `the block's top is drawn teal, got ${[r, g, b]}`);
 });
