@@ -154,7 +154,9 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   for (const file of kept) await writer.add(readEpisodeCache(join(cacheDir, file)));
   // Before close(): close() writes dataset_info.json last, so a dataset folder always has this file.
   writeFileAtomic(donePath, `${JSON.stringify({ manifest, episodes: opts.episodes, written: kept.length, failed }, null, 1)}\n`);
+  crashPoint('sim-collect-before-close');
   await writer.close();
+  crashPoint('sim-collect-after-close');
   rmSync(cacheDir, { recursive: true, force: true });
   return { written: kept.length, failed, resumed, simulated, alreadyComplete: false };
 }
