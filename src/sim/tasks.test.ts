@@ -26,6 +26,11 @@ test('suites: languages, held-out objects and semantic references', () => {
       kinds.add('category');
       assert.equal(sem.placements.filter((p) => getObject(p.id).category === o.category && !getObject(p.id).container).length, 1, 'the category names one object');
     } else if (sem.instruction.includes('the thing you')) kinds.add('affordance');
+    else if (sem.instruction.includes(`the ${o.colour.name} object`)) {
+      kinds.add('colour');
+      const same = sem.placements.filter((p) => getObject(p.id).colour.name === o.colour.name);
+      assert.deepEqual(same.map((p) => p.id), [sem.object], `the colour names one object: ${sem.instruction}`);
+    }
     else if (/the object (left|right) of the/.test(sem.instruction)) {
       kinds.add('place');
       const dir = /the object (left|right) of/.exec(sem.instruction)![1];
@@ -35,5 +40,5 @@ test('suites: languages, held-out objects and semantic references', () => {
       assert.deepEqual(side.map((p) => p.id), [sem.object], sem.instruction);
     }
   }
-  assert.deepEqual([...kinds].sort(), ['affordance', 'category', 'place', 'synonym']);
+  assert.deepEqual([...kinds].sort(), ['affordance', 'category', 'colour', 'place', 'synonym']);
 });

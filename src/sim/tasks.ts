@@ -88,8 +88,9 @@ export function affordanceReference(o: CatalogueObject): string | null {
 }
 
 /** A reference that names the object without its name: its category (one object per category in a
- *  scene), its affordance, its place relative to another object when that place is unique, or a
- *  synonym ("the mug"). */
+ *  scene), its affordance, its place relative to another object when that place is unique, its
+ *  colour when no other object in the scene has that colour name or a colour within RGB distance 60,
+ *  or a synonym ("the mug"). */
 export function semanticReference(o: CatalogueObject, placements: Task['placements'], target: string | null, rng: Rng): string {
   const kinds: (() => string | null)[] = [
     () => `the ${o.category}`,
@@ -107,7 +108,13 @@ export function semanticReference(o: CatalogueObject, placements: Task['placemen
     },
   ];
   kinds.push(() => `the ${rng.pick(o.synonyms)}`);
-  const order = rng.shuffle([0, 1, 2, 3]);
+  kinds.push(() => {
+    const others = placements.filter((p) => p.id !== o.id).map((p) => getObject(p.id));
+    const close = (c: CatalogueObject) => c.colour.name === o.colour.name || Math.hypot(...c.colour.rgb.map((v, k) => v - o.colour.rgb[k]!)) < 60;
+    if (o.colour.name.includes(o.names.en) || o.names.en.includes(o.colour.name)) return null; // "the orange object"
+    return others.some(close) ? null : `the ${o.colour.name} object`;
+  });
+  const order = rng.shuffle(kinds.map((_, i) => i));
   for (const k of order) {
     const r = kinds[k]!();
     if (r) return r;
