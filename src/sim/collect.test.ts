@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../util/index.ts';
@@ -51,8 +51,9 @@ test('an interrupted collection resumes from its checkpoints; a finished one is 
   );
   assert.ok(!existsSync(join(out, 'dataset_info.json')));
   await assert.rejects(collectEpisodes({ ...opts, size: 32 }), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_RESUME');
+  rmSync(join(out, CACHE_DIR, 'ep-000001.json')); // a checkpoint lost by hand is simulated again
   const r = await collectEpisodes(opts);
-  assert.deepEqual([r.written, r.resumed, r.simulated, r.alreadyComplete], [5, 3, 2, false]);
+  assert.deepEqual([r.written, r.resumed, r.simulated, r.alreadyComplete], [5, 2, 3, false]);
   const back = await readBack(out);
   assert.equal(back.length, 5);
   for (let k = 0; k < 5; k++) assert.deepEqual(back[k], expected(21, k, 24));
@@ -73,4 +74,15 @@ test('sim collect killed with SIGKILL mid-run resumes to the same dataset', asyn
   const back = await readBack(out);
   assert.equal(back.length, 4);
   for (let k = 0; k < 4; k++) assert.deepEqual(back[k], expected(31, k, 24));
+});
+
+test('a damaged checkpoint stops the resume with E_SIM_CACHE naming the file', async () => {
+  const out = fresh();
+  const opts: CollectOptions = { out, tasks, episodes: 3, seed: 51, size: 16, suite: 'in-distribution', imageFormat: 'png' };
+  await assert.rejects(collectEpisodes({ ...opts, onEpisode: (done) => {
+    if (done === 2) throw new Error('interrupted');
+  } }), /interrupted/);
+  const file = join(out, CACHE_DIR, 'ep-000000.json');
+  writeFileSync(file, readFileSync(file, 'utf8').replace('"isFirst":true', '"isFirst":"yes"'));
+  await assert.rejects(collectEpisodes(opts), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_CACHE' && e.file === file && e.field === 'steps[0].isFirst');
 });

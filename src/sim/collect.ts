@@ -114,6 +114,7 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
     if (!Number.isInteger(a.k) || a.k < 0 || typeof a.success !== 'boolean' || (a.file !== null && typeof a.file !== 'string')) {
       throw new FormatError('E_SIM_CACHE', `${journalPath}: bad attempt record ${JSON.stringify(a)}`, { file: journalPath, field: 'k', fix: 'delete the .sim-collect folder and rerun sim collect' });
     }
+    if (a.file !== null && !existsSync(join(cacheDir, a.file))) continue; // deleted by hand: simulate it again
     finished.set(a.k, a);
   }
 
