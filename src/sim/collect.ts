@@ -13,7 +13,7 @@ import type { Suite, TaskFamily } from './tasks.ts';
 import { runExpert } from './expert.ts';
 import { renderEncoded } from './renderer.ts';
 import { readEpisodeCache, writeEpisodeCache } from './episode-cache.ts';
-import { ConfigError, FormatError, UsageError } from '../errors/index.ts';
+import { ConfigError, FormatError, UsageError, VlmError } from '../errors/index.ts';
 
 export interface CollectOptions {
   out: string;
@@ -124,7 +124,7 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   let simulated = 0;
   try {
     for (let k = 0; kept.length < opts.episodes; k++) {
-      if (k > opts.episodes * 2 + 10) throw new UsageError('the expert failed on more than half of the episodes', 'report this as a bug');
+      if (k > opts.episodes * 2 + 10) throw new VlmError('E_SIM_EXPERT', `the scripted expert failed on ${failed} of ${k} attempts`, { field: 'tasks', fix: 'report this as a bug (the expert succeeds on ≥ 98% of episodes in tests)' });
       let attempt = finished.get(k);
       if (attempt) {
         resumed++;
