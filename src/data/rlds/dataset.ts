@@ -152,6 +152,7 @@ export class RldsWriter {
   #shardLengths: number[] = [];
   #sidecar: string[] = [];
   #count = 0;
+  #frame: { width: number; height: number; format: 'jpeg' | 'png' } | null = null;
   readonly #tmp: string;
   readonly #action: StatsAccumulator;
   readonly #state: StatsAccumulator;
@@ -181,6 +182,8 @@ export class RldsWriter {
       throw new FormatError('E_SEMANTICS', `episode ${ep.metadata.episodeId} has action semantics ${s.frame}/${s.controlHz} Hz, the dataset ${want.frame}/${want.controlHz} Hz`, { field: 'metadata.semantics', fix: 'write episodes of one robot and frame into one dataset' });
     }
     if (ep.steps.length === 0) throw new FormatError('E_RLDS_RECORD', `episode ${ep.metadata.episodeId} has no steps`, { field: 'steps', fix: 'drop empty episodes' });
+    const first = Object.values(ep.steps[0]!.images)[0];
+    if (first && !this.#frame) this.#frame = { width: first.width, height: first.height, format: first.format };
     if (!this.#shard || this.#shard.count >= this.#opts.episodesPerShard) this.#nextShard();
     this.#shard!.write(encodeExample(episodeToExample(ep, this.#count)));
     for (const step of ep.steps) {
@@ -215,7 +218,7 @@ export class RldsWriter {
     const finalNames = this.#shardFiles.map((_, i) => `${name}-${split}.tfrecord-${String(i).padStart(5, '0')}-of-${String(total).padStart(5, '0')}`);
     writeFileAtomic(join(this.#tmp, 'vlm2vla_episodes.jsonl'), this.#sidecar.map((l) => `${l}\n`).join(''));
     writeFileAtomic(join(this.#tmp, 'stats.json'), `${JSON.stringify({ semantics: this.#opts.semantics, action: this.#action.result(), state: this.#state.result() }, null, 1)}\n`);
-    writeFileAtomic(join(this.#tmp, 'features.json'), `${JSON.stringify(bridgeFeaturesJson(), null, 2)}\n`);
+    writeFileAtomic(join(this.#tmp, 'features.json'), `${JSON.stringify(bridgeFeaturesJson(this.#frame ?? undefined), null, 2)}\n`);
     const info = {
       name,
       version,

@@ -5,19 +5,21 @@ const tensor = (dims: number[], dtype: string) => ({
 });
 const scalar = (dtype: string) => ({ pythonClassName: 'tensorflow_datasets.core.features.scalar.Scalar', tensor: { shape: {}, dtype, encoding: 'none' } });
 const text = () => ({ pythonClassName: 'tensorflow_datasets.core.features.text_feature.Text', text: {} });
-const image = (size: number) => ({
+const image = (width: number, height: number, format: 'jpeg' | 'png') => ({
   pythonClassName: 'tensorflow_datasets.core.features.image_feature.Image',
-  image: { shape: { dimensions: [String(size), String(size), '3'] }, dtype: 'uint8', encodingFormat: 'jpeg' },
+  image: { shape: { dimensions: [String(height), String(width), '3'] }, dtype: 'uint8', encodingFormat: format },
 });
 const dict = (features: Record<string, unknown>) => ({ pythonClassName: 'tensorflow_datasets.core.features.features_dict.FeaturesDict', featuresDict: { features } });
 
-export function bridgeFeaturesJson(imageSize = 256): unknown {
+/** The features of a dataset whose frames are width × height images of one format. */
+export function bridgeFeaturesJson(frame: { width: number; height: number; format: 'jpeg' | 'png' } = { width: 256, height: 256, format: 'jpeg' }): unknown {
+  const img = () => image(frame.width, frame.height, frame.format);
   return dict({
     steps: {
       pythonClassName: 'tensorflow_datasets.core.features.dataset_feature.Dataset',
       sequence: {
         feature: dict({
-          observation: dict({ image_0: image(imageSize), image_1: image(imageSize), image_2: image(imageSize), image_3: image(imageSize), state: tensor([7], 'float32') }),
+          observation: dict({ image_0: img(), image_1: img(), image_2: img(), image_3: img(), state: tensor([7], 'float32') }),
           action: tensor([7], 'float32'),
           language_instruction: text(),
           language_embedding: tensor([512], 'float32'),

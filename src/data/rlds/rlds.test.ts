@@ -99,6 +99,10 @@ test('write → read is exact: image bytes, float32 values, flags, metadata and 
   const shards = readdirSync(dir).filter((f) => f.includes('.tfrecord-')).sort();
   assert.deepEqual(shards, ['vlm2vla_test-train.tfrecord-00000-of-00003', 'vlm2vla_test-train.tfrecord-00001-of-00003', 'vlm2vla_test-train.tfrecord-00002-of-00003']);
   assert.ok(!existsSync(join(dir, '.partial')));
+  // features.json declares the frames as written (16 wide, 12 high, JPEG for the first episode).
+  const features = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8'));
+  const img = features.featuresDict.features.steps.sequence.feature.featuresDict.features.observation.featuresDict.features.image_0.image;
+  assert.deepEqual([img.shape.dimensions, img.encodingFormat], [['12', '16', '3'], 'jpeg']);
   const ds = openRlds(dir);
   assert.equal(ds.count, 7);
   assert.ok(ds.info.stats && ds.info.stats.action.count === episodes.reduce((a, e) => a + e.steps.length, 0));
