@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { FormatError } from '../errors/index.ts';
 import { writeFileAtomic } from '../util/index.ts';
+import { f32ToF16Scalar as f32ToF16, f16ToF32Scalar as f16ToF32, f32ToBf16Scalar, bf16ToF32Scalar } from '../tensor/backends/ts/convert.ts';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
 export const GGML_TYPES = { F32: 0, F16: 1, Q8_0: 8, BF16: 30 } as const;
@@ -44,47 +45,6 @@ export interface GgufFile {
   dataOffset: number;
 }
 
-function f32ToF16(x: number): number {
-  const f = new Float32Array([x]);
-  const u = new Uint32Array(f.buffer)[0]!;
-  const sign = (u >>> 16) & 0x8000;
-  const exp = (u >>> 23) & 0xff;
-  let mant = u & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
-  let e = exp - 112;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    const half = 1 << (shift - 1);
-    const rest = mant & ((1 << shift) - 1);
-    let m = mant >>> shift;
-    if (rest > half || (rest === half && m & 1)) m++;
-    return sign | m;
-  }
-  const rest = mant & 0x1fff;
-  let m = mant >>> 13;
-  if (rest > 0x1000 || (rest === 0x1000 && m & 1)) {
-    m++;
-    if (m === 0x400) {
-      m = 0;
-      e++;
-      if (e >= 0x1f) return sign | 0x7c00;
-    }
-  }
-  return sign | (e << 10) | m;
-}
-
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >>> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 0x1f) return m ? Number.NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
 /** Bytes of n values of a type (Q8_0 needs n to be a multiple of 32). */
 export function tensorBytes(type: GgmlType, n: number): number {
   if (type === 'F32') return 4 * n;
@@ -99,10 +59,8 @@ export function encodeTensorData(type: GgmlType, values: Float32Array): Uint8Arr
   const view = new DataView(out.buffer);
   if (type === 'F32') out.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   else if (type === 'F16') values.forEach((v, i) => view.setUint16(2 * i, f32ToF16(v), true));
-  else if (type === 'BF16') {
-    const u = new Uint32Array(Float32Array.from(values).buffer);
-    u.forEach((b, i) => view.setUint16(2 * i, (b & 0x7f800000) === 0x7f800000 && b & 0x7fffff ? (b >>> 16) | 0x40 : ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff, true));
-  } else {
+  else if (type === 'BF16') values.forEach((v, i) => view.setUint16(2 * i, f32ToBf16Scalar(v), true));
+  else {
     for (let b = 0; b < values.length / 32; b++) {
       let amax = 0;
       for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(values[b * 32 + i]!));
@@ -122,14 +80,8 @@ export function decodeTensorData(type: GgmlType, bytes: Uint8Array, n: number): 
   const out = new Float32Array(n);
   if (type === 'F32') for (let i = 0; i < n; i++) out[i] = view.getFloat32(4 * i, true);
   else if (type === 'F16') for (let i = 0; i < n; i++) out[i] = f16ToF32(view.getUint16(2 * i, true));
-  else if (type === 'BF16') {
-    const u = new Uint32Array(1);
-    const f = new Float32Array(u.buffer);
-    for (let i = 0; i < n; i++) {
-      u[0] = view.getUint16(2 * i, true) << 16;
-      out[i] = f[0]!;
-    }
-  } else {
+  else if (type === 'BF16') for (let i = 0; i < n; i++) out[i] = bf16ToF32Scalar(view.getUint16(2 * i, true));
+  else {
     for (let b = 0; b < n / 32; b++) {
       const d = f16ToF32(view.getUint16(b * 34, true));
       for (let i = 0; i < 32; i++) out[b * 32 + i] = d * view.getInt8(b * 34 + 2 + i);
