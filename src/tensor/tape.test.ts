@@ -3,7 +3,7 @@
 // noGrad, and release of activations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, backward, noGrad, tapeLength, add, scale, reshape, mse, sum, linear, layerNorm, rmsNorm, gelu, silu, gated, attention, rope, ropeInvFreq, embedding, crossEntropy, listOps } from './index.ts';
+import { Tensor, backward, noGrad, tapeLength, add, scale, reshape, mse, sum, linear, layerNorm, rmsNorm, gelu, silu, gated, attention, rope, ropeInvFreq, embedding, crossEntropy, listOps, Bf16Tensor, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend } from './index.ts';
 import { Rng } from '../util/index.ts';
 import { assertClose } from './testing/index.ts';
 
@@ -53,6 +53,20 @@ test('every op is covered and its gradient through the tape matches finite diffe
   check('rope+attention+reshape', [q, k, v], () => (covered.add('rope').add('attention').add('reshape'), sum(scale(reshape(attention(rope(q, pos, inv), rope(k, pos, inv), v, { causal: true, window: 0 }), [6, 4]), 0.5))));
   const table = param(rng, [7, 3]);
   check('embedding+crossEntropy', [table], () => (covered.add('embedding').add('crossEntropy'), crossEntropy(linear(embedding(table, Int32Array.of(1, 4, 1)), table), Int32Array.of(2, -100, 6))));
+  const rows = param(rng, [2, 6]);
+  const wIn = param(rng, [6, 3], 0.5);
+  check('addRows+matmul+softcap', [x, rows, wIn], () => (covered.add('addRows').add('matmul').add('softcap'), sum(softcap(matmul(addRows(x, rows), wIn), 1.5))));
+  const grid = param(rng, [2, 16, 3]);
+  const feats = param(rng, [2, 3]);
+  const base = param(rng, [9, 3]);
+  const head = param(rng, [4, 3]);
+  check('poolPatches+scatterRows', [grid, base], () => (covered.add('poolPatches').add('scatterRows'), sum(gelu(scatterRows(base, reshape(poolPatches(grid, 4, 2), [8, 3]), Int32Array.of(0, 2, 3, 4, 5, 6, 7, 8))))));
+  check('scatterRows rows+gatherRows', [feats, base, head], () => (covered.add('gatherRows'), sum(gelu(linear(gatherRows(scatterRows(base, feats, Int32Array.of(7, 1)), Int32Array.of(7, 7, 0, 1)), head)))));
+  check('dropout', [x], () => (covered.add('dropout'), sum(gelu(dropout(x, 0.5, new Rng(9))))));
+  const bits = new Uint16Array(w.size);
+  getBackend().f32ToBf16(w.data, bits, w.size);
+  const wb = new Bf16Tensor(w.shape, bits);
+  check('linearBf16', [x, b], () => (covered.add('linearBf16'), sum(gelu(linear(x, wb, b)))));
   assert.deepEqual([...covered].sort(), listOps().sort());
 });
 

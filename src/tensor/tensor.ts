@@ -50,8 +50,28 @@ export class Tensor {
   }
 }
 
-export function assertShape(t: Tensor, expected: readonly (number | null)[], what: string): void {
+export function assertShape(t: { readonly shape: readonly number[] }, expected: readonly (number | null)[], what: string): void {
   if (t.shape.length !== expected.length || expected.some((d, i) => d !== null && d !== t.shape[i])) {
     throw new ShapeError(`${what}: shape [${t.shape.join(', ')}], expected [${expected.map((d) => d ?? '*').join(', ')}]`, { field: what });
   }
 }
+
+/** A frozen weight kept in bf16 in memory (real checkpoints): GEMM widens it inside the kernel and
+ *  embedding rows are widened on lookup, so a model never holds an fp32 copy of it. No gradient. */
+export class Bf16Tensor {
+  constructor(
+    readonly shape: readonly number[],
+    readonly bits: Uint16Array,
+    readonly name?: string,
+  ) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    if (n !== bits.length) throw new ShapeError(`shape [${shape.join(', ')}] holds ${n} values, the buffer ${bits.length}`, { field: name ?? 'tensor' });
+  }
+
+  get size(): number {
+    return this.bits.length;
+  }
+}
+
+/** A weight a layer reads: trainable or frozen fp32 (Tensor), or frozen bf16. */
+export type Weight = Tensor | Bf16Tensor;
