@@ -1,0 +1,194 @@
+// LoRA adapters on a model's projections, with PEFT semantics and files: add (A ~ kaiming-uniform,
+// B = 0), activate one of several loaded adapters (or none), save and load `adapter_config.json` +
+// `adapter_model.safetensors` with PEFT key names, and merge an adapter into the base weights.
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FormatError, UsageError } from '../../errors/index.ts';
+import { SafetensorsFile, writeSafetensors } from '../../formats/index.ts';
+import type { TensorToWrite } from '../../formats/index.ts';
+import { Tensor, Bf16Tensor, getBackend } from '../../tensor/index.ts';
+import { Rng, writeFileAtomic } from '../../util/index.ts';
+import type { LoraPair, Proj } from '../gemma3/model.ts';
+import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, refusePickle, targetMatches, PAPER_LORA } from './peft.ts';
+import type { LoraConfig } from './peft.ts';
+
+/** What LoRA needs of a model: its projections by module name. */
+export interface LoraHost {
+  projections(): Map<string, Proj>;
+  /** The model's weights by name, updated when an adapter is merged. */
+  readonly params?: Map<string, unknown>;
+}
+
+export const DECODER_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** The default targets: all seven linear layers of the text decoder. For a model with a vision
+ *  tower a PEFT list would also catch SigLIP's q/k/v_proj, so the decoder is named by a regex. */
+export function decoderTargets(modelType: string): string[] | string {
+  if (modelType === 'gemma3') return `.*language_model.*\\.(${DECODER_PROJECTIONS.join('|')})`;
+  return [...DECODER_PROJECTIONS];
+}
+
+function targets(host: LoraHost, cfg: LoraConfig): Proj[] {
+  const out = [...host.projections().values()].filter((p) => targetMatches(p.name, cfg.targetModules));
+  if (out.length === 0) throw new UsageError(`target_modules ${JSON.stringify(cfg.targetModules)} match no projection of the model`, 'use module names such as q_proj, v_proj');
+  return out;
+}
+
+/** Adds a fresh adapter named `name` on every targeted projection (trainable A and B); returns its
+ *  parameters. It does not become active. */
+export function addAdapter(host: LoraHost, name: string, cfg: LoraConfig = PAPER_LORA, seed = 0): Tensor[] {
+  const rng = new Rng(seed);
+  const params: Tensor[] = [];
+  for (const p of targets(host, cfg)) {
+    if (p.adapters.has(name)) throw new UsageError(`adapter "${name}" is already loaded`, 'choose another adapter name or remove the old one');
+    const bound = 1 / Math.sqrt(p.inFeatures);
+    const A = new Tensor([cfg.r, p.inFeatures], Float32Array.from({ length: cfg.r * p.inFeatures }, () => rng.uniform(-bound, bound)), { requiresGrad: true, name: peftKey(p.name, 'A') });
+    const B = new Tensor([p.outFeatures, cfg.r], new Float32Array(p.outFeatures * cfg.r), { requiresGrad: true, name: peftKey(p.name, 'B') });
+    p.adapters.set(name, { A, B, scaling: loraScaling(cfg), dropout: cfg.dropout });
+    params.push(A, B);
+  }
+  adapterConfigs.set(host, { ...(adapterConfigs.get(host) ?? {}), [name]: cfg });
+  return params;
+}
+
+const adapterConfigs = new WeakMap<LoraHost, Record<string, LoraConfig>>();
+
+export function adapterNames(host: LoraHost): string[] {
+  return Object.keys(adapterConfigs.get(host) ?? {});
+}
+
+export function adapterConfig(host: LoraHost, name: string): LoraConfig {
+  const cfg = adapterConfigs.get(host)?.[name];
+  if (!cfg) throw new UsageError(`no adapter named "${name}" is loaded (loaded: ${adapterNames(host).join(', ') || 'none'})`);
+  return cfg;
+}
+
+/** Makes `name` the active adapter (null: the base model alone). */
+export function setActiveAdapter(host: LoraHost, name: string | null): void {
+  if (name !== null) adapterConfig(host, name);
+  for (const p of host.projections().values()) p.active = name === null ? null : (p.adapters.get(name) ?? null);
+}
+
+/** The trainable tensors of an adapter (A and B of every targeted projection). */
+export function adapterParameters(host: LoraHost, name: string): Tensor[] {
+  adapterConfig(host, name);
+  return [...host.projections().values()].flatMap((p) => {
+    const a = p.adapters.get(name);
+    return a ? [a.A, a.B] : [];
+  });
+}
+
+/** Writes adapter_config.json and adapter_model.safetensors (fp32, PEFT key names). */
+export function saveAdapter(host: LoraHost, name: string, dir: string, baseModel: string | null = null): void {
+  const cfg = adapterConfig(host, name);
+  mkdirSync(dir, { recursive: true });
+  const tensors = new Map<string, TensorToWrite>();
+  for (const p of host.projections().values()) {
+    const a = p.adapters.get(name);
+    if (!a) continue;
+    tensors.set(peftKey(p.name, 'A'), { dtype: 'F32', shape: [...a.A.shape], data: a.A.data });
+    tensors.set(peftKey(p.name, 'B'), { dtype: 'F32', shape: [...a.B.shape], data: a.B.data });
+  }
+  writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+  writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(adapterConfigToJson({ ...cfg, baseModel: baseModel ?? cfg.baseModel }), null, 2)}\n`);
+}
+
+/** Loads a PEFT adapter folder under `name`. Every key must name a projection of this model with
+ *  the right shapes, every targeted projection must have both matrices. */
+export function loadAdapter(host: LoraHost, dir: string, name = 'default'): LoraConfig {
+  const weightsPath = join(dir, 'adapter_model.safetensors');
+  if (!existsSync(weightsPath)) {
+    const pickles = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(bin|pt|pth)$/i.test(f)) : [];
+    if (pickles.length > 0) refusePickle(join(dir, pickles[0]!));
+    throw new FormatError('E_ADAPTER_FILES', `${weightsPath} does not exist`, { file: weightsPath, fix: 'point --adapter at a PEFT folder with adapter_config.json and adapter_model.safetensors' });
+  }
+  const configPath = join(dir, 'adapter_config.json');
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(configPath, 'utf8'));
+  } catch (cause) {
+    throw new FormatError('E_ADAPTER_CONFIG', `${configPath} is missing or not valid JSON: ${(cause as Error).message}`, { file: configPath, fix: 'restore adapter_config.json next to adapter_model.safetensors' });
+  }
+  const cfg = parseAdapterConfig(json, configPath);
+  if (adapterConfigs.get(host)?.[name]) throw new UsageError(`adapter "${name}" is already loaded`, 'load it under another name');
+  const projections = host.projections();
+  const file = SafetensorsFile.open(weightsPath);
+  try {
+    const found = new Map<string, { A?: Tensor; B?: Tensor }>();
+    const fail = (key: string, message: string, fix: string): never => {
+      throw new FormatError('E_ADAPTER_TENSORS', message, { file: weightsPath, field: key, fix });
+    };
+    for (const [key, info] of file.tensors) {
+      const parsed = parsePeftKey(key);
+      if (!parsed) fail(key, `${key} is not a LoRA key (base_model.model.<module>.lora_A|lora_B.weight)`, 'this file holds more than a LoRA adapter; modules_to_save is not supported');
+      const proj = projections.get(parsed!.moduleName);
+      if (!proj) fail(key, `${key} names module ${parsed!.moduleName}, which this model does not have`, 'the adapter was trained on another architecture or naming layout');
+      const expected = parsed!.which === 'A' ? [cfg.r, proj!.inFeatures] : [proj!.outFeatures, cfg.r];
+      if (info.shape.length !== 2 || info.shape[0] !== expected[0] || info.shape[1] !== expected[1]) {
+        fail(key, `${key} is [${info.shape.join(', ')}], expected [${expected.join(', ')}] (r = ${cfg.r})`, 'adapter_config.json r does not match the weights, or the base model differs');
+      }
+      const raw = file.readTensor(key);
+      const data = new Float32Array(info.shape[0]! * info.shape[1]!);
+      if (info.dtype === 'F32') data.set(raw as Float32Array);
+      else if (info.dtype === 'BF16') getBackend().bf16ToF32(raw as Uint16Array, data, data.length);
+      else if (info.dtype === 'F16') getBackend().f16ToF32(raw as Uint16Array, data, data.length);
+      else fail(key, `${key} is ${info.dtype}`, 'LoRA weights must be F32, BF16 or F16');
+      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(key, `${key} holds a non-finite value at index ${i}`, 'the adapter is corrupt (diverged training?)');
+      const entry = found.get(proj!.name) ?? {};
+      entry[parsed!.which] = new Tensor(info.shape, data, { name: key, requiresGrad: false });
+      found.set(proj!.name, entry);
+    }
+    if (found.size === 0) fail('', `${weightsPath} holds no LoRA tensors`, 'the adapter is empty');
+    for (const [module, pair] of found) {
+      if (!pair.A || !pair.B) fail(peftKey(module, pair.A ? 'B' : 'A'), `module ${module} has lora_${pair.A ? 'A' : 'B'} but no lora_${pair.A ? 'B' : 'A'}`, 'the adapter file is incomplete');
+    }
+    for (const [module, pair] of found) {
+      const lp: LoraPair = { A: pair.A!, B: pair.B!, scaling: loraScaling(cfg), dropout: cfg.dropout };
+      projections.get(module)!.adapters.set(name, lp);
+    }
+  } finally {
+    file.close();
+  }
+  adapterConfigs.set(host, { ...(adapterConfigs.get(host) ?? {}), [name]: cfg });
+  return cfg;
+}
+
+/** W += scaling · B·A on every projection of the adapter, then drops it. A bf16 base weight becomes
+ *  fp32 (merging in bf16 would round the update away). */
+export function mergeAdapter(host: LoraHost, name: string): void {
+  adapterConfig(host, name);
+  const K = getBackend();
+  for (const p of host.projections().values()) {
+    const a = p.adapters.get(name);
+    if (!a) continue;
+    let w: Tensor;
+    if (p.weight instanceof Bf16Tensor) {
+      const f = new Float32Array(p.weight.size);
+      K.bf16ToF32(p.weight.bits, f, f.length);
+      w = new Tensor(p.weight.shape, f, { name: p.weight.name });
+    } else w = p.weight;
+    const [out, inF] = w.shape as [number, number];
+    const r = a.A.shape[0]!;
+    K.gemm({ transA: false, transB: false, M: out, N: inF, K: r, alpha: a.scaling, beta: 1, A: a.B.data, lda: r, B: a.A.data, ldb: inF, C: w.data, ldc: inF });
+    p.weight = w;
+    host.params?.set(`${p.name}.weight`, w);
+    if (p.active === a) p.active = null;
+    p.adapters.delete(name);
+  }
+  const all = { ...(adapterConfigs.get(host) ?? {}) };
+  delete all[name];
+  adapterConfigs.set(host, all);
+}
+
+/** Removes an adapter without merging it. */
+export function removeAdapter(host: LoraHost, name: string): void {
+  adapterConfig(host, name);
+  for (const p of host.projections().values()) {
+    const a = p.adapters.get(name);
+    if (a && p.active === a) p.active = null;
+    p.adapters.delete(name);
+  }
+  const all = { ...(adapterConfigs.get(host) ?? {}) };
+  delete all[name];
+  adapterConfigs.set(host, all);
+}
