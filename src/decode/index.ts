@@ -3,3 +3,5 @@ export { TokenTrie, allowedTokens, tokenSurfaceTexts, GrammarConstraint } from '
 export type { CharGrammar } from './constrained.ts';
 export { sampleToken, argmax, StopMatcher, checkSampling, GREEDY } from './sampling.ts';
 export type { SamplingConfig } from './sampling.ts';
+export { generate } from './generate.ts';
+export type { GenerateRequest, GenerateOptions, Generation } from './generate.ts';

@@ -11,6 +11,7 @@ import type { AnyGemma3Config, Gemma3Config } from './config.ts';
 import { gemma3TensorSpec } from './weights.ts';
 
 export function tinyGemma3Config(overrides: Record<string, unknown> = {}): Gemma3Config {
+  const { text_config: textOverrides, ...rest } = overrides;
   return parseGemma3Config({
     model_type: 'gemma3',
     text_config: {
@@ -29,14 +30,14 @@ export function tinyGemma3Config(overrides: Record<string, unknown> = {}): Gemma
       query_pre_attn_scalar: 12,
       final_logit_softcapping: 5,
       max_position_embeddings: 512,
-      ...((overrides.text_config as object) ?? {}),
+      ...((textOverrides as object | undefined) ?? {}),
     },
     vision_config: { hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 2, layer_norm_eps: 1e-6 },
     mm_tokens_per_image: 4,
     boi_token_index: 61,
     eoi_token_index: 62,
     image_token_index: 63,
-    ...overrides,
+    ...rest,
   }) as Gemma3Config;
 }
 

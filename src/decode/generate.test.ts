@@ -1,0 +1,81 @@
+// Tests of generate(): cached greedy decoding equals greedy by full recomputation; a batch with
+// different prompt lengths (left padding) and images equals each prompt alone; eos ids, stop strings
+// split across tokens, the logits-processor hook, and seeded sampling.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { noGrad } from '../tensor/index.ts';
+import { Gemma3Model } from '../models/gemma3/model.ts';
+import { tinyGemma3Config, randomParams } from '../models/gemma3/testing.ts';
+import { argmax } from './sampling.ts';
+import { generate } from './generate.ts';
+
+const cfg = tinyGemma3Config({ text_config: { sliding_window: 5 } });
+const model = new Gemma3Model(cfg, randomParams(cfg, 21, 0.5));
+const I = cfg.imageTokenIndex;
+const pixels = Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i * 0.7));
+
+function greedyByRecompute(prompt: number[], n: number, px: Float32Array | null): number[] {
+  const seq = [...prompt];
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const logits = noGrad(() => model.forward({ ids: Int32Array.from(seq), batch: 1, length: seq.length, pixels: px }));
+    const V = cfg.text.vocabSize;
+    const id = argmax(logits.data.subarray((seq.length - 1) * V, seq.length * V));
+    out.push(id);
+    seq.push(id);
+  }
+  return out;
+}
+
+test('cached greedy generation equals greedy by full recomputation (past the sliding window)', () => {
+  const prompt = [2, 61, I, I, I, I, 62, 7, 8];
+  const want = greedyByRecompute(prompt, 12, pixels);
+  const [g] = generate(model, [{ ids: prompt, pixels }], { maxNewTokens: 12, eosIds: [] });
+  assert.deepEqual(g!.tokens, want);
+  assert.equal(g!.finishReason, 'length');
+});
+
+test('a batch with different lengths and an image equals each prompt alone', () => {
+  const prompts = [[2, 5, 6], [2, 61, I, I, I, I, 62, 9, 10, 11], [2, 40]];
+  const batch = generate(model, prompts.map((ids, i) => ({ ids, pixels: i === 1 ? pixels : null })), { maxNewTokens: 8, eosIds: [] });
+  prompts.forEach((ids, i) => {
+    const [alone] = generate(model, [{ ids, pixels: i === 1 ? pixels : null }], { maxNewTokens: 8, eosIds: [] });
+    assert.deepEqual(batch[i]!.tokens, alone!.tokens, `row ${i}`);
+  });
+});
+
+test('eos ends a row; stop strings split across tokens cut the text; the processor constrains', () => {
+  const prompt = [2, 5, 6];
+  const [free] = generate(model, [{ ids: prompt }], { maxNewTokens: 6, eosIds: [] });
+  const eosId = free!.tokens[2]!;
+  const [e] = generate(model, [{ ids: prompt }], { maxNewTokens: 6, eosIds: [eosId] });
+  assert.equal(e!.finishReason, 'eos');
+  assert.deepEqual(e!.tokens, free!.tokens.slice(0, free!.tokens.indexOf(eosId)));
+  const detokenize = (ids: readonly number[]) => ids.map((i) => `t${i}.`).join('');
+  const full = detokenize(free!.tokens);
+  // A stop string spanning the end of token 1 and the start of token 2.
+  const t1 = `t${free!.tokens[1]}.`;
+  const stop = `${t1.slice(-2)}t${free!.tokens[2]}`;
+  const [s] = generate(model, [{ ids: prompt }], { maxNewTokens: 6, eosIds: [], stop: [stop], detokenize });
+  assert.equal(s!.finishReason, 'stop');
+  assert.equal(s!.text, full.slice(0, full.indexOf(stop)));
+  const allowed = new Set([10, 11, 12]);
+  const seen: number[] = [];
+  const [c] = generate(model, [{ ids: prompt }], {
+    maxNewTokens: 5,
+    eosIds: [],
+    logitsProcessor: (_row, logits) => logits.forEach((_, i) => { if (!allowed.has(i)) logits[i] = -Infinity; }),
+    onToken: (_row, id) => seen.push(id),
+  });
+  assert.ok(c!.tokens.every((id) => allowed.has(id)));
+  assert.deepEqual(seen, c!.tokens);
+});
+
+test('sampling is reproducible by seed and differs across seeds', () => {
+  const opts = { maxNewTokens: 10, eosIds: [], sampling: { temperature: 1.5, topP: 0.95, topK: 0 } };
+  const a = generate(model, [{ ids: [2, 5] }], { ...opts, seed: 1 })[0]!.tokens;
+  const b = generate(model, [{ ids: [2, 5] }], { ...opts, seed: 1 })[0]!.tokens;
+  const c = generate(model, [{ ids: [2, 5] }], { ...opts, seed: 2 })[0]!.tokens;
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(a, c);
+});
