@@ -59,7 +59,7 @@ async function llamaLogits(modelPath: string, prompt: number[], loraPath?: strin
   try {
     const ctx = await model.createContext({ contextSize: 256, batchSize: 256, sequences: 1, threads: 1, ...(loraPath ? { lora: { adapters: [{ filePath: loraPath }] } } : {}) });
     const seq = ctx.getSequence();
-    const res = await seq.controlledEvaluate(prompt.map((t) => [t, { generateNext: { logits: true } }] as [number, { generateNext: { logits: true } }]));
+    const res = await seq.controlledEvaluate(prompt.map((t) => [t, { generateNext: { logits: true } }]) as never);
     const out = new Float32Array(prompt.length * V);
     for (let i = 0; i < prompt.length; i++) {
       const m = res[i]!.next.logits!;
