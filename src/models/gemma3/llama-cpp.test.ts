@@ -63,7 +63,7 @@ async function llamaLogits(modelPath: string, prompt: number[], loraPath?: strin
     const out = new Float32Array(prompt.length * V);
     for (let i = 0; i < prompt.length; i++) {
       const m = res[i]!.next.logits!;
-      for (let v = 0; v < V; v++) out[i * V + v] = m.get(v)!;
+      for (let v = 0; v < V; v++) out[i * V + v] = m.get(v as never)!;
     }
     await ctx.dispose();
     return out;
