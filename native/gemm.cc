@@ -103,6 +103,21 @@ void pack_b(const GemmProblem& p, int jc, int nc, int pc, int kc, int NR, float*
   }
 }
 
+void dots_scalar(int M, int K, const float* A, long lda, const void* B, bool bf16, long ldb, int n0, int n1, float* C, long ldc, float alpha, float beta) {
+  for (int j = n0; j < n1; j++) {
+    for (int i = 0; i < M; i++) {
+      float d = 0.0f;
+      for (int k = 0; k < K; k++) {
+        const float b = bf16 ? bf16_to_f32(((const uint16_t*)B)[(long)j * ldb + k]) : ((const float*)B)[(long)j * ldb + k];
+        d += A[(long)i * lda + k] * b;
+      }
+      d *= alpha;
+      float* c = C + (long)i * ldc + j;
+      *c = beta == 0.0f ? d : d + beta * *c;
+    }
+  }
+}
+
 /** C[m0:m1, n0:n1] of the problem, single-threaded. */
 void gemm_block(const GemmProblem& p, int m0, int m1, int n0, int n1, const KernelSet& ks) {
   const int MR = ks.MR, NR = ks.NR;
@@ -148,16 +163,16 @@ KernelSet select_kernels() {
   if (current.ukr) return current;
   const char* force = std::getenv("VLM2VLA_ISA");
   auto want = [&](const char* isa) { return force == nullptr || force[0] == '\0' || std::strcmp(force, isa) == 0; };
-  if (want("avx512") && __builtin_cpu_supports("avx512f")) current = {"avx512", 12, 32, ukr_avx512_12x32};
-  else if (want("avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) current = {"avx2", 6, 16, ukr_avx2_6x16};
-  else current = {"scalar", 4, 8, ukr_scalar_4x8};
+  if (want("avx512") && __builtin_cpu_supports("avx512f")) current = {"avx512", 12, 32, ukr_avx512_12x32, dots_avx512};
+  else if (want("avx2") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) current = {"avx2", 6, 16, ukr_avx2_6x16, dots_avx2};
+  else current = {"scalar", 4, 8, ukr_scalar_4x8, dots_scalar};
   return current;
 }
 
 bool set_isa(const char* isa) {
-  if (std::strcmp(isa, "avx512") == 0 && __builtin_cpu_supports("avx512f")) current = {"avx512", 12, 32, ukr_avx512_12x32};
-  else if (std::strcmp(isa, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) current = {"avx2", 6, 16, ukr_avx2_6x16};
-  else if (std::strcmp(isa, "scalar") == 0) current = {"scalar", 4, 8, ukr_scalar_4x8};
+  if (std::strcmp(isa, "avx512") == 0 && __builtin_cpu_supports("avx512f")) current = {"avx512", 12, 32, ukr_avx512_12x32, dots_avx512};
+  else if (std::strcmp(isa, "avx2") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) current = {"avx2", 6, 16, ukr_avx2_6x16, dots_avx2};
+  else if (std::strcmp(isa, "scalar") == 0) current = {"scalar", 4, 8, ukr_scalar_4x8, dots_scalar};
   else return false;
   return true;
 }
@@ -177,6 +192,13 @@ void gemm(const GemmProblem& p) {
   const KernelSet ks = select_kernels();
   const int threads = pool_threads();
   const double work = (double)p.M * p.N * p.K;
+  // Decoding: a few rows of A against a weight stored [N, K] (rows contiguous along K). Memory-bound
+  // and short: on the 2-vCPU machines we measured, waking a second thread costs ~13 us and the two
+  // vCPUs share one memory path, so one thread is faster at every size (bench/RESULTS.md).
+  if (p.M <= 4 && p.csA == 1 && p.rsB == 1) {
+    ks.dots(p.M, p.K, p.A, p.rsA, p.B, p.bBf16, p.csB, 0, p.N, p.C, p.ldc, p.alpha, p.beta);
+    return;
+  }
   if (threads == 1 || work < 262144.0) {
     gemm_block(p, 0, p.M, 0, p.N, ks);
     return;

@@ -20,10 +20,17 @@ struct GemmProblem {
  *  kc x MR (A[k*MR + i]), Bpanel is kc x NR (B[k*NR + j]). */
 typedef void (*MicroKernel)(int kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta);
 
+/** Small-M path (decoding): C[i, j] = alpha * dot(A row i, B row j) + beta * C[i, j] for i < M <= 4,
+ *  j in [n0, n1), with A rows and B rows contiguous along K (B stored [N, K], fp32 or bf16). No
+ *  packing: each weight row is read once for all M rows of A. */
+typedef void (*DotRowsKernel)(int M, int K, const float* A, long lda, const void* B, bool bf16, long ldb,
+                              int n0, int n1, float* C, long ldc, float alpha, float beta);
+
 struct KernelSet {
   const char* name;
   int MR, NR;
   MicroKernel ukr;
+  DotRowsKernel dots;
 };
 
 KernelSet select_kernels();
@@ -36,4 +43,6 @@ bool set_isa(const char* isa);
 void ukr_avx512_12x32(int kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta);
 double fma_peak_avx512(long reps);
 void ukr_avx2_6x16(int kc, const float* A, const float* B, float* C, long ldc, float alpha, float beta);
+void dots_avx512(int M, int K, const float* A, long lda, const void* B, bool bf16, long ldb, int n0, int n1, float* C, long ldc, float alpha, float beta);
+void dots_avx2(int M, int K, const float* A, long lda, const void* B, bool bf16, long ldb, int n0, int n1, float* C, long ldc, float alpha, float beta);
 }  // namespace vlm2vla

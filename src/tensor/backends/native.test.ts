@@ -25,7 +25,7 @@ test('native GEMM equals the reference: all transposes, odd shapes, offsets, bat
   assert.ok(isas.includes('scalar'));
   for (const isa of isas) {
     setNativeIsa(isa);
-    for (const [M, Nn, K] of [[1, 1, 1], [3, 17, 5], [17, 3, 1023], [37, 65, 130], [130, 50, 400], [64, 1023, 17]] as const) {
+    for (const [M, Nn, K] of [[1, 1, 1], [3, 17, 5], [17, 3, 1023], [37, 65, 130], [130, 50, 400], [64, 1023, 17], [2, 300, 257], [4, 129, 1023], [3, 200, 347], [1, 70, 33]] as const) {
       for (const transA of [false, true]) {
         for (const transB of [false, true]) {
           const batch = M * Nn * K > 1e5 ? 1 : 2;

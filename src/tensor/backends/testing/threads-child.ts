@@ -20,7 +20,7 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
     }
   }
 }
-for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, true, false], [257, 96, 33, true, true]] as const) {
+for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, true, false], [257, 96, 33, true, true], [3, 701, 257, false, true], [1, 4099, 64, false, true], [5, 4099, 64, false, true]] as const) {
   const A = randn(M * K);
   const B = randn(K * Nn);
   const c1 = new Float32Array(M * Nn);
