@@ -2,3 +2,6 @@
 export * from './errors/index.ts';
 export * from './util/index.ts';
 export { packageVersion } from './version.ts';
+export * from './models/index.ts';
+export * from './decode/index.ts';
+export * from './tokenizer/index.ts';

@@ -7,6 +7,7 @@ import { dataInspectCommand } from './data.ts';
 import { annotateCommand, annotateAuditCommand } from './annotate.ts';
 import { buildCommand } from './build.ts';
 import { simCollectCommand, simPlayCommand } from './sim.ts';
+import { modelInfoCommand, modelExportGgufCommand } from './model.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -19,4 +20,6 @@ export const commands: readonly Command[] = [
   simPlayCommand,
   tokenizerEncodeCommand,
   tokenizerTrainCommand,
+  modelInfoCommand,
+  modelExportGgufCommand,
 ];

@@ -130,6 +130,8 @@ function textMetadata(model: Gemma3Model, opts: GgufExportOptions): Map<string, 
   md.set('tokenizer.ggml.unknown_token_id', u32(v.unk));
   md.set('tokenizer.ggml.add_bos_token', { type: 'bool', value: true });
   md.set('tokenizer.ggml.add_eos_token', { type: 'bool', value: false });
+  // Gemma's tokenizer adds no dummy-prefix space (SentencePiece's default would).
+  md.set('tokenizer.ggml.add_space_prefix', { type: 'bool', value: false });
   return md;
 }
 
