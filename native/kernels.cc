@@ -311,92 +311,102 @@ inline void key_range(const AttnShape& s, long b, long t, long& lo, long& hi) {
 }
 }  // namespace
 
-VLM_CLONES static float dot_f(const float* a, const float* b, long n) {
+static inline __attribute__((always_inline)) float dot_f(const float* a, const float* b, long n) {
   float s = 0;
 #pragma omp simd reduction(+ : s)
   for (long d = 0; d < n; d++) s += a[d] * b[d];
   return s;
 }
-VLM_CLONES static void axpy_f(float a, const float* x, float* y, long n) {
+static inline __attribute__((always_inline)) void axpy_f(float a, const float* x, float* y, long n) {
 #pragma omp simd
   for (long d = 0; d < n; d++) y[d] += a * x[d];
 }
-VLM_CLONES static void scale_add_f(float c, float* y, const float* x, long n) {
+static inline __attribute__((always_inline)) void scale_add_f(float c, float* y, const float* x, long n) {
 #pragma omp simd
   for (long d = 0; d < n; d++) y[d] = y[d] * c + x[d];
 }
 
-void attention(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse) {
+/** One (batch row, query head) of the forward pass; cloned per ISA so the helpers inline as vectors. */
+VLM_CLONES static void attention_task(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse, long task, float* acc) {
   const long group = s.Hq / s.Hkv;
-  tasks(s.B * s.Hq, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh, [&](int task) {
-    const long b = task / s.Hq, h = task % s.Hq, hk = h / group;
-    std::vector<float> acc(s.Dh);
-    for (long t = 0; t < s.Tq; t++) {
-      const float* qr = q + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
-      float* o = out + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
-      long lo, hi;
-      key_range(s, b, t, lo, hi);
-      float mx = -INFINITY;
-      double sum = 0;
-      std::fill(acc.begin(), acc.end(), 0.0f);
-      for (long j = lo; j < hi; j++) {
-        if (!visible(s, b, t, j)) continue;
-        const float* kr = k + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-        const float sc = dot_f(qr, kr, s.Dh) * s.scale;
-        const float* vr = v + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-        if (sc > mx) {
-          const float corr = mx == -INFINITY ? 0.0f : std::exp(mx - sc);
-          scale_add_f(corr, acc.data(), vr, s.Dh);
-          sum = sum * corr + 1.0;
-          mx = sc;
-        } else {
-          const float p = std::exp(sc - mx);
-          axpy_f(p, vr, acc.data(), s.Dh);
-          sum += p;
-        }
+  const long b = task / s.Hq, h = task % s.Hq, hk = h / group;
+  for (long t = 0; t < s.Tq; t++) {
+    const float* qr = q + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
+    float* o = out + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
+    long lo, hi;
+    key_range(s, b, t, lo, hi);
+    float mx = -INFINITY;
+    double sum = 0;
+    std::fill(acc, acc + s.Dh, 0.0f);
+    for (long j = lo; j < hi; j++) {
+      if (!visible(s, b, t, j)) continue;
+      const float* kr = k + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
+      const float sc = dot_f(qr, kr, s.Dh) * s.scale;
+      const float* vr = v + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
+      if (sc > mx) {
+        const float corr = mx == -INFINITY ? 0.0f : std::exp(mx - sc);
+        scale_add_f(corr, acc, vr, s.Dh);
+        sum = sum * corr + 1.0;
+        mx = sc;
+      } else {
+        const float p = std::exp(sc - mx);
+        axpy_f(p, vr, acc, s.Dh);
+        sum += p;
       }
-      const long li = (b * s.Hq + h) * s.Tq + t;
-      if (mx == -INFINITY) {
-        std::memset(o, 0, sizeof(float) * s.Dh);
-        lse[li] = -INFINITY;
-        continue;
-      }
-      const float inv = (float)(1.0 / sum);
-      for (long d = 0; d < s.Dh; d++) o[d] = acc[d] * inv;
-      lse[li] = (float)(mx + std::log(sum));
     }
+    const long li = (b * s.Hq + h) * s.Tq + t;
+    if (mx == -INFINITY) {
+      std::memset(o, 0, sizeof(float) * s.Dh);
+      lse[li] = -INFINITY;
+      continue;
+    }
+    const float inv = (float)(1.0 / sum);
+    for (long d = 0; d < s.Dh; d++) o[d] = acc[d] * inv;
+    lse[li] = (float)(mx + std::log(sum));
+  }
+}
+
+void attention(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse) {
+  tasks(s.B * s.Hq, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh, [&](int task) {
+    thread_local std::vector<float> acc;
+    acc.resize(s.Dh);
+    attention_task(s, q, k, v, out, lse, task, acc.data());
   });
 }
 
-void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
-  // One task per KV head and batch row, so dk/dv accumulation never races; the query heads of the
-  // group are processed inside the task.
+/** One (batch row, KV head) of the backward pass (its query heads inside, so dk/dv never race);
+ *  cloned per ISA so the helpers inline as vectors. */
+VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, long task) {
   const long group = s.Hq / s.Hkv;
-  parallel_for((int)(s.B * s.Hkv), [&](int task) {
-    const long b = task / s.Hkv, hk = task % s.Hkv;
-    for (long h = hk * group; h < (hk + 1) * group; h++) {
-      for (long t = 0; t < s.Tq; t++) {
-        const long qo = ((b * s.Tq + t) * s.Hq + h) * s.Dh;
-        const float l = lse[(b * s.Hq + h) * s.Tq + t];
-        float* dqr = dq + qo;
-        std::memset(dqr, 0, sizeof(float) * s.Dh);
-        if (l == -INFINITY) continue;
-        const float D = dot_f(dout + qo, out + qo, s.Dh);
-        long lo, hi;
-        key_range(s, b, t, lo, hi);
-        for (long j = lo; j < hi; j++) {
-          if (!visible(s, b, t, j)) continue;
-          const long ko = b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-          const float dot = dot_f(q + qo, k + ko, s.Dh);
-          const float dP = dot_f(dout + qo, v + ko, s.Dh);
-          const float p = std::exp(dot * s.scale - l);
-          const float dS = p * (dP - D) * s.scale;
-          axpy_f(dS, k + ko, dqr, s.Dh);
-          axpy_f(dS, q + qo, dk + ko, s.Dh);
-          axpy_f(p, dout + qo, dv + ko, s.Dh);
-        }
+  const long b = task / s.Hkv, hk = task % s.Hkv;
+  for (long h = hk * group; h < (hk + 1) * group; h++) {
+    for (long t = 0; t < s.Tq; t++) {
+      const long qo = ((b * s.Tq + t) * s.Hq + h) * s.Dh;
+      const float l = lse[(b * s.Hq + h) * s.Tq + t];
+      float* dqr = dq + qo;
+      std::memset(dqr, 0, sizeof(float) * s.Dh);
+      if (l == -INFINITY) continue;
+      const float D = dot_f(dout + qo, out + qo, s.Dh);
+      long lo, hi;
+      key_range(s, b, t, lo, hi);
+      for (long j = lo; j < hi; j++) {
+        if (!visible(s, b, t, j)) continue;
+        const long ko = b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
+        const float dot = dot_f(q + qo, k + ko, s.Dh);
+        const float dP = dot_f(dout + qo, v + ko, s.Dh);
+        const float p = std::exp(dot * s.scale - l);
+        const float dS = p * (dP - D) * s.scale;
+        axpy_f(dS, k + ko, dqr, s.Dh);
+        axpy_f(dS, q + qo, dk + ko, s.Dh);
+        axpy_f(p, dout + qo, dv + ko, s.Dh);
       }
     }
+  }
+}
+
+void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
+  tasks(s.B * s.Hkv, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh * 3, [&](int task) {
+    attention_backward_task(s, q, k, v, out, lse, dout, dq, dk, dv, task);
   });
 }
 
