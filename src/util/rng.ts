@@ -23,6 +23,21 @@ export class Rng {
     this.s3 = next() | 1;
   }
 
+  /** The full generator state (for checkpoints); `Rng.fromState` continues the same stream. */
+  getState(): (number | null)[] {
+    return [this.s0, this.s1, this.s2, this.s3, this.spare];
+  }
+
+  static fromState(state: readonly (number | null)[]): Rng {
+    if (state.length !== 5 || state.slice(0, 4).some((w) => !Number.isInteger(w) || w! < -0x80000000 || w! > 0xffffffff) || !(state[4] === null || Number.isFinite(state[4]))) {
+      throw new Error('Rng.fromState: expected 4 32-bit words and a spare normal (or null)');
+    }
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = state as [number, number, number, number];
+    r.spare = state[4]!;
+    return r;
+  }
+
   /** Uniform 32-bit unsigned integer. */
   nextU32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0;

@@ -1,0 +1,317 @@
+// The trainer: one loop for pretraining and fine-tuning. Next-token cross-entropy only on the tokens
+// an example marks (assistant tokens), AdamW, a learning-rate schedule with warm-up, gradient
+// accumulation and clipping, validation loss every N steps, crash-safe checkpoints every N steps and
+// at the end (trainable tensors, optimizer moments, data cursor, RNG state), exact resume, metrics
+// JSONL and a loss-curve SVG.
+//
+// Determinism: the example order of epoch e is a shuffle seeded by (seed, e); a micro-batch takes the
+// next `batchSize` examples from a cursor that runs across epochs. Dropout randomness comes from one
+// RNG whose state is checkpointed. So a resumed run computes exactly the losses of an uninterrupted one.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors/index.ts';
+import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
+import type { TensorToWrite } from '../formats/index.ts';
+import { Tensor, AdamW, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
+import type { Gemma3Model } from '../models/gemma3/model.ts';
+import { lineChart } from '../report/line-chart.ts';
+import { Progress, Rng, crashPoint, readJsonl, writeFileAtomic } from '../util/index.ts';
+import { CheckpointStore } from './checkpoint.ts';
+import { checkSchedule, lrAt } from './schedule.ts';
+import type { ScheduleConfig } from './schedule.ts';
+
+/** One training sequence: token ids, which tokens are predicted (1) — assistant tokens — and the
+ *  pixels of its images in order (or null). */
+export interface TrainExample {
+  ids: Int32Array;
+  mask: Uint8Array;
+  pixels: Float32Array | null;
+}
+
+export interface TrainerConfig {
+  steps: number;
+  batchSize: number;
+  gradAccum: number;
+  schedule: Omit<ScheduleConfig, 'totalSteps'>;
+  weightDecay: number;
+  /** Max global gradient norm (0 = no clipping). */
+  clip: number;
+  seed: number;
+  /** Validation loss every N steps (0 = only at the end). */
+  evalEvery: number;
+  /** Checkpoint every N steps (and always at the end). */
+  checkpointEvery: number;
+  keepCheckpoints: number;
+  /** Log a metrics line every N steps. */
+  logEvery: number;
+}
+
+export const TRAINER_DEFAULTS: TrainerConfig = {
+  steps: 100,
+  batchSize: 4,
+  gradAccum: 1,
+  schedule: { kind: 'cosine', lr: 2e-4, warmupSteps: 10, minLrRatio: 0.1 },
+  weightDecay: 0,
+  clip: 1,
+  seed: 0,
+  evalEvery: 50,
+  checkpointEvery: 50,
+  keepCheckpoints: 2,
+  logEvery: 1,
+};
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerSec: number;
+  valLoss?: number;
+}
+
+export interface TrainerRun {
+  model: Gemma3Model;
+  /** The trainable tensors (adapter matrices or full weights), each with a unique name. */
+  params: Tensor[];
+  train: readonly TrainExample[];
+  val: readonly TrainExample[];
+  config: TrainerConfig;
+  /** Where checkpoints/, metrics.jsonl and loss.svg go. */
+  outDir: string;
+  resume?: boolean;
+  silent?: boolean;
+  /** Called after every optimizer step (tests, the CLI). */
+  onStep?: (m: StepMetrics) => void;
+}
+
+export interface TrainResult {
+  steps: number;
+  resumedFrom: number | null;
+  finalLoss: number;
+  finalValLoss: number | null;
+  metrics: StepMetrics[];
+  seconds: number;
+}
+
+export function checkTrainerConfig(c: TrainerConfig): void {
+  const posInt = (v: number, name: string) => {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${name} must be a positive integer, got ${v}`);
+  };
+  posInt(c.steps, 'steps');
+  posInt(c.batchSize, 'batch size');
+  posInt(c.gradAccum, 'gradient accumulation');
+  posInt(c.checkpointEvery, 'checkpoint interval');
+  posInt(c.logEvery, 'log interval');
+  if (!(Number.isInteger(c.evalEvery) && c.evalEvery >= 0)) throw new UsageError(`eval interval must be >= 0, got ${c.evalEvery}`);
+  if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) throw new UsageError(`weight decay must be >= 0, got ${c.weightDecay}`);
+  if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw new UsageError(`clip must be >= 0, got ${c.clip}`);
+  checkSchedule({ ...c.schedule, totalSteps: c.steps });
+}
+
+/** Inputs of a micro-batch: right-padded ids, valid lengths, the rows whose next token is trained
+ *  and those targets. */
+export function makeBatch(examples: readonly TrainExample[], padId: number) {
+  const B = examples.length;
+  const T = Math.max(...examples.map((e) => e.ids.length));
+  const ids = new Int32Array(B * T).fill(padId);
+  const kvLen = new Int32Array(B);
+  const rows: number[] = [];
+  const targets: number[] = [];
+  const pixels: Float32Array[] = [];
+  examples.forEach((e, b) => {
+    ids.set(e.ids, b * T);
+    kvLen[b] = e.ids.length;
+    for (let t = 1; t < e.ids.length; t++) {
+      if (e.mask[t]) {
+        rows.push(b * T + t - 1);
+        targets.push(e.ids[t]!);
+      }
+    }
+    if (e.pixels) pixels.push(e.pixels);
+  });
+  let px: Float32Array | null = null;
+  if (pixels.length > 0) {
+    px = new Float32Array(pixels.reduce((a, p) => a + p.length, 0));
+    let at = 0;
+    for (const p of pixels) (px.set(p, at), (at += p.length));
+  }
+  return { input: { ids, batch: B, length: T, kvLen, pixels: px, rows: Int32Array.from(rows) }, targets: Int32Array.from(targets) };
+}
+
+function permutation(n: number, seed: number, epoch: number): Int32Array {
+  const rng = new Rng((seed * 1_000_003 + epoch * 7919) >>> 0);
+  const p = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [p[i], p[j]] = [p[j]!, p[i]!];
+  }
+  return p;
+}
+
+/** Mean next-token loss over the marked tokens of a set of examples (no gradient). */
+export function evaluateLoss(model: Gemma3Model, examples: readonly TrainExample[], batchSize: number): number {
+  let total = 0;
+  let count = 0;
+  const rng = model.rng;
+  model.rng = null;
+  try {
+    for (let i = 0; i < examples.length; i += batchSize) {
+      const { input, targets } = makeBatch(examples.slice(i, i + batchSize), model.text.padTokenId);
+      if (targets.length === 0) continue;
+      const loss = noGrad(() => crossEntropy(model.forward(input), targets).item());
+      total += loss * targets.length;
+      count += targets.length;
+    }
+  } finally {
+    model.rng = rng;
+  }
+  return count > 0 ? total / count : Number.NaN;
+}
+
+function tensorsFile(path: string, tensors: Map<string, Float32Array>, shapes: Map<string, readonly number[]>): void {
+  const out = new Map<string, TensorToWrite>();
+  for (const [name, data] of tensors) out.set(name, { dtype: 'F32', shape: [...shapes.get(name)!], data });
+  writeSafetensors(path, out, { format: 'pt' });
+}
+
+export async function train(run: TrainerRun): Promise<TrainResult> {
+  const c = run.config;
+  checkTrainerConfig(c);
+  if (run.train.length === 0) throw new UsageError('the training set is empty');
+  const names = run.params.map((p, i) => p.name ?? `param.${i}`);
+  if (new Set(names).size !== names.length) throw new UsageError('trainable tensors need unique names');
+  for (const p of run.params) p.requiresGrad = true;
+  const schedule: ScheduleConfig = { ...c.schedule, totalSteps: c.steps };
+  const opt = new AdamW(run.params, { lr: c.schedule.lr, weightDecay: c.weightDecay });
+  mkdirSync(run.outDir, { recursive: true });
+  const store = new CheckpointStore(join(run.outDir, 'checkpoints'), c.keepCheckpoints);
+  const metricsPath = join(run.outDir, 'metrics.jsonl');
+  let step = 0;
+  let cursor = 0;
+  let rng = new Rng(c.seed ^ 0x5eed);
+  let resumedFrom: number | null = null;
+  let metrics: StepMetrics[] = [];
+  if (run.resume) {
+    const ck = await store.latest();
+    if (ck) {
+      const meta = ck.manifest.meta as { cursor: number; rng: (number | null)[]; adamStep: number; names: string[] };
+      if (JSON.stringify(meta.names) !== JSON.stringify(names)) throw new UsageError(`the checkpoint in ${ck.dir} holds other tensors than this run trains`, 'resume with the same model, mode and adapter settings, or use a new --out');
+      const load = (file: string, into: (name: string, i: number) => Float32Array) => {
+        const f = SafetensorsFile.open(join(ck.dir, file));
+        try {
+          names.forEach((n, i) => into(n, i).set(f.readTensor(n) as Float32Array));
+        } finally {
+          f.close();
+        }
+      };
+      load('trainable.safetensors', (_n, i) => run.params[i]!.data);
+      load('adam_m.safetensors', (_n, i) => opt.m[i]!);
+      load('adam_v.safetensors', (_n, i) => opt.v[i]!);
+      opt.step = meta.adamStep;
+      step = ck.step;
+      cursor = meta.cursor;
+      rng = Rng.fromState(meta.rng);
+      resumedFrom = step;
+      metrics = readJsonl<StepMetrics>(metricsPath).filter((m) => m.step <= step);
+    }
+  }
+  // Rewrite the metrics file so steps after the checkpoint (lost in a crash) are not duplicated.
+  writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m)).join('\n') + (metrics.length ? '\n' : ''));
+  const shapes = new Map(names.map((n, i) => [n, run.params[i]!.shape]));
+  const saveCheckpoint = async () => {
+    await store.save(step, (dir) => {
+      tensorsFile(join(dir, 'trainable.safetensors'), new Map(names.map((n, i) => [n, run.params[i]!.data])), shapes);
+      tensorsFile(join(dir, 'adam_m.safetensors'), new Map(names.map((n, i) => [n, opt.m[i]!])), shapes);
+      tensorsFile(join(dir, 'adam_v.safetensors'), new Map(names.map((n, i) => [n, opt.v[i]!])), shapes);
+    }, { cursor, rng: rng.getState(), adamStep: opt.step, names });
+  };
+  const n = run.train.length;
+  let epoch = -1;
+  let order: Int32Array = new Int32Array(0);
+  const next = (): TrainExample => {
+    const e = Math.floor(cursor / n);
+    if (e !== epoch) {
+      epoch = e;
+      order = permutation(n, c.seed, e);
+    }
+    const ex = run.train[order[cursor % n]!]!;
+    cursor++;
+    return ex;
+  };
+  const progress = new Progress({ label: 'train', total: c.steps, unit: 'steps', silent: run.silent });
+  progress.set(step);
+  const started = performance.now();
+  let lastLoss = metrics.at(-1)?.loss ?? Number.NaN;
+  let lastVal: number | null = null;
+  run.model.rng = rng;
+  try {
+    while (step < c.steps) {
+      const t0 = performance.now();
+      for (const p of run.params) p.zeroGrad();
+      let lossSum = 0;
+      let tokens = 0;
+      for (let micro = 0; micro < c.gradAccum; micro++) {
+        const examples = Array.from({ length: c.batchSize }, next);
+        const { input, targets } = makeBatch(examples, run.model.text.padTokenId);
+        tokens += input.kvLen.reduce((a, b) => a + b, 0);
+        if (targets.length === 0) continue;
+        const loss = crossEntropy(run.model.forward(input), targets);
+        const value = loss.item();
+        if (!Number.isFinite(value)) throw new UsageError(`the loss became ${value} at step ${step + 1}`, 'lower the learning rate or enable clipping; the last checkpoint is intact');
+        lossSum += value;
+        backward(c.gradAccum > 1 ? scale(loss, 1 / c.gradAccum) : loss);
+      }
+      const gradNorm = c.clip > 0 ? clipGradNorm(run.params, c.clip) : 0;
+      const lr = lrAt(step, schedule);
+      opt.update(lr);
+      step++;
+      lastLoss = lossSum / c.gradAccum;
+      const seconds = (performance.now() - t0) / 1000;
+      const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds };
+      if (run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
+        lastVal = evaluateLoss(run.model, run.val, c.batchSize);
+        m.valLoss = lastVal;
+      }
+      metrics.push(m);
+      if (step % c.logEvery === 0 || m.valLoss !== undefined || step === c.steps) {
+        writeFileAtomic(metricsPath, metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
+      }
+      run.onStep?.(m);
+      progress.tick(1, `loss ${lastLoss.toFixed(4)}${lastVal !== null ? ` val ${lastVal.toFixed(4)}` : ''} ${Math.round(m.tokensPerSec)} tok/s`);
+      crashPoint('train:step');
+      if (step % c.checkpointEvery === 0 || step === c.steps) await saveCheckpoint();
+    }
+  } finally {
+    run.model.rng = null;
+  }
+  progress.finish();
+  writeLossChart(run.outDir, metrics);
+  return { steps: step, resumedFrom, finalLoss: lastLoss, finalValLoss: lastVal, metrics, seconds: (performance.now() - started) / 1000 };
+}
+
+/** loss.svg: training loss per step and validation loss where measured. */
+export function writeLossChart(outDir: string, metrics: readonly StepMetrics[]): void {
+  const svg = lineChart(
+    [
+      { name: 'train loss', points: metrics.map((m) => [m.step, m.loss] as const) },
+      { name: 'validation loss', points: metrics.filter((m) => m.valLoss !== undefined).map((m) => [m.step, m.valLoss!] as const) },
+    ],
+    { title: 'Training loss', xLabel: 'step', yLabel: 'cross-entropy (nats/token)', logY: true },
+  );
+  writeFileAtomic(join(outDir, 'loss.svg'), svg);
+}
+
+/** Restores trainable tensors from the newest checkpoint of a run (e.g. to export after a crash). */
+export async function loadLatestTrainable(outDir: string, params: Tensor[]): Promise<number | null> {
+  const store = new CheckpointStore(join(outDir, 'checkpoints'));
+  const ck = await store.latest();
+  if (!ck || !existsSync(join(ck.dir, 'trainable.safetensors'))) return null;
+  const f = SafetensorsFile.open(join(ck.dir, 'trainable.safetensors'));
+  try {
+    params.forEach((p, i) => p.data.set(f.readTensor(p.name ?? `param.${i}`) as Float32Array));
+  } finally {
+    f.close();
+  }
+  return ck.step;
+}
