@@ -8,6 +8,7 @@ import { annotateCommand, annotateAuditCommand } from './annotate.ts';
 import { buildCommand } from './build.ts';
 import { simCollectCommand, simPlayCommand } from './sim.ts';
 import { modelInfoCommand, modelExportGgufCommand } from './model.ts';
+import { trainCommand } from './train.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -16,6 +17,7 @@ export const commands: readonly Command[] = [
   annotateCommand,
   annotateAuditCommand,
   buildCommand,
+  trainCommand,
   simCollectCommand,
   simPlayCommand,
   tokenizerEncodeCommand,

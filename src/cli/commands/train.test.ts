@@ -1,0 +1,85 @@
+// End-to-end test of `vlm2vla train` on the demo's SFT dataset with a tiny gemma3 whose tokenizer is
+// trained on that dataset: LoRA run → PEFT adapter + run.json + metrics; the loss falls; a second run
+// into the same folder needs --resume; --full writes a full model folder; bad flags exit 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { main } from '../main.ts';
+import { trainBpe } from '../../tokenizer/index.ts';
+import { Gemma3Model, saveModel, parseGemma3Config, loadModel, loadAdapter } from '../../models/index.ts';
+import { parseLoraSpec } from './train.ts';
+
+async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = console.log;
+  const error = console.error;
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+test('--lora specs parse over the paper defaults; bad specs are usage errors', () => {
+  const c = parseLoraSpec('r=8,alpha=16,dropout=0,targets=q_proj+v_proj', 'gemma3_text');
+  assert.deepEqual([c.r, c.alpha, c.dropout, c.targetModules], [8, 16, 0, ['q_proj', 'v_proj']]);
+  assert.equal(parseLoraSpec('', 'gemma3').r, 16);
+  assert.throws(() => parseLoraSpec('r=0', 'gemma3'), /positive integer/);
+  assert.throws(() => parseLoraSpec('rank=4', 'gemma3'), /unknown key/);
+});
+
+test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-train-'));
+  try {
+    const demo = await capture(['demo', '--episodes', '6', '--out', join(dir, 'demo')]);
+    assert.equal(demo.code, 0, demo.err);
+    const sft = join(dir, 'demo', 'sft');
+    const texts = readFileSync(join(sft, 'train.jsonl'), 'utf8').trim().split('\n').flatMap((l) => JSON.parse(l).messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [p.text] : []))));
+    const tok = trainBpe(texts, { vocabSize: 700 });
+    const modelDir = join(dir, 'base');
+    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
+    saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir);
+    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
+    writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+
+    const run = join(dir, 'run');
+    const argv = ['train', '--model', modelDir, '--data', sft, '--out', run, '--steps', '30', '--batch-size', '4', '--lr', '1e-2', '--warmup', '2', '--checkpoint-every', '10', '--eval-every', '10', '--lora', 'r=4,alpha=8'];
+    const r = await capture(argv);
+    assert.equal(r.code, 0, r.err);
+    assert.ok(existsSync(join(run, 'adapter', 'adapter_model.safetensors')));
+    const info = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    assert.equal(info.mode, 'lora');
+    assert.equal(info.lora.r, 4);
+    assert.ok(info.dataset.train.records > 0 && info.dataset.train.images > 0, JSON.stringify(info.dataset));
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(metrics.length, 30);
+    const mean = (xs: { loss: number }[]) => xs.reduce((a, m) => a + m.loss, 0) / xs.length;
+    assert.ok(mean(metrics.slice(-5)) < 0.8 * mean(metrics.slice(0, 5)), `loss ${mean(metrics.slice(0, 5))} → ${mean(metrics.slice(-5))}`);
+    if (info.dataset.val.records > 0) assert.ok(Number.isFinite(metrics.at(-1).valLoss));
+    const model = loadModel(modelDir);
+    loadAdapter(model, join(run, 'adapter'));
+
+    const again = await capture(argv);
+    assert.equal(again.code, 2);
+    assert.match(again.err, /--resume/);
+    const resumed = await capture([...argv, '--resume']);
+    assert.equal(resumed.code, 0, resumed.err);
+
+    const fullRun = join(dir, 'full');
+    const f = await capture(['train', '--model', modelDir, '--data', sft, '--out', fullRun, '--steps', '3', '--batch-size', '2', '--full', '--eval-every', '0']);
+    assert.equal(f.code, 0, f.err);
+    assert.ok(existsSync(join(fullRun, 'model', 'model.safetensors')) && existsSync(join(fullRun, 'model', 'tokenizer.json')));
+    loadModel(join(fullRun, 'model'));
+
+    const bad = await capture(['train', '--model', modelDir, '--data', join(dir, 'nope'), '--out', join(dir, 'x')]);
+    assert.equal(bad.code, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

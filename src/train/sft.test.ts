@@ -1,0 +1,45 @@
+// Tests of SFT encoding: assistant tokens (and only they) are trained, image markers become the
+// model's image tokens, prompts are tokenized as generation sees them; image preprocessing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
+import { tinyGemma3Config } from '../models/gemma3/testing.ts';
+import { imageToPixels } from '../models/gemma3/preprocess.ts';
+import { encodeConversation } from './sft.ts';
+
+const trained = trainBpe(Array.from({ length: 50 }, (_, i) => `pick up the carrot ${i} move left then down [[1.0, 0.0, -2.5, 1]]`), { vocabSize: 330 });
+const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
+const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
+const cfg = tinyGemma3Config({ boi_token_index: 6, eoi_token_index: 7, image_token_index: 8, text_config: { vocab_size: 330 } });
+
+test('only assistant tokens are trained; images expand to mm_tokens_per_image image tokens', () => {
+  const messages = [
+    { role: 'user' as const, content: [{ type: 'image' as const }, { type: 'text' as const, text: 'pick up the carrot' }] },
+    { role: 'assistant' as const, content: [{ type: 'text' as const, text: 'move left then down' }] },
+    { role: 'user' as const, content: [{ type: 'text' as const, text: 'then?' }] },
+    { role: 'assistant' as const, content: [{ type: 'text' as const, text: '[[1.0, 0.0, -2.5, 1]]' }] },
+  ];
+  const { ids, mask } = encodeConversation(messages, { tokenizer, template, cfg }, 'test');
+  assert.equal(ids.filter((i) => i === 8).length, cfg.mmTokensPerImage);
+  const trainedText = tokenizer.decode(ids.filter((_, i) => mask[i]));
+  assert.equal(trainedText, 'move left then down<end_of_turn>\n[[1.0, 0.0, -2.5, 1]]<end_of_turn>\n');
+  const prompt = tokenizer.decode(ids.filter((_, i) => !mask[i]));
+  assert.ok(prompt.startsWith('<bos><start_of_turn>user\n\n\n<start_of_image>'));
+  assert.ok(prompt.endsWith('<start_of_turn>model\n'));
+  assert.throws(() => encodeConversation([messages[0]!], { tokenizer, template, cfg }, 'rec 3'), /no assistant turn/);
+});
+
+test('image preprocessing: [-1, 1], channels first, area-averaging when shrinking', () => {
+  const W = 8;
+  const rgb = new Uint8Array(W * W * 3);
+  for (let y = 0; y < W; y++) for (let x = 0; x < W; x++) rgb.set([x < 4 ? 0 : 255, 255, 0], (y * W + x) * 3);
+  const px = imageToPixels({ width: W, height: W, rgb }, 2);
+  // Red: 0 on the left half, 255 on the right. The triangle filter of a 4× shrink spans 4 input
+  // pixels each side: output 0 (centre 2) weighs inputs 0..5 by .625 .875 .875 .625 .375 .125.
+  const left = (255 * 0.5) / 3.5 / 127.5 - 1;
+  for (const [i, want] of [[0, left], [1, -left], [2, left], [3, -left]] as const) assert.ok(Math.abs(px[i]! - want) < 1e-5, `red ${i}: ${px[i]} vs ${want}`);
+  assert.ok([...px.subarray(4, 8)].every((v) => Math.abs(v - 1) < 1e-6));
+  assert.ok([...px.subarray(8, 12)].every((v) => Math.abs(v + 1) < 1e-6));
+  const up = imageToPixels({ width: 1, height: 1, rgb: Uint8Array.of(51, 102, 153) }, 4);
+  assert.ok(Math.abs(up[0]! - (51 / 127.5 - 1)) < 1e-6 && Math.abs(up[47]! - (153 / 127.5 - 1)) < 1e-6);
+});

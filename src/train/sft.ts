@@ -1,0 +1,125 @@
+// SFT chat records → training sequences. Each conversation is rendered with the model's chat template;
+// the text of each assistant turn is found as the difference between the conversation rendered up to
+// that turn and the prompt rendered before it (with the generation prompt), so any template whose
+// prompts are prefixes of its conversations works. Pieces are tokenized separately (as generation
+// sees them: the prompt, then what the model writes), image markers are expanded to the model's image
+// tokens, and only assistant tokens (including the end-of-turn marker) are trained.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FormatError, UsageError } from '../errors/index.ts';
+import { decodeImage, probeImage } from '../data/image.ts';
+import type { ChatRecord } from '../build/build.ts';
+import type { AnyGemma3Config } from '../models/gemma3/config.ts';
+import { imageToPixels } from '../models/gemma3/preprocess.ts';
+import { expandImageTokens } from '../tokenizer/index.ts';
+import type { ChatMessage, ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
+import type { TrainExample } from './trainer.ts';
+
+export interface ChatEncoder {
+  tokenizer: Tokenizer;
+  template: ChatTemplate;
+  cfg: AnyGemma3Config;
+}
+
+export interface SplitStats {
+  records: number;
+  tokens: number;
+  trainedTokens: number;
+  images: number;
+  /** Records longer than maxLength, left out. */
+  tooLong: number;
+  maxTokens: number;
+}
+
+function imageSpec(enc: ChatEncoder) {
+  if (enc.cfg.modelType !== 'gemma3') return null;
+  const t = enc.tokenizer;
+  const name = (id: number, what: string) => {
+    const s = t.idToToken(id) ?? [...t.specialTokens].find(([, i]) => i === id)?.[0];
+    if (!s) throw new UsageError(`the tokenizer has no token for ${what} id ${id}`, 'use the tokenizer saved with the model');
+    return s;
+  };
+  return { boi: name(enc.cfg.boiTokenIndex, 'boi_token_index'), eoi: name(enc.cfg.eoiTokenIndex, 'eoi_token_index'), imageToken: name(enc.cfg.imageTokenIndex, 'image_token_index'), tokensPerImage: enc.cfg.mmTokensPerImage };
+}
+
+/** Token ids and the trained-token mask of one conversation (images are counted, not loaded). */
+export function encodeConversation(messages: ChatMessage[], enc: ChatEncoder, where: string): { ids: number[]; mask: number[] } {
+  const spec = imageSpec(enc);
+  const ids: number[] = [];
+  const mask: number[] = [];
+  const push = (text: string, trained: boolean) => {
+    const expanded = spec ? expandImageTokens(text, spec) : text;
+    for (const id of enc.tokenizer.encode(expanded)) {
+      ids.push(id);
+      mask.push(trained ? 1 : 0);
+    }
+  };
+  let done = '';
+  messages.forEach((m, k) => {
+    if (m.role !== 'assistant') return;
+    const prompt = enc.template.render(messages.slice(0, k), { addGenerationPrompt: true });
+    const full = enc.template.render(messages.slice(0, k + 1));
+    if (!prompt.startsWith(done) || !full.startsWith(prompt)) {
+      throw new FormatError('E_CHAT_TEMPLATE', `${where}: the chat template does not render the prompt of turn ${k} as a prefix of the conversation`, { fix: 'use a template whose generation prompt is a prefix of the rendered conversation (Gemma 3 style)' });
+    }
+    push(prompt.slice(done.length), false);
+    push(full.slice(prompt.length), true);
+    done = full;
+  });
+  if (done === '') throw new FormatError('E_SFT_RECORD', `${where}: the conversation has no assistant turn`, { field: 'messages', fix: 'every SFT record needs an assistant answer to train on' });
+  return { ids, mask };
+}
+
+/** Reads `dir/<split>.jsonl` (written by `vlm2vla build`) into training sequences. */
+export function loadSftSplit(dir: string, split: 'train' | 'val', enc: ChatEncoder, maxLength: number): { examples: TrainExample[]; stats: SplitStats } {
+  const file = join(dir, `${split}.jsonl`);
+  const stats: SplitStats = { records: 0, tokens: 0, trainedTokens: 0, images: 0, tooLong: 0, maxTokens: 0 };
+  if (!existsSync(file)) {
+    if (split === 'val') return { examples: [], stats };
+    throw new UsageError(`${file} does not exist`, 'point --data at a folder written by `vlm2vla build`');
+  }
+  const size = enc.cfg.modelType === 'gemma3' ? enc.cfg.vision.imageSize : 0;
+  const imageCache = new Map<string, Float32Array>();
+  const examples: TrainExample[] = [];
+  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
+    if (line.trim() === '') return;
+    const where = `${file}:${i + 1}`;
+    let rec: ChatRecord;
+    try {
+      rec = JSON.parse(line) as ChatRecord;
+    } catch (cause) {
+      throw new FormatError('E_SFT_RECORD', `${where}: not valid JSON (${(cause as Error).message})`, { file, fix: 'rebuild the dataset with `vlm2vla build`', cause });
+    }
+    if (!rec || !Array.isArray(rec.messages) || !Array.isArray(rec.images)) throw new FormatError('E_SFT_RECORD', `${where}: a record needs "messages" and "images" arrays`, { file, field: 'messages', fix: 'rebuild the dataset with `vlm2vla build`' });
+    const markers = rec.messages.reduce((a, m) => a + (Array.isArray(m.content) ? m.content.filter((p) => p.type === 'image').length : 0), 0);
+    if (markers !== rec.images.length) throw new FormatError('E_SFT_RECORD', `${where}: ${markers} image markers in the messages but ${rec.images.length} image paths`, { file, field: 'images', fix: 'rebuild the dataset with `vlm2vla build`' });
+    if (markers > 0 && enc.cfg.modelType !== 'gemma3') throw new UsageError(`${where}: the record has images but the model is text-only (${enc.cfg.modelType})`, 'train a gemma3 (vision-language) model on image data');
+    const { ids, mask } = encodeConversation(rec.messages as ChatMessage[], enc, where);
+    stats.records++;
+    if (ids.length > maxLength) {
+      stats.tooLong++;
+      return;
+    }
+    let pixels: Float32Array | null = null;
+    if (rec.images.length > 0) {
+      pixels = new Float32Array(rec.images.length * 3 * size * size);
+      rec.images.forEach((rel, k) => {
+        let px = imageCache.get(rel);
+        if (!px) {
+          const path = join(dir, rel);
+          if (rel.includes('..') || !existsSync(path)) throw new FormatError('E_SFT_RECORD', `${where}: image ${rel} does not exist in ${dir}`, { file, field: 'images', fix: 'copy the whole dataset folder, images included' });
+          const bytes = new Uint8Array(readFileSync(path));
+          px = imageToPixels(decodeImage(probeImage(bytes, path), path), size);
+          imageCache.set(rel, px);
+        }
+        pixels!.set(px, k * 3 * size * size);
+      });
+      stats.images += rec.images.length;
+    }
+    stats.tokens += ids.length;
+    stats.trainedTokens += mask.reduce((a, b) => a + b, 0);
+    stats.maxTokens = Math.max(stats.maxTokens, ids.length);
+    examples.push({ ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels });
+  });
+  return { examples, stats };
+}
