@@ -6,25 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../main.ts';
+import { capture } from '../testing.ts';
 import { trainBpe, Tokenizer } from '../../tokenizer/index.ts';
 import { readGguf } from '../../formats/index.ts';
 import { Gemma3Model, saveModel, addAdapter, saveAdapter, decoderTargets, PAPER_LORA, parseGemma3Config } from '../../models/index.ts';
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 test('model info and model export-gguf on a tiny folder; llama.cpp loads and tokenizes like us', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-model-'));

@@ -6,25 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../main.ts';
+import { capture } from '../testing.ts';
 import { trainBpe } from '../../tokenizer/index.ts';
 import { Gemma3Model, saveModel, parseGemma3Config, loadModel, loadAdapter } from '../../models/index.ts';
 import { parseLoraSpec } from './train.ts';
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = console.log;
-  const error = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 test('--lora specs parse over the paper defaults; bad specs are usage errors', () => {
   const c = parseLoraSpec('r=8,alpha=16,dropout=0,targets=q_proj+v_proj', 'gemma3_text');
