@@ -8,10 +8,11 @@ import { join } from 'node:path';
 import { ConfigError, FormatError } from '../../errors/index.ts';
 import { Checkpoint, writeCheckpoint, INDEX_FILE } from '../../formats/index.ts';
 import type { TensorToWrite } from '../../formats/index.ts';
-import { Tensor, Bf16Tensor, getBackend } from '../../tensor/index.ts';
+import { Tensor, Bf16Tensor } from '../../tensor/index.ts';
 import type { Weight } from '../../tensor/index.ts';
 import { writeFileAtomic } from '../../util/index.ts';
 import { refusePickle } from '../lora/peft.ts';
+import { narrow, readFloats, widen } from '../tensors.ts';
 import { parseGemma3Config, gemma3ConfigToJson } from './config.ts';
 import type { AnyGemma3Config } from './config.ts';
 import { Gemma3Model } from './model.ts';
@@ -51,7 +52,6 @@ export function loadGemma3(dir: string, options: LoadOptions = {}): Gemma3Model 
   try {
     const match = matchGemma3Tensors(cfg, ck.shapes(), dir);
     const params = new Map<string, Weight>();
-    const K = getBackend();
     for (const [canonical, fileName] of match.fileName) {
       const info = ck.info(fileName);
       const raw = ck.read(fileName);
@@ -62,14 +62,9 @@ export function loadGemma3(dir: string, options: LoadOptions = {}): Gemma3Model 
         params.set(canonical, new Bf16Tensor(shape, raw as Uint16Array, canonical));
         continue;
       }
-      const data = new Float32Array(n);
-      if (info.dtype === 'F32') data.set(raw as Float32Array);
-      else if (info.dtype === 'BF16') K.bf16ToF32(raw as Uint16Array, data, n);
-      else if (info.dtype === 'F16') K.f16ToF32(raw as Uint16Array, data, n);
-      else throw new FormatError('E_MODEL_TENSORS', `tensor ${fileName} is ${info.dtype}; weights must be F32, BF16 or F16`, { file: dir, field: fileName, fix: 'convert the checkpoint to a floating-point dtype' });
-      for (let i = 0; i < n; i++) {
-        if (!Number.isFinite(data[i]!)) throw new FormatError('E_MODEL_TENSORS', `tensor ${fileName} holds a non-finite value at index ${i}`, { file: dir, field: fileName, fix: 'the checkpoint is corrupt; download it again' });
-      }
+      const data = readFloats(raw, info.dtype, n, (message) => {
+        throw new FormatError('E_MODEL_TENSORS', `tensor ${fileName} ${message}`, { file: dir, field: fileName, fix: 'the checkpoint is corrupt or not a floating-point checkpoint; download or convert it again' });
+      });
       params.set(canonical, new Tensor(shape, data, { name: canonical }));
     }
     return new Gemma3Model(cfg, params);
@@ -86,24 +81,10 @@ export interface SaveOptions {
 /** Writes config.json, generation_config.json and the weights (each file atomically). */
 export function saveGemma3(model: Gemma3Model, dir: string, options: SaveOptions = {}): void {
   mkdirSync(dir, { recursive: true });
-  const K = getBackend();
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, w] of model.params) {
-    if (options.dtype === 'bf16') {
-      const bits = w instanceof Bf16Tensor ? w.bits : (() => {
-        const b = new Uint16Array(w.size);
-        K.f32ToBf16(w.data, b, w.size);
-        return b;
-      })();
-      tensors.set(name, { dtype: 'BF16', shape: [...w.shape], data: bits });
-    } else {
-      const data = w instanceof Tensor ? w.data : (() => {
-        const f = new Float32Array(w.size);
-        K.bf16ToF32(w.bits, f, w.size);
-        return f;
-      })();
-      tensors.set(name, { dtype: 'F32', shape: [...w.shape], data });
-    }
+    if (options.dtype === 'bf16') tensors.set(name, { dtype: 'BF16', shape: [...w.shape], data: narrow(w) });
+    else tensors.set(name, { dtype: 'F32', shape: [...w.shape], data: widen(w).data });
   }
   const files = writeCheckpoint(dir, tensors, options.maxShardBytes, { format: 'pt' });
   if (files.length === 1) rmSync(join(dir, INDEX_FILE), { force: true });

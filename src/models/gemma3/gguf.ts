@@ -23,10 +23,9 @@
 import { UsageError } from '../../errors/index.ts';
 import { encodeTensorData, writeGguf } from '../../formats/index.ts';
 import type { GgmlType, GgufTensor, GgufValue } from '../../formats/index.ts';
-import { Tensor, getBackend } from '../../tensor/index.ts';
-import type { Weight } from '../../tensor/index.ts';
 import type { Tokenizer } from '../../tokenizer/index.ts';
 import { adapterConfig } from '../lora/adapter.ts';
+import { widen } from '../tensors.ts';
 import type { Gemma3Model } from './model.ts';
 
 export interface GgufVocab {
@@ -47,13 +46,6 @@ export interface GgufExportOptions {
 }
 
 const FILE_TYPE: Record<GgmlType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 };
-
-function f32Of(w: Weight): Float32Array {
-  if (w instanceof Tensor) return w.data;
-  const out = new Float32Array(w.size);
-  getBackend().bf16ToF32(w.bits, out, w.size);
-  return out;
-}
 
 /** HF module/tensor name (canonical, decoder part) → GGUF tensor name, or null if not exported. */
 export function ggufTensorName(name: string): string | null {
@@ -147,7 +139,7 @@ export function exportGemma3Gguf(model: Gemma3Model, path: string, opts: GgufExp
     const g = ggufTensorName(name);
     if (!g) continue;
     const isNorm = /norm\.weight$/.test(name);
-    let values = f32Of(w);
+    let values = widen(w).data;
     const fold = name.endsWith('q_norm.weight') ? qFold : 1;
     if (isNorm) values = Float32Array.from(values, (x) => (x + 1) * fold);
     tensors.push(isNorm ? encode('F32', values, [...w.shape], g) : encode(type, values, [...w.shape], g));
@@ -187,7 +179,7 @@ export function vocabFromTokenizer(tok: Tokenizer, vocabSize: number): GgufVocab
   const scores: number[] = [];
   const special = new Set(tok.specialTokens.values());
   for (let id = 0; id < vocabSize; id++) {
-    const s = tok.idToToken(id) ?? [...tok.specialTokens].find(([, i]) => i === id)?.[0] ?? `<unused${id}>`;
+    const s = tok.idToToken(id) ?? `<unused${id}>`;
     tokens.push(s);
     scores.push(-id);
     types.push(/^<0x[0-9A-F]{2}>$/.test(s) ? 6 : s === '<unk>' ? 2 : special.has(id) ? 3 : 1);

@@ -23,6 +23,7 @@ import type { Weight, AttentionMask } from '../../tensor/index.ts';
 import { Rng } from '../../util/index.ts';
 import type { AnyGemma3Config, Gemma3Config, Gemma3TextConfig } from './config.ts';
 import { gemma3TensorSpec } from './weights.ts';
+import { widen } from '../tensors.ts';
 
 /** A LoRA pair on one projection (PEFT semantics: y += scaling · B(A(dropout(x)))). */
 export interface LoraPair {
@@ -129,13 +130,6 @@ export interface InitOptions {
   dtype?: 'f32' | 'bf16';
 }
 
-function asF32(w: Weight): Tensor {
-  if (w instanceof Tensor) return w;
-  const out = new Float32Array(w.size);
-  getBackend().bf16ToF32(w.bits, out, w.size);
-  return new Tensor(w.shape, out, { name: w.name });
-}
-
 export class Gemma3Model {
   readonly text: Gemma3TextConfig;
   readonly embed: Weight;
@@ -160,7 +154,7 @@ export class Gemma3Model {
       if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) throw new ShapeError(`tensor ${name}: [${w.shape.join(', ')}], expected [${shape.join(', ')}]`, { field: name });
     }
     const f32 = (name: string) => {
-      const w = asF32(params.get(name)!);
+      const w = widen(params.get(name)!);
       params.set(name, w);
       return w;
     };

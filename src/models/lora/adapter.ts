@@ -6,11 +6,12 @@ import { join } from 'node:path';
 import { FormatError, UsageError } from '../../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../../formats/index.ts';
 import type { TensorToWrite } from '../../formats/index.ts';
-import { Tensor, Bf16Tensor, getBackend } from '../../tensor/index.ts';
+import { Tensor, getBackend } from '../../tensor/index.ts';
 import { Rng, writeFileAtomic } from '../../util/index.ts';
 import type { LoraPair, Proj } from '../gemma3/model.ts';
 import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, refusePickle, targetMatches, PAPER_LORA } from './peft.ts';
 import type { LoraConfig } from './peft.ts';
+import { readFloats, widen } from '../tensors.ts';
 
 /** What LoRA needs of a model: its projections by module name. */
 export interface LoraHost {
@@ -127,13 +128,7 @@ export function loadAdapter(host: LoraHost, dir: string, name = 'default'): Lora
       if (info.shape.length !== 2 || info.shape[0] !== expected[0] || info.shape[1] !== expected[1]) {
         fail(key, `${key} is [${info.shape.join(', ')}], expected [${expected.join(', ')}] (r = ${cfg.r})`, 'adapter_config.json r does not match the weights, or the base model differs');
       }
-      const raw = file.readTensor(key);
-      const data = new Float32Array(info.shape[0]! * info.shape[1]!);
-      if (info.dtype === 'F32') data.set(raw as Float32Array);
-      else if (info.dtype === 'BF16') getBackend().bf16ToF32(raw as Uint16Array, data, data.length);
-      else if (info.dtype === 'F16') getBackend().f16ToF32(raw as Uint16Array, data, data.length);
-      else fail(key, `${key} is ${info.dtype}`, 'LoRA weights must be F32, BF16 or F16');
-      for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) fail(key, `${key} holds a non-finite value at index ${i}`, 'the adapter is corrupt (diverged training?)');
+      const data = readFloats(file.readTensor(key), info.dtype, info.shape[0]! * info.shape[1]!, (message) => fail(key, `${key} ${message}`, 'the adapter is corrupt (diverged training?) or not a floating-point file'));
       const entry = found.get(proj!.name) ?? {};
       entry[parsed!.which] = new Tensor(info.shape, data, { name: key, requiresGrad: false });
       found.set(proj!.name, entry);
@@ -161,12 +156,7 @@ export function mergeAdapter(host: LoraHost, name: string): void {
   for (const p of host.projections().values()) {
     const a = p.adapters.get(name);
     if (!a) continue;
-    let w: Tensor;
-    if (p.weight instanceof Bf16Tensor) {
-      const f = new Float32Array(p.weight.size);
-      K.bf16ToF32(p.weight.bits, f, f.length);
-      w = new Tensor(p.weight.shape, f, { name: p.weight.name });
-    } else w = p.weight;
+    const w = widen(p.weight);
     const [out, inF] = w.shape as [number, number];
     const r = a.A.shape[0]!;
     K.gemm({ transA: false, transB: false, M: out, N: inF, K: r, alpha: a.scaling, beta: 1, A: a.B.data, lda: r, B: a.A.data, ldb: inF, C: w.data, ldc: inF });

@@ -1,73 +1,79 @@
-// linear: y [N, out] = x [N, in] · Wᵀ (W [out, in], PyTorch's layout) + b [out].
+// linear: y [N, out] = x [N, in] · Wᵀ (W [out, in], PyTorch's layout) + b [out]. W is an fp32 tape
+// tensor (op 'linear', trainable) or a frozen bf16 weight passed as an attribute (op 'linearBf16':
+// not a tape tensor, no gradient; the kernel widens W while packing). Both share the code below.
 import { assertShape, Bf16Tensor } from '../tensor.ts';
 import type { Tensor, Weight } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
 import { activation, registerOp, run } from '../tape.ts';
 
+/** W's buffer as the GEMM reads it. */
+interface Stored {
+  B: Float32Array | Uint16Array;
+  bDtype: 'f32' | 'bf16';
+  out: number;
+  inF: number;
+}
+
+const stored = (w: Weight): Stored => ({
+  B: w instanceof Bf16Tensor ? w.bits : w.data,
+  bDtype: w instanceof Bf16Tensor ? 'bf16' : 'f32',
+  out: w.shape[0]!,
+  inF: w.shape[1]!,
+});
+
+function forward(x: Tensor, w: Stored, b: Tensor | undefined): Tensor {
+  const { out, inF } = w;
+  const N = x.size / inF;
+  const y = activation([...x.shape.slice(0, -1), out]);
+  getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: 0, A: x.data, lda: inF, B: w.B, bDtype: w.bDtype, ldb: inF, C: y.data, ldc: out });
+  if (b) for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) y.data[i * out + j]! += b.data[j]!;
+  return y;
+}
+
+/** dx = g · W, or null when x needs no gradient. */
+function inputGrad(x: Tensor, w: Stored, g: Float32Array): Float32Array | null {
+  if (!x.requiresGrad) return null;
+  const N = x.size / w.inF;
+  const dx = new Float32Array(x.size);
+  getBackend().gemm({ transA: false, transB: false, M: N, N: w.inF, K: w.out, alpha: 1, beta: 0, A: g, lda: w.out, B: w.B, bDtype: w.bDtype, ldb: w.inF, C: dx, ldc: w.inF });
+  return dx;
+}
+
+/** db = column sums of g, or null when there is no trainable bias. */
+function biasGrad(b: Tensor | undefined, g: Float32Array, out: number): Float32Array | null {
+  if (!b || !b.requiresGrad) return null;
+  const db = new Float32Array(out);
+  for (let i = 0; i < g.length; i += out) for (let j = 0; j < out; j++) db[j]! += g[i + j]!;
+  return db;
+}
+
 registerOp<null>('linear', {
   forward([x, w, b]) {
-    const N = x!.size / w!.shape[1]!;
-    const [out, inF] = w!.shape as [number, number];
-    const y = activation([...x!.shape.slice(0, -1), out]);
-    getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: 0, A: x!.data, lda: inF, B: w!.data, ldb: inF, C: y.data, ldc: out });
-    if (b) for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) y.data[i * out + j]! += b.data[j]!;
-    return { output: y };
+    return { output: forward(x!, stored(w!), b) };
   },
   backward([x, w, b], _y, g) {
-    const [out, inF] = w!.shape as [number, number];
-    const N = x!.size / inF;
-    const K = getBackend();
-    let dx: Float32Array | null = null;
-    if (x!.requiresGrad) {
-      dx = new Float32Array(x!.size);
-      K.gemm({ transA: false, transB: false, M: N, N: inF, K: out, alpha: 1, beta: 0, A: g, lda: out, B: w!.data, ldb: inF, C: dx, ldc: inF });
-    }
+    const s = stored(w!);
     let dw: Float32Array | null = null;
     if (w!.requiresGrad) {
       dw = new Float32Array(w!.size);
-      K.gemm({ transA: true, transB: false, M: out, N: inF, K: N, alpha: 1, beta: 0, A: g, lda: out, B: x!.data, ldb: inF, C: dw, ldc: inF });
+      getBackend().gemm({ transA: true, transB: false, M: s.out, N: s.inF, K: x!.size / s.inF, alpha: 1, beta: 0, A: g, lda: s.out, B: x!.data, ldb: s.inF, C: dw, ldc: s.inF });
     }
-    let db: Float32Array | null = null;
-    if (b && b.requiresGrad) {
-      db = new Float32Array(out);
-      for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) db[j]! += g[i * out + j]!;
-    }
-    return [dx, dw, db];
+    return [inputGrad(x!, s, g), dw, biasGrad(b, g, s.out)];
   },
 });
 
-// The same with a frozen bf16 weight (passed as an attribute: it is not a tape tensor and gets no
-// gradient); the kernel widens W while packing.
 registerOp<{ w: Bf16Tensor }>('linearBf16', {
   forward([x, b], { w }) {
-    const [out, inF] = w.shape as [number, number];
-    const N = x!.size / inF;
-    const y = activation([...x!.shape.slice(0, -1), out]);
-    getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: 0, A: x!.data, lda: inF, B: w.bits, bDtype: 'bf16', ldb: inF, C: y.data, ldc: out });
-    if (b) for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) y.data[i * out + j]! += b.data[j]!;
-    return { output: y };
+    return { output: forward(x!, stored(w), b) };
   },
   backward([x, b], _y, g, _s, { w }) {
-    const [out, inF] = w.shape as [number, number];
-    const N = x!.size / inF;
-    let dx: Float32Array | null = null;
-    if (x!.requiresGrad) {
-      dx = new Float32Array(x!.size);
-      getBackend().gemm({ transA: false, transB: false, M: N, N: inF, K: out, alpha: 1, beta: 0, A: g, lda: out, B: w.bits, bDtype: 'bf16', ldb: inF, C: dx, ldc: inF });
-    }
-    let db: Float32Array | null = null;
-    if (b && b.requiresGrad) {
-      db = new Float32Array(out);
-      for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) db[j]! += g[i * out + j]!;
-    }
-    return [dx, db];
+    return [inputGrad(x!, stored(w), g), biasGrad(b, g, w.shape[0]!)];
   },
 });
 
 /** y = x·Wᵀ + b with W [out, in] (PyTorch's layout), W in fp32 or bf16. */
 export function linear(x: Tensor, w: Weight, b: Tensor | null = null): Tensor {
-  const inF = x.shape[x.shape.length - 1]!;
-  if (w.shape.length !== 2 || w.shape[1] !== inF) assertShape(w as Tensor, [null, inF], 'linear weight');
+  assertShape(w, [null, x.shape[x.shape.length - 1]!], 'linear weight');
   if (b) assertShape(b, [w.shape[0]!], 'linear bias');
   if (w instanceof Bf16Tensor) return run('linearBf16', b ? [x, b] : [x], { w });
   return run('linear', b ? [x, w, b] : [x, w], null);
