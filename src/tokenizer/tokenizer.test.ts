@@ -96,6 +96,13 @@ test('BPE trainer: deterministic, digits single, exact round trip of any text th
   const pieces = tok.encode('move 123.45 cm').map((i) => tok.idToToken(i)!);
   for (const p of pieces) if (/\d/.test(p)) assert.match(p, /^\d$/, `digit token ${p} is not a single digit`);
   assert.deepEqual(tok.encode('hi', { addSpecial: true })[0], tok.bosId);
+  // An added token outside the model's vocabulary maps back to its text too.
+  const json = structuredClone(a.tokenizerJson) as { added_tokens: { id: number; content: string }[] };
+  const extraId = tok.vocabSize;
+  json.added_tokens.push({ ...json.added_tokens[0]!, id: extraId, content: '<extra_token>' });
+  const withExtra = new Tokenizer({ tokenizerJson: json, tokenizerConfig: a.tokenizerConfig, source: 'trained+extra' });
+  assert.equal(withExtra.idToToken(extraId), '<extra_token>');
+  assert.equal(withExtra.tokenToId('<extra_token>'), extraId);
   fc.assert(
     fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (text) => {
       assert.equal(tok.decode(tok.encode(text)), text);

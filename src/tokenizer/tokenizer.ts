@@ -98,7 +98,7 @@ export class Tokenizer {
     return this.specialTokens.get(token) ?? this.#impl.model.tokens_to_ids.get(token) ?? null;
   }
 
-  /** The token string of an id, or null. */
+  /** The token string of an id (vocabulary or added token), or null. */
   idToToken(id: number): string | null {
     return this.#impl.model.vocab[id] ?? null;
   }

@@ -35,7 +35,7 @@ function imageSpec(enc: ChatEncoder) {
   if (enc.cfg.modelType !== 'gemma3') return null;
   const t = enc.tokenizer;
   const name = (id: number, what: string) => {
-    const s = t.idToToken(id) ?? [...t.specialTokens].find(([, i]) => i === id)?.[0];
+    const s = t.idToToken(id);
     if (!s) throw new UsageError(`the tokenizer has no token for ${what} id ${id}`, 'use the tokenizer saved with the model');
     return s;
   };
