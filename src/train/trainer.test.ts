@@ -3,12 +3,13 @@
 // after SIGKILL at a named crash point), metrics and the loss chart.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/index.ts';
+import { isVlmError } from '../errors/index.ts';
 import { addAdapter, setActiveAdapter, adapterParameters, decoderTargets, PAPER_LORA } from '../models/index.ts';
 import { train, makeBatch, evaluateLoss, TRAINER_DEFAULTS } from './trainer.ts';
 import type { TrainerConfig } from './trainer.ts';
@@ -120,5 +121,26 @@ test('a run killed with SIGKILL resumes from its last checkpoint with the same l
   } finally {
     rmSync(a, { recursive: true });
     rmSync(b, { recursive: true });
+  }
+});
+
+test('resuming into a run of other tensors, or from a checkpoint with edited state, is a typed error', async () => {
+  const dir = tmp();
+  const run = (r: number) => {
+    const model = tinyModel();
+    const params = addAdapter(model, 'a', { ...PAPER_LORA, r, alpha: 8, dropout: 0, targetModules: decoderTargets('gemma3') }, 3);
+    setActiveAdapter(model, 'a');
+    return train({ model, params, train: tinyExamples(4), val: [], outDir: dir, resume: true, silent: true, config: { ...CFG, steps: 2, checkpointEvery: 1 } });
+  };
+  try {
+    await run(4);
+    await assert.rejects(run(2), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /lora_A.weight \[4, 32\]/.test(e.message));
+    const manifest = join(dir, 'checkpoints', 'step-00000002', 'manifest.json');
+    const json = JSON.parse(readFileSync(manifest, 'utf8'));
+    json.meta.rng = [1, 2, 'x', 4, null];
+    writeFileSync(manifest, JSON.stringify(json));
+    await assert.rejects(run(4), (e: unknown) => isVlmError(e) && e.code === 'E_CHECKPOINT_META' && e.field === 'meta.rng');
+  } finally {
+    rmSync(dir, { recursive: true });
   }
 });

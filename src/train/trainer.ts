@@ -7,15 +7,15 @@
 // Determinism: the example order of epoch e is a shuffle seeded by (seed, e); a micro-batch takes the
 // next `batchSize` examples from a cursor that runs across epochs. Dropout randomness comes from one
 // RNG whose state is checkpointed. So a resumed run computes exactly the losses of an uninterrupted one.
-import { existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors/index.ts';
+import { FormatError, UsageError } from '../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
 import type { TensorToWrite } from '../formats/index.ts';
 import { Tensor, AdamW, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
 import type { Gemma3Model } from '../models/gemma3/model.ts';
 import { lineChart } from '../report/line-chart.ts';
-import { Progress, Rng, crashPoint, readJsonl, writeFileAtomic } from '../util/index.ts';
+import { Progress, Rng, crashPoint, readJsonl, trimTornTail, writeFileAtomic } from '../util/index.ts';
 import { CheckpointStore } from './checkpoint.ts';
 import { checkSchedule, lrAt } from './schedule.ts';
 import type { ScheduleConfig } from './schedule.ts';
@@ -175,6 +175,33 @@ function tensorsFile(path: string, tensors: Map<string, Float32Array>, shapes: M
   writeSafetensors(path, out, { format: 'pt' });
 }
 
+interface ResumeMeta {
+  cursor: number;
+  rng: (number | null)[];
+  adamStep: number;
+  names: string[];
+  shapes: number[][];
+}
+
+/** The resume state of a checkpoint manifest, checked field by field. */
+function checkResumeMeta(meta: Record<string, unknown>, file: string): ResumeMeta {
+  const bad = (field: string): never => {
+    throw new FormatError('E_CHECKPOINT_META', `${file}: meta.${field} is missing or malformed`, { file, field: `meta.${field}`, fix: 'the checkpoint was edited or written by another tool; delete it to resume from an older one' });
+  };
+  const m = meta as Partial<ResumeMeta>;
+  if (!Number.isInteger(m.cursor) || m.cursor! < 0) bad('cursor');
+  if (!Number.isInteger(m.adamStep) || m.adamStep! < 0) bad('adamStep');
+  if (!Array.isArray(m.names) || !m.names.every((n) => typeof n === 'string')) bad('names');
+  if (!Array.isArray(m.shapes) || m.shapes.length !== m.names!.length || !m.shapes.every((s) => Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0))) bad('shapes');
+  if (!Array.isArray(m.rng)) bad('rng');
+  try {
+    Rng.fromState(m.rng!);
+  } catch {
+    bad('rng');
+  }
+  return m as ResumeMeta;
+}
+
 export async function train(run: TrainerRun): Promise<TrainResult> {
   const c = run.config;
   checkTrainerConfig(c);
@@ -195,8 +222,14 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
   if (run.resume) {
     const ck = await store.latest();
     if (ck) {
-      const meta = ck.manifest.meta as { cursor: number; rng: (number | null)[]; adamStep: number; names: string[] };
-      if (JSON.stringify(meta.names) !== JSON.stringify(names)) throw new UsageError(`the checkpoint in ${ck.dir} holds other tensors than this run trains`, 'resume with the same model, mode and adapter settings, or use a new --out');
+      const meta = checkResumeMeta(ck.manifest.meta, join(ck.dir, 'manifest.json'));
+      const want = names.map((n, i) => `${n} [${run.params[i]!.shape.join(', ')}]`);
+      const have = meta.names.map((n, i) => `${n} [${meta.shapes[i]!.join(', ')}]`);
+      if (JSON.stringify(want) !== JSON.stringify(have)) {
+        const i = want.findIndex((w, k) => w !== have[k]);
+        const diff = i >= 0 && i < have.length ? `the checkpoint has ${have[i]}, this run ${want[i]}` : `the checkpoint has ${have.length} tensors, this run ${want.length}`;
+        throw new UsageError(`the checkpoint in ${ck.dir} holds other tensors than this run trains (first difference: ${diff})`, 'resume with the same model, mode and adapter settings, or use a new --out');
+      }
       const load = (file: string, into: (name: string, i: number) => Float32Array) => {
         const f = SafetensorsFile.open(join(ck.dir, file));
         try {
@@ -213,6 +246,7 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
       cursor = meta.cursor;
       rng = Rng.fromState(meta.rng);
       resumedFrom = step;
+      trimTornTail(metricsPath);
       metrics = readJsonl<StepMetrics>(metricsPath).filter((m) => m.step <= step);
     }
   }
@@ -224,7 +258,7 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
       tensorsFile(join(dir, 'trainable.safetensors'), new Map(names.map((n, i) => [n, run.params[i]!.data])), shapes);
       tensorsFile(join(dir, 'adam_m.safetensors'), new Map(names.map((n, i) => [n, opt.m[i]!])), shapes);
       tensorsFile(join(dir, 'adam_v.safetensors'), new Map(names.map((n, i) => [n, opt.v[i]!])), shapes);
-    }, { cursor, rng: rng.getState(), adamStep: opt.step, names });
+    }, { cursor, rng: rng.getState(), adamStep: opt.step, names, shapes: run.params.map((p) => [...p.shape]) });
   };
   const n = run.train.length;
   let epoch = -1;
@@ -243,6 +277,7 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
   progress.set(step);
   const started = performance.now();
   let lastLoss = metrics.at(-1)?.loss ?? Number.NaN;
+  let logged = metrics.length;
   let lastVal: number | null = null;
   run.model.rng = rng;
   try {
@@ -275,7 +310,9 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
       }
       metrics.push(m);
       if (step % c.logEvery === 0 || m.valLoss !== undefined || step === c.steps) {
-        writeFileAtomic(metricsPath, metrics.map((x) => JSON.stringify(x)).join('\n') + '\n');
+        // Append the lines since the last write (a torn last line is trimmed on resume).
+        appendFileSync(metricsPath, metrics.slice(logged).map((x) => `${JSON.stringify(x)}\n`).join(''));
+        logged = metrics.length;
       }
       run.onStep?.(m);
       progress.tick(1, `loss ${lastLoss.toFixed(4)}${lastVal !== null ? ` val ${lastVal.toFixed(4)}` : ''} ${Math.round(m.tokensPerSec)} tok/s`);
