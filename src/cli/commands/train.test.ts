@@ -64,6 +64,10 @@ test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', asyn
 
     const bad = await capture(['train', '--model', modelDir, '--data', join(dir, 'nope'), '--out', join(dir, 'x')]);
     assert.equal(bad.code, 2);
+    writeFileSync(join(sft, 'build_info.json'), '{"options": ');
+    const badInfo = await capture(['train', '--model', modelDir, '--data', sft, '--out', join(dir, 'y')]);
+    assert.notEqual(badInfo.code, 0);
+    assert.match(badInfo.err, /E_SFT_RECORD.*build_info\.json is not valid JSON/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,11 +2,11 @@
 // semantics, the paper's r 16 / alpha 32 on the decoder's seven projections by default) or fully.
 // The run folder gets the adapter (PEFT layout) or the full model (HF layout), run.json (config,
 // dataset statistics, timing), metrics.jsonl, loss.svg and checkpoints/ (for --resume).
-import { copyFileSync, existsSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
-import { UsageError } from '../../errors/index.ts';
+import { FormatError, UsageError } from '../../errors/index.ts';
 import { Tokenizer, ChatTemplate } from '../../tokenizer/index.ts';
 import { loadModel, saveModel, addAdapter, saveAdapter, setActiveAdapter, decoderTargets, PAPER_LORA } from '../../models/index.ts';
 import type { LoraConfig } from '../../models/index.ts';
@@ -81,7 +81,12 @@ export const trainCommand: Command = {
     }
     const buildInfoPath = join(dataDir, 'build_info.json');
     if (existsSync(buildInfoPath)) {
-      const info = JSON.parse((await import('node:fs')).readFileSync(buildInfoPath, 'utf8')) as { options?: { actionStyle?: string } };
+      let info: { options?: { actionStyle?: string } };
+      try {
+        info = JSON.parse(readFileSync(buildInfoPath, 'utf8')) as typeof info;
+      } catch (cause) {
+        throw new FormatError('E_SFT_RECORD', `${buildInfoPath} is not valid JSON: ${(cause as Error).message}`, { file: buildInfoPath, fix: 'rebuild the dataset with `vlm2vla build`' });
+      }
       if (info.options?.actionStyle === 'tokens') throw new UsageError(`${dataDir} was built with --action-style tokens; the discrete-token training mode is not available yet`, 'build the dataset with a language action style (list, phrase, rot)');
     }
     const model = loadModel(modelDir, { dtype: full ? 'f32' : 'auto' });

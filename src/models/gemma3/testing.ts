@@ -10,26 +10,32 @@ import { parseGemma3Config } from './config.ts';
 import type { AnyGemma3Config, Gemma3Config } from './config.ts';
 import { gemma3TensorSpec } from './weights.ts';
 
+/** The decoder shared by the tiny configs: GQA, sliding + global layers, a window shorter than the
+ *  test sequences. */
+const TINY_TEXT = {
+  vocab_size: 64,
+  hidden_size: 32,
+  intermediate_size: 48,
+  num_hidden_layers: 3,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 8,
+  sliding_window: 3,
+  layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'],
+  max_position_embeddings: 512,
+};
+
 export function tinyGemma3Config(overrides: Record<string, unknown> = {}): Gemma3Config {
   const { text_config: textOverrides, ...rest } = overrides;
   return parseGemma3Config({
     model_type: 'gemma3',
     text_config: {
-      vocab_size: 64,
-      hidden_size: 32,
-      intermediate_size: 48,
-      num_hidden_layers: 3,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      head_dim: 8,
-      sliding_window: 3,
-      layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'],
+      ...TINY_TEXT,
       rope_theta: 1_000_000,
       rope_local_base_freq: 10_000,
       rope_scaling: { rope_type: 'linear', factor: 2 },
       query_pre_attn_scalar: 12,
       final_logit_softcapping: 5,
-      max_position_embeddings: 512,
       ...((textOverrides as object | undefined) ?? {}),
     },
     vision_config: { hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 2, layer_norm_eps: 1e-6 },
@@ -42,21 +48,7 @@ export function tinyGemma3Config(overrides: Record<string, unknown> = {}): Gemma
 }
 
 export function tinyTextConfig(overrides: Record<string, unknown> = {}): AnyGemma3Config {
-  return parseGemma3Config({
-    model_type: 'gemma3_text',
-    vocab_size: 64,
-    hidden_size: 32,
-    intermediate_size: 48,
-    num_hidden_layers: 3,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    head_dim: 8,
-    sliding_window: 3,
-    layer_types: ['sliding_attention', 'full_attention', 'sliding_attention'],
-    query_pre_attn_scalar: 8,
-    max_position_embeddings: 512,
-    ...overrides,
-  });
+  return parseGemma3Config({ model_type: 'gemma3_text', ...TINY_TEXT, query_pre_attn_scalar: 8, ...overrides });
 }
 
 /** Every tensor of the config, normal(0, std) — norm weights and biases too, so `1 + w` matters. */
