@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noGrad } from '../tensor/index.ts';
+import { isVlmError } from '../errors/index.ts';
 import { Gemma3Model } from '../models/gemma3/model.ts';
 import { tinyGemma3Config, randomParams } from '../models/gemma3/testing.ts';
 import { argmax } from './sampling.ts';
@@ -78,4 +79,14 @@ test('sampling is reproducible by seed and differs across seeds', () => {
   const c = generate(model, [{ ids: [2, 5] }], { ...opts, seed: 2 })[0]!.tokens;
   assert.deepEqual(a, b);
   assert.notDeepEqual(a, c);
+});
+
+test('bad generation requests are usage errors', () => {
+  const bad = (opts: Parameters<typeof generate>[2], ids: number[] = [2, 5]) => assert.throws(() => generate(model, [{ ids }], opts), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE');
+  bad({ maxNewTokens: 0 });
+  bad({ maxNewTokens: 2 }, []);
+  bad({ maxNewTokens: 2, stop: ['x'] });
+  bad({ maxNewTokens: 600 });
+  bad({ maxNewTokens: 2, sampling: { temperature: -1, topP: 1, topK: 0 } });
+  bad({ maxNewTokens: 2, logitsProcessor: (_r, logits) => logits.fill(-Infinity) });
 });

@@ -3,9 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
-import { tinyGemma3Config } from '../models/gemma3/testing.ts';
+import { tinyGemma3Config, tinyTextConfig } from '../models/gemma3/testing.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isVlmError } from '../errors/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
-import { encodeConversation } from './sft.ts';
+import { encodeConversation, loadSftSplit } from './sft.ts';
+import type { ChatEncoder } from './sft.ts';
 
 const trained = trainBpe(Array.from({ length: 50 }, (_, i) => `pick up the carrot ${i} move left then down [[1.0, 0.0, -2.5, 1]]`), { vocabSize: 330 });
 const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
@@ -42,4 +47,29 @@ test('image preprocessing: [-1, 1], channels first, area-averaging when shrinkin
   assert.ok([...px.subarray(8, 12)].every((v) => Math.abs(v + 1) < 1e-6));
   const up = imageToPixels({ width: 1, height: 1, rgb: Uint8Array.of(51, 102, 153) }, 4);
   assert.ok(Math.abs(up[0]! - (51 / 127.5 - 1)) < 1e-6 && Math.abs(up[47]! - (153 / 127.5 - 1)) < 1e-6);
+});
+
+test('malformed SFT folders and records are typed errors naming the file and line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-sft-'));
+  const enc: ChatEncoder = { tokenizer, template, cfg };
+  const expect = (lines: string[], code: string, re: RegExp, encoder = enc) => {
+    writeFileSync(join(dir, 'train.jsonl'), lines.join('\n'));
+    assert.throws(() => loadSftSplit(dir, 'train', encoder, 4096), (e: unknown) => isVlmError(e) && e.code === code && re.test(e.message));
+  };
+  const user = { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'pick up the carrot' }] };
+  const answer = { role: 'assistant', content: [{ type: 'text', text: 'move left' }] };
+  try {
+    assert.throws(() => loadSftSplit(dir, 'train', enc, 4096), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /train\.jsonl does not exist/.test(e.message));
+    assert.equal(loadSftSplit(dir, 'val', enc, 4096).examples.length, 0);
+    expect(['{"images": ['], 'E_SFT_RECORD', /train\.jsonl:1: not valid JSON/);
+    expect(['', '{"images": []}'], 'E_SFT_RECORD', /train\.jsonl:2: a record needs "messages" and "images"/);
+    expect([JSON.stringify({ images: [], messages: [user, answer] })], 'E_SFT_RECORD', /1 image markers in the messages but 0 image paths/);
+    expect([JSON.stringify({ images: ['images/none.png'], messages: [user, answer] })], 'E_SFT_RECORD', /image images\/none\.png does not exist/);
+    expect([JSON.stringify({ images: ['../x.png'], messages: [user, answer] })], 'E_SFT_RECORD', /image \.\.\/x\.png does not exist/);
+    expect([JSON.stringify({ images: ['images/a.png'], messages: [user, answer] })], 'E_USAGE', /model is text-only/, { ...enc, cfg: tinyTextConfig({ vocab_size: 330 }) });
+    const odd = ChatTemplate.compile("{{ bos_token }}{% for m in messages %}{{ m['role'] }}{% endfor %}{% if add_generation_prompt %}!{% endif %}", { bos_token: '<bos>' });
+    expect([JSON.stringify({ images: [], messages: [{ role: 'user', content: 'hi' }, answer] })], 'E_CHAT_TEMPLATE', /not render the prompt of turn 1 as a prefix/, { ...enc, template: odd });
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { capture } from '../testing.ts';
 import { trainBpe, Tokenizer } from '../../tokenizer/index.ts';
 import { readGguf } from '../../formats/index.ts';
-import { Gemma3Model, saveModel, addAdapter, saveAdapter, decoderTargets, PAPER_LORA, parseGemma3Config } from '../../models/index.ts';
+import { Gemma3Model, saveModel, addAdapter, saveAdapter, decoderTargets, PAPER_LORA, parseGemma3Config, gemma3ConfigToJson } from '../../models/index.ts';
+
+const cfgJson = (c: Parameters<typeof gemma3ConfigToJson>[0]) => gemma3ConfigToJson(c) as Record<string, Record<string, unknown>> & Record<string, unknown>;
 
 test('model info and model export-gguf on a tiny folder; llama.cpp loads and tokenizes like us', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-model-'));
@@ -47,6 +49,15 @@ test('model info and model export-gguf on a tiny folder; llama.cpp loads and tok
 
     const bad = await capture(['model', 'export-gguf', '--model', modelDir, '--out', out, '--type', 'q4']);
     assert.equal(bad.code, 2);
+    const small = join(dir, 'small');
+    saveModel(Gemma3Model.random(parseGemma3Config({ ...cfgJson(cfg), text_config: { ...cfgJson(cfg).text_config, vocab_size: 300 }, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 }), { seed: 2 }), small);
+    const noTok = await capture(['model', 'export-gguf', '--model', small, '--out', join(dir, 's.gguf')]);
+    assert.equal(noTok.code, 2);
+    assert.match(noTok.err, /has no tokenizer\.json/);
+    writeFileSync(join(small, 'tokenizer.json'), JSON.stringify(trained.tokenizerJson));
+    const tooBig = await capture(['model', 'export-gguf', '--model', small, '--out', join(dir, 's.gguf')]);
+    assert.equal(tooBig.code, 2);
+    assert.match(tooBig.err, /tokenizer\.json has \d+ tokens, the model's vocabulary 300/);
 
     const { getLlama } = await import('node-llama-cpp');
     const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never, progressLogs: false });

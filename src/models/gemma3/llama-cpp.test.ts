@@ -18,7 +18,7 @@ import { generate } from '../../decode/index.ts';
 import { Gemma3Model } from './model.ts';
 import { parseGemma3Config } from './config.ts';
 import { exportGemma3Gguf, exportLoraGguf, syntheticVocab } from './gguf.ts';
-import { randomParams } from './testing.ts';
+import { randomParams, tinyGemma3Config } from './testing.ts';
 import { addAdapter, adapterParameters, setActiveAdapter, decoderTargets } from '../lora/adapter.ts';
 import { PAPER_LORA } from '../lora/peft.ts';
 
@@ -166,4 +166,16 @@ test('a LoRA adapter exported to GGUF gives the same logits under llama.cpp as t
   assert.ok(maxDiff(plain, adapted) > 0.1, 'the adapter changes the logits');
   const d = maxDiff(await llamaLogits(base, p, lora), adapted);
   assert.ok(d < TOL, `max |Δ logit| = ${d}`);
+});
+
+test('GGUF export refuses a vocabulary of the wrong size, rsLoRA and adapters outside the decoder', () => {
+  const cfg = config();
+  const model = new Gemma3Model(cfg, randomParams(cfg, 7, 0.15));
+  const usage = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof Error && 'code' in e && e.code === 'E_USAGE' && re.test(e.message));
+  usage(() => exportGemma3Gguf(model, join(dir, 'x.gguf'), { vocab: syntheticVocab(V - 1) }), /vocabulary has 511 tokens/);
+  addAdapter(model, 'rs', { ...PAPER_LORA, r: 2, alpha: 4, useRslora: true, targetModules: decoderTargets('gemma3_text') });
+  usage(() => exportLoraGguf(model, 'rs', join(dir, 'rs.gguf')), /rsLoRA/);
+  const vlm = new Gemma3Model(tinyGemma3Config(), randomParams(tinyGemma3Config(), 8));
+  addAdapter(vlm, 'vision', { ...PAPER_LORA, r: 2, alpha: 4, targetModules: ['fc1'] });
+  usage(() => exportLoraGguf(vlm, 'vision', join(dir, 'v.gguf')), /not part of the text decoder/);
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Tensor, Bf16Tensor, noGrad, backward, crossEntropy, getBackend } from '../../tensor/index.ts';
 import type { Weight } from '../../tensor/index.ts';
 import { Rng } from '../../util/index.ts';
+import { isVlmError } from '../../errors/index.ts';
 import { Gemma3Model, KvCache } from './model.ts';
 import { tinyGemma3Config, tinyTextConfig, randomParams, referenceLogits } from './testing.ts';
 
@@ -139,4 +140,18 @@ test('gradients of the loss reach every parameter and match finite differences o
       assert.ok(Math.abs(numeric - p.grad![i]!) < 2e-3 + 5e-2 * Math.abs(numeric), `${p.name}[${i}]: tape ${p.grad![i]}, numeric ${numeric}`);
     }
   }
+});
+
+test('unsupported configs, misshapen inputs and a full KV cache are typed errors', () => {
+  const cfg = tinyTextConfig();
+  const model = new Gemma3Model(cfg, randomParams(cfg, 1));
+  const expect = (fn: () => unknown, code: string) => assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === code);
+  expect(() => new Gemma3Model(tinyTextConfig({ attn_logit_softcapping: 50 }), randomParams(cfg, 1)), 'E_MODEL_CONFIG');
+  const params = randomParams(cfg, 1);
+  params.delete('model.norm.weight');
+  expect(() => new Gemma3Model(cfg, params), 'E_SHAPE');
+  expect(() => noGrad(() => model.forward({ ids: Int32Array.of(1, 2, 3), batch: 1, length: 2 })), 'E_SHAPE');
+  const cache = new KvCache(cfg.text, 1, 4);
+  noGrad(() => model.forward({ ids: Int32Array.of(2, 5, 6), batch: 1, length: 3 }, cache));
+  expect(() => noGrad(() => model.forward({ ids: Int32Array.of(7, 8), batch: 1, length: 2 }, cache)), 'E_SHAPE');
 });

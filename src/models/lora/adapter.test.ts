@@ -133,3 +133,19 @@ test('broken adapter folders give typed errors naming the key', () => {
     rmSync(dir, { recursive: true });
   }
 });
+
+test('adapter misuse is a usage error: no matching targets, a name loaded twice, an unknown adapter', () => {
+  const m = model();
+  const usage = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && re.test(e.message));
+  usage(() => addAdapter(m, 'x', { ...LORA, targetModules: ['qkv'] }), /match no projection/);
+  addAdapter(m, 'a', LORA);
+  usage(() => addAdapter(m, 'a', LORA), /already loaded/);
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-lora-'));
+  try {
+    saveAdapter(m, 'a', dir);
+    usage(() => loadAdapter(m, dir, 'a'), /already loaded/);
+    usage(() => saveAdapter(m, 'nope', dir), /no adapter named "nope"/);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
