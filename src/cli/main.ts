@@ -4,6 +4,7 @@ import type { Command } from './command.ts';
 import { commands } from './commands/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { packageVersion } from '../version.ts';
+import { initBackend } from '../tensor/index.ts';
 
 function topHelp(): string {
   const w = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -72,6 +73,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   try {
+    // The native kernels when the addon is built (VLM2VLA_BACKEND overrides), else the TypeScript ones.
+    await initBackend();
     return await cmd.run(parseArgs(rest, cmd.flags));
   } catch (e) {
     if (isVlmError(e)) {
