@@ -37,7 +37,7 @@ const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = 
 
 /** Places the objects at least 15 cm apart on the table. The first `required` must be placed (the
  *  whole scene is redrawn until they are); distractors that find no room are left out. */
-function sampleScene(rng: Rng, ids: string[], required: number): { id: string; x: number; y: number; yaw: number }[] {
+export function sampleScene(rng: Rng, ids: string[], required: number): { id: string; x: number; y: number; yaw: number }[] {
   for (let scene = 0; scene < 100; scene++) {
     const out: { id: string; x: number; y: number; yaw: number }[] = [];
     for (const id of ids) {

@@ -28,6 +28,19 @@ export interface TrainExample {
   pixels: Float32Array | null;
 }
 
+/** Training examples by index: an array, or a generator-backed source such as the pretraining
+ *  corpus (computed on demand, so a corpus larger than memory can be shuffled and resumed). */
+export interface ExampleSource {
+  readonly length: number;
+  at(index: number): TrainExample | undefined;
+}
+
+function exampleAt(source: ExampleSource, i: number): TrainExample {
+  const e = source.at(i);
+  if (!e) throw new RangeError(`example ${i} of ${source.length} is missing`);
+  return e;
+}
+
 export interface TrainerConfig {
   steps: number;
   batchSize: number;
@@ -74,8 +87,8 @@ export interface TrainerRun {
   model: Gemma3Model;
   /** The trainable tensors (adapter matrices or full weights), each with a unique name. */
   params: Tensor[];
-  train: readonly TrainExample[];
-  val: readonly TrainExample[];
+  train: ExampleSource;
+  val: ExampleSource;
   config: TrainerConfig;
   /** Where checkpoints/, metrics.jsonl and loss.svg go. */
   outDir: string;
@@ -150,14 +163,15 @@ function permutation(n: number, seed: number, epoch: number): Int32Array {
 }
 
 /** Mean next-token loss over the marked tokens of a set of examples (no gradient). */
-export function evaluateLoss(model: Gemma3Model, examples: readonly TrainExample[], batchSize: number): number {
+export function evaluateLoss(model: Gemma3Model, examples: ExampleSource, batchSize: number): number {
   let total = 0;
   let count = 0;
   const rng = model.rng;
   model.rng = null;
   try {
     for (let i = 0; i < examples.length; i += batchSize) {
-      const { input, targets } = makeBatch(examples.slice(i, i + batchSize), model.text.padTokenId);
+      const batch = Array.from({ length: Math.min(batchSize, examples.length - i) }, (_, k) => exampleAt(examples, i + k));
+      const { input, targets } = makeBatch(batch, model.text.padTokenId);
       if (targets.length === 0) continue;
       const loss = noGrad(() => crossEntropy(model.forward(input), targets).item());
       total += loss * targets.length;
@@ -269,7 +283,7 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
       epoch = e;
       order = permutation(n, c.seed, e);
     }
-    const ex = run.train[order[cursor % n]!]!;
+    const ex = exampleAt(run.train, order[cursor % n]!);
     cursor++;
     return ex;
   };

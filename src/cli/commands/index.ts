@@ -9,6 +9,8 @@ import { buildCommand } from './build.ts';
 import { simCollectCommand, simPlayCommand } from './sim.ts';
 import { modelInfoCommand, modelExportGgufCommand } from './model.ts';
 import { trainCommand } from './train.ts';
+import { pretrainCommand } from './pretrain.ts';
+import { evalVqaCommand } from './eval.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -17,7 +19,9 @@ export const commands: readonly Command[] = [
   annotateCommand,
   annotateAuditCommand,
   buildCommand,
+  pretrainCommand,
   trainCommand,
+  evalVqaCommand,
   simCollectCommand,
   simPlayCommand,
   tokenizerEncodeCommand,

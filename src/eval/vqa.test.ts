@@ -1,0 +1,46 @@
+// VQA scoring: exact match after normalisation per category, retention ratios, prompts with the
+// model's image tokens, and a full evaluation of a random tiny model (which must score near zero).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
+import { Gemma3Model } from '../models/index.ts';
+import { corpusTexts, heldOutVqa, VQA_CATEGORIES } from '../train/corpus.ts';
+import { PRETRAIN_PRESETS, presetConfig } from '../train/pretrain.ts';
+import { evaluateVqa, retention, scoreVqa, vqaPrompt, vqaTable } from './vqa.ts';
+
+test('scoring: exact match after normalisation, per category and overall', () => {
+  const items = heldOutVqa(1, 2);
+  const predictions = items.map((x, i) => (i % 2 === 0 ? ` ${x.answer.toUpperCase()}.` : `${x.answer} and more`));
+  const s = scoreVqa(items, predictions);
+  for (const c of VQA_CATEGORIES) assert.deepEqual([s.categories[c].correct, s.categories[c].total], [1, 2], c);
+  assert.equal(s.overall, 0.5);
+  assert.equal(s.predictions.filter((p) => p.correct).length, items.length / 2);
+  const base = scoreVqa(items, items.map((x) => x.answer));
+  const r = retention({ seed: 1, perCategory: 2, seconds: 0, ...s }, { seed: 1, perCategory: 2, seconds: 0, ...base });
+  assert.equal(r.overall, 0.5);
+  assert.equal(r.colour, 0.5);
+  const zero = scoreVqa(items, items.map(() => 'nothing'));
+  assert.equal(retention({ seed: 1, perCategory: 2, seconds: 0, ...s }, { seed: 1, perCategory: 2, seconds: 0, ...zero }).colour, null);
+  assert.match(vqaTable({ seed: 1, perCategory: 2, seconds: 0, ...s }, { seed: 1, perCategory: 2, seconds: 0, ...base }), /\| colour \| 2 \| 50\.0% \| 100\.0% \| 0\.500 \|/);
+});
+
+test('prompts carry the image as the model\'s image tokens; a random model scores about nothing', () => {
+  const trained = trainBpe(corpusTexts(0, 300), { vocabSize: 500 });
+  const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
+  const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
+  const cfg = presetConfig(PRETRAIN_PRESETS.tiny!, tokenizer);
+  const model = Gemma3Model.random(cfg, { seed: 0 });
+  const m = { model, tokenizer, template };
+  const items = heldOutVqa(5, 1);
+  const withImage = vqaPrompt(m, items.find((x) => x.scene)!);
+  const imageId = tokenizer.tokenToId('<image_soft_token>')!;
+  assert.equal(withImage.ids.filter((i) => i === imageId).length, cfg.modelType === 'gemma3' ? cfg.mmTokensPerImage : -1);
+  assert.ok(withImage.pixels && withImage.pixels.length === 3 * 32 * 32);
+  const textOnly = vqaPrompt(m, items.find((x) => !x.scene)!);
+  assert.equal(textOnly.pixels, null);
+  assert.ok(!textOnly.ids.includes(imageId));
+  assert.equal(textOnly.ids.at(-1), tokenizer.encode('\n').at(-1));
+  const report = evaluateVqa(m, { perCategory: 3, maxNewTokens: 6, silent: true });
+  assert.equal(report.predictions.length, 30);
+  assert.ok(report.overall < 0.3, `a random model scored ${report.overall}`);
+});

@@ -1,0 +1,83 @@
+// The pretraining corpus: a pure function of (seed, index); every catalogue object appears (held-out
+// ones included); questions of each language are in that language; the held-out VQA set is balanced,
+// answerable and drawn from scenes the training stream does not produce; answers normalise as stated.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CATALOGUE } from '../sim/index.ts';
+import { VQA_CATEGORIES, article, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts } from './corpus.ts';
+
+const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');
+
+test('a conversation is a pure function of (seed, index)', () => {
+  for (const i of [0, 1, 17, 123_456]) assert.deepEqual(corpusConversation(3, i), corpusConversation(3, i));
+  const keys = new Set(Array.from({ length: 200 }, (_, i) => JSON.stringify(corpusConversation(3, i))));
+  assert.ok(keys.size > 195, `only ${keys.size} distinct conversations of 200`);
+  assert.notDeepEqual(corpusConversation(3, 5), corpusConversation(4, 5));
+});
+
+test('the corpus mixes scene and text conversations and covers every object, held-out ones included', () => {
+  const seen = new Set<string>();
+  let text = 0;
+  let foreign = 0;
+  let questions = 0;
+  for (let i = 0; i < 2000; i++) {
+    const c = corpusConversation(0, i);
+    if (!c.scene) text++;
+    for (const p of c.scene?.placements ?? []) seen.add(p.id);
+    for (const q of c.qa) {
+      questions++;
+      if (q.language !== 'en') foreign++;
+      assert.ok(q.question.length > 0 && q.answer.length > 0, JSON.stringify(q));
+      for (const o of CATALOGUE) if (q.question.includes(o.names.en)) seen.add(o.id);
+    }
+  }
+  assert.deepEqual([...seen].sort(), CATALOGUE.map((o) => o.id).sort());
+  assert.ok(CATALOGUE.some((o) => o.heldOut));
+  assert.ok(text > 350 && text < 650, `${text} text-only conversations of 2000`);
+  assert.ok(foreign / questions > 0.15, `foreign share ${foreign / questions}`);
+});
+
+test('chat messages alternate user/assistant with the image in the first user turn', () => {
+  const c = Array.from({ length: 20 }, (_, i) => corpusConversation(0, i)).find((x) => x.scene)!;
+  const m = conversationMessages(c);
+  assert.equal(m.length, c.qa.length * 2);
+  m.forEach((x, k) => assert.equal(x.role, k % 2 === 0 ? 'user' : 'assistant'));
+  const images = m.flatMap((x) => (Array.isArray(x.content) ? x.content : [])).filter((p) => p.type === 'image').length;
+  assert.equal(images, 1);
+  assert.equal((m[0]!.content as { type: string }[])[0]!.type, 'image');
+  const img = renderScene(c.scene!, 48);
+  assert.equal(img.rgb.length, 48 * 48 * 3);
+});
+
+test('the held-out VQA set: balanced, deterministic, in the right language, from unseen scenes', () => {
+  const items = heldOutVqa(2026, 30);
+  assert.equal(items.length, 30 * VQA_CATEGORIES.length);
+  for (const c of VQA_CATEGORIES) assert.equal(items.filter((x) => x.category === c).length, 30);
+  assert.deepEqual(heldOutVqa(2026, 30), items);
+  for (const x of items) {
+    if (x.category === 'knowledge') assert.equal(x.scene, null);
+    else assert.ok(x.scene && x.scene.placements.length >= 1, x.question);
+    if (x.category === 'spatial') assert.match(x.answer, /^(left|right|in front|behind)$/);
+    if (x.category === 'counting' || x.question.includes('How many')) assert.match(x.answer, /^\d$/);
+  }
+  // Chinese questions are in Chinese script; the other languages' questions are not English.
+  for (const x of items.filter((i) => i.category === 'zh')) assert.match(x.question, /[\u4e00-\u9fff]/u);
+  for (const x of items.filter((i) => i.category === 'es')) assert.match(x.question, /¿/);
+  for (const x of items.filter((i) => i.category === 'de' || i.category === 'fr')) assert.doesNotMatch(x.question, /^(What|Which|How|Is) /);
+  // No held-out scene is a training scene.
+  const train = new Set(Array.from({ length: 5000 }, (_, i) => sceneKey(corpusConversation(0, i).scene)));
+  for (const x of items) if (x.scene) assert.ok(!train.has(sceneKey(x.scene)), x.question);
+});
+
+test('answers normalise: case, width, spaces and surrounding punctuation', () => {
+  assert.equal(normaliseAnswer('  Blue. '), 'blue');
+  assert.equal(normaliseAnswer('"In  front"'), 'in front');
+  assert.equal(normaliseAnswer('红色。'), '红色');
+  assert.equal(normaliseAnswer('ＡＢＣ'), 'abc');
+  assert.notEqual(normaliseAnswer('left'), normaliseAnswer('right'));
+  assert.equal(article('apple'), 'an');
+  assert.equal(article('carrot'), 'a');
+  assert.equal(article('utensil'), 'a');
+  assert.equal(article('orange'), 'an');
+  for (const t of corpusTexts(0, 300)) assert.doesNotMatch(t, /\ba (?!uten)[aeiou]/i, t);
+});

@@ -1,0 +1,434 @@
+// The synthetic pretraining corpus of the embedded base VLM, generated from the world's catalogue and
+// renderer (DESIGN.md §4): questions about rendered tabletop scenes (colour, identity, category,
+// counting, left/right/front/behind relations, positions in cm relative to the gripper, captions),
+// world-knowledge text (affordances, synonyms, categories, translations of object names), and
+// questions asked in Spanish, French, German and Chinese. Every object of the catalogue appears,
+// held-out ones included (they are held out of robot data only).
+//
+// The corpus is a pure function of (seed, index): `corpusConversation(seed, i)` always gives the same
+// conversation, so the trainer can index it like an array, shuffle it and resume exactly without
+// storing it. The held-out VQA set draws single questions from the same generators with a seed of its
+// own (new scenes, new question draws; the facts of the world are the same — that is what a model
+// must retain).
+import { CATALOGUE, FOREIGN_LANGUAGES, World, render, getObject } from '../sim/index.ts';
+import type { CatalogueObject, Category, Foreign, Language } from '../sim/index.ts';
+import { sampleScene } from '../sim/tasks.ts';
+import type { RgbImage } from '../data/image.ts';
+import type { ChatMessage } from '../tokenizer/index.ts';
+import { Rng } from '../util/index.ts';
+
+/** Categories of the held-out VQA set (each non-English language is a category of its own). */
+export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh'] as const;
+export type VqaCategory = (typeof VQA_CATEGORIES)[number];
+/** Kinds of question that only appear in training conversations (free-form answers). */
+export type CorpusKind = VqaCategory | 'position' | 'caption';
+
+export interface Placement {
+  id: string;
+  x: number;
+  y: number;
+  yaw: number;
+}
+
+export interface Scene {
+  placements: Placement[];
+  gripper: { x: number; y: number; z: number };
+}
+
+export interface QA {
+  question: string;
+  answer: string;
+  kind: CorpusKind;
+  language: Language;
+}
+
+export interface CorpusConversation {
+  /** null for text-only conversations. */
+  scene: Scene | null;
+  qa: QA[];
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Words of the five languages.
+
+const COLOURS: Record<string, Record<Foreign, string>> = {
+  red: { es: 'rojo', fr: 'rouge', de: 'rot', zh: '红色' },
+  yellow: { es: 'amarillo', fr: 'jaune', de: 'gelb', zh: '黄色' },
+  orange: { es: 'naranja', fr: 'orange', de: 'orange', zh: '橙色' },
+  green: { es: 'verde', fr: 'vert', de: 'grün', zh: '绿色' },
+  purple: { es: 'morado', fr: 'violet', de: 'lila', zh: '紫色' },
+  silver: { es: 'plateado', fr: 'argenté', de: 'silbern', zh: '银色' },
+  grey: { es: 'gris', fr: 'gris', de: 'grau', zh: '灰色' },
+  black: { es: 'negro', fr: 'noir', de: 'schwarz', zh: '黑色' },
+  white: { es: 'blanco', fr: 'blanc', de: 'weiß', zh: '白色' },
+  blue: { es: 'azul', fr: 'bleu', de: 'blau', zh: '蓝色' },
+  pink: { es: 'rosa', fr: 'rose', de: 'rosa', zh: '粉色' },
+  brown: { es: 'marrón', fr: 'marron', de: 'braun', zh: '棕色' },
+  'light blue': { es: 'azul claro', fr: 'bleu clair', de: 'hellblau', zh: '浅蓝色' },
+  teal: { es: 'turquesa', fr: 'turquoise', de: 'türkis', zh: '蓝绿色' },
+};
+
+const CATEGORY_NAMES: Record<Category, Record<Language, string>> = {
+  fruit: { en: 'fruit', es: 'fruta', fr: 'fruit', de: 'Obst', zh: '水果' },
+  vegetable: { en: 'vegetable', es: 'verdura', fr: 'légume', de: 'Gemüse', zh: '蔬菜' },
+  utensil: { en: 'utensil', es: 'utensilio', fr: 'ustensile', de: 'Besteck', zh: '餐具' },
+  container: { en: 'container', es: 'recipiente', fr: 'récipient', de: 'Behälter', zh: '容器' },
+  toy: { en: 'toy', es: 'juguete', fr: 'jouet', de: 'Spielzeug', zh: '玩具' },
+  tool: { en: 'tool', es: 'herramienta', fr: 'outil', de: 'Werkzeug', zh: '工具' },
+};
+const PLURAL: Record<Category, string> = { fruit: 'fruits', vegetable: 'vegetables', utensil: 'utensils', container: 'containers', toy: 'toys', tool: 'tools' };
+const LANGUAGE_NAMES: Record<Foreign, string> = { es: 'Spanish', fr: 'French', de: 'German', zh: 'Chinese' };
+
+/** "a" or "an" before a word: by its first letter, except a long u ("a utensil"); our nouns have no
+ *  silent h. */
+export function article(word: string): string {
+  return /^[aeiou]/i.test(word) && !/^u(ten|ni|s[ae])/i.test(word) ? 'an' : 'a';
+}
+
+const withArticle = (word: string) => `${article(word)} ${word}`;
+
+function colourIn(o: CatalogueObject, lang: Language): string {
+  return lang === 'en' ? o.colour.name : COLOURS[o.colour.name]![lang];
+}
+
+/** "the apple" in each language, nominative. */
+function theName(o: CatalogueObject, lang: Language): string {
+  const n = o.names[lang];
+  switch (lang) {
+    case 'en':
+      return `the ${n}`;
+    case 'es':
+      return `${o.gender.es === 'f' ? 'la' : 'el'} ${n}`;
+    case 'fr':
+      return /^[aeiouyàâéèêëîïôûh]/i.test(n) ? `l'${n}` : `${o.gender.fr === 'f' ? 'la' : 'le'} ${n}`;
+    case 'de':
+      return `${{ m: 'der', f: 'die', n: 'das' }[o.gender.de]} ${n}`;
+    case 'zh':
+      return n;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Scenes.
+
+function sampleCorpusScene(rng: Rng): Scene {
+  const n = rng.int(1, 5);
+  const ids = rng.shuffle(CATALOGUE.map((o) => o.id)).slice(0, n);
+  const placements = sampleScene(rng, ids, 1);
+  return { placements, gripper: { x: rng.uniform(0.2, 0.5), y: rng.uniform(-0.2, 0.2), z: rng.uniform(0.12, 0.3) } };
+}
+
+export function sceneWorld(scene: Scene): World {
+  return new World(scene.placements, { x: scene.gripper.x, y: scene.gripper.y, z: scene.gripper.z });
+}
+
+export function renderScene(scene: Scene, size: number): RgbImage {
+  return render(sceneWorld(scene), size, size);
+}
+
+// Left = +y, front (closer to the camera and the robot) = -x.
+const leftmost = (s: Scene) => s.placements.reduce((a, b) => (b.y > a.y ? b : a));
+const rightmost = (s: Scene) => s.placements.reduce((a, b) => (b.y < a.y ? b : a));
+const nearest = (s: Scene) => s.placements.reduce((a, b) => (b.x < a.x ? b : a));
+const farthest = (s: Scene) => s.placements.reduce((a, b) => (b.x > a.x ? b : a));
+const obj = (p: Placement) => getObject(p.id);
+
+type SceneQuestion = (s: Scene, rng: Rng) => QA | null;
+type TextQuestion = (rng: Rng) => QA | null;
+
+const qa = (question: string, answer: string, kind: CorpusKind, language: Language = 'en'): QA => ({ question, answer, kind, language });
+
+// ---------------------------------------------------------------------------------------------------
+// Questions about a scene, English.
+
+const EXTREMES: { en: string; es: string; fr: string; de: string; zh: string; pick: (s: Scene) => Placement }[] = [
+  { en: 'furthest to the left', es: 'más a la izquierda', fr: 'le plus à gauche', de: 'am weitesten links', zh: '最左边', pick: leftmost },
+  { en: 'furthest to the right', es: 'más a la derecha', fr: 'le plus à droite', de: 'am weitesten rechts', zh: '最右边', pick: rightmost },
+  { en: 'closest to the camera', es: 'más cerca de la cámara', fr: 'le plus près de la caméra', de: 'am nächsten zur Kamera', zh: '离相机最近', pick: nearest },
+  { en: 'furthest from the camera', es: 'más lejos de la cámara', fr: 'le plus loin de la caméra', de: 'am weitesten von der Kamera', zh: '离相机最远', pick: farthest },
+];
+
+/** An extreme whose object is unambiguous (its runner-up is at least 6 cm less extreme). */
+function clearExtreme(s: Scene, rng: Rng): (typeof EXTREMES)[number] | null {
+  if (s.placements.length < 2) return null;
+  const e = rng.pick(EXTREMES);
+  const p = e.pick(s);
+  const axis = e === EXTREMES[0] || e === EXTREMES[1] ? 'y' : 'x';
+  const sign = e === EXTREMES[0] || e === EXTREMES[3] ? 1 : -1;
+  const gap = Math.min(...s.placements.filter((q) => q !== p).map((q) => sign * (p[axis] - q[axis])));
+  return gap >= 0.06 ? e : null;
+}
+
+const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'caption', SceneQuestion[]> = {
+  colour: [
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      return qa(`What colour is the ${o.names.en}?`, o.colour.name, 'colour');
+    },
+    (s, rng) => {
+      const e = clearExtreme(s, rng);
+      return e ? qa(`What colour is the object ${e.en}?`, obj(e.pick(s)).colour.name, 'colour') : null;
+    },
+  ],
+  identity: [
+    (s, rng) => {
+      const e = clearExtreme(s, rng);
+      return e ? qa(`Which object is ${e.en}?`, obj(e.pick(s)).names.en, 'identity') : null;
+    },
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      const same = s.placements.filter((p) => obj(p).colour.name === o.colour.name);
+      return same.length === 1 ? qa(`What is the ${o.colour.name} object?`, o.names.en, 'identity') : null;
+    },
+    (s, rng) => {
+      const present = rng.next() < 0.5;
+      const pool = CATALOGUE.filter((o) => s.placements.some((p) => p.id === o.id) === present);
+      if (pool.length === 0) return null;
+      return qa(`Is there ${withArticle(rng.pick(pool).names.en)} on the table?`, present ? 'yes' : 'no', 'identity');
+    },
+  ],
+  category: [
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      return qa(`What kind of object is the ${o.names.en}?`, o.category, 'category');
+    },
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      const same = s.placements.filter((p) => obj(p).category === o.category);
+      return same.length === 1 ? qa(`Which object on the table is ${withArticle(o.category)}?`, o.names.en, 'category') : null;
+    },
+  ],
+  counting: [
+    (s) => qa('How many objects are on the table?', String(s.placements.length), 'counting'),
+    (s, rng) => {
+      const c = rng.pick(Object.keys(PLURAL) as Category[]);
+      return qa(`How many ${PLURAL[c]} are on the table?`, String(s.placements.filter((p) => obj(p).category === c).length), 'counting');
+    },
+  ],
+  spatial: [
+    (s, rng) => {
+      if (s.placements.length < 2) return null;
+      const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
+      if (Math.abs(a.y - b.y) < 0.05) return null;
+      return qa(`Is the ${obj(a).names.en} left or right of the ${obj(b).names.en}?`, a.y > b.y ? 'left' : 'right', 'spatial');
+    },
+    (s, rng) => {
+      if (s.placements.length < 2) return null;
+      const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
+      if (Math.abs(a.x - b.x) < 0.05) return null;
+      return qa(`Is the ${obj(a).names.en} in front of or behind the ${obj(b).names.en}?`, a.x < b.x ? 'in front' : 'behind', 'spatial');
+    },
+  ],
+  position: [
+    (s, rng) => {
+      const p = rng.pick(s.placements);
+      const o = obj(p);
+      const g = s.gripper;
+      const d = (v: number) => Math.round(Math.abs(v) * 100);
+      const dx = p.x - g.x;
+      const dy = p.y - g.y;
+      const dz = o.size[2] * 2 - g.z; // top of the object
+      const answer = `${d(dx)} cm ${dx >= 0 ? 'forward' : 'back'}, ${d(dy)} cm ${dy >= 0 ? 'left' : 'right'}, ${d(dz)} cm ${dz >= 0 ? 'up' : 'down'}`;
+      return qa(`Where is the ${o.names.en} relative to the gripper?`, answer, 'position');
+    },
+  ],
+  caption: [
+    (s, rng) => {
+      const sorted = [...s.placements].sort((a, b) => b.y - a.y).map((p) => withArticle(`${obj(p).colour.name} ${obj(p).names.en}`));
+      const list = sorted.length === 1 ? sorted[0]! : `${sorted.slice(0, -1).join(', ')} and ${sorted.at(-1)}`;
+      return qa(rng.pick(['Describe the scene.', 'What is on the table, from left to right?']), list, 'caption');
+    },
+  ],
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Questions about a scene in Spanish, French, German and Chinese (answers in the same language).
+
+const HOW_MANY: Record<Foreign, string> = {
+  es: '¿Cuántos objetos hay en la mesa?',
+  fr: "Combien d'objets y a-t-il sur la table ?",
+  de: 'Wie viele Gegenstände liegen auf dem Tisch?',
+  zh: '桌子上有几个物体？',
+};
+
+function foreignScene(lang: Foreign): SceneQuestion[] {
+  return [
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      const n = theName(o, lang);
+      const q = { es: `¿De qué color es ${n}?`, fr: `De quelle couleur est ${n} ?`, de: `Welche Farbe hat ${n}?`, zh: `${n}是什么颜色？` }[lang];
+      return qa(q, colourIn(o, lang), lang, lang);
+    },
+    (s, rng) => {
+      const o = obj(rng.pick(s.placements));
+      const n = theName(o, lang);
+      const q = { es: `¿Qué tipo de objeto es ${n}?`, fr: `Quel type d'objet est ${n} ?`, de: `Was für ein Gegenstand ist ${n}?`, zh: `${n}是哪一类东西？` }[lang];
+      return qa(q, CATEGORY_NAMES[o.category][lang], lang, lang);
+    },
+    (s) => qa(HOW_MANY[lang], String(s.placements.length), lang, lang),
+    (s, rng) => {
+      const e = clearExtreme(s, rng);
+      if (!e) return null;
+      const q = { es: `¿Qué objeto está ${e.es}?`, fr: `Quel objet est ${e.fr} ?`, de: `Welcher Gegenstand ist ${e.de}?`, zh: `${e.zh}的物体是什么？` }[lang];
+      return qa(q, obj(e.pick(s)).names[lang], lang, lang);
+    },
+  ];
+}
+
+const FOREIGN_SCENE: Record<Foreign, SceneQuestion[]> = { es: foreignScene('es'), fr: foreignScene('fr'), de: foreignScene('de'), zh: foreignScene('zh') };
+
+// ---------------------------------------------------------------------------------------------------
+// World knowledge (text only).
+
+/** Synonyms that name exactly one object and are not another object's English name. */
+const SYNONYMS: [string, CatalogueObject][] = (() => {
+  const owners = new Map<string, Set<string>>();
+  for (const o of CATALOGUE) for (const s of o.synonyms) owners.set(s, (owners.get(s) ?? new Set()).add(o.id));
+  const names = new Set(CATALOGUE.map((o) => o.names.en));
+  return [...owners].filter(([s, ids]) => ids.size === 1 && !names.has(s)).map(([s, ids]) => [s, getObject([...ids][0]!)] as [string, CatalogueObject]);
+})();
+
+/** Foreign names that translate to exactly one English name. */
+const FOREIGN_WORDS: [string, Foreign, CatalogueObject][] = (() => {
+  const owners = new Map<string, Set<string>>();
+  for (const o of CATALOGUE) for (const l of FOREIGN_LANGUAGES) owners.set(o.names[l], (owners.get(o.names[l]) ?? new Set()).add(o.id));
+  const out: [string, Foreign, CatalogueObject][] = [];
+  for (const o of CATALOGUE) for (const l of FOREIGN_LANGUAGES) if (owners.get(o.names[l])!.size === 1 && o.names[l] !== o.names.en) out.push([o.names[l], l, o]);
+  return out;
+})();
+
+const KNOWLEDGE: TextQuestion[] = [
+  (rng) => {
+    const o = rng.pick(CATALOGUE);
+    return qa(`What do you do with ${withArticle(o.names.en)}?`, o.affordance, 'knowledge');
+  },
+  (rng) => {
+    const [s, o] = rng.pick(SYNONYMS);
+    return qa(`What is another word for ${s}?`, o.names.en, 'knowledge');
+  },
+  (rng) => {
+    const [w, l, o] = rng.pick(FOREIGN_WORDS);
+    return qa(`What does the ${LANGUAGE_NAMES[l]} word ${w} mean?`, o.names.en, 'knowledge');
+  },
+  (rng) => {
+    const o = rng.pick(CATALOGUE);
+    const l = rng.pick(FOREIGN_LANGUAGES);
+    return qa(`How do you say ${o.names.en} in ${LANGUAGE_NAMES[l]}?`, o.names[l], 'knowledge');
+  },
+  (rng) => {
+    const o = rng.pick(CATALOGUE);
+    const c = rng.next() < 0.5 ? o.category : rng.pick(Object.keys(PLURAL) as Category[]);
+    return qa(`Is ${withArticle(o.names.en)} ${withArticle(c)}?`, c === o.category ? 'yes' : 'no', 'knowledge');
+  },
+  (rng) => {
+    const o = rng.pick(CATALOGUE);
+    return qa(`What colour is ${withArticle(o.names.en)}?`, o.colour.name, 'knowledge');
+  },
+];
+
+// ---------------------------------------------------------------------------------------------------
+// Conversations and the held-out set.
+
+/** A 32-bit seed for item `index` of stream `stream` (FNV-1a over the three numbers). */
+function itemSeed(seed: number, stream: number, index: number): number {
+  let h = 0x811c9dc5;
+  for (const v of [seed, stream, index]) {
+    for (let k = 0; k < 4; k++) {
+      h ^= (v >>> (8 * k)) & 0xff;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  }
+  return h;
+}
+
+const TRAIN_STREAM = 1;
+const EVAL_STREAM = 2;
+
+/** A question from `gens` that this scene can answer unambiguously, or null after 20 tries. */
+function drawScene(s: Scene, gens: SceneQuestion[], rng: Rng): QA | null {
+  for (let tries = 0; tries < 20; tries++) {
+    const q = rng.pick(gens)(s, rng);
+    if (q) return q;
+  }
+  return null;
+}
+
+function drawText(gens: TextQuestion[], rng: Rng): QA {
+  for (;;) {
+    const q = rng.pick(gens)(rng);
+    if (q) return q;
+  }
+}
+
+/** Conversation `index` of the training corpus: three in four show a scene and ask 4 questions about
+ *  it (about a third of them in another language); the rest are 5 knowledge questions without image. */
+export function corpusConversation(seed: number, index: number): CorpusConversation {
+  const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
+  if (rng.next() < 0.25) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(KNOWLEDGE, rng)) };
+  const scene = sampleCorpusScene(rng);
+  const out: QA[] = [];
+  for (let k = 0; k < 4; k++) {
+    const r = rng.next();
+    let gens: SceneQuestion[];
+    if (r < 0.3) gens = FOREIGN_SCENE[rng.pick(FOREIGN_LANGUAGES)];
+    else if (r < 0.36) gens = EN_SCENE.position;
+    else if (r < 0.4) gens = EN_SCENE.caption;
+    else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
+    out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
+  }
+  return { scene, qa: out };
+}
+
+export interface VqaItem {
+  category: VqaCategory;
+  scene: Scene | null;
+  question: string;
+  answer: string;
+}
+
+/** The held-out VQA set: `perCategory` single questions of each category, from scenes and draws of a
+ *  stream the training corpus never uses. */
+export function heldOutVqa(seed: number, perCategory: number): VqaItem[] {
+  const items: VqaItem[] = [];
+  VQA_CATEGORIES.forEach((category, c) => {
+    for (let i = 0; i < perCategory; i++) {
+      const rng = new Rng(itemSeed(seed, EVAL_STREAM, c * 1_000_003 + i));
+      if (category === 'knowledge') {
+        const q = drawText(KNOWLEDGE, rng);
+        items.push({ category, scene: null, question: q.question, answer: q.answer });
+        continue;
+      }
+      const gens = category === 'es' || category === 'fr' || category === 'de' || category === 'zh' ? FOREIGN_SCENE[category] : EN_SCENE[category];
+      // A new scene until one answers a question of this category (e.g. spatial needs two objects).
+      for (;;) {
+        const scene = sampleCorpusScene(rng);
+        const q = drawScene(scene, gens, rng);
+        if (!q) continue;
+        items.push({ category, scene, question: q.question, answer: q.answer });
+        break;
+      }
+    }
+  });
+  return items;
+}
+
+/** Chat messages of a conversation: the image goes with the first user turn. */
+export function conversationMessages(conv: CorpusConversation): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  conv.qa.forEach((q, k) => {
+    const content: ChatMessage['content'] = k === 0 && conv.scene ? [{ type: 'image' }, { type: 'text', text: q.question }] : [{ type: 'text', text: q.question }];
+    messages.push({ role: 'user', content });
+    messages.push({ role: 'assistant', content: [{ type: 'text', text: q.answer }] });
+  });
+  return messages;
+}
+
+/** Texts for training the tokenizer: questions and answers of the first `n` conversations. */
+export function* corpusTexts(seed: number, n: number): Generator<string> {
+  for (let i = 0; i < n; i++) for (const q of corpusConversation(seed, i).qa) (yield q.question, yield q.answer);
+}
+
+/** Exact-match normalisation: Unicode NFKC, lower case, no surrounding punctuation or spaces. */
+export function normaliseAnswer(s: string): string {
+  return s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim().replace(/^[\s"'“”«»]+|[\s.。!！?？"'“”«»]+$/gu, '');
+}
