@@ -16,4 +16,4 @@ export { motionPlan, describeDisplacement, planDirections, toGripperFrame, DEFAU
 export type { MotionThresholds, PlanPhase, Sign } from './motion.ts';
 export { SafetyEnvelope, UnsafeActionError, StoppedError, BRIDGE_LIMITS } from './envelope.ts';
 export type { EnvelopeLimits } from './envelope.ts';
-export { makeTokensCodec, BINS } from './codecs/tokens.ts';
+export { makeTokensCodec, BINS, ACTION_MARKERS, tokenBinRanges } from './codecs/tokens.ts';

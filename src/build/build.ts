@@ -12,6 +12,7 @@ import { FormatError, UsageError } from '../errors/index.ts';
 import type { Episode } from '../data/episode.ts';
 import type { AnnotationRecord } from '../annotate/index.ts';
 import { promptVersions } from '../prompts/index.ts';
+import { ACTION_MARKERS, getCodec, tokenBinRanges } from '../actions/index.ts';
 import { writeFileAtomic, fsyncDir } from '../util/index.ts';
 import { episodeExamples, codecFor } from './examples.ts';
 import { writeSftParquet } from './parquet.ts';
@@ -39,7 +40,10 @@ export interface BuildInfo {
   examples: { train: Record<string, number>; val: Record<string, number> };
   images: number;
   prompts: Record<string, string>;
-  options: Omit<BuildOptions, 'outDir' | 'onEpisode' | 'format'>;
+  options: Omit<BuildOptions, 'outDir' | 'onEpisode' | 'format'> & {
+    /** Style `tokens`: the bin ranges (cm) of dx, dy, dz and the marker tokens. */
+    tokens?: { low: [number, number, number]; high: [number, number, number]; markers: string };
+  };
 }
 
 export function isValidation(episodeId: string, seed: number, fraction: number): boolean {
@@ -63,7 +67,10 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
   if (existsSync(join(opts.outDir, 'build_info.json'))) {
     throw new FormatError('E_BUILD_EXISTS', `${opts.outDir} already holds a built dataset`, { file: opts.outDir, fix: 'choose a new output folder or delete the old one' });
   }
-  const codec = codecFor(opts.actionStyle);
+  // Style `tokens` bins each axis between the dataset's 1st and 99th percentiles (over every
+  // annotated chunk element) and writes bins as the markers <a000>…<a255>.
+  const bins = opts.actionStyle === 'tokens' ? tokenBinRanges(annotations.filter((a) => a.status === 'ok').flatMap((a) => a.segments.flatMap((s) => s.chunk))) : null;
+  const codec = bins ? getCodec('tokens', { tokens: { ...bins, tokens: ACTION_MARKERS } }) : codecFor(opts.actionStyle);
   const byEpisode = new Map<string, AnnotationRecord>();
   const failed = new Set<string>();
   for (const a of annotations) {
@@ -80,7 +87,7 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
     examples: { train: {}, val: {} },
     images: 0,
     prompts: promptVersions(),
-    options: { actionStyle: opts.actionStyle, camera: opts.camera, maxChunkElements: opts.maxChunkElements, directionCm: opts.directionCm, valFraction: opts.valFraction, seed: opts.seed },
+    options: { actionStyle: opts.actionStyle, camera: opts.camera, maxChunkElements: opts.maxChunkElements, directionCm: opts.directionCm, valFraction: opts.valFraction, seed: opts.seed, ...(bins ? { tokens: { ...bins, markers: `${ACTION_MARKERS[0]}…${ACTION_MARKERS.at(-1)}` } } : {}) },
   };
   const written = new Set<string>();
   let episodeIndex = 0;

@@ -14,11 +14,14 @@ import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatMessage, ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { TrainExample } from './trainer.ts';
+import { splitMarkers } from './action-tokens.ts';
 
 export interface ChatEncoder {
   tokenizer: Tokenizer;
   template: ChatTemplate;
   cfg: AnyGemma3Config;
+  /** Discrete-token mode: action markers `<aNNN>` → the vocabulary ids that stand for them. */
+  actionTokens?: ReadonlyMap<string, number>;
 }
 
 export interface SplitStats {
@@ -47,11 +50,23 @@ export function encodeConversation(messages: ChatMessage[], enc: ChatEncoder, wh
   const spec = imageSpec(enc);
   const ids: number[] = [];
   const mask: number[] = [];
-  const push = (text: string, trained: boolean) => {
+  const pushText = (text: string, trained: boolean) => {
     const expanded = spec ? expandImageTokens(text, spec) : text;
     for (const id of enc.tokenizer.encode(expanded)) {
       ids.push(id);
       mask.push(trained ? 1 : 0);
+    }
+  };
+  const push = (text: string, trained: boolean) => {
+    if (!enc.actionTokens) return pushText(text, trained);
+    for (const piece of splitMarkers(text)) {
+      if (!piece.marker) pushText(piece.text, trained);
+      else {
+        const id = enc.actionTokens.get(piece.text);
+        if (id === undefined) throw new FormatError('E_SFT_RECORD', `${where}: action marker ${piece.text} has no token`, { fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`' });
+        ids.push(id);
+        mask.push(trained ? 1 : 0);
+      }
     }
   };
   let done = '';

@@ -8,6 +8,38 @@ import type { ActionCodec, TokensCodecOptions } from '../codec.ts';
 import type { ActionElement } from '../types.ts';
 
 export const BINS = 256;
+
+/** The bin tokens of datasets built with style `tokens`: `<a000>` … `<a255>` (fixed width, so
+ *  prefix-free). Training maps each to one of the model's least-used vocabulary tokens; generation maps
+ *  back (src/train/action-tokens.ts), so a dataset does not depend on one tokenizer. */
+export const ACTION_MARKERS: readonly string[] = Array.from({ length: BINS }, (_, i) => `<a${String(i).padStart(3, '0')}>`);
+
+/** Bin ranges from a dataset's action elements (cm): the 1st and 99th percentile of dx, dy, dz (as
+ *  OpenVLA does), widened to at least ±0.5 cm around their middle so a constant axis still has bins. */
+export function tokenBinRanges(elements: Iterable<{ dx: number; dy: number; dz: number }>): { low: [number, number, number]; high: [number, number, number] } {
+  const axes: number[][] = [[], [], []];
+  for (const e of elements) {
+    axes[0]!.push(e.dx);
+    axes[1]!.push(e.dy);
+    axes[2]!.push(e.dz);
+  }
+  const low: [number, number, number] = [0, 0, 0];
+  const high: [number, number, number] = [0, 0, 0];
+  axes.forEach((v, a) => {
+    const finite = v.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+    const q = (p: number) => (finite.length === 0 ? 0 : finite[Math.min(finite.length - 1, Math.max(0, Math.round(p * (finite.length - 1))))]!);
+    let lo = q(0.01);
+    let hi = q(0.99);
+    if (hi - lo < 1) {
+      const mid = (lo + hi) / 2;
+      lo = mid - 0.5;
+      hi = mid + 0.5;
+    }
+    low[a] = lo;
+    high[a] = hi;
+  });
+  return { low, high };
+}
 /** Fewer elements than the text codecs: the grammar is 256-way per token. */
 const MAX_TOKEN_ELEMENTS = Math.min(MAX_ELEMENTS, 16);
 

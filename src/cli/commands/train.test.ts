@@ -10,6 +10,10 @@ import { capture } from '../testing.ts';
 import { trainBpe } from '../../tokenizer/index.ts';
 import { Gemma3Model, saveModel, parseGemma3Config, loadModel, loadAdapter } from '../../models/index.ts';
 import { parseLoraSpec } from './train.ts';
+import { getCodec, ACTION_MARKERS } from '../../actions/index.ts';
+import { loadActionTokens, actionIdsToText, markerMap, stripMarkers } from '../../train/action-tokens.ts';
+import { SafetensorsFile } from '../../formats/index.ts';
+import { Tokenizer } from '../../tokenizer/index.ts';
 
 test('--lora specs parse over the paper defaults; bad specs are usage errors', () => {
   const c = parseLoraSpec('r=8,alpha=16,dropout=0,targets=q_proj+v_proj', 'gemma3_text');
@@ -68,6 +72,87 @@ test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', asyn
     const badInfo = await capture(['train', '--model', modelDir, '--data', sft, '--out', join(dir, 'y')]);
     assert.notEqual(badInfo.code, 0);
     assert.match(badInfo.err, /E_SFT_RECORD.*build_info\.json is not valid JSON/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('discrete-token mode: build --action-style tokens, then LoRA with trainable tokens and --full', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-tokens-'));
+  try {
+    const demo = await capture(['demo', '--episodes', '6', '--out', join(dir, 'demo')]);
+    assert.equal(demo.code, 0, demo.err);
+    const sft = join(dir, 'tok');
+    const b = await capture(['build', '--annotations', join(dir, 'demo', 'ann'), '--episodes', join(dir, 'demo', 'sim'), '--out', sft, '--action-style', 'tokens']);
+    assert.equal(b.code, 0, b.err);
+    const info = JSON.parse(readFileSync(join(sft, 'build_info.json'), 'utf8'));
+    const bins = info.options.tokens as { low: number[]; high: number[] };
+    for (let a = 0; a < 3; a++) assert.ok(bins.high[a]! > bins.low[a]!, JSON.stringify(bins));
+    const records = readFileSync(join(sft, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const chunks = records.filter((r) => r.meta.stage === 'chunk').map((r) => r.messages[1].content[0].text as string);
+    assert.ok(chunks.length > 0);
+    const codec = getCodec('tokens', { tokens: { low: bins.low as [number, number, number], high: bins.high as [number, number, number], tokens: ACTION_MARKERS } });
+    for (const c of chunks) {
+      assert.match(c, /^(<a\d{3}>)+$/);
+      assert.ok(codec.decode(c).ok, c);
+    }
+
+    const texts = records.flatMap((r) => r.messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [stripMarkers(p.text)] : []))));
+    const tok = trainBpe(texts, { vocabSize: 700 });
+    const modelDir = join(dir, 'base');
+    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
+    saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir);
+    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
+    writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+
+    const run = join(dir, 'run');
+    const r = await capture(['train', '--model', modelDir, '--data', sft, '--out', run, '--steps', '20', '--batch-size', '4', '--lr', '1e-2', '--warmup', '2', '--eval-every', '0', '--lora', 'r=4,alpha=8']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /discrete-token actions: 256 bins/);
+    const runInfo = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
+    assert.equal(runInfo.actionStyle, 'tokens');
+    const at = loadActionTokens(run)!;
+    assert.deepEqual(loadActionTokens(join(run, 'adapter')), at);
+    assert.deepEqual(at.low, bins.low);
+    const tokenizer = Tokenizer.fromDir(modelDir);
+    // The chosen tokens are the least used by the dataset's text: none is used more often than any
+    // ordinary token left out.
+    const count = new Map<number, number>();
+    for (const t of texts) for (const id of tokenizer.encode(t)) count.set(id, (count.get(id) ?? 0) + 1);
+    const chosen = new Set(at.ids);
+    const specials = new Set(tokenizer.specialTokens.values());
+    const others = Array.from({ length: tokenizer.vocabSize }, (_, id) => id).filter((id) => !chosen.has(id) && !specials.has(id) && !/^<0x/.test(tokenizer.idToToken(id) ?? '<0x'));
+    const maxChosen = Math.max(...at.ids.map((id) => count.get(id) ?? 0));
+    const minOther = Math.min(...others.map((id) => count.get(id) ?? 0));
+    assert.ok(maxChosen <= minOther, `a chosen token is used ${maxChosen} times, an unchosen one ${minOther}`);
+    for (const id of at.ids) assert.ok(!specials.has(id));
+    const adapterCfg = JSON.parse(readFileSync(join(run, 'adapter', 'adapter_config.json'), 'utf8'));
+    assert.deepEqual(adapterCfg.trainable_token_indices, at.ids);
+    const f = SafetensorsFile.open(join(run, 'adapter', 'adapter_model.safetensors'));
+    const delta = f.readTensor('base_model.model.language_model.model.embed_tokens.token_adapter.trainable_tokens_delta') as Float32Array;
+    f.close();
+    assert.equal(delta.length, 256 * 32);
+    assert.ok(delta.some((v) => v !== 0), 'the action token rows did not train');
+    const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    assert.ok(metrics.at(-1).loss < metrics[0].loss, `loss ${metrics[0].loss} → ${metrics.at(-1).loss}`);
+    const m = loadModel(modelDir);
+    loadAdapter(m, join(run, 'adapter'));
+
+    // Generated action ids map back to the markers the codec parses.
+    const ids = [...chunks[0]!.matchAll(/<a\d{3}>/g)].map((x) => markerMap(at).get(x[0])!);
+    assert.equal(actionIdsToText(ids, at, tokenizer), chunks[0]);
+
+    const fullRun = join(dir, 'full');
+    const full = await capture(['train', '--model', modelDir, '--data', sft, '--out', fullRun, '--steps', '2', '--batch-size', '2', '--full', '--eval-every', '0']);
+    assert.equal(full.code, 0, full.err);
+    assert.deepEqual(loadActionTokens(join(fullRun, 'model')), at);
+
+    const broken = JSON.parse(readFileSync(join(sft, 'build_info.json'), 'utf8'));
+    delete broken.options.tokens;
+    writeFileSync(join(sft, 'build_info.json'), JSON.stringify(broken));
+    const bad = await capture(['train', '--model', modelDir, '--data', sft, '--out', join(dir, 'z')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /options\.tokens/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -13,6 +13,8 @@ import type { LoraConfig } from '../../models/index.ts';
 import { train, TRAINER_DEFAULTS } from '../../train/trainer.ts';
 import type { TrainerConfig } from '../../train/trainer.ts';
 import { loadSftSplit } from '../../train/sft.ts';
+import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from '../../train/action-tokens.ts';
+import type { ActionTokens } from '../../train/action-tokens.ts';
 import { writeFileAtomic } from '../../util/index.ts';
 
 /** Parses `r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj` over the paper's defaults. */
@@ -80,20 +82,39 @@ export const trainCommand: Command = {
       throw new UsageError(`${out} already holds checkpoints of a run`, 'add --resume to continue it, or choose a new --out');
     }
     const buildInfoPath = join(dataDir, 'build_info.json');
+    let bins: { low: [number, number, number]; high: [number, number, number] } | null = null;
     if (existsSync(buildInfoPath)) {
-      let info: { options?: { actionStyle?: string } };
+      let info: { options?: { actionStyle?: string; tokens?: { low?: unknown; high?: unknown } } };
       try {
         info = JSON.parse(readFileSync(buildInfoPath, 'utf8')) as typeof info;
       } catch (cause) {
         throw new FormatError('E_SFT_RECORD', `${buildInfoPath} is not valid JSON: ${(cause as Error).message}`, { file: buildInfoPath, fix: 'rebuild the dataset with `vlm2vla build`' });
       }
-      if (info.options?.actionStyle === 'tokens') throw new UsageError(`${dataDir} was built with --action-style tokens; the discrete-token training mode is not available yet`, 'build the dataset with a language action style (list, phrase, rot)');
+      if (info.options?.actionStyle === 'tokens') {
+        const t = info.options.tokens;
+        const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => Number.isFinite(x));
+        if (!t || !triple(t.low) || !triple(t.high)) throw new FormatError('E_SFT_RECORD', `${buildInfoPath}: options.tokens (the bin ranges of the tokens action style) is missing or malformed`, { file: buildInfoPath, field: 'options.tokens', fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`' });
+        bins = { low: t.low as [number, number, number], high: t.high as [number, number, number] };
+      }
     }
     const model = loadModel(modelDir, { dtype: full ? 'f32' : 'auto' });
     const tokenizer = Tokenizer.fromDir(modelDir);
     const template = ChatTemplate.fromConfig(tokenizer.config, join(modelDir, 'tokenizer_config.json'));
     if (!template) throw new UsageError(`${modelDir}/tokenizer_config.json has no chat_template`, 'train from a chat model folder');
-    const enc = { tokenizer, template, cfg: model.cfg };
+    // Discrete-token mode: the 256 least-used vocabulary tokens (by the dataset's own text) become the
+    // action bins; in LoRA mode their embedding rows train as PEFT trainable tokens.
+    let actionTokens: ActionTokens | null = null;
+    if (bins) {
+      const texts = readFileSync(join(dataDir, 'train.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').flatMap((l) => {
+        try {
+          return (JSON.parse(l) as { messages: { content: { text?: string }[] }[] }).messages.flatMap((m) => m.content.flatMap((p) => (typeof p.text === 'string' ? [stripMarkers(p.text)] : [])));
+        } catch {
+          return []; // loadSftSplit reports malformed lines with their line numbers
+        }
+      });
+      actionTokens = { ids: leastUsedTokens(tokenizer, texts), ...bins };
+    }
+    const enc = { tokenizer, template, cfg: model.cfg, actionTokens: actionTokens ? markerMap(actionTokens) : undefined };
     const maxLength = args.flags['max-length'] as number;
     const trainSplit = loadSftSplit(dataDir, 'train', enc, maxLength);
     const valSplit = loadSftSplit(dataDir, 'val', enc, maxLength);
@@ -104,6 +125,7 @@ export const trainCommand: Command = {
     if (full) params = model.setTrainable(true);
     else {
       lora = parseLoraSpec(String(args.flags.lora ?? ''), model.cfg.modelType);
+      if (actionTokens) lora.trainableTokenIndices = actionTokens.ids;
       params = addAdapter(model, 'default', { ...lora, baseModel: modelDir }, seed);
       setActiveAdapter(model, 'default');
     }
@@ -119,15 +141,22 @@ export const trainCommand: Command = {
       evalEvery: args.flags['eval-every'] as number,
       checkpointEvery: args.flags['checkpoint-every'] as number,
     };
+    if (actionTokens) console.log(`discrete-token actions: 256 bins on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
     console.log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${modelDir} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)`);
     const result = await train({ model, params, train: trainSplit.examples, val: valSplit.examples, config, outDir: out, resume });
     if (full) {
       saveModel(model, join(out, 'model'));
       for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (existsSync(join(modelDir, f))) copyFileSync(join(modelDir, f), join(out, 'model', f));
     } else saveAdapter(model, 'default', join(out, 'adapter'), modelDir);
+    if (actionTokens) {
+      saveActionTokens(out, actionTokens);
+      saveActionTokens(join(out, full ? 'model' : 'adapter'), actionTokens);
+    }
     writeFileAtomic(join(out, 'run.json'), `${JSON.stringify({
       schema: 'vlm2vla.run/1',
       mode: full ? 'full' : 'lora',
+      actionStyle: actionTokens ? 'tokens' : 'language',
+      actionTokens,
       baseModel: modelDir,
       data: dataDir,
       lora,

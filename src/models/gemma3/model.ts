@@ -130,15 +130,27 @@ export interface InitOptions {
   dtype?: 'f32' | 'bf16';
 }
 
+/** PEFT trainable tokens (`trainable_token_indices`): new values for a few rows of the (tied)
+ *  embedding, stored as a delta [ids, D] on top of the frozen table; they also change the matching
+ *  output rows when the embedding is tied to the LM head. */
+export interface TokenAdapter {
+  ids: Int32Array;
+  delta: Tensor;
+}
+
 export class Gemma3Model {
   readonly text: Gemma3TextConfig;
-  readonly embed: Weight;
+  embed: Weight;
   readonly finalNorm: Tensor;
-  readonly lmHead: Weight;
+  lmHead: Weight;
   readonly layers: DecoderLayer[];
   readonly vision: { patchW: Weight; patchB: Tensor; pos: Tensor; layers: VisionLayer[]; postW: Tensor; postB: Tensor; mmNorm: Tensor; mmProj: Tensor } | null;
   /** Dropout randomness for LoRA (training only; null = no dropout). */
   rng: Rng | null = null;
+  /** Trainable-token deltas by adapter name, and the active one (set with setActiveAdapter). */
+  readonly tokenAdapters = new Map<string, TokenAdapter>();
+  activeTokenAdapter: TokenAdapter | null = null;
+  #embedF32: Tensor | null = null;
 
   /** params: every tensor of gemma3TensorSpec(cfg) by canonical name. Norm weights, biases and the
    *  projector are kept in fp32; matrices may be bf16. */
@@ -239,6 +251,31 @@ export class Gemma3Model {
     return new Gemma3Model(cfg, params);
   }
 
+  /** Module name of the token embedding (PEFT keys of trainable tokens hang off it). */
+  get embedModuleName(): string {
+    return this.cfg.modelType === 'gemma3' ? 'language_model.model.embed_tokens' : 'model.embed_tokens';
+  }
+
+  /** The embedding table with the active token adapter's rows replaced by base + delta (on the tape,
+   *  so the delta gets gradients), or null without a token adapter. */
+  private effectiveEmbedding(): Tensor | null {
+    const ta = this.activeTokenAdapter;
+    if (!ta) return null;
+    if (this.embed instanceof Tensor) this.#embedF32 = this.embed;
+    else if (!this.#embedF32) this.#embedF32 = widen(this.embed);
+    const base = this.#embedF32;
+    return scatterRows(base, add(gatherRows(base, ta.ids), ta.delta), ta.ids);
+  }
+
+  /** Replaces the token embedding (and the tied LM head), e.g. after merging trainable tokens. */
+  setEmbedding(e: Tensor): void {
+    const lm = this.cfg.modelType === 'gemma3' ? 'language_model.' : '';
+    this.params.set(`${lm}model.embed_tokens.weight`, e);
+    this.embed = e;
+    if (this.text.tieWordEmbeddings) this.lmHead = e;
+    this.#embedF32 = null;
+  }
+
   /** Every linear projection by module name (canonical HF names without `.weight`). */
   projections(): Map<string, Proj> {
     const out = new Map<string, Proj>();
@@ -332,13 +369,13 @@ export class Gemma3Model {
   }
 
   /** Token embeddings × sqrt(D), with image features spliced in at the image tokens. */
-  embedInput(input: ModelInput): { x: Tensor; blocks: Int32Array | null } {
+  embedInput(input: ModelInput, table: Tensor | null = null): { x: Tensor; blocks: Int32Array | null } {
     const t = this.text;
     const ids = input.ids;
     for (let i = 0; i < ids.length; i++) {
       if (!(ids[i]! >= 0 && ids[i]! < t.vocabSize)) throw new ShapeError(`token id ${ids[i]} at position ${i} is outside the vocabulary of ${t.vocabSize}`, { field: 'ids' });
     }
-    const raw = this.embed instanceof Tensor ? embedding(this.embed, ids) : embeddingBf16(this.embed, ids);
+    const raw = table ? embedding(table, ids) : this.embed instanceof Tensor ? embedding(this.embed, ids) : embeddingBf16(this.embed, ids);
     let x = scale(raw, Math.fround(Math.sqrt(t.hiddenSize)));
     const { index, blocks } = this.imageLayout(input);
     const nImages = index.length / ((this.cfg as Gemma3Config).mmTokensPerImage ?? 1);
@@ -360,7 +397,8 @@ export class Gemma3Model {
     const offset = cache ? cache.length : 0;
     if (cache && (cache.batch !== B || offset + T > cache.capacity)) throw new ShapeError(`the KV cache (batch ${cache.batch}, ${cache.length}/${cache.capacity} used) cannot take batch ${B} × ${T} more tokens`, { field: 'cache' });
     const positions = input.positions ?? Int32Array.from({ length: B * T }, (_, i) => offset + (i % T));
-    let { x, blocks } = this.embedInput(input);
+    const table = this.effectiveEmbedding();
+    let { x, blocks } = this.embedInput(input, table);
     const Hq = t.numHeads;
     const Hkv = t.numKvHeads;
     const Dh = t.headDim;
@@ -384,7 +422,7 @@ export class Gemma3Model {
     if (cache) cache.length += T;
     let hN = reshape(x, [B * T, t.hiddenSize]);
     if (input.rows) hN = gatherRows(hN, input.rows);
-    let logits = linear(rmsNorm(hN, this.finalNorm, eps, true), this.lmHead);
+    let logits = linear(rmsNorm(hN, this.finalNorm, eps, true), table && t.tieWordEmbeddings ? table : this.lmHead);
     if (t.finalLogitSoftcapping !== null) logits = softcap(logits, t.finalLogitSoftcapping);
     return logits;
   }

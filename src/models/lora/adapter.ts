@@ -8,16 +8,33 @@ import { SafetensorsFile, writeSafetensors } from '../../formats/index.ts';
 import type { TensorToWrite } from '../../formats/index.ts';
 import { Tensor, getBackend } from '../../tensor/index.ts';
 import { Rng, writeFileAtomic } from '../../util/index.ts';
-import type { LoraPair, Proj } from '../gemma3/model.ts';
-import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, refusePickle, targetMatches, PAPER_LORA } from './peft.ts';
+import type { LoraPair, Proj, TokenAdapter } from '../gemma3/model.ts';
+import type { Weight } from '../../tensor/index.ts';
+import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, refusePickle, targetMatches, tokenDeltaKey, PAPER_LORA } from './peft.ts';
 import type { LoraConfig } from './peft.ts';
 import { readFloats, widen } from '../tensors.ts';
 
-/** What LoRA needs of a model: its projections by module name. */
+/** What LoRA needs of a model: its projections by module name. Hosts with an embedding can also
+ *  carry trainable-token deltas (PEFT `trainable_token_indices`). */
 export interface LoraHost {
   projections(): Map<string, Proj>;
   /** The model's weights by name, updated when an adapter is merged. */
   readonly params?: Map<string, unknown>;
+  readonly tokenAdapters?: Map<string, TokenAdapter>;
+  activeTokenAdapter?: TokenAdapter | null;
+  readonly embedModuleName?: string;
+  readonly embed?: Weight;
+  setEmbedding?(e: Tensor): void;
+}
+
+function tokenHost(host: LoraHost, what: string): Required<Pick<LoraHost, 'tokenAdapters' | 'embedModuleName' | 'embed'>> {
+  if (!host.tokenAdapters || !host.embedModuleName || !host.embed) throw new UsageError(`${what}: this model has no token embedding for trainable tokens`);
+  return host as Required<Pick<LoraHost, 'tokenAdapters' | 'embedModuleName' | 'embed'>>;
+}
+
+function checkTokenIds(host: LoraHost, ids: readonly number[], what: string): void {
+  const vocab = tokenHost(host, what).embed.shape[0]!;
+  for (const id of ids) if (!(Number.isInteger(id) && id >= 0 && id < vocab)) throw new UsageError(`${what}: token id ${id} is outside the vocabulary of ${vocab}`);
 }
 
 export const DECODER_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -48,6 +65,16 @@ export function addAdapter(host: LoraHost, name: string, cfg: LoraConfig = PAPER
     p.adapters.set(name, { A, B, scaling: loraScaling(cfg), dropout: cfg.dropout });
     params.push(A, B);
   }
+  const ids = cfg.trainableTokenIndices ?? [];
+  if (ids.length > 0) {
+    checkTokenIds(host, ids, `adapter "${name}"`);
+    const h = tokenHost(host, `adapter "${name}"`);
+    const D = h.embed.shape[1]!;
+    // PEFT initialises the delta at zero: the adapter starts as the base model.
+    const delta = new Tensor([ids.length, D], new Float32Array(ids.length * D), { requiresGrad: true, name: tokenDeltaKey(h.embedModuleName) });
+    h.tokenAdapters.set(name, { ids: Int32Array.from(ids), delta });
+    params.push(delta);
+  }
   adapterConfigs.set(host, { ...(adapterConfigs.get(host) ?? {}), [name]: cfg });
   return params;
 }
@@ -68,15 +95,19 @@ export function adapterConfig(host: LoraHost, name: string): LoraConfig {
 export function setActiveAdapter(host: LoraHost, name: string | null): void {
   if (name !== null) adapterConfig(host, name);
   for (const p of host.projections().values()) p.active = name === null ? null : (p.adapters.get(name) ?? null);
+  if (host.tokenAdapters) host.activeTokenAdapter = name === null ? null : (host.tokenAdapters.get(name) ?? null);
 }
 
 /** The trainable tensors of an adapter (A and B of every targeted projection). */
 export function adapterParameters(host: LoraHost, name: string): Tensor[] {
   adapterConfig(host, name);
-  return [...host.projections().values()].flatMap((p) => {
+  const out = [...host.projections().values()].flatMap((p) => {
     const a = p.adapters.get(name);
     return a ? [a.A, a.B] : [];
   });
+  const ta = host.tokenAdapters?.get(name);
+  if (ta) out.push(ta.delta);
+  return out;
 }
 
 /** Writes adapter_config.json and adapter_model.safetensors (fp32, PEFT key names). */
@@ -90,6 +121,8 @@ export function saveAdapter(host: LoraHost, name: string, dir: string, baseModel
     tensors.set(peftKey(p.name, 'A'), { dtype: 'F32', shape: [...a.A.shape], data: a.A.data });
     tensors.set(peftKey(p.name, 'B'), { dtype: 'F32', shape: [...a.B.shape], data: a.B.data });
   }
+  const ta = host.tokenAdapters?.get(name);
+  if (ta) tensors.set(tokenDeltaKey(host.embedModuleName!), { dtype: 'F32', shape: [...ta.delta.shape], data: ta.delta.data });
   writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
   writeFileAtomic(join(dir, 'adapter_config.json'), `${JSON.stringify(adapterConfigToJson({ ...cfg, baseModel: baseModel ?? cfg.baseModel }), null, 2)}\n`);
 }
@@ -116,10 +149,21 @@ export function loadAdapter(host: LoraHost, dir: string, name = 'default'): Lora
   const file = SafetensorsFile.open(weightsPath);
   try {
     const found = new Map<string, { A?: Tensor; B?: Tensor }>();
+    let tokenDelta: Tensor | null = null;
     const fail = (key: string, message: string, fix: string): never => {
       throw new FormatError('E_ADAPTER_TENSORS', message, { file: weightsPath, field: key, fix });
     };
+    const ids = cfg.trainableTokenIndices ?? [];
+    const deltaKey = host.embedModuleName ? tokenDeltaKey(host.embedModuleName) : null;
     for (const [key, info] of file.tensors) {
+      if (key === deltaKey || key === `${deltaKey}.default`) {
+        if (ids.length === 0) fail(key, `${key} is present but adapter_config.json lists no trainable_token_indices`, 'restore trainable_token_indices in adapter_config.json');
+        checkTokenIds(host, ids, configPath);
+        const D = host.embed!.shape[1]!;
+        if (info.shape.length !== 2 || info.shape[0] !== ids.length || info.shape[1] !== D) fail(key, `${key} is [${info.shape.join(', ')}], expected [${ids.length}, ${D}]`, 'the adapter was trained on another base model');
+        tokenDelta = new Tensor(info.shape, readFloats(file.readTensor(key), info.dtype, ids.length * D, (message) => fail(key, `${key} ${message}`, 'the adapter is corrupt or not a floating-point file')), { name: key, requiresGrad: false });
+        continue;
+      }
       const parsed = parsePeftKey(key);
       if (!parsed) fail(key, `${key} is not a LoRA key (base_model.model.<module>.lora_A|lora_B.weight)`, 'this file holds more than a LoRA adapter; modules_to_save is not supported');
       const proj = projections.get(parsed!.moduleName);
@@ -134,6 +178,7 @@ export function loadAdapter(host: LoraHost, dir: string, name = 'default'): Lora
       found.set(proj!.name, entry);
     }
     if (found.size === 0) fail('', `${weightsPath} holds no LoRA tensors`, 'the adapter is empty');
+    if (ids.length > 0 && !tokenDelta) fail(deltaKey ?? 'trainable_token_indices', `adapter_config.json lists ${ids.length} trainable_token_indices but ${weightsPath} has no ${deltaKey ?? 'token delta'}`, 'the adapter file is incomplete');
     for (const [module, pair] of found) {
       if (!pair.A || !pair.B) fail(peftKey(module, pair.A ? 'B' : 'A'), `module ${module} has lora_${pair.A ? 'A' : 'B'} but no lora_${pair.A ? 'B' : 'A'}`, 'the adapter file is incomplete');
     }
@@ -141,6 +186,7 @@ export function loadAdapter(host: LoraHost, dir: string, name = 'default'): Lora
       const lp: LoraPair = { A: pair.A!, B: pair.B!, scaling: loraScaling(cfg), dropout: cfg.dropout };
       projections.get(module)!.adapters.set(name, lp);
     }
+    if (tokenDelta) host.tokenAdapters!.set(name, { ids: Int32Array.from(ids), delta: tokenDelta });
   } finally {
     file.close();
   }
@@ -165,6 +211,19 @@ export function mergeAdapter(host: LoraHost, name: string): void {
     if (p.active === a) p.active = null;
     p.adapters.delete(name);
   }
+  const ta = host.tokenAdapters?.get(name);
+  if (ta) {
+    // E[id] += delta; a bf16 table becomes fp32 (the tied LM head is the same tensor).
+    if (!host.setEmbedding) throw new UsageError(`adapter "${name}": this model cannot merge trainable tokens`);
+    const e = widen(host.embed!);
+    const D = e.shape[1]!;
+    ta.ids.forEach((id, k) => {
+      for (let j = 0; j < D; j++) e.data[id * D + j]! += ta.delta.data[k * D + j]!;
+    });
+    host.setEmbedding(e);
+    if (host.activeTokenAdapter === ta) host.activeTokenAdapter = null;
+    host.tokenAdapters!.delete(name);
+  }
   const all = { ...(adapterConfigs.get(host) ?? {}) };
   delete all[name];
   adapterConfigs.set(host, all);
@@ -178,6 +237,9 @@ export function removeAdapter(host: LoraHost, name: string): void {
     if (a && p.active === a) p.active = null;
     p.adapters.delete(name);
   }
+  const ta = host.tokenAdapters?.get(name);
+  if (ta && host.activeTokenAdapter === ta) host.activeTokenAdapter = null;
+  host.tokenAdapters?.delete(name);
   const all = { ...(adapterConfigs.get(host) ?? {}) };
   delete all[name];
   adapterConfigs.set(host, all);

@@ -12,6 +12,9 @@ export interface LoraConfig {
   useRslora: boolean;
   baseModel: string | null;
   taskType: string;
+  /** PEFT `trainable_token_indices`: embedding rows trained as a delta next to LoRA (the
+   *  discrete-token action mode), or null. */
+  trainableTokenIndices?: number[] | null;
 }
 
 /** The paper's defaults (PAPER.md §4.1): r 16, alpha 32 on the seven linear projections of the decoder.
@@ -24,6 +27,7 @@ export const PAPER_LORA: LoraConfig = {
   useRslora: false,
   baseModel: null,
   taskType: 'CAUSAL_LM',
+  trainableTokenIndices: null,
 };
 
 /** The factor that multiplies B·A (PEFT: alpha / r, or alpha / sqrt(r) with rsLoRA). */
@@ -41,6 +45,11 @@ export function targetMatches(moduleName: string, target: string[] | string): bo
 /** Key of a LoRA matrix in adapter_model.safetensors (PEFT strips the adapter name "default"). */
 export function peftKey(moduleName: string, which: 'A' | 'B'): string {
   return `base_model.model.${moduleName}.lora_${which}.weight`;
+}
+
+/** Key of the trainable-tokens delta of an embedding module (PEFT's TrainableTokensLayer). */
+export function tokenDeltaKey(embedModule: string): string {
+  return `base_model.model.${embedModule}.token_adapter.trainable_tokens_delta`;
 }
 
 /** Inverse of peftKey: the module name and matrix of a key, or null for a key that is not LoRA. */
@@ -83,7 +92,22 @@ export function parseAdapterConfig(json: unknown, file = 'adapter_config.json'):
     const empty = v === undefined || v === null || (typeof v === 'object' && Object.keys(v as object).length === 0);
     if (!empty) fail(field, `${field} is set; vlm2vla applies one r and alpha to every target and saves no full modules`, `remove ${field} from adapter_config.json`);
   }
+  let tokens: number[] | null = null;
+  const tti = j.trainable_token_indices;
+  if (tti !== undefined && tti !== null) {
+    let list: unknown = tti;
+    if (typeof tti === 'object' && !Array.isArray(tti)) {
+      const keys = Object.keys(tti);
+      if (keys.length !== 1 || !keys[0]!.endsWith('embed_tokens')) fail('trainable_token_indices', `trainable_token_indices names ${keys.join(', ')}; vlm2vla trains token rows of the (tied) input embedding only`, 'use a list of token ids, or {"embed_tokens": [...]}');
+      list = (tti as Record<string, unknown>)[keys[0]!];
+    }
+    if (!Array.isArray(list) || list.length === 0 || !list.every((v) => Number.isInteger(v) && v >= 0) || new Set(list).size !== list.length) {
+      fail('trainable_token_indices', 'trainable_token_indices must be a non-empty list of distinct token ids', 'fix trainable_token_indices in adapter_config.json');
+    }
+    tokens = [...(list as number[])];
+  }
   return {
+    trainableTokenIndices: tokens,
     r: r as number,
     alpha: alpha as number,
     dropout: dropout as number,
@@ -109,6 +133,7 @@ export function adapterConfigToJson(cfg: LoraConfig): Record<string, unknown> {
     use_rslora: cfg.useRslora,
     use_dora: false,
     modules_to_save: null,
+    trainable_token_indices: cfg.trainableTokenIndices && cfg.trainableTokenIndices.length > 0 ? [...cfg.trainableTokenIndices] : null,
     init_lora_weights: true,
     inference_mode: true,
   };
