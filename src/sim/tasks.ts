@@ -28,7 +28,8 @@ export function prepositionFor(target: string): 'in' | 'on' {
   return ['plate', 'towel'].includes(target) ? 'on' : 'in';
 }
 
-const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = {
+/** English instruction templates per family (the first is the canonical phrasing). */
+export const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = {
   pick: [(x) => `pick up the ${x}`, (x) => `pick the ${x} up`, (x) => `grab the ${x}`],
   'pick-place': [(x, y, p) => `put the ${x} ${p} the ${y}`, (x, y, p) => `place the ${x} ${p} the ${y}`, (x, y, p) => `move the ${x} ${p === 'in' ? 'into' : 'onto'} the ${y}`],
   'pick-place-lift': [(x, y, p) => `pick up the ${x}, put it ${p} the ${y} and lift it`, (x, y, p) => `pick up the ${x} and place it ${p} the ${y}, then lift it`],

@@ -20,6 +20,7 @@ test('the corpus mixes scene and text conversations and covers every object, hel
   let text = 0;
   let foreign = 0;
   let questions = 0;
+  let translations = 0;
   for (let i = 0; i < 2000; i++) {
     const c = corpusConversation(0, i);
     if (!c.scene) text++;
@@ -27,6 +28,10 @@ test('the corpus mixes scene and text conversations and covers every object, hel
     for (const q of c.qa) {
       questions++;
       if (q.language !== 'en') foreign++;
+      if (q.kind === 'translation') {
+        translations++;
+        assert.match(q.question, /^Translate into (English|Spanish|French|German|Chinese): /);
+      }
       assert.ok(q.question.length > 0 && q.answer.length > 0, JSON.stringify(q));
       for (const o of CATALOGUE) if (q.question.includes(o.names.en)) seen.add(o.id);
     }
@@ -35,6 +40,7 @@ test('the corpus mixes scene and text conversations and covers every object, hel
   assert.ok(CATALOGUE.some((o) => o.heldOut));
   assert.ok(text > 350 && text < 650, `${text} text-only conversations of 2000`);
   assert.ok(foreign / questions > 0.15, `foreign share ${foreign / questions}`);
+  assert.ok(translations > 150, `${translations} instruction translations`);
 });
 
 test('chat messages alternate user/assistant with the image in the first user turn', () => {

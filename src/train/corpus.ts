@@ -12,7 +12,8 @@
 // must retain).
 import { CATALOGUE, FOREIGN_LANGUAGES, World, render, getObject } from '../sim/index.ts';
 import type { CatalogueObject, Category, Foreign, Language } from '../sim/index.ts';
-import { sampleScene } from '../sim/tasks.ts';
+import { EN, TASK_FAMILIES, prepositionFor, sampleScene } from '../sim/tasks.ts';
+import { foreignInstructions } from '../sim/language.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import { Rng } from '../util/index.ts';
@@ -21,7 +22,7 @@ import { Rng } from '../util/index.ts';
 export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh'] as const;
 export type VqaCategory = (typeof VQA_CATEGORIES)[number];
 /** Kinds of question that only appear in training conversations (free-form answers). */
-export type CorpusKind = VqaCategory | 'position' | 'caption';
+export type CorpusKind = VqaCategory | 'position' | 'caption' | 'translation';
 
 export interface Placement {
   id: string;
@@ -326,6 +327,25 @@ const KNOWLEDGE: TextQuestion[] = [
   },
 ];
 
+/** Robot instructions translated between English and another language, both ways (training only).
+ *  The target side is always the canonical (first) phrasing, so every question has one answer. */
+const TRANSLATION: TextQuestion[] = [
+  (rng) => {
+    const family = rng.pick(TASK_FAMILIES);
+    const x = rng.pick(CATALOGUE.filter((o) => !o.container));
+    let y: CatalogueObject | null = null;
+    if (family === 'pick-place' || family === 'pick-place-lift') y = rng.pick(CATALOGUE.filter((o) => o.container));
+    else if (family === 'move-next-to') y = rng.pick(CATALOGUE.filter((o) => !o.container && o.id !== x.id));
+    const prep = y ? prepositionFor(y.id) : 'in';
+    const lang = rng.pick(FOREIGN_LANGUAGES);
+    const en = EN[family].map((t) => t(x.names.en, y?.names.en ?? '', prep));
+    const foreign = foreignInstructions(lang, family, x, y, prep);
+    return rng.next() < 0.5
+      ? qa(`Translate into ${LANGUAGE_NAMES[lang]}: ${rng.pick(en)}`, foreign[0]!, 'translation')
+      : qa(`Translate into English: ${rng.pick(foreign)}`, en[0]!, 'translation');
+  },
+];
+
 // ---------------------------------------------------------------------------------------------------
 // Conversations and the held-out set.
 
@@ -361,10 +381,11 @@ function drawText(gens: TextQuestion[], rng: Rng): QA {
 }
 
 /** Conversation `index` of the training corpus: three in four show a scene and ask 4 questions about
- *  it (about a third of them in another language); the rest are 5 knowledge questions without image. */
+ *  it (about a third of them in another language); the rest are 5 text questions without image
+ *  (world knowledge, and about 30% instruction translations). */
 export function corpusConversation(seed: number, index: number): CorpusConversation {
   const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
-  if (rng.next() < 0.25) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(KNOWLEDGE, rng)) };
+  if (rng.next() < 0.25) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
   const scene = sampleCorpusScene(rng);
   const out: QA[] = [];
   for (let k = 0; k < 4; k++) {
