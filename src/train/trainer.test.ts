@@ -4,14 +4,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { addAdapter, setActiveAdapter, adapterParameters, decoderTargets, PAPER_LORA } from '../models/index.ts';
-import { train, makeBatch, evaluateLoss, TRAINER_DEFAULTS } from './trainer.ts';
+import { train, makeBatch, evaluateLoss, lockRunDir, TRAINER_DEFAULTS } from './trainer.ts';
 import type { TrainerConfig } from './trainer.ts';
 import { tinyModel, tinyExamples } from './testing/fixtures.ts';
 
@@ -142,5 +142,30 @@ test('resuming into a run of other tensors, or from a checkpoint with edited sta
     await assert.rejects(run(4), (e: unknown) => isVlmError(e) && e.code === 'E_CHECKPOINT_META' && e.field === 'meta.rng');
   } finally {
     rmSync(dir, { recursive: true });
+  }
+});
+
+test('a run folder has one trainer at a time; a dead trainer\'s lock is taken over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-lock-'));
+  try {
+    const release = lockRunDir(dir);
+    assert.throws(() => lockRunDir(dir), /in use by another trainer/);
+    const model = tinyModel();
+    await assert.rejects(train({ model, params: model.setTrainable(true), train: tinyExamples(4), val: [], config: { ...TRAINER_DEFAULTS, steps: 1 }, outDir: dir, silent: true }), /in use/);
+    release();
+    assert.ok(!existsSync(join(dir, '.lock')));
+    // A live process holds it: refused. A process that has exited: taken over.
+    const live = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 10000)']);
+    try {
+      writeFileSync(join(dir, '.lock'), `${live.pid}\n`);
+      assert.throws(() => lockRunDir(dir), new RegExp(`process ${live.pid}`));
+    } finally {
+      live.kill('SIGKILL');
+    }
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(join(dir, '.lock'), `${dead.stdout}\n`);
+    lockRunDir(dir)();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

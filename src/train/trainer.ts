@@ -7,7 +7,7 @@
 // Determinism: the example order of epoch e is a shuffle seeded by (seed, e); a micro-batch takes the
 // next `batchSize` examples from a cursor that runs across epochs. Dropout randomness comes from one
 // RNG whose state is checkpointed. So a resumed run computes exactly the losses of an uninterrupted one.
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
@@ -216,7 +216,57 @@ function checkResumeMeta(meta: Record<string, unknown>, file: string): ResumeMet
   return m as ResumeMeta;
 }
 
+const LOCK_FILE = '.lock';
+const heldLocks = new Set<string>();
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Takes the run folder for this process (RELIABILITY T4.5): a second trainer on the same folder
+ *  fails at once; a lock left by a dead process (SIGKILL) is taken over. Returns the release. */
+export function lockRunDir(dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, LOCK_FILE);
+  if (heldLocks.has(path)) throw new UsageError(`${dir} is in use by another trainer in this process`, 'train into another folder');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(path, 'wx');
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      heldLocks.add(path);
+      return () => {
+        heldLocks.delete(path);
+        rmSync(path, { force: true });
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+      if (Number.isInteger(pid) && pidAlive(pid)) {
+        throw new UsageError(`${dir} is in use by another trainer (process ${pid})`, 'wait for it to finish, stop it, or train into another folder');
+      }
+      rmSync(path, { force: true }); // stale: its process is gone
+    }
+  }
+  throw new UsageError(`cannot lock ${dir}`, 'check that the folder is writable');
+}
+
 export async function train(run: TrainerRun): Promise<TrainResult> {
+  mkdirSync(run.outDir, { recursive: true });
+  const release = lockRunDir(run.outDir);
+  try {
+    return await trainLocked(run);
+  } finally {
+    release();
+  }
+}
+
+async function trainLocked(run: TrainerRun): Promise<TrainResult> {
   const c = run.config;
   checkTrainerConfig(c);
   if (run.train.length === 0) throw new UsageError('the training set is empty');
