@@ -338,7 +338,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
     return ex;
   };
   const progress = new Progress({ label: 'train', total: c.steps, unit: 'steps', silent: run.silent });
-  progress.set(step);
+  progress.resumedAt(step);
   const started = performance.now();
   let lastLoss = metrics.at(-1)?.loss ?? Number.NaN;
   let logged = metrics.length;

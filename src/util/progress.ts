@@ -14,6 +14,8 @@ export interface ProgressOptions {
 export class Progress {
   private done = 0;
   private readonly start = Date.now();
+  /** Units already done when this bar started counting (a resumed job): not part of the rate. */
+  private base = 0;
   private lastDraw = 0;
   private extra = '';
   private readonly stream: NodeJS.WriteStream;
@@ -29,6 +31,12 @@ export class Progress {
     this.done += n;
     if (info !== undefined) this.extra = info;
     this.maybeDraw(false);
+  }
+
+  /** A resumed job starts at `done`: shown in the count, left out of the rate and the ETA. */
+  resumedAt(done: number): void {
+    this.base = done;
+    this.done = done;
   }
 
   /** Jump to an absolute count (resumed jobs start part-way). */
@@ -51,7 +59,7 @@ export class Progress {
     if (!force && now - this.lastDraw < interval) return;
     this.lastDraw = now;
     const elapsed = (now - this.start) / 1000;
-    const rate = elapsed > 0 ? this.done / elapsed : 0;
+    const rate = elapsed > 0 ? (this.done - this.base) / elapsed : 0;
     const remain = rate > 0 ? Math.max(0, (this.opts.total - this.done) / rate) : NaN;
     const frac = this.opts.total > 0 ? Math.min(1, this.done / this.opts.total) : 0;
     const width = 24;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Rng, writeFileAtomic, Journal, readJsonl } from './index.ts';
+import { Rng, writeFileAtomic, Journal, readJsonl, Progress } from './index.ts';
 
 test('Rng is deterministic per seed and differs across seeds', () => {
   const a = new Rng(42);
@@ -53,4 +53,13 @@ test('Journal trims a torn last line on reopen', () => {
   j2.append({ a: 4 });
   j2.close();
   assert.deepEqual(readJsonl(p), [{ a: 1 }, { a: 2 }, { a: 4 }]);
+});
+
+test('a resumed progress bar rates only the units done since it started', () => {
+  const lines: string[] = [];
+  const stream = { isTTY: false, write: (s: string) => (lines.push(s), true) } as unknown as NodeJS.WriteStream;
+  const p = new Progress({ label: 'train', total: 1000, unit: 'steps', intervalMs: 0, stream });
+  p.resumedAt(900);
+  p.finish();
+  assert.match(lines.at(-1)!, /900\/1000 steps 90% 0\.00 steps\/s/);
 });
