@@ -243,6 +243,17 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   return res;
 }
 
+/** Whether a report meets the base model's accuracy targets, in words. */
+export function targetVerdict(v: VqaReport): string {
+  const below = Object.entries(v.categories).filter(([, s]) => s.accuracy < 0.7).map(([c, s]) => `${c} ${(s.accuracy * 100).toFixed(0)}%`);
+  const overallOk = v.overall >= 0.85;
+  if (overallOk && below.length === 0) return 'met';
+  const parts = [];
+  if (!overallOk) parts.push(`overall ${(v.overall * 100).toFixed(1)}% < 85%`);
+  if (below.length > 0) parts.push(`below 70%: ${below.join(', ')}`);
+  return `**not met** (${parts.join('; ')})`;
+}
+
 function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, command: string, valLoss: number | null): string {
   const t = r.cfg.text;
   const v = r.cfg.modelType === 'gemma3' ? r.cfg.vision : null;
@@ -288,7 +299,7 @@ surrounding punctuation removed). Re-check with \`vlm2vla eval vqa --model <this
 
 ${vqaTable(r.vqa)}
 
-Targets (issue #6): ≥ 85% overall and ≥ 70% in every category.
+Targets (issue #6): ≥ 85% overall and ≥ 70% in every category — ${targetVerdict(r.vqa)}.
 `;
 }
 

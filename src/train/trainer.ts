@@ -342,7 +342,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
   const started = performance.now();
   let lastLoss = metrics.at(-1)?.loss ?? Number.NaN;
   let logged = metrics.length;
-  let lastVal: number | null = null;
+  let lastVal: number | null = [...metrics].reverse().find((m) => m.valLoss !== undefined)?.valLoss ?? null;
   run.model.rng = rng;
   try {
     while (step < c.steps) {
