@@ -157,7 +157,9 @@ registerOp<{ mask: Float32Array }>('dropout', {
     return { output: y };
   },
   backward(_x, _y, g, _s, { mask }) {
-    return [Float32Array.from(g, (v, i) => v * mask[i]!)];
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) out[i] = g[i]! * mask[i]!;
+    return [out];
   },
 });
 
