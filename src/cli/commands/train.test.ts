@@ -15,6 +15,16 @@ import { loadActionTokens, actionIdsToText, markerMap, stripMarkers } from '../.
 import { SafetensorsFile } from '../../formats/index.ts';
 import { Tokenizer } from '../../tokenizer/index.ts';
 
+/** A tiny random gemma3 folder whose 700-token tokenizer is trained on `texts`. */
+function writeTinyModel(modelDir: string, texts: string[]): string {
+  const tok = trainBpe(texts, { vocabSize: 700 });
+  const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
+  saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir);
+  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
+  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+  return modelDir;
+}
+
 test('--lora specs parse over the paper defaults; bad specs are usage errors', () => {
   const c = parseLoraSpec('r=8,alpha=16,dropout=0,targets=q_proj+v_proj', 'gemma3_text');
   assert.deepEqual([c.r, c.alpha, c.dropout, c.targetModules], [8, 16, 0, ['q_proj', 'v_proj']]);
@@ -30,12 +40,7 @@ test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', asyn
     assert.equal(demo.code, 0, demo.err);
     const sft = join(dir, 'demo', 'sft');
     const texts = readFileSync(join(sft, 'train.jsonl'), 'utf8').trim().split('\n').flatMap((l) => JSON.parse(l).messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [p.text] : []))));
-    const tok = trainBpe(texts, { vocabSize: 700 });
-    const modelDir = join(dir, 'base');
-    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
-    saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir);
-    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
-    writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+    const modelDir = writeTinyModel(join(dir, 'base'), texts);
 
     const run = join(dir, 'run');
     const argv = ['train', '--model', modelDir, '--data', sft, '--out', run, '--steps', '30', '--batch-size', '4', '--lr', '1e-2', '--warmup', '2', '--checkpoint-every', '10', '--eval-every', '10', '--lora', 'r=4,alpha=8'];
@@ -98,12 +103,7 @@ test('discrete-token mode: build --action-style tokens, then LoRA with trainable
     }
 
     const texts = records.flatMap((r) => r.messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [stripMarkers(p.text)] : []))));
-    const tok = trainBpe(texts, { vocabSize: 700 });
-    const modelDir = join(dir, 'base');
-    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
-    saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir);
-    writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
-    writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
+    const modelDir = writeTinyModel(join(dir, 'base'), texts);
 
     const run = join(dir, 'run');
     const r = await capture(['train', '--model', modelDir, '--data', sft, '--out', run, '--steps', '20', '--batch-size', '4', '--lr', '1e-2', '--warmup', '2', '--eval-every', '0', '--lora', 'r=4,alpha=8']);
