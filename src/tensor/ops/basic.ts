@@ -4,13 +4,20 @@ import { activation, registerOp, run } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
 
+/** Below this many elements a plain loop beats a kernel call (decode steps add vectors of ~1k). */
+const BACKEND_MIN = 16_384;
+
 registerOp<null>('add', {
   forward([a, b]) {
     if (a!.size !== b!.size) throw new ShapeError(`add: [${a!.shape.join(', ')}] + [${b!.shape.join(', ')}]`);
     const out = activation(a!.shape);
-    // out = a, then out += 1·b on the backend (residual and LoRA sums are large).
-    out.data.set(a!.data.subarray(0, out.size));
-    getBackend().axpy(1, b!.data, out.data, out.size);
+    const n = out.size;
+    if (n < BACKEND_MIN) for (let i = 0; i < n; i++) out.data[i] = a!.data[i]! + b!.data[i]!;
+    else {
+      // out = a, then out += 1·b on the backend (residual and LoRA sums of a training step are large).
+      out.data.set(a!.data.subarray(0, n));
+      getBackend().axpy(1, b!.data, out.data, n);
+    }
     return { output: out };
   },
   backward(_inputs, _out, g) {
@@ -21,8 +28,12 @@ registerOp<null>('add', {
 registerOp<{ factor: number }>('scale', {
   forward([a], { factor }) {
     const out = activation(a!.shape);
-    out.data.set(a!.data.subarray(0, out.size));
-    getBackend().scale(out.data, factor, out.size);
+    const n = out.size;
+    if (n < BACKEND_MIN) for (let i = 0; i < n; i++) out.data[i] = a!.data[i]! * factor;
+    else {
+      out.data.set(a!.data.subarray(0, n));
+      getBackend().scale(out.data, factor, n);
+    }
     return { output: out };
   },
   backward(_i, _o, g, _s, { factor }) {
