@@ -8,7 +8,7 @@
 // Layout: OUT/ gets the model (config.json, model.safetensors, generation_config.json, tokenizer.json,
 // tokenizer_config.json, README.md, vqa.json, loss.svg); OUT.run/ (or --run-dir) holds what only
 // training needs: checkpoints, metrics.jsonl and the tokenizer while training.
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
@@ -22,7 +22,7 @@ import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
 import { encodeConversation } from './sft.ts';
 import type { ChatEncoder } from './sft.ts';
-import { TRAINER_DEFAULTS, train } from './trainer.ts';
+import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
 import type { ExampleSource, StepMetrics, TrainExample } from './trainer.ts';
 
 export interface PretrainPreset {
@@ -187,10 +187,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const seed = o.seed ?? 0;
   const steps = o.steps ?? preset.steps;
   const runDir = o.runDir ?? `${o.out.replace(/\/+$/, '')}.run`;
-  const checkpoints = join(runDir, 'checkpoints');
-  if (!o.resume && existsSync(checkpoints) && readdirSync(checkpoints).length > 0) {
-    throw new UsageError(`${runDir} already holds a pretraining run`, 'pass --resume to continue it, or delete the folder to start over');
-  }
+  if (!o.resume) assertNewRun(runDir);
   const tokDir = join(runDir, 'tokenizer');
   const tok = ensureTokenizer(tokDir, preset, seed, log);
   const template = chatTemplate(tok, tokDir);

@@ -169,3 +169,19 @@ test('a run folder has one trainer at a time; a dead trainer\'s lock is taken ov
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a new run never overwrites a folder that holds checkpoints', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-newrun-'));
+  try {
+    const run = (resume: boolean) => {
+      const model = tinyModel();
+      return train({ model, params: model.setTrainable(true), train: tinyExamples(4), val: [], config: { ...TRAINER_DEFAULTS, steps: 1, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 } }, outDir: dir, resume, silent: true });
+    };
+    await run(false);
+    await assert.rejects(run(false), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /already holds checkpoints/.test(e.message));
+    assert.ok(!existsSync(join(dir, '.lock')), 'the refused run left its lock behind');
+    await run(true);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

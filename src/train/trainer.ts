@@ -7,7 +7,7 @@
 // Determinism: the example order of epoch e is a shuffle seeded by (seed, e); a micro-batch takes the
 // next `batchSize` examples from a cursor that runs across epochs. Dropout randomness comes from one
 // RNG whose state is checkpointed. So a resumed run computes exactly the losses of an uninterrupted one.
-import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
@@ -216,6 +216,16 @@ function checkResumeMeta(meta: Record<string, unknown>, file: string): ResumeMet
   return m as ResumeMeta;
 }
 
+/** Refuses a run folder that already holds checkpoints unless the run is resumed: a new run never
+ *  overwrites or mixes with an old one. Callers may check early (before loading data); train() checks
+ *  again. */
+export function assertNewRun(outDir: string): void {
+  const dir = join(outDir, 'checkpoints');
+  if (existsSync(dir) && readdirSync(dir).some((n) => /^step-\d{8}$/.test(n))) {
+    throw new UsageError(`${outDir} already holds checkpoints of a run`, 'resume it (--resume), or choose a new output folder');
+  }
+}
+
 const LOCK_FILE = '.lock';
 const heldLocks = new Set<string>();
 
@@ -267,6 +277,7 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
 }
 
 async function trainLocked(run: TrainerRun): Promise<TrainResult> {
+  if (!run.resume) assertNewRun(run.outDir);
   const c = run.config;
   checkTrainerConfig(c);
   if (run.train.length === 0) throw new UsageError('the training set is empty');

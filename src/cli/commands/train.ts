@@ -2,7 +2,7 @@
 // semantics, the paper's r 16 / alpha 32 on the decoder's seven projections by default) or fully.
 // The run folder gets the adapter (PEFT layout) or the full model (HF layout), run.json (config,
 // dataset statistics, timing), metrics.jsonl, loss.svg and checkpoints/ (for --resume).
-import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
@@ -10,7 +10,7 @@ import { FormatError, UsageError } from '../../errors/index.ts';
 import { Tokenizer, ChatTemplate } from '../../tokenizer/index.ts';
 import { loadModel, saveModel, addAdapter, saveAdapter, setActiveAdapter, decoderTargets, PAPER_LORA } from '../../models/index.ts';
 import type { LoraConfig } from '../../models/index.ts';
-import { train, TRAINER_DEFAULTS } from '../../train/trainer.ts';
+import { assertNewRun, train, TRAINER_DEFAULTS } from '../../train/trainer.ts';
 import type { TrainerConfig } from '../../train/trainer.ts';
 import { loadSftSplit } from '../../train/sft.ts';
 import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from '../../train/action-tokens.ts';
@@ -78,9 +78,7 @@ export const trainCommand: Command = {
     const full = Boolean(args.flags.full);
     const resume = Boolean(args.flags.resume);
     if (full && args.flags.lora) throw new UsageError('--full and --lora exclude each other');
-    if (!resume && existsSync(join(out, 'checkpoints')) && readdirSync(join(out, 'checkpoints')).some((n) => n.startsWith('step-'))) {
-      throw new UsageError(`${out} already holds checkpoints of a run`, 'add --resume to continue it, or choose a new --out');
-    }
+    if (!resume) assertNewRun(out);
     const buildInfoPath = join(dataDir, 'build_info.json');
     let bins: { low: [number, number, number]; high: [number, number, number] } | null = null;
     if (existsSync(buildInfoPath)) {
