@@ -2,15 +2,20 @@
 // time with greedy decoding, scored by exact match after normalisation, per category. Given a baseline
 // (the base model before robot fine-tuning), the retention ratio per category is accuracy / baseline
 // accuracy — the paper's measure of forgetting.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import { generate } from '../decode/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
-import type { ChatMessage, ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
+import type { ChatMessage } from '../tokenizer/index.ts';
 import { VQA_CATEGORIES, heldOutVqa, normaliseAnswer, renderScene } from '../train/corpus.ts';
 import type { VqaCategory, VqaItem } from '../train/corpus.ts';
 import { Progress } from '../util/index.ts';
+import { imageSpec } from '../train/sft.ts';
+import { loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
+import { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 
 /** The held-out set's default seed and size: 100 questions per category. */
 export const VQA_EVAL_SEED = 2026;
@@ -54,6 +59,25 @@ export interface VqaModel {
   template: ChatTemplate;
 }
 
+/** A model folder with its tokenizer and chat template, and an adapter (a `vlm2vla train` run folder
+ *  or a PEFT adapter folder) applied if given. */
+export function loadVqaModel(dir: string, adapter?: string): VqaModel {
+  const model = loadModel(dir);
+  const tokenizer = Tokenizer.fromDir(dir);
+  const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
+  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'evaluate a chat model folder (with tokenizer_config.json)');
+  if (adapter) {
+    const adapterDir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
+    if (!existsSync(join(adapterDir, 'adapter_config.json'))) {
+      const full = existsSync(join(adapter, 'model', 'config.json'));
+      throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
+    }
+    loadAdapter(model, adapterDir);
+    setActiveAdapter(model, 'default');
+  }
+  return { model, tokenizer, template };
+}
+
 /** The prompt ids of one question (image first, as in pretraining) and its pixels. */
 export function vqaPrompt(m: VqaModel, item: VqaItem): { ids: number[]; pixels: Float32Array | null } {
   const cfg = m.model.cfg;
@@ -65,8 +89,7 @@ export function vqaPrompt(m: VqaModel, item: VqaItem): { ids: number[]; pixels: 
     content.unshift({ type: 'image' });
     const size = cfg.vision.imageSize;
     pixels = imageToPixels(renderScene(item.scene, size), size);
-    const name = (id: number) => m.tokenizer.idToToken(id) ?? '';
-    text = expandImageTokens(m.template.render([{ role: 'user', content }], { addGenerationPrompt: true }), { boi: name(cfg.boiTokenIndex), eoi: name(cfg.eoiTokenIndex), imageToken: name(cfg.imageTokenIndex), tokensPerImage: cfg.mmTokensPerImage });
+    text = expandImageTokens(m.template.render([{ role: 'user', content }], { addGenerationPrompt: true }), imageSpec({ tokenizer: m.tokenizer, cfg })!);
   } else text = m.template.render([{ role: 'user', content }], { addGenerationPrompt: true });
   return { ids: m.tokenizer.encode(text), pixels };
 }

@@ -12,11 +12,11 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
-import { Gemma3Model, loadModel, parseGemma3Config, saveModel } from '../models/index.ts';
+import { Gemma3Model, parseGemma3Config, saveModel } from '../models/index.ts';
 import type { AnyGemma3Config } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../tokenizer/index.ts';
-import { evaluateVqa, vqaTable, VQA_EVAL_SEED } from '../eval/vqa.ts';
+import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
 import type { VqaReport } from '../eval/vqa.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
@@ -230,9 +230,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(tokDir, f), join(o.out, f));
   if (existsSync(join(runDir, 'loss.svg'))) copyFileSync(join(runDir, 'loss.svg'), join(o.out, 'loss.svg'));
   // Score the model as users load it (bf16 weights on disk).
-  const saved = loadModel(o.out);
   log(`scoring the held-out VQA set (${preset.vqaPerCategory} questions per category)`);
-  const vqa = evaluateVqa({ model: saved, tokenizer: Tokenizer.fromDir(o.out), template: chatTemplate(Tokenizer.fromDir(o.out), o.out) }, { perCategory: preset.vqaPerCategory, silent: o.silent });
+  const vqa = evaluateVqa(loadVqaModel(o.out), { perCategory: preset.vqaPerCategory, silent: o.silent });
   writeFileAtomic(join(o.out, 'vqa.json'), `${JSON.stringify({ seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, categories: vqa.categories }, null, 2)}\n`);
   writeFileAtomic(join(runDir, 'vqa-predictions.jsonl'), vqa.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
   const res: PretrainResult = { cfg, parameters, steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, trainSeconds, vqa };
@@ -300,4 +299,3 @@ Targets (issue #6): ≥ 85% overall and ≥ 70% in every category — ${targetVe
 `;
 }
 
-export { VQA_EVAL_SEED };

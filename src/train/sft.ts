@@ -34,7 +34,8 @@ export interface SplitStats {
   maxTokens: number;
 }
 
-function imageSpec(enc: ChatEncoder) {
+/** The model's image placeholder tokens for expandImageTokens, or null for a text-only model. */
+export function imageSpec(enc: Omit<ChatEncoder, 'template'>) {
   if (enc.cfg.modelType !== 'gemma3') return null;
   const t = enc.tokenizer;
   const name = (id: number, what: string) => {

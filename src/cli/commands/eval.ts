@@ -1,33 +1,11 @@
 // `vlm2vla eval vqa`: held-out VQA accuracy per category of a model (optionally with a LoRA adapter),
 // and the retention ratio against a baseline model.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
-import { loadModel, loadAdapter } from '../../models/index.ts';
-import { ChatTemplate, Tokenizer } from '../../tokenizer/index.ts';
-import { evaluateVqa, retention, vqaTable, VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED } from '../../eval/vqa.ts';
-import type { VqaModel, VqaOptions } from '../../eval/vqa.ts';
+import { evaluateVqa, loadVqaModel, retention, vqaTable, VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED } from '../../eval/vqa.ts';
+import type { VqaOptions } from '../../eval/vqa.ts';
 import { writeFileAtomic } from '../../util/index.ts';
-
-/** A model folder with its tokenizer and chat template, and an adapter (a train run folder or an
- *  adapter folder) applied if given. */
-export function loadVqaModel(dir: string, adapter?: string): VqaModel {
-  const model = loadModel(dir);
-  const tokenizer = Tokenizer.fromDir(dir);
-  const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
-  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'evaluate a chat model folder (with tokenizer_config.json)');
-  if (adapter) {
-    const adapterDir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
-    if (!existsSync(join(adapterDir, 'adapter_config.json'))) {
-      const full = existsSync(join(adapter, 'model', 'config.json'));
-      throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
-    }
-    loadAdapter(model, adapterDir);
-  }
-  return { model, tokenizer, template };
-}
 
 export const evalVqaCommand: Command = {
   name: 'eval vqa',

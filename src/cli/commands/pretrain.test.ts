@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { capture } from '../testing.ts';
-import { loadModel } from '../../models/index.ts';
+import { loadModel, addAdapter, saveAdapter, decoderTargets, PAPER_LORA } from '../../models/index.ts';
+import { Rng } from '../../util/index.ts';
 
 test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-pretrain-'));
@@ -43,6 +44,19 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     assert.equal(json.predictions.length, 200);
     assert.equal(json.retention.overall, 1);
     assert.match(e.out, /\| \*\*overall\*\* \| 200 \|.*\| 1\.000 \|/);
+
+    // An adapter is applied: a random LoRA adapter changes the answers.
+    const m = loadModel(out);
+    const adapterParams = addAdapter(m, 'r', { ...PAPER_LORA, r: 4, alpha: 8, targetModules: decoderTargets('gemma3') });
+    const rng = new Rng(9);
+    for (const p of adapterParams) for (let i = 0; i < p.data.length; i++) p.data[i] = rng.normal() * 0.5;
+    saveAdapter(m, 'r', join(dir, 'peft'));
+    const withAdapter = join(dir, 'vqa-adapter.json');
+    const a = await capture(['eval', 'vqa', '--model', out, '--adapter', join(dir, 'peft'), '--per-category', String(vqa.perCategory), '--out', withAdapter]);
+    assert.equal(a.code, 0, a.err);
+    const adapted = JSON.parse(readFileSync(withAdapter, 'utf8')) as { predictions: { prediction: string }[] };
+    const base = json.predictions as { prediction: string }[];
+    assert.ok(adapted.predictions.some((p, i) => p.prediction !== base[i]!.prediction), 'the adapter did not change a single answer: it was loaded but not applied');
 
     const noAdapter = await capture(['eval', 'vqa', '--model', out, '--adapter', dir]);
     assert.equal(noAdapter.code, 2);

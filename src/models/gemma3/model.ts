@@ -271,8 +271,7 @@ export class Gemma3Model {
 
   /** Replaces the token embedding (and the tied LM head), e.g. after merging trainable tokens. */
   setEmbedding(e: Tensor): void {
-    const lm = this.cfg.modelType === 'gemma3' ? 'language_model.' : '';
-    this.params.set(`${lm}model.embed_tokens.weight`, e);
+    this.params.set(`${this.embedModuleName}.weight`, e);
     this.embed = e;
     if (this.text.tieWordEmbeddings) this.lmHead = e;
     this.#embedF32 = null;
