@@ -17,7 +17,7 @@
 import { ConfigError, ShapeError } from '../../errors/index.ts';
 import {
   Tensor, Bf16Tensor, add, scale, reshape, linear, rmsNorm, layerNorm, gelu, gated, attention, rope, ropeInvFreq,
-  embedding, embeddingBf16, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, arena,
+  embedding, embeddingBf16, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, arena, noGrad,
 } from '../../tensor/index.ts';
 import type { Weight, AttentionMask } from '../../tensor/index.ts';
 import { Rng } from '../../util/index.ts';
@@ -153,6 +153,8 @@ export class Gemma3Model {
   readonly tokenAdapters = new Map<string, TokenAdapter>();
   activeTokenAdapter: TokenAdapter | null = null;
   #embedF32: Tensor | null = null;
+  /** The effective table of a frozen (loaded) token adapter, built once instead of every forward. */
+  #frozenTable: { ta: TokenAdapter; table: Tensor } | null = null;
 
   /** params: every tensor of gemma3TensorSpec(cfg) by canonical name. Norm weights, biases and the
    *  projector are kept in fp32; matrices may be bf16. */
@@ -258,15 +260,26 @@ export class Gemma3Model {
     return this.cfg.modelType === 'gemma3' ? 'language_model.model.embed_tokens' : 'model.embed_tokens';
   }
 
-  /** The embedding table with the active token adapter's rows replaced by base + delta (on the tape,
-   *  so the delta gets gradients), or null without a token adapter. */
+  /** The embedding table with the active token adapter's rows replaced by base + delta, or null
+   *  without a token adapter. A trainable delta goes through the tape every forward (so it gets
+   *  gradients); a frozen one (a loaded adapter) is folded into a table once and reused, since
+   *  decoding would otherwise copy the whole table for every token. */
   private effectiveEmbedding(): Tensor | null {
     const ta = this.activeTokenAdapter;
     if (!ta) return null;
+    if (!ta.delta.requiresGrad && this.#frozenTable?.ta === ta) return this.#frozenTable.table;
     if (this.embed instanceof Tensor) this.#embedF32 = this.embed;
     else if (!this.#embedF32) this.#embedF32 = widen(this.embed);
     const base = this.#embedF32;
-    return scatterRows(base, add(gatherRows(base, ta.ids), ta.delta), ta.ids);
+    const build = () => scatterRows(base, add(gatherRows(base, ta.ids), ta.delta), ta.ids);
+    if (ta.delta.requiresGrad) return build();
+    // Copied out of the arena: its buffers go back to the pool after each step.
+    const table = noGrad(() => {
+      const t = build();
+      return new Tensor(t.shape, t.data.slice(0, t.size));
+    });
+    this.#frozenTable = { ta, table };
+    return table;
   }
 
   /** Replaces the token embedding (and the tied LM head), e.g. after merging trainable tokens. */
@@ -275,6 +288,7 @@ export class Gemma3Model {
     this.embed = e;
     if (this.text.tieWordEmbeddings) this.lmHead = e;
     this.#embedF32 = null;
+    this.#frozenTable = null;
   }
 
   /** Every linear projection by module name (canonical HF names without `.weight`). */

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { backward, crossEntropy, noGrad } from '../../tensor/index.ts';
+import { generate } from '../../decode/index.ts';
 import { isVlmError } from '../../errors/index.ts';
 import { Rng } from '../../util/index.ts';
 import { Gemma3Model } from '../gemma3/model.ts';
@@ -101,6 +102,12 @@ test('PEFT files round-trip; merged equals unmerged; broken files are typed erro
     const loaded = loadAdapter(m2, join(dir, 'a'), 'x');
     assert.deepEqual(loaded.trainableTokenIndices, TOKENS);
     setActiveAdapter(m2, 'x');
+    assert.equal(maxDiff(logits(m2), want), 0);
+    // A loaded (frozen) delta is folded into one table and reused: decoding through the arena-scoped
+    // generate loop twice, then a plain forward, must still give the same results.
+    const gen = () => generate(m2, [{ ids: IDS.slice(7), pixels: null }], { maxNewTokens: 8, eosIds: [] })[0]!.tokens;
+    const first = gen();
+    assert.deepEqual(gen(), first);
     assert.equal(maxDiff(logits(m2), want), 0);
     mergeAdapter(m2, 'x');
     assert.equal(m2.activeTokenAdapter, null);
