@@ -7,6 +7,16 @@ import { getBackend } from '../backends/index.ts';
 /** Below this many elements a plain loop beats a kernel call (decode steps add vectors of ~1k). */
 const BACKEND_MIN = 16_384;
 
+/** out[0, n) = src · factor. Not Float32Array.from(src, mapFn): that goes through the iterator
+ *  protocol and once made LoRA's backward pass 7× slower. */
+function scaleInto(out: Float32Array, src: Float32Array, factor: number, n: number): void {
+  if (n < BACKEND_MIN) for (let i = 0; i < n; i++) out[i] = src[i]! * factor;
+  else {
+    out.set(src.subarray(0, n));
+    getBackend().scale(out, factor, n);
+  }
+}
+
 registerOp<null>('add', {
   forward([a, b]) {
     if (a!.size !== b!.size) throw new ShapeError(`add: [${a!.shape.join(', ')}] + [${b!.shape.join(', ')}]`);
@@ -28,19 +38,12 @@ registerOp<null>('add', {
 registerOp<{ factor: number }>('scale', {
   forward([a], { factor }) {
     const out = activation(a!.shape);
-    const n = out.size;
-    if (n < BACKEND_MIN) for (let i = 0; i < n; i++) out.data[i] = a!.data[i]! * factor;
-    else {
-      out.data.set(a!.data.subarray(0, n));
-      getBackend().scale(out.data, factor, n);
-    }
+    scaleInto(out.data, a!.data, factor, out.size);
     return { output: out };
   },
   backward(_i, _o, g, _s, { factor }) {
-    // Not Float32Array.from(g, mapFn): that goes through the iterator protocol and dominated LoRA's
-    // backward pass (7x slower steps).
-    const out = new Float32Array(g);
-    getBackend().scale(out, factor, out.length);
+    const out = new Float32Array(g.length);
+    scaleInto(out, g, factor, g.length);
     return [out];
   },
 });
