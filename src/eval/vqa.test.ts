@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
 import { Gemma3Model } from '../models/index.ts';
+import { tinyTextConfig } from '../models/gemma3/testing.ts';
+import { isVlmError } from '../errors/index.ts';
 import { corpusTexts, heldOutVqa, VQA_CATEGORIES } from '../train/corpus.ts';
 import { PRETRAIN_PRESETS, presetConfig } from '../train/pretrain.ts';
 import { evaluateVqa, retention, scoreVqa, vqaPrompt, vqaTable } from './vqa.ts';
@@ -40,6 +42,9 @@ test('prompts carry the image as the model\'s image tokens; a random model score
   assert.equal(textOnly.pixels, null);
   assert.ok(!textOnly.ids.includes(imageId));
   assert.equal(textOnly.ids.at(-1), tokenizer.encode('\n').at(-1));
+  // A text-only model cannot answer image questions: a usage error, not a crash.
+  const textModel = Gemma3Model.random(tinyTextConfig({ vocab_size: tokenizer.vocabSize }), { seed: 0 });
+  assert.throws(() => vqaPrompt({ model: textModel, tokenizer, template }, items.find((x) => x.scene)!), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /text-only/.test(e.message));
   const report = evaluateVqa(m, { perCategory: 3, maxNewTokens: 6, silent: true });
   assert.equal(report.predictions.length, 30);
   assert.ok(report.overall < 0.3, `a random model scored ${report.overall}`);
