@@ -19,11 +19,19 @@ export class AdamW {
   step = 0;
   readonly config: AdamWConfig;
 
+  /** Per-parameter multipliers of the learning rate (1 for every parameter by default). */
+  readonly lrScale: number[];
+
   constructor(
     readonly params: Tensor[],
     config: Partial<AdamWConfig> = {},
+    lrScale?: readonly number[],
   ) {
     this.config = { ...ADAMW_DEFAULTS, ...config };
+    if (lrScale && (lrScale.length !== params.length || lrScale.some((f) => !(f > 0 && Number.isFinite(f))))) {
+      throw new RangeError(`lrScale needs one positive factor per parameter (${params.length}), got ${lrScale.length}`);
+    }
+    this.lrScale = lrScale ? [...lrScale] : params.map(() => 1);
     this.m = params.map((p) => new Float32Array(p.size));
     this.v = params.map((p) => new Float32Array(p.size));
   }
@@ -34,7 +42,7 @@ export class AdamW {
     const K = getBackend();
     this.params.forEach((p, i) => {
       if (!p.grad) return;
-      K.adamw(p.data, p.grad, this.m[i]!, this.v[i]!, p.size, { ...this.config, lr, step: this.step });
+      K.adamw(p.data, p.grad, this.m[i]!, this.v[i]!, p.size, { ...this.config, lr: lr * this.lrScale[i]!, step: this.step });
     });
   }
 

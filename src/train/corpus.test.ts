@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE } from '../sim/index.ts';
-import { VQA_CATEGORIES, article, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts } from './corpus.ts';
+import { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts } from './corpus.ts';
+import { isVlmError } from '../errors/index.ts';
 
 const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');
 
@@ -41,6 +42,30 @@ test('the corpus mixes scene and text conversations and covers every object, hel
   assert.ok(text > 350 && text < 650, `${text} text-only conversations of 2000`);
   assert.ok(foreign / questions > 0.15, `foreign share ${foreign / questions}`);
   assert.ok(translations > 150, `${translations} instruction translations`);
+});
+
+test('a corpus mix sets the share of text conversations, the questions per scene, their kinds and the objects per scene', () => {
+  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 7, foreignShare: 0, positionShare: 0, captionShare: 1, maxObjects: 1 };
+  for (let i = 0; i < 300; i++) {
+    const c = corpusConversation(0, i, mix);
+    assert.ok(c.scene, `conversation ${i} has no scene`);
+    assert.equal(c.scene.placements.length, 1);
+    assert.equal(c.qa.length, 7);
+    for (const q of c.qa) assert.equal(q.kind, 'caption');
+  }
+  const all = { ...DEFAULT_CORPUS_MIX, textShare: 1 };
+  for (let i = 0; i < 50; i++) assert.equal(corpusConversation(0, i, all).scene, null);
+  // The default mix is the one used when none is given.
+  for (let i = 0; i < 50; i++) assert.deepEqual(corpusConversation(0, i, DEFAULT_CORPUS_MIX), corpusConversation(0, i));
+  const bad: [Partial<typeof mix>, RegExp][] = [
+    [{ textShare: 1.5 }, /textShare must be between 0 and 1/],
+    [{ captionShare: -0.1 }, /captionShare/],
+    [{ foreignShare: 0.6, positionShare: 0.3, captionShare: 0.3 }, /at most 1/],
+    [{ questionsPerScene: 0 }, /questionsPerScene must be a positive integer/],
+    [{ maxObjects: 6 }, /maxObjects must be an integer from 1 to 5/],
+  ];
+  for (const [patch, re] of bad) assert.throws(() => checkCorpusMix({ ...DEFAULT_CORPUS_MIX, ...patch }), (e: unknown) => isVlmError(e) && re.test((e as Error).message), JSON.stringify(patch));
+  checkCorpusMix(DEFAULT_CORPUS_MIX);
 });
 
 test('chat messages alternate user/assistant with the image in the first user turn', () => {

@@ -17,6 +17,7 @@ import { foreignInstructions } from '../sim/language.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import { Rng } from '../util/index.ts';
+import { UsageError } from '../errors/index.ts';
 
 /** Categories of the held-out VQA set (each non-English language is a category of its own). */
 export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh'] as const;
@@ -112,8 +113,8 @@ function theName(o: CatalogueObject, lang: Language): string {
 // ---------------------------------------------------------------------------------------------------
 // Scenes.
 
-function sampleCorpusScene(rng: Rng): Scene {
-  const n = rng.int(1, 5);
+function sampleCorpusScene(rng: Rng, maxObjects = 5): Scene {
+  const n = rng.int(1, maxObjects);
   const ids = rng.shuffle(CATALOGUE.map((o) => o.id)).slice(0, n);
   const placements = sampleScene(rng, ids, 1);
   return { placements, gripper: { x: rng.uniform(0.2, 0.5), y: rng.uniform(-0.2, 0.2), z: rng.uniform(0.12, 0.3) } };
@@ -380,20 +381,53 @@ function drawText(gens: TextQuestion[], rng: Rng): QA {
   }
 }
 
-/** Conversation `index` of the training corpus: three in four show a scene and ask 4 questions about
- *  it (about a third of them in another language); the rest are 5 text questions without image
- *  (world knowledge, and about 30% instruction translations). */
-export function corpusConversation(seed: number, index: number): CorpusConversation {
+/** The make-up of the training corpus. */
+export interface CorpusMix {
+  /** Share of conversations without an image (world knowledge and translations). */
+  textShare: number;
+  /** Questions asked about each scene. */
+  questionsPerScene: number;
+  /** Share of scene questions asked in Spanish, French, German or Chinese. */
+  foreignShare: number;
+  /** Shares of scene questions asking for positions relative to the gripper, and for captions. */
+  positionShare: number;
+  captionShare: number;
+  /** Objects per scene: 1 to this (at most 5). */
+  maxObjects?: number;
+}
+
+/** The default mix (the one models/base was trained on): 3 in 4 conversations show a scene with 4
+ *  questions, 30% of them in another language. */
+export const DEFAULT_CORPUS_MIX: CorpusMix = { textShare: 0.25, questionsPerScene: 4, foreignShare: 0.3, positionShare: 0.06, captionShare: 0.04 };
+
+/** Throws a UsageError naming the first bad field of a mix. */
+export function checkCorpusMix(mix: CorpusMix): void {
+  const share = (v: number, name: string) => {
+    if (!(v >= 0 && v <= 1)) throw new UsageError(`corpus mix: ${name} must be between 0 and 1, got ${v}`);
+  };
+  share(mix.textShare, 'textShare');
+  share(mix.foreignShare, 'foreignShare');
+  share(mix.positionShare, 'positionShare');
+  share(mix.captionShare, 'captionShare');
+  if (mix.foreignShare + mix.positionShare + mix.captionShare > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare must be at most 1');
+  if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1)) throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
+  if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5)) throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
+}
+
+/** Conversation `index` of the training corpus: a scene with `questionsPerScene` questions about it
+ *  (some in other languages), or (`textShare` of them) 5 text questions without image (world
+ *  knowledge, and about 30% instruction translations). */
+export function corpusConversation(seed: number, index: number, mix: CorpusMix = DEFAULT_CORPUS_MIX): CorpusConversation {
   const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
-  if (rng.next() < 0.25) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
-  const scene = sampleCorpusScene(rng);
+  if (rng.next() < mix.textShare) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
+  const scene = sampleCorpusScene(rng, mix.maxObjects);
   const out: QA[] = [];
-  for (let k = 0; k < 4; k++) {
+  for (let k = 0; k < mix.questionsPerScene; k++) {
     const r = rng.next();
     let gens: SceneQuestion[];
-    if (r < 0.3) gens = FOREIGN_SCENE[rng.pick(FOREIGN_LANGUAGES)];
-    else if (r < 0.36) gens = EN_SCENE.position;
-    else if (r < 0.4) gens = EN_SCENE.caption;
+    if (r < mix.foreignShare) gens = FOREIGN_SCENE[rng.pick(FOREIGN_LANGUAGES)];
+    else if (r < mix.foreignShare + mix.positionShare) gens = EN_SCENE.position;
+    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare) gens = EN_SCENE.caption;
     else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
     out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
   }
@@ -445,8 +479,8 @@ export function conversationMessages(conv: CorpusConversation): ChatMessage[] {
 }
 
 /** Texts for training the tokenizer: questions and answers of the first `n` conversations. */
-export function* corpusTexts(seed: number, n: number): Generator<string> {
-  for (let i = 0; i < n; i++) for (const q of corpusConversation(seed, i).qa) (yield q.question, yield q.answer);
+export function* corpusTexts(seed: number, n: number, mix: CorpusMix = DEFAULT_CORPUS_MIX): Generator<string> {
+  for (let i = 0; i < n; i++) for (const q of corpusConversation(seed, i, mix).qa) (yield q.question, yield q.answer);
 }
 
 /** Exact-match normalisation: Unicode NFKC, lower case, no surrounding punctuation or spaces. */

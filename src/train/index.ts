@@ -5,5 +5,5 @@ export { encodeConversation, loadSftSplit } from './sft.ts';
 export type { ChatEncoder, SplitStats } from './sft.ts';
 export { pretrain, presetConfig, CorpusSource, PRETRAIN_PRESETS } from './pretrain.ts';
 export type { PretrainPreset, PretrainOptions, PretrainResult } from './pretrain.ts';
-export { VQA_CATEGORIES, corpusConversation, conversationMessages, corpusTexts, heldOutVqa, normaliseAnswer, renderScene, sceneWorld } from './corpus.ts';
+export { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, checkCorpusMix, corpusConversation, conversationMessages, corpusTexts, heldOutVqa, normaliseAnswer, renderScene, sceneWorld } from './corpus.ts';
 export type { VqaCategory, VqaItem, CorpusConversation, CorpusKind, QA, Scene, Placement } from './corpus.ts';

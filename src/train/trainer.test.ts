@@ -185,3 +185,31 @@ test('a new run never overwrites a folder that holds checkpoints', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('learning-rate multipliers scale the steps of the matching parameters only; bad factors are usage errors', async () => {
+  const deltas = async (lrMultipliers?: TrainerConfig['lrMultipliers']) => {
+    const model = tinyModel();
+    const params = model.setTrainable(true);
+    const before = params.map((p) => Float32Array.from(p.data));
+    const dir = tmp();
+    try {
+      await train({ model, params, train: tinyExamples(4), val: [], outDir: dir, silent: true, config: { ...CFG, steps: 1, clip: 0, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 }, lrMultipliers } });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+    return new Map(params.map((p, i) => [p.name!, p.data.map((v, k) => v - before[i]![k]!)]));
+  };
+  const plain = await deltas();
+  const fast = await deltas([{ prefix: 'vision_tower.', factor: 4 }]);
+  let vision = 0;
+  for (const [name, d] of plain) {
+    const f = fast.get(name)!;
+    const want = name.startsWith('vision_tower.') ? 4 : 1;
+    if (want === 4) vision++;
+    // The first AdamW step moves a weight by lr·g/(|g| + ε): a full lr step unless the gradient is
+    // below ε (e.g. key biases, which softmax ignores). Full steps must scale exactly.
+    for (let k = 0; k < d.length; k++) if (Math.abs(d[k]!) > 5e-4) assert.ok(Math.abs(f[k]! / d[k]! - want) < 1e-2, `${name}[${k}]: ${f[k]} vs ${d[k]}`);
+  }
+  assert.ok(vision > 0, 'the tiny model has a vision tower');
+  await assert.rejects(deltas([{ prefix: 'x', factor: 0 }]), (e: unknown) => isVlmError(e) && /multiplier for x must be > 0/.test((e as Error).message));
+});

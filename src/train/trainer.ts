@@ -57,6 +57,9 @@ export interface TrainerConfig {
   keepCheckpoints: number;
   /** Log a metrics line every N steps. */
   logEvery: number;
+  /** Learning-rate multipliers by parameter-name prefix (the first match wins; others get 1), e.g.
+   *  a faster vision tower when pretraining from scratch. */
+  lrMultipliers?: { prefix: string; factor: number }[];
 }
 
 export const TRAINER_DEFAULTS: TrainerConfig = {
@@ -120,6 +123,14 @@ export function checkTrainerConfig(c: TrainerConfig): void {
   if (!(c.weightDecay >= 0 && Number.isFinite(c.weightDecay))) throw new UsageError(`weight decay must be >= 0, got ${c.weightDecay}`);
   if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw new UsageError(`clip must be >= 0, got ${c.clip}`);
   checkSchedule({ ...c.schedule, totalSteps: c.steps });
+  for (const m of c.lrMultipliers ?? []) {
+    if (!(m.factor > 0 && Number.isFinite(m.factor))) throw new UsageError(`learning-rate multiplier for ${m.prefix} must be > 0, got ${m.factor}`);
+  }
+}
+
+/** The learning-rate multiplier of each parameter name under `lrMultipliers`. */
+export function lrScales(names: readonly string[], multipliers: TrainerConfig['lrMultipliers']): number[] {
+  return names.map((n) => multipliers?.find((m) => n.startsWith(m.prefix))?.factor ?? 1);
 }
 
 /** Inputs of a micro-batch: right-padded ids, valid lengths, the rows whose next token is trained
@@ -285,7 +296,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
   if (new Set(names).size !== names.length) throw new UsageError('trainable tensors need unique names');
   for (const p of run.params) p.requiresGrad = true;
   const schedule: ScheduleConfig = { ...c.schedule, totalSteps: c.steps };
-  const opt = new AdamW(run.params, { lr: c.schedule.lr, weightDecay: c.weightDecay });
+  const opt = new AdamW(run.params, { lr: c.schedule.lr, weightDecay: c.weightDecay }, lrScales(names, c.lrMultipliers));
   mkdirSync(run.outDir, { recursive: true });
   const store = new CheckpointStore(join(run.outDir, 'checkpoints'), c.keepCheckpoints);
   const metricsPath = join(run.outDir, 'metrics.jsonl');
