@@ -30,8 +30,9 @@ export class Arena {
     this.capFloats = capFloats;
   }
 
-  /** A zero-filled buffer of length n. */
-  take(n: number): Float32Array {
+  /** A zero-filled buffer of length n. `scoped: false` keeps it out of the enclosing `scoped` call
+   *  (for buffers whose owner gives them back itself). */
+  take(n: number, scoped = true): Float32Array {
     const list = this.#free.get(n);
     let buf = list?.pop();
     if (buf) {
@@ -43,7 +44,7 @@ export class Arena {
       this.allocations++;
       buf = new Float32Array(n);
     }
-    this.#scopes[this.#scopes.length - 1]?.push(buf);
+    if (scoped) this.#scopes[this.#scopes.length - 1]?.push(buf);
     return buf;
   }
 

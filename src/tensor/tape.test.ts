@@ -77,3 +77,29 @@ test('a tensor used twice gets the sum of both gradients; noGrad records nothing
   noGrad(() => sum(add(x, x)));
   assert.equal(tapeLength(), 0);
 });
+
+test('gradient buffers come from the arena during backward and are reused by the next step', async () => {
+  const { arena } = await import('./arena.ts');
+  const { gradBuffer } = await import('./tape.ts');
+  const rng = new Rng(3);
+  const w = new Tensor([64, 48], Float32Array.from({ length: 64 * 48 }, () => rng.normal() * 0.1), { requiresGrad: true });
+  const x = new Tensor([40, 48], Float32Array.from({ length: 40 * 48 }, () => rng.normal()));
+  const step = () => {
+    w.zeroGrad();
+    const h = gelu(linear(x, w));
+    backward(sum(add(h, scale(h, 0.5)))); // h used twice: its gradients are summed
+    return Float32Array.from(w.grad!);
+  };
+  const first = step();
+  const allocations = arena.allocations;
+  const second = step();
+  assert.deepEqual(second, first);
+  assert.equal(arena.allocations, allocations, 'the second step allocated fresh buffers');
+  // Only the weight gradient has w's length (64·48): the pool must hold it after backward.
+  arena.give(arena.take(64 * 48));
+  assert.equal(arena.allocations, allocations, 'the weight gradient did not go back to the arena');
+  // Outside backward() a rule's buffer is a plain fresh array, never pooled.
+  const b = gradBuffer(10);
+  assert.equal(b.length, 10);
+  assert.equal(arena.allocations, allocations);
+});

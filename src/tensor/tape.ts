@@ -3,6 +3,7 @@
 // backward() walks the tape in reverse, accumulating into .grad, then releases activations.
 import { ShapeError } from '../errors/index.ts';
 import { arena } from './arena.ts';
+import { getBackend } from './backends/index.ts';
 import { Tensor } from './tensor.ts';
 
 export interface OpDef<A> {
@@ -55,6 +56,25 @@ export function run<A>(name: string, inputs: Tensor[], attrs: A): Tensor {
   return output;
 }
 
+/** Gradient buffers handed out during the current backward(); all go back to the arena at its end
+ *  (their sums are in the leaves' .grad by then), so the next step reuses them instead of faulting in
+ *  fresh pages. */
+let stepGrads: Float32Array[] | null = null;
+
+/** A zero-filled buffer for a gradient a rule returns: from the arena inside backward(), else fresh. */
+export function gradBuffer(n: number): Float32Array {
+  if (!stepGrads) return new Float32Array(n);
+  const b = arena.take(n, false);
+  stepGrads.push(b);
+  return b;
+}
+
+/** y += x, through the backend for large arrays. */
+function accumulate(y: Float32Array, x: Float32Array): void {
+  if (y.length >= 16384) getBackend().axpy(1, x, y, y.length);
+  else for (let j = 0; j < y.length; j++) y[j]! += x[j]!;
+}
+
 /** A fresh activation tensor from the arena. */
 export function activation(shape: readonly number[]): Tensor {
   const t = new Tensor(shape, arena.take(shape.reduce((a, b) => a * b, 1)));
@@ -67,37 +87,43 @@ export function activation(shape: readonly number[]): Tensor {
  *  not be used afterwards (copy what you need first). */
 export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new ShapeError(`backward() needs a scalar loss, got shape [${loss.shape.join(', ')}]`);
-  const grads = new Map<Tensor, Float32Array>();
-  const owned = new Set<Float32Array>();
-  grads.set(loss, Float32Array.of(1));
-  for (let i = entries.length - 1; i >= 0; i--) {
-    const e = entries[i]!;
-    const g = grads.get(e.output);
-    if (!g) continue;
-    const def = registry.get(e.op)!;
-    const inGrads = def.backward(e.inputs, e.output, g, e.saved, e.attrs as never);
-    e.inputs.forEach((t, k) => {
-      const ig = inGrads[k];
-      if (!ig || !t.requiresGrad) return;
-      const existing = grads.get(t);
-      if (existing) for (let j = 0; j < ig.length; j++) existing[j]! += ig[j]!;
-      else {
-        // A rule may hand the same buffer to several inputs (add) or pass the output's own
-        // gradient through (reshape): each stored gradient must be its own buffer.
-        const own = owned.has(ig) ? Float32Array.from(ig) : ig;
-        owned.add(own);
-        grads.set(t, own);
-      }
-    });
+  if (stepGrads) throw new Error('backward() is already running');
+  stepGrads = [];
+  try {
+    const grads = new Map<Tensor, Float32Array>();
+    const owned = new Set<Float32Array>();
+    grads.set(loss, Float32Array.of(1));
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      const g = grads.get(e.output);
+      if (!g) continue;
+      const def = registry.get(e.op)!;
+      const inGrads = def.backward(e.inputs, e.output, g, e.saved, e.attrs as never);
+      e.inputs.forEach((t, k) => {
+        const ig = inGrads[k];
+        if (!ig || !t.requiresGrad) return;
+        const existing = grads.get(t);
+        if (existing) accumulate(existing, ig);
+        else {
+          // A rule may hand the same buffer to several inputs (add) or pass the output's own
+          // gradient through (reshape): each stored gradient must be its own buffer.
+          const own = owned.has(ig) ? Float32Array.from(ig) : ig;
+          owned.add(own);
+          grads.set(t, own);
+        }
+      });
+    }
+    // Leaves (not produced by a recorded op) receive their gradients.
+    const produced = new Set(entries.map((e) => e.output));
+    for (const [t, g] of grads) {
+      if (produced.has(t) || t === loss) continue;
+      accumulate(t.ensureGrad(), g);
+    }
+  } finally {
+    for (const b of stepGrads) arena.give(b);
+    stepGrads = null;
+    clearTape();
   }
-  // Leaves (not produced by a recorded op) receive their gradients.
-  const produced = new Set(entries.map((e) => e.output));
-  for (const [t, g] of grads) {
-    if (produced.has(t) || t === loss) continue;
-    const dst = t.ensureGrad();
-    for (let j = 0; j < g.length; j++) dst[j]! += g[j]!;
-  }
-  clearTape();
 }
 
 /** Drops the tape and returns recorded activations to the arena. */

@@ -1,7 +1,7 @@
 // Activations: tanh-GELU, SiLU, and the gated MLP activations GeGLU / SwiGLU (gate, up).
 import type { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
 registerOp<{ kind: 'gelu' | 'silu' }>('act', {
   forward([x], { kind }) {
@@ -10,7 +10,7 @@ registerOp<{ kind: 'gelu' | 'silu' }>('act', {
     return { output: y };
   },
   backward([x], _y, g, _s, { kind }) {
-    const dx = new Float32Array(x!.size);
+    const dx = gradBuffer(x!.size);
     const K = getBackend();
     (kind === 'gelu' ? K.geluBackward : K.siluBackward).call(K, x!.data, g, dx, x!.size);
     return [dx];
@@ -24,8 +24,8 @@ registerOp<{ kind: 'geglu' | 'swiglu' }>('gated', {
     return { output: y };
   },
   backward([gate, up], _y, g, _s, { kind }) {
-    const dg = new Float32Array(gate!.size);
-    const du = new Float32Array(up!.size);
+    const dg = gradBuffer(gate!.size);
+    const du = gradBuffer(up!.size);
     getBackend().gatedActBackward(kind, gate!.data, up!.data, g, dg, du, gate!.size);
     return [dg, du];
   },

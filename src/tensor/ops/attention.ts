@@ -3,7 +3,7 @@
 import type { AttentionMask, AttentionShape } from '../backend.ts';
 import type { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
 interface AttnAttrs {
   mask: AttentionMask;
@@ -26,9 +26,9 @@ registerOp<AttnAttrs>('attention', {
   },
   backward([q, k, v], out, g, saved, attrs) {
     const s = shapeOf(q!, k!, attrs);
-    const dq = new Float32Array(q!.size);
-    const dk = new Float32Array(k!.size);
-    const dv = new Float32Array(v!.size);
+    const dq = gradBuffer(q!.size);
+    const dk = gradBuffer(k!.size);
+    const dv = gradBuffer(v!.size);
     getBackend().attentionBackward(s, q!.data, k!.data, v!.data, out.data, saved as Float32Array, g, dq, dk, dv);
     return [dq, dk, dv];
   },

@@ -1,6 +1,6 @@
 // Elementwise and shape ops: add, scale, reshape (a view), mean of squares error, sum.
 import { ShapeError } from '../../errors/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 import { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
 
@@ -42,7 +42,7 @@ registerOp<{ factor: number }>('scale', {
     return { output: out };
   },
   backward(_i, _o, g, _s, { factor }) {
-    const out = new Float32Array(g.length);
+    const out = gradBuffer(g.length);
     scaleInto(out, g, factor, g.length);
     return [out];
   },
@@ -66,7 +66,7 @@ registerOp<null>('mse', {
   },
   backward([a, b], _o, g) {
     const k = (2 * g[0]!) / a!.size;
-    const ga = new Float32Array(a!.size);
+    const ga = gradBuffer(a!.size);
     for (let i = 0; i < a!.size; i++) ga[i] = k * (a!.data[i]! - b!.data[i]!);
     return [ga, b!.requiresGrad ? ga.map((x) => -x) : null];
   },
@@ -79,7 +79,7 @@ registerOp<null>('sum', {
     return { output: Tensor.from([1], [s]) };
   },
   backward([a], _o, g) {
-    return [new Float32Array(a!.size).fill(g[0]!)];
+    return [gradBuffer(a!.size).fill(g[0]!)];
   },
 });
 

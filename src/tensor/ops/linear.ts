@@ -4,7 +4,7 @@
 import { assertShape, Bf16Tensor } from '../tensor.ts';
 import type { Tensor, Weight } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
 /** W's buffer as the GEMM reads it. */
 interface Stored {
@@ -34,7 +34,7 @@ function forward(x: Tensor, w: Stored, b: Tensor | undefined): Tensor {
 function inputGrad(x: Tensor, w: Stored, g: Float32Array): Float32Array | null {
   if (!x.requiresGrad) return null;
   const N = x.size / w.inF;
-  const dx = new Float32Array(x.size);
+  const dx = gradBuffer(x.size);
   getBackend().gemm({ transA: false, transB: false, M: N, N: w.inF, K: w.out, alpha: 1, beta: 0, A: g, lda: w.out, B: w.B, bDtype: w.bDtype, ldb: w.inF, C: dx, ldc: w.inF });
   return dx;
 }
@@ -42,7 +42,7 @@ function inputGrad(x: Tensor, w: Stored, g: Float32Array): Float32Array | null {
 /** db = column sums of g, or null when there is no trainable bias. */
 function biasGrad(b: Tensor | undefined, g: Float32Array, out: number): Float32Array | null {
   if (!b || !b.requiresGrad) return null;
-  const db = new Float32Array(out);
+  const db = gradBuffer(out);
   for (let i = 0; i < g.length; i += out) for (let j = 0; j < out; j++) db[j]! += g[i + j]!;
   return db;
 }
@@ -55,7 +55,7 @@ registerOp<null>('linear', {
     const s = stored(w!);
     let dw: Float32Array | null = null;
     if (w!.requiresGrad) {
-      dw = new Float32Array(w!.size);
+      dw = gradBuffer(w!.size);
       getBackend().gemm({ transA: true, transB: false, M: s.out, N: s.inF, K: x!.size / s.inF, alpha: 1, beta: 0, A: g, lda: s.out, B: x!.data, ldb: s.inF, C: dw, ldc: s.inF });
     }
     return [inputGrad(x!, s, g), dw, biasGrad(b, g, s.out)];

@@ -1,7 +1,7 @@
 // Embedding lookup and the token cross-entropy (mean over non-ignored targets), fused with log-softmax.
 import { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
 registerOp<{ ids: Int32Array }>('embedding', {
   forward([table], { ids }) {
@@ -11,7 +11,7 @@ registerOp<{ ids: Int32Array }>('embedding', {
     return { output: out };
   },
   backward([table], _o, g, _s, { ids }) {
-    const dt = new Float32Array(table!.size);
+    const dt = gradBuffer(table!.size);
     getBackend().embeddingBackward(g, ids, dt, ids.length, table!.shape[1]!);
     return [dt];
   },
@@ -31,7 +31,7 @@ registerOp<{ targets: Int32Array; ignoreIndex: number }>('crossEntropy', {
   backward([logits], _o, g, saved, { targets, ignoreIndex }) {
     const { lse, count } = saved as { lse: Float32Array; count: number };
     const V = logits!.shape[logits!.shape.length - 1]!;
-    const d = new Float32Array(logits!.size);
+    const d = gradBuffer(logits!.size);
     if (count > 0) getBackend().crossEntropyBackward(logits!.data, targets, ignoreIndex, lse, g[0]! / count, d, logits!.size / V, V);
     return [d];
   },

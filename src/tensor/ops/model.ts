@@ -5,7 +5,7 @@
 import { ShapeError } from '../../errors/index.ts';
 import type { Rng } from '../../util/index.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 import type { Bf16Tensor, Tensor } from '../tensor.ts';
 
 registerOp<null>('addRows', {
@@ -18,7 +18,7 @@ registerOp<null>('addRows', {
   backward([x, r], _o, g) {
     let dr: Float32Array | null = null;
     if (r!.requiresGrad) {
-      dr = new Float32Array(r!.size);
+      dr = gradBuffer(r!.size);
       const n = r!.size;
       for (let i = 0; i < x!.size; i++) dr[i % n]! += g[i]!;
     }
@@ -40,12 +40,12 @@ registerOp<null>('matmul', {
     const B = getBackend();
     let dx: Float32Array | null = null;
     if (x!.requiresGrad) {
-      dx = new Float32Array(x!.size);
+      dx = gradBuffer(x!.size);
       B.gemm({ transA: false, transB: true, M: N, N: K, K: M, alpha: 1, beta: 0, A: g, lda: M, B: w!.data, ldb: M, C: dx, ldc: K });
     }
     let dw: Float32Array | null = null;
     if (w!.requiresGrad) {
-      dw = new Float32Array(w!.size);
+      dw = gradBuffer(w!.size);
       B.gemm({ transA: true, transB: false, M: K, N: M, K: N, alpha: 1, beta: 0, A: x!.data, lda: K, B: g, ldb: M, C: dw, ldc: M });
     }
     return [dx, dw];
@@ -79,7 +79,7 @@ registerOp<PoolAttrs>('poolPatches', {
     const [B, , C] = x!.shape as [number, number, number];
     const k = side / out;
     const inv = 1 / (k * k);
-    const dx = new Float32Array(x!.size);
+    const dx = gradBuffer(x!.size);
     for (let b = 0; b < B; b++) {
       for (let py = 0; py < side; py++) {
         for (let px = 0; px < side; px++) {
@@ -104,8 +104,9 @@ registerOp<{ index: Int32Array }>('scatterRows', {
   },
   backward([base, rows], _o, g, _s, { index }) {
     const D = base!.shape[base!.shape.length - 1]!;
-    const dBase = Float32Array.from(g);
-    const dRows = new Float32Array(rows!.size);
+    const dBase = gradBuffer(g.length);
+    dBase.set(g);
+    const dRows = gradBuffer(rows!.size);
     for (let i = 0; i < index.length; i++) {
       const at = index[i]! * D;
       dRows.set(g.subarray(at, at + D), i * D);
@@ -125,7 +126,7 @@ registerOp<{ index: Int32Array }>('gatherRows', {
   },
   backward([x], _o, g, _s, { index }) {
     const D = x!.shape[x!.shape.length - 1]!;
-    const dx = new Float32Array(x!.size);
+    const dx = gradBuffer(x!.size);
     for (let i = 0; i < index.length; i++) {
       const at = index[i]! * D;
       for (let d = 0; d < D; d++) dx[at + d]! += g[i * D + d]!;
@@ -141,7 +142,7 @@ registerOp<{ cap: number }>('softcap', {
     return { output: y };
   },
   backward(_x, y, g, _s, { cap }) {
-    const dx = new Float32Array(g.length);
+    const dx = gradBuffer(g.length);
     for (let i = 0; i < g.length; i++) {
       const t = y.data[i]! / cap;
       dx[i] = g[i]! * (1 - t * t);
@@ -157,7 +158,7 @@ registerOp<{ mask: Float32Array }>('dropout', {
     return { output: y };
   },
   backward(_x, _y, g, _s, { mask }) {
-    const out = new Float32Array(g.length);
+    const out = gradBuffer(g.length);
     for (let i = 0; i < g.length; i++) out[i] = g[i]! * mask[i]!;
     return [out];
   },

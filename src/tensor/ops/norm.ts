@@ -1,7 +1,7 @@
 // Normalisation over the last dimension: layerNorm (w, b) and rmsNorm (w, or Gemma's 1 + w).
 import type { Tensor } from '../tensor.ts';
 import { getBackend } from '../backends/index.ts';
-import { activation, registerOp, run } from '../tape.ts';
+import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
 registerOp<{ eps: number }>('layerNorm', {
   forward([x, w, b], { eps }) {
@@ -16,9 +16,9 @@ registerOp<{ eps: number }>('layerNorm', {
   backward([x, w, b], _y, g, saved) {
     const { mean, rstd } = saved as { mean: Float32Array; rstd: Float32Array };
     const cols = x!.shape[x!.shape.length - 1]!;
-    const dx = new Float32Array(x!.size);
-    const dw = w ? new Float32Array(cols) : null;
-    const db = b ? new Float32Array(cols) : null;
+    const dx = gradBuffer(x!.size);
+    const dw = w ? gradBuffer(cols) : null;
+    const db = b ? gradBuffer(cols) : null;
     getBackend().layerNormBackward(x!.data, w?.data ?? null, mean, rstd, g, dx, dw, db, x!.size / cols, cols);
     return [dx, dw, db];
   },
@@ -35,8 +35,8 @@ registerOp<{ eps: number; addOne: boolean }>('rmsNorm', {
   },
   backward([x, w], _y, g, saved, { addOne }) {
     const cols = x!.shape[x!.shape.length - 1]!;
-    const dx = new Float32Array(x!.size);
-    const dw = new Float32Array(cols);
+    const dx = gradBuffer(x!.size);
+    const dw = gradBuffer(cols);
     getBackend().rmsNormBackward(x!.data, w!.data, saved as Float32Array, g, dx, dw, x!.size / cols, cols, addOne);
     return [dx, dw];
   },
