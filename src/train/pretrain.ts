@@ -19,7 +19,8 @@ import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../to
 import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
 import type { VqaReport } from '../eval/vqa.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
-import { conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
+import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
+import type { CorpusMix } from './corpus.ts';
 import { encodeConversation } from './sft.ts';
 import type { ChatEncoder } from './sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
@@ -45,6 +46,13 @@ export interface PretrainPreset {
   vqaPerCategory: number;
   /** Weights on disk. */
   dtype: 'f32' | 'bf16';
+  /** The corpus make-up (default DEFAULT_CORPUS_MIX). */
+  mix?: CorpusMix;
+  /** A grounding warm-up: the first `steps` steps draw their conversations from `mix` (e.g. captions
+   *  of single-object scenes, answerable only from the image) before the main corpus, and the corpus
+   *  is read in order. Without it a from-scratch model learns the text priors first and then
+   *  ignores the image tokens. */
+  warmup?: { steps: number; mix: CorpusMix };
 }
 
 const GEMMA_TEXT = { rope_theta: 1_000_000, rope_local_base_freq: 10_000, rms_norm_eps: 1e-6, hidden_activation: 'gelu_pytorch_tanh', final_logit_softcapping: null, attn_logit_softcapping: null, max_position_embeddings: 1024 };
@@ -128,11 +136,15 @@ export class CorpusSource implements ExampleSource {
     readonly length: number,
     /** Index of the first conversation (validation sets use a range the training set never reaches). */
     readonly offset = 0,
+    readonly mix: CorpusMix = DEFAULT_CORPUS_MIX,
+    /** The first `count` examples use this mix instead (a warm-up phase). */
+    readonly warmup?: { count: number; mix: CorpusMix },
   ) {}
 
   at(index: number): TrainExample | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
-    const conv = corpusConversation(this.seed, this.offset + index);
+    const mix = this.warmup && index < this.warmup.count ? this.warmup.mix : this.mix;
+    const conv = corpusConversation(this.seed, this.offset + index, mix);
     const { ids, mask } = encodeConversation(conversationMessages(conv), this.enc, `corpus conversation ${this.offset + index}`);
     let pixels: Float32Array | null = null;
     if (conv.scene) {
@@ -165,7 +177,7 @@ export function presetConfig(preset: PretrainPreset, tok: Tokenizer): AnyGemma3C
 function ensureTokenizer(dir: string, preset: PretrainPreset, seed: number, log: (s: string) => void): Tokenizer {
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     log(`training a ${preset.vocabSize}-token BPE tokenizer on ${preset.tokenizerConversations} conversations`);
-    const trained = trainBpe(corpusTexts(seed, preset.tokenizerConversations), { vocabSize: preset.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS });
+    const trained = trainBpe(corpusTexts(seed, preset.tokenizerConversations, preset.mix), { vocabSize: preset.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS });
     mkdirSync(dir, { recursive: true });
     writeFileAtomic(join(dir, 'tokenizer_config.json'), `${JSON.stringify(trained.tokenizerConfig, null, 2)}\n`);
     writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(trained.tokenizerJson));
@@ -195,9 +207,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const model = Gemma3Model.random(cfg, { seed, std: 0.02 });
   const parameters = countParams(model);
   const enc: ChatEncoder = { tokenizer: tok, template, cfg };
+  if (preset.mix) checkCorpusMix(preset.mix);
+  if (preset.warmup) checkCorpusMix(preset.warmup.mix);
   const corpusSize = steps * preset.batchSize;
-  const trainSet = new CorpusSource(enc, seed, corpusSize);
-  const valSource = new CorpusSource(enc, seed, preset.valConversations, 2_000_000_000);
+  const warmup = preset.warmup ? { count: Math.min(steps, preset.warmup.steps) * preset.batchSize, mix: preset.warmup.mix } : undefined;
+  const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup);
+  const valSource = new CorpusSource(enc, seed, preset.valConversations, 2_000_000_000, preset.mix);
   const val = Array.from({ length: valSource.length }, (_, i) => valSource.at(i)!);
   log(`pretraining the ${preset.name} preset: ${(parameters / 1e6).toFixed(2)}M parameters, vocabulary ${tok.vocabSize}, ${steps} steps of ${preset.batchSize} conversations`);
   const result = await train({
@@ -218,6 +233,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
       checkpointEvery: preset.checkpointEvery,
       keepCheckpoints: 2,
       logEvery: 10,
+      shuffle: preset.warmup ? false : undefined,
     },
     outDir: runDir,
     resume: o.resume,
@@ -250,6 +266,11 @@ export function targetVerdict(v: VqaReport): string {
   return `**not met** (${parts.join('; ')})`;
 }
 
+function mixLine(m: CorpusMix): string {
+  const pc = (v: number) => `${Math.round(v * 100)}%`;
+  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} questions per scene of 1–${m.maxObjects ?? 5} objects, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions`;
+}
+
 function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, command: string, valLoss: number | null): string {
   const t = r.cfg.text;
   const v = r.cfg.modelType === 'gemma3' ? r.cfg.vision : null;
@@ -277,6 +298,8 @@ ${command}
 
 - seed: ${seed}
 - ${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1
+- corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${preset.warmup ? `
+- grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}` : ''}
 - training time: ${minutes} min of optimizer steps on ${cpus().length} × ${cpu} (sum over all sessions of the run; tokenizer training, checkpoints and evaluation not included)
 - final training loss ${r.finalLoss.toFixed(4)}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per answer token)
 

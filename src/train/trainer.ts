@@ -60,6 +60,9 @@ export interface TrainerConfig {
   /** Learning-rate multipliers by parameter-name prefix (the first match wins; others get 1), e.g.
    *  a faster vision tower when pretraining from scratch. */
   lrMultipliers?: { prefix: string; factor: number }[];
+  /** Shuffle the examples of each epoch (default true). Off for sources whose order matters, e.g. a
+   *  pretraining corpus with a warm-up phase at its start (its conversations are random already). */
+  shuffle?: boolean;
 }
 
 export const TRAINER_DEFAULTS: TrainerConfig = {
@@ -353,7 +356,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
     const e = Math.floor(cursor / n);
     if (e !== epoch) {
       epoch = e;
-      order = permutation(n, c.seed, e);
+      order = c.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : permutation(n, c.seed, e);
     }
     const ex = exampleAt(run.train, order[cursor % n]!);
     cursor++;
