@@ -1,13 +1,15 @@
 // The pretraining corpus as a training source: a warm-up phase at its start draws from its own mix,
-// and the trainer reads such a source in order (shuffle off) so the warm-up really comes first.
+// and the trainer reads such a source in order (shuffle off) so the warm-up really comes first; a run
+// folder's recipe guards --resume against a changed preset.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
 import { DEFAULT_CORPUS_MIX, corpusTexts } from './corpus.ts';
-import { CorpusSource, PRETRAIN_PRESETS, presetConfig } from './pretrain.ts';
+import { CorpusSource, PRETRAIN_PRESETS, presetConfig, recordRunRecipe } from './pretrain.ts';
+import { isVlmError } from '../errors/index.ts';
 import { TRAINER_DEFAULTS, train } from './trainer.ts';
 import type { ExampleSource } from './trainer.ts';
 import { tinyModel, tinyExamples } from './testing/fixtures.ts';
@@ -36,4 +38,23 @@ test('shuffle: false reads the training source in order, epoch after epoch', asy
     rmSync(dir, { recursive: true });
   }
   assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5]);
+});
+
+test('a run folder records its recipe; resuming with another preset, seed or step count is refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-recipe-'));
+  try {
+    const preset = PRETRAIN_PRESETS.tiny!;
+    recordRunRecipe(dir, { preset, seed: 0, steps: 300 });
+    recordRunRecipe(dir, { preset: { ...preset }, seed: 0, steps: 300 }); // the same recipe resumes
+    const refused = (recipe: Parameters<typeof recordRunRecipe>[1], re: RegExp) =>
+      assert.throws(() => recordRunRecipe(dir, recipe), (e: unknown) => isVlmError(e) && re.test((e as Error).message), re.source);
+    refused({ preset: { ...preset, config: { ...preset.config, mm_tokens_per_image: 16 } }, seed: 0, steps: 300 }, /preset\.config\.mm_tokens_per_image was 4, now 16/);
+    refused({ preset: { ...preset, mix: { ...DEFAULT_CORPUS_MIX, captionShare: 0.3 } }, seed: 0, steps: 300 }, /preset\.mix was undefined/);
+    refused({ preset, seed: 1, steps: 300 }, /seed was 0, now 1/);
+    refused({ preset, seed: 0, steps: 301 }, /steps was 300, now 301/);
+    writeFileSync(join(dir, 'recipe.json'), '{"preset": ');
+    assert.throws(() => recordRunRecipe(dir, { preset, seed: 0, steps: 300 }), (e: unknown) => isVlmError(e) && e.code === 'E_RUN_RECIPE' && e.file === join(dir, 'recipe.json'));
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
 });

@@ -8,10 +8,10 @@
 // Layout: OUT/ gets the model (config.json, model.safetensors, generation_config.json, tokenizer.json,
 // tokenizer_config.json, README.md, vqa.json, loss.svg); OUT.run/ (or --run-dir) holds what only
 // training needs: checkpoints, metrics.jsonl and the tokenizer while training.
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../errors/index.ts';
+import { FormatError, UsageError } from '../errors/index.ts';
 import { Gemma3Model, parseGemma3Config, saveModel } from '../models/index.ts';
 import type { AnyGemma3Config } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
@@ -156,6 +156,50 @@ export class CorpusSource implements ExampleSource {
   }
 }
 
+/** What a pretraining run was started with: the whole preset, the seed and the step count. */
+export interface RunRecipe {
+  preset: PretrainPreset;
+  seed: number;
+  steps: number;
+}
+
+/** Records the recipe in RUN_DIR/recipe.json, or checks it against the recorded one: resuming with
+ *  another preset (a changed architecture or mix keeps every tensor shape, so the checkpoint alone
+ *  cannot tell), seed or step count would silently continue a different run. A run folder from before
+ *  recipes were recorded gets one. */
+export function recordRunRecipe(runDir: string, recipe: RunRecipe): void {
+  const file = join(runDir, 'recipe.json');
+  const now = JSON.parse(JSON.stringify(recipe)) as Record<string, unknown>;
+  if (existsSync(file)) {
+    let was: unknown;
+    try {
+      was = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new FormatError('E_RUN_RECIPE', `${file} is not valid JSON (${(e as Error).message})`, { file, fix: 'restore it, or start a new run in another folder' });
+    }
+    const diff = firstDifference(was, now, '');
+    if (diff !== null) {
+      throw new UsageError(`${runDir} was started with another recipe: ${diff}`, 'resume with the same preset, --seed and --steps, or start a new run in another folder');
+    }
+    return;
+  }
+  mkdirSync(runDir, { recursive: true });
+  writeFileAtomic(file, `${JSON.stringify(now, null, 2)}\n`);
+}
+
+/** The first path where two JSON values differ, described, or null. */
+function firstDifference(a: unknown, b: unknown, path: string): string | null {
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && Array.isArray(a) === Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+    for (const k of keys) {
+      const d = firstDifference((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+      if (d !== null) return d;
+    }
+    return null;
+  }
+  return a === b ? null : `${path} was ${JSON.stringify(a)}, now ${JSON.stringify(b)}`;
+}
+
 /** The model config of a preset for a trained tokenizer (special tokens at DEFAULT_SPECIAL_TOKENS ids). */
 export function presetConfig(preset: PretrainPreset, tok: Tokenizer): AnyGemma3Config {
   const id = (t: string) => {
@@ -200,6 +244,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const steps = o.steps ?? preset.steps;
   const runDir = o.runDir ?? `${o.out.replace(/\/+$/, '')}.run`;
   if (!o.resume) assertNewRun(runDir);
+  recordRunRecipe(runDir, { preset, seed, steps });
   const tokDir = join(runDir, 'tokenizer');
   const tok = ensureTokenizer(tokDir, preset, seed, log);
   const template = chatTemplate(tok, tokDir);
