@@ -103,3 +103,19 @@ test('gradient buffers come from the arena during backward and are reused by the
   assert.equal(b.length, 10);
   assert.equal(arena.allocations, allocations);
 });
+
+test('a gradient rule cannot start another backward(); the tape is cleared after the error', async () => {
+  const { registerOp, run } = await import('./tape.ts');
+  registerOp<null>('test.reenter', {
+    forward([a]) {
+      return { output: Tensor.from([1], [a!.data[0]!]) };
+    },
+    backward() {
+      backward(sum(new Tensor([1], Float32Array.of(1), { requiresGrad: true })));
+      return [null];
+    },
+  });
+  const p = new Tensor([1], Float32Array.of(2), { requiresGrad: true });
+  assert.throws(() => backward(run('test.reenter', [p], null)), /already running/);
+  assert.equal(tapeLength(), 0);
+});
