@@ -396,7 +396,7 @@ export interface CorpusMix {
   maxObjects?: number;
 }
 
-/** The default mix (the one models/base was trained on): 3 in 4 conversations show a scene with 4
+/** The default mix (the tiny preset's; the base preset has its own): 3 in 4 conversations show a scene with 4
  *  questions, 30% of them in another language. */
 export const DEFAULT_CORPUS_MIX: CorpusMix = { textShare: 0.25, questionsPerScene: 4, foreignShare: 0.3, positionShare: 0.06, captionShare: 0.04 };
 

@@ -85,9 +85,9 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     vocabSize: 1024,
     tokenizerConversations: 5_000,
     config: {
-      text_config: { ...GEMMA_TEXT, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64, sliding_window: 64, layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'], query_pre_attn_scalar: 64 },
+      text_config: { ...GEMMA_TEXT, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64, sliding_window: 128, layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'], query_pre_attn_scalar: 64 },
       vision_config: { hidden_size: 128, intermediate_size: 512, num_hidden_layers: 3, num_attention_heads: 4, image_size: 96, patch_size: 12, layer_norm_eps: 1e-6 },
-      mm_tokens_per_image: 16,
+      mm_tokens_per_image: 64,
     },
     steps: 3000,
     batchSize: 16,
@@ -99,6 +99,8 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
+    mix: { textShare: 0.15, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.06, captionShare: 0.3 },
+    warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 1, maxObjects: 1 } },
   },
 };
 
