@@ -1,7 +1,7 @@
 {
   "target_defaults": {
     "cflags_cc!": ["-fno-exceptions", "-O2"],
-    "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp-simd", "-fno-math-errno"],
+    "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fopenmp-simd", "-fno-math-errno", "-fno-trapping-math"],
     "cflags!": ["-O2"]
   },
   "targets": [

@@ -47,8 +47,27 @@ void tasks(long n, double work, F fn) {
 }
 
 const float GELU_C = 0.7978845608028654f;  // sqrt(2 / pi)
-// tanh through exp (vectorizable): tanh(u) = 1 - 2 / (exp(2u) + 1), exact to float rounding.
-inline float tanh_f(float u) { return 1.0f - 2.0f / (std::exp(2.0f * u) + 1.0f); }
+/** exp(x) in float arithmetic without branches or library calls, so loops over it vectorize (libm's
+ *  expf stays scalar without -ffast-math). x = n ln2 + r with |r| <= ln2/2 (ln2 in two parts so n ln2
+ *  is exact), a degree-6 polynomial for e^r, and 2^n built in the exponent bits; within 2 ulp of
+ *  expf. Below -87.3 (where e^x leaves the normal range) it returns 0, above 88.7 +inf. */
+inline float exp_f(float x) {
+  const float xc = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
+  const float n = std::floor(xc * 1.44269504089f + 0.5f);
+  const float r = (xc - n * 0.693359375f) + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  const float scale = __builtin_bit_cast(float, ((int32_t)n + 127) << 23);
+  const float y = p * scale;
+  return x < -87.3f ? 0.0f : (x > 88.7f ? INFINITY : y);
+}
+// tanh through exp: tanh(u) = 1 - 2 / (exp(2u) + 1), exact to float rounding.
+inline float tanh_f(float u) { return 1.0f - 2.0f / (exp_f(2.0f * u) + 1.0f); }
 inline float gelu_s(float x) { return 0.5f * x * (1.0f + tanh_f(GELU_C * (x + 0.044715f * x * x * x))); }
 inline float gelu_g(float x) {
   const float th = tanh_f(GELU_C * (x + 0.044715f * x * x * x));
@@ -148,38 +167,55 @@ void layer_norm_backward(const float* x, const float* w, const float* mean, cons
   }
 }
 
-void rms_norm(const float* x, const float* w, float* y, float* rstd, long rows, long cols, float eps, bool add_one) {
-  for_rows(rows, cols, [&](long r0, long r1) {
-    for (long r = r0; r < r1; r++) {
-      const float* xr = x + r * cols;
-      double ss = 0;
-      for (long c = 0; c < cols; c++) ss += (double)xr[c] * xr[c];
-      const float rs = (float)(1.0 / std::sqrt(ss / cols + eps));
-      rstd[r] = rs;
-      float* yr = y + r * cols;
-      for (long c = 0; c < cols; c++) yr[c] = xr[c] * rs * (add_one ? 1.0f + w[c] : w[c]);
-    }
-  });
+VLM_CLONES static void rms_norm_rows(const float* x, const float* w, float* y, float* rstd, long r0, long r1, long cols, float eps, bool add_one) {
+  const float one = add_one ? 1.0f : 0.0f;
+  for (long r = r0; r < r1; r++) {
+    const float* xr = x + r * cols;
+    double ss = 0;
+#pragma omp simd reduction(+ : ss)
+    for (long c = 0; c < cols; c++) ss += (double)xr[c] * xr[c];
+    const float rs = (float)(1.0 / std::sqrt(ss / cols + eps));
+    rstd[r] = rs;
+    float* yr = y + r * cols;
+#pragma omp simd
+    for (long c = 0; c < cols; c++) yr[c] = xr[c] * rs * (one + w[c]);
+  }
 }
-
-void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, long rows, long cols, bool add_one) {
-  for_rows(rows, cols, [&](long r0, long r1) {
-    for (long r = r0; r < r1; r++) {
-      const float* xr = x + r * cols;
-      const float* g = dy + r * cols;
-      const double rs = rstd[r];
-      double dot = 0;
-      for (long c = 0; c < cols; c++) dot += (double)g[c] * (add_one ? 1.0f + w[c] : w[c]) * xr[c];
-      float* d = dx + r * cols;
-      for (long c = 0; c < cols; c++) d[c] = (float)(rs * g[c] * (add_one ? 1.0f + w[c] : w[c]) - rs * rs * rs * xr[c] * dot / cols);
-    }
-  });
+VLM_CLONES static void rms_norm_backward_rows(const float* x, const float* w, const float* rstd, const float* dy, float* dx, long r0, long r1, long cols, bool add_one) {
+  const float one = add_one ? 1.0f : 0.0f;
+  for (long r = r0; r < r1; r++) {
+    const float* xr = x + r * cols;
+    const float* g = dy + r * cols;
+    const double rs = rstd[r];
+    double dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (long c = 0; c < cols; c++) dot += (double)(g[c] * (one + w[c])) * xr[c];
+    const float a = (float)rs, b = (float)(rs * rs * rs * dot / cols);
+    float* d = dx + r * cols;
+#pragma omp simd
+    for (long c = 0; c < cols; c++) d[c] = a * g[c] * (one + w[c]) - b * xr[c];
+  }
+}
+/** dw[c] += sum over rows of dy * x * rstd, for columns [c0, c1). */
+VLM_CLONES static void rms_norm_dw_cols(const float* x, const float* rstd, const float* dy, float* dw, long rows, long cols, long c0, long c1) {
   for (long r = 0; r < rows; r++) {
     const float* xr = x + r * cols;
     const float* g = dy + r * cols;
     const float rs = rstd[r];
-    for (long c = 0; c < cols; c++) dw[c] += g[c] * xr[c] * rs;
+#pragma omp simd
+    for (long c = c0; c < c1; c++) dw[c] += g[c] * xr[c] * rs;
   }
+}
+
+void rms_norm(const float* x, const float* w, float* y, float* rstd, long rows, long cols, float eps, bool add_one) {
+  for_rows(rows, cols, [&](long r0, long r1) { rms_norm_rows(x, w, y, rstd, r0, r1, cols, eps, add_one); });
+}
+
+void rms_norm_backward(const float* x, const float* w, const float* rstd, const float* dy, float* dx, float* dw, long rows, long cols, bool add_one) {
+  for_rows(rows, cols, [&](long r0, long r1) { rms_norm_backward_rows(x, w, rstd, dy, dx, r0, r1, cols, add_one); });
+  // Columns in blocks of 16 (whole vectors) so threads never share a cache line of dw.
+  const long blocks = (cols + 15) / 16;
+  for_rows(blocks, rows * 16, [&](long a, long b) { rms_norm_dw_cols(x, rstd, dy, dw, rows, cols, a * 16, b * 16 < cols ? b * 16 : cols); });
 }
 
 VLM_CLONES static void gelu_range(const float* x, float* y, long a, long b) {
@@ -202,19 +238,38 @@ void silu(const float* x, float* y, long n) {
 void silu_backward(const float* x, const float* dy, float* dx, long n) {
   for_rows(n, 16, [&](long a, long b) { for (long i = a; i < b; i++) dx[i] = (float)(dy[i] * silu_g(x[i])); });
 }
+VLM_CLONES static void geglu_range(const float* gate, const float* up, float* y, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) y[i] = gelu_s(gate[i]) * up[i];
+}
+VLM_CLONES static void geglu_backward_range(const float* gate, const float* up, const float* dy, float* dgate, float* dup, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) {
+    const float x = gate[i];
+    const float th = tanh_f(GELU_C * (x + 0.044715f * x * x * x));
+    const float g = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_C * (1.0f + 3.0f * 0.044715f * x * x);
+    dgate[i] = dy[i] * up[i] * g;
+    dup[i] = dy[i] * (0.5f * x * (1.0f + th));
+  }
+}
+VLM_CLONES static void swiglu_range(const float* gate, const float* up, float* y, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) y[i] = gate[i] / (1.0f + exp_f(-gate[i])) * up[i];
+}
+VLM_CLONES static void swiglu_backward_range(const float* gate, const float* up, const float* dy, float* dgate, float* dup, long a, long b) {
+#pragma omp simd
+  for (long i = a; i < b; i++) {
+    const float x = gate[i];
+    const float sg = 1.0f / (1.0f + exp_f(-x));
+    dgate[i] = dy[i] * up[i] * (sg * (1.0f + x * (1.0f - sg)));
+    dup[i] = dy[i] * (x * sg);
+  }
+}
 void gated_act(bool geglu, const float* gate, const float* up, float* y, long n) {
-  for_rows(n, 16, [&](long a, long b) {
-    for (long i = a; i < b; i++) y[i] = (float)((geglu ? (double)gelu_s(gate[i]) : silu_s(gate[i])) * up[i]);
-  });
+  for_rows(n, 16, [&](long a, long b) { geglu ? geglu_range(gate, up, y, a, b) : swiglu_range(gate, up, y, a, b); });
 }
 void gated_act_backward(bool geglu, const float* gate, const float* up, const float* dy, float* dgate, float* dup, long n) {
-  for_rows(n, 16, [&](long a, long b) {
-    for (long i = a; i < b; i++) {
-      const double g = gate[i];
-      dgate[i] = (float)(dy[i] * up[i] * (geglu ? (double)gelu_g((float)g) : silu_g(g)));
-      dup[i] = (float)(dy[i] * (geglu ? (double)gelu_s((float)g) : silu_s(g)));
-    }
-  });
+  for_rows(n, 16, [&](long a, long b) { geglu ? geglu_backward_range(gate, up, dy, dgate, dup, a, b) : swiglu_backward_range(gate, up, dy, dgate, dup, a, b); });
 }
 
 void rope(float* x, const int32_t* pos, const float* inv_freq, long N, long H, long Dh, bool inverse) {
@@ -321,64 +376,83 @@ static inline __attribute__((always_inline)) void axpy_f(float a, const float* x
 #pragma omp simd
   for (long d = 0; d < n; d++) y[d] += a * x[d];
 }
-static inline __attribute__((always_inline)) void scale_add_f(float c, float* y, const float* x, long n) {
-#pragma omp simd
-  for (long d = 0; d < n; d++) y[d] = y[d] * c + x[d];
+
+/** Per-thread scratch of one query row: the visible keys and their scores (O(Tk), not O(Tq Tk)). */
+struct AttnScratch {
+  std::vector<int32_t> keys;
+  std::vector<float> a, b;
+  void fit(long n) {
+    if ((long)keys.size() < n) {
+      keys.resize(n);
+      a.resize(n);
+      b.resize(n);
+    }
+  }
+};
+
+/** The keys visible to query t, in order; returns their count. */
+static inline long visible_keys(const AttnShape& s, long b, long t, int32_t* keys) {
+  long lo, hi, n = 0;
+  key_range(s, b, t, lo, hi);
+  for (long j = lo; j < hi; j++)
+    if (visible(s, b, t, j)) keys[n++] = (int32_t)j;
+  return n;
 }
 
-/** One (batch row, query head) of the forward pass; cloned per ISA so the helpers inline as vectors. */
-VLM_CLONES static void attention_task(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse, long task, float* acc) {
+/** One (batch row, query head) of the forward pass: per query row the scores of its visible keys,
+ *  their softmax (exp vectorized over the row), then the weighted sum of values. Cloned per ISA so
+ *  the helpers inline as vectors. */
+VLM_CLONES static void attention_task(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse, long task, AttnScratch& w) {
   const long group = s.Hq / s.Hkv;
   const long b = task / s.Hq, h = task % s.Hq, hk = h / group;
+  w.fit(s.Tk);
+  int32_t* keys = w.keys.data();
+  float* sc = w.a.data();
   for (long t = 0; t < s.Tq; t++) {
     const float* qr = q + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
     float* o = out + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
-    long lo, hi;
-    key_range(s, b, t, lo, hi);
-    float mx = -INFINITY;
-    double sum = 0;
-    std::fill(acc, acc + s.Dh, 0.0f);
-    for (long j = lo; j < hi; j++) {
-      if (!visible(s, b, t, j)) continue;
-      const float* kr = k + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-      const float sc = dot_f(qr, kr, s.Dh) * s.scale;
-      const float* vr = v + b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-      if (sc > mx) {
-        const float corr = mx == -INFINITY ? 0.0f : std::exp(mx - sc);
-        scale_add_f(corr, acc, vr, s.Dh);
-        sum = sum * corr + 1.0;
-        mx = sc;
-      } else {
-        const float p = std::exp(sc - mx);
-        axpy_f(p, vr, acc, s.Dh);
-        sum += p;
-      }
-    }
     const long li = (b * s.Hq + h) * s.Tq + t;
-    if (mx == -INFINITY) {
-      std::memset(o, 0, sizeof(float) * s.Dh);
+    const long n = visible_keys(s, b, t, keys);
+    std::memset(o, 0, sizeof(float) * s.Dh);
+    if (n == 0) {
       lse[li] = -INFINITY;
       continue;
     }
-    const float inv = (float)(1.0 / sum);
-    for (long d = 0; d < s.Dh; d++) o[d] = acc[d] * inv;
-    lse[li] = (float)(mx + std::log(sum));
+    float mx = -INFINITY;
+    for (long m = 0; m < n; m++) {
+      sc[m] = dot_f(qr, k + b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh, s.Dh) * s.scale;
+      mx = sc[m] > mx ? sc[m] : mx;
+    }
+    float sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (long m = 0; m < n; m++) {
+      sc[m] = exp_f(sc[m] - mx);
+      sum += sc[m];
+    }
+    const float inv = 1.0f / sum;
+    for (long m = 0; m < n; m++) axpy_f(sc[m] * inv, v + b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh, o, s.Dh);
+    lse[li] = mx + std::log(sum);
   }
 }
 
 void attention(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse) {
   tasks(s.B * s.Hq, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh, [&](int task) {
-    thread_local std::vector<float> acc;
-    acc.resize(s.Dh);
-    attention_task(s, q, k, v, out, lse, task, acc.data());
+    thread_local AttnScratch w;
+    attention_task(s, q, k, v, out, lse, task, w);
   });
 }
 
-/** One (batch row, KV head) of the backward pass (its query heads inside, so dk/dv never race);
- *  cloned per ISA so the helpers inline as vectors. */
-VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, long task) {
+/** One (batch row, KV head) of the backward pass (its query heads inside, so dk/dv never race): per
+ *  query row the probabilities of its visible keys are recomputed from the saved log-sum-exp (exp
+ *  vectorized over the row), then dq, dk and dv are accumulated. Cloned per ISA so the helpers inline
+ *  as vectors. */
+VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, long task, AttnScratch& w) {
   const long group = s.Hq / s.Hkv;
   const long b = task / s.Hkv, hk = task % s.Hkv;
+  w.fit(s.Tk);
+  int32_t* keys = w.keys.data();
+  float* p = w.a.data();
+  float* dS = w.b.data();
   for (long h = hk * group; h < (hk + 1) * group; h++) {
     for (long t = 0; t < s.Tq; t++) {
       const long qo = ((b * s.Tq + t) * s.Hq + h) * s.Dh;
@@ -386,19 +460,25 @@ VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* 
       float* dqr = dq + qo;
       std::memset(dqr, 0, sizeof(float) * s.Dh);
       if (l == -INFINITY) continue;
-      const float D = dot_f(dout + qo, out + qo, s.Dh);
-      long lo, hi;
-      key_range(s, b, t, lo, hi);
-      for (long j = lo; j < hi; j++) {
-        if (!visible(s, b, t, j)) continue;
-        const long ko = b * s.kvStride + (j * s.Hkv + hk) * s.Dh;
-        const float dot = dot_f(q + qo, k + ko, s.Dh);
-        const float dP = dot_f(dout + qo, v + ko, s.Dh);
-        const float p = std::exp(dot * s.scale - l);
-        const float dS = p * (dP - D) * s.scale;
-        axpy_f(dS, k + ko, dqr, s.Dh);
-        axpy_f(dS, q + qo, dk + ko, s.Dh);
-        axpy_f(p, dout + qo, dv + ko, s.Dh);
+      const float* qr = q + qo;
+      const float* gr = dout + qo;
+      const float D = dot_f(gr, out + qo, s.Dh);
+      const long n = visible_keys(s, b, t, keys);
+      for (long m = 0; m < n; m++) {
+        const long ko = b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh;
+        p[m] = dot_f(qr, k + ko, s.Dh);
+        dS[m] = dot_f(gr, v + ko, s.Dh);
+      }
+#pragma omp simd
+      for (long m = 0; m < n; m++) {
+        p[m] = exp_f(p[m] * s.scale - l);
+        dS[m] = p[m] * (dS[m] - D) * s.scale;
+      }
+      for (long m = 0; m < n; m++) {
+        const long ko = b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh;
+        axpy_f(dS[m], k + ko, dqr, s.Dh);
+        axpy_f(dS[m], qr, dk + ko, s.Dh);
+        axpy_f(p[m], gr, dv + ko, s.Dh);
       }
     }
   }
@@ -406,7 +486,8 @@ VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* 
 
 void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
   tasks(s.B * s.Hkv, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh * 3, [&](int task) {
-    attention_backward_task(s, q, k, v, out, lse, dout, dq, dk, dv, task);
+    thread_local AttnScratch w;
+    attention_backward_task(s, q, k, v, out, lse, dout, dq, dk, dv, task, w);
   });
 }
 
