@@ -3,8 +3,8 @@
 // answerable and drawn from scenes the training stream does not produce; answers normalise as stated.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CATALOGUE } from '../sim/index.ts';
-import { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts } from './corpus.ts';
+import { CATALOGUE, getObject } from '../sim/index.ts';
+import { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts, tableLocation } from './corpus.ts';
 import { isVlmError } from '../errors/index.ts';
 
 const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');
@@ -61,11 +61,37 @@ test('a corpus mix sets the share of text conversations, the questions per scene
     [{ textShare: 1.5 }, /textShare must be between 0 and 1/],
     [{ captionShare: -0.1 }, /captionShare/],
     [{ foreignShare: 0.6, positionShare: 0.3, captionShare: 0.3 }, /at most 1/],
+    [{ locationShare: 1.2 }, /locationShare must be between 0 and 1/],
+    [{ foreignShare: 0.5, positionShare: 0, captionShare: 0.3, locationShare: 0.3 }, /at most 1/],
     [{ questionsPerScene: 0 }, /questionsPerScene must be a positive integer/],
     [{ maxObjects: 6 }, /maxObjects must be an integer from 1 to 5/],
   ];
   for (const [patch, re] of bad) assert.throws(() => checkCorpusMix({ ...DEFAULT_CORPUS_MIX, ...patch }), (e: unknown) => isVlmError(e) && re.test((e as Error).message), JSON.stringify(patch));
   checkCorpusMix(DEFAULT_CORPUS_MIX);
+});
+
+test('location questions name where on the table an object stands, and none sits near a border', () => {
+  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 5, foreignShare: 0, positionShare: 0, captionShare: 0, locationShare: 1 };
+  const seen = new Set<string>();
+  let asked = 0;
+  for (let i = 0; i < 200; i++) {
+    const c = corpusConversation(0, i, mix);
+    for (const q of c.qa) {
+      if (q.kind !== 'location') continue; // a scene whose objects all sit on borders falls back to counting
+      asked++;
+      const name = /^Where on the table is the (.+)\?$/.exec(q.question)![1]!;
+      const p = c.scene!.placements.find((x) => getObject(x.id).names.en === name)!;
+      const [fb, side] = q.answer.split(' ');
+      assert.equal(fb, p.x < 0.35 ? 'front' : 'back');
+      assert.equal(side, p.y > 0.07 ? 'left' : p.y < -0.07 ? 'right' : 'middle');
+      assert.ok(Math.abs(p.x - 0.35) >= 0.015 && Math.abs(Math.abs(p.y) - 0.07) >= 0.015, q.answer);
+      seen.add(q.answer);
+    }
+  }
+  assert.ok(asked > 900, `${asked} location questions of 1000`);
+  assert.equal(seen.size, 6, [...seen].join(', '));
+  assert.equal(tableLocation({ x: 0.3, y: 0.071 }), null);
+  assert.equal(tableLocation({ x: 0.45, y: 0 }), 'back middle');
 });
 
 test('chat messages alternate user/assistant with the image in the first user turn', () => {

@@ -23,7 +23,7 @@ import { UsageError } from '../errors/index.ts';
 export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh'] as const;
 export type VqaCategory = (typeof VQA_CATEGORIES)[number];
 /** Kinds of question that only appear in training conversations (free-form answers). */
-export type CorpusKind = VqaCategory | 'position' | 'caption' | 'translation';
+export type CorpusKind = VqaCategory | 'position' | 'location' | 'caption' | 'translation';
 
 export interface Placement {
   id: string;
@@ -161,7 +161,15 @@ function clearExtreme(s: Scene, rng: Rng): (typeof EXTREMES)[number] | null {
   return gap >= 0.06 ? e : null;
 }
 
-const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'caption', SceneQuestion[]> = {
+/** Where an object stands on the table: front or back (closer to or further from the camera than 35 cm
+ *  ahead of the robot), and left, middle or right (7 cm either side of the centre line); null within
+ *  1.5 cm of a border, where the answer would be a guess. */
+export function tableLocation(p: { x: number; y: number }): string | null {
+  if (Math.abs(p.x - 0.35) < 0.015 || Math.abs(Math.abs(p.y) - 0.07) < 0.015) return null;
+  return `${p.x < 0.35 ? 'front' : 'back'} ${p.y > 0.07 ? 'left' : p.y < -0.07 ? 'right' : 'middle'}`;
+}
+
+const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
   colour: [
     (s, rng) => {
       const o = obj(rng.pick(s.placements));
@@ -232,6 +240,13 @@ const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' 
       const dz = o.size[2] * 2 - g.z; // top of the object
       const answer = `${d(dx)} cm ${dx >= 0 ? 'forward' : 'back'}, ${d(dy)} cm ${dy >= 0 ? 'left' : 'right'}, ${d(dz)} cm ${dz >= 0 ? 'up' : 'down'}`;
       return qa(`Where is the ${o.names.en} relative to the gripper?`, answer, 'position');
+    },
+  ],
+  location: [
+    (s, rng) => {
+      const p = rng.pick(s.placements);
+      const where = tableLocation(p);
+      return where ? qa(`Where on the table is the ${obj(p).names.en}?`, where, 'location') : null;
     },
   ],
   caption: [
@@ -392,6 +407,9 @@ export interface CorpusMix {
   /** Shares of scene questions asking for positions relative to the gripper, and for captions. */
   positionShare: number;
   captionShare: number;
+  /** Share of scene questions asking where on the table an object stands ("front left", "back
+   *  middle"; default 0). */
+  locationShare?: number;
   /** Objects per scene: 1 to this (at most 5). */
   maxObjects?: number;
 }
@@ -409,7 +427,8 @@ export function checkCorpusMix(mix: CorpusMix): void {
   share(mix.foreignShare, 'foreignShare');
   share(mix.positionShare, 'positionShare');
   share(mix.captionShare, 'captionShare');
-  if (mix.foreignShare + mix.positionShare + mix.captionShare > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare must be at most 1');
+  share(mix.locationShare ?? 0, 'locationShare');
+  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare must be at most 1');
   if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1)) throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
   if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5)) throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
 }
@@ -428,6 +447,7 @@ export function corpusConversation(seed: number, index: number, mix: CorpusMix =
     if (r < mix.foreignShare) gens = FOREIGN_SCENE[rng.pick(FOREIGN_LANGUAGES)];
     else if (r < mix.foreignShare + mix.positionShare) gens = EN_SCENE.position;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare) gens = EN_SCENE.caption;
+    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0)) gens = EN_SCENE.location;
     else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
     out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
   }
