@@ -355,9 +355,20 @@ inline void key_range(const AttnShape& s, long b, long t, long& lo, long& hi) {
   hi = s.Tk;
   if (s.kvStart) lo = s.kvStart[b];
   if (s.kvLen && s.kvLen[b] < hi) hi = s.kvLen[b];
-  if (s.causal && !s.blocks) {
+  if (s.causal) {
+    // Past the query only keys of its own bidirectional block are visible (up to the block's last).
     const long i = s.qOffset + t;
-    if (i + 1 < hi) hi = i + 1;
+    long end = i + 1;
+    if (s.blocks && i < s.Tk) {
+      const int32_t bi = s.blocks[b * s.Tk + i];
+      if (bi != 0)
+        for (long j = s.Tk - 1; j > i; j--)
+          if (s.blocks[b * s.Tk + j] == bi) {
+            end = j + 1;
+            break;
+          }
+    }
+    if (end < hi) hi = end;
   }
   if (s.window > 0) {
     const long first = s.qOffset + t - s.window + 1;
@@ -377,60 +388,89 @@ static inline __attribute__((always_inline)) void axpy_f(float a, const float* x
   for (long d = 0; d < n; d++) y[d] += a * x[d];
 }
 
-/** Per-thread scratch of one query row: the visible keys and their scores (O(Tk), not O(Tq Tk)). */
+/** Per-thread scratch of the forward pass: K of one (batch row, KV head) transposed to [Dh][Tk],
+ *  and one query row's scores (O(Dh Tk), not O(Tq Tk)). */
 struct AttnScratch {
-  std::vector<int32_t> keys;
-  std::vector<float> a, b;
-  void fit(long n) {
-    if ((long)keys.size() < n) {
-      keys.resize(n);
-      a.resize(n);
-      b.resize(n);
+  std::vector<float> kt, p;
+  std::vector<uint8_t> vis;
+  void fit(long Dh, long Tk) {
+    if (kt.size() < (size_t)(Dh * Tk)) kt.resize(Dh * Tk);
+    if ((long)p.size() < Tk) {
+      p.resize(Tk);
+      vis.resize(Tk);
     }
   }
 };
 
-/** The keys visible to query t, in order; returns their count. */
-static inline long visible_keys(const AttnShape& s, long b, long t, int32_t* keys) {
-  long lo, hi, n = 0;
-  key_range(s, b, t, lo, hi);
-  for (long j = lo; j < hi; j++)
-    if (visible(s, b, t, j)) keys[n++] = (int32_t)j;
-  return n;
-}
-
-/** One (batch row, query head) of the forward pass: per query row the scores of its visible keys,
- *  their softmax (exp vectorized over the row), then the weighted sum of values. Cloned per ISA so
- *  the helpers inline as vectors. */
+/** One (batch row, query head) of the forward pass. K is transposed once, so each query row's scores
+ *  run as vectors over its keys (no horizontal sums); then a softmax (exp vectorized) and the
+ *  weighted sum of value rows. Cloned per ISA so the loops vectorize. */
 VLM_CLONES static void attention_task(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* lse, long task, AttnScratch& w) {
   const long group = s.Hq / s.Hkv;
   const long b = task / s.Hq, h = task % s.Hq, hk = h / group;
-  w.fit(s.Tk);
-  int32_t* keys = w.keys.data();
-  float* sc = w.a.data();
+  const long Tk = s.Tk, Dh = s.Dh;
+  const long kvo = b * s.kvStride + hk * Dh, rowStride = s.Hkv * Dh;
+  w.fit(s.Tq < 8 ? 0 : Dh, Tk);
+  float* kt = w.kt.data();
+  float* p = w.p.data();
+  uint8_t* vis = w.vis.data();
+  // With few query rows (decoding) the transpose would cost as much as the scores: dot products then.
+  const bool direct = s.Tq < 8;
+  // Transpose only the keys some query row of this task can see.
+  long klo = Tk, khi = 0;
+  for (long t = 0; t < (direct ? 0 : s.Tq); t++) {
+    long lo, hi;
+    key_range(s, b, t, lo, hi);
+    if (lo < hi) {
+      klo = lo < klo ? lo : klo;
+      khi = hi > khi ? hi : khi;
+    }
+  }
+  for (long j = klo; j < khi; j++) {
+    const float* kr = k + kvo + j * rowStride;
+    for (long d = 0; d < Dh; d++) kt[d * Tk + j] = kr[d];
+  }
   for (long t = 0; t < s.Tq; t++) {
-    const float* qr = q + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
-    float* o = out + ((b * s.Tq + t) * s.Hq + h) * s.Dh;
+    const float* qr = q + ((b * s.Tq + t) * s.Hq + h) * Dh;
+    float* o = out + ((b * s.Tq + t) * s.Hq + h) * Dh;
     const long li = (b * s.Hq + h) * s.Tq + t;
-    const long n = visible_keys(s, b, t, keys);
-    std::memset(o, 0, sizeof(float) * s.Dh);
-    if (n == 0) {
+    std::memset(o, 0, sizeof(float) * Dh);
+    long lo, hi;
+    key_range(s, b, t, lo, hi);
+    const long n = hi - lo;
+    bool any = false;
+    for (long m = 0; m < n; m++) {
+      vis[m] = s.blocks ? (uint8_t)visible(s, b, t, lo + m) : 1;
+      any = any || vis[m];
+    }
+    if (!any) {
       lse[li] = -INFINITY;
       continue;
     }
-    float mx = -INFINITY;
-    for (long m = 0; m < n; m++) {
-      sc[m] = dot_f(qr, k + b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh, s.Dh) * s.scale;
-      mx = sc[m] > mx ? sc[m] : mx;
+    if (direct) {
+      for (long m = 0; m < n; m++) p[m] = dot_f(qr, k + kvo + (lo + m) * rowStride, Dh) * s.scale;
+    } else {
+      std::memset(p, 0, sizeof(float) * n);
+      for (long d = 0; d < Dh; d++) {
+        const float qd = qr[d] * s.scale;
+        const float* kr = kt + d * Tk + lo;
+#pragma omp simd
+        for (long m = 0; m < n; m++) p[m] += qd * kr[m];
+      }
     }
+    float mx = -INFINITY;
+    for (long m = 0; m < n; m++)
+      if (vis[m] && p[m] > mx) mx = p[m];
     float sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (long m = 0; m < n; m++) {
-      sc[m] = exp_f(sc[m] - mx);
-      sum += sc[m];
+      const float e = exp_f(p[m] - mx);
+      p[m] = vis[m] ? e : 0.0f;
+      sum += p[m];
     }
     const float inv = 1.0f / sum;
-    for (long m = 0; m < n; m++) axpy_f(sc[m] * inv, v + b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh, o, s.Dh);
+    for (long m = 0; m < n; m++)
+      if (p[m] != 0.0f) axpy_f(p[m] * inv, v + kvo + (lo + m) * rowStride, o, Dh);
     lse[li] = mx + std::log(sum);
   }
 }
@@ -442,51 +482,118 @@ void attention(const AttnShape& s, const float* q, const float* k, const float* 
   });
 }
 
-/** One (batch row, KV head) of the backward pass (its query heads inside, so dk/dv never race): per
- *  query row the probabilities of its visible keys are recomputed from the saved log-sum-exp (exp
- *  vectorized over the row), then dq, dk and dv are accumulated. Cloned per ISA so the helpers inline
- *  as vectors. */
-VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, long task, AttnScratch& w) {
+/** Per-thread scratch of the backward pass: K and V of one (batch row, KV head) transposed to
+ *  [Dh][Tk] with their gradients, and one query row's scores (O(Dh Tk), not O(Tq Tk)). */
+struct AttnBackScratch {
+  std::vector<float> kt, vt, dkt, dvt, p, dp, dS;
+  std::vector<uint8_t> vis;
+  void fit(long Dh, long Tk) {
+    const size_t m = (size_t)(Dh * Tk);
+    if (kt.size() < m) {
+      kt.resize(m);
+      vt.resize(m);
+      dkt.resize(m);
+      dvt.resize(m);
+    }
+    if ((long)p.size() < Tk) {
+      p.resize(Tk);
+      dp.resize(Tk);
+      dS.resize(Tk);
+      vis.resize(Tk);
+    }
+  }
+};
+
+/** One (batch row, KV head) of the backward pass (its query heads inside, so dk/dv never race). K and
+ *  V are transposed once, so each query row's scores, dP and the dK/dV updates run as vectors over
+ *  its keys (no horizontal sums), and the probabilities come from the saved log-sum-exp. Cloned per
+ *  ISA so the loops vectorize. */
+VLM_CLONES static void attention_backward_task(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv, long task, AttnBackScratch& w) {
   const long group = s.Hq / s.Hkv;
   const long b = task / s.Hkv, hk = task % s.Hkv;
-  w.fit(s.Tk);
-  int32_t* keys = w.keys.data();
-  float* p = w.a.data();
-  float* dS = w.b.data();
+  const long Tk = s.Tk, Dh = s.Dh;
+  w.fit(Dh, Tk);
+  float* kt = w.kt.data();
+  float* vt = w.vt.data();
+  float* dkt = w.dkt.data();
+  float* dvt = w.dvt.data();
+  float* p = w.p.data();
+  float* dp = w.dp.data();
+  float* dS = w.dS.data();
+  uint8_t* vis = w.vis.data();
+  const long kvo = b * s.kvStride + hk * Dh, rowStride = s.Hkv * Dh;
+  for (long j = 0; j < Tk; j++) {
+    const float* kr = k + kvo + j * rowStride;
+    const float* vr = v + kvo + j * rowStride;
+    for (long d = 0; d < Dh; d++) {
+      kt[d * Tk + j] = kr[d];
+      vt[d * Tk + j] = vr[d];
+    }
+  }
+  std::memset(dkt, 0, sizeof(float) * Dh * Tk);
+  std::memset(dvt, 0, sizeof(float) * Dh * Tk);
   for (long h = hk * group; h < (hk + 1) * group; h++) {
     for (long t = 0; t < s.Tq; t++) {
-      const long qo = ((b * s.Tq + t) * s.Hq + h) * s.Dh;
+      const long qo = ((b * s.Tq + t) * s.Hq + h) * Dh;
       const float l = lse[(b * s.Hq + h) * s.Tq + t];
       float* dqr = dq + qo;
-      std::memset(dqr, 0, sizeof(float) * s.Dh);
+      std::memset(dqr, 0, sizeof(float) * Dh);
       if (l == -INFINITY) continue;
       const float* qr = q + qo;
       const float* gr = dout + qo;
-      const float D = dot_f(gr, out + qo, s.Dh);
-      const long n = visible_keys(s, b, t, keys);
-      for (long m = 0; m < n; m++) {
-        const long ko = b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh;
-        p[m] = dot_f(qr, k + ko, s.Dh);
-        dS[m] = dot_f(gr, v + ko, s.Dh);
+      const float D = dot_f(gr, out + qo, Dh);
+      long lo, hi;
+      key_range(s, b, t, lo, hi);
+      const long n = hi - lo;
+      if (n <= 0) continue;
+      // key_range is exact except for block masks (bidirectional image spans).
+      for (long m = 0; m < n; m++) vis[m] = s.blocks ? (uint8_t)visible(s, b, t, lo + m) : 1;
+      std::memset(p, 0, sizeof(float) * n);
+      std::memset(dp, 0, sizeof(float) * n);
+      for (long d = 0; d < Dh; d++) {
+        const float qd = qr[d], gd = gr[d];
+        const float* kr = kt + d * Tk + lo;
+        const float* vr = vt + d * Tk + lo;
+#pragma omp simd
+        for (long m = 0; m < n; m++) {
+          p[m] += qd * kr[m];
+          dp[m] += gd * vr[m];
+        }
       }
+      const float sc = s.scale;
 #pragma omp simd
       for (long m = 0; m < n; m++) {
-        p[m] = exp_f(p[m] * s.scale - l);
-        dS[m] = p[m] * (dS[m] - D) * s.scale;
+        const float e = exp_f(p[m] * sc - l);
+        const float pm = vis[m] ? e : 0.0f;
+        p[m] = pm;
+        dS[m] = pm * (dp[m] - D) * sc;
       }
-      for (long m = 0; m < n; m++) {
-        const long ko = b * s.kvStride + ((long)keys[m] * s.Hkv + hk) * s.Dh;
-        axpy_f(dS[m], k + ko, dqr, s.Dh);
-        axpy_f(dS[m], qr, dk + ko, s.Dh);
-        axpy_f(p[m], gr, dv + ko, s.Dh);
+      for (long m = 0; m < n; m++) axpy_f(dS[m], k + kvo + (lo + m) * rowStride, dqr, Dh);
+      for (long d = 0; d < Dh; d++) {
+        const float qd = qr[d], gd = gr[d];
+        float* dkr = dkt + d * Tk + lo;
+        float* dvr = dvt + d * Tk + lo;
+#pragma omp simd
+        for (long m = 0; m < n; m++) {
+          dkr[m] += dS[m] * qd;
+          dvr[m] += p[m] * gd;
+        }
       }
+    }
+  }
+  for (long j = 0; j < Tk; j++) {
+    float* dkr = dk + kvo + j * rowStride;
+    float* dvr = dv + kvo + j * rowStride;
+    for (long d = 0; d < Dh; d++) {
+      dkr[d] += dkt[d * Tk + j];
+      dvr[d] += dvt[d * Tk + j];
     }
   }
 }
 
 void attention_backward(const AttnShape& s, const float* q, const float* k, const float* v, const float* out, const float* lse, const float* dout, float* dq, float* dk, float* dv) {
   tasks(s.B * s.Hkv, (double)s.B * s.Hq * s.Tq * s.Tk * s.Dh * 3, [&](int task) {
-    thread_local AttnScratch w;
+    thread_local AttnBackScratch w;
     attention_backward_task(s, q, k, v, out, lse, dout, dq, dk, dv, task, w);
   });
 }

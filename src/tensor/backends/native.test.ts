@@ -136,6 +136,14 @@ test('native attention forward and backward equal the reference for every mask k
     mk(2, 3, 9, 2, 1, 8, { causal: true, window: 0, kvStart: Int32Array.of(2, 0), kvLen: Int32Array.of(9, 5) }, 6),
     mk(1, 5, 7, 3, 3, 5, { causal: false, window: 0 }),
     mk(1, 4, 4, 1, 1, 4, { causal: true, window: 0, kvStart: Int32Array.of(3) }),
+    // Model-sized heads: a sliding window over padded rows, and image spans inside a causal row.
+    mk(2, 70, 70, 4, 2, 64, { causal: true, window: 30, kvLen: Int32Array.of(70, 41) }, 0, 2),
+    mk(1, 40, 40, 2, 1, 64, { causal: true, window: 0, blocks: Int32Array.from({ length: 40 }, (_, i) => (i >= 3 && i < 19 ? 1 : i >= 25 && i < 33 ? 2 : 0)) }),
+    // A block id used by two separate spans: the later span stays visible to the earlier one.
+    mk(1, 30, 30, 2, 2, 16, { causal: true, window: 0, blocks: Int32Array.from({ length: 30 }, (_, i) => (i >= 2 && i < 6 ? 1 : i >= 20 && i < 24 ? 1 : 0)) }),
+    // Decoding: one and three query rows against a long cache.
+    mk(2, 1, 300, 4, 2, 64, { causal: true, window: 0, kvLen: Int32Array.of(300, 120) }, 299),
+    mk(1, 3, 300, 4, 1, 32, { causal: true, window: 100 }, 297),
   ];
   for (const s of cases) {
     const nq = s.B * s.Tq * s.Hq * s.Dh;
