@@ -1,8 +1,10 @@
 // Training throughput of the `base` pretraining architecture (src/train/pretrain.ts: Gemma 3 decoder
-// 4 × 256 with a SigLIP tower, 16 image tokens) in full and LoRA (r 16, alpha 32 on the decoder's seven
+// 4 × 256 with a SigLIP tower, 64 image tokens, sliding window 128) in full and LoRA (r 16, alpha 32 on the decoder's seven
 // projections) mode, against PyTorch running the same architecture and shapes (bench/train_torch.py)
 // in the same run. One step = forward, cross-entropy on every next token, backward, AdamW update, on a
-// batch of 16 sequences × 128 tokens with one 96 px image each.
+// batch of 16 sequences × 256 tokens (about a pretraining conversation) with one 96 px image each.
+// The PyTorch script gets the preset's sequence length, image-token count and window on its command
+// line, so both sides always run the same shapes.
 // Run: node --import tsx bench/train.ts
 // PyTorch: Debian's python3-torch with OPENBLAS_CORETYPE=SkylakeX (see bench/block.ts), timed with
 // 1 and with 2 torch threads; the ratio is against the faster of the two.
@@ -28,7 +30,7 @@ const cfg = parseGemma3Config({
   image_token_index: 8,
 });
 if (cfg.modelType !== 'gemma3') throw new Error('unreachable');
-const [B, T, MM, S] = [16, 128, cfg.mmTokensPerImage, cfg.vision.imageSize];
+const [B, T, MM, S] = [16, 256, cfg.mmTokensPerImage, cfg.vision.imageSize];
 const rng = new Rng(0);
 const ids = new Int32Array(B * T);
 for (let b = 0; b < B; b++) {
@@ -77,7 +79,7 @@ for (const mode of ['full', 'lora'] as const) {
   console.log(`vlm2vla ${mode}: median ${ours.median.toFixed(0)} ms per step = ${Math.round((tokens / ours.median) * 1000)} tokens/s (${ours.trainable} trainable)`);
   let best: { median_ms: number; threads: number } | null = null;
   for (const threads of [1, 2]) {
-    const run = spawnSync('/usr/bin/python3', [script, String(threads), mode], { env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) }, encoding: 'utf8' });
+    const run = spawnSync('/usr/bin/python3', [script, String(threads), mode, String(T), String(MM), String(cfg.text.slidingWindow)], { env: { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OMP_NUM_THREADS: String(threads) }, encoding: 'utf8' });
     if (run.status !== 0) {
       console.log(`PyTorch reference not available (${run.stderr.trim().split('\n').pop()}); install it with: apt-get install -y python3-torch libopenblas0-pthread`);
       process.exit(0);

@@ -2,9 +2,10 @@
 # a Gemma 3 decoder (4 layers: 3 sliding-window + 1 global, hidden 256, GeGLU 768, 4 query / 2 kv
 # heads of 64, q/k RMS norms, 1 + w RMS norms, sandwich norms, RoPE 10k local / 1M global, scaled
 # tied embeddings, vocabulary 1024) and a SigLIP tower (3 layers, hidden 128, MLP 512, 96 px images in
-# 12 px patches, 2x2 average pooling to 16 image tokens, projector with soft-embedding norm). Batch 16
-# x 128 tokens, one image per sequence, cross-entropy on every next token, AdamW step included.
-# Usage: train_torch.py THREADS full|lora   Prints one JSON line.
+# 12 px patches, average pooling to MM image tokens, projector with soft-embedding norm). Batch 16 x T
+# tokens, one image per sequence, cross-entropy on every next token, AdamW step included.
+# Usage: train_torch.py THREADS full|lora [T MM WINDOW]   (bench/train.ts passes the preset's values.)
+# Prints one JSON line.
 import json, math, sys, time
 import torch
 import torch.nn.functional as F
@@ -12,11 +13,12 @@ import torch.nn.functional as F
 torch.set_num_threads(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
 MODE = sys.argv[2] if len(sys.argv) > 2 else "full"
 torch.manual_seed(0)
-V, D, FF, L, H, KV, HD, WIN = 1024, 256, 768, 4, 4, 2, 64, 64
-VD, VFF, VL, VH, IMG, P, MM = 128, 512, 3, 4, 96, 12, 16
-B, T = 16, 128
+T, MM, WIN = (int(a) for a in sys.argv[3:6]) if len(sys.argv) > 5 else (256, 64, 128)
+V, D, FF, L, H, KV, HD = 1024, 256, 768, 4, 4, 2, 64
+VD, VFF, VL, VH, IMG, P = 128, 512, 3, 4, 96, 12
+B = 16
 LAYER_TYPES = ["sliding", "sliding", "sliding", "full"]
-IMG_START, IMG_END = 2, 2 + MM  # [bos, boi, 16 image tokens, eoi, text...]
+IMG_START, IMG_END = 2, 2 + MM  # [bos, boi, MM image tokens, eoi, text...]
 
 
 class RMS(torch.nn.Module):
