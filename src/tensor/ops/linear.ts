@@ -25,8 +25,9 @@ function forward(x: Tensor, w: Stored, b: Tensor | undefined): Tensor {
   const { out, inF } = w;
   const N = x.size / inF;
   const y = activation([...x.shape.slice(0, -1), out]);
-  getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: 0, A: x.data, lda: inF, B: w.B, bDtype: w.bDtype, ldb: inF, C: y.data, ldc: out });
-  if (b) for (let i = 0; i < N; i++) for (let j = 0; j < out; j++) y.data[i * out + j]! += b.data[j]!;
+  // With a bias, every row starts as b and the GEMM adds x·Wᵀ to it (beta = 1).
+  if (b) for (let i = 0; i < N; i++) y.data.set(b.data, i * out);
+  getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: b ? 1 : 0, A: x.data, lda: inF, B: w.B, bDtype: w.bDtype, ldb: inF, C: y.data, ldc: out });
   return y;
 }
 
@@ -39,11 +40,15 @@ function inputGrad(x: Tensor, w: Stored, g: Float32Array): Float32Array | null {
   return dx;
 }
 
-/** db = column sums of g, or null when there is no trainable bias. */
+let ones = new Float32Array(0);
+
+/** db = column sums of g (a GEMM: a row of ones times g), or null when there is no trainable bias. */
 function biasGrad(b: Tensor | undefined, g: Float32Array, out: number): Float32Array | null {
   if (!b || !b.requiresGrad) return null;
+  const rows = g.length / out;
+  if (ones.length < rows) ones = new Float32Array(rows).fill(1);
   const db = gradBuffer(out);
-  for (let i = 0; i < g.length; i += out) for (let j = 0; j < out; j++) db[j]! += g[i + j]!;
+  getBackend().gemm({ transA: false, transB: false, M: 1, N: out, K: rows, alpha: 1, beta: 0, A: ones, lda: rows, B: g, ldb: out, C: db, ldc: out });
   return db;
 }
 
