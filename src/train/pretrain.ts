@@ -89,7 +89,7 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
       vision_config: { hidden_size: 128, intermediate_size: 512, num_hidden_layers: 3, num_attention_heads: 4, image_size: 96, patch_size: 12, layer_norm_eps: 1e-6 },
       mm_tokens_per_image: 64,
     },
-    steps: 3000,
+    steps: 4400,
     batchSize: 16,
     lr: 1.5e-3,
     warmupSteps: 100,
@@ -99,8 +99,8 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.15, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.06, captionShare: 0.3 },
-    warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 1, maxObjects: 1 } },
+    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.22, locationShare: 0.12 },
+    warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
   },
 };
 
@@ -315,7 +315,8 @@ export function targetVerdict(v: VqaReport): string {
 
 function mixLine(m: CorpusMix): string {
   const pc = (v: number) => `${Math.round(v * 100)}%`;
-  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} questions per scene of 1–${m.maxObjects ?? 5} objects, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions`;
+  const most = m.maxObjects ?? 5;
+  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} question${m.questionsPerScene === 1 ? '' : 's'} per scene of ${most === 1 ? '1 object' : `1–${most} objects`}, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions${m.locationShare ? `, ${pc(m.locationShare)} table locations` : ''}`;
 }
 
 function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, command: string, valLoss: number | null): string {
