@@ -4,7 +4,9 @@
 // The base preset's VQA is limited by image grounding (docs/train.md); this is the smallest
 // experiment that shows it, and the one to run before changing the vision recipe.
 // Run: node --import tsx scripts/grounding-probe.ts [--square PX] [--steps N] [--lr LR]
-//      [--vision-lr-factor F] [--tokenizer DIR]
+//      [--vision-lr-factor F] [--at PX] [--tokenizer DIR]
+// --at puts the square's top-left corner at (PX, PX) in every image (the model then needs no search;
+// the patches are 12 px, so --at 36 fills one patch with a 12 px square).
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,14 +29,17 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '100' },
     lr: { type: 'string', default: String(PRETRAIN_PRESETS.base!.lr) },
     'vision-lr-factor': { type: 'string', default: '1' },
+    at: { type: 'string' },
     tokenizer: { type: 'string', default: 'models/base' },
   },
 });
 const square = Number(values.square);
 const steps = Number(values.steps);
 const visionFactor = Number(values['vision-lr-factor']);
+const at = values.at === undefined ? null : Number(values.at);
 const SIZE = 96;
 if (!(square >= 1 && square <= SIZE) || !(steps >= 1)) throw new Error('--square must be 1–96 and --steps ≥ 1');
+if (at !== null && !(Number.isInteger(at) && at >= 0 && at + square <= SIZE)) throw new Error(`--at must place the square inside the ${SIZE} px image`);
 
 await initBackend();
 const tok = Tokenizer.fromDir(values.tokenizer);
@@ -52,8 +57,8 @@ function sample(seed: number): { colour: string; pixels: Float32Array } {
   const rng = new Rng(seed);
   const [colour, rgb] = rng.pick(COLOURS);
   const img = { width: SIZE, height: SIZE, rgb: new Uint8Array(SIZE * SIZE * 3).fill(180) };
-  const x0 = rng.int(0, SIZE - square);
-  const y0 = rng.int(0, SIZE - square);
+  const x0 = at ?? rng.int(0, SIZE - square);
+  const y0 = at ?? rng.int(0, SIZE - square);
   for (let y = y0; y < y0 + square; y++) for (let x = x0; x < x0 + square; x++) img.rgb.set(rgb, (y * SIZE + x) * 3);
   return { colour, pixels: imageToPixels(img, SIZE) };
 }
@@ -101,4 +106,4 @@ const prompt = tok.encode(expandImageTokens(template.render([question], { addGen
 const tests = Array.from({ length: 64 }, (_, i) => sample(1_000_000 + i));
 const gens = generate(model, tests.map((t) => ({ ids: prompt, pixels: t.pixels })), { maxNewTokens: 4, eosIds: answerStopIds({ model, tokenizer: tok, template }) });
 const correct = gens.filter((g, i) => tok.decode(g.tokens, { skipSpecial: true }).trim() === tests[i]!.colour).length;
-console.log(`square ${square} px, ${steps} steps, lr ${values.lr}, vision lr ×${visionFactor}: ${correct}/64 colours right (chance 8/64) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(`square ${square} px${at === null ? '' : ` always at (${at}, ${at})`}, ${steps} steps, lr ${values.lr}, vision lr ×${visionFactor}: ${correct}/64 colours right (chance 8/64) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
