@@ -38,15 +38,21 @@ const steps = Number(values.steps);
 const visionFactor = Number(values['vision-lr-factor']);
 const at = values.at === undefined ? null : Number(values.at);
 const SIZE = 96;
-if (!(square >= 1 && square <= SIZE) || !(steps >= 1)) throw new Error('--square must be 1–96 and --steps ≥ 1');
-if (at !== null && !(Number.isInteger(at) && at >= 0 && at + square <= SIZE)) throw new Error(`--at must place the square inside the ${SIZE} px image`);
+function fail(message: string): never {
+  console.error(`grounding-probe: ${message}`);
+  process.exit(1);
+}
+if (!(Number.isInteger(square) && square >= 1 && square <= SIZE)) fail(`--square must be a whole number of pixels from 1 to ${SIZE}`);
+if (!(Number.isInteger(steps) && steps >= 1)) fail('--steps must be a positive whole number');
+if (!(Number(values.lr) > 0) || !(visionFactor > 0)) fail('--lr and --vision-lr-factor must be positive numbers');
+if (at !== null && !(Number.isInteger(at) && at >= 0 && at + square <= SIZE)) fail(`--at must place the square inside the ${SIZE} px image`);
 
 await initBackend();
 const tok = Tokenizer.fromDir(values.tokenizer);
 const template = ChatTemplate.fromConfig(tok.config, join(values.tokenizer, 'tokenizer_config.json'))!;
 const preset = PRETRAIN_PRESETS.base!;
 const cfg = presetConfig(preset, tok);
-if (cfg.modelType !== 'gemma3' || cfg.vision.imageSize !== SIZE) throw new Error(`the base preset no longer takes ${SIZE} px images: update this probe`);
+if (cfg.modelType !== 'gemma3' || cfg.vision.imageSize !== SIZE) fail(`the base preset no longer takes ${SIZE} px images: update this probe`);
 const model = Gemma3Model.random(cfg, { seed: 0, std: 0.02 });
 
 const COLOURS: [string, [number, number, number]][] = [
