@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { World } from './world.ts';
-import { render, projectPoint } from './renderer.ts';
+import { render, projectPoint, GRIPPER_OWNER, NO_OWNER } from './renderer.ts';
 import type { RgbImage } from '../data/image.ts';
 
 const scene = () => new World([{ id: 'apple', x: 0.3, y: 0.1 }, { id: 'bowl', x: 0.4, y: -0.12 }], { x: 0.35, y: 0, z: 0.1 });
@@ -84,4 +84,23 @@ test('bowls and pots are open: an object inside is seen from the camera', () => 
   const i = (Math.round(y) * 128 + Math.round(x)) * 3;
   const [r, g, b] = [img.rgb[i]!, img.rgb[i + 1]!, img.rgb[i + 2]!];
   assert.ok(g > 100 && b > 100 && r < 40, `the block's top is drawn teal, got ${[r, g, b]}`);
+});
+
+test('the owner map says which object each pixel shows, and does not change the image', () => {
+  const owners = new Int16Array(128 * 128);
+  const img = render(scene(), 128, 128, undefined, owners);
+  assert.deepEqual(img.rgb, render(scene(), 128, 128).rgb);
+  const at = (p: [number, number, number]) => {
+    const [x, y] = projectPoint(p, 128, 128)!;
+    return owners[Math.round(y) * 128 + Math.round(x)];
+  };
+  // Object tops (the apple is a 3.5 cm sphere, the bowl a shallow container) and the gripper's palm.
+  assert.equal(at([0.3, 0.1, 0.07]), 0, 'apple');
+  assert.equal(at([0.4, -0.12, 0.01]), 1, 'bowl');
+  assert.equal(at([0.35, 0, 0.17]), GRIPPER_OWNER, 'gripper palm');
+  assert.equal(at([0.6, 0.35, 0]), NO_OWNER, 'bare table');
+  const counts = new Map<number, number>();
+  for (const o of owners) counts.set(o, (counts.get(o) ?? 0) + 1);
+  assert.deepEqual([...counts.keys()].sort((a, b) => a - b), [GRIPPER_OWNER, NO_OWNER, 0, 1]);
+  assert.throws(() => render(scene(), 128, 128, undefined, new Int16Array(10)), RangeError);
 });

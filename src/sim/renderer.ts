@@ -19,7 +19,13 @@ interface Prim {
   rgb: readonly [number, number, number];
   /** Casts a shadow (everything but containers lying flat). */
   shadow: boolean;
+  /** What the primitive is part of: the index of its object in world.objects, or GRIPPER_OWNER. */
+  owner: number;
 }
+
+/** Owner-map values of `render`: the gripper, and what is not an object (table, wall). */
+export const GRIPPER_OWNER = -2;
+export const NO_OWNER = -1;
 
 export interface CameraSpec {
   eye: [number, number, number];
@@ -44,21 +50,21 @@ const WALL = 0.006;
 
 function primitives(world: World): Prim[] {
   const out: Prim[] = [];
-  for (const o of world.objects) {
+  world.objects.forEach((o, owner) => {
     const s = o.spec;
     const kind = s.shape === 'sphere' || s.shape === 'ellipsoid' ? 'ellipsoid' : isOpenContainer(s) ? 'open-cylinder' : s.shape;
     const h: [number, number, number] = s.shape === 'sphere' ? [s.size[0], s.size[0], s.size[0]] : [s.size[0], s.size[1], s.size[2]];
-    out.push({ kind, c: [o.x, o.y, o.z], h, cos: Math.cos(o.yaw), sin: Math.sin(o.yaw), rgb: s.colour.rgb, shadow: !(s.container && s.size[2] < 0.01) });
-  }
+    out.push({ kind, c: [o.x, o.y, o.z], h, cos: Math.cos(o.yaw), sin: Math.sin(o.yaw), rgb: s.colour.rgb, shadow: !(s.container && s.size[2] < 0.01), owner });
+  });
   const g = world.gripper;
   const c = Math.cos(g.yaw);
   const sn = Math.sin(g.yaw);
   const gap = g.aperture === 1 ? 0.035 : 0.012;
   // Palm above the fingertips, fingers reaching down to z (the grasp point).
-  out.push({ kind: 'box', c: [g.x, g.y, g.z + 0.07], h: [0.02, 0.05, 0.012], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true });
-  out.push({ kind: 'cylinder', c: [g.x, g.y, g.z + 0.14], h: [0.015, 0.015, 0.06], cos: 1, sin: 0, rgb: [110, 112, 120], shadow: true });
+  out.push({ kind: 'box', c: [g.x, g.y, g.z + 0.07], h: [0.02, 0.05, 0.012], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true, owner: GRIPPER_OWNER });
+  out.push({ kind: 'cylinder', c: [g.x, g.y, g.z + 0.14], h: [0.015, 0.015, 0.06], cos: 1, sin: 0, rgb: [110, 112, 120], shadow: true, owner: GRIPPER_OWNER });
   for (const side of [-1, 1]) {
-    out.push({ kind: 'box', c: [g.x - sn * side * gap, g.y + c * side * gap, g.z + 0.03], h: [0.012, 0.005, 0.03], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true });
+    out.push({ kind: 'box', c: [g.x - sn * side * gap, g.y + c * side * gap, g.z + 0.03], h: [0.012, 0.005, 0.03], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true, owner: GRIPPER_OWNER });
   }
   return out;
 }
@@ -274,7 +280,11 @@ export function projectPoint(point: readonly [number, number, number], width: nu
   return [((sx + 1) * width) / 2 - 0.5, ((1 - sy) * height) / 2 - 0.5];
 }
 
-export function render(world: World, width = 256, height = 256, camera: CameraSpec = DEFAULT_CAMERA): RgbImage {
+/** Renders the world. Given `owners` (width × height values), also writes what each pixel shows: the
+ *  index of its object in world.objects, GRIPPER_OWNER or NO_OWNER (dense labels for the vision
+ *  stage of pretraining). */
+export function render(world: World, width = 256, height = 256, camera: CameraSpec = DEFAULT_CAMERA, owners?: Int16Array): RgbImage {
+  if (owners && owners.length !== width * height) throw new RangeError(`owners holds ${owners.length} values, not ${width}×${height}`);
   const prims = primitives(world);
   const [ex, ey, ez] = camera.eye;
   const { f, r, u, scale } = cameraBasis(camera);
@@ -313,6 +323,7 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
       d[1] = f[1]! + sx * r[1]! + sy * u[1]!;
       d[2] = f[2]! + sx * r[2]! + sy * u[2]!;
       let tBest = Infinity;
+      let owner = NO_OWNER;
       let colour: readonly [number, number, number] = WALL_RGB;
       for (let j = 0; j < nRow; j++) {
         const k = rowPrims[j]!;
@@ -322,6 +333,7 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
         const t = intersect(p, o, d, n);
         if (t < tBest) {
           tBest = t;
+          owner = p.owner;
           colour = p.rgb;
           best[0] = n[0];
           best[1] = n[1];
@@ -333,6 +345,7 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
         const tTable = -ez / d[2];
         if (tTable < tBest) {
           tBest = tTable;
+          owner = NO_OWNER;
           const x = ex + d[0] * tTable;
           const y = ey + d[1] * tTable;
           const onTable = x > -0.05 && x < 0.75 && y > -0.45 && y < 0.45;
@@ -344,6 +357,7 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
       } else if (tBest < Infinity) {
         shade = AMBIENT + (1 - AMBIENT) * Math.max(0, best[0] * LIGHT[0] + best[1] * LIGHT[1] + best[2] * LIGHT[2]);
       } else shade = 1;
+      if (owners) owners[py * width + px] = owner;
       const i = (py * width + px) * 3;
       rgb[i] = Math.min(255, Math.round(colour[0] * shade));
       rgb[i + 1] = Math.min(255, Math.round(colour[1] * shade));
