@@ -26,6 +26,8 @@ export interface TrainExample {
   ids: Int32Array;
   mask: Uint8Array;
   pixels: Float32Array | null;
+  /** Per-image-token class targets of a dense vision objective (only with TrainerRun.loss). */
+  labels?: Int32Array;
 }
 
 /** Training examples by index: an array, or a generator-backed source such as the pretraining
@@ -102,6 +104,10 @@ export interface TrainerRun {
   silent?: boolean;
   /** Called after every optimizer step (tests, the CLI). */
   onStep?: (m: StepMetrics) => void;
+  /** Another objective than next-token prediction on assistant tokens (e.g. the dense vision stage
+   *  of pretraining): the mean loss of a micro-batch and how many targets it averages over. The
+   *  validation set is then unused. */
+  loss?: (examples: TrainExample[]) => { loss: Tensor; tokens: number };
 }
 
 export interface TrainResult {
@@ -377,10 +383,17 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       let tokens = 0;
       for (let micro = 0; micro < c.gradAccum; micro++) {
         const examples = Array.from({ length: c.batchSize }, next);
-        const { input, targets } = makeBatch(examples, run.model.text.padTokenId);
-        tokens += input.kvLen.reduce((a, b) => a + b, 0);
-        if (targets.length === 0) continue;
-        const loss = crossEntropy(run.model.forward(input), targets);
+        let loss: Tensor;
+        if (run.loss) {
+          const out = run.loss(examples);
+          tokens += out.tokens;
+          loss = out.loss;
+        } else {
+          const { input, targets } = makeBatch(examples, run.model.text.padTokenId);
+          tokens += input.kvLen.reduce((a, b) => a + b, 0);
+          if (targets.length === 0) continue;
+          loss = crossEntropy(run.model.forward(input), targets);
+        }
         const value = loss.item();
         if (!Number.isFinite(value)) throw new UsageError(`the loss became ${value} at step ${step + 1}`, 'lower the learning rate or enable clipping; the last checkpoint is intact');
         lossSum += value;
@@ -393,7 +406,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       lastLoss = lossSum / c.gradAccum;
       const seconds = (performance.now() - t0) / 1000;
       const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds };
-      if (run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
+      if (!run.loss && run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
         lastVal = evaluateLoss(run.model, run.val, c.batchSize);
         m.valLoss = lastVal;
       }
