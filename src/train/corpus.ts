@@ -379,6 +379,13 @@ function itemSeed(seed: number, stream: number, index: number): number {
 
 const TRAIN_STREAM = 1;
 const EVAL_STREAM = 2;
+const VISION_STREAM = 3;
+
+/** Scene `index` of the vision stage of pretraining (a stream of its own; 1–5 objects and the
+ *  gripper, drawn like the corpus's scenes). */
+export function visionScene(seed: number, index: number): Scene {
+  return sampleCorpusScene(new Rng(itemSeed(seed, VISION_STREAM, index)));
+}
 
 /** A question from `gens` that this scene can answer unambiguously, or null after 20 tries. */
 function drawScene(s: Scene, gens: SceneQuestion[], rng: Rng): QA | null {

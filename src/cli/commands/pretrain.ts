@@ -11,9 +11,10 @@ export const pretrainCommand: Command = {
   summary: 'train the embedded base VLM from scratch on the synthetic corpus',
   usage: '--preset tiny|base --out DIR [--resume] [--seed N] [--steps N]',
   description:
-    'Trains a BPE tokenizer on corpus text, then a miniature Gemma 3 vision-language model on\n' +
-    'conversations about rendered tabletop scenes, world knowledge and five languages (each\n' +
-    'conversation generated once from the seed). Presets:\n' +
+    'Trains a BPE tokenizer on corpus text, then a miniature Gemma 3 vision-language model: first\n' +
+    'its vision tower alone, to name the object under each image token of rendered scenes, then\n' +
+    'the whole model on conversations about rendered tabletop scenes, world knowledge and five\n' +
+    'languages (each conversation generated once from the seed). Presets:\n' +
     Object.values(PRETRAIN_PRESETS).map((p) => `  ${p.name.padEnd(5)} ${p.summary}; ${p.steps} steps\n`).join('') +
     'DIR gets the model (config.json, model.safetensors, tokenizer files), vqa.json and a model card\n' +
     'README.md with the held-out VQA accuracy per category. Checkpoints and metrics go to DIR.run/;\n' +

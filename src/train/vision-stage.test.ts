@@ -1,0 +1,90 @@
+// The vision stage of pretraining: exact per-cell labels from the renderer's owner map, a stage that
+// trains only the tower and projector (the decoder stays bit-identical) and lowers its loss, and a
+// finished stage that a resumed run reloads instead of retraining.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CATALOGUE } from '../sim/catalogue.ts';
+import { projectPoint } from '../sim/renderer.ts';
+import { Gemma3Model } from '../models/index.ts';
+import { tinyGemma3Config, randomParams } from '../models/gemma3/testing.ts';
+import { Tensor } from '../tensor/index.ts';
+import { isVlmError } from '../errors/index.ts';
+import { readJsonl } from '../util/index.ts';
+import type { StepMetrics } from './trainer.ts';
+import { GRIPPER_CLASS, NOTHING_CLASS, VISION_CLASSES, VisionSource, denseLabels, runVisionStage } from './vision-stage.ts';
+import type { Scene } from './corpus.ts';
+
+const classOf = (id: string) => CATALOGUE.findIndex((o) => o.id === id);
+
+test('dense labels name the object, the gripper or nothing in each cell', () => {
+  const scene: Scene = { placements: [{ id: 'apple', x: 0.3, y: 0.15, yaw: 0 }, { id: 'block', x: 0.5, y: -0.2, yaw: 0.3 }], gripper: { x: 0.3, y: -0.05, z: 0.2 } };
+  const { pixels, labels } = denseLabels(scene, 96, 8);
+  assert.equal(pixels.length, 3 * 96 * 96);
+  assert.equal(labels.length, 64);
+  const cellAt = (p: [number, number, number]) => {
+    const [x, y] = projectPoint(p, 96, 96)!;
+    return labels[Math.floor(y / 12) * 8 + Math.floor(x / 12)];
+  };
+  assert.equal(cellAt([0.3, 0.15, 0.05]), classOf('apple'));
+  assert.equal(cellAt([0.5, -0.2, 0.02]), classOf('block'));
+  assert.equal(cellAt([0.3, -0.05, 0.27]), GRIPPER_CLASS);
+  const kinds = new Set(labels);
+  assert.deepEqual([...kinds].sort((a, b) => a - b), [classOf('apple'), classOf('block'), GRIPPER_CLASS, NOTHING_CLASS].sort((a, b) => a - b));
+  assert.ok(labels.filter((l) => l === NOTHING_CLASS).length > 40, 'most of the image is table and wall');
+  assert.ok([...labels].every((l) => l >= 0 && l < VISION_CLASSES));
+  assert.deepEqual(denseLabels(scene, 96, 8).labels, labels, 'deterministic');
+  assert.throws(() => denseLabels(scene, 96, 7), (e: unknown) => isVlmError(e) && /whole cells/.test((e as Error).message));
+});
+
+test('vision source: scenes on demand, each with an image and a label per image token', () => {
+  const src = new VisionSource(0, 5, 32, 4);
+  const a = src.at(3)!;
+  assert.equal(a.pixels!.length, 3 * 32 * 32);
+  assert.equal(a.labels!.length, 16);
+  assert.deepEqual(src.at(3)!.labels, a.labels);
+  assert.equal(src.at(5), undefined);
+  assert.equal(src.at(-1), undefined);
+});
+
+const visionModel = () =>
+  new Gemma3Model(
+    tinyGemma3Config({ vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8, layer_norm_eps: 1e-6 }, mm_tokens_per_image: 16 }),
+    randomParams(tinyGemma3Config({ vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8, layer_norm_eps: 1e-6 }, mm_tokens_per_image: 16 }), 3, 0.05),
+  );
+
+const snapshot = (m: Gemma3Model) => new Map([...m.params].map(([n, w]) => [n, Float32Array.from((w as Tensor).data)]));
+
+test('the vision stage trains the tower and projector only, lowers its loss, and a resumed finished stage reloads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-vision-'));
+  try {
+    const model = visionModel();
+    const before = snapshot(model);
+    const stage = { steps: 40, batchSize: 8, lr: 5e-3 };
+    const r = await runVisionStage(model, stage, { seed: 0, runDir: dir, silent: true });
+    const after = snapshot(model);
+    for (const [name, was] of before) {
+      const vision = name.startsWith('vision_tower.') || name.startsWith('multi_modal_projector.');
+      const same = was.every((v, i) => Object.is(v, after.get(name)![i]));
+      assert.equal(same, !vision, `${name} ${vision ? 'should train' : 'should stay bit-identical'}`);
+    }
+    for (const w of model.params.values()) assert.equal((w as Tensor).requiresGrad, false, 'trainability is restored');
+    const metrics = readJsonl<StepMetrics>(join(dir, 'metrics.jsonl'));
+    assert.equal(metrics.length, 40);
+    const mean = (xs: StepMetrics[]) => xs.reduce((a, m) => a + m.loss, 0) / xs.length;
+    assert.ok(mean(metrics.slice(-10)) < 0.7 * mean(metrics.slice(0, 5)), `loss ${mean(metrics.slice(0, 5)).toFixed(3)} → ${mean(metrics.slice(-10)).toFixed(3)}`);
+    assert.ok(r.cellAccuracy > 0 && r.cellAccuracy <= 1 && r.seconds > 0);
+    // A resumed run whose stage is done reloads its weights (the head included) without a step.
+    const again = visionModel();
+    const r2 = await runVisionStage(again, stage, { seed: 0, runDir: dir, resume: true, silent: true });
+    for (const [name, w] of snapshot(again)) assert.deepEqual(w, after.get(name), name);
+    assert.equal(r2.cellAccuracy, r.cellAccuracy);
+    assert.equal(readJsonl<StepMetrics>(join(dir, 'metrics.jsonl')).length, 40);
+    // Without --resume the finished stage is not silently overwritten.
+    await assert.rejects(runVisionStage(visionModel(), stage, { seed: 0, runDir: dir, silent: true }), (e: unknown) => isVlmError(e) && /already holds checkpoints/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
