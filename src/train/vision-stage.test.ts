@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CATALOGUE } from '../sim/catalogue.ts';
 import { projectPoint } from '../sim/renderer.ts';
 import { Gemma3Model } from '../models/index.ts';
-import { tinyGemma3Config, randomParams } from '../models/gemma3/testing.ts';
+import { tinyGemma3Config, tinyTextConfig, randomParams } from '../models/gemma3/testing.ts';
 import { Tensor } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { readJsonl } from '../util/index.ts';
@@ -84,6 +84,16 @@ test('the vision stage trains the tower and projector only, lowers its loss, and
     assert.equal(readJsonl<StepMetrics>(join(dir, 'metrics.jsonl')).length, 40);
     // Without --resume the finished stage is not silently overwritten.
     await assert.rejects(runVisionStage(visionModel(), stage, { seed: 0, runDir: dir, silent: true }), (e: unknown) => isVlmError(e) && /already holds checkpoints/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the vision stage refuses a text-only model with a usage error', async () => {
+  const cfg = tinyTextConfig();
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-vision-'));
+  try {
+    await assert.rejects(runVisionStage(new Gemma3Model(cfg, randomParams(cfg, 1, 0.05)), { steps: 1, batchSize: 1, lr: 1e-3 }, { seed: 0, runDir: dir, silent: true }), (e: unknown) => isVlmError(e) && /gemma3 vision-language model/.test((e as Error).message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
