@@ -5,8 +5,8 @@
 //
 // Why: trained only through the language loss, the tower of a from-scratch model loses the detail of
 // objects smaller than a patch before the decoder learns to read it (docs/train.md, the grounding
-// probe); real VLMs start from a pretrained SigLIP. With this stage the probe's 6 px square is read
-// (64/64 at a fixed place, 39/64 at random places, against 6/64 without).
+// probe); real VLMs start from a pretrained SigLIP. With this stage the probe reads a 6 px square at a
+// fixed place (64/64, against 6/64 without) and an 8 px square at random places (64/64, against 6/64).
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
