@@ -63,6 +63,8 @@ test('a corpus mix sets the share of text conversations, the questions per scene
     [{ foreignShare: 0.6, positionShare: 0.3, captionShare: 0.3 }, /at most 1/],
     [{ locationShare: 1.2 }, /locationShare must be between 0 and 1/],
     [{ foreignShare: 0.5, positionShare: 0, captionShare: 0.3, locationShare: 0.3 }, /at most 1/],
+    [{ groundingShare: -0.2 }, /groundingShare must be between 0 and 1/],
+    [{ foreignShare: 0.3, positionShare: 0, captionShare: 0.3, locationShare: 0.2, groundingShare: 0.3 }, /at most 1/],
     [{ questionsPerScene: 0 }, /questionsPerScene must be a positive integer/],
     [{ maxObjects: 6 }, /maxObjects must be an integer from 1 to 5/],
   ];
@@ -137,4 +139,31 @@ test('answers normalise: case, width, spaces and surrounding punctuation', () =>
   assert.equal(article('utensil'), 'a');
   assert.equal(article('orange'), 'an');
   for (const t of corpusTexts(0, 300)) assert.doesNotMatch(t, /\ba (?!uten)[aeiou]/i, t);
+});
+
+test('grounding questions name an object the model must find: "Is there", left/right, front/behind, with true answers', () => {
+  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 5, foreignShare: 0, positionShare: 0, captionShare: 0, groundingShare: 1, maxObjects: 2 };
+  const forms = new Map<string, number>();
+  for (let i = 0; i < 200; i++) {
+    const c = corpusConversation(0, i, mix);
+    assert.ok(c.scene!.placements.length <= 2);
+    const at = (name: string) => c.scene!.placements.find((x) => getObject(x.id).names.en === name);
+    for (const q of c.qa) {
+      let m: RegExpExecArray | null;
+      if ((m = /^Is there an? (.+) on the table\?$/.exec(q.question))) {
+        assert.equal(q.answer, at(m[1]!) ? 'yes' : 'no');
+        forms.set(`exists ${q.answer}`, (forms.get(`exists ${q.answer}`) ?? 0) + 1);
+      } else if ((m = /^Is the (.+) left or right of the (.+)\?$/.exec(q.question))) {
+        assert.equal(q.answer, at(m[1]!)!.y > at(m[2]!)!.y ? 'left' : 'right');
+        forms.set('left/right', (forms.get('left/right') ?? 0) + 1);
+      } else if ((m = /^Is the (.+) in front of or behind the (.+)\?$/.exec(q.question))) {
+        assert.equal(q.answer, at(m[1]!)!.x < at(m[2]!)!.x ? 'in front' : 'behind');
+        forms.set('front/behind', (forms.get('front/behind') ?? 0) + 1);
+      } else assert.equal(q.kind, 'counting', `${q.question} (only one-object scenes fall back to counting)`);
+    }
+  }
+  for (const f of ['exists yes', 'exists no', 'left/right', 'front/behind']) assert.ok((forms.get(f) ?? 0) > 60, `${f}: ${forms.get(f)}`);
+  // Without the field the mix draws exactly as before (the committed base preset's corpus is unchanged).
+  const base = { ...DEFAULT_CORPUS_MIX, locationShare: 0.1 };
+  for (let i = 0; i < 50; i++) assert.deepEqual(corpusConversation(3, i, { ...base, groundingShare: 0 }), corpusConversation(3, i, base));
 });

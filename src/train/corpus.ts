@@ -113,7 +113,7 @@ function theName(o: CatalogueObject, lang: Language): string {
 // ---------------------------------------------------------------------------------------------------
 // Scenes.
 
-function sampleCorpusScene(rng: Rng, maxObjects = 5): Scene {
+export function sampleCorpusScene(rng: Rng, maxObjects = 5): Scene {
   const n = rng.int(1, maxObjects);
   const ids = rng.shuffle(CATALOGUE.map((o) => o.id)).slice(0, n);
   const placements = sampleScene(rng, ids, 1);
@@ -169,7 +169,7 @@ export function tableLocation(p: { x: number; y: number }): string | null {
   return `${p.x < 0.35 ? 'front' : 'back'} ${p.y > 0.07 ? 'left' : p.y < -0.07 ? 'right' : 'middle'}`;
 }
 
-const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
+export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
   colour: [
     (s, rng) => {
       const o = obj(rng.pick(s.placements));
@@ -257,6 +257,9 @@ const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' 
     },
   ],
 };
+
+/** The forms that name an object and need to find it in the image (`CorpusMix.groundingShare`). */
+const GROUNDING: SceneQuestion[] = [EN_SCENE.identity[2]!, ...EN_SCENE.spatial];
 
 // ---------------------------------------------------------------------------------------------------
 // Questions about a scene in Spanish, French, German and Chinese (answers in the same language).
@@ -417,6 +420,10 @@ export interface CorpusMix {
   /** Share of scene questions asking where on the table an object stands ("front left", "back
    *  middle"; default 0). */
   locationShare?: number;
+  /** Share of scene questions that name an object and need to find it in the image: "Is there an X on
+   *  the table?" and the left/right and front/behind relations (default 0; they also come up among the
+   *  identity and spatial questions of the rest). */
+  groundingShare?: number;
   /** Objects per scene: 1 to this (at most 5). */
   maxObjects?: number;
 }
@@ -435,7 +442,8 @@ export function checkCorpusMix(mix: CorpusMix): void {
   share(mix.positionShare, 'positionShare');
   share(mix.captionShare, 'captionShare');
   share(mix.locationShare ?? 0, 'locationShare');
-  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare must be at most 1');
+  share(mix.groundingShare ?? 0, 'groundingShare');
+  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare + groundingShare must be at most 1');
   if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1)) throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
   if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5)) throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
 }
@@ -455,6 +463,7 @@ export function corpusConversation(seed: number, index: number, mix: CorpusMix =
     else if (r < mix.foreignShare + mix.positionShare) gens = EN_SCENE.position;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare) gens = EN_SCENE.caption;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0)) gens = EN_SCENE.location;
+    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0)) gens = GROUNDING;
     else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
     out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
   }

@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
 import { DEFAULT_CORPUS_MIX, corpusTexts } from './corpus.ts';
-import { CorpusSource, PRETRAIN_PRESETS, presetConfig, recordRunRecipe } from './pretrain.ts';
+import { CorpusSource, PRETRAIN_PRESETS, presetConfig, pretrain, recordRunRecipe } from './pretrain.ts';
+import { SafetensorsFile } from '../formats/index.ts';
+import { initBackend } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { TRAINER_DEFAULTS, train } from './trainer.ts';
 import type { ExampleSource } from './trainer.ts';
@@ -56,5 +58,36 @@ test('a run folder records its recipe; resuming with another preset, seed or ste
     assert.throws(() => recordRunRecipe(dir, { preset, seed: 0, steps: 300 }), (e: unknown) => isVlmError(e) && e.code === 'E_RUN_RECIPE' && e.file === join(dir, 'recipe.json'));
   } finally {
     rmSync(dir, { recursive: true });
+  }
+});
+
+test('with freezeTower the language stage keeps the vision stage\'s tower bit-identical, and trains the projector and decoder', async () => {
+  await initBackend(); // the native kernels when built, as the CLI uses them
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-freeze-'));
+  try {
+    const preset = { ...PRETRAIN_PRESETS.tiny!, vision: { steps: 4, batchSize: 4, lr: 3e-3, positions: true }, freezeTower: true, vqaPerCategory: 1, tokenizerConversations: 300 };
+    await pretrain({ preset, out: join(dir, 'model'), steps: 6, silent: true, log: () => {} });
+    const vision = SafetensorsFile.open(join(dir, 'model.run', 'vision', 'checkpoints', 'step-00000004', 'trainable.safetensors'));
+    const saved = SafetensorsFile.open(join(dir, 'model', 'model.safetensors'));
+    let tower = 0;
+    let projector = 0;
+    for (const name of vision.tensors.keys()) {
+      if (name.startsWith('dense_')) continue;
+      const same = (vision.readTensor(name) as Float32Array).every((v, i) => Object.is(v, (saved.readTensor(name) as Float32Array)[i]));
+      if (name.startsWith('vision_tower.')) {
+        assert.ok(same, `${name} is frozen`);
+        tower++;
+      } else {
+        assert.ok(!same, `${name} trains`);
+        projector++;
+      }
+    }
+    assert.ok(tower > 5 && projector >= 1, `${tower} tower and ${projector} projector tensors compared`);
+    // The language checkpoints hold only what trains.
+    const last = SafetensorsFile.open(join(dir, 'model.run', 'checkpoints', 'step-00000006', 'trainable.safetensors'));
+    assert.ok([...last.tensors.keys()].every((n) => !n.startsWith('vision_tower.')));
+    assert.ok([...last.tensors.keys()].some((n) => n.startsWith('multi_modal_projector.')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -19,6 +19,8 @@ import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../to
 import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
 import type { VqaReport } from '../eval/vqa.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
+import { Tensor } from '../tensor/index.ts';
+import type { Weight } from '../tensor/index.ts';
 import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
 import type { CorpusMix } from './corpus.ts';
 import { encodeConversation } from './sft.ts';
@@ -58,6 +60,10 @@ export interface PretrainPreset {
   /** A vision stage before the language stage: the tower and projector learn which object covers
    *  each image token's cell (src/train/vision-stage.ts). */
   vision?: VisionStage;
+  /** Keep the vision tower as the vision stage left it during the language stage (the projector and
+   *  the decoder train). Trained through the language loss alone, the tower forgets within a few
+   *  hundred steps where things are (docs/train.md). */
+  freezeTower?: boolean;
 }
 
 const GEMMA_TEXT = { rope_theta: 1_000_000, rope_local_base_freq: 10_000, rms_norm_eps: 1e-6, hidden_activation: 'gelu_pytorch_tanh', final_logit_softcapping: null, attn_logit_softcapping: null, max_position_embeddings: 1024 };
@@ -107,7 +113,8 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     dtype: 'bf16',
     mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.22, locationShare: 0.12 },
     warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
-    vision: { steps: 1000, batchSize: 32, lr: 2e-3 },
+    vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
+    freezeTower: true,
   },
 };
 
@@ -248,6 +255,15 @@ function chatTemplate(tok: Tokenizer, dir: string): ChatTemplate {
 
 const countParams = (m: Gemma3Model) => [...m.params.values()].reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
 
+/** The language stage's parameters: all, or all but the vision tower's (left frozen). */
+function trainableParams(model: Gemma3Model, freezeTower: boolean): Tensor[] {
+  const all = model.setTrainable(true);
+  if (!freezeTower) return all;
+  const tower = new Set<Weight>([...model.params.entries()].filter(([n]) => n.startsWith('vision_tower.')).map(([, w]) => w));
+  for (const w of tower) if (w instanceof Tensor) w.requiresGrad = false;
+  return all.filter((p) => !tower.has(p));
+}
+
 export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const log = o.log ?? ((s: string) => console.log(s));
   const preset = o.preset;
@@ -275,12 +291,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     // Resumed (or, once done, just reloaded: the language stage's checkpoints then override it).
     log(`vision stage: ${preset.vision.steps} steps of ${preset.vision.batchSize} scenes with a label per image token`);
     vision = await runVisionStage(model, preset.vision, { seed, runDir: join(runDir, 'vision'), resume: o.resume, silent: o.silent });
-    log(`vision stage: ${(vision.cellAccuracy * 100).toFixed(1)}% of held-out cells right, ${(vision.objectCellAccuracy * 100).toFixed(1)}% of those showing an object`);
+    log(`vision stage: ${(vision.cellAccuracy * 100).toFixed(1)}% of held-out cells right, ${(vision.objectCellAccuracy * 100).toFixed(1)}% of those showing an object${vision.positionAccuracy !== undefined ? `, ${(vision.positionAccuracy * 100).toFixed(1)}% of those placed within 2 cm` : ''}`);
   }
   log(`pretraining the ${preset.name} preset: ${(parameters / 1e6).toFixed(2)}M parameters, vocabulary ${tok.vocabSize}, ${steps} steps of ${preset.batchSize} conversations`);
   const result = await train({
     model,
-    params: model.setTrainable(true),
+    params: trainableParams(model, preset.freezeTower ?? false),
     train: trainSet,
     val,
     config: {
@@ -332,7 +348,7 @@ export function targetVerdict(v: VqaReport): string {
 function mixLine(m: CorpusMix): string {
   const pc = (v: number) => `${Math.round(v * 100)}%`;
   const most = m.maxObjects ?? 5;
-  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} question${m.questionsPerScene === 1 ? '' : 's'} per scene of ${most === 1 ? '1 object' : `1–${most} objects`}, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions${m.locationShare ? `, ${pc(m.locationShare)} table locations` : ''}`;
+  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} question${m.questionsPerScene === 1 ? '' : 's'} per scene of ${most === 1 ? '1 object' : `1–${most} objects`}, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions${m.locationShare ? `, ${pc(m.locationShare)} table locations` : ''}${m.groundingShare ? `, ${pc(m.groundingShare)} grounding questions` : ''}`;
 }
 
 function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, command: string, valLoss: number | null): string {
@@ -361,8 +377,8 @@ ${command}
 \`\`\`
 
 - seed: ${seed}
-${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell through a linear head that is then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object; ${(r.vision.seconds / 60).toFixed(1)} min
-- then ` : '- '}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1
+${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell${preset.vision.positions ? ' and where on the table it stands (its x and y in 2 cm bins)' : ''} through linear heads that are then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object${r.vision.positionAccuracy !== undefined ? `, and for ${(r.vision.positionAccuracy * 100).toFixed(1)}% of those both bins within one of the truth` : ''}; ${(r.vision.seconds / 60).toFixed(1)} min
+- then ` : '- '}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1
 - corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${preset.warmup ? `
 - grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}` : ''}
 - training time: ${minutes} min of optimizer steps on ${cpus().length} × ${cpu} (sum over all sessions of the run; tokenizer training, checkpoints and evaluation not included)

@@ -14,7 +14,7 @@ import { Tensor } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { readJsonl } from '../util/index.ts';
 import type { StepMetrics } from './trainer.ts';
-import { GRIPPER_CLASS, NOTHING_CLASS, VISION_CLASSES, VisionSource, denseLabels, runVisionStage } from './vision-stage.ts';
+import { GRIPPER_CLASS, IGNORE, NOTHING_CLASS, VISION_CLASSES, VisionSource, X_BINS, Y_BINS, denseLabels, runVisionStage, xBin, yBin } from './vision-stage.ts';
 import type { Scene } from './corpus.ts';
 
 const classOf = (id: string) => CATALOGUE.findIndex((o) => o.id === id);
@@ -37,6 +37,24 @@ test('dense labels name the object, the gripper or nothing in each cell', () => 
   assert.ok([...labels].every((l) => l >= 0 && l < VISION_CLASSES));
   assert.deepEqual(denseLabels(scene, 96, 8).labels, labels, 'deterministic');
   assert.throws(() => denseLabels(scene, 96, 7), (e: unknown) => isVlmError(e) && /whole cells/.test((e as Error).message));
+});
+
+test('with positions, dense labels add the x and y bin of the thing in each cell, and ignore empty cells', () => {
+  const scene: Scene = { placements: [{ id: 'apple', x: 0.3, y: 0.15, yaw: 0 }, { id: 'block', x: 0.45, y: -0.2, yaw: 0.3 }], gripper: { x: 0.25, y: -0.05, z: 0.2 } };
+  const plain = denseLabels(scene, 96, 8);
+  const { pixels, labels } = denseLabels(scene, 96, 8, true);
+  assert.deepEqual(pixels, plain.pixels);
+  assert.equal(labels.length, 3 * 64);
+  assert.deepEqual(labels.subarray(0, 64), plain.labels, 'the class block is unchanged');
+  // Bins are 2 cm from x = 0.20 and y = -0.24, clamped.
+  assert.deepEqual([xBin(0.3), yBin(0.15), xBin(0.45), yBin(-0.2), xBin(0.1), yBin(0.5)], [5, 19, 12, 2, 0, Y_BINS - 1]);
+  assert.equal(xBin(0.9), X_BINS - 1);
+  const want = new Map([[classOf('apple'), [xBin(0.3), yBin(0.15)]], [classOf('block'), [xBin(0.45), yBin(-0.2)]], [GRIPPER_CLASS, [xBin(0.25), yBin(-0.05)]]]);
+  for (let c = 0; c < 64; c++) {
+    const xy = want.get(labels[c]!) ?? [IGNORE, IGNORE];
+    assert.deepEqual([labels[64 + c], labels[128 + c]], xy, `cell ${c} (class ${labels[c]})`);
+  }
+  assert.ok([...labels.subarray(64)].some((l) => l !== IGNORE));
 });
 
 test('vision source: scenes on demand, each with an image and a label per image token', () => {
@@ -84,6 +102,24 @@ test('the vision stage trains the tower and projector only, lowers its loss, and
     assert.equal(readJsonl<StepMetrics>(join(dir, 'metrics.jsonl')).length, 40);
     // Without --resume the finished stage is not silently overwritten.
     await assert.rejects(runVisionStage(visionModel(), stage, { seed: 0, runDir: dir, silent: true }), (e: unknown) => isVlmError(e) && /already holds checkpoints/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a vision stage with positions trains its position heads: the loss falls and it reports how often both bins are within one', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-vision-'));
+  try {
+    const model = visionModel();
+    const r = await runVisionStage(model, { steps: 40, batchSize: 8, lr: 5e-3, positions: true }, { seed: 0, runDir: dir, silent: true });
+    const metrics = readJsonl<StepMetrics>(join(dir, 'metrics.jsonl'));
+    const mean = (xs: StepMetrics[]) => xs.reduce((a, m) => a + m.loss, 0) / xs.length;
+    assert.ok(mean(metrics.slice(-10)) < 0.8 * mean(metrics.slice(0, 5)), `loss ${mean(metrics.slice(0, 5)).toFixed(3)} → ${mean(metrics.slice(-10)).toFixed(3)}`);
+    // Three cross-entropies at the start: about ln(classes) + ln(16) + ln(24).
+    assert.ok(metrics[0]!.loss > Math.log(VISION_CLASSES) + 4, `first loss ${metrics[0]!.loss}`);
+    assert.ok(r.positionAccuracy !== undefined && r.positionAccuracy >= 0 && r.positionAccuracy <= 1);
+    const plain = await runVisionStage(visionModel(), { steps: 1, batchSize: 2, lr: 1e-3 }, { seed: 0, runDir: join(dir, 'plain'), silent: true });
+    assert.equal(plain.positionAccuracy, undefined);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

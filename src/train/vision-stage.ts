@@ -7,13 +7,16 @@
 // objects smaller than a patch before the decoder learns to read it (docs/train.md, the grounding
 // probe); real VLMs start from a pretrained SigLIP. With this stage the probe reads a 6 px square at a
 // fixed place (64/64, against 6/64 without) and an 8 px square at random places (64/64, against 6/64).
+// With `positions`, two more heads learn where on the table the thing in each cell stands (2 cm bins):
+// trained only for names, the image tokens carry no position a linear probe can find
+// (scripts/position-probe.ts), and the table-location questions stay at chance.
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
 import { GRIPPER_OWNER, render } from '../sim/renderer.ts';
-import { Tensor, crossEntropy, linear, noGrad } from '../tensor/index.ts';
+import { Tensor, add, crossEntropy, linear, noGrad } from '../tensor/index.ts';
 import { Rng, readJsonl } from '../util/index.ts';
 import { sceneWorld, visionScene } from './corpus.ts';
 import type { Scene } from './corpus.ts';
@@ -25,6 +28,9 @@ export interface VisionStage {
   /** Images per step. */
   batchSize: number;
   lr: number;
+  /** Also learn where on the table the thing in each cell stands (its x and y in 2 cm bins, two more
+   *  linear heads), so the image tokens carry positions the decoder can read (default false). */
+  positions?: boolean;
 }
 
 /** Classes of the dense head: the catalogue's objects in order, then the gripper, then nothing. */
@@ -33,9 +39,20 @@ export const GRIPPER_CLASS = CATALOGUE.length;
 export const NOTHING_CLASS = CATALOGUE.length + 1;
 const CLASS_OF = new Map(CATALOGUE.map((o, i) => [o.id, i]));
 
+/** Position bins of the stage's `positions` heads: table x (forward) from 0.20 m and y (left) from
+ *  −0.24 m in 2 cm steps, clamped at the ends. Cells that show nothing have no position (IGNORE). */
+export const POSITION_BIN = 0.02;
+export const X_BINS = 16;
+export const Y_BINS = 24;
+export const IGNORE = -100;
+export const xBin = (x: number) => Math.min(X_BINS - 1, Math.max(0, Math.floor((x - 0.2) / POSITION_BIN + 1e-6)));
+export const yBin = (y: number) => Math.min(Y_BINS - 1, Math.max(0, Math.floor((y + 0.24) / POSITION_BIN + 1e-6)));
+
 /** The image of a scene and the class of each of its grid × grid cells: what covers most of the
- *  cell's pixels, if that covers at least 1/36 of them (4 of a 12 px cell), else nothing. */
-export function denseLabels(scene: Scene, imageSize: number, grid: number): { pixels: Float32Array; labels: Int32Array } {
+ *  cell's pixels, if that covers at least 1/36 of them (4 of a 12 px cell), else nothing. With
+ *  `positions`, two more blocks of grid × grid labels follow: the x bin and the y bin of where that
+ *  object (or the gripper) stands, IGNORE for cells that show nothing. */
+export function denseLabels(scene: Scene, imageSize: number, grid: number, positions = false): { pixels: Float32Array; labels: Int32Array } {
   if (!(Number.isInteger(grid) && grid >= 1 && imageSize % grid === 0)) throw new UsageError(`the vision stage needs the image (${imageSize} px) to split into ${grid}×${grid} whole cells`, 'choose mm_tokens_per_image as a square whose side divides image_size');
   const world = sceneWorld(scene);
   const owners = new Int16Array(imageSize * imageSize);
@@ -43,8 +60,11 @@ export function denseLabels(scene: Scene, imageSize: number, grid: number): { pi
   const cell = imageSize / grid;
   const min = Math.max(1, Math.round((cell * cell) / 36));
   const classOf = world.objects.map((o) => CLASS_OF.get(o.id)!);
-  const labels = new Int32Array(grid * grid);
+  const cells = grid * grid;
+  const labels = new Int32Array(positions ? 3 * cells : cells);
   const counts = new Int32Array(VISION_CLASSES);
+  const ownerOf = new Int32Array(VISION_CLASSES).fill(-1);
+  world.objects.forEach((o, i) => (ownerOf[classOf[i]!] = i));
   for (let gy = 0; gy < grid; gy++) {
     for (let gx = 0; gx < grid; gx++) {
       counts.fill(0);
@@ -57,7 +77,13 @@ export function denseLabels(scene: Scene, imageSize: number, grid: number): { pi
       }
       let best = NOTHING_CLASS;
       for (let k = 0; k < NOTHING_CLASS; k++) if (counts[k]! >= min && (best === NOTHING_CLASS || counts[k]! > counts[best]!)) best = k;
-      labels[gy * grid + gx] = best;
+      const c = gy * grid + gx;
+      labels[c] = best;
+      if (positions) {
+        const at = best === NOTHING_CLASS ? null : best === GRIPPER_CLASS ? scene.gripper : scene.placements[ownerOf[best]!]!;
+        labels[cells + c] = at ? xBin(at.x) : IGNORE;
+        labels[2 * cells + c] = at ? yBin(at.y) : IGNORE;
+      }
     }
   }
   return { pixels: imageToPixels(img, imageSize), labels };
@@ -72,11 +98,13 @@ export class VisionSource implements ExampleSource {
     readonly grid: number,
     /** Index of the first scene (held-out scenes use a range training never reaches). */
     readonly offset = 0,
+    /** Labels with the two position blocks (denseLabels). */
+    readonly positions = false,
   ) {}
 
   at(index: number): TrainExample | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
-    const { pixels, labels } = denseLabels(visionScene(this.seed, this.offset + index), this.imageSize, this.grid);
+    const { pixels, labels } = denseLabels(visionScene(this.seed, this.offset + index), this.imageSize, this.grid, this.positions);
     return { ids: new Int32Array(0), mask: new Uint8Array(0), pixels, labels };
   }
 }
@@ -86,8 +114,16 @@ function imageGeometry(model: Gemma3Model): { imageSize: number; grid: number; h
   return { imageSize: model.cfg.vision.imageSize, grid: Math.round(Math.sqrt(model.cfg.mmTokensPerImage)), hidden: model.text.hiddenSize };
 }
 
-/** Logits [images · tokens, classes] of the dense head over the model's image tokens. */
-function denseLogits(model: Gemma3Model, head: Tensor, examples: readonly TrainExample[]): { logits: Tensor; labels: Int32Array } {
+/** The stage's linear heads: the class of each cell, and with positions its x and y bins. */
+interface DenseHeads {
+  cls: Tensor;
+  x?: Tensor;
+  y?: Tensor;
+}
+
+/** Per head, logits [images · tokens, classes] over the model's image tokens and the matching labels
+ *  (the examples' label blocks split per head). */
+function denseLogits(model: Gemma3Model, heads: DenseHeads, examples: readonly TrainExample[]): { cls: Tensor; labels: Int32Array; x?: Tensor; xLabels?: Int32Array; y?: Tensor; yLabels?: Int32Array } {
   const px = new Float32Array(examples.reduce((a, e) => a + e.pixels!.length, 0));
   const labels = new Int32Array(examples.reduce((a, e) => a + e.labels!.length, 0));
   let p = 0;
@@ -98,7 +134,18 @@ function denseLogits(model: Gemma3Model, head: Tensor, examples: readonly TrainE
     p += e.pixels!.length;
     l += e.labels!.length;
   }
-  return { logits: linear(model.encodeImages(px), head, null), labels };
+  const features = model.encodeImages(px);
+  const cls = linear(features, heads.cls, null);
+  if (!heads.x || !heads.y) return { cls, labels };
+  // Each example's labels are three blocks of one label per token: class, x bin, y bin.
+  const tokens = features.shape[0]!;
+  const per = tokens / examples.length;
+  const split = (block: number) => {
+    const out = new Int32Array(tokens);
+    examples.forEach((_, i) => out.set(labels.subarray((3 * i + block) * per, (3 * i + block + 1) * per), i * per));
+    return out;
+  };
+  return { cls, labels: split(0), x: linear(features, heads.x, null), xLabels: split(1), y: linear(features, heads.y, null), yLabels: split(2) };
 }
 
 export interface VisionStageResult {
@@ -108,6 +155,9 @@ export interface VisionStageResult {
   /** On held-out scenes: the share of cells classified right, and of cells that show an object. */
   cellAccuracy: number;
   objectCellAccuracy: number;
+  /** With positions: the share of cells showing an object whose x and y bins are both within one bin
+   *  (2 cm) of the truth. */
+  positionAccuracy?: number;
 }
 
 /** Other dense data than rendered scenes (the grounding probe's squares): examples with pixels and
@@ -124,8 +174,8 @@ export interface DenseData {
 export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: { seed: number; runDir: string; resume?: boolean; silent?: boolean; data?: DenseData }): Promise<VisionStageResult> {
   const { imageSize, grid, hidden } = imageGeometry(model);
   const data: DenseData = o.data ?? {
-    train: new VisionSource(o.seed, stage.steps * stage.batchSize, imageSize, grid),
-    heldOut: new VisionSource(o.seed, 128, imageSize, grid, 2_000_000_000),
+    train: new VisionSource(o.seed, stage.steps * stage.batchSize, imageSize, grid, 0, stage.positions ?? false),
+    heldOut: new VisionSource(o.seed, 128, imageSize, grid, 2_000_000_000, stage.positions ?? false),
     classes: VISION_CLASSES,
     nothing: NOTHING_CLASS,
   };
@@ -133,17 +183,27 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
   const params = [...model.params.entries()]
     .filter(([n, w]) => (n.startsWith('vision_tower.') || n.startsWith('multi_modal_projector.')) && w instanceof Tensor)
     .map(([, w]) => w as Tensor);
-  const head = new Tensor([classes, hidden], new Rng(o.seed ^ 0xd3a5e).fillNormal(new Float32Array(classes * hidden), 0.02), { name: 'dense_head.weight' });
+  const rng = new Rng(o.seed ^ 0xd3a5e);
+  const headOf = (rows: number, name: string) => new Tensor([rows, hidden], rng.fillNormal(new Float32Array(rows * hidden), 0.02), { name });
+  const positions = (stage.positions ?? false) && !o.data;
+  if (stage.positions && o.data) throw new UsageError('the vision stage learns positions only on rendered scenes, not on other dense data');
+  const heads: DenseHeads = { cls: headOf(classes, 'dense_head.weight') };
+  if (positions) {
+    heads.x = headOf(X_BINS, 'dense_x_head.weight');
+    heads.y = headOf(Y_BINS, 'dense_y_head.weight');
+  }
   for (const p of params) p.requiresGrad = true;
   try {
     await train({
       model,
-      params: [...params, head],
+      params: [...params, heads.cls, ...(positions ? [heads.x!, heads.y!] : [])],
       train: data.train,
       val: [],
       loss: (examples) => {
-        const { logits, labels } = denseLogits(model, head, examples);
-        return { loss: crossEntropy(logits, labels), tokens: labels.length };
+        const d = denseLogits(model, heads, examples);
+        let loss = crossEntropy(d.cls, d.labels);
+        if (d.x && d.y) loss = add(add(loss, crossEntropy(d.x, d.xLabels!, IGNORE)), crossEntropy(d.y, d.yLabels!, IGNORE));
+        return { loss, tokens: d.labels.length };
       },
       config: {
         ...TRAINER_DEFAULTS,
@@ -168,24 +228,35 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
   }
   const metrics = readJsonl<StepMetrics>(join(o.runDir, 'metrics.jsonl'));
   const seconds = metrics.reduce((a, m) => a + (m.tokensPerSec > 0 ? m.tokens / m.tokensPerSec : 0), 0);
-  return { steps: stage.steps, seconds, ...denseAccuracy(model, head, data) };
+  return { steps: stage.steps, seconds, ...denseAccuracy(model, heads, data) };
 }
 
-function denseAccuracy(model: Gemma3Model, head: Tensor, data: DenseData): { cellAccuracy: number; objectCellAccuracy: number } {
+const argmax = (row: Float32Array) => {
+  let arg = 0;
+  for (let k = 1; k < row.length; k++) if (row[k]! > row[arg]!) arg = k;
+  return arg;
+};
+
+function denseAccuracy(model: Gemma3Model, heads: DenseHeads, data: DenseData): { cellAccuracy: number; objectCellAccuracy: number; positionAccuracy?: number } {
   const source = data.heldOut;
   const K = data.classes;
   let right = 0;
   let cells = 0;
   let objRight = 0;
   let objCells = 0;
+  let posRight = 0;
+  let posCells = 0;
   for (let start = 0; start < source.length; start += 16) {
     const batch = Array.from({ length: Math.min(16, source.length - start) }, (_, i) => source.at(start + i)!);
-    const { logits, labels } = noGrad(() => denseLogits(model, head, batch));
+    const d = noGrad(() => denseLogits(model, heads, batch));
+    const labels = d.labels;
     for (let r = 0; r < labels.length; r++) {
-      const row = logits.data.subarray(r * K, (r + 1) * K);
-      let arg = 0;
-      for (let k = 1; k < K; k++) if (row[k]! > row[arg]!) arg = k;
-      const ok = arg === labels[r];
+      const ok = argmax(d.cls.data.subarray(r * K, (r + 1) * K)) === labels[r];
+      if (d.x && d.y && d.xLabels![r] !== IGNORE && labels[r] !== GRIPPER_CLASS && labels[r] !== data.nothing) {
+        posCells++;
+        const near = (logits: Tensor, rows: number, truth: number) => Math.abs(argmax(logits.data.subarray(r * rows, (r + 1) * rows)) - truth) <= 1;
+        if (near(d.x, X_BINS, d.xLabels![r]!) && near(d.y, Y_BINS, d.yLabels![r]!)) posRight++;
+      }
       cells++;
       if (ok) right++;
       if (labels[r] !== data.nothing) {
@@ -194,5 +265,5 @@ function denseAccuracy(model: Gemma3Model, head: Tensor, data: DenseData): { cel
       }
     }
   }
-  return { cellAccuracy: right / cells, objectCellAccuracy: objCells > 0 ? objRight / objCells : 0 };
+  return { cellAccuracy: right / cells, objectCellAccuracy: objCells > 0 ? objRight / objCells : 0, ...(heads.x ? { positionAccuracy: posCells > 0 ? posRight / posCells : 0 } : {}) };
 }
