@@ -120,6 +120,12 @@ test('a vision stage with positions trains its position heads: the loss falls an
     assert.ok(r.positionAccuracy !== undefined && r.positionAccuracy >= 0 && r.positionAccuracy <= 1);
     const plain = await runVisionStage(visionModel(), { steps: 1, batchSize: 2, lr: 1e-3 }, { seed: 0, runDir: join(dir, 'plain'), silent: true });
     assert.equal(plain.positionAccuracy, undefined);
+    // Positions exist only for rendered scenes: other dense data (the grounding probe's) is refused.
+    const other = { train: new VisionSource(0, 2, 32, 4), heldOut: new VisionSource(0, 2, 32, 4, 10), classes: VISION_CLASSES, nothing: NOTHING_CLASS };
+    await assert.rejects(
+      runVisionStage(visionModel(), { steps: 1, batchSize: 2, lr: 1e-3, positions: true }, { seed: 0, runDir: join(dir, 'other'), silent: true, data: other }),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /only on rendered scenes/.test((e as Error).message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

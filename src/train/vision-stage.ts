@@ -185,8 +185,8 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
     .map(([, w]) => w as Tensor);
   const rng = new Rng(o.seed ^ 0xd3a5e);
   const headOf = (rows: number, name: string) => new Tensor([rows, hidden], rng.fillNormal(new Float32Array(rows * hidden), 0.02), { name });
-  const positions = (stage.positions ?? false) && !o.data;
-  if (stage.positions && o.data) throw new UsageError('the vision stage learns positions only on rendered scenes, not on other dense data');
+  if (stage.positions && o.data) throw new UsageError('the vision stage learns positions only on rendered scenes, not on other dense data', 'drop positions from the stage, or its data');
+  const positions = stage.positions ?? false;
   const heads: DenseHeads = { cls: headOf(classes, 'dense_head.weight') };
   if (positions) {
     heads.x = headOf(X_BINS, 'dense_x_head.weight');
