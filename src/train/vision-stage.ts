@@ -12,6 +12,7 @@
 // (scripts/position-probe.ts), and the table-location questions stay at chance.
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
+import { argmax } from '../decode/sampling.ts';
 import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
@@ -230,12 +231,6 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
   const seconds = metrics.reduce((a, m) => a + (m.tokensPerSec > 0 ? m.tokens / m.tokensPerSec : 0), 0);
   return { steps: stage.steps, seconds, ...denseAccuracy(model, heads, data) };
 }
-
-const argmax = (row: Float32Array) => {
-  let arg = 0;
-  for (let k = 1; k < row.length; k++) if (row[k]! > row[arg]!) arg = k;
-  return arg;
-};
 
 function denseAccuracy(model: Gemma3Model, heads: DenseHeads, data: DenseData): { cellAccuracy: number; objectCellAccuracy: number; positionAccuracy?: number } {
   const source = data.heldOut;
