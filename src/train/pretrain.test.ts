@@ -7,7 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
-import { DEFAULT_CORPUS_MIX, corpusTexts } from './corpus.ts';
+import { DEFAULT_CORPUS_MIX, corpusConversation, corpusTexts } from './corpus.ts';
+import { denseLabels } from './vision-stage.ts';
+import { CATALOGUE } from '../sim/catalogue.ts';
 import { CorpusSource, PRETRAIN_PRESETS, presetConfig, pretrain, recordRunRecipe } from './pretrain.ts';
 import { SafetensorsFile } from '../formats/index.ts';
 import { initBackend } from '../tensor/index.ts';
@@ -26,6 +28,46 @@ test('a corpus source with a warm-up phase: the first examples come from the war
   const src = new CorpusSource({ tokenizer, template, cfg }, 0, 40, 0, scenes, { count: 10, mix: textOnly });
   for (let i = 0; i < 40; i++) assert.equal(src.at(i)!.pixels === null, i < 10, `example ${i}`);
   assert.equal(src.at(40), undefined);
+});
+
+test('image-token naming: a few image tokens of each scene, each showing an object, predict its name', () => {
+  const trained = trainBpe(corpusTexts(0, 300), { vocabSize: 600 });
+  const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
+  const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
+  const cfg = presetConfig(PRETRAIN_PRESETS.base!, tokenizer);
+  assert.equal(cfg.modelType, 'gemma3');
+  if (cfg.modelType !== 'gemma3') return;
+  const scenes = { ...DEFAULT_CORPUS_MIX, textShare: 0 };
+  const plain = new CorpusSource({ tokenizer, template, cfg }, 0, 12, 0, scenes);
+  const named = new CorpusSource({ tokenizer, template, cfg }, 0, 12, 0, scenes, undefined, 3);
+  const names = named.nameTokens();
+  // The name token is the last one of the object's name in a question.
+  CATALOGUE.forEach((o, k) => assert.equal(tokenizer.encode(`Is there a ${o.names.en}`).at(-1), names[k], o.names.en));
+  const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
+  let targets = 0;
+  for (let i = 0; i < 12; i++) {
+    const a = plain.at(i)!;
+    const b = named.at(i)!;
+    assert.deepEqual(b.ids, a.ids, 'the same conversation');
+    assert.deepEqual(b.pixels, a.pixels, 'the same image');
+    assert.equal(a.own, undefined);
+    const own = b.own!;
+    assert.ok(own.at.length >= 1 && own.at.length <= 3, `example ${i}: ${own.at.length} targets`);
+    const first = b.ids.indexOf(cfg.imageTokenIndex);
+    const scene = corpusConversation(0, i, scenes).scene!;
+    const cells = denseLabels(scene, cfg.vision.imageSize, grid).labels;
+    own.at.forEach((t, k) => {
+      assert.equal(b.ids[t], cfg.imageTokenIndex, 'an image token');
+      const cls = cells[t - first]!;
+      assert.ok(cls < CATALOGUE.length, 'its cell shows an object');
+      assert.equal(own.ids[k], names[cls]);
+      assert.ok(scene.placements.some((p) => p.id === CATALOGUE[cls]!.id));
+    });
+    targets += own.at.length;
+  }
+  assert.ok(targets > 12, `${targets} targets`);
+  assert.deepEqual(named.at(5)!.own, named.at(5)!.own, 'deterministic');
+  assert.throws(() => new CorpusSource({ tokenizer, template, cfg }, 0, 1, 0, scenes, undefined, 1.5), (e: unknown) => isVlmError(e) && /naming cells/.test((e as Error).message));
 });
 
 test('shuffle: false reads the training source in order, epoch after epoch', async () => {

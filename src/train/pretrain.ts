@@ -13,7 +13,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { Gemma3Model, parseGemma3Config, saveModel } from '../models/index.ts';
-import type { AnyGemma3Config } from '../models/index.ts';
+import type { AnyGemma3Config, Gemma3Config } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../tokenizer/index.ts';
 import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
@@ -26,7 +26,9 @@ import type { CorpusMix } from './corpus.ts';
 import { encodeConversation } from './sft.ts';
 import type { ChatEncoder } from './sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
-import { runVisionStage } from './vision-stage.ts';
+import { denseLabels, runVisionStage } from './vision-stage.ts';
+import { CATALOGUE } from '../sim/catalogue.ts';
+import { Rng } from '../util/index.ts';
 import type { VisionStage, VisionStageResult } from './vision-stage.ts';
 import type { ExampleSource, StepMetrics, TrainExample } from './trainer.ts';
 
@@ -64,6 +66,11 @@ export interface PretrainPreset {
    *  the decoder train). Trained through the language loss alone, the tower forgets within a few
    *  hundred steps where things are (docs/train.md). */
   freezeTower?: boolean;
+  /** Image-token naming in the language stage: per image, up to this many image tokens showing an
+   *  object are also trained to predict the object's name (its last token, through the tied LM head),
+   *  so the decoder's image tokens and the question's object names come to share a direction, and a
+   *  name in a question can find its object's tokens (docs/train.md; default 0 = off). */
+  namingCells?: number;
 }
 
 const GEMMA_TEXT = { rope_theta: 1_000_000, rope_local_base_freq: 10_000, rms_norm_eps: 1e-6, hidden_activation: 'gelu_pytorch_tanh', final_logit_softcapping: null, attn_logit_softcapping: null, max_position_embeddings: 1024 };
@@ -111,10 +118,11 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.22, locationShare: 0.12 },
+    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.16, locationShare: 0.12, groundingShare: 0.06 },
     warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
     vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
     freezeTower: true,
+    namingCells: 8,
   },
 };
 
@@ -157,7 +165,29 @@ export class CorpusSource implements ExampleSource {
     readonly mix: CorpusMix = DEFAULT_CORPUS_MIX,
     /** The first `count` examples use this mix instead (a warm-up phase). */
     readonly warmup?: { count: number; mix: CorpusMix },
-  ) {}
+    /** Image-token naming (`PretrainPreset.namingCells`): up to this many image tokens per image, drawn
+     *  among those whose cell shows an object, are trained to predict the last token of its English
+     *  name (0 = none). */
+    readonly namingCells = 0,
+  ) {
+    if (!(Number.isInteger(namingCells) && namingCells >= 0)) throw new UsageError(`naming cells must be a whole number >= 0, got ${namingCells}`);
+  }
+
+  #nameTokens: Int32Array | null = null;
+
+  /** Per vision class (catalogue index), the token that ends the object's English name as it reads in
+   *  a question ("Is there a rubber duck" → " duck"). */
+  nameTokens(): Int32Array {
+    if (this.#nameTokens) return this.#nameTokens;
+    const tok = this.enc.tokenizer;
+    const prefix = tok.encode('Is there a');
+    this.#nameTokens = Int32Array.from(CATALOGUE, (o) => {
+      const ids = tok.encode(`Is there a ${o.names.en}`);
+      if (ids.length <= prefix.length || prefix.some((id, i) => ids[i] !== id)) throw new UsageError(`the tokenizer splits "Is there a ${o.names.en}" so that the name has no tokens of its own`, 'train the tokenizer on the pretraining corpus');
+      return ids.at(-1)!;
+    });
+    return this.#nameTokens;
+  }
 
   at(index: number): TrainExample | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
@@ -165,12 +195,37 @@ export class CorpusSource implements ExampleSource {
     const conv = corpusConversation(this.seed, this.offset + index, mix);
     const { ids, mask } = encodeConversation(conversationMessages(conv), this.enc, `corpus conversation ${this.offset + index}`);
     let pixels: Float32Array | null = null;
+    let own: TrainExample['own'];
     if (conv.scene) {
-      if (this.enc.cfg.modelType !== 'gemma3') throw new UsageError('the pretraining corpus has images; the model must be a gemma3 vision-language model');
-      const size = this.enc.cfg.vision.imageSize;
-      pixels = imageToPixels(renderScene(conv.scene, size), size);
+      const cfg = this.enc.cfg;
+      if (cfg.modelType !== 'gemma3') throw new UsageError('the pretraining corpus has images; the model must be a gemma3 vision-language model');
+      const size = cfg.vision.imageSize;
+      if (this.namingCells > 0) {
+        const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
+        const dense = denseLabels(conv.scene, size, grid);
+        pixels = dense.pixels;
+        own = this.#naming(ids, dense.labels, this.offset + index);
+      } else {
+        pixels = imageToPixels(renderScene(conv.scene, size), size);
+      }
     }
-    return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels };
+    return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels, ...(own ? { own } : {}) };
+  }
+
+  /** The naming targets of one conversation: its first image's tokens, cell by cell (row-major, as the
+   *  projector lays them out), a few of those showing an object, each to predict the object's name. */
+  #naming(ids: readonly number[], cellClasses: Int32Array, index: number): TrainExample['own'] {
+    const cfg = this.enc.cfg as Gemma3Config;
+    const first = ids.indexOf(cfg.imageTokenIndex);
+    if (first < 0) return undefined;
+    const names = this.nameTokens();
+    const cells: number[] = [];
+    cellClasses.forEach((k, c) => {
+      if (k < CATALOGUE.length) cells.push(c);
+    });
+    const rng = new Rng((this.seed * 2_654_435_761 + index * 40_503 + 17) >>> 0);
+    const picked = rng.shuffle(cells).slice(0, this.namingCells).sort((a, b) => a - b);
+    return { at: Int32Array.from(picked, (c) => first + c), ids: Int32Array.from(picked, (c) => names[cellClasses[c]!]!) };
   }
 }
 
@@ -283,7 +338,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (preset.warmup) checkCorpusMix(preset.warmup.mix);
   const corpusSize = steps * preset.batchSize;
   const warmup = preset.warmup ? { count: Math.min(steps, preset.warmup.steps) * preset.batchSize, mix: preset.warmup.mix } : undefined;
-  const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup);
+  const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup, preset.namingCells ?? 0);
   const valSource = new CorpusSource(enc, seed, preset.valConversations, 2_000_000_000, preset.mix);
   const val = Array.from({ length: valSource.length }, (_, i) => valSource.at(i)!);
   let vision: VisionStageResult | null = null;
@@ -378,11 +433,12 @@ ${command}
 
 - seed: ${seed}
 ${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell${preset.vision.positions ? ' and where on the table it stands (its x and y in 2 cm bins)' : ''} through linear heads that are then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object${r.vision.positionAccuracy !== undefined ? `, and for ${(r.vision.positionAccuracy * 100).toFixed(1)}% of those both bins within one of the truth` : ''}; ${(r.vision.seconds / 60).toFixed(1)} min
-- then ` : '- '}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1
+- then ` : '- '}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1${preset.namingCells ? `
+- image-token naming: in every scene up to ${preset.namingCells} image tokens that show an object are also trained to predict the last token of its English name (through the tied LM head), so that a name in a question and its object's image tokens share a direction` : ''}
 - corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${preset.warmup ? `
 - grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}` : ''}
 - training time: ${minutes} min of optimizer steps on ${cpus().length} × ${cpu} (sum over all sessions of the run; tokenizer training, checkpoints and evaluation not included)
-- final training loss ${r.finalLoss.toFixed(4)}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per answer token)
+- final training loss ${r.finalLoss.toFixed(4)}${preset.namingCells ? ' (answer tokens and naming targets)' : ''}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per ${preset.namingCells ? 'target' : 'answer token'}; the validation loss counts answer tokens only)
 
 ## Architecture
 

@@ -28,6 +28,10 @@ export interface TrainExample {
   pixels: Float32Array | null;
   /** Per-image-token class targets of a dense vision objective (only with TrainerRun.loss). */
   labels?: Int32Array;
+  /** Extra targets on the token itself rather than the next one: position `at[k]` of `ids` is trained
+   *  to predict token `ids[k]` (the pretraining's image-token naming: an image token is trained to name
+   *  the object it shows). Counted in the loss like any trained token. */
+  own?: { at: Int32Array; ids: Int32Array };
 }
 
 /** Training examples by index: an array, or a generator-backed source such as the pretraining
@@ -159,6 +163,14 @@ export function makeBatch(examples: readonly TrainExample[], padId: number) {
       if (e.mask[t]) {
         rows.push(b * T + t - 1);
         targets.push(e.ids[t]!);
+      }
+    }
+    if (e.own) {
+      for (let k = 0; k < e.own.at.length; k++) {
+        const t = e.own.at[k]!;
+        if (!(Number.isInteger(t) && t >= 0 && t < e.ids.length)) throw new RangeError(`own-token target at ${t} is outside the sequence of ${e.ids.length} tokens`);
+        rows.push(b * T + t);
+        targets.push(e.own.ids[k]!);
       }
     }
     if (e.pixels) pixels.push(e.pixels);

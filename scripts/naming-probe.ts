@@ -1,0 +1,57 @@
+// How well a model's image tokens name the object they show: for fresh scenes (an index range the
+// pretraining corpus never reaches), the LM head's argmax at every image token whose cell shows an
+// object (the vision stage's labels) against the last token of that object's English name — what the
+// base preset's image-token naming trains (PretrainPreset.namingCells, docs/train.md).
+// Run: node --import tsx scripts/naming-probe.ts [--model models/base] [--scenes 64]
+import { parseArgs } from 'node:util';
+import { loadVqaModel } from '../src/eval/vqa.ts';
+import { CorpusSource, PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
+import { makeBatch } from '../src/train/trainer.ts';
+import { initBackend, noGrad } from '../src/tensor/index.ts';
+import { isVlmError } from '../src/errors/index.ts';
+
+const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } });
+const scenes = Number(values.scenes);
+if (!(Number.isInteger(scenes) && scenes >= 1)) fail('--scenes must be a positive whole number');
+function fail(message: string): never {
+  console.error(`naming-probe: ${message}`);
+  process.exit(1);
+}
+
+await initBackend();
+let m;
+try {
+  m = loadVqaModel(values.model);
+} catch (e) {
+  if (isVlmError(e)) fail(e.message);
+  throw e;
+}
+if (m.model.cfg.modelType !== 'gemma3') fail(`${values.model} is a text-only model; the probe needs image tokens`);
+m.model.rng = null;
+// Every object cell of each scene is a target (64 ≥ the cells of a 8×8 grid); questions are not scored.
+const mix = { ...PRETRAIN_PRESETS.base!.mix!, textShare: 0 };
+const src = new CorpusSource({ tokenizer: m.tokenizer, template: m.template, cfg: m.model.cfg }, 99, scenes, 5_000_000, mix, undefined, m.model.cfg.mmTokensPerImage);
+let right = 0;
+let total = 0;
+let nll = 0;
+for (let i = 0; i < scenes; i += 8) {
+  const batch = Array.from({ length: Math.min(8, scenes - i) }, (_, k) => {
+    const e = src.at(i + k)!;
+    return { ...e, mask: new Uint8Array(e.mask.length) };
+  });
+  const { input, targets } = makeBatch(batch, m.model.text.padTokenId);
+  const logits = noGrad(() => m.model.forward(input));
+  const V = logits.shape[1]!;
+  const d = logits.data as Float32Array;
+  for (let r = 0; r < targets.length; r++) {
+    let best = 0;
+    let max = -Infinity;
+    for (let v = 0; v < V; v++) if (d[r * V + v]! > max) (max = d[r * V + v]!, best = v);
+    let z = 0;
+    for (let v = 0; v < V; v++) z += Math.exp(d[r * V + v]! - max);
+    nll += Math.log(z) - (d[r * V + targets[r]!]! - max);
+    if (best === targets[r]) right++;
+    total++;
+  }
+}
+console.log(`${values.model}: ${right} of ${total} object cells of ${scenes} scenes name their object (${((100 * right) / total).toFixed(1)}%), mean loss ${(nll / total).toFixed(3)} nats`);
