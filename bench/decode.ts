@@ -3,7 +3,8 @@
 // and bf16 weights at ~10M and ~100M parameters. Each side decodes NEW tokens after a 16-token prompt;
 // time excludes loading and prefill. llama.cpp runs with 1 and with 2 threads and its best is kept
 // (on 2 vCPUs its thread pool sometimes spins against itself); ours uses VLM2VLA_THREADS (default: all cores).
-// Each engine's best of --rounds alternating rounds is reported (the shared VM is noisy).
+// Each engine's best of --rounds alternating rounds is reported (the shared VM is noisy), and the
+// median over rounds of the ratio measured within one round (ours, then llama.cpp with 1 thread).
 // Run: node --import tsx bench/decode.ts [--new 64] [--rounds 3] [--sizes 10m,100m] [--dtypes f32,bf16]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -87,7 +88,7 @@ function oursTokPerSec(model: Gemma3Model, prompt: number[]): number {
 const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-bench-'));
 const prompt = Array.from({ length: 16 }, (_, i) => (i === 0 ? 2 : 300 + i * 7));
 console.log(`decode benchmark: ${NEW} new tokens after a ${prompt.length}-token prompt, batch 1, best of ${ROUNDS} alternating rounds; ours: ${K.describe()}`);
-console.log('size   params  dtype  vlm2vla tok/s  llama.cpp tok/s (1t / 2t)  ratio');
+console.log('size   params  dtype  vlm2vla tok/s  llama.cpp tok/s (1t / 2t)  ratio  median of paired rounds (each round: ours / llama.cpp 1t)');
 try {
   for (const size of SIZES) {
     const cfg = parseGemma3Config({ model_type: 'gemma3_text', sliding_window: 512, max_position_embeddings: 2048, ...CONFIGS[size] });
@@ -99,15 +100,23 @@ try {
       exportGemma3Gguf(model, path, { vocab: syntheticVocab(cfg.text.vocabSize), type: dtype === 'bf16' ? 'BF16' : 'F32' });
       // The VM is noisy (neighbours): alternate the two engines for ROUNDS rounds and keep each
       // one's best, so both are compared at their least-disturbed.
+      // Also the ratio within each round (the two engines measured back to back, so under the same
+      // neighbours), whose median is steadier than a ratio of two bests taken at different moments.
       let ours = 0;
       let l1 = 0;
+      const paired: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        ours = Math.max(ours, oursTokPerSec(model, prompt));
-        l1 = Math.max(l1, await llamaTokPerSec(path, prompt, 1));
+        const o = oursTokPerSec(model, prompt);
+        const l = await llamaTokPerSec(path, prompt, 1);
+        ours = Math.max(ours, o);
+        l1 = Math.max(l1, l);
+        paired.push(o / l);
       }
       const l2 = await llamaTokPerSec(path, prompt, 2);
       const best = Math.max(l1, l2);
-      console.log(`${size.padEnd(6)} ${(count / 1e6).toFixed(1).padStart(5)}M  ${dtype.padEnd(5)}  ${ours.toFixed(1).padStart(13)}  ${best.toFixed(1).padStart(9)} (${l1.toFixed(0)} / ${l2.toFixed(0)})  ${(ours / best).toFixed(2).padStart(12)}`);
+      const sorted = [...paired].sort((a, b) => a - b);
+      const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+      console.log(`${size.padEnd(6)} ${(count / 1e6).toFixed(1).padStart(5)}M  ${dtype.padEnd(5)}  ${ours.toFixed(1).padStart(13)}  ${best.toFixed(1).padStart(9)} (${l1.toFixed(0)} / ${l2.toFixed(0)})  ${(ours / best).toFixed(2).padStart(5)}  ${median.toFixed(2).padStart(6)} [${paired.map((r) => r.toFixed(2)).join(' ')}]`);
     }
   }
 } finally {

@@ -192,10 +192,23 @@ void gemm(const GemmProblem& p) {
   const KernelSet ks = select_kernels();
   const int threads = pool_threads();
   const double work = (double)p.M * p.N * p.K;
-  // Decoding: a few rows of A against a weight stored [N, K] (rows contiguous along K). Memory-bound
-  // and short: on the 2-vCPU machines we measured, waking a second thread costs ~13 us and the two
-  // vCPUs share one memory path, so one thread is faster at every size (bench/RESULTS.md).
+  // Decoding: a few rows of A against a weight stored [N, K] (rows contiguous along K). Memory-bound.
+  // Waking a second thread costs ~13 us, so weights under 2 MiB (~1 MB reads in ~40 us) stay on one
+  // thread: splitting every 1 MB matrix of the 10M bench model cost 10-30%. Larger weights stream
+  // from DRAM, where two threads keep more reads in flight: splitting them by rows made 100M decoding
+  // 7-28% faster (bench/RESULTS.md, 2026-11-29). Each row's dot is the same code either way, so the
+  // result does not depend on the split.
   if (p.M <= 4 && p.csA == 1 && p.rsB == 1) {
+    const double bytes = (double)p.N * p.K * (p.bBf16 ? 2 : 4);
+    if (threads > 1 && p.N >= 2 * threads && bytes >= 2.0 * 1024 * 1024) {
+      const int per = (p.N + threads - 1) / threads;
+      parallel_for(threads, [&](int t) {
+        const int a = t * per;
+        const int b = a + per < p.N ? a + per : p.N;
+        if (a < b) ks.dots(p.M, p.K, p.A, p.rsA, p.B, p.bBf16, p.csB, a, b, p.C, p.ldc, p.alpha, p.beta);
+      });
+      return;
+    }
     ks.dots(p.M, p.K, p.A, p.rsA, p.B, p.bBf16, p.csB, 0, p.N, p.C, p.ldc, p.alpha, p.beta);
     return;
   }

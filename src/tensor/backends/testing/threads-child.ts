@@ -30,6 +30,31 @@ for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, tru
   R.gemm({ ...g, C: c2 });
   close(c1, c2, 1e-4, `gemm ${M}x${Nn}x${K}`);
 }
+// The decode path (M ≤ 4, weight [N, K]) splits weights of 2 MiB and more by rows across the
+// threads: fp32 and bf16 against the reference, and each row of a batch equal to the row alone.
+for (const bf16 of [false, true]) {
+  const [Nn, K] = [1100, 1024];
+  const Bf = randn(Nn * K);
+  const B = bf16 ? new Uint16Array(Bf.length) : Bf;
+  if (bf16) R.f32ToBf16(Bf, B as Uint16Array, Bf.length);
+  const A = randn(3 * K);
+  const gemm = (K_: typeof R, M: number, rows: Float32Array) => {
+    const C = new Float32Array(M * Nn);
+    K_.gemm({ transA: false, transB: true, M, N: Nn, K, alpha: 1, beta: 0, A: rows, lda: K, B, bDtype: bf16 ? 'bf16' : 'f32', ldb: K, C, ldc: Nn });
+    return C;
+  };
+  const batch = gemm(N, 3, A);
+  close(batch, gemm(R, 3, A), 1e-4, `decode gemm bf16 ${bf16}`);
+  for (let i = 0; i < 3; i++) {
+    const alone = gemm(N, 1, A.slice(i * K, (i + 1) * K));
+    for (let j = 0; j < Nn; j++) {
+      if (alone[j] !== batch[i * Nn + j]) {
+        console.log(`decode gemm bf16 ${bf16}: row ${i} alone differs from the batch at ${j}`);
+        process.exit(1);
+      }
+    }
+  }
+}
 const s = { B: 3, Tq: 40, Tk: 40, Hq: 4, Hkv: 2, Dh: 16, qOffset: 0, kvBatchStride: 40 * 2 * 16, scale: 0.25, mask: { causal: true, window: 0 } };
 const q = randn(3 * 40 * 4 * 16);
 const k = randn(3 * 40 * 2 * 16);
