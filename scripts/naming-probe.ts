@@ -7,7 +7,8 @@ import { parseArgs } from 'node:util';
 import { loadVqaModel } from '../src/eval/vqa.ts';
 import { CorpusSource, PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
 import { makeBatch } from '../src/train/trainer.ts';
-import { initBackend, noGrad } from '../src/tensor/index.ts';
+import { crossEntropy, initBackend, noGrad } from '../src/tensor/index.ts';
+import { argmax } from '../src/decode/sampling.ts';
 import { isVlmError } from '../src/errors/index.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } });
@@ -40,18 +41,11 @@ for (let i = 0; i < scenes; i += 8) {
     return { ...e, mask: new Uint8Array(e.mask.length) };
   });
   const { input, targets } = makeBatch(batch, m.model.text.padTokenId);
+  if (targets.length === 0) continue;
   const logits = noGrad(() => m.model.forward(input));
+  nll += noGrad(() => crossEntropy(logits, targets).item()) * targets.length;
   const V = logits.shape[1]!;
-  const d = logits.data as Float32Array;
-  for (let r = 0; r < targets.length; r++) {
-    let best = 0;
-    let max = -Infinity;
-    for (let v = 0; v < V; v++) if (d[r * V + v]! > max) (max = d[r * V + v]!, best = v);
-    let z = 0;
-    for (let v = 0; v < V; v++) z += Math.exp(d[r * V + v]! - max);
-    nll += Math.log(z) - (d[r * V + targets[r]!]! - max);
-    if (best === targets[r]) right++;
-    total++;
-  }
+  for (let r = 0; r < targets.length; r++) if (argmax(logits.data.subarray(r * V, (r + 1) * V)) === targets[r]) right++;
+  total += targets.length;
 }
 console.log(`${values.model}: ${right} of ${total} object cells of ${scenes} scenes name their object (${((100 * right) / total).toFixed(1)}%), mean loss ${(nll / total).toFixed(3)} nats`);

@@ -179,13 +179,7 @@ export class CorpusSource implements ExampleSource {
    *  a question ("Is there a rubber duck" → " duck"). */
   nameTokens(): Int32Array {
     if (this.#nameTokens) return this.#nameTokens;
-    const tok = this.enc.tokenizer;
-    const prefix = tok.encode('Is there a');
-    this.#nameTokens = Int32Array.from(CATALOGUE, (o) => {
-      const ids = tok.encode(`Is there a ${o.names.en}`);
-      if (ids.length <= prefix.length || prefix.some((id, i) => ids[i] !== id)) throw new UsageError(`the tokenizer splits "Is there a ${o.names.en}" so that the name has no tokens of its own`, 'train the tokenizer on the pretraining corpus');
-      return ids.at(-1)!;
-    });
+    this.#nameTokens = Int32Array.from(CATALOGUE, (o) => this.enc.tokenizer.encode(`Is there a ${o.names.en}`).at(-1)!);
     return this.#nameTokens;
   }
 
