@@ -57,6 +57,23 @@ test('image token runs and pixel counts are validated with typed errors', () => 
   assert.throws(() => noGrad(() => model.forward({ ids: Int32Array.of(2, 64), batch: 1, length: 2 })), /outside the vocabulary/);
 });
 
+test('the attention probe sees each layer\'s queries and keys and changes nothing; not called with a KV cache', () => {
+  const cfg = tinyTextConfig();
+  const model = new Gemma3Model(cfg, new Map(randomParams(cfg, 1)));
+  const ids = Int32Array.from([2, 17, 5, 33, 8, 8, 40, 1, 12]);
+  const input = { ids, batch: 1, length: ids.length };
+  const before = noGrad(() => model.forward(input)).data.slice();
+  const seen: string[] = [];
+  model.attentionProbe = (layer, q, k, sliding) => seen.push(`${layer} ${q.shape.join('x')} ${k.shape.join('x')} ${sliding}`);
+  const after = noGrad(() => model.forward(input)).data;
+  const t = cfg.text;
+  assert.deepEqual(seen, t.layerTypes.map((type, i) => `${i} 1x${ids.length}x${t.numHeads}x${t.headDim} 1x${ids.length}x${t.numKvHeads}x${t.headDim} ${type === 'sliding_attention'}`));
+  assert.deepEqual(after, before);
+  seen.length = 0;
+  noGrad(() => model.forward(input, new KvCache(t, 1, 16)));
+  assert.deepEqual(seen, []);
+});
+
 test('KV-cache decoding equals full recomputation, batched with left padding and an image', () => {
   const cfg = tinyGemma3Config({ text_config: { sliding_window: 4 } });
   const model = new Gemma3Model(cfg, randomParams(cfg, 5));
