@@ -6,31 +6,22 @@
 // share of the object cells (cells per the vision stage's labels). Used for docs/train.md.
 // Run: node --import tsx scripts/attention-probe.ts [--model models/base] [--scenes 40]
 import { parseArgs } from 'node:util';
-import { loadVqaModel, vqaPrompt } from '../src/eval/vqa.ts';
+import { vqaPrompt } from '../src/eval/vqa.ts';
 import { sampleCorpusScene } from '../src/train/corpus.ts';
 import { denseLabels } from '../src/train/vision-stage.ts';
 import { CATALOGUE, getObject } from '../src/sim/catalogue.ts';
 import { Rng } from '../src/util/index.ts';
 import { initBackend, noGrad } from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
-import { isVlmError } from '../src/errors/index.ts';
+import { failWith, loadModelOrFail } from './script-util.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '40' } } });
+const fail: (message: string) => never = failWith('attention-probe');
 const scenes = Number(values.scenes);
 if (!(Number.isInteger(scenes) && scenes >= 1)) fail('--scenes must be a positive whole number');
-function fail(message: string): never {
-  console.error(`attention-probe: ${message}`);
-  process.exit(1);
-}
 
 await initBackend();
-let m;
-try {
-  m = loadVqaModel(values.model);
-} catch (e) {
-  if (isVlmError(e)) fail(e.message);
-  throw e;
-}
+const m = loadModelOrFail(values.model, fail);
 const cfg = m.model.cfg;
 if (cfg.modelType !== 'gemma3') fail(`${values.model} is a text-only model; the probe needs image tokens`);
 const t = cfg.text;

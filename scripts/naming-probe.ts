@@ -4,29 +4,19 @@
 // base preset's image-token naming trains (PretrainPreset.namingCells, docs/train.md).
 // Run: node --import tsx scripts/naming-probe.ts [--model models/base] [--scenes 64]
 import { parseArgs } from 'node:util';
-import { loadVqaModel } from '../src/eval/vqa.ts';
 import { CorpusSource, PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
 import { makeBatch } from '../src/train/trainer.ts';
 import { crossEntropy, initBackend, noGrad } from '../src/tensor/index.ts';
 import { argmax } from '../src/decode/sampling.ts';
-import { isVlmError } from '../src/errors/index.ts';
+import { failWith, loadModelOrFail } from './script-util.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } });
+const fail: (message: string) => never = failWith('naming-probe');
 const scenes = Number(values.scenes);
 if (!(Number.isInteger(scenes) && scenes >= 1)) fail('--scenes must be a positive whole number');
-function fail(message: string): never {
-  console.error(`naming-probe: ${message}`);
-  process.exit(1);
-}
 
 await initBackend();
-let m;
-try {
-  m = loadVqaModel(values.model);
-} catch (e) {
-  if (isVlmError(e)) fail(e.message);
-  throw e;
-}
+const m = loadModelOrFail(values.model, fail);
 if (m.model.cfg.modelType !== 'gemma3') fail(`${values.model} is a text-only model; the probe needs image tokens`);
 m.model.rng = null;
 // Every object cell of each scene is a target (64 ≥ the cells of a 8×8 grid); questions are not scored.

@@ -7,30 +7,21 @@ import { parseArgs } from 'node:util';
 import { EN_SCENE, normaliseAnswer, sampleCorpusScene } from '../src/train/corpus.ts';
 import type { Scene } from '../src/train/corpus.ts';
 import { Rng } from '../src/util/index.ts';
-import { answerStopIds, loadVqaModel, vqaPrompt } from '../src/eval/vqa.ts';
+import { answerStopIds, vqaPrompt } from '../src/eval/vqa.ts';
 import type { VqaItem } from '../src/train/corpus.ts';
 import { generate } from '../src/decode/index.ts';
 import { initBackend } from '../src/tensor/index.ts';
-import { isVlmError } from '../src/errors/index.ts';
+import { failWith, loadModelOrFail } from './script-util.ts';
 
 const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, n: { type: 'string', default: '60' }, 'max-objects': { type: 'string', default: '5' } } });
+const fail: (message: string) => never = failWith('question-forms');
 const n = Number(values.n);
 const maxObjects = Number(values['max-objects']);
 if (!(Number.isInteger(n) && n >= 1)) fail('--n must be a positive whole number');
 if (!(Number.isInteger(maxObjects) && maxObjects >= 1 && maxObjects <= 5)) fail('--max-objects must be a whole number from 1 to 5');
-function fail(message: string): never {
-  console.error(`question-forms: ${message}`);
-  process.exit(1);
-}
 
 await initBackend();
-let m;
-try {
-  m = loadVqaModel(values.model);
-} catch (e) {
-  if (isVlmError(e)) fail(e.message);
-  throw e;
-}
+const m = loadModelOrFail(values.model, fail);
 const stop = answerStopIds(m);
 console.log(`${values.model}: ${n} questions per form, scenes of 1 to ${maxObjects} objects\n`);
 console.log('| form | example | right | most frequent answers |\n|---|---|---|---|');
