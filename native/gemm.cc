@@ -193,14 +193,17 @@ void gemm(const GemmProblem& p) {
   const int threads = pool_threads();
   const double work = (double)p.M * p.N * p.K;
   // Decoding: a few rows of A against a weight stored [N, K] (rows contiguous along K). Memory-bound.
-  // Waking a second thread costs ~13 us, so weights under 2 MiB (~1 MB reads in ~40 us) stay on one
-  // thread: splitting every 1 MB matrix of the 10M bench model cost 10-30%. Larger weights stream
-  // from DRAM, where two threads keep more reads in flight: splitting them by rows made 100M decoding
-  // 7-28% faster (bench/RESULTS.md, 2026-11-29). Each row's dot is the same code either way, so the
-  // result does not depend on the split.
+  // Weights of 64 KiB and more are split by rows across the threads: the pool's workers spin between
+  // jobs (pool.cc), so handing them half of even a 256 x 256 matrix costs well under a microsecond,
+  // and two threads keep more reads in flight than one. Sleeping workers (VLM2VLA_SPIN_US=0) take
+  // ~13 us to wake, and then only weights of 2 MiB and more are worth splitting. Spinning plus the
+  // lower threshold made the 10M bench model decode ~1.5x faster (bench/RESULTS.md, 2026-11-29,
+  // session 11). Each row's dot is the same code either way, so the result does not depend on the
+  // split.
   if (p.M <= 4 && p.csA == 1 && p.rsB == 1) {
     const double bytes = (double)p.N * p.K * (p.bBf16 ? 2 : 4);
-    if (threads > 1 && p.N >= 2 * threads && bytes >= 2.0 * 1024 * 1024) {
+    const double split = pool_spins() ? 64.0 * 1024 : 2.0 * 1024 * 1024;
+    if (threads > 1 && p.N >= 2 * threads && bytes >= split) {
       const int per = (p.N + threads - 1) / threads;
       parallel_for(threads, [&](int t) {
         const int a = t * per;

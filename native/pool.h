@@ -6,5 +6,6 @@
 namespace vlm2vla {
 void pool_init(int threads);  // idempotent; threads <= 0 means "number of cores"
 int pool_threads();
+bool pool_spins();  // whether idle workers spin for the next job (VLM2VLA_SPIN_US > 0)
 void parallel_for(int n, const std::function<void(int)>& fn);
 }  // namespace vlm2vla

@@ -30,10 +30,9 @@ for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, tru
   R.gemm({ ...g, C: c2 });
   close(c1, c2, 1e-4, `gemm ${M}x${Nn}x${K}`);
 }
-// The decode path (M ≤ 4, weight [N, K]) splits weights of 2 MiB and more by rows across the
-// threads: fp32 and bf16 against the reference, and each row of a batch equal to the row alone.
-for (const bf16 of [false, true]) {
-  const [Nn, K] = [1100, 1024];
+// The decode path (M ≤ 4, weight [N, K]) splits weights of 64 KiB and more (2 MiB when the workers
+// do not spin) by rows across the threads: fp32 and bf16 against the reference, and each row of a batch equal to the row alone.
+for (const [bf16, Nn, K] of [[false, 1100, 1024], [true, 1100, 1024], [false, 129, 160], [true, 257, 130]] as const) {
   const Bf = randn(Nn * K);
   const B = bf16 ? new Uint16Array(Bf.length) : Bf;
   if (bf16) R.f32ToBf16(Bf, B as Uint16Array, Bf.length);
@@ -79,4 +78,27 @@ const y2 = new Float32Array(x.length);
 N.softmax(x, y1, 2000, 64);
 R.softmax(x, y2, 2000, 64);
 close(y1, y2, 1e-5, 'softmax');
+// Many small split jobs back to back, with pauses longer than the workers' spin between some of
+// them, so that jobs start both on spinning and on sleeping workers (pool.cc): every result stays
+// equal to the same product computed once before.
+{
+  const [Nn, K] = [200, 128];
+  const B = randn(Nn * K);
+  const A = randn(K);
+  const once = new Float32Array(Nn);
+  N.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C: once, ldc: Nn });
+  close(once, (() => { const c = new Float32Array(Nn); R.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C: c, ldc: Nn }); return c; })(), 1e-4, 'small decode gemm');
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let it = 0; it < 3000; it++) {
+    const C = new Float32Array(Nn);
+    N.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C, ldc: Nn });
+    for (let j = 0; j < Nn; j++) {
+      if (C[j] !== once[j]) {
+        console.log(`repeated decode gemm ${it} differs at ${j}`);
+        process.exit(1);
+      }
+    }
+    if (it % 100 === 99) Atomics.wait(pause, 0, 0, 1 + (it % 3));
+  }
+}
 console.log(`ok ${nativeInfo()!.threads}`);
