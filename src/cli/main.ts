@@ -17,7 +17,8 @@ function topHelp(): string {
     'commands:',
     list,
     '',
-    'environment: VLM2VLA_BACKEND=native|ts selects the kernels; VLM2VLA_THREADS sets the worker count.',
+    'environment: VLM2VLA_BACKEND=native|ts selects the kernels; VLM2VLA_THREADS sets the worker count;',
+    '  VLM2VLA_SPIN_US how long idle workers spin before sleeping (0 on a busy shared machine). See README.md.',
   ].join('\n');
 }
 
