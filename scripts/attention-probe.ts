@@ -5,7 +5,6 @@
 // on text. If a head picks out the named object, its share of the object mass on X is well above X's
 // share of the object cells (cells per the vision stage's labels). Used for docs/train.md.
 // Run: node --import tsx scripts/attention-probe.ts [--model models/base] [--scenes 40]
-import { parseArgs } from 'node:util';
 import { vqaPrompt } from '../src/eval/vqa.ts';
 import { sampleCorpusScene } from '../src/train/corpus.ts';
 import { denseLabels } from '../src/train/vision-stage.ts';
@@ -13,17 +12,14 @@ import { CATALOGUE, getObject } from '../src/sim/catalogue.ts';
 import { Rng } from '../src/util/index.ts';
 import { initBackend, noGrad } from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
-import { failWith, loadModelOrFail } from './script-util.ts';
+import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '40' } } });
 const fail: (message: string) => never = failWith('attention-probe');
-const scenes = Number(values.scenes);
-if (!(Number.isInteger(scenes) && scenes >= 1)) fail('--scenes must be a positive whole number');
+const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '40' } } }, fail);
+const scenes = wholeNumberOrFail(values.scenes, '--scenes', 1, Infinity, fail);
 
 await initBackend();
-const m = loadModelOrFail(values.model, fail);
-const cfg = m.model.cfg;
-if (cfg.modelType !== 'gemma3') fail(`${values.model} is a text-only model; the probe needs image tokens`);
+const { m, cfg } = loadVisionModelOrFail(values.model, fail);
 const t = cfg.text;
 const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
 const scale = t.queryPreAttnScalar ** -0.5;

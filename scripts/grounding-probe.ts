@@ -14,7 +14,6 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { PRETRAIN_PRESETS, presetConfig } from '../src/train/pretrain.ts';
 import { Tokenizer, ChatTemplate, expandImageTokens } from '../src/tokenizer/index.ts';
 import type { ChatMessage } from '../src/tokenizer/index.ts';
@@ -27,8 +26,10 @@ import { initBackend } from '../src/tensor/index.ts';
 import { imageToPixels } from '../src/models/gemma3/preprocess.ts';
 import { Rng } from '../src/util/index.ts';
 import { runVisionStage } from '../src/train/vision-stage.ts';
+import { failWith, parseArgsOrFail } from './script-util.ts';
 
-const { values } = parseArgs({
+const fail: (message: string) => never = failWith('grounding-probe');
+const { values } = parseArgsOrFail({
   options: {
     square: { type: 'string', default: '12' },
     steps: { type: 'string', default: '100' },
@@ -39,7 +40,7 @@ const { values } = parseArgs({
     task: { type: 'string', default: 'colour' },
     tokenizer: { type: 'string', default: 'models/base' },
   },
-});
+}, fail);
 const square = Number(values.square);
 const steps = Number(values.steps);
 const visionFactor = Number(values['vision-lr-factor']);
@@ -47,10 +48,6 @@ const at = values.at === undefined ? null : Number(values.at);
 const denseSteps = Number(values.dense);
 const task = values.task;
 const SIZE = 96;
-function fail(message: string): never {
-  console.error(`grounding-probe: ${message}`);
-  process.exit(1);
-}
 if (!(Number.isInteger(square) && square >= 1 && square <= SIZE)) fail(`--square must be a whole number of pixels from 1 to ${SIZE}`);
 if (!(Number.isInteger(steps) && steps >= 1)) fail('--steps must be a positive whole number');
 if (!(Number(values.lr) > 0) || !(visionFactor > 0)) fail('--lr and --vision-lr-factor must be positive numbers');

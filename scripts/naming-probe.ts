@@ -3,25 +3,22 @@
 // object (the vision stage's labels) against the last token of that object's English name — what the
 // base preset's image-token naming trains (PretrainPreset.namingCells, docs/train.md).
 // Run: node --import tsx scripts/naming-probe.ts [--model models/base] [--scenes 64]
-import { parseArgs } from 'node:util';
 import { CorpusSource, PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
 import { makeBatch } from '../src/train/trainer.ts';
 import { crossEntropy, initBackend, noGrad } from '../src/tensor/index.ts';
 import { argmax } from '../src/decode/sampling.ts';
-import { failWith, loadModelOrFail } from './script-util.ts';
+import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } });
 const fail: (message: string) => never = failWith('naming-probe');
-const scenes = Number(values.scenes);
-if (!(Number.isInteger(scenes) && scenes >= 1)) fail('--scenes must be a positive whole number');
+const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } }, fail);
+const scenes = wholeNumberOrFail(values.scenes, '--scenes', 1, Infinity, fail);
 
 await initBackend();
-const m = loadModelOrFail(values.model, fail);
-if (m.model.cfg.modelType !== 'gemma3') fail(`${values.model} is a text-only model; the probe needs image tokens`);
+const { m, cfg } = loadVisionModelOrFail(values.model, fail);
 m.model.rng = null;
 // Every object cell of each scene is a target (64 ≥ the cells of a 8×8 grid); questions are not scored.
 const mix = { ...PRETRAIN_PRESETS.base!.mix!, textShare: 0 };
-const src = new CorpusSource({ tokenizer: m.tokenizer, template: m.template, cfg: m.model.cfg }, 99, scenes, 5_000_000, mix, undefined, m.model.cfg.mmTokensPerImage);
+const src = new CorpusSource({ tokenizer: m.tokenizer, template: m.template, cfg }, 99, scenes, 5_000_000, mix, undefined, cfg.mmTokensPerImage);
 let right = 0;
 let total = 0;
 let nll = 0;

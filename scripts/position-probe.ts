@@ -4,7 +4,6 @@
 // An RMSE near the spread of the bins means the features carry no position the decoder could read.
 // The probe behind the frozen tower of the base preset (docs/train.md).
 // Run: node --import tsx scripts/position-probe.ts [--model models/base] [--scenes 600]
-import { parseArgs } from 'node:util';
 import { loadModel } from '../src/models/index.ts';
 import type { Gemma3Model } from '../src/models/index.ts';
 import { initBackend, noGrad } from '../src/tensor/index.ts';
@@ -12,14 +11,11 @@ import { sampleCorpusScene } from '../src/train/corpus.ts';
 import { IGNORE, denseLabels } from '../src/train/vision-stage.ts';
 import { Rng } from '../src/util/index.ts';
 import { isVlmError } from '../src/errors/index.ts';
+import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '600' } } });
-const scenes = Number(values.scenes);
-function fail(message: string): never {
-  console.error(`position-probe: ${message}`);
-  process.exit(1);
-}
-if (!(Number.isInteger(scenes) && scenes >= 20)) fail('--scenes must be a whole number of at least 20');
+const fail: (message: string) => never = failWith('position-probe');
+const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '600' } } }, fail);
+const scenes = wholeNumberOrFail(values.scenes, '--scenes', 20, Infinity, fail);
 await initBackend();
 let model: Gemma3Model;
 try {

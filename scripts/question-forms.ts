@@ -3,7 +3,6 @@
 // says which question forms are right, and what the model answers when it is not (a constant answer
 // means the form is not learnt at all). Used for docs/train.md.
 // Run: node --import tsx scripts/question-forms.ts [--model models/base] [--n 60] [--max-objects 5]
-import { parseArgs } from 'node:util';
 import { EN_SCENE, normaliseAnswer, sampleCorpusScene } from '../src/train/corpus.ts';
 import type { Scene } from '../src/train/corpus.ts';
 import { Rng } from '../src/util/index.ts';
@@ -11,14 +10,12 @@ import { answerStopIds, vqaPrompt } from '../src/eval/vqa.ts';
 import type { VqaItem } from '../src/train/corpus.ts';
 import { generate } from '../src/decode/index.ts';
 import { initBackend } from '../src/tensor/index.ts';
-import { failWith, loadModelOrFail } from './script-util.ts';
+import { failWith, loadModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
-const { values } = parseArgs({ options: { model: { type: 'string', default: 'models/base' }, n: { type: 'string', default: '60' }, 'max-objects': { type: 'string', default: '5' } } });
 const fail: (message: string) => never = failWith('question-forms');
-const n = Number(values.n);
-const maxObjects = Number(values['max-objects']);
-if (!(Number.isInteger(n) && n >= 1)) fail('--n must be a positive whole number');
-if (!(Number.isInteger(maxObjects) && maxObjects >= 1 && maxObjects <= 5)) fail('--max-objects must be a whole number from 1 to 5');
+const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, n: { type: 'string', default: '60' }, 'max-objects': { type: 'string', default: '5' } } }, fail);
+const n = wholeNumberOrFail(values.n, '--n', 1, Infinity, fail);
+const maxObjects = wholeNumberOrFail(values['max-objects'], '--max-objects', 1, 5, fail);
 
 await initBackend();
 const m = loadModelOrFail(values.model, fail);

@@ -1,8 +1,12 @@
-// What the measurement scripts share: a usage error that names the script and exits, and loading a
-// model (config, weights, tokenizer, chat template) with its typed errors turned into such a message.
+// What the measurement scripts share: a usage error that names the script and exits, parsing the
+// flags and checking a whole-number flag, and loading a model (config, weights, tokenizer, chat template) with its typed
+// errors turned into such a message.
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { loadVqaModel } from '../src/eval/vqa.ts';
 import type { VqaModel } from '../src/eval/vqa.ts';
 import { isVlmError } from '../src/errors/index.ts';
+import type { Gemma3Config } from '../src/models/index.ts';
 
 /** A function that prints `script: message` to stderr and exits with status 1. */
 export function failWith(script: string): (message: string) => never {
@@ -10,6 +14,22 @@ export function failWith(script: string): (message: string) => never {
     console.error(`${script}: ${message}`);
     process.exit(1);
   };
+}
+
+/** parseArgs over the command line, with an unknown or malformed flag turned into a usage error. */
+export function parseArgsOrFail<T extends ParseArgsConfig>(config: T, fail: (message: string) => never): ReturnType<typeof parseArgs<T>> {
+  try {
+    return parseArgs(config);
+  } catch (e) {
+    return fail(`${(e as Error).message.split('\n')[0]} (flags: ${Object.keys(config.options ?? {}).map((o) => `--${o}`).join(', ')})`);
+  }
+}
+
+/** The flag's value as a whole number in [min, max], or exit through `fail` naming the flag. */
+export function wholeNumberOrFail(value: string | undefined, flag: string, min: number, max: number, fail: (message: string) => never): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= min && n <= max)) fail(max === Infinity ? `${flag} must be a whole number >= ${min}` : `${flag} must be a whole number from ${min} to ${max}`);
+  return n;
 }
 
 /** The model in `dir` for answering questions, or exit through `fail` with what is wrong with it. */
@@ -20,4 +40,13 @@ export function loadModelOrFail(dir: string, fail: (message: string) => never): 
     if (isVlmError(e)) fail(e.message);
     throw e;
   }
+}
+
+/** As loadModelOrFail, for a vision-language model: a text-only one is also a usage error. Returns
+ *  the model with its (vision-language) config. */
+export function loadVisionModelOrFail(dir: string, fail: (message: string) => never): { m: VqaModel; cfg: Gemma3Config } {
+  const m = loadModelOrFail(dir, fail);
+  const cfg = m.model.cfg;
+  if (cfg.modelType !== 'gemma3') return fail(`${dir} is a text-only model; this needs image tokens`);
+  return { m, cfg };
 }
