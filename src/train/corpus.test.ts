@@ -167,3 +167,28 @@ test('grounding questions name an object the model must find: "Is there", left/r
   const base = { ...DEFAULT_CORPUS_MIX, locationShare: 0.1 };
   for (let i = 0; i < 50; i++) assert.deepEqual(corpusConversation(3, i, { ...base, groundingShare: 0 }), corpusConversation(3, i, base));
 });
+
+test('questions that name objects on the table say which, in the order they name them', () => {
+  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, groundingShare: 0.4, locationShare: 0.1 };
+  const counts = { one: 0, two: 0 };
+  for (let i = 0; i < 400; i++) {
+    const conv = corpusConversation(3, i, mix);
+    for (const q of conv.qa) {
+      if (!q.refs) continue;
+      const names = q.refs.map((r) => {
+        const p = conv.scene!.placements[r];
+        assert.ok(p, `${q.question}: ref ${r} is on the table`);
+        return CATALOGUE.find((o) => o.id === p.id)!.names[q.language];
+      });
+      const where = names.map((n) => q.question.indexOf(n));
+      assert.ok(where.every((w) => w >= 0), `${q.question} names ${names.join(', ')}`);
+      if (where.length === 2) assert.ok(where[0]! < where[1]!, `${q.question}: in the order it names them`);
+      counts[names.length === 1 ? 'one' : 'two']++;
+    }
+    for (const q of conv.qa) {
+      if (/^Is the .* (left or right of|in front of or behind) the /.test(q.question)) assert.equal(q.refs?.length, 2, q.question);
+      if (/^Is there .* on the table\?$/.test(q.question)) assert.equal(q.refs !== undefined, q.answer === 'yes', `${q.question} ${q.answer}`);
+    }
+  }
+  assert.ok(counts.one > 100 && counts.two > 50, JSON.stringify(counts));
+});

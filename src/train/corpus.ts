@@ -42,6 +42,10 @@ export interface QA {
   answer: string;
   kind: CorpusKind;
   language: Language;
+  /** The scene's objects the question names, in the order it names them (indices into
+   *  `scene.placements`); absent when it names none that is on the table. The pretraining's grounding
+   *  attention (`PretrainPreset.groundingAttention`) points the answer at them. */
+  refs?: number[];
 }
 
 export interface CorpusConversation {
@@ -138,7 +142,10 @@ const obj = (p: Placement) => getObject(p.id);
 type SceneQuestion = (s: Scene, rng: Rng) => QA | null;
 type TextQuestion = (rng: Rng) => QA | null;
 
-const qa = (question: string, answer: string, kind: CorpusKind, language: Language = 'en'): QA => ({ question, answer, kind, language });
+const qa = (question: string, answer: string, kind: CorpusKind, language: Language = 'en', refs?: number[]): QA => ({ question, answer, kind, language, ...(refs ? { refs } : {}) });
+
+/** Where a placement is in its scene (for `QA.refs`). */
+const at = (s: Scene, p: Placement): number => s.placements.indexOf(p);
 
 // ---------------------------------------------------------------------------------------------------
 // Questions about a scene, English.
@@ -172,8 +179,9 @@ export function tableLocation(p: { x: number; y: number }): string | null {
 export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
   colour: [
     (s, rng) => {
-      const o = obj(rng.pick(s.placements));
-      return qa(`What colour is the ${o.names.en}?`, o.colour.name, 'colour');
+      const p = rng.pick(s.placements);
+      const o = obj(p);
+      return qa(`What colour is the ${o.names.en}?`, o.colour.name, 'colour', 'en', [at(s, p)]);
     },
     (s, rng) => {
       const e = clearExtreme(s, rng);
@@ -194,13 +202,15 @@ export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'pos
       const present = rng.next() < 0.5;
       const pool = CATALOGUE.filter((o) => s.placements.some((p) => p.id === o.id) === present);
       if (pool.length === 0) return null;
-      return qa(`Is there ${withArticle(rng.pick(pool).names.en)} on the table?`, present ? 'yes' : 'no', 'identity');
+      const o = rng.pick(pool);
+      return qa(`Is there ${withArticle(o.names.en)} on the table?`, present ? 'yes' : 'no', 'identity', 'en', present ? [s.placements.findIndex((p) => p.id === o.id)] : undefined);
     },
   ],
   category: [
     (s, rng) => {
-      const o = obj(rng.pick(s.placements));
-      return qa(`What kind of object is the ${o.names.en}?`, o.category, 'category');
+      const p = rng.pick(s.placements);
+      const o = obj(p);
+      return qa(`What kind of object is the ${o.names.en}?`, o.category, 'category', 'en', [at(s, p)]);
     },
     (s, rng) => {
       const o = obj(rng.pick(s.placements));
@@ -220,13 +230,13 @@ export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'pos
       if (s.placements.length < 2) return null;
       const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
       if (Math.abs(a.y - b.y) < 0.05) return null;
-      return qa(`Is the ${obj(a).names.en} left or right of the ${obj(b).names.en}?`, a.y > b.y ? 'left' : 'right', 'spatial');
+      return qa(`Is the ${obj(a).names.en} left or right of the ${obj(b).names.en}?`, a.y > b.y ? 'left' : 'right', 'spatial', 'en', [at(s, a), at(s, b)]);
     },
     (s, rng) => {
       if (s.placements.length < 2) return null;
       const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
       if (Math.abs(a.x - b.x) < 0.05) return null;
-      return qa(`Is the ${obj(a).names.en} in front of or behind the ${obj(b).names.en}?`, a.x < b.x ? 'in front' : 'behind', 'spatial');
+      return qa(`Is the ${obj(a).names.en} in front of or behind the ${obj(b).names.en}?`, a.x < b.x ? 'in front' : 'behind', 'spatial', 'en', [at(s, a), at(s, b)]);
     },
   ],
   position: [
@@ -239,14 +249,14 @@ export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'pos
       const dy = p.y - g.y;
       const dz = o.size[2] * 2 - g.z; // top of the object
       const answer = `${d(dx)} cm ${dx >= 0 ? 'forward' : 'back'}, ${d(dy)} cm ${dy >= 0 ? 'left' : 'right'}, ${d(dz)} cm ${dz >= 0 ? 'up' : 'down'}`;
-      return qa(`Where is the ${o.names.en} relative to the gripper?`, answer, 'position');
+      return qa(`Where is the ${o.names.en} relative to the gripper?`, answer, 'position', 'en', [at(s, p)]);
     },
   ],
   location: [
     (s, rng) => {
       const p = rng.pick(s.placements);
       const where = tableLocation(p);
-      return where ? qa(`Where on the table is the ${obj(p).names.en}?`, where, 'location') : null;
+      return where ? qa(`Where on the table is the ${obj(p).names.en}?`, where, 'location', 'en', [at(s, p)]) : null;
     },
   ],
   caption: [
@@ -274,16 +284,18 @@ const HOW_MANY: Record<Foreign, string> = {
 function foreignScene(lang: Foreign): SceneQuestion[] {
   return [
     (s, rng) => {
-      const o = obj(rng.pick(s.placements));
+      const p = rng.pick(s.placements);
+      const o = obj(p);
       const n = theName(o, lang);
       const q = { es: `¿De qué color es ${n}?`, fr: `De quelle couleur est ${n} ?`, de: `Welche Farbe hat ${n}?`, zh: `${n}是什么颜色？` }[lang];
-      return qa(q, colourIn(o, lang), lang, lang);
+      return qa(q, colourIn(o, lang), lang, lang, [at(s, p)]);
     },
     (s, rng) => {
-      const o = obj(rng.pick(s.placements));
+      const p = rng.pick(s.placements);
+      const o = obj(p);
       const n = theName(o, lang);
       const q = { es: `¿Qué tipo de objeto es ${n}?`, fr: `Quel type d'objet est ${n} ?`, de: `Was für ein Gegenstand ist ${n}?`, zh: `${n}是哪一类东西？` }[lang];
-      return qa(q, CATEGORY_NAMES[o.category][lang], lang, lang);
+      return qa(q, CATEGORY_NAMES[o.category][lang], lang, lang, [at(s, p)]);
     },
     (s) => qa(HOW_MANY[lang], String(s.placements.length), lang, lang),
     (s, rng) => {

@@ -18,6 +18,14 @@ import { TRAINER_DEFAULTS, train } from './trainer.ts';
 import type { ExampleSource } from './trainer.ts';
 import { tinyModel, tinyExamples } from './testing/fixtures.ts';
 
+/** A tokenizer trained on a little corpus text, the chat template and the base preset's config. */
+function baseEncoder() {
+  const trained = trainBpe(corpusTexts(0, 300), { vocabSize: 600 });
+  const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
+  const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
+  return { tokenizer, template, cfg: presetConfig(PRETRAIN_PRESETS.base!, tokenizer) };
+}
+
 test('a corpus source with a warm-up phase: the first examples come from the warm-up mix', () => {
   const trained = trainBpe(corpusTexts(0, 200), { vocabSize: 500 });
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
@@ -31,10 +39,7 @@ test('a corpus source with a warm-up phase: the first examples come from the war
 });
 
 test('image-token naming: a few image tokens of each scene, each showing an object, predict its name', () => {
-  const trained = trainBpe(corpusTexts(0, 300), { vocabSize: 600 });
-  const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
-  const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
-  const cfg = presetConfig(PRETRAIN_PRESETS.base!, tokenizer);
+  const { tokenizer, template, cfg } = baseEncoder();
   assert.equal(cfg.modelType, 'gemma3');
   if (cfg.modelType !== 'gemma3') return;
   const scenes = { ...DEFAULT_CORPUS_MIX, textShare: 0 };
@@ -68,6 +73,58 @@ test('image-token naming: a few image tokens of each scene, each showing an obje
   assert.ok(targets > 12, `${targets} targets`);
   assert.deepEqual(named.at(5)!.own, named.at(5)!.own, 'deterministic');
   assert.throws(() => new CorpusSource({ tokenizer, template, cfg }, 0, 1, 0, scenes, undefined, 1.5), (e: unknown) => isVlmError(e) && /naming cells/.test((e as Error).message));
+});
+
+test('grounding attention: at the token before each answer whose question names objects, one head per named object targets the image tokens that show it', () => {
+  const { tokenizer, template, cfg } = baseEncoder();
+  if (cfg.modelType !== 'gemma3') throw new Error('base is a vision-language preset');
+  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0.2, groundingShare: 0.5 };
+  const plain = new CorpusSource({ tokenizer, template, cfg }, 0, 60, 0, mix);
+  const src = new CorpusSource({ tokenizer, template, cfg }, 0, 60, 0, mix, undefined, 0, [0, 2]);
+  const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
+  let pairs = 0;
+  let groups = 0;
+  for (let i = 0; i < 60; i++) {
+    const a = plain.at(i)!;
+    const b = src.at(i)!;
+    assert.deepEqual(b.ids, a.ids, 'the same conversation');
+    assert.deepEqual(b.pixels, a.pixels, 'the same image');
+    const conv = corpusConversation(0, i, mix);
+    if (!conv.scene) {
+      assert.equal(b.attend, undefined, 'text conversations have no targets');
+      continue;
+    }
+    const cells = denseLabels(conv.scene, cfg.vision.imageSize, grid).labels;
+    const first = b.ids.indexOf(cfg.imageTokenIndex);
+    // Where each answer starts, from the mask; which questions name objects, from the conversation.
+    const answerStarts: number[] = [];
+    for (let t = 1; t < b.mask.length; t++) if (b.mask[t] && !b.mask[t - 1]) answerStarts.push(t);
+    assert.equal(answerStarts.length, conv.qa.length);
+    const want: { query: number; head: number; cls: number }[] = [];
+    conv.qa.forEach((q, k) => (q.refs ?? []).slice(0, 2).forEach((ref, r) => {
+      const cls = CATALOGUE.findIndex((o) => o.id === conv.scene!.placements[ref]!.id);
+      if (cells.includes(cls)) want.push({ query: answerStarts[k]! - 1, head: r === 0 ? 0 : 2, cls });
+    }));
+    const at = b.attend;
+    if (want.length === 0) {
+      assert.equal(at, undefined);
+      continue;
+    }
+    assert.ok(at);
+    assert.deepEqual([...at.keys], Array.from({ length: cfg.mmTokensPerImage }, (_, c) => first + c), 'the candidates are the image tokens');
+    assert.deepEqual([...at.queries], want.map((w) => w.query));
+    assert.deepEqual([...at.heads], want.map((w) => w.head));
+    want.forEach((w, g) => {
+      const got = [...at.targets.subarray(at.start[g]!, at.start[g + 1]!)];
+      const shows = [...cells.keys()].filter((c) => cells[c] === w.cls);
+      assert.deepEqual(got, shows, `example ${i} group ${g}: every cell showing the object, nothing else`);
+      assert.equal(b.mask[w.query], 0, 'the query is the last prompt token');
+      assert.equal(b.mask[w.query + 1], 1, 'the answer follows it');
+    });
+    groups += want.length;
+    pairs += want.filter((w) => w.head === 2).length;
+  }
+  assert.ok(groups > 60 && pairs > 10, `${groups} targets, ${pairs} of them second objects`);
 });
 
 test('shuffle: false reads the training source in order, epoch after epoch', async () => {

@@ -22,7 +22,8 @@ import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { Tensor } from '../tensor/index.ts';
 import type { Weight } from '../tensor/index.ts';
 import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
-import type { CorpusMix } from './corpus.ts';
+import type { CorpusConversation, CorpusMix } from './corpus.ts';
+import type { AttendTargets } from './attend.ts';
 import { encodeConversation } from './sft.ts';
 import type { ChatEncoder } from './sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
@@ -71,6 +72,19 @@ export interface PretrainPreset {
    *  so the decoder's image tokens and the question's object names come to share a direction, and a
    *  name in a question can find its object's tokens (docs/train.md; default 0 = off). */
   namingCells?: number;
+  /** Grounding attention in the language stage: at the token that produces each answer whose question
+   *  names objects on the table, head `heads[0]` of decoder layer `layer` is trained to attend to the
+   *  image tokens of the object named first and `heads[1]` to the second's, with `weight` × that
+   *  attention cross-entropy added to the loss (src/train/attend.ts). Without it the answers to "Is
+   *  the X left or right of the Y?" stay at chance: the decoder does not learn by itself to pick out
+   *  a named object among several and compare two (docs/train.md). */
+  groundingAttention?: GroundingAttention;
+}
+
+export interface GroundingAttention {
+  layer: number;
+  heads: [number, number];
+  weight: number;
 }
 
 const GEMMA_TEXT = { rope_theta: 1_000_000, rope_local_base_freq: 10_000, rms_norm_eps: 1e-6, hidden_activation: 'gelu_pytorch_tanh', final_logit_softcapping: null, attn_logit_softcapping: null, max_position_embeddings: 1024 };
@@ -118,11 +132,12 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.16, locationShare: 0.12, groundingShare: 0.06 },
+    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.12, locationShare: 0.1, groundingShare: 0.15 },
     warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
     vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
     freezeTower: true,
     namingCells: 8,
+    groundingAttention: { layer: 3, heads: [0, 2], weight: 1 },
   },
 };
 
@@ -152,6 +167,8 @@ export interface PretrainResult {
   /** The vision stage, if the preset has one. */
   vision: VisionStageResult | null;
   vqa: VqaReport;
+  /** Mean grounding-attention cross-entropy of the last 100 steps (with `groundingAttention`). */
+  attendLoss?: number;
 }
 
 /** The corpus as training examples, computed on demand (index → conversation → ids, mask, pixels). */
@@ -169,6 +186,9 @@ export class CorpusSource implements ExampleSource {
      *  among those whose cell shows an object, are trained to predict the last token of its English
      *  name (0 = none). */
     readonly namingCells = 0,
+    /** Grounding attention (`PretrainPreset.groundingAttention`): the heads that attend to the first
+     *  and the second named object at each answer (null = none). */
+    readonly attendHeads: readonly [number, number] | null = null,
   ) {
     if (!(Number.isInteger(namingCells) && namingCells >= 0)) throw new UsageError(`naming cells must be a whole number >= 0, got ${namingCells}`);
   }
@@ -190,20 +210,22 @@ export class CorpusSource implements ExampleSource {
     const { ids, mask } = encodeConversation(conversationMessages(conv), this.enc, `corpus conversation ${this.offset + index}`);
     let pixels: Float32Array | null = null;
     let own: TrainExample['own'];
+    let attend: AttendTargets | undefined;
     if (conv.scene) {
       const cfg = this.enc.cfg;
       if (cfg.modelType !== 'gemma3') throw new UsageError('the pretraining corpus has images; the model must be a gemma3 vision-language model');
       const size = cfg.vision.imageSize;
-      if (this.namingCells > 0) {
+      if (this.namingCells > 0 || this.attendHeads) {
         const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
         const dense = denseLabels(conv.scene, size, grid);
         pixels = dense.pixels;
-        own = this.#naming(ids, dense.labels, this.offset + index);
+        if (this.namingCells > 0) own = this.#naming(ids, dense.labels, this.offset + index);
+        if (this.attendHeads) attend = groundingTargets(conv, ids, mask, dense.labels, cfg.imageTokenIndex, this.attendHeads);
       } else {
         pixels = imageToPixels(renderScene(conv.scene, size), size);
       }
     }
-    return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels, ...(own ? { own } : {}) };
+    return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels, ...(own ? { own } : {}), ...(attend ? { attend } : {}) };
   }
 
   /** The naming targets of one conversation: its first image's tokens, cell by cell (row-major, as the
@@ -221,6 +243,40 @@ export class CorpusSource implements ExampleSource {
     const picked = rng.shuffle(cells).slice(0, this.namingCells).sort((a, b) => a - b);
     return { at: Int32Array.from(picked, (c) => first + c), ids: Int32Array.from(picked, (c) => names[cellClasses[c]!]!) };
   }
+}
+
+/** The grounding-attention targets of a scene conversation: for each question that names objects on
+ *  the table (`QA.refs`), at the token before its answer, head `heads[r]` should attend to the image
+ *  tokens (of the conversation's image) whose cell shows the r-th named object (first two only); an
+ *  object that covers no cell gets no target. Undefined when there is none. */
+export function groundingTargets(conv: CorpusConversation, ids: readonly number[], mask: readonly number[], cellClasses: Int32Array, imageTokenIndex: number, heads: readonly [number, number]): AttendTargets | undefined {
+  const first = ids.indexOf(imageTokenIndex);
+  if (first < 0 || !conv.scene) return undefined;
+  const keys = Int32Array.from(cellClasses, (_, c) => first + c);
+  // The token before each answer: answer k is the k-th run of trained tokens.
+  const before: number[] = [];
+  for (let t = 1; t < mask.length; t++) if (mask[t] && !mask[t - 1]) before.push(t - 1);
+  const queries: number[] = [];
+  const headsOut: number[] = [];
+  const start = [0];
+  const targets: number[] = [];
+  conv.qa.forEach((q, k) => {
+    if (!q.refs || before[k] === undefined) return;
+    q.refs.slice(0, 2).forEach((ref, r) => {
+      const cls = CATALOGUE.findIndex((o) => o.id === conv.scene!.placements[ref]!.id);
+      const cells: number[] = [];
+      cellClasses.forEach((c, i) => {
+        if (c === cls) cells.push(i);
+      });
+      if (cells.length === 0) return;
+      queries.push(before[k]!);
+      headsOut.push(heads[r]!);
+      targets.push(...cells);
+      start.push(targets.length);
+    });
+  });
+  if (queries.length === 0) return undefined;
+  return { keys, queries: Int32Array.from(queries), heads: Int32Array.from(headsOut), start: Int32Array.from(start), targets: Int32Array.from(targets) };
 }
 
 /** What a pretraining run was started with: the whole preset, the seed and the step count. */
@@ -332,7 +388,12 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (preset.warmup) checkCorpusMix(preset.warmup.mix);
   const corpusSize = steps * preset.batchSize;
   const warmup = preset.warmup ? { count: Math.min(steps, preset.warmup.steps) * preset.batchSize, mix: preset.warmup.mix } : undefined;
-  const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup, preset.namingCells ?? 0);
+  const ga = preset.groundingAttention;
+  if (ga) {
+    const heads = cfg.text.numHeads;
+    if (!ga.heads.every((h) => Number.isInteger(h) && h >= 0 && h < heads)) throw new UsageError(`groundingAttention: heads ${ga.heads.join(', ')} must be among the model's ${heads} attention heads (0-${heads - 1})`);
+  }
+  const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup, preset.namingCells ?? 0, ga?.heads ?? null);
   const valSource = new CorpusSource(enc, seed, preset.valConversations, 2_000_000_000, preset.mix);
   const val = Array.from({ length: valSource.length }, (_, i) => valSource.at(i)!);
   let vision: VisionStageResult | null = null;
@@ -366,6 +427,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     outDir: runDir,
     resume: o.resume,
     silent: o.silent,
+    ...(ga ? { attention: { layer: ga.layer, weight: ga.weight } } : {}),
   });
   model.setTrainable(false);
   const metrics = readJsonl<StepMetrics>(join(runDir, 'metrics.jsonl'));
@@ -378,7 +440,9 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const vqa = evaluateVqa(loadVqaModel(o.out), { perCategory: preset.vqaPerCategory, silent: o.silent });
   writeFileAtomic(join(o.out, 'vqa.json'), `${JSON.stringify({ seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, categories: vqa.categories }, null, 2)}\n`);
   writeFileAtomic(join(runDir, 'vqa-predictions.jsonl'), vqa.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
-  const res: PretrainResult = { cfg, parameters, steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, trainSeconds, vision, vqa };
+  const attendTail = metrics.slice(-100).filter((m) => m.attendLoss !== undefined);
+  const attendLoss = attendTail.length > 0 ? attendTail.reduce((a, m) => a + m.attendLoss!, 0) / attendTail.length : undefined;
+  const res: PretrainResult = { cfg, parameters, steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, trainSeconds, vision, vqa, ...(attendLoss !== undefined ? { attendLoss } : {}) };
   writeFileAtomic(join(o.out, 'README.md'), modelCard(preset, res, seed, o.command ?? `vlm2vla pretrain --preset ${preset.name} --out ${o.out}${o.seed !== undefined ? ` --seed ${seed}` : ''}`, result.finalValLoss));
   return res;
 }
@@ -405,6 +469,7 @@ function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, comm
   const v = r.cfg.modelType === 'gemma3' ? r.cfg.vision : null;
   const minutes = (r.trainSeconds / 60).toFixed(1);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const imageTokens = r.cfg.modelType === 'gemma3' ? r.cfg.mmTokensPerImage : 0;
   return `---
 library_name: vlm2vla
 pipeline_tag: image-text-to-text
@@ -428,11 +493,12 @@ ${command}
 - seed: ${seed}
 ${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell${preset.vision.positions ? ' and where on the table it stands (its x and y in 2 cm bins)' : ''} through linear heads that are then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object${r.vision.positionAccuracy !== undefined ? `, and for ${(r.vision.positionAccuracy * 100).toFixed(1)}% of those both bins within one of the truth` : ''}; ${(r.vision.seconds / 60).toFixed(1)} min
 - then ` : '- '}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1${preset.namingCells ? `
-- image-token naming: in every scene up to ${preset.namingCells} image tokens that show an object are also trained to predict the last token of its English name (through the tied LM head), so that a name in a question and its object's image tokens share a direction` : ''}
+- image-token naming: in every scene up to ${preset.namingCells} image tokens that show an object are also trained to predict the last token of its English name (through the tied LM head), so that a name in a question and its object's image tokens share a direction` : ''}${preset.groundingAttention ? `
+- grounding attention: at the token that produces each answer whose question names objects on the table, heads ${preset.groundingAttention.heads.join(' and ')} of decoder layer ${preset.groundingAttention.layer} are trained to attend to the image tokens of the first and the second named object (weight ${preset.groundingAttention.weight}; that cross-entropy over the ${imageTokens} image tokens averaged ${r.attendLoss !== undefined ? r.attendLoss.toFixed(3) : 'n/a'} over the last 100 steps, against ln ${imageTokens} = ${Math.log(imageTokens).toFixed(3)} for uniform attention)` : ''}
 - corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${preset.warmup ? `
 - grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}` : ''}
 - training time: ${minutes} min of optimizer steps on ${cpus().length} × ${cpu} (sum over all sessions of the run; tokenizer training, checkpoints and evaluation not included)
-- final training loss ${r.finalLoss.toFixed(4)}${preset.namingCells ? ' (answer tokens and naming targets)' : ''}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per ${preset.namingCells ? 'target' : 'answer token'}; the validation loss counts answer tokens only)
+- final training loss ${r.finalLoss.toFixed(4)}${preset.namingCells ? ` (answer tokens and naming targets${preset.groundingAttention ? ', plus the weighted grounding attention' : ''})` : ''}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per ${preset.namingCells ? 'target' : 'answer token'}; the validation loss counts answer tokens only)
 
 ## Architecture
 

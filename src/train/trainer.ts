@@ -12,13 +12,15 @@ import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
 import type { TensorToWrite } from '../formats/index.ts';
-import { Tensor, AdamW, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
+import { Tensor, AdamW, add, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
 import type { Gemma3Model } from '../models/gemma3/model.ts';
 import { lineChart } from '../report/line-chart.ts';
 import { Progress, Rng, crashPoint, readJsonl, trimTornTail, writeFileAtomic } from '../util/index.ts';
 import { CheckpointStore } from './checkpoint.ts';
 import { checkSchedule, lrAt } from './schedule.ts';
 import type { ScheduleConfig } from './schedule.ts';
+import { attentionTargetLoss } from './attend.ts';
+import type { AttendTargets } from './attend.ts';
 
 /** One training sequence: token ids, which tokens are predicted (1) — assistant tokens — and the
  *  pixels of its images in order (or null). */
@@ -32,6 +34,9 @@ export interface TrainExample {
    *  to predict token `ids[k]` (the pretraining's image-token naming: an image token is trained to name
    *  the object it shows). Counted in the loss like any trained token. */
   own?: { at: Int32Array; ids: Int32Array };
+  /** Attention targets (only with `TrainerRun.attention`): heads of one layer trained to attend to
+   *  given positions (`attend.ts`; the pretraining's grounding attention). */
+  attend?: AttendTargets;
 }
 
 /** Training examples by index: an array, or a generator-backed source such as the pretraining
@@ -93,6 +98,9 @@ export interface StepMetrics {
   tokens: number;
   tokensPerSec: number;
   valLoss?: number;
+  /** The attention-target cross-entropy of the step (with `TrainerRun.attention`; included in
+   *  `loss` times its weight). */
+  attendLoss?: number;
 }
 
 export interface TrainerRun {
@@ -112,6 +120,9 @@ export interface TrainerRun {
    *  of pretraining): the mean loss of a micro-batch and how many targets it averages over. The
    *  validation set is then unused. */
   loss?: (examples: TrainExample[]) => { loss: Tensor; tokens: number };
+  /** Train the examples' attention targets (`TrainExample.attend`) on this layer, adding `weight` ×
+   *  their mean cross-entropy to the next-token loss. Validation stays next-token only. */
+  attention?: { layer: number; weight: number };
 }
 
 export interface TrainResult {
@@ -299,6 +310,12 @@ export function lockRunDir(dir: string): () => void {
 }
 
 export async function train(run: TrainerRun): Promise<TrainResult> {
+  if (run.attention) {
+    const { layer, weight } = run.attention;
+    const layers = run.model.text.numLayers;
+    if (!(Number.isInteger(layer) && layer >= 0 && layer < layers)) throw new UsageError(`attention targets: layer ${layer} is not one of the model's layers 0-${layers - 1}`);
+    if (!(weight >= 0 && Number.isFinite(weight))) throw new UsageError(`attention targets: weight must be a finite number >= 0, got ${weight}`);
+  }
   mkdirSync(run.outDir, { recursive: true });
   const release = lockRunDir(run.outDir);
   try {
@@ -393,6 +410,8 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       for (const p of run.params) p.zeroGrad();
       let lossSum = 0;
       let tokens = 0;
+      let attendSum = 0;
+      let attendCount = 0;
       for (let micro = 0; micro < c.gradAccum; micro++) {
         const examples = Array.from({ length: c.batchSize }, next);
         let loss: Tensor;
@@ -404,7 +423,27 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
           const { input, targets } = makeBatch(examples, run.model.text.padTokenId);
           tokens += input.kvLen.reduce((a, b) => a + b, 0);
           if (targets.length === 0) continue;
-          loss = crossEntropy(run.model.forward(input), targets);
+          const att = run.attention;
+          let probed: { q: Tensor; k: Tensor } | null = null;
+          if (att && examples.some((e) => e.attend)) {
+            run.model.attentionProbe = (li, q, k) => {
+              if (li === att.layer) probed = { q, k };
+            };
+          }
+          try {
+            loss = crossEntropy(run.model.forward(input), targets);
+          } finally {
+            run.model.attentionProbe = null;
+          }
+          if (att && probed) {
+            const { q, k } = probed as { q: Tensor; k: Tensor };
+            const extra = attentionTargetLoss(q, k, examples, run.model.text.queryPreAttnScalar ** -0.5);
+            if (extra) {
+              attendSum += extra.loss.item();
+              attendCount++;
+              loss = add(loss, scale(extra.loss, att.weight));
+            }
+          }
         }
         const value = loss.item();
         if (!Number.isFinite(value)) throw new UsageError(`the loss became ${value} at step ${step + 1}`, 'lower the learning rate or enable clipping; the last checkpoint is intact');
@@ -417,7 +456,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       step++;
       lastLoss = lossSum / c.gradAccum;
       const seconds = (performance.now() - t0) / 1000;
-      const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds };
+      const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds, ...(attendCount > 0 ? { attendLoss: attendSum / attendCount } : {}) };
       if (!run.loss && run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
         lastVal = evaluateLoss(run.model, run.val, c.batchSize);
         m.valLoss = lastVal;
