@@ -36,33 +36,22 @@ export function attentionTargetLoss(q: Tensor, k: Tensor, examples: readonly { i
     if (!a || a.queries.length === 0) return;
     checkTargets(a, e.ids.length, Hq);
     const qRows = Int32Array.from(a.queries, (p, g) => (b * T + p) * Hq + a.heads[g]!);
-    const rowOf: number[] = [];
-    const tg: number[] = [];
-    for (let g = 0; g < a.queries.length; g++) {
-      for (let i = a.start[g]!; i < a.start[g + 1]!; i++) {
-        rowOf.push(g);
-        tg.push(a.targets[i]!);
-      }
-    }
-    if (tg.length === 0) return;
-    // Each group reads the keys of its head's kv head: compute logits per kv head and pick rows.
-    const groupsPer = Hq / Hkv;
-    const kvOf = Array.from(a.heads, (h) => Math.floor(h / groupsPer));
-    const kvHeads = [...new Set(kvOf)];
-    for (const kv of kvHeads) {
+    // A head reads the keys of its kv head: one logit matrix per kv head the groups use.
+    const kvOf = Array.from(a.heads, (h) => Math.floor(h / (Hq / Hkv)));
+    for (const kv of new Set(kvOf)) {
       const gs = [...kvOf.keys()].filter((g) => kvOf[g] === kv);
+      const pick: number[] = [];
+      const t: number[] = [];
+      gs.forEach((g, row) => {
+        for (let i = a.start[g]!; i < a.start[g + 1]!; i++) {
+          pick.push(row);
+          t.push(a.targets[i]!);
+        }
+      });
+      if (t.length === 0) continue;
       const Q = gatherRows(q2, Int32Array.from(gs, (g) => qRows[g]!));
       const K = gatherRows(k2, Int32Array.from(a.keys, (p) => (b * T + p) * Hkv + kv));
       const logits = scale(linear(Q, K), attnScale);
-      const local = new Map(gs.map((g, i) => [g, i]));
-      const pick: number[] = [];
-      const t: number[] = [];
-      rowOf.forEach((g, i) => {
-        if (kvOf[g] === kv) {
-          pick.push(local.get(g)!);
-          t.push(tg[i]!);
-        }
-      });
       parts.push({ loss: crossEntropy(gatherRows(logits, Int32Array.from(pick)), Int32Array.from(t)), n: t.length });
       total += t.length;
     }

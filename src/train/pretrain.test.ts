@@ -127,6 +127,16 @@ test('grounding attention: at the token before each answer whose question names 
   assert.ok(groups > 60 && pairs > 10, `${groups} targets, ${pairs} of them second objects`);
 });
 
+test('grounding attention on heads the model does not have is refused before training', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ga-'));
+  try {
+    const preset = { ...PRETRAIN_PRESETS.tiny!, groundingAttention: { layer: 1, heads: [0, 2] as [number, number], weight: 1 } };
+    await assert.rejects(pretrain({ preset, out: join(dir, 'm'), steps: 2, silent: true, log: () => {} }), (e: unknown) => isVlmError(e) && /groundingAttention: heads 0, 2 must be among the model's 2 attention heads/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('shuffle: false reads the training source in order, epoch after epoch', async () => {
   const data = tinyExamples(6);
   const seen: number[] = [];
