@@ -14,7 +14,7 @@ import { join, dirname } from 'node:path';
 import { AdamW, backward, crossEntropy, getBackend, initBackend } from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
 import { Gemma3Model, addAdapter, decoderTargets, parseGemma3Config, PAPER_LORA, setActiveAdapter } from '../src/models/index.ts';
-import { PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
+import { PRETRAIN_PRESETS } from '../src/pretrain/pretrain.ts';
 import { Rng } from '../src/util/index.ts';
 
 await initBackend();

@@ -6,8 +6,8 @@
 // share of the object cells (cells per the vision stage's labels). Used for docs/train.md.
 // Run: node --import tsx scripts/attention-probe.ts [--model models/base] [--scenes 40]
 import { vqaPrompt } from '../src/eval/vqa.ts';
-import { sampleCorpusScene } from '../src/train/corpus.ts';
-import { denseLabels } from '../src/train/vision-stage.ts';
+import { sampleCorpusScene } from '../src/corpus/corpus.ts';
+import { denseLabels } from '../src/pretrain/vision-stage.ts';
 import { CATALOGUE, getObject } from '../src/sim/catalogue.ts';
 import { Rng } from '../src/util/index.ts';
 import { initBackend, noGrad } from '../src/tensor/index.ts';

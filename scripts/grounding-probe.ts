@@ -14,7 +14,7 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PRETRAIN_PRESETS, presetConfig } from '../src/train/pretrain.ts';
+import { PRETRAIN_PRESETS, presetConfig } from '../src/pretrain/pretrain.ts';
 import { Tokenizer, ChatTemplate, expandImageTokens } from '../src/tokenizer/index.ts';
 import type { ChatMessage } from '../src/tokenizer/index.ts';
 import { Gemma3Model } from '../src/models/index.ts';
@@ -25,7 +25,7 @@ import { generate } from '../src/decode/generate.ts';
 import { initBackend } from '../src/tensor/index.ts';
 import { imageToPixels } from '../src/models/gemma3/preprocess.ts';
 import { Rng } from '../src/util/index.ts';
-import { runVisionStage } from '../src/train/vision-stage.ts';
+import { runVisionStage } from '../src/pretrain/vision-stage.ts';
 import { failWith, parseArgsOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('grounding-probe');

@@ -3,7 +3,7 @@
 // object (the vision stage's labels) against the last token of that object's English name — what the
 // base preset's image-token naming trains (PretrainPreset.namingCells, docs/train.md).
 // Run: node --import tsx scripts/naming-probe.ts [--model models/base] [--scenes 64]
-import { CorpusSource, PRETRAIN_PRESETS } from '../src/train/pretrain.ts';
+import { CorpusSource, PRETRAIN_PRESETS } from '../src/pretrain/pretrain.ts';
 import { makeBatch } from '../src/train/trainer.ts';
 import { crossEntropy, initBackend, noGrad } from '../src/tensor/index.ts';
 import { argmax } from '../src/decode/sampling.ts';

@@ -7,8 +7,8 @@
 import { loadModel } from '../src/models/index.ts';
 import type { Gemma3Model } from '../src/models/index.ts';
 import { initBackend, noGrad } from '../src/tensor/index.ts';
-import { sampleCorpusScene } from '../src/train/corpus.ts';
-import { IGNORE, denseLabels } from '../src/train/vision-stage.ts';
+import { sampleCorpusScene } from '../src/corpus/corpus.ts';
+import { IGNORE, denseLabels } from '../src/pretrain/vision-stage.ts';
 import { Rng } from '../src/util/index.ts';
 import { isVlmError } from '../src/errors/index.ts';
 import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';

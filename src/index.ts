@@ -5,6 +5,8 @@ export { packageVersion } from './version.ts';
 export * from './models/index.ts';
 export * from './decode/index.ts';
 export * from './tokenizer/index.ts';
+export * from './corpus/index.ts';
 export * from './train/index.ts';
+export * from './pretrain/index.ts';
 export * from './eval/index.ts';
 export { initBackend, getBackend } from './tensor/index.ts';

@@ -6,8 +6,8 @@ import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
 import { Gemma3Model } from '../models/index.ts';
 import { tinyTextConfig } from '../models/gemma3/testing.ts';
 import { isVlmError } from '../errors/index.ts';
-import { corpusTexts, heldOutVqa, VQA_CATEGORIES } from '../train/corpus.ts';
-import { PRETRAIN_PRESETS, presetConfig } from '../train/pretrain.ts';
+import { corpusTexts, heldOutVqa, VQA_CATEGORIES } from '../corpus/corpus.ts';
+import { PRETRAIN_PRESETS, presetConfig } from '../pretrain/pretrain.ts';
 import { evaluateVqa, retention, scoreVqa, vqaPrompt, vqaTable } from './vqa.ts';
 
 test('scoring: exact match after normalisation, per category and overall', () => {

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { decodeImage, probeImage } from '../data/image.ts';
-import type { ChatRecord } from '../build/build.ts';
+import type { ChatRecord } from '../sft/build.ts';
 import type { AnyGemma3Config } from '../models/gemma3/config.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';

@@ -6,7 +6,7 @@ import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import { readAnnotations, ANNOTATIONS_FILE } from '../../annotate/index.ts';
-import { buildSft, DEFAULT_EXAMPLES } from '../../build/index.ts';
+import { buildSft, DEFAULT_EXAMPLES } from '../../sft/index.ts';
 import { Progress } from '../../util/index.ts';
 
 export const buildCommand: Command = {

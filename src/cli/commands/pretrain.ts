@@ -3,7 +3,7 @@
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
-import { PRETRAIN_PRESETS, pretrain } from '../../train/pretrain.ts';
+import { PRETRAIN_PRESETS, pretrain } from '../../pretrain/pretrain.ts';
 import { vqaTable } from '../../eval/vqa.ts';
 
 export const pretrainCommand: Command = {

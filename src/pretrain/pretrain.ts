@@ -21,17 +21,17 @@ import type { VqaReport } from '../eval/vqa.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { Tensor } from '../tensor/index.ts';
 import type { Weight } from '../tensor/index.ts';
-import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from './corpus.ts';
-import type { CorpusConversation, CorpusMix } from './corpus.ts';
-import type { AttendTargets } from './attend.ts';
-import { encodeConversation } from './sft.ts';
-import type { ChatEncoder } from './sft.ts';
-import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
+import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from '../corpus/corpus.ts';
+import type { CorpusConversation, CorpusMix } from '../corpus/corpus.ts';
+import type { AttendTargets } from '../train/attend.ts';
+import { encodeConversation } from '../train/sft.ts';
+import type { ChatEncoder } from '../train/sft.ts';
+import { TRAINER_DEFAULTS, assertNewRun, train } from '../train/trainer.ts';
 import { denseLabels, runVisionStage } from './vision-stage.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
 import { Rng } from '../util/index.ts';
 import type { VisionStage, VisionStageResult } from './vision-stage.ts';
-import type { ExampleSource, StepMetrics, TrainExample } from './trainer.ts';
+import type { ExampleSource, StepMetrics, TrainExample } from '../train/trainer.ts';
 
 export interface PretrainPreset {
   name: string;

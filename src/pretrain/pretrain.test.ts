@@ -7,16 +7,16 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
-import { DEFAULT_CORPUS_MIX, corpusConversation, corpusTexts } from './corpus.ts';
+import { DEFAULT_CORPUS_MIX, corpusConversation, corpusTexts } from '../corpus/corpus.ts';
 import { denseLabels } from './vision-stage.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
 import { CorpusSource, PRETRAIN_PRESETS, presetConfig, pretrain, recordRunRecipe } from './pretrain.ts';
 import { SafetensorsFile } from '../formats/index.ts';
 import { initBackend } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
-import { TRAINER_DEFAULTS, train } from './trainer.ts';
-import type { ExampleSource } from './trainer.ts';
-import { tinyModel, tinyExamples } from './testing/fixtures.ts';
+import { TRAINER_DEFAULTS, train } from '../train/trainer.ts';
+import type { ExampleSource } from '../train/trainer.ts';
+import { tinyModel, tinyExamples } from '../train/testing/fixtures.ts';
 
 /** A tokenizer trained on a little corpus text, the chat template and the base preset's config. */
 function baseEncoder() {

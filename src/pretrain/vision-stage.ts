@@ -19,10 +19,10 @@ import { CATALOGUE } from '../sim/catalogue.ts';
 import { GRIPPER_OWNER, render } from '../sim/renderer.ts';
 import { Tensor, add, crossEntropy, linear, noGrad } from '../tensor/index.ts';
 import { Rng, readJsonl } from '../util/index.ts';
-import { sceneWorld, visionScene } from './corpus.ts';
-import type { Scene } from './corpus.ts';
-import { TRAINER_DEFAULTS, train } from './trainer.ts';
-import type { ExampleSource, StepMetrics, TrainExample } from './trainer.ts';
+import { sceneWorld, visionScene } from '../corpus/corpus.ts';
+import type { Scene } from '../corpus/corpus.ts';
+import { TRAINER_DEFAULTS, train } from '../train/trainer.ts';
+import type { ExampleSource, StepMetrics, TrainExample } from '../train/trainer.ts';
 
 export interface VisionStage {
   steps: number;
