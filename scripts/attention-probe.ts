@@ -44,7 +44,7 @@ for (let done = 0; done < scenes; ) {
   const first = ids.indexOf(cfg.imageTokenIndex);
   const rows = [ids.length - 1, ids.lastIndexOf(m.tokenizer.encode(asked).at(-1)!)];
   const kind = (j: number) => (j < first || j >= first + cells.length ? 3 : cells[j - first] === cls ? 0 : cells[j - first]! < CATALOGUE.length ? 1 : 2);
-  m.model.attentionProbe = (layer: number, q: Tensor, k: Tensor, sliding: boolean) => {
+  const onAttention = (layer: number, q: Tensor, k: Tensor, sliding: boolean) => {
     rows.forEach((row, r) => {
       const lo = sliding ? Math.max(0, row - t.slidingWindow + 1) : 0;
       for (let h = 0; h < t.numHeads; h++) {
@@ -62,10 +62,9 @@ for (let done = 0; done < scenes; ) {
       }
     });
   };
-  noGrad(() => m.model.forward({ ids: Int32Array.from(ids), batch: 1, length: ids.length, pixels }));
+  noGrad(() => m.model.forward({ ids: Int32Array.from(ids), batch: 1, length: ids.length, pixels }, null, { onAttention }));
   done++;
 }
-m.model.attentionProbe = null;
 console.log(`${values.model}: ${scenes} scenes of 3–5 objects holding the named one; its cells are ${((100 * cellShare) / scenes).toFixed(1)}% of the object cells on average`);
 console.log('per head: mass on X / other objects / empty cells / text (X\'s share of the object mass)');
 QUERIES.forEach((query, r) => {

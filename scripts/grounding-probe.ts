@@ -19,7 +19,8 @@ import { Tokenizer, ChatTemplate, expandImageTokens } from '../src/tokenizer/ind
 import type { ChatMessage } from '../src/tokenizer/index.ts';
 import { Gemma3Model } from '../src/models/index.ts';
 import { train, TRAINER_DEFAULTS } from '../src/train/trainer.ts';
-import { encodeConversation, imageSpec } from '../src/train/sft.ts';
+import { encodeConversation } from '../src/train/sft.ts';
+import { imageSpec } from '../src/models/index.ts';
 import { answerStopIds } from '../src/eval/vqa.ts';
 import { generate } from '../src/decode/generate.ts';
 import { initBackend } from '../src/tensor/index.ts';

@@ -13,8 +13,7 @@ import type { ChatMessage } from '../tokenizer/index.ts';
 import { VQA_CATEGORIES, heldOutVqa, normaliseAnswer, renderScene } from '../corpus/corpus.ts';
 import type { VqaCategory, VqaItem } from '../corpus/corpus.ts';
 import { Progress } from '../util/index.ts';
-import { imageSpec } from '../train/sft.ts';
-import { loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
+import { imageSpec, loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
 import { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 
 /** The held-out set's default seed and size: 100 questions per category. */

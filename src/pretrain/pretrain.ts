@@ -23,7 +23,9 @@ import { Tensor } from '../tensor/index.ts';
 import type { Weight } from '../tensor/index.ts';
 import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from '../corpus/corpus.ts';
 import type { CorpusConversation, CorpusMix } from '../corpus/corpus.ts';
-import type { AttendTargets } from '../train/attend.ts';
+import type { AttendTargets } from './attend.ts';
+import { groundingObjective } from './objective.ts';
+import type { GroundingExample } from './objective.ts';
 import { encodeConversation } from '../train/sft.ts';
 import type { ChatEncoder } from '../train/sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from '../train/trainer.ts';
@@ -31,7 +33,7 @@ import { denseLabels, runVisionStage } from './vision-stage.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
 import { Rng } from '../util/index.ts';
 import type { VisionStage, VisionStageResult } from './vision-stage.ts';
-import type { ExampleSource, StepMetrics, TrainExample } from '../train/trainer.ts';
+import type { ExampleSource, StepMetrics } from '../train/trainer.ts';
 
 export interface PretrainPreset {
   name: string;
@@ -75,7 +77,7 @@ export interface PretrainPreset {
   /** Grounding attention in the language stage: at the token that produces each answer whose question
    *  names objects on the table, head `heads[0]` of decoder layer `layer` is trained to attend to the
    *  image tokens of the object named first and `heads[1]` to the second's, with `weight` × that
-   *  attention cross-entropy added to the loss (src/train/attend.ts). Without it the answers to "Is
+   *  attention cross-entropy added to the loss (src/pretrain/attend.ts). Without it the answers to "Is
    *  the X left or right of the Y?" stay at chance: the decoder does not learn by itself to pick out
    *  a named object among several and compare two (docs/train.md). */
   groundingAttention?: GroundingAttention;
@@ -172,7 +174,7 @@ export interface PretrainResult {
 }
 
 /** The corpus as training examples, computed on demand (index → conversation → ids, mask, pixels). */
-export class CorpusSource implements ExampleSource {
+export class CorpusSource implements ExampleSource<GroundingExample> {
   constructor(
     readonly enc: ChatEncoder,
     readonly seed: number,
@@ -203,13 +205,13 @@ export class CorpusSource implements ExampleSource {
     return this.#nameTokens;
   }
 
-  at(index: number): TrainExample | undefined {
+  at(index: number): GroundingExample | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
     const mix = this.warmup && index < this.warmup.count ? this.warmup.mix : this.mix;
     const conv = corpusConversation(this.seed, this.offset + index, mix);
     const { ids, mask } = encodeConversation(conversationMessages(conv), this.enc, `corpus conversation ${this.offset + index}`);
     let pixels: Float32Array | null = null;
-    let own: TrainExample['own'];
+    let own: GroundingExample['own'];
     let attend: AttendTargets | undefined;
     if (conv.scene) {
       const cfg = this.enc.cfg;
@@ -230,7 +232,7 @@ export class CorpusSource implements ExampleSource {
 
   /** The naming targets of one conversation: its first image's tokens, cell by cell (row-major, as the
    *  projector lays them out), a few of those showing an object, each to predict the object's name. */
-  #naming(ids: readonly number[], cellClasses: Int32Array, index: number): TrainExample['own'] {
+  #naming(ids: readonly number[], cellClasses: Int32Array, index: number): GroundingExample['own'] {
     const cfg = this.enc.cfg as Gemma3Config;
     const first = ids.indexOf(cfg.imageTokenIndex);
     if (first < 0) return undefined;
@@ -427,7 +429,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     outDir: runDir,
     resume: o.resume,
     silent: o.silent,
-    ...(ga ? { attention: { layer: ga.layer, weight: ga.weight } } : {}),
+    objective: groundingObjective(ga ? { layer: ga.layer, weight: ga.weight } : undefined),
   });
   model.setTrainable(false);
   const metrics = readJsonl<StepMetrics>(join(runDir, 'metrics.jsonl'));

@@ -24,6 +24,11 @@ import type { Scene } from '../corpus/corpus.ts';
 import { TRAINER_DEFAULTS, train } from '../train/trainer.ts';
 import type { ExampleSource, StepMetrics, TrainExample } from '../train/trainer.ts';
 
+/** A rendered scene with a class label per image token (and, with positions, two more blocks of labels). */
+export interface DenseExample extends TrainExample {
+  labels: Int32Array;
+}
+
 export interface VisionStage {
   steps: number;
   /** Images per step. */
@@ -91,7 +96,7 @@ export function denseLabels(scene: Scene, imageSize: number, grid: number, posit
 }
 
 /** Scenes of the vision stream as dense examples, computed on demand. */
-export class VisionSource implements ExampleSource {
+export class VisionSource implements ExampleSource<DenseExample> {
   constructor(
     readonly seed: number,
     readonly length: number,
@@ -103,7 +108,7 @@ export class VisionSource implements ExampleSource {
     readonly positions = false,
   ) {}
 
-  at(index: number): TrainExample | undefined {
+  at(index: number): DenseExample | undefined {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) return undefined;
     const { pixels, labels } = denseLabels(visionScene(this.seed, this.offset + index), this.imageSize, this.grid, this.positions);
     return { ids: new Int32Array(0), mask: new Uint8Array(0), pixels, labels };
@@ -124,16 +129,16 @@ interface DenseHeads {
 
 /** Per head, logits [images · tokens, classes] over the model's image tokens and the matching labels
  *  (the examples' label blocks split per head). */
-function denseLogits(model: Gemma3Model, heads: DenseHeads, examples: readonly TrainExample[]): { cls: Tensor; labels: Int32Array; x?: Tensor; xLabels?: Int32Array; y?: Tensor; yLabels?: Int32Array } {
+function denseLogits(model: Gemma3Model, heads: DenseHeads, examples: readonly DenseExample[]): { cls: Tensor; labels: Int32Array; x?: Tensor; xLabels?: Int32Array; y?: Tensor; yLabels?: Int32Array } {
   const px = new Float32Array(examples.reduce((a, e) => a + e.pixels!.length, 0));
-  const labels = new Int32Array(examples.reduce((a, e) => a + e.labels!.length, 0));
+  const labels = new Int32Array(examples.reduce((a, e) => a + e.labels.length, 0));
   let p = 0;
   let l = 0;
   for (const e of examples) {
     px.set(e.pixels!, p);
-    labels.set(e.labels!, l);
+    labels.set(e.labels, l);
     p += e.pixels!.length;
-    l += e.labels!.length;
+    l += e.labels.length;
   }
   const features = model.encodeImages(px);
   const cls = linear(features, heads.cls, null);
@@ -164,8 +169,8 @@ export interface VisionStageResult {
 /** Other dense data than rendered scenes (the grounding probe's squares): examples with pixels and
  *  a label per image token, `classes` labels of which `nothing` marks an empty cell. */
 export interface DenseData {
-  train: ExampleSource;
-  heldOut: ExampleSource;
+  train: ExampleSource<DenseExample>;
+  heldOut: ExampleSource<DenseExample>;
   classes: number;
   nothing: number;
 }
@@ -200,7 +205,7 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
       params: [...params, heads.cls, ...(positions ? [heads.x!, heads.y!] : [])],
       train: data.train,
       val: [],
-      loss: (examples) => {
+      objective: (_model, examples) => {
         const d = denseLogits(model, heads, examples);
         let loss = crossEntropy(d.cls, d.labels);
         if (d.x && d.y) loss = add(add(loss, crossEntropy(d.x, d.xLabels!, IGNORE)), crossEntropy(d.y, d.yLabels!, IGNORE));

@@ -11,6 +11,7 @@ import { decodeImage, probeImage } from '../data/image.ts';
 import type { ChatRecord } from '../sft/build.ts';
 import type { AnyGemma3Config } from '../models/gemma3/config.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
+import { imageSpec } from '../models/gemma3/image-tokens.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatMessage, ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { TrainExample } from './trainer.ts';
@@ -32,18 +33,6 @@ export interface SplitStats {
   /** Records longer than maxLength, left out. */
   tooLong: number;
   maxTokens: number;
-}
-
-/** The model's image placeholder tokens for expandImageTokens, or null for a text-only model. */
-export function imageSpec(enc: Omit<ChatEncoder, 'template'>) {
-  if (enc.cfg.modelType !== 'gemma3') return null;
-  const t = enc.tokenizer;
-  const name = (id: number, what: string) => {
-    const s = t.idToToken(id);
-    if (!s) throw new UsageError(`the tokenizer has no token for ${what} id ${id}`, 'use the tokenizer saved with the model');
-    return s;
-  };
-  return { boi: name(enc.cfg.boiTokenIndex, 'boi_token_index'), eoi: name(enc.cfg.eoiTokenIndex, 'eoi_token_index'), imageToken: name(enc.cfg.imageTokenIndex, 'image_token_index'), tokensPerImage: enc.cfg.mmTokensPerImage };
 }
 
 /** Token ids and the trained-token mask of one conversation (images are counted, not loaded). */

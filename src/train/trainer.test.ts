@@ -32,19 +32,6 @@ test('only the marked tokens are trained: batch rows and targets', () => {
   }
 });
 
-test('own-token targets train a position on its own token\'s target, after the next-token rows', () => {
-  const ex = tinyExamples(2);
-  const own = { at: Int32Array.from([0, 2]), ids: Int32Array.from([7, 9]) };
-  const plain = makeBatch(ex, 0);
-  const { input, targets } = makeBatch([ex[0]!, { ...ex[1]!, own }], 0);
-  const firstRows = ex[0]!.mask.reduce((a, m, t) => a + (m && t > 0 ? 1 : 0), 0);
-  // Example 1's next-token rows come first, then its two own-token rows (row b·T + t, target as given).
-  assert.deepEqual([...targets], [...plain.targets, 7, 9]);
-  assert.deepEqual([...input.rows.subarray(plain.input.rows.length)], [input.length + 0, input.length + 2]);
-  assert.ok(firstRows > 0);
-  assert.throws(() => makeBatch([{ ...ex[0]!, own: { at: Int32Array.from([ex[0]!.ids.length]), ids: Int32Array.from([1]) } }], 0), /outside the sequence/);
-});
-
 test('LoRA overfits a small set and leaves the base weights bit-identical', async () => {
   const model = tinyModel();
   const before = new Map([...model.params].map(([k, w]) => [k, Float32Array.from((w as Tensor).data)]));

@@ -1,5 +1,6 @@
-// The trainer: one loop for pretraining and fine-tuning. Next-token cross-entropy only on the tokens
-// an example marks (assistant tokens), AdamW, a learning-rate schedule with warm-up, gradient
+// The trainer: one loop for pretraining and fine-tuning. The loss of a micro-batch comes from an
+// objective (default: next-token cross-entropy only on the tokens an example marks — assistant
+// tokens); recipes pass their own (the pretraining's vision stage and grounding). AdamW, a learning-rate schedule with warm-up, gradient
 // accumulation and clipping, validation loss every N steps, crash-safe checkpoints every N steps and
 // at the end (trainable tensors, optimizer moments, data cursor, RNG state), exact resume, metrics
 // JSONL and a loss-curve SVG.
@@ -12,15 +13,13 @@ import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
 import type { TensorToWrite } from '../formats/index.ts';
-import { Tensor, AdamW, add, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
+import { Tensor, AdamW, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
 import type { Gemma3Model } from '../models/gemma3/model.ts';
 import { lineChart } from '../report/line-chart.ts';
 import { Progress, Rng, crashPoint, readJsonl, trimTornTail, writeFileAtomic } from '../util/index.ts';
 import { CheckpointStore } from './checkpoint.ts';
 import { checkSchedule, lrAt } from './schedule.ts';
 import type { ScheduleConfig } from './schedule.ts';
-import { attentionTargetLoss } from './attend.ts';
-import type { AttendTargets } from './attend.ts';
 
 /** One training sequence: token ids, which tokens are predicted (1) — assistant tokens — and the
  *  pixels of its images in order (or null). */
@@ -28,25 +27,37 @@ export interface TrainExample {
   ids: Int32Array;
   mask: Uint8Array;
   pixels: Float32Array | null;
-  /** Per-image-token class targets of a dense vision objective (only with TrainerRun.loss). */
-  labels?: Int32Array;
-  /** Extra targets on the token itself rather than the next one: position `at[k]` of `ids` is trained
-   *  to predict token `ids[k]` (the pretraining's image-token naming: an image token is trained to name
-   *  the object it shows). Counted in the loss like any trained token. */
-  own?: { at: Int32Array; ids: Int32Array };
-  /** Attention targets (only with `TrainerRun.attention`): heads of one layer trained to attend to
-   *  given positions (`attend.ts`; the pretraining's grounding attention). */
-  attend?: AttendTargets;
 }
 
 /** Training examples by index: an array, or a generator-backed source such as the pretraining
  *  corpus (computed on demand, so a corpus larger than memory can be shuffled and resumed). */
-export interface ExampleSource {
+export interface ExampleSource<E extends TrainExample = TrainExample> {
   readonly length: number;
-  at(index: number): TrainExample | undefined;
+  at(index: number): E | undefined;
 }
 
-function exampleAt(source: ExampleSource, i: number): TrainExample {
+/** What one micro-batch contributes: its mean loss (null: nothing in it to train), how many tokens it
+ *  processed (for throughput), and named numbers for the step's metrics line (averaged over the
+ *  micro-batches of a step that report them). */
+export interface ObjectiveResult {
+  loss: Tensor | null;
+  tokens: number;
+  metrics?: Record<string, number>;
+}
+
+/** A training objective: the loss of one micro-batch of examples under the model. */
+export type Objective<E extends TrainExample = TrainExample> = (model: Gemma3Model, batch: readonly E[]) => ObjectiveResult;
+
+/** The default objective: mean next-token cross-entropy over the marked tokens; `tokens` counts every
+ *  token of the batch. */
+export const nextTokenObjective: Objective = (model, examples) => {
+  const { input, targets } = makeBatch(examples, model.text.padTokenId);
+  const tokens = input.kvLen.reduce((a, b) => a + b, 0);
+  if (targets.length === 0) return { loss: null, tokens };
+  return { loss: crossEntropy(model.forward(input), targets), tokens };
+};
+
+function exampleAt<E extends TrainExample>(source: ExampleSource<E>, i: number): E {
   const e = source.at(i);
   if (!e) throw new RangeError(`example ${i} of ${source.length} is missing`);
   return e;
@@ -98,16 +109,16 @@ export interface StepMetrics {
   tokens: number;
   tokensPerSec: number;
   valLoss?: number;
-  /** The attention-target cross-entropy of the step (with `TrainerRun.attention`; included in
-   *  `loss` times its weight). */
-  attendLoss?: number;
+  /** The objective's own numbers (`ObjectiveResult.metrics`), e.g. the pretraining's `attendLoss`. */
+  [metric: string]: number | undefined;
 }
 
-export interface TrainerRun {
+export interface TrainerRun<E extends TrainExample = TrainExample> {
   model: Gemma3Model;
   /** The trainable tensors (adapter matrices or full weights), each with a unique name. */
   params: Tensor[];
-  train: ExampleSource;
+  train: ExampleSource<E>;
+  /** Scored with next-token loss (`evaluateLoss`) every `evalEvery` steps and at the end; empty = never. */
   val: ExampleSource;
   config: TrainerConfig;
   /** Where checkpoints/, metrics.jsonl and loss.svg go. */
@@ -116,13 +127,8 @@ export interface TrainerRun {
   silent?: boolean;
   /** Called after every optimizer step (tests, the CLI). */
   onStep?: (m: StepMetrics) => void;
-  /** Another objective than next-token prediction on assistant tokens (e.g. the dense vision stage
-   *  of pretraining): the mean loss of a micro-batch and how many targets it averages over. The
-   *  validation set is then unused. */
-  loss?: (examples: TrainExample[]) => { loss: Tensor; tokens: number };
-  /** Train the examples' attention targets (`TrainExample.attend`) on this layer, adding `weight` ×
-   *  their mean cross-entropy to the next-token loss. Validation stays next-token only. */
-  attention?: { layer: number; weight: number };
+  /** The loss of a micro-batch (default `nextTokenObjective`). */
+  objective?: Objective<E>;
 }
 
 export interface TrainResult {
@@ -174,14 +180,6 @@ export function makeBatch(examples: readonly TrainExample[], padId: number) {
       if (e.mask[t]) {
         rows.push(b * T + t - 1);
         targets.push(e.ids[t]!);
-      }
-    }
-    if (e.own) {
-      for (let k = 0; k < e.own.at.length; k++) {
-        const t = e.own.at[k]!;
-        if (!(Number.isInteger(t) && t >= 0 && t < e.ids.length)) throw new RangeError(`own-token target at ${t} is outside the sequence of ${e.ids.length} tokens`);
-        rows.push(b * T + t);
-        targets.push(e.own.ids[k]!);
       }
     }
     if (e.pixels) pixels.push(e.pixels);
@@ -309,13 +307,7 @@ export function lockRunDir(dir: string): () => void {
   throw new UsageError(`cannot lock ${dir}`, 'check that the folder is writable');
 }
 
-export async function train(run: TrainerRun): Promise<TrainResult> {
-  if (run.attention) {
-    const { layer, weight } = run.attention;
-    const layers = run.model.text.numLayers;
-    if (!(Number.isInteger(layer) && layer >= 0 && layer < layers)) throw new UsageError(`attention targets: layer ${layer} is not one of the model's layers 0-${layers - 1}`);
-    if (!(weight >= 0 && Number.isFinite(weight))) throw new UsageError(`attention targets: weight must be a finite number >= 0, got ${weight}`);
-  }
+export async function train<E extends TrainExample>(run: TrainerRun<E>): Promise<TrainResult> {
   mkdirSync(run.outDir, { recursive: true });
   const release = lockRunDir(run.outDir);
   try {
@@ -325,7 +317,8 @@ export async function train(run: TrainerRun): Promise<TrainResult> {
   }
 }
 
-async function trainLocked(run: TrainerRun): Promise<TrainResult> {
+async function trainLocked<E extends TrainExample>(run: TrainerRun<E>): Promise<TrainResult> {
+  const objective: Objective<E> = run.objective ?? nextTokenObjective;
   if (!run.resume) assertNewRun(run.outDir);
   const c = run.config;
   checkTrainerConfig(c);
@@ -387,7 +380,7 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
   const n = run.train.length;
   let epoch = -1;
   let order: Int32Array = new Int32Array(0);
-  const next = (): TrainExample => {
+  const next = (): E => {
     const e = Math.floor(cursor / n);
     if (e !== epoch) {
       epoch = e;
@@ -410,41 +403,17 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       for (const p of run.params) p.zeroGrad();
       let lossSum = 0;
       let tokens = 0;
-      let attendSum = 0;
-      let attendCount = 0;
+      const extra = new Map<string, { sum: number; count: number }>();
       for (let micro = 0; micro < c.gradAccum; micro++) {
         const examples = Array.from({ length: c.batchSize }, next);
-        let loss: Tensor;
-        if (run.loss) {
-          const out = run.loss(examples);
-          tokens += out.tokens;
-          loss = out.loss;
-        } else {
-          const { input, targets } = makeBatch(examples, run.model.text.padTokenId);
-          tokens += input.kvLen.reduce((a, b) => a + b, 0);
-          if (targets.length === 0) continue;
-          const att = run.attention;
-          let probed: { q: Tensor; k: Tensor } | null = null;
-          if (att && examples.some((e) => e.attend)) {
-            run.model.attentionProbe = (li, q, k) => {
-              if (li === att.layer) probed = { q, k };
-            };
-          }
-          try {
-            loss = crossEntropy(run.model.forward(input), targets);
-          } finally {
-            run.model.attentionProbe = null;
-          }
-          if (att && probed) {
-            const { q, k } = probed as { q: Tensor; k: Tensor };
-            const extra = attentionTargetLoss(q, k, examples, run.model.text.queryPreAttnScalar ** -0.5);
-            if (extra) {
-              attendSum += extra.loss.item();
-              attendCount++;
-              loss = add(loss, scale(extra.loss, att.weight));
-            }
-          }
+        const out = objective(run.model, examples);
+        tokens += out.tokens;
+        for (const [k, v] of Object.entries(out.metrics ?? {})) {
+          const x = extra.get(k) ?? { sum: 0, count: 0 };
+          extra.set(k, { sum: x.sum + v, count: x.count + 1 });
         }
+        const loss = out.loss;
+        if (!loss) continue;
         const value = loss.item();
         if (!Number.isFinite(value)) throw new UsageError(`the loss became ${value} at step ${step + 1}`, 'lower the learning rate or enable clipping; the last checkpoint is intact');
         lossSum += value;
@@ -456,8 +425,9 @@ async function trainLocked(run: TrainerRun): Promise<TrainResult> {
       step++;
       lastLoss = lossSum / c.gradAccum;
       const seconds = (performance.now() - t0) / 1000;
-      const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds, ...(attendCount > 0 ? { attendLoss: attendSum / attendCount } : {}) };
-      if (!run.loss && run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
+      const m: StepMetrics = { step, loss: lastLoss, lr, gradNorm, tokens, tokensPerSec: tokens / seconds };
+      for (const [k, x] of extra) m[k] = x.sum / x.count;
+      if (run.val.length > 0 && ((c.evalEvery > 0 && step % c.evalEvery === 0) || step === c.steps)) {
         lastVal = evaluateLoss(run.model, run.val, c.batchSize);
         m.valLoss = lastVal;
       }

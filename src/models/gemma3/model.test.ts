@@ -64,13 +64,13 @@ test('the attention probe sees each layer\'s queries and keys and changes nothin
   const input = { ids, batch: 1, length: ids.length };
   const before = noGrad(() => model.forward(input)).data.slice();
   const seen: string[] = [];
-  model.attentionProbe = (layer, q, k, sliding) => seen.push(`${layer} ${q.shape.join('x')} ${k.shape.join('x')} ${sliding}`);
-  const after = noGrad(() => model.forward(input)).data;
+  const onAttention = (layer: number, q: Tensor, k: Tensor, sliding: boolean) => seen.push(`${layer} ${q.shape.join('x')} ${k.shape.join('x')} ${sliding}`);
+  const after = noGrad(() => model.forward(input, null, { onAttention })).data;
   const t = cfg.text;
   assert.deepEqual(seen, t.layerTypes.map((type, i) => `${i} 1x${ids.length}x${t.numHeads}x${t.headDim} 1x${ids.length}x${t.numKvHeads}x${t.headDim} ${type === 'sliding_attention'}`));
   assert.deepEqual(after, before);
   seen.length = 0;
-  noGrad(() => model.forward(input, new KvCache(t, 1, 16)));
+  noGrad(() => model.forward(input, new KvCache(t, 1, 16), { onAttention }));
   assert.deepEqual(seen, []);
 });
 

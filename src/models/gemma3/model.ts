@@ -78,6 +78,14 @@ export interface ModelInput {
   rows?: Int32Array | null;
 }
 
+/** Options of one forward pass. */
+export interface ForwardOptions {
+  /** Called by every decoder layer's attention with its queries [B, T, Hq, Dh] and keys [B, T, Hkv, Dh]
+   *  after the q/k norms and RoPE (not with a KV cache): for losses on attention and for looking at
+   *  where the model attends. The scores are q·k · query_pre_attn_scalar^-0.5 under the layer's mask. */
+  onAttention?: (layer: number, q: Tensor, k: Tensor, sliding: boolean) => void;
+}
+
 /** A key/value cache for incremental decoding: per layer [batch, capacity, Hkv, Dh]. Keys are stored
  *  after k_norm and RoPE. */
 export class KvCache {
@@ -149,10 +157,6 @@ export class Gemma3Model {
   readonly vision: { patchW: Weight; patchB: Tensor; pos: Tensor; layers: VisionLayer[]; postW: Tensor; postB: Tensor; mmNorm: Tensor; mmProj: Tensor } | null;
   /** Dropout randomness for LoRA (training only; null = no dropout). */
   rng: Rng | null = null;
-  /** Called by every decoder layer's attention with its queries [B, T, Hq, Dh] and keys [B, T, Hkv, Dh]
-   *  after the q/k norms and RoPE (not with a KV cache): to look at where the model attends
-   *  (scripts/attention-probe.ts). The scores are q·k · query_pre_attn_scalar^-0.5 under the layer's mask. */
-  attentionProbe: ((layer: number, q: Tensor, k: Tensor, sliding: boolean) => void) | null = null;
   /** Trainable-token deltas by adapter name, and the active one (set with setActiveAdapter). */
   readonly tokenAdapters = new Map<string, TokenAdapter>();
   activeTokenAdapter: TokenAdapter | null = null;
@@ -409,7 +413,7 @@ export class Gemma3Model {
 
   /** Logits [rows, V] (all batch·length rows unless input.rows is given). Records on the tape when
    *  parameters require gradients. With a cache, the tokens are appended to it (inference only). */
-  forward(input: ModelInput, cache: KvCache | null = null): Tensor {
+  forward(input: ModelInput, cache: KvCache | null = null, options: ForwardOptions = {}): Tensor {
     const t = this.text;
     const { batch: B, length: T } = input;
     if (input.ids.length !== B * T) throw new ShapeError(`ids hold ${input.ids.length} tokens for batch ${B} × length ${T}`, { field: 'ids' });
@@ -428,7 +432,7 @@ export class Gemma3Model {
       const q = rope(rmsNorm(reshape(l.q.forward(h, this.rng), [B, T, Hq, Dh]), l.qNorm, eps, true), positions, l.invFreq);
       const k = rope(rmsNorm(reshape(l.k.forward(h, this.rng), [B, T, Hkv, Dh]), l.kNorm, eps, true), positions, l.invFreq);
       const v = reshape(l.v.forward(h, this.rng), [B, T, Hkv, Dh]);
-      if (this.attentionProbe && !cache) this.attentionProbe(li, q, k, l.sliding);
+      if (options.onAttention && !cache) options.onAttention(li, q, k, l.sliding);
       const mask: AttentionMask = { causal: true, window: l.sliding ? t.slidingWindow : 0, blocks, kvStart: input.kvStart ?? null, kvLen: input.kvLen ?? null };
       let a: Tensor;
       if (cache) a = this.cachedAttention(cache, li, q, k, v, mask, attnScale, blocks);

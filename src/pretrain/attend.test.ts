@@ -1,4 +1,4 @@
-// Tests of the attention-target loss (attend.ts) and of training with it: its value against a
+// Tests of the attention-target loss (attend.ts) and of training with it (objective.ts): its value against a
 // float64 softmax written out here, its gradient against finite differences, typed errors for bad
 // targets, and, in the trainer, that the targeted head learns to look where it is told while a weight
 // of 0 changes nothing.
@@ -12,9 +12,11 @@ import { isVlmError } from '../errors/index.ts';
 import { Rng } from '../util/index.ts';
 import { attentionTargetLoss } from './attend.ts';
 import type { AttendTargets } from './attend.ts';
-import { TRAINER_DEFAULTS, makeBatch, train } from './trainer.ts';
-import type { TrainExample, TrainerConfig } from './trainer.ts';
-import { tinyExamples, tinyModel } from './testing/fixtures.ts';
+import { TRAINER_DEFAULTS, makeBatch, train } from '../train/trainer.ts';
+import type { TrainerConfig } from '../train/trainer.ts';
+import { tinyExamples, tinyModel } from '../train/testing/fixtures.ts';
+import { groundingObjective } from './objective.ts';
+import type { GroundingExample } from './objective.ts';
 
 const B = 2, T = 7, Hq = 4, Hkv = 2, Dh = 3;
 
@@ -115,7 +117,7 @@ test('attention targets outside the sequence, the heads or the candidate keys ar
 // The trainer: tiny examples ([bos, boi, 4 image tokens, eoi, user…, answer…]) whose answer is to
 // look, from the token before the answer, at image token 3 (head 0) and image token 1 (head 2) of
 // the global layer.
-function withTargets(examples: TrainExample[]): TrainExample[] {
+function withTargets(examples: GroundingExample[]): GroundingExample[] {
   return examples.map((e) => {
     const before = e.mask.indexOf(1) - 1;
     return { ...e, attend: targets([2, 3, 4, 5], [{ query: before, head: 0, targets: [3] }, { query: before, head: 2, targets: [1] }]) };
@@ -123,17 +125,13 @@ function withTargets(examples: TrainExample[]): TrainExample[] {
 }
 
 /** Mean attention probability (over the 4 image tokens) the two targeted heads give their target. */
-function targetMass(model: ReturnType<typeof tinyModel>, examples: TrainExample[]): number {
+function targetMass(model: ReturnType<typeof tinyModel>, examples: GroundingExample[]): number {
   const { input } = makeBatch(examples, 0);
   let qk: { q: Tensor; k: Tensor } | null = null;
-  model.attentionProbe = (li, q, k) => {
+  const onAttention = (li: number, q: Tensor, k: Tensor) => {
     if (li === 1) qk = { q, k };
   };
-  try {
-    noGrad(() => model.forward(input));
-  } finally {
-    model.attentionProbe = null;
-  }
+  noGrad(() => model.forward(input, null, { onAttention }));
   const { q, k } = qk as unknown as { q: Tensor; k: Tensor };
   const s = model.text.queryPreAttnScalar ** -0.5;
   let total = 0;
@@ -159,7 +157,7 @@ test('training with attention targets: the targeted heads learn to look at their
     const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-attend-'));
     dirs.push(dir);
     const before = targetMass(model, examples);
-    await train({ model, params: model.setTrainable(true), train: source, val: [], outDir: dir, silent: true, config: CFG, ...(attention ? { attention } : {}) });
+    await train({ model, params: model.setTrainable(true), train: source, val: [], outDir: dir, silent: true, config: CFG, objective: groundingObjective(attention) });
     model.setTrainable(false);
     const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number; attendLoss?: number });
     return { before, after: targetMass(model, examples), metrics };
@@ -184,7 +182,7 @@ test('attention targets on a layer the model does not have, or a negative weight
   const examples = withTargets(tinyExamples(4));
   const source = { length: examples.length, at: (i: number) => examples[i] };
   for (const attention of [{ layer: 3, weight: 1 }, { layer: 0, weight: -1 }]) {
-    await assert.rejects(train({ model, params: model.setTrainable(true), train: source, val: [], outDir: join(tmpdir(), 'vlm2vla-attend-never'), silent: true, config: CFG, attention }), (e: unknown) => isVlmError(e) && /attention targets/.test((e as Error).message));
+    await assert.rejects(async () => train({ model, params: model.setTrainable(true), train: source, val: [], outDir: join(tmpdir(), 'vlm2vla-attend-never'), silent: true, config: CFG, objective: groundingObjective(attention) }), (e: unknown) => isVlmError(e) && /attention targets/.test((e as Error).message));
   }
   model.setTrainable(false);
 });

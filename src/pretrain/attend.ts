@@ -4,7 +4,7 @@
 // first, another at the second's). For each target group, the head's scaled q·k logits over the
 // group's candidate keys (the image tokens) go through a softmax, and the loss is the cross-entropy
 // of each target key — averaged over all target keys of the batch. It reads the same queries and keys
-// the forward pass attends with (post-norm, post-RoPE; `Gemma3Model.attentionProbe`), so its gradient
+// the forward pass attends with (post-norm, post-RoPE; the forward option `onAttention`), so its gradient
 // reaches every weight below the layer. Assumes a batch laid out by `makeBatch` (row b holds example
 // b from position 0).
 import { add, crossEntropy, gatherRows, linear, reshape, scale } from '../tensor/index.ts';
