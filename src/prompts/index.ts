@@ -5,6 +5,7 @@ import { planPrompt } from './plan.ts';
 import { chunkPrompt } from './chunk.ts';
 import { verifyPrompt } from './verify.ts';
 import { directionPrompt } from './direction.ts';
+import { actPrompt } from './act.ts';
 import type { Prompt, PromptStage } from './prompt.ts';
 
 export type { Prompt, PromptStage } from './prompt.ts';
@@ -15,6 +16,7 @@ const PROMPTS: Record<PromptStage, Prompt> = {
   chunk: chunkPrompt,
   verify: verifyPrompt,
   direction: directionPrompt,
+  act: actPrompt,
 };
 
 export function getPrompt(stage: PromptStage): Prompt {

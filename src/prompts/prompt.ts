@@ -1,6 +1,6 @@
 // The prompt contract: a stage, a version that changes whenever the text does, the number of
 // images the user turn carries, and a render function of named variables.
-export type PromptStage = 'subtasks' | 'plan' | 'chunk' | 'verify' | 'direction';
+export type PromptStage = 'subtasks' | 'plan' | 'chunk' | 'verify' | 'direction' | 'act';
 
 export interface Prompt {
   stage: PromptStage;

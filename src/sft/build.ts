@@ -87,7 +87,7 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
     examples: { train: {}, val: {} },
     images: 0,
     prompts: promptVersions(),
-    options: { actionStyle: opts.actionStyle, camera: opts.camera, maxChunkElements: opts.maxChunkElements, directionCm: opts.directionCm, valFraction: opts.valFraction, seed: opts.seed, ...(bins ? { tokens: { ...bins, markers: `${ACTION_MARKERS[0]}…${ACTION_MARKERS.at(-1)}` } } : {}) },
+    options: { actionStyle: opts.actionStyle, camera: opts.camera, maxChunkElements: opts.maxChunkElements, directionCm: opts.directionCm, reasoning: opts.reasoning ?? 'full', valFraction: opts.valFraction, seed: opts.seed, ...(bins ? { tokens: { ...bins, markers: `${ACTION_MARKERS[0]}…${ACTION_MARKERS.at(-1)}` } } : {}) },
   };
   const written = new Set<string>();
   let episodeIndex = 0;

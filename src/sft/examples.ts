@@ -30,9 +30,12 @@ export interface ExampleOptions {
   maxChunkElements: number;
   /** |dy| (cm) below which a window's direction is "none". */
   directionCm: number;
+  /** `full`: all three levels (subtasks, plans, chunks) and the verifier; `none`: the paper's -NR
+   *  ablation, action chunks straight from frame and task (prompt stage `act`). */
+  reasoning: 'full' | 'none';
 }
 
-export const DEFAULT_EXAMPLES: ExampleOptions = { actionStyle: 'list', camera: 'image_0', maxChunkElements: 4, directionCm: 1 };
+export const DEFAULT_EXAMPLES: ExampleOptions = { actionStyle: 'list', camera: 'image_0', maxChunkElements: 4, directionCm: 1, reasoning: 'full' };
 
 export function codecFor(style: string): ActionCodec {
   return getCodec(style);
@@ -45,6 +48,17 @@ export function episodeExamples(ep: Episode, ann: AnnotationRecord, opt: Example
   const task = ep.instruction;
   const out: SftExample[] = [];
   const p = (stage: PromptStage, vars: Record<string, string>) => getPrompt(stage).render(vars);
+  const format = CHUNK_FORMATS[opt.actionStyle] ?? CHUNK_FORMATS.list!;
+  if (opt.reasoning === 'none') {
+    for (const seg of ann.segments) {
+      const elements = seg.chunk as ChunkElement[];
+      for (let i = 0; i < elements.length; i += opt.maxChunkElements) {
+        const window = elements.slice(i, i + opt.maxChunkElements);
+        out.push({ stage: 'act', episodeId: id, images: [img(window[0]!.start)], user: p('act', { task, format }), assistant: codec.encode(window) });
+      }
+    }
+    return out;
+  }
   out.push({ stage: 'subtasks', episodeId: id, images: [img(0)], user: p('subtasks', { task }), assistant: JSON.stringify(ann.subtasks) });
   for (const seg of ann.segments) {
     const subtask = ann.subtasks[seg.subtask]!;
@@ -59,7 +73,7 @@ export function episodeExamples(ep: Episode, ann: AnnotationRecord, opt: Example
         stage: 'chunk',
         episodeId: id,
         images: [img(start)],
-        user: p('chunk', { task, subtask, plan, format: CHUNK_FORMATS[opt.actionStyle] ?? CHUNK_FORMATS.list! }),
+        user: p('chunk', { task, subtask, plan, format }),
         assistant: codec.encode(window),
       });
       const dy = window.reduce((a, e) => a + e.dy, 0);

@@ -47,9 +47,16 @@ export function subtaskTexts(task: Task): string[] {
   }
 }
 
-export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode: Episode; success: boolean } {
-  const rollout = new Rollout(task, { x: GRIPPER_START.x + rng.uniform(-0.05, 0.05), y: GRIPPER_START.y + rng.uniform(-0.05, 0.05), z: GRIPPER_START.z });
-  const world = rollout.world;
+/** One expert step: the 7-D action and the subtask it serves. */
+export interface ExpertStep {
+  action: Float32Array;
+  subtask: number;
+}
+
+/** The expert's actions for a task, one at a time, read from the world as it is when each is
+ *  asked for: the caller applies every action to `world` (through a Rollout) before the next. At
+ *  most 120 actions; the generator ends when the last phase is done. */
+export function* expertActions(task: Task, world: World, rng: Rng): Generator<ExpertStep, void, void> {
   const obj = world.object(task.object);
   const top = () => obj.z + obj.spec.size[2];
   const tgt = task.target ? world.object(task.target) : null;
@@ -81,19 +88,10 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
       phases.push({ subtask: 1, target: () => [world.gripper.x, world.gripper.y, world.gripper.z + 0.06], gripper: 1, settle: 0, fixed: true });
     }
   }
-  const steps: Step[] = [];
-  const poses: ObjectPose[][] = [];
-  const subtaskOfStep: number[] = [];
-  const record = (action: Float32Array, subtask: number) => {
-    const image = opts.render?.(world);
-    steps.push({ images: image ? { image_0: image } : {}, state: world.state(), action, isFirst: steps.length === 0, isLast: false, isTerminal: false, reward: 0, discount: 1 });
-    poses.push(world.poses());
-    subtaskOfStep.push(subtask);
-    rollout.step(action);
-  };
+  let count = 0;
   for (const phase of phases) {
     const start = phase.fixed ? phase.target() : null;
-    for (let guard = 0; guard < 40 && steps.length < MAX_STEPS; guard++) {
+    for (let guard = 0; guard < 40 && count < MAX_STEPS; guard++) {
       const [tx, ty, tz] = start ?? phase.target();
       const g = world.gripper;
       const d = [tx - g.x, ty - g.y, tz - g.z];
@@ -101,11 +99,29 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
       if (dist < 0.006 && guard > 0) break;
       const k = dist > SPEED ? SPEED / dist : 1;
       const noisy = d.map((v) => Math.max(-0.05, Math.min(0.05, v * k + rng.normal() * NOISE * (dist > 0.02 ? 1 : 0.2))));
-      const a = Float32Array.of(...noisy, 0, 0, 0, phase.gripper);
-      record(a, phase.subtask);
+      count++;
+      yield { action: Float32Array.of(...noisy, 0, 0, 0, phase.gripper), subtask: phase.subtask };
       if (dist < 0.006) break;
     }
-    for (let s = 0; s < phase.settle && steps.length < MAX_STEPS; s++) record(Float32Array.of(0, 0, 0, 0, 0, 0, phase.gripper), phase.subtask);
+    for (let s = 0; s < phase.settle && count < MAX_STEPS; s++) {
+      count++;
+      yield { action: Float32Array.of(0, 0, 0, 0, 0, 0, phase.gripper), subtask: phase.subtask };
+    }
+  }
+}
+
+export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode: Episode; success: boolean } {
+  const rollout = new Rollout(task, { x: GRIPPER_START.x + rng.uniform(-0.05, 0.05), y: GRIPPER_START.y + rng.uniform(-0.05, 0.05), z: GRIPPER_START.z });
+  const world = rollout.world;
+  const steps: Step[] = [];
+  const poses: ObjectPose[][] = [];
+  const subtaskOfStep: number[] = [];
+  for (const { action, subtask } of expertActions(task, world, rng)) {
+    const image = opts.render?.(world);
+    steps.push({ images: image ? { image_0: image } : {}, state: world.state(), action, isFirst: steps.length === 0, isLast: false, isTerminal: false, reward: 0, discount: 1 });
+    poses.push(world.poses());
+    subtaskOfStep.push(subtask);
+    rollout.step(action);
   }
   const last = steps[steps.length - 1];
   if (last) {

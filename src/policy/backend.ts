@@ -1,0 +1,218 @@
+// Model back-ends of the language policies: one call per stage (images + user text → the answer
+// text), either on the embedded engine (a model folder, optional adapter; grammar-constrained
+// decoding; stage prompts share their KV prefix) or on any OpenAI-compatible chat endpoint with
+// image input (vLLM, llama.cpp server, Gemini), sending the stage's grammar as GBNF or a regular
+// expression when the server takes one.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Grammar } from '../actions/index.ts';
+import { GrammarConstraint, TokenTrie, tokenSurfaceTexts } from '../decode/index.ts';
+import type { SamplingConfig } from '../decode/index.ts';
+import { DecodeSession } from '../decode/session.ts';
+import { UsageError } from '../errors/index.ts';
+import { encodePng } from '../data/image.ts';
+import type { RgbImage } from '../data/image.ts';
+import { imageToPixels } from '../models/gemma3/preprocess.ts';
+import type { Gemma3Model } from '../models/index.ts';
+import { loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
+import { ChatTemplate, Tokenizer, expandImageTokens } from '../tokenizer/index.ts';
+import type { ChatMessage } from '../tokenizer/index.ts';
+import { ChatClient, CLIENT_DEFAULTS } from '../annotate/openai/client.ts';
+import { toGbnf, toRegex } from './grammars.ts';
+
+export interface StageRequest {
+  /** Stage name (for timing and traces). */
+  stage: string;
+  images: readonly RgbImage[];
+  /** The user turn's text (the stage prompt, rendered). */
+  text: string;
+  /** Constrain the answer to this grammar (null: free text). */
+  grammar: Grammar | null;
+  sampling: SamplingConfig;
+  maxNewTokens: number;
+  seed: number;
+}
+
+export interface StageOutput {
+  text: string;
+  /** `length`: cut at maxNewTokens. */
+  finishReason: 'eos' | 'stop' | 'length';
+  ms: number;
+  promptTokens: number;
+  newTokens: number;
+  /** Prompt tokens served from the KV cache (engine only). */
+  reusedTokens: number;
+  /** Whether the grammar was enforced while decoding. */
+  constrained: boolean;
+}
+
+export interface ModelBackend {
+  readonly name: string;
+  /** What the policy's metadata shows of this back-end. */
+  describe(): Record<string, unknown>;
+  generate(req: StageRequest): Promise<StageOutput>;
+  close?(): Promise<void>;
+}
+
+/** The embedded engine: a loaded model with its tokenizer and chat template. */
+export class EngineBackend implements ModelBackend {
+  readonly name = 'engine';
+  readonly #session: DecodeSession;
+  readonly #trie: TokenTrie;
+  readonly #texts: (string | null)[];
+  readonly #stopIds: number[];
+  readonly #imageSize: number;
+  /** Pixels of recently seen frames (a cycle's frame is used by several stages). */
+  readonly #pixelCache = new Map<RgbImage, Float32Array>();
+  /** Disable KV prefix reuse (benchmarks compare both). */
+  reusePrefix = true;
+
+  constructor(
+    readonly model: Gemma3Model,
+    readonly tokenizer: Tokenizer,
+    readonly template: ChatTemplate,
+    readonly info: { model: string; adapter: string | null },
+  ) {
+    if (model.cfg.modelType !== 'gemma3') throw new UsageError(`the model is text-only (${model.cfg.modelType}); a policy needs a vision-language model`, 'use a gemma3 model folder');
+    this.#session = new DecodeSession(model);
+    this.#texts = tokenSurfaceTexts(tokenizer);
+    this.#trie = new TokenTrie(this.#texts);
+    const eos = model.text.eosTokenId;
+    const stops = new Set(Array.isArray(eos) ? eos : [eos]);
+    const eot = tokenizer.tokenToId('<end_of_turn>');
+    if (eot !== null) stops.add(eot);
+    this.#stopIds = [...stops];
+    this.#imageSize = model.cfg.vision.imageSize;
+  }
+
+  /** Loads a model folder and, if given, an adapter (a `vlm2vla train` run folder or a PEFT folder). */
+  static load(modelDir: string, adapter?: string | null): EngineBackend {
+    const model = loadModel(modelDir);
+    const tokenizer = Tokenizer.fromDir(modelDir);
+    const template = ChatTemplate.fromConfig(tokenizer.config, join(modelDir, 'tokenizer_config.json'));
+    if (!template) throw new UsageError(`${modelDir}/tokenizer_config.json has no chat_template`, 'use a chat model folder (with tokenizer_config.json)');
+    if (adapter) {
+      loadAdapter(model, adapterFolder(adapter));
+      setActiveAdapter(model, 'default');
+    }
+    return new EngineBackend(model, tokenizer, template, { model: modelDir, adapter: adapter ?? null });
+  }
+
+  describe(): Record<string, unknown> {
+    return { backend: 'engine', model: this.info.model, adapter: this.info.adapter };
+  }
+
+  #pixels(img: RgbImage): Float32Array {
+    let p = this.#pixelCache.get(img);
+    if (!p) {
+      if (this.#pixelCache.size >= 4) this.#pixelCache.delete(this.#pixelCache.keys().next().value!);
+      this.#pixelCache.set(img, (p = imageToPixels(img, this.#imageSize)));
+    }
+    return p;
+  }
+
+  /** The prompt ids of a stage request (as training encodes it: images first, then the text). */
+  promptIds(req: Pick<StageRequest, 'images' | 'text'>): number[] {
+    const cfg = this.model.cfg;
+    if (cfg.modelType !== 'gemma3') throw new UsageError('a policy needs a vision-language model');
+    const content: ChatMessage['content'] = [...req.images.map(() => ({ type: 'image' as const })), { type: 'text', text: req.text }];
+    const rendered = this.template.render([{ role: 'user', content }], { addGenerationPrompt: true });
+    const t = this.tokenizer;
+    const name = (id: number) => t.idToToken(id)!;
+    const text = req.images.length > 0 ? expandImageTokens(rendered, { boi: name(cfg.boiTokenIndex), eoi: name(cfg.eoiTokenIndex), imageToken: name(cfg.imageTokenIndex), tokensPerImage: cfg.mmTokensPerImage }) : rendered;
+    return t.encode(text);
+  }
+
+  async generate(req: StageRequest): Promise<StageOutput> {
+    const started = performance.now();
+    const ids = this.promptIds(req);
+    if (!this.reusePrefix) this.#session.clear();
+    const constraint = req.grammar ? new GrammarConstraint(req.grammar, this.#trie, this.#texts, this.#stopIds) : null;
+    const out = this.#session.generate({
+      ids,
+      images: req.images.map((img) => this.#pixels(img)),
+      maxNewTokens: req.maxNewTokens,
+      sampling: req.sampling,
+      seed: req.seed,
+      eosIds: this.#stopIds,
+      logitsProcessor: constraint ? (logits) => void constraint.apply(logits) : undefined,
+      onToken: constraint ? (id) => void constraint.accept(id) : undefined,
+    });
+    return {
+      text: this.tokenizer.decode(out.tokens, { skipSpecial: true }),
+      finishReason: out.finishReason,
+      ms: performance.now() - started,
+      promptTokens: out.promptTokens,
+      newTokens: out.tokens.length,
+      reusedTokens: out.reusedTokens,
+      constrained: constraint !== null,
+    };
+  }
+}
+
+/** The adapter folder of a `vlm2vla train` run folder or a PEFT folder. */
+export function adapterFolder(adapter: string): string {
+  const dir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
+  if (!existsSync(join(dir, 'adapter_config.json'))) {
+    const full = existsSync(join(adapter, 'model', 'config.json'));
+    throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
+  }
+  return dir;
+}
+
+export type GrammarMode = 'none' | 'gbnf' | 'regex';
+
+export interface OpenAIBackendOptions {
+  baseUrl: string;
+  model: string;
+  /** The API key (read from the environment by the caller; never logged). */
+  apiKey: string;
+  /** How the server takes a grammar: llama.cpp's `grammar` (GBNF), vLLM's `guided_regex`, or none
+   *  (answers are parsed strictly and retried by the policy). */
+  grammar: GrammarMode;
+  timeoutMs?: number;
+  maxRetries?: number;
+}
+
+/** Any OpenAI-compatible chat endpoint with image input. */
+export class OpenAIBackend implements ModelBackend {
+  readonly name = 'openai';
+  readonly #client: ChatClient;
+
+  constructor(readonly opts: OpenAIBackendOptions) {
+    this.#client = new ChatClient({ ...CLIENT_DEFAULTS, baseUrl: opts.baseUrl, apiKey: opts.apiKey, model: opts.model, timeoutMs: opts.timeoutMs ?? 60_000, maxRetries: opts.maxRetries ?? 3, concurrency: 1, cacheDir: null });
+  }
+
+  describe(): Record<string, unknown> {
+    return { backend: 'openai', baseUrl: this.opts.baseUrl, model: this.opts.model, grammar: this.opts.grammar };
+  }
+
+  async generate(req: StageRequest): Promise<StageOutput> {
+    const started = performance.now();
+    const content: Record<string, unknown>[] = req.images.map((img) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${Buffer.from(encodePng(img).bytes).toString('base64')}` } }));
+    content.push({ type: 'text', text: req.text });
+    const body: Record<string, unknown> = {
+      messages: [{ role: 'user', content }],
+      temperature: req.sampling.temperature,
+      top_p: req.sampling.topP,
+      max_tokens: req.maxNewTokens,
+      seed: req.seed,
+    };
+    const constrained = req.grammar !== null && this.opts.grammar !== 'none';
+    if (constrained && this.opts.grammar === 'gbnf') body.grammar = toGbnf(req.grammar!);
+    if (constrained && this.opts.grammar === 'regex') body.guided_regex = toRegex(req.grammar!);
+    const result = await this.#client.chat(body);
+    const text = result.content.trim();
+    return { text, finishReason: 'stop', ms: performance.now() - started, promptTokens: 0, newTokens: 0, reusedTokens: 0, constrained };
+  }
+}
+
+/** Reads a JSON file or returns null when it does not exist. */
+export function readJsonIfExists(path: string): unknown {
+  if (!existsSync(path)) return null;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+}
