@@ -66,7 +66,7 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
 export function formatFlags(specs: readonly FlagSpec[]): string {
   const rows = specs.map((s) => {
     const left = `  --${s.name}${s.type === 'boolean' ? '' : ` <${s.type === 'number' ? 'n' : s.choices ? s.choices.join('|') : 'value'}>`}`;
-    const def = s.default !== undefined && s.default !== false ? ` (default: ${String(s.default)})` : '';
+    const def = s.default !== undefined && s.default !== false && s.default !== '' ? ` (default: ${String(s.default)})` : '';
     return { left, right: `${s.help}${def}` };
   });
   const w = Math.max(0, ...rows.map((r) => r.left.length)) + 2;

@@ -10,5 +10,7 @@ export interface Command {
   /** Longer help text shown by `vlm2vla <command> --help`. */
   description?: string;
   flags: readonly FlagSpec[];
+  /** Parses argv (default: parseArgs over `flags`); typed commands (define.ts) bring their own. */
+  parse?(argv: readonly string[]): ParsedArgs;
   run(args: ParsedArgs): Promise<number> | number;
 }

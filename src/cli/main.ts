@@ -76,7 +76,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     // The native kernels when the addon is built (VLM2VLA_BACKEND overrides), else the TypeScript ones.
     await initBackend();
-    return await cmd.run(parseArgs(rest, cmd.flags));
+    return await cmd.run(cmd.parse ? cmd.parse(rest) : parseArgs(rest, cmd.flags));
   } catch (e) {
     if (isVlmError(e)) {
       console.error(e.describe());

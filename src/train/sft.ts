@@ -4,11 +4,11 @@
 // prompts are prefixes of its conversations works. Pieces are tokenized separately (as generation
 // sees them: the prompt, then what the model writes), image markers are expanded to the model's image
 // tokens, and only assistant tokens (including the end-of-turn marker) are trained.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { decodeImage, probeImage } from '../data/image.ts';
-import type { ChatRecord } from '../sft/build.ts';
+import { openSftDataset } from '../sft/dataset.ts';
+import type { SftDataset, SftSplit } from '../sft/dataset.ts';
 import type { AnyGemma3Config } from '../models/gemma3/config.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { imageSpec } from '../models/gemma3/image-tokens.ts';
@@ -75,35 +75,22 @@ export function encodeConversation(messages: ChatMessage[], enc: ChatEncoder, wh
   return { ids, mask };
 }
 
-/** Reads `dir/<split>.jsonl` (written by `vlm2vla build`) into training sequences. */
-export function loadSftSplit(dir: string, split: 'train' | 'val', enc: ChatEncoder, maxLength: number): { examples: TrainExample[]; stats: SplitStats } {
-  const file = join(dir, `${split}.jsonl`);
+/** The training sequences of one split of an SFT dataset (`openSftDataset`); a missing validation
+ *  split is empty. Sequences longer than `maxLength` are left out and counted. */
+export function loadSftSplit(dir: string | SftDataset, split: SftSplit, enc: ChatEncoder, maxLength: number): { examples: TrainExample[]; stats: SplitStats } {
+  const data = typeof dir === 'string' ? openSftDataset(dir) : dir;
   const stats: SplitStats = { records: 0, tokens: 0, trainedTokens: 0, images: 0, tooLong: 0, maxTokens: 0 };
-  if (!existsSync(file)) {
-    if (split === 'val') return { examples: [], stats };
-    throw new UsageError(`${file} does not exist`, 'point --data at a folder written by `vlm2vla build`');
-  }
+  if (split === 'val' && !data.has('val')) return { examples: [], stats };
   const size = enc.cfg.modelType === 'gemma3' ? enc.cfg.vision.imageSize : 0;
   const imageCache = new Map<string, Float32Array>();
   const examples: TrainExample[] = [];
-  readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    const where = `${file}:${i + 1}`;
-    let rec: ChatRecord;
-    try {
-      rec = JSON.parse(line) as ChatRecord;
-    } catch (cause) {
-      throw new FormatError('E_SFT_RECORD', `${where}: not valid JSON (${(cause as Error).message})`, { file, fix: 'rebuild the dataset with `vlm2vla build`', cause });
-    }
-    if (!rec || !Array.isArray(rec.messages) || !Array.isArray(rec.images)) throw new FormatError('E_SFT_RECORD', `${where}: a record needs "messages" and "images" arrays`, { file, field: 'messages', fix: 'rebuild the dataset with `vlm2vla build`' });
-    const markers = rec.messages.reduce((a, m) => a + (Array.isArray(m.content) ? m.content.filter((p) => p.type === 'image').length : 0), 0);
-    if (markers !== rec.images.length) throw new FormatError('E_SFT_RECORD', `${where}: ${markers} image markers in the messages but ${rec.images.length} image paths`, { file, field: 'images', fix: 'rebuild the dataset with `vlm2vla build`' });
-    if (markers > 0 && enc.cfg.modelType !== 'gemma3') throw new UsageError(`${where}: the record has images but the model is text-only (${enc.cfg.modelType})`, 'train a gemma3 (vision-language) model on image data');
+  for (const { record: rec, where, images } of data.records(split)) {
+    if (images > 0 && enc.cfg.modelType !== 'gemma3') throw new UsageError(`${where}: the record has images but the model is text-only (${enc.cfg.modelType})`, 'train a gemma3 (vision-language) model on image data');
     const { ids, mask } = encodeConversation(rec.messages as ChatMessage[], enc, where);
     stats.records++;
     if (ids.length > maxLength) {
       stats.tooLong++;
-      return;
+      continue;
     }
     let pixels: Float32Array | null = null;
     if (rec.images.length > 0) {
@@ -111,8 +98,7 @@ export function loadSftSplit(dir: string, split: 'train' | 'val', enc: ChatEncod
       rec.images.forEach((rel, k) => {
         let px = imageCache.get(rel);
         if (!px) {
-          const path = join(dir, rel);
-          if (rel.includes('..') || !existsSync(path)) throw new FormatError('E_SFT_RECORD', `${where}: image ${rel} does not exist in ${dir}`, { file, field: 'images', fix: 'copy the whole dataset folder, images included' });
+          const path = data.imagePath(rel, where);
           const bytes = new Uint8Array(readFileSync(path));
           px = imageToPixels(decodeImage(probeImage(bytes, path), path), size);
           imageCache.set(rel, px);
@@ -125,6 +111,6 @@ export function loadSftSplit(dir: string, split: 'train' | 'val', enc: ChatEncod
     stats.trainedTokens += mask.reduce((a, b) => a + b, 0);
     stats.maxTokens = Math.max(stats.maxTokens, ids.length);
     examples.push({ ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels });
-  });
+  }
   return { examples, stats };
 }

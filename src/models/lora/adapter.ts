@@ -39,11 +39,41 @@ function checkTokenIds(host: LoraHost, ids: readonly number[], what: string): vo
 
 export const DECODER_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
-/** The default targets: all seven linear layers of the text decoder. For a model with a vision
- *  tower a PEFT list would also catch SigLIP's q/k/v_proj, so the decoder is named by a regex. */
-export function decoderTargets(modelType: string): string[] | string {
-  if (modelType === 'gemma3') return `.*language_model.*\\.(${DECODER_PROJECTIONS.join('|')})`;
-  return [...DECODER_PROJECTIONS];
+/** The target_modules that put LoRA on the given projections of the text decoder only (default: all
+ *  seven linear layers). For a model with a vision tower a PEFT list would also catch SigLIP's
+ *  q/k/v_proj, so the decoder is named by a regex. */
+export function decoderTargets(modelType: string, modules: readonly string[] = DECODER_PROJECTIONS): string[] | string {
+  if (modelType === 'gemma3') return `.*language_model.*\\.(${modules.join('|')})`;
+  return [...modules];
+}
+
+/** LoRA settings a user chooses; the rest comes from the paper's defaults. */
+export interface LoraSettings {
+  r?: number;
+  alpha?: number;
+  dropout?: number;
+  /** Decoder projections to adapt, e.g. ['q_proj', 'v_proj'] (default: all seven). */
+  targets?: string[];
+}
+
+/** A full LoRA config for a model type: the paper's defaults (PAPER_LORA) on the decoder, overridden
+ *  by `settings`, each checked. */
+export function loraConfig(modelType: string, settings: LoraSettings = {}): LoraConfig {
+  const cfg: LoraConfig = { ...PAPER_LORA, targetModules: decoderTargets(modelType, settings.targets) };
+  if (settings.r !== undefined) {
+    if (!Number.isInteger(settings.r) || settings.r < 1) throw new UsageError(`LoRA r=${settings.r}: r must be a positive integer`);
+    cfg.r = settings.r;
+  }
+  if (settings.alpha !== undefined) {
+    if (!(settings.alpha > 0 && Number.isFinite(settings.alpha))) throw new UsageError(`LoRA alpha=${settings.alpha}: alpha must be positive`);
+    cfg.alpha = settings.alpha;
+  }
+  if (settings.dropout !== undefined) {
+    if (!(settings.dropout >= 0 && settings.dropout < 1)) throw new UsageError(`LoRA dropout=${settings.dropout}: dropout must be in [0, 1)`);
+    cfg.dropout = settings.dropout;
+  }
+  if (settings.targets !== undefined && (settings.targets.length === 0 || !settings.targets.every((t) => /^[A-Za-z0-9_]+$/.test(t)))) throw new UsageError(`LoRA targets ${settings.targets.join('+')}: name decoder projections such as q_proj+v_proj`);
+  return cfg;
 }
 
 function targets(host: LoraHost, cfg: LoraConfig): Proj[] {

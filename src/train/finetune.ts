@@ -1,0 +1,158 @@
+// `finetune()`: fine-tunes a model folder on an SFT dataset (`vlm2vla build`) with LoRA (PEFT
+// semantics, the paper's r 16 / alpha 32 on the decoder's seven projections by default) or fully —
+// the library call behind `vlm2vla train`, as `pretrain()` is behind `vlm2vla pretrain`.
+//
+// The run folder gets the adapter (RUN/adapter, PEFT layout) or the full model (RUN/model, HF layout),
+// run.json (config, dataset statistics, result), metrics.jsonl, loss.svg and checkpoints/ (resume).
+// A dataset of the `tokens` action style trains 256 of the model's least-used vocabulary tokens as the
+// action bins (in LoRA mode their embedding rows train as PEFT trainable tokens next to the adapter);
+// the mapping goes to action_tokens.json beside the run and the adapter or model.
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../errors/index.ts';
+import { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
+import { addAdapter, loadModel, loraConfig, saveAdapter, saveModel, setActiveAdapter } from '../models/index.ts';
+import type { LoraConfig, LoraSettings } from '../models/index.ts';
+import { openSftDataset, recordTexts } from '../sft/dataset.ts';
+import { writeFileAtomic } from '../util/index.ts';
+import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from './action-tokens.ts';
+import type { ActionTokens } from './action-tokens.ts';
+import { loadSftSplit } from './sft.ts';
+import type { SplitStats } from './sft.ts';
+import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
+import type { StepMetrics, TrainerConfig } from './trainer.ts';
+import type { ScheduleConfig } from './schedule.ts';
+
+export const RUN_SCHEMA = 'vlm2vla.run/1';
+
+export interface FinetuneOptions {
+  /** The base model folder (config.json, model.safetensors, tokenizer files). */
+  model: string;
+  /** The SFT dataset folder. */
+  data: string;
+  /** The run folder. */
+  out: string;
+  /** Train every weight instead of a LoRA adapter. */
+  full?: boolean;
+  /** LoRA settings over the paper's defaults (LoRA mode only). */
+  lora?: LoraSettings;
+  steps?: number;
+  batchSize?: number;
+  gradAccum?: number;
+  /** Peak learning rate (default 2e-4 LoRA, 5e-5 full). */
+  lr?: number;
+  schedule?: ScheduleConfig['kind'];
+  /** Warm-up steps (default 10% of the steps, at most 10). */
+  warmup?: number;
+  weightDecay?: number;
+  clip?: number;
+  /** Longer sequences are left out (and counted). */
+  maxLength?: number;
+  evalEvery?: number;
+  checkpointEvery?: number;
+  /** Seed of data order, LoRA initialisation and dropout. */
+  seed?: number;
+  resume?: boolean;
+  silent?: boolean;
+  log?: (line: string) => void;
+  onStep?: (m: StepMetrics) => void;
+}
+
+export const FINETUNE_DEFAULTS = { steps: 200, batchSize: 4, gradAccum: 1, schedule: 'cosine', weightDecay: 0, clip: 1, maxLength: 1024, evalEvery: 50, checkpointEvery: 50, seed: 0, loraLr: 2e-4, fullLr: 5e-5 } as const;
+
+export interface FinetuneResult {
+  mode: 'lora' | 'full';
+  /** Where the adapter (LoRA) or the model (full) was written. */
+  output: string;
+  lora: LoraConfig | null;
+  actionTokens: ActionTokens | null;
+  trainer: TrainerConfig;
+  dataset: { train: SplitStats; val: SplitStats };
+  steps: number;
+  resumedFrom: number | null;
+  finalLoss: number;
+  finalValLoss: number | null;
+  seconds: number;
+}
+
+export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
+  const log = o.log ?? ((s: string) => console.log(s));
+  const full = o.full ?? false;
+  if (full && o.lora) throw new UsageError('full fine-tuning and LoRA settings exclude each other', 'drop --lora or --full');
+  if (!o.resume) assertNewRun(o.out);
+  const data = openSftDataset(o.data);
+  const model = loadModel(o.model, { dtype: full ? 'f32' : 'auto' });
+  const tokenizer = Tokenizer.fromDir(o.model);
+  const template = ChatTemplate.fromConfig(tokenizer.config, join(o.model, 'tokenizer_config.json'));
+  if (!template) throw new UsageError(`${o.model}/tokenizer_config.json has no chat_template`, 'train from a chat model folder');
+  // Discrete-token mode: the 256 least-used vocabulary tokens (by the dataset's own text) become the
+  // action bins.
+  let actionTokens: ActionTokens | null = null;
+  if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, recordTexts(data.records('train')).map(stripMarkers)), ...data.tokenBins };
+  const enc = { tokenizer, template, cfg: model.cfg, actionTokens: actionTokens ? markerMap(actionTokens) : undefined };
+  const maxLength = o.maxLength ?? FINETUNE_DEFAULTS.maxLength;
+  const trainSplit = loadSftSplit(data, 'train', enc, maxLength);
+  const valSplit = loadSftSplit(data, 'val', enc, maxLength);
+  if (trainSplit.examples.length === 0) throw new UsageError(`no training sequence fits in a maximum length of ${maxLength} tokens (${trainSplit.stats.tooLong} too long)`, 'raise --max-length');
+  const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
+  let lora: LoraConfig | null = null;
+  let params;
+  if (full) params = model.setTrainable(true);
+  else {
+    lora = loraConfig(model.cfg.modelType, o.lora);
+    if (actionTokens) lora.trainableTokenIndices = actionTokens.ids;
+    params = addAdapter(model, 'default', { ...lora, baseModel: o.model }, seed);
+    setActiveAdapter(model, 'default');
+  }
+  const steps = o.steps ?? FINETUNE_DEFAULTS.steps;
+  const config: TrainerConfig = {
+    ...TRAINER_DEFAULTS,
+    steps,
+    batchSize: o.batchSize ?? FINETUNE_DEFAULTS.batchSize,
+    gradAccum: o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum,
+    schedule: { kind: o.schedule ?? FINETUNE_DEFAULTS.schedule, lr: o.lr ?? (full ? FINETUNE_DEFAULTS.fullLr : FINETUNE_DEFAULTS.loraLr), warmupSteps: o.warmup ?? Math.min(10, Math.floor(steps / 10)), minLrRatio: 0.1 },
+    weightDecay: o.weightDecay ?? FINETUNE_DEFAULTS.weightDecay,
+    clip: o.clip ?? FINETUNE_DEFAULTS.clip,
+    seed,
+    evalEvery: o.evalEvery ?? FINETUNE_DEFAULTS.evalEvery,
+    checkpointEvery: o.checkpointEvery ?? FINETUNE_DEFAULTS.checkpointEvery,
+  };
+  if (actionTokens) log(`discrete-token actions: 256 bins on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
+  log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)`);
+  const result = await train({ model, params, train: trainSplit.examples, val: valSplit.examples, config, outDir: o.out, resume: o.resume, silent: o.silent, onStep: o.onStep });
+  const output = join(o.out, full ? 'model' : 'adapter');
+  if (full) {
+    saveModel(model, output);
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (existsSync(join(o.model, f))) copyFileSync(join(o.model, f), join(output, f));
+  } else saveAdapter(model, 'default', output, o.model);
+  if (actionTokens) {
+    saveActionTokens(o.out, actionTokens);
+    saveActionTokens(output, actionTokens);
+  }
+  const res: FinetuneResult = {
+    mode: full ? 'full' : 'lora',
+    output,
+    lora,
+    actionTokens,
+    trainer: config,
+    dataset: { train: trainSplit.stats, val: valSplit.stats },
+    steps: result.steps,
+    resumedFrom: result.resumedFrom,
+    finalLoss: result.finalLoss,
+    finalValLoss: result.finalValLoss,
+    seconds: result.seconds,
+  };
+  writeFileAtomic(join(o.out, 'run.json'), `${JSON.stringify({
+    schema: RUN_SCHEMA,
+    mode: res.mode,
+    actionStyle: actionTokens ? 'tokens' : 'language',
+    actionTokens,
+    baseModel: o.model,
+    data: o.data,
+    lora,
+    trainer: config,
+    dataset: res.dataset,
+    result: { steps: res.steps, resumedFrom: res.resumedFrom, finalLoss: res.finalLoss, finalValLoss: res.finalValLoss, seconds: res.seconds },
+  }, null, 2)}\n`);
+  return res;
+}
