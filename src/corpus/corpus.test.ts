@@ -1,10 +1,12 @@
 // The pretraining corpus: a pure function of (seed, index); every catalogue object appears (held-out
 // ones included); questions of each language are in that language; the held-out VQA set is balanced,
 // answerable and drawn from scenes the training stream does not produce; answers normalise as stated.
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, getObject } from '../sim/index.ts';
 import { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts, tableLocation } from './corpus.ts';
+import type { VqaCategory } from './corpus.ts';
 import { isVlmError } from '../errors/index.ts';
 
 const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');
@@ -114,7 +116,7 @@ test('the held-out VQA set: balanced, deterministic, in the right language, from
   for (const c of VQA_CATEGORIES) assert.equal(items.filter((x) => x.category === c).length, 30);
   assert.deepEqual(heldOutVqa(2026, 30), items);
   for (const x of items) {
-    if (x.category === 'knowledge') assert.equal(x.scene, null);
+    if (x.category === 'knowledge' || x.category === 'lists' || x.category === 'json') assert.equal(x.scene, null);
     else assert.ok(x.scene && x.scene.placements.length >= 1, x.question);
     if (x.category === 'spatial') assert.match(x.answer, /^(left|right|in front|behind)$/);
     if (x.category === 'counting' || x.question.includes('How many')) assert.match(x.answer, /^\d$/);
@@ -191,4 +193,30 @@ test('questions that name objects on the table say which, in the order they name
     }
   }
   assert.ok(counts.one > 100 && counts.two > 50, JSON.stringify(counts));
+});
+
+test('the categories that existed before the list categories ask exactly what they asked (seed 2026)', () => {
+  const old: readonly VqaCategory[] = VQA_CATEGORIES.filter((c) => c !== 'lists' && c !== 'json');
+  const sha = (v: unknown) => createHash('sha256').update(JSON.stringify(v)).digest('hex');
+  // The hash of heldOutVqa(2026, 100) before `lists` and `json` were added (models/base was scored on it).
+  const before = '9776304b341c3308800c893cb0812066ab9c27e1195d56d00c887fa67b7ba5f9';
+  assert.equal(sha(heldOutVqa(2026, 100, old)), before);
+  assert.equal(sha(heldOutVqa(2026, 100).filter((x) => old.includes(x.category))), before);
+  assert.deepEqual(heldOutVqa(2026, 3, ['json']), heldOutVqa(2026, 3).filter((x) => x.category === 'json'));
+});
+
+test('number and list questions come only with their shares, and a share of 0 changes no conversation', () => {
+  const base = { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.12, locationShare: 0.1, groundingShare: 0.15 };
+  for (let i = 0; i < 100; i++) assert.deepEqual(corpusConversation(3, i, { ...base, listShare: 0, numberShare: 0 }), corpusConversation(3, i, base));
+  const kinds = new Map<string, number>();
+  const mix = { ...base, textShare: 0.5, listShare: 0.2, numberShare: 0.5 };
+  checkCorpusMix(mix);
+  for (let i = 0; i < 400; i++) {
+    const c = corpusConversation(3, i, mix);
+    for (const q of c.qa) kinds.set(`${q.kind}${c.scene ? ' scene' : ''}`, (kinds.get(`${q.kind}${c.scene ? ' scene' : ''}`) ?? 0) + 1);
+  }
+  for (const k of ['lists', 'json', 'displacement', 'motion', 'arithmetic', 'lists scene', 'json scene', 'knowledge']) assert.ok((kinds.get(k) ?? 0) > 20, `${k}: ${kinds.get(k)}`);
+  for (let i = 0; i < 400; i++) for (const q of corpusConversation(3, i, base).qa) assert.ok(!['lists', 'json', 'displacement', 'motion', 'arithmetic'].includes(q.kind), q.question);
+  assert.throws(() => checkCorpusMix({ ...base, listShare: 0.5 }), (e: unknown) => isVlmError(e) && /listShare must be at most 1/.test((e as Error).message));
+  assert.throws(() => checkCorpusMix({ ...base, numberShare: 2 }), (e: unknown) => isVlmError(e) && /numberShare must be between 0 and 1/.test((e as Error).message));
 });

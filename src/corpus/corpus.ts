@@ -2,8 +2,9 @@
 // renderer (DESIGN.md §4): questions about rendered tabletop scenes (colour, identity, category,
 // counting, left/right/front/behind relations, positions in cm relative to the gripper, captions),
 // world-knowledge text (affordances, synonyms, categories, translations of object names), and
-// questions asked in Spanish, French, German and Chinese. Every object of the catalogue appears,
-// held-out ones included (they are held out of robot data only).
+// questions asked in Spanish, French, German and Chinese, and (src/corpus/numbers.ts) the language of
+// numbers, lists and motions. Every object of the catalogue appears, held-out ones included (they are
+// held out of robot data only).
 //
 // The corpus is a pure function of (seed, index): `corpusConversation(seed, i)` always gives the same
 // conversation, so the trainer can index it like an array, shuffle it and resume exactly without
@@ -18,12 +19,15 @@ import type { RgbImage } from '../data/image.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import { Rng } from '../util/index.ts';
 import { UsageError } from '../errors/index.ts';
+import { JSON_LISTS, LISTS, NUMBER_TEXT, SCENE_LISTS } from './numbers.ts';
 
-/** Categories of the held-out VQA set (each non-English language is a category of its own). */
-export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh'] as const;
+/** Categories of the held-out VQA set (each non-English language is a category of its own; `lists`:
+ *  displacements written as lists of numbers, `json`: JSON lists of strings). New categories go at the
+ *  end: an item's draw depends on its category's place here. */
+export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh', 'lists', 'json'] as const;
 export type VqaCategory = (typeof VQA_CATEGORIES)[number];
 /** Kinds of question that only appear in training conversations (free-form answers). */
-export type CorpusKind = VqaCategory | 'position' | 'location' | 'caption' | 'translation';
+export type CorpusKind = VqaCategory | 'position' | 'location' | 'caption' | 'translation' | 'displacement' | 'motion' | 'arithmetic';
 
 export interface Placement {
   id: string;
@@ -176,7 +180,7 @@ export function tableLocation(p: { x: number; y: number }): string | null {
   return `${p.x < 0.35 ? 'front' : 'back'} ${p.y > 0.07 ? 'left' : p.y < -0.07 ? 'right' : 'middle'}`;
 }
 
-export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
+export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign | 'lists' | 'json'> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
   colour: [
     (s, rng) => {
       const p = rng.pick(s.placements);
@@ -438,6 +442,12 @@ export interface CorpusMix {
   groundingShare?: number;
   /** Objects per scene: 1 to this (at most 5). */
   maxObjects?: number;
+  /** Share of scene questions answered as lists: where an object is relative to the gripper as
+   *  [forward, left, up] in cm, and the objects on the table as a JSON list (default 0). */
+  listShare?: number;
+  /** Share of text conversations about numbers, lists and motions (src/corpus/numbers.ts) instead of
+   *  world knowledge and translations (default 0). */
+  numberShare?: number;
 }
 
 /** The default mix (the tiny preset's; the base preset has its own): 3 in 4 conversations show a scene with 4
@@ -455,17 +465,24 @@ export function checkCorpusMix(mix: CorpusMix): void {
   share(mix.captionShare, 'captionShare');
   share(mix.locationShare ?? 0, 'locationShare');
   share(mix.groundingShare ?? 0, 'groundingShare');
-  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare + groundingShare must be at most 1');
+  share(mix.listShare ?? 0, 'listShare');
+  share(mix.numberShare ?? 0, 'numberShare');
+  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare + groundingShare + listShare must be at most 1');
   if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1)) throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
   if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5)) throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
 }
 
 /** Conversation `index` of the training corpus: a scene with `questionsPerScene` questions about it
  *  (some in other languages), or (`textShare` of them) 5 text questions without image (world
- *  knowledge, and about 30% instruction translations). */
+ *  knowledge and about 30% instruction translations; or, `numberShare` of them, numbers, lists and
+ *  motions). A share of 0 draws nothing from the RNG, so a mix without the newer fields gives exactly
+ *  the conversations it gave before they existed. */
 export function corpusConversation(seed: number, index: number, mix: CorpusMix = DEFAULT_CORPUS_MIX): CorpusConversation {
   const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
-  if (rng.next() < mix.textShare) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
+  if (rng.next() < mix.textShare) {
+    if ((mix.numberShare ?? 0) > 0 && rng.next() < mix.numberShare!) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(NUMBER_TEXT, rng)) };
+    return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
+  }
   const scene = sampleCorpusScene(rng, mix.maxObjects);
   const out: QA[] = [];
   for (let k = 0; k < mix.questionsPerScene; k++) {
@@ -476,6 +493,7 @@ export function corpusConversation(seed: number, index: number, mix: CorpusMix =
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare) gens = EN_SCENE.caption;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0)) gens = EN_SCENE.location;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0)) gens = GROUNDING;
+    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0)) gens = SCENE_LISTS;
     else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
     out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
   }
@@ -489,19 +507,25 @@ export interface VqaItem {
   answer: string;
 }
 
-/** The held-out VQA set: `perCategory` single questions of each category, from scenes and draws of a
- *  stream the training corpus never uses. */
-export function heldOutVqa(seed: number, perCategory: number): VqaItem[] {
+/** Text questions of the held-out categories without an image. */
+const HELD_OUT_TEXT: Partial<Record<VqaCategory, TextQuestion[]>> = { knowledge: KNOWLEDGE, lists: LISTS, json: JSON_LISTS };
+
+/** The held-out VQA set: `perCategory` single questions of each category (of `categories`, default
+ *  all), from scenes and draws of a stream the training corpus never uses. A category's items do not
+ *  depend on which other categories are asked. */
+export function heldOutVqa(seed: number, perCategory: number, categories: readonly VqaCategory[] = VQA_CATEGORIES): VqaItem[] {
   const items: VqaItem[] = [];
   VQA_CATEGORIES.forEach((category, c) => {
+    if (!categories.includes(category)) return;
     for (let i = 0; i < perCategory; i++) {
       const rng = new Rng(itemSeed(seed, EVAL_STREAM, c * 1_000_003 + i));
-      if (category === 'knowledge') {
-        const q = drawText(KNOWLEDGE, rng);
+      const text = HELD_OUT_TEXT[category];
+      if (text) {
+        const q = drawText(text, rng);
         items.push({ category, scene: null, question: q.question, answer: q.answer });
         continue;
       }
-      const gens = category === 'es' || category === 'fr' || category === 'de' || category === 'zh' ? FOREIGN_SCENE[category] : EN_SCENE[category];
+      const gens = category === 'es' || category === 'fr' || category === 'de' || category === 'zh' ? FOREIGN_SCENE[category] : EN_SCENE[category as keyof typeof EN_SCENE];
       // A new scene until one answers a question of this category (e.g. spatial needs two objects).
       for (;;) {
         const scene = sampleCorpusScene(rng);

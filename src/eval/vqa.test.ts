@@ -12,9 +12,15 @@ import { evaluateVqa, retention, scoreVqa, vqaPrompt, vqaTable } from './vqa.ts'
 
 test('scoring: exact match after normalisation, per category and overall', () => {
   const items = heldOutVqa(1, 2);
-  const predictions = items.map((x, i) => (i % 2 === 0 ? ` ${x.answer.toUpperCase()}.` : `${x.answer} and more`));
+  // Right: the answer upper-cased with a full stop (words), or spaced out (lists, judged strictly).
+  const predictions = items.map((x, i) => (i % 2 === 1 ? `${x.answer} and more` : x.answer.startsWith('[') ? ` ${x.answer} ` : ` ${x.answer.toUpperCase()}.`));
   const s = scoreVqa(items, predictions);
   for (const c of VQA_CATEGORIES) assert.deepEqual([s.categories[c].correct, s.categories[c].total], [1, 2], c);
+  // The list categories also count well-formed lists (the right one; "… and more" is not a list).
+  assert.equal(s.categories.lists.wellFormed, 1);
+  assert.equal(s.categories.json.wellFormed, 1);
+  assert.equal(s.categories.colour.wellFormed, undefined);
+  assert.ok(!scoreVqa(items, items.map((x) => (x.answer.startsWith('[') ? `${x.answer}.` : x.answer))).predictions.some((p) => p.answer.startsWith('[') && p.correct), 'a list with a full stop after it is not a list');
   assert.equal(s.overall, 0.5);
   assert.equal(s.predictions.filter((p) => p.correct).length, items.length / 2);
   const base = scoreVqa(items, items.map((x) => x.answer));
@@ -46,6 +52,11 @@ test('prompts carry the image as the model\'s image tokens; a random model score
   const textModel = Gemma3Model.random(tinyTextConfig({ vocab_size: tokenizer.vocabSize }), { seed: 0 });
   assert.throws(() => vqaPrompt({ model: textModel, tokenizer, template }, items.find((x) => x.scene)!), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /text-only/.test(e.message));
   const report = evaluateVqa(m, { perCategory: 3, maxNewTokens: 6, silent: true });
-  assert.equal(report.predictions.length, 30);
+  assert.equal(report.predictions.length, 3 * VQA_CATEGORIES.length);
+  const some = evaluateVqa(m, { perCategory: 2, maxNewTokens: 4, categories: ['spatial', 'json'], silent: true });
+  assert.deepEqual(some.predictions.map((p) => p.question), heldOutVqa(2026, 2, ['spatial', 'json']).map((x) => x.question));
+  assert.equal(some.categories.colour.total, 0);
+  assert.doesNotMatch(vqaTable(some), /\| colour \|/);
+  assert.throws(() => evaluateVqa(m, { categories: ['colours' as 'colour'], silent: true }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /unknown VQA category "colours"/.test(e.message));
   assert.ok(report.overall < 0.3, `a random model scored ${report.overall}`);
 });

@@ -1,5 +1,6 @@
 // VQA evaluation: the held-out questions of the pretraining distribution (DESIGN.md §4), asked one at a
-// time with greedy decoding, scored by exact match after normalisation, per category. Given a baseline
+// time with greedy decoding, scored per category by exact match after normalisation (list answers
+// strictly as lists, src/corpus/answers.ts; with the share of well-formed lists). Given a baseline
 // (the base model before robot fine-tuning), the retention ratio per category is accuracy / baseline
 // accuracy — the paper's measure of forgetting.
 import { existsSync } from 'node:fs';
@@ -10,8 +11,9 @@ import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
-import { VQA_CATEGORIES, heldOutVqa, normaliseAnswer, renderScene } from '../corpus/corpus.ts';
+import { VQA_CATEGORIES, heldOutVqa, renderScene } from '../corpus/corpus.ts';
 import type { VqaCategory, VqaItem } from '../corpus/corpus.ts';
+import { answerMatches, listWellFormed } from '../corpus/answers.ts';
 import { Progress } from '../util/index.ts';
 import { imageSpec, loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
 import { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
@@ -30,8 +32,12 @@ export interface VqaPrediction {
 
 export interface CategoryScore {
   correct: number;
+  /** 0 when the category was not asked (`VqaOptions.categories`). */
   total: number;
   accuracy: number;
+  /** For categories whose answers are lists: how many predictions were well-formed lists of the
+   *  answer's shape, right or wrong. */
+  wellFormed?: number;
 }
 
 export interface VqaReport {
@@ -48,7 +54,10 @@ export interface VqaOptions {
   seed?: number;
   perCategory?: number;
   batchSize?: number;
+  /** Tokens generated per answer (default 24, and 80 in batches with a list answer). */
   maxNewTokens?: number;
+  /** Only these categories (default all); each category's items are the same either way. */
+  categories?: readonly VqaCategory[];
   silent?: boolean;
 }
 
@@ -106,10 +115,12 @@ export function scoreVqa(items: readonly VqaItem[], predictions: readonly string
   const categories = Object.fromEntries(VQA_CATEGORIES.map((c) => [c, { correct: 0, total: 0, accuracy: 0 }])) as Record<VqaCategory, CategoryScore>;
   const out: VqaPrediction[] = items.map((item, i) => {
     const prediction = predictions[i] ?? '';
-    const correct = normaliseAnswer(prediction) === normaliseAnswer(item.answer);
+    const correct = answerMatches(prediction, item.answer);
     const s = categories[item.category];
     s.total++;
     if (correct) s.correct++;
+    const formed = listWellFormed(prediction, item.answer);
+    if (formed !== null) s.wellFormed = (s.wellFormed ?? 0) + (formed ? 1 : 0);
     return { category: item.category, question: item.question, answer: item.answer, prediction, correct };
   });
   let correct = 0;
@@ -126,7 +137,9 @@ export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   const perCategory = options.perCategory ?? VQA_EVAL_PER_CATEGORY;
   if (!Number.isInteger(perCategory) || perCategory < 1) throw new UsageError(`questions per category must be a positive integer, got ${perCategory}`);
   const batchSize = options.batchSize ?? 32;
-  const items = heldOutVqa(seed, perCategory);
+  const asked = options.categories ?? VQA_CATEGORIES;
+  for (const c of asked) if (!(VQA_CATEGORIES as readonly string[]).includes(c)) throw new UsageError(`unknown VQA category "${c}"`, `use some of ${VQA_CATEGORIES.join(', ')}`);
+  const items = heldOutVqa(seed, perCategory, asked);
   const started = performance.now();
   const progress = new Progress({ label: 'vqa', total: items.length, unit: 'questions', silent: options.silent });
   const predictions: string[] = [];
@@ -134,7 +147,8 @@ export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   for (let i = 0; i < items.length; i += batchSize) {
     const batch = items.slice(i, i + batchSize);
     const requests = batch.map((item) => vqaPrompt(m, item));
-    const gens = generate(m.model, requests, { maxNewTokens: options.maxNewTokens ?? 24, eosIds: stopIds });
+    const lists = batch.some((item) => listWellFormed('', item.answer) !== null);
+    const gens = generate(m.model, requests, { maxNewTokens: options.maxNewTokens ?? (lists ? 80 : 24), eosIds: stopIds });
     for (const g of gens) predictions.push(m.tokenizer.decode(g.tokens, { skipSpecial: true }));
     progress.tick(batch.length);
   }
@@ -143,11 +157,12 @@ export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   return { seed, perCategory, ...scored, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Accuracy / baseline accuracy per category and overall (null where the baseline scored 0). */
+/** Accuracy / baseline accuracy per category and overall (null where the baseline scored 0 or did not
+ *  ask the category, e.g. a report from before the category existed). */
 export function retention(run: VqaReport, baseline: VqaReport): Record<VqaCategory | 'overall', number | null> {
   const out = {} as Record<VqaCategory | 'overall', number | null>;
   for (const c of VQA_CATEGORIES) {
-    const b = baseline.categories[c].accuracy;
+    const b = baseline.categories[c]?.accuracy ?? 0;
     out[c] = b > 0 ? run.categories[c].accuracy / b : null;
   }
   out.overall = baseline.overall > 0 ? run.overall / baseline.overall : null;
@@ -159,14 +174,17 @@ export function vqaTable(run: VqaReport, baseline?: VqaReport): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const ret = baseline ? retention(run, baseline) : null;
   const head = baseline ? '| category | questions | accuracy | baseline | retention |\n|---|---:|---:|---:|---:|' : '| category | questions | accuracy |\n|---|---:|---:|';
-  const rows = VQA_CATEGORIES.map((c) => {
+  const asked = VQA_CATEGORIES.filter((c) => run.categories[c].total > 0);
+  const rows = asked.map((c) => {
     const s = run.categories[c];
     const cells = [c, String(s.total), pct(s.accuracy)];
-    if (baseline) cells.push(pct(baseline.categories[c].accuracy), ret![c] === null ? 'n/a' : ret![c]!.toFixed(3));
+    if (baseline) cells.push(baseline.categories[c] ? pct(baseline.categories[c].accuracy) : 'n/a', ret![c] === null ? 'n/a' : ret![c]!.toFixed(3));
     return `| ${cells.join(' | ')} |`;
   });
-  const total = VQA_CATEGORIES.reduce((a, c) => a + run.categories[c].total, 0);
+  const total = asked.reduce((a, c) => a + run.categories[c].total, 0);
   const all = ['**overall**', String(total), `**${pct(run.overall)}**`];
   if (baseline) all.push(pct(baseline.overall), ret!.overall === null ? 'n/a' : ret!.overall.toFixed(3));
-  return [head, ...rows, `| ${all.join(' | ')} |`].join('\n');
+  const formed = asked.filter((c) => run.categories[c].wellFormed !== undefined).map((c) => `${c} ${run.categories[c].wellFormed}/${run.categories[c].total}`);
+  const table = [head, ...rows, `| ${all.join(' | ')} |`].join('\n');
+  return formed.length > 0 ? `${table}\n\nWell-formed lists of the answer's shape (right or wrong): ${formed.join(', ')}.` : table;
 }
