@@ -1,5 +1,6 @@
 // The action-codec contract and registry: a style name maps to a factory of codecs that turn
-// action elements into text and back (strictly), with the grammar the text follows.
+// action elements into text and back (strictly), with the grammar the text follows, and to the hint
+// that names the format inside the chunk prompt.
 import { ConfigError } from '../errors/index.ts';
 import type { Grammar } from './grammar.ts';
 import { ActionParseError } from './types.ts';
@@ -29,25 +30,36 @@ export interface TokensCodecOptions {
 }
 
 type Factory = (options: CodecOptions) => ActionCodec;
-const registry = new Map<string, Factory>();
+const registry = new Map<string, { factory: Factory; promptHint: string }>();
 
-export function registerCodec(style: string, factory: Factory): void {
-  registry.set(style, factory);
+/** Registers a style: its codec factory and how the chunk prompt names its format ("as a list of
+ *  [dx, dy, dz, gripper]"), which training and inference must write identically. */
+export function registerCodec(style: string, factory: Factory, promptHint: string): void {
+  registry.set(style, { factory, promptHint });
 }
 
 export function listCodecs(): string[] {
   return [...registry.keys()];
 }
 
-export function getCodec(style: string, options: CodecOptions = {}): ActionCodec {
-  const factory = registry.get(style);
-  if (!factory) {
+function entry(style: string): { factory: Factory; promptHint: string } {
+  const e = registry.get(style);
+  if (!e) {
     throw new ConfigError('E_ACTION_STYLE', `unknown action style ${JSON.stringify(style)}`, {
       field: 'action-style',
       fix: `use one of ${listCodecs().join(', ')}`,
     });
   }
-  return factory(options);
+  return e;
+}
+
+export function getCodec(style: string, options: CodecOptions = {}): ActionCodec {
+  return entry(style).factory(options);
+}
+
+/** How the chunk prompt names a style's format (an unknown style is a typed error). */
+export function codecPromptHint(style: string): string {
+  return entry(style).promptHint;
 }
 
 /** Longest action text any codec accepts; longer input is refused before parsing. */

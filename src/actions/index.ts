@@ -6,7 +6,7 @@ import './codecs/tokens.ts';
 
 export { chunkTrajectory, sumElements, DEFAULT_CHUNKING } from './chunk.ts';
 export type { ChunkOptions } from './chunk.ts';
-export { getCodec, listCodecs, registerCodec, MAX_ELEMENTS, MAX_ACTION_TEXT } from './codec.ts';
+export { getCodec, listCodecs, registerCodec, codecPromptHint, MAX_ELEMENTS, MAX_ACTION_TEXT } from './codec.ts';
 export type { ActionCodec, CodecOptions, TokensCodecOptions } from './codec.ts';
 export { Grammar, lit, set, seq, alt, rep, opt } from './grammar.ts';
 export type { GrammarState, Node as GrammarNode } from './grammar.ts';
@@ -17,3 +17,5 @@ export type { MotionThresholds, PlanPhase, Sign } from './motion.ts';
 export { SafetyEnvelope, UnsafeActionError, StoppedError, BRIDGE_LIMITS } from './envelope.ts';
 export type { EnvelopeLimits } from './envelope.ts';
 export { makeTokensCodec, BINS, ACTION_MARKERS, tokenBinRanges } from './codecs/tokens.ts';
+export { leastUsedTokens, markerMap, actionIdsToText, splitMarkers, stripMarkers, saveActionTokens, loadActionTokens, ACTION_TOKENS_FILE } from './action-tokens.ts';
+export type { ActionTokens } from './action-tokens.ts';

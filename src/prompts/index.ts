@@ -7,6 +7,7 @@ import { verifyPrompt } from './verify.ts';
 import { directionPrompt } from './direction.ts';
 import { actPrompt } from './act.ts';
 import type { Prompt, PromptStage } from './prompt.ts';
+import { codecPromptHint, listCodecs } from '../actions/index.ts';
 
 export type { Prompt, PromptStage } from './prompt.ts';
 
@@ -27,10 +28,6 @@ export function promptVersions(): Record<PromptStage, string> {
   return Object.fromEntries(Object.values(PROMPTS).map((p) => [p.stage, p.version])) as Record<PromptStage, string>;
 }
 
-/** How each action style is described inside the chunk prompt. */
-export const CHUNK_FORMATS: Record<string, string> = {
-  list: 'as a list of [dx, dy, dz, gripper]',
-  rot: 'as a list of [dx, dy, dz, droll, dpitch, dyaw, gripper] with rotations in degrees',
-  phrase: 'as phrases such as "move forward 4.2 cm, open gripper", one group per step, separated by semicolons',
-  tokens: 'as action tokens',
-};
+/** How each action style is described inside the chunk prompt, by style: derived from the codec
+ *  registry (each codec carries its hint, `codecPromptHint`); kept for callers that index by name. */
+export const CHUNK_FORMATS: Record<string, string> = Object.fromEntries(listCodecs().map((style) => [style, codecPromptHint(style)]));

@@ -15,8 +15,8 @@ import { addAdapter, loadModel, loraConfig, saveAdapter, saveModel, setActiveAda
 import type { LoraConfig, LoraSettings } from '../models/index.ts';
 import { openSftDataset, recordTexts } from '../sft/dataset.ts';
 import { writeFileAtomic } from '../util/index.ts';
-import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from './action-tokens.ts';
-import type { ActionTokens } from './action-tokens.ts';
+import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from '../actions/action-tokens.ts';
+import type { ActionTokens } from '../actions/action-tokens.ts';
 import { loadSftSplit } from './sft.ts';
 import type { SplitStats } from './sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';

@@ -11,6 +11,8 @@ import { isVlmError } from '../errors/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { encodeConversation, loadSftSplit } from './sft.ts';
 import type { ChatEncoder } from './sft.ts';
+import { ACTION_MARKERS } from '../actions/index.ts';
+import { leastUsedTokens } from '../actions/action-tokens.ts';
 
 const trained = trainBpe(Array.from({ length: 50 }, (_, i) => `pick up the carrot ${i} move left then down [[1.0, 0.0, -2.5, 1]]`), { vocabSize: 330 });
 const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
@@ -72,4 +74,24 @@ test('malformed SFT folders and records are typed errors naming the file and lin
   } finally {
     rmSync(dir, { recursive: true });
   }
+});
+
+test('the SFT encoder maps each action marker to one trained id', () => {
+  const trained = trainBpe(['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)], { vocabSize: 400 });
+  const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 't' });
+  const template = ChatTemplate.fromConfig(tokenizer.config, 't')!;
+  const ids = leastUsedTokens(tokenizer, ['pick up the carrot'], 20);
+  const map = new Map(ACTION_MARKERS.slice(0, 20).map((m, i) => [m, ids[i]!]));
+  const cfg = tinyGemma3Config({ text_config: { vocab_size: tokenizer.vocabSize } });
+  const enc = { tokenizer, template, cfg, actionTokens: map };
+  const messages = [
+    { role: 'user' as const, content: [{ type: 'text' as const, text: 'move' }] },
+    { role: 'assistant' as const, content: [{ type: 'text' as const, text: '<a003><a019><a000>' }] },
+  ];
+  const out = encodeConversation(messages, enc, 'test');
+  const at = out.ids.indexOf(ids[3]!);
+  assert.ok(at > 0);
+  assert.deepEqual(out.ids.slice(at, at + 3), [ids[3], ids[19], ids[0]]);
+  assert.deepEqual(out.mask.slice(at, at + 3), [1, 1, 1]);
+  assert.throws(() => encodeConversation([messages[0]!, { role: 'assistant', content: [{ type: 'text', text: '<a200>' }] }], enc, 'rec 7'), (e: unknown) => isVlmError(e) && e.code === 'E_SFT_RECORD' && /rec 7/.test(e.message));
 });

@@ -15,7 +15,7 @@ import { imageSpec } from '../models/gemma3/image-tokens.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatMessage, ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { TrainExample } from './trainer.ts';
-import { splitMarkers } from './action-tokens.ts';
+import { splitMarkers } from '../actions/action-tokens.ts';
 
 export interface ChatEncoder {
   tokenizer: Tokenizer;

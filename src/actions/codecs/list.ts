@@ -49,5 +49,5 @@ function makeListCodec(style: 'list' | 'rot'): ActionCodec {
   };
 }
 
-registerCodec('list', () => makeListCodec('list'));
-registerCodec('rot', () => makeListCodec('rot'));
+registerCodec('list', () => makeListCodec('list'), 'as a list of [dx, dy, dz, gripper]');
+registerCodec('rot', () => makeListCodec('rot'), 'as a list of [dx, dy, dz, droll, dpitch, dyaw, gripper] with rotations in degrees');

@@ -59,4 +59,4 @@ const phraseCodec: ActionCodec = {
   },
 };
 
-registerCodec('phrase', () => phraseCodec);
+registerCodec('phrase', () => phraseCodec, 'as phrases such as "move forward 4.2 cm, open gripper", one group per step, separated by semicolons');

@@ -105,4 +105,4 @@ export function makeTokensCodec(options: TokensCodecOptions | undefined): Action
   };
 }
 
-registerCodec('tokens', (options) => makeTokensCodec(options.tokens));
+registerCodec('tokens', (options) => makeTokensCodec(options.tokens), 'as action tokens');

@@ -11,7 +11,7 @@ import { trainBpe } from '../../tokenizer/index.ts';
 import { Gemma3Model, saveModel, parseGemma3Config, loadModel, loadAdapter } from '../../models/index.ts';
 import { parseLoraSpec } from './train.ts';
 import { getCodec, ACTION_MARKERS } from '../../actions/index.ts';
-import { loadActionTokens, actionIdsToText, markerMap, stripMarkers } from '../../train/action-tokens.ts';
+import { loadActionTokens, actionIdsToText, markerMap, stripMarkers } from '../../actions/action-tokens.ts';
 import { SafetensorsFile } from '../../formats/index.ts';
 import { Tokenizer } from '../../tokenizer/index.ts';
 

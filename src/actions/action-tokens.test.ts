@@ -7,11 +7,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVlmError } from '../errors/index.ts';
-import { ACTION_MARKERS, tokenBinRanges } from '../actions/index.ts';
-import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
-import { tinyGemma3Config } from '../models/gemma3/testing.ts';
+import { tokenBinRanges } from './index.ts';
+import { trainBpe, Tokenizer } from '../tokenizer/index.ts';
 import { leastUsedTokens, splitMarkers, markerMap, saveActionTokens, loadActionTokens, ACTION_TOKENS_FILE } from './action-tokens.ts';
-import { encodeConversation } from './sft.ts';
 
 test('bin ranges are the 1st/99th percentiles, widened for a constant axis', () => {
   const els = Array.from({ length: 101 }, (_, i) => ({ dx: i - 50, dy: 2, dz: i % 2 === 0 ? 1 : -1 }));
@@ -20,11 +18,10 @@ test('bin ranges are the 1st/99th percentiles, widened for a constant axis', () 
   assert.deepEqual(r.high, [49, 2.5, 1]);
 });
 
-test('markers split from text; the encoder maps each to one trained id', () => {
+test('markers split from text; the least-used tokens are ordinary tokens the text does not use', () => {
   assert.deepEqual(splitMarkers('x<a001><a255> y'), [{ text: 'x', marker: false }, { text: '<a001>', marker: true }, { text: '<a255>', marker: true }, { text: ' y', marker: false }]);
   const trained = trainBpe(['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)], { vocabSize: 400 });
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 't' });
-  const template = ChatTemplate.fromConfig(tokenizer.config, 't')!;
   const ids = leastUsedTokens(tokenizer, ['pick up the carrot'], 20);
   assert.equal(new Set(ids).size, 20);
   for (const id of ids) {
@@ -34,19 +31,6 @@ test('markers split from text; the encoder maps each to one trained id', () => {
   const used = new Set(tokenizer.encode('pick up the carrot'));
   for (const id of ids) assert.ok(!used.has(id));
   assert.throws(() => leastUsedTokens(tokenizer, [], 10_000), /fewer than the 10000 action bins/);
-  const map = new Map(ACTION_MARKERS.slice(0, 20).map((m, i) => [m, ids[i]!]));
-  const cfg = tinyGemma3Config({ text_config: { vocab_size: tokenizer.vocabSize } });
-  const enc = { tokenizer, template, cfg, actionTokens: map };
-  const messages = [
-    { role: 'user' as const, content: [{ type: 'text' as const, text: 'move' }] },
-    { role: 'assistant' as const, content: [{ type: 'text' as const, text: '<a003><a019><a000>' }] },
-  ];
-  const out = encodeConversation(messages, enc, 'test');
-  const at = out.ids.indexOf(ids[3]!);
-  assert.ok(at > 0);
-  assert.deepEqual(out.ids.slice(at, at + 3), [ids[3], ids[19], ids[0]]);
-  assert.deepEqual(out.mask.slice(at, at + 3), [1, 1, 1]);
-  assert.throws(() => encodeConversation([messages[0]!, { role: 'assistant', content: [{ type: 'text', text: '<a200>' }] }], enc, 'rec 7'), (e: unknown) => isVlmError(e) && e.code === 'E_SFT_RECORD' && /rec 7/.test(e.message));
 });
 
 test('action_tokens.json round-trips; malformed files are typed errors', () => {
