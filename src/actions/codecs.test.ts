@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { getCodec, listCodecs, makeTokensCodec, ActionParseError, MAX_ELEMENTS, BINS } from './index.ts';
+import { getCodec, listCodecs, codecPromptHint, makeTokensCodec, ActionParseError, MAX_ELEMENTS, BINS } from './index.ts';
 import type { ActionElement } from './index.ts';
 
 const value = fc.double({ min: -99, max: 99, noNaN: true });
@@ -183,4 +183,11 @@ test('tokens: round trip within half a bin, four tokens per element, unknown tok
   assert.throws(() => makeTokensCodec({ low: [0, 0, 0], high: [0, 1, 1], tokens: TOKENS }), /bin range/);
   assert.throws(() => getCodec('tokens'), (e: unknown) => (e as { code?: string }).code === 'E_TOKENS_CODEC');
   assert.throws(() => getCodec('morse'), (e: unknown) => (e as { code?: string }).code === 'E_ACTION_STYLE');
+});
+
+test('every codec carries the hint that names its format in the chunk prompt; an unknown style is a typed error', () => {
+  const hints = listCodecs().map((s) => codecPromptHint(s));
+  assert.ok(hints.every((h) => /^as /.test(h)), hints.join(' | '));
+  assert.equal(new Set(hints).size, hints.length);
+  assert.throws(() => codecPromptHint('morse'), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_ACTION_STYLE');
 });
