@@ -3,9 +3,12 @@
 // decoding; stage prompts share their KV prefix) or on any OpenAI-compatible chat endpoint with
 // image input (vLLM, llama.cpp server, Gemini), sending the stage's grammar as GBNF or a regular
 // expression when the server takes one.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ACTION_MARKERS } from '../actions/index.ts';
 import type { Grammar } from '../actions/index.ts';
+import { actionIdsToText } from '../train/action-tokens.ts';
+import type { ActionTokens } from '../train/action-tokens.ts';
 import { GrammarConstraint, TokenTrie, tokenSurfaceTexts } from '../decode/index.ts';
 import type { SamplingConfig } from '../decode/index.ts';
 import { DecodeSession } from '../decode/session.ts';
@@ -51,6 +54,8 @@ export interface ModelBackend {
   /** What the policy's metadata shows of this back-end. */
   describe(): Record<string, unknown>;
   generate(req: StageRequest): Promise<StageOutput>;
+  /** Forgets cached state (the KV prefix) so an episode does not depend on the one before. */
+  reset?(): void;
   close?(): Promise<void>;
 }
 
@@ -58,8 +63,9 @@ export interface ModelBackend {
 export class EngineBackend implements ModelBackend {
   readonly name = 'engine';
   readonly #session: DecodeSession;
-  readonly #trie: TokenTrie;
-  readonly #texts: (string | null)[];
+  #trie: TokenTrie;
+  #texts: (string | null)[];
+  #actionTokens: ActionTokens | null = null;
   readonly #stopIds: number[];
   readonly #imageSize: number;
   /** Pixels of recently seen frames (a cycle's frame is used by several stages). */
@@ -85,6 +91,10 @@ export class EngineBackend implements ModelBackend {
     this.#imageSize = model.cfg.vision.imageSize;
   }
 
+  reset(): void {
+    this.#session.clear();
+  }
+
   /** Loads a model folder and, if given, an adapter (a `vlm2vla train` run folder or a PEFT folder). */
   static load(modelDir: string, adapter?: string | null): EngineBackend {
     const model = loadModel(modelDir);
@@ -100,6 +110,18 @@ export class EngineBackend implements ModelBackend {
 
   describe(): Record<string, unknown> {
     return { backend: 'engine', model: this.info.model, adapter: this.info.adapter };
+  }
+
+  /** A discrete-token model: its 256 bin ids read (and are constrained) as the markers <a000>…<a255>
+   *  that the tokens codec parses; every other token keeps its text. */
+  useActionTokens(t: ActionTokens): void {
+    const texts = tokenSurfaceTexts(this.tokenizer);
+    t.ids.forEach((id, bin) => {
+      if (id < texts.length) texts[id] = ACTION_MARKERS[bin]!;
+    });
+    this.#texts = texts;
+    this.#trie = new TokenTrie(texts);
+    this.#actionTokens = t;
   }
 
   #pixels(img: RgbImage): Float32Array {
@@ -139,7 +161,7 @@ export class EngineBackend implements ModelBackend {
       onToken: constraint ? (id) => void constraint.accept(id) : undefined,
     });
     return {
-      text: this.tokenizer.decode(out.tokens, { skipSpecial: true }),
+      text: this.#actionTokens ? actionIdsToText(out.tokens, this.#actionTokens, this.tokenizer) : this.tokenizer.decode(out.tokens, { skipSpecial: true }),
       finishReason: out.finishReason,
       ms: performance.now() - started,
       promptTokens: out.promptTokens,
@@ -204,15 +226,5 @@ export class OpenAIBackend implements ModelBackend {
     const result = await this.#client.chat(body);
     const text = result.content.trim();
     return { text, finishReason: 'stop', ms: performance.now() - started, promptTokens: 0, newTokens: 0, reusedTokens: 0, constrained };
-  }
-}
-
-/** Reads a JSON file or returns null when it does not exist. */
-export function readJsonIfExists(path: string): unknown {
-  if (!existsSync(path)) return null;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return null;
   }
 }

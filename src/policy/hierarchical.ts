@@ -108,10 +108,11 @@ export class HierarchicalPolicy implements Policy {
     };
   }
 
-  async reset(instruction: string): Promise<void> {
+  async reset(instruction: string, options: { seed?: number } = {}): Promise<void> {
     this.#state = { instruction, subtasks: null, index: 0, cyclesOnSubtask: 0, cycle: 0, previous: null };
-    this.#episode++;
+    this.#episode = options.seed ?? this.#episode + 1;
     this.envelope.reset();
+    this.opts.backend.reset?.();
   }
 
   /** Generates one stage's answer and decodes it strictly, regenerating malformed answers. */
@@ -157,7 +158,15 @@ export class HierarchicalPolicy implements Policy {
       s.previous = obs;
       s.cycle++;
       const malformed = Object.values(stats.malformed).reduce((a, b) => a + b, 0);
-      return { actions, text, done, malformed, timing: { totalMs: performance.now() - started, stages: timing } };
+      return {
+        actions,
+        text,
+        done,
+        malformed,
+        ...(stats.verified !== null ? { verified: stats.verified } : {}),
+        ...(stats.failedStage !== null ? { failed: stats.refused ? `envelope: ${stats.refused}` : `${stats.failedStage}: no well-formed answer in ${this.opts.retries + 1} tries` } : {}),
+        timing: { totalMs: performance.now() - started, stages: timing },
+      };
     };
     const o = this.opts;
     const task = obs.instruction;

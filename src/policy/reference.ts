@@ -28,10 +28,10 @@ export class ExpertPolicy implements Policy {
 
   constructor(readonly seed = 0) {}
 
-  async reset(_instruction: string): Promise<void> {
+  async reset(_instruction: string, options: { seed?: number } = {}): Promise<void> {
     this.#actions = null;
     this.#rollout = null;
-    this.#episode++;
+    this.#episode = options.seed ?? this.#episode + 1;
   }
 
   async infer(obs: Observation): Promise<PolicyResult> {
@@ -57,7 +57,9 @@ export class RandomPolicy implements Policy {
     this.#rng = new Rng(seed);
   }
 
-  async reset(_instruction: string): Promise<void> {}
+  async reset(_instruction: string, options: { seed?: number } = {}): Promise<void> {
+    if (options.seed !== undefined) this.#rng = new Rng(this.seed * 1_000_003 + options.seed);
+  }
 
   async infer(_obs: Observation): Promise<PolicyResult> {
     const started = performance.now();

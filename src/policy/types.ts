@@ -69,12 +69,18 @@ export interface PolicyResult {
   done?: boolean;
   /** Outputs the strict decoder refused and that were regenerated in this cycle. */
   malformed?: number;
+  /** The verifier's decision on the previous cycle's subtask (undefined when none was asked). */
+  verified?: boolean;
+  /** Why no actions came out of this cycle (a stage that exhausted its retries, or the envelope). */
+  failed?: string;
 }
 
 export interface Policy {
   readonly metadata: PolicyMetadata;
-  /** Starts a new episode with this instruction (clears subtasks, cycle counts, latches). */
-  reset(instruction: string): Promise<void>;
+  /** Starts a new episode with this instruction (clears subtasks, cycle counts, latches). A seed
+   *  makes the episode's sampling independent of what ran before (the harness passes one per
+   *  episode, so results do not depend on how episodes are spread over workers). */
+  reset(instruction: string, options?: { seed?: number }): Promise<void>;
   /** One control cycle. */
   infer(observation: Observation): Promise<PolicyResult>;
   /** Releases resources (engine, sockets). */

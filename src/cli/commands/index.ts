@@ -11,6 +11,8 @@ import { modelInfoCommand, modelExportGgufCommand } from './model.ts';
 import { trainCommand } from './train.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { evalVqaCommand } from './eval.ts';
+import { evalSimCommand } from './eval-sim.ts';
+import { actCommand } from './act.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -22,6 +24,8 @@ export const commands: readonly Command[] = [
   pretrainCommand,
   trainCommand,
   evalVqaCommand,
+  evalSimCommand,
+  actCommand,
   simCollectCommand,
   simPlayCommand,
   tokenizerEncodeCommand,

@@ -1,0 +1,125 @@
+// Building a policy from the command line's words: a model folder and adapter (the action style and
+// the reasoning mode are read from the training run's dataset, so a -NR or discrete-token run is
+// driven the way it was trained), a remote OpenAI-compatible back-end, and the verifier.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { getCodec, ACTION_MARKERS } from '../actions/index.ts';
+import { FormatError, UsageError } from '../errors/index.ts';
+import { CHUNK_FORMATS } from '../prompts/index.ts';
+import { loadActionTokens } from '../train/action-tokens.ts';
+import type { ActionTokens } from '../train/action-tokens.ts';
+import { EngineBackend, OpenAIBackend } from './backend.ts';
+import type { GrammarMode, ModelBackend } from './backend.ts';
+import { GREEDY_SAMPLING, HIERARCHICAL_DEFAULTS, HierarchicalPolicy, PAPER_SAMPLING } from './hierarchical.ts';
+import type { StageSampling } from './hierarchical.ts';
+import { BudgetVerifier, ModelVerifier, OracleVerifier } from './verifiers.ts';
+import type { Verifier } from './verifiers.ts';
+import type { Policy } from './types.ts';
+
+/** How a model was trained to act, from its run folder (or the defaults for a bare adapter). */
+export interface ActingStyle {
+  actionStyle: string;
+  reasoning: 'full' | 'none';
+  /** Discrete-token runs: which vocabulary ids stand for the 256 bins. */
+  actionTokens: ActionTokens | null;
+  /** Where the style was read from (null: defaults). */
+  source: string | null;
+}
+
+function readJson(path: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
+    return v as Record<string, unknown>;
+  } catch (cause) {
+    throw new FormatError('E_RUN_INFO', `${path} is not a valid JSON object: ${(cause as Error).message}`, { file: path, fix: 'restore it from the training run, or pass --action-style and --reasoning explicitly' });
+  }
+}
+
+/** The acting style of a run folder (RUN/run.json → its SFT dataset's build_info.json), of a full
+ *  fine-tune's RUN/model, or the defaults (`list`, `full`). */
+export function actingStyle(adapterOrModel: string | null): ActingStyle {
+  const candidates = adapterOrModel ? [adapterOrModel, dirname(adapterOrModel)] : [];
+  for (const dir of candidates) {
+    const runFile = join(dir, 'run.json');
+    if (!existsSync(runFile)) continue;
+    const run = readJson(runFile);
+    const tokens = loadActionTokens(dir) ?? (typeof run.actionTokens === 'object' && run.actionTokens ? (run.actionTokens as ActionTokens) : null);
+    let reasoning: 'full' | 'none' = 'full';
+    let actionStyle = run.actionStyle === 'tokens' ? 'tokens' : 'list';
+    const data = typeof run.data === 'string' ? run.data : null;
+    const infoFile = data ? join(data, 'build_info.json') : null;
+    if (infoFile && existsSync(infoFile)) {
+      const options = (readJson(infoFile).options ?? {}) as Record<string, unknown>;
+      if (options.reasoning === 'none') reasoning = 'none';
+      if (typeof options.actionStyle === 'string') actionStyle = options.actionStyle;
+    }
+    if (actionStyle === 'tokens' && !tokens) throw new FormatError('E_RUN_INFO', `${dir} was trained on discrete action tokens but has no action_tokens.json`, { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' });
+    return { actionStyle, reasoning, actionTokens: actionStyle === 'tokens' ? tokens : null, source: runFile };
+  }
+  return { actionStyle: 'list', reasoning: 'full', actionTokens: null, source: null };
+}
+
+export interface LoadPolicyOptions {
+  /** Model folder (engine back-end), or the model name on the remote server. */
+  model: string;
+  adapter?: string | null;
+  /** An OpenAI-compatible server instead of the embedded engine. */
+  baseUrl?: string | null;
+  apiKey?: string;
+  grammar?: GrammarMode;
+  greedy?: boolean;
+  seed?: number;
+  /** `model` (default), `oracle`, `budget:K`, or `openai` (verify through the remote back-end). */
+  verifier?: string;
+  /** Override what the run folder says. */
+  actionStyle?: string;
+  reasoning?: 'full' | 'none';
+  /** Subtasks sampled at T 1.0 (the paper's out-of-distribution setting) instead of 0.5. */
+  outOfDistribution?: boolean;
+  constrained?: boolean;
+}
+
+export function parseVerifier(spec: string, backend: ModelBackend, sampling: StageSampling): Verifier {
+  if (spec === 'model' || spec === 'openai') return new ModelVerifier(backend, spec, sampling.verify);
+  if (spec === 'oracle') return new OracleVerifier();
+  const m = /^budget:(\d{1,4})$/.exec(spec);
+  if (m) return new BudgetVerifier(Number(m[1]));
+  throw new UsageError(`unknown verifier ${JSON.stringify(spec)}`, 'use model, oracle, budget:K (advance after K cycles) or, with --base-url, openai');
+}
+
+/** A HierarchicalPolicy over the embedded engine (model folder + adapter) or a remote server. */
+export async function loadModelPolicy(opts: LoadPolicyOptions): Promise<Policy> {
+  return buildModelPolicy(opts);
+}
+
+export function buildModelPolicy(opts: LoadPolicyOptions): HierarchicalPolicy {
+  const style = actingStyle(opts.adapter ?? (opts.baseUrl ? null : opts.model));
+  const actionStyle = opts.actionStyle ?? style.actionStyle;
+  const reasoning = opts.reasoning ?? style.reasoning;
+  let backend: ModelBackend;
+  if (opts.baseUrl) {
+    if (actionStyle === 'tokens') throw new UsageError('a remote back-end cannot drive a discrete-token model (its bins are vocabulary ids)', 'serve it with `vlm2vla serve` and use --server, or run it on the embedded engine');
+    backend = new OpenAIBackend({ baseUrl: opts.baseUrl, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
+  } else {
+    const engine = EngineBackend.load(opts.model, opts.adapter);
+    if (style.actionTokens && actionStyle === 'tokens') engine.useActionTokens(style.actionTokens);
+    backend = engine;
+  }
+  const codec = actionStyle === 'tokens' ? getCodec('tokens', { tokens: { low: style.actionTokens!.low, high: style.actionTokens!.high, tokens: ACTION_MARKERS } }) : getCodec(actionStyle);
+  const base = opts.greedy ? GREEDY_SAMPLING : PAPER_SAMPLING;
+  const sampling: StageSampling = opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
+  const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), backend, sampling);
+  return new HierarchicalPolicy({
+    ...HIERARCHICAL_DEFAULTS,
+    backend,
+    codec,
+    formatHint: CHUNK_FORMATS[actionStyle] ?? CHUNK_FORMATS.list!,
+    reasoning,
+    verifier,
+    sampling,
+    seed: opts.seed ?? 0,
+    constrained: opts.constrained ?? true,
+    describe: { greedy: Boolean(opts.greedy), styleFrom: style.source },
+  });
+}
