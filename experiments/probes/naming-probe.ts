@@ -2,11 +2,11 @@
 // pretraining corpus never reaches), the LM head's argmax at every image token whose cell shows an
 // object (the vision stage's labels) against the last token of that object's English name — what the
 // base preset's image-token naming trains (PretrainPreset.namingCells, docs/train.md).
-// Run: node --import tsx scripts/naming-probe.ts [--model models/base] [--scenes 64]
-import { CorpusSource, PRETRAIN_PRESETS } from '../src/pretrain/pretrain.ts';
-import { makeBatch } from '../src/train/trainer.ts';
-import { crossEntropy, initBackend, noGrad } from '../src/tensor/index.ts';
-import { argmax } from '../src/decode/sampling.ts';
+// Run: node --import tsx experiments/probes/naming-probe.ts [--model models/base] [--scenes 64]
+import { CorpusSource, PRETRAIN_PRESETS } from '../../src/pretrain/pretrain.ts';
+import { makeBatch } from '../../src/train/trainer.ts';
+import { crossEntropy, initBackend, noGrad } from '../../src/tensor/index.ts';
+import { argmax } from '../../src/decode/sampling.ts';
 import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('naming-probe');

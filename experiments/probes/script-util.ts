@@ -1,12 +1,13 @@
-// What the measurement scripts share: a usage error that names the script and exits, parsing the
-// flags and checking a whole-number flag, and loading a model (config, weights, tokenizer, chat template) with its typed
+// What the research probes share: a usage error that names the script and exits, parsing the flags
+// (with --help listing them) and checking a whole-number flag, and loading a model (config, weights, tokenizer, chat template) with its typed
 // errors turned into such a message.
+import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
-import { loadVqaModel } from '../src/eval/vqa.ts';
-import type { VqaModel } from '../src/eval/vqa.ts';
-import { isVlmError } from '../src/errors/index.ts';
-import type { Gemma3Config } from '../src/models/index.ts';
+import { loadVqaModel } from '../../src/eval/vqa.ts';
+import type { VqaModel } from '../../src/eval/vqa.ts';
+import { isVlmError } from '../../src/errors/index.ts';
+import type { Gemma3Config } from '../../src/models/index.ts';
 
 /** A function that prints `script: message` to stderr and exits with status 1. */
 export function failWith(script: string): (message: string) => never {
@@ -16,8 +17,15 @@ export function failWith(script: string): (message: string) => never {
   };
 }
 
-/** parseArgs over the command line, with an unknown or malformed flag turned into a usage error. */
+/** parseArgs over the command line, with an unknown or malformed flag turned into a usage error;
+ *  `--help` prints the flags with their defaults and exits 0. */
 export function parseArgsOrFail<T extends ParseArgsConfig>(config: T, fail: (message: string) => never): ReturnType<typeof parseArgs<T>> {
+  const args = config.args ?? process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    const flags = Object.entries(config.options ?? {}).map(([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}${o.default !== undefined ? ` (default: ${String(o.default)})` : ''}`);
+    console.log(`usage: node --import tsx ${relative(process.cwd(), process.argv[1] ?? '')} [flags]\nflags:\n${flags.join('\n')}`);
+    process.exit(0);
+  }
   try {
     return parseArgs(config);
   } catch (e) {

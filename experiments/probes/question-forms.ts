@@ -2,14 +2,14 @@
 // stream of its own, not the held-out VQA set): where the VQA categories only say "spatial 52%", this
 // says which question forms are right, and what the model answers when it is not (a constant answer
 // means the form is not learnt at all). Used for docs/train.md.
-// Run: node --import tsx scripts/question-forms.ts [--model models/base] [--n 60] [--max-objects 5]
-import { EN_SCENE, normaliseAnswer, sampleCorpusScene } from '../src/corpus/corpus.ts';
-import type { Scene } from '../src/corpus/corpus.ts';
-import { Rng } from '../src/util/index.ts';
-import { answerStopIds, vqaPrompt } from '../src/eval/vqa.ts';
-import type { VqaItem } from '../src/corpus/corpus.ts';
-import { generate } from '../src/decode/index.ts';
-import { initBackend } from '../src/tensor/index.ts';
+// Run: node --import tsx experiments/probes/question-forms.ts [--model models/base] [--n 60] [--max-objects 5]
+import { EN_SCENE, normaliseAnswer, sampleCorpusScene } from '../../src/corpus/corpus.ts';
+import type { Scene } from '../../src/corpus/corpus.ts';
+import { Rng } from '../../src/util/index.ts';
+import { answerStopIds, vqaPrompt } from '../../src/eval/vqa.ts';
+import type { VqaItem } from '../../src/corpus/corpus.ts';
+import { generate } from '../../src/decode/index.ts';
+import { initBackend } from '../../src/tensor/index.ts';
 import { failWith, loadModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('question-forms');

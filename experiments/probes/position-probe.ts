@@ -3,14 +3,14 @@
 // token shows stands on the table: its x and y bin (2 cm, as in the vision stage's position heads).
 // An RMSE near the spread of the bins means the features carry no position the decoder could read.
 // The probe behind the frozen tower of the base preset (docs/train.md).
-// Run: node --import tsx scripts/position-probe.ts [--model models/base] [--scenes 600]
-import { loadModel } from '../src/models/index.ts';
-import type { Gemma3Model } from '../src/models/index.ts';
-import { initBackend, noGrad } from '../src/tensor/index.ts';
-import { sampleCorpusScene } from '../src/corpus/corpus.ts';
-import { IGNORE, denseLabels } from '../src/pretrain/vision-stage.ts';
-import { Rng } from '../src/util/index.ts';
-import { isVlmError } from '../src/errors/index.ts';
+// Run: node --import tsx experiments/probes/position-probe.ts [--model models/base] [--scenes 600]
+import { loadModel } from '../../src/models/index.ts';
+import type { Gemma3Model } from '../../src/models/index.ts';
+import { initBackend, noGrad } from '../../src/tensor/index.ts';
+import { sampleCorpusScene } from '../../src/corpus/corpus.ts';
+import { IGNORE, denseLabels } from '../../src/pretrain/vision-stage.ts';
+import { Rng } from '../../src/util/index.ts';
+import { isVlmError } from '../../src/errors/index.ts';
 import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('position-probe');

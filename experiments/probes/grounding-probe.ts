@@ -3,7 +3,7 @@
 // a few steps at the base preset's batch size and learning rate, then asked on 64 new images.
 // The base preset's VQA is limited by image grounding (docs/train.md); this is the smallest
 // experiment that shows it, and the one to run before changing the vision recipe.
-// Run: node --import tsx scripts/grounding-probe.ts [--square PX] [--steps N] [--lr LR]
+// Run: node --import tsx experiments/probes/grounding-probe.ts [--square PX] [--steps N] [--lr LR]
 //      [--vision-lr-factor F] [--at PX] [--dense N] [--task colour|left] [--tokenizer DIR]
 // --at puts the square's top-left corner at (PX, PX) in every image (the model then needs no search;
 // the patches are 12 px, so --at 36 fills one patch with a 12 px square).
@@ -14,19 +14,19 @@
 import { rmSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PRETRAIN_PRESETS, presetConfig } from '../src/pretrain/pretrain.ts';
-import { Tokenizer, ChatTemplate, expandImageTokens } from '../src/tokenizer/index.ts';
-import type { ChatMessage } from '../src/tokenizer/index.ts';
-import { Gemma3Model } from '../src/models/index.ts';
-import { train, TRAINER_DEFAULTS } from '../src/train/trainer.ts';
-import { encodeConversation } from '../src/train/sft.ts';
-import { imageSpec } from '../src/models/index.ts';
-import { answerStopIds } from '../src/eval/vqa.ts';
-import { generate } from '../src/decode/generate.ts';
-import { initBackend } from '../src/tensor/index.ts';
-import { imageToPixels } from '../src/models/gemma3/preprocess.ts';
-import { Rng } from '../src/util/index.ts';
-import { runVisionStage } from '../src/pretrain/vision-stage.ts';
+import { PRETRAIN_PRESETS, presetConfig } from '../../src/pretrain/pretrain.ts';
+import { Tokenizer, ChatTemplate, expandImageTokens } from '../../src/tokenizer/index.ts';
+import type { ChatMessage } from '../../src/tokenizer/index.ts';
+import { Gemma3Model } from '../../src/models/index.ts';
+import { train, TRAINER_DEFAULTS } from '../../src/train/trainer.ts';
+import { encodeConversation } from '../../src/train/sft.ts';
+import { imageSpec } from '../../src/models/index.ts';
+import { answerStopIds } from '../../src/eval/vqa.ts';
+import { generate } from '../../src/decode/generate.ts';
+import { initBackend } from '../../src/tensor/index.ts';
+import { imageToPixels } from '../../src/models/gemma3/preprocess.ts';
+import { Rng } from '../../src/util/index.ts';
+import { runVisionStage } from '../../src/pretrain/vision-stage.ts';
 import { failWith, parseArgsOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('grounding-probe');
