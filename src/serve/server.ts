@@ -1,0 +1,447 @@
+// The policy server: openpi's WebSocket protocol (metadata frame on connect, one msgpack observation
+// in, one msgpack result out, errors as a text frame then close 1011), GET /healthz, POST /v1/act
+// (JSON), GET /v1/metadata and extra routes (the OpenAI-compatible chat endpoint), with the safe
+// defaults of docs/serve.md: loopback bind, Host/Origin check, optional API key, size caps, a bounded
+// queue, timeouts, a connection cap, and a graceful close that answers requests in flight.
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { RawData } from 'ws';
+import { isVlmError } from '../errors/index.ts';
+import type { Policy, PolicyResult } from '../policy/types.ts';
+import { actResultJson, parseActJson } from './act-json.ts';
+import { EpisodeSwitch } from './episodes.ts';
+import type { Episode } from './episodes.ts';
+import { ProtocolError, ServeError } from './errors.ts';
+import { DEFAULT_OBSERVATION_LIMITS, MAX_MESSAGE_BYTES, metadataMessage, packMessage, parseRequest, resultMessage, unpackMessage } from './protocol.ts';
+import type { ObservationLimits } from './protocol.ts';
+import { RequestQueue } from './queue.ts';
+import type { QueueTiming } from './queue.ts';
+
+export interface ServeOptions {
+  policy: Policy;
+  /** Interface to bind (default 127.0.0.1: this machine only). */
+  host?: string;
+  /** Port (default 8000; 0 picks a free one). */
+  port?: number;
+  /** When set, every request but /healthz needs `Authorization: Api-Key <key>` (or `Bearer <key>`). */
+  apiKey?: string;
+  /** Requests that may wait behind the running one before new ones are answered E_BUSY (default 16). */
+  maxQueue?: number;
+  /** Open WebSocket connections (default 64). */
+  maxConnections?: number;
+  /** Largest WebSocket frame (closed with 1009) and HTTP body (413) (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** A request not answered this long after it arrived is answered E_TIMEOUT (default 120 s). */
+  requestTimeoutMs?: number;
+  /** A WebSocket connection that sends nothing this long is closed (default 600 s). */
+  idleTimeoutMs?: number;
+  limits?: ObservationLimits;
+  /** Error messages to clients carry the stack trace (never by default). */
+  debug?: boolean;
+  /** One line per request (default: stdout). */
+  log?: (line: string) => void;
+  /** More HTTP routes, keyed "METHOD /path" (the OpenAI-compatible endpoint). */
+  routes?: Record<string, RouteHandler>;
+}
+
+/** What an extra route gets: its request, its response, and the line in front of the engine. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  /** The JSON body (size-capped). */
+  json(): Promise<unknown>;
+  /** Runs `job` through the request queue (busy, timeout); the job is dropped if the client leaves. */
+  submit<T>(job: () => Promise<T>): Promise<{ value: T; timing: QueueTiming }>;
+  /** Adds a note to the request's log line. */
+  note(text: string): void;
+}
+export type RouteHandler = (ctx: RouteContext) => Promise<void>;
+
+export interface ServerStats {
+  connections: number;
+  waiting: number;
+  running: boolean;
+  inFlight: number;
+  httpSessions: number;
+}
+
+export interface PolicyServer {
+  readonly host: string;
+  readonly port: number;
+  /** http://host:port */
+  readonly httpUrl: string;
+  /** ws://host:port */
+  readonly wsUrl: string;
+  stats(): ServerStats;
+  /** Stops accepting, answers the requests in flight, closes every connection (1001). */
+  close(graceMs?: number): Promise<void>;
+}
+
+const STATUS: Record<string, number> = { E_PROTOCOL: 400, E_IMAGE: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_TOO_LARGE: 413, E_BUSY: 503, E_SHUTTING_DOWN: 503, E_TIMEOUT: 504 };
+const WS_CLOSE: Record<string, number> = { E_BUSY: 1013, E_SHUTTING_DOWN: 1001 };
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '0.0.0.0']);
+const MAX_HTTP_SESSIONS = 1024;
+
+const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+function hostnameOf(hostHeader: string): string {
+  if (hostHeader.startsWith('[')) return hostHeader.slice(0, hostHeader.indexOf(']') + 1);
+  return hostHeader.replace(/:\d+$/, '').toLowerCase();
+}
+
+/** The error a client sees: code, message, fix; the stack only with --debug. */
+function clientError(e: unknown, debug: boolean): { code: string; message: string; fix?: string; stack?: string } {
+  if (isVlmError(e)) return { code: e.code, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(debug && e.stack ? { stack: e.stack } : {}) };
+  const err = e as Error;
+  return { code: 'E_POLICY', message: debug ? `the policy failed: ${err?.message ?? String(e)}` : 'the policy failed (see the server log)', ...(debug && err?.stack ? { stack: err.stack } : {}) };
+}
+
+const errorText = (e: ReturnType<typeof clientError>) => [`error ${e.code}: ${e.message}`, ...(e.fix ? [`fix: ${e.fix}`] : []), ...(e.stack ? [e.stack] : [])].join('\n');
+const ms = (x: number) => `${x.toFixed(1)}ms`;
+
+interface Connection {
+  ws: WebSocket;
+  peer: string;
+  episode: Episode;
+  busy: boolean;
+  cancel: (() => void) | null;
+  prevTotalMs: number | undefined;
+  idle: NodeJS.Timeout | undefined;
+}
+
+export async function startServer(options: ServeOptions): Promise<PolicyServer> {
+  const host = options.host ?? '127.0.0.1';
+  const maxMessageBytes = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  const requestTimeoutMs = options.requestTimeoutMs ?? 120_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 600_000;
+  const maxConnections = options.maxConnections ?? 64;
+  const limits = options.limits ?? DEFAULT_OBSERVATION_LIMITS;
+  const debug = options.debug === true;
+  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const apiKey = options.apiKey ? digest(options.apiKey) : null;
+  const queue = new RequestQueue(options.maxQueue ?? 16);
+  const episodes = new EpisodeSwitch(options.policy);
+  const httpSessions = new Map<string, Episode>();
+  const connections = new Set<Connection>();
+  const metadataBytes = packMessage(metadataMessage(options.policy.metadata));
+  let upgrading = 0;
+  let draining = false;
+  let inFlight = 0;
+  const settledWaiters: (() => void)[] = [];
+  const begin = () => void inFlight++;
+  const end = () => {
+    if (--inFlight === 0) for (const w of settledWaiters.splice(0)) w();
+  };
+
+  const logLine = (kind: string, peer: string, what: string, status: string | number, started: number, extra = '') =>
+    log(`${new Date().toISOString()} ${kind} ${peer} ${what} ${status} ${ms(performance.now() - started)}${extra ? ` ${extra}` : ''}`);
+
+  /** Refuses DNS-rebinding and cross-site requests to a loopback server, and checks the key. */
+  function admit(req: IncomingMessage): void {
+    if (isLoopback(host)) {
+      const h = hostnameOf(req.headers.host ?? '');
+      if (!isLoopback(h)) throw new ServeError('E_FORBIDDEN', `Host "${req.headers.host ?? ''}" is not this machine`, 'connect to localhost or 127.0.0.1; to serve other machines start with --host 0.0.0.0 and an --api-key-env');
+      const origin = req.headers.origin;
+      if (origin !== undefined) {
+        let originHost = '';
+        try {
+          originHost = new URL(origin).hostname;
+        } catch {
+          // an unparsable Origin is refused below
+        }
+        if (!isLoopback(originHost)) throw new ServeError('E_FORBIDDEN', `Origin "${origin}" may not use this server`, 'call the server from a program, not from a web page');
+      }
+    }
+    if (apiKey) {
+      const auth = req.headers.authorization ?? '';
+      const m = /^(?:Api-Key|Bearer) (.+)$/.exec(auth);
+      if (!m || !timingSafeEqual(digest(m[1]!), apiKey)) throw new ServeError('E_UNAUTHORIZED', 'missing or wrong API key', 'send the header "Authorization: Api-Key <key>" (openpi clients: api_key=…)');
+    }
+  }
+
+  function submitRun<T>(job: () => Promise<T>, onCancel: (cancel: () => void) => void): Promise<{ value: T; timing: QueueTiming }> {
+    const ticket = queue.submit(job, requestTimeoutMs);
+    onCancel(ticket.cancel);
+    return ticket.done;
+  }
+
+  // ---- WebSocket --------------------------------------------------------------------------------
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+
+  function armIdle(conn: Connection): void {
+    clearTimeout(conn.idle);
+    conn.idle = setTimeout(() => {
+      if (conn.busy) return armIdle(conn);
+      logLine('ws', conn.peer, 'idle', 'closed', performance.now() - idleTimeoutMs);
+      conn.ws.close(1000, 'idle timeout');
+    }, idleTimeoutMs);
+  }
+
+  function failConnection(conn: Connection, e: unknown, what: string, started: number): void {
+    const ce = clientError(e, debug);
+    logLine('ws', conn.peer, what, ce.code, started, isVlmError(e) ? e.message : `${(e as Error)?.message ?? e}${debug ? '' : ' (internal)'}`);
+    if (!isVlmError(e) && debug) log(String((e as Error)?.stack));
+    if (conn.ws.readyState !== WebSocket.OPEN) return;
+    conn.ws.send(errorText(ce));
+    conn.ws.close(WS_CLOSE[ce.code] ?? 1011, ce.code);
+  }
+
+  async function onFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
+    const started = performance.now();
+    let what = 'infer';
+    if (conn.busy) return failConnection(conn, new ServeError('E_BUSY', 'a request on this connection is still running', 'wait for each answer before sending the next observation (or open another connection)'), what, started);
+    conn.busy = true;
+    begin();
+    try {
+      if (draining) throw new ServeError('E_SHUTTING_DOWN', 'the server is shutting down', 'reconnect when it is back');
+      if (!isBinary) throw new ProtocolError('a text frame arrived', 'frame', 'send each observation as one binary msgpack frame');
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer);
+      const request = parseRequest(unpackMessage(bytes), limits);
+      if (request.kind === 'reset') {
+        what = 'reset';
+        EpisodeSwitch.reset(conn.episode, request.prompt);
+        conn.ws.send(packMessage(new Map([['reset', true]])));
+        logLine('ws', conn.peer, what, 'ok', started);
+        return;
+      }
+      const { value, timing } = await submitRun(
+        () => episodes.infer(conn.episode, request.observation, request.reset),
+        (cancel) => (conn.cancel = cancel),
+      );
+      const reply = packMessage(resultMessage(value, { inferMs: timing.runMs, queueMs: timing.queueMs, ...(conn.prevTotalMs === undefined ? {} : { prevTotalMs: conn.prevTotalMs }) }));
+      if (conn.ws.readyState !== WebSocket.OPEN) return;
+      conn.ws.send(reply);
+      conn.prevTotalMs = performance.now() - started;
+      logLine('ws', conn.peer, what, 'ok', started, `queue=${ms(timing.queueMs)} infer=${ms(timing.runMs)} steps=${value.actions.length}`);
+    } catch (e) {
+      failConnection(conn, e, what, started);
+    } finally {
+      conn.busy = false;
+      conn.cancel = null;
+      end();
+      if (conn.ws.readyState === WebSocket.OPEN) armIdle(conn);
+    }
+  }
+
+  wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
+    const conn: Connection = { ws, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, episode: EpisodeSwitch.newEpisode(), busy: false, cancel: null, prevTotalMs: undefined, idle: undefined };
+    connections.add(conn);
+    ws.on('message', (data, isBinary) => void onFrame(conn, data, isBinary));
+    ws.on('error', () => {}); // a close follows; the 1009 for an oversize frame is sent by ws itself
+    ws.on('close', (code) => {
+      connections.delete(conn);
+      clearTimeout(conn.idle);
+      conn.cancel?.();
+      episodes.forget(conn.episode);
+      if (code === 1009) logLine('ws', conn.peer, 'frame', 'E_TOO_LARGE', performance.now(), `over ${maxMessageBytes} bytes, closed 1009`);
+    });
+    ws.send(metadataBytes);
+    armIdle(conn);
+    logLine('ws', conn.peer, 'connect', 'ok', performance.now());
+  });
+
+  function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+    const body = `${text}\n`;
+    socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+
+  // ---- HTTP -------------------------------------------------------------------------------------
+
+  function readJson(req: IncomingMessage): Promise<unknown> {
+    const tooLarge = () => new ServeError('E_TOO_LARGE', `the body is larger than ${maxMessageBytes} bytes`, 'send a smaller body (e.g. downscale images)');
+    if (Number(req.headers['content-length'] ?? 0) > maxMessageBytes) return Promise.reject(tooLarge());
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxMessageBytes) {
+          req.removeAllListeners('data');
+          req.resume();
+          reject(tooLarge());
+        } else chunks.push(c);
+      });
+      req.on('error', reject);
+      req.on('end', () => {
+        if (size > maxMessageBytes) return;
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch {
+          reject(new ProtocolError('the body is not JSON', 'body', 'send a JSON object with Content-Type: application/json'));
+        }
+      });
+    });
+  }
+
+  function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+    if (res.headersSent || res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+    res.end(text);
+  }
+
+  function httpEpisode(name: string): Episode {
+    let e = httpSessions.get(name);
+    if (e) {
+      httpSessions.delete(name); // re-inserted: the map's order is least recently used first
+    } else {
+      e = EpisodeSwitch.newEpisode();
+      if (httpSessions.size >= MAX_HTTP_SESSIONS) {
+        const [oldest, old] = httpSessions.entries().next().value as [string, Episode];
+        httpSessions.delete(oldest);
+        episodes.forget(old);
+      }
+    }
+    httpSessions.set(name, e);
+    return e;
+  }
+
+  async function act(ctx: RouteContext): Promise<void> {
+    const request = parseActJson(await ctx.json(), limits);
+    const episode = httpEpisode(request.session);
+    const { value, timing } = await ctx.submit(() => episodes.infer(episode, request.observation, request.reset));
+    ctx.note(`queue=${ms(timing.queueMs)} infer=${ms(timing.runMs)} steps=${value.actions.length}`);
+    sendJson(ctx.res, 200, actResultJson(value as PolicyResult, { inferMs: timing.runMs, queueMs: timing.queueMs }));
+  }
+
+  const routes: Record<string, RouteHandler> = {
+    'GET /v1/metadata': async (ctx) => sendJson(ctx.res, 200, options.policy.metadata),
+    'POST /v1/act': act,
+    ...options.routes,
+  };
+
+  async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const path = (req.url ?? '/').split('?')[0]!;
+    const what = `${req.method} ${path}`;
+    const peer = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    const notes: string[] = [];
+    let cancel: (() => void) | null = null;
+    res.on('close', () => {
+      if (!res.writableFinished) cancel?.();
+    });
+    begin();
+    try {
+      if (req.method === 'GET' && path === '/healthz') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK\n');
+        return;
+      }
+      admit(req);
+      if (draining) throw new ServeError('E_SHUTTING_DOWN', 'the server is shutting down', 'retry when it is back');
+      const route = routes[what];
+      if (!route) {
+        const known = Object.keys(routes).filter((r) => r.endsWith(` ${path}`));
+        throw new ServeError('E_NOT_FOUND', known.length > 0 ? `${what} is not served (${known.join(', ')} is)` : `no route ${what}`, 'see docs/serve.md for the routes (GET /healthz, POST /v1/act, GET /v1/metadata, the OpenAI routes, WebSocket on /)');
+      }
+      await route({
+        req,
+        res,
+        json: () => readJson(req),
+        submit: (job) => submitRun(job, (c) => (cancel = c)),
+        note: (t) => void notes.push(t),
+      });
+      logLine('http', peer, what, res.statusCode, started, notes.join(' '));
+    } catch (e) {
+      const ce = clientError(e, debug);
+      const status = isVlmError(e) ? (STATUS[e.code] ?? 400) : 500;
+      logLine('http', peer, what, status, started, `${ce.code} ${isVlmError(e) ? e.message : `${(e as Error)?.message ?? e}`}`);
+      if (!isVlmError(e) && debug) log(String((e as Error)?.stack));
+      const headers: Record<string, string> = {};
+      if (ce.code === 'E_BUSY') headers['Retry-After'] = '1';
+      if (ce.code === 'E_TOO_LARGE' || draining) headers.Connection = 'close';
+      if (res.headersSent) res.end();
+      else sendJson(res, status, { error: { code: ce.code, type: ce.code, message: ce.message, ...(ce.fix ? { fix: ce.fix } : {}), ...(ce.stack ? { stack: ce.stack } : {}) } }, headers);
+    } finally {
+      end();
+    }
+  }
+
+  const http = createServer({ headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => void onRequest(req, res));
+  http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    try {
+      admit(req);
+      if (draining) throw new ServeError('E_SHUTTING_DOWN', 'the server is shutting down', 'reconnect when it is back');
+      if (connections.size + upgrading >= maxConnections) throw new ServeError('E_BUSY', `${maxConnections} connections are open`, 'close idle clients or start the server with a larger connection cap');
+    } catch (e) {
+      const ce = clientError(e, false);
+      logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, performance.now(), ce.message);
+      return refuseUpgrade(socket, STATUS[ce.code] ?? 400, errorText(ce));
+    }
+    upgrading++;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      upgrading--;
+      wss.emit('connection', ws, req);
+    });
+  });
+  http.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(options.port ?? 8000, host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : (options.port ?? 8000);
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  async function close(graceMs = 30_000): Promise<void> {
+    if (draining) return;
+    draining = true;
+    const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+    http.closeIdleConnections();
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
+    await Promise.race([inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve)), deadline]);
+    const goodbyes = [...connections].map(
+      (conn) =>
+        new Promise<void>((resolve) => {
+          if (conn.ws.readyState === WebSocket.CLOSED) return resolve();
+          const timer = setTimeout(() => conn.ws.terminate(), 1000);
+          conn.ws.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+          conn.ws.close(1001, 'server shutting down');
+        }),
+    );
+    await Promise.all(goodbyes);
+    http.closeAllConnections();
+    await closed;
+  }
+
+  return {
+    host,
+    port,
+    httpUrl: `http://${urlHost}:${port}`,
+    wsUrl: `ws://${urlHost}:${port}`,
+    stats: () => ({ connections: connections.size, waiting: queue.waiting, running: queue.running, inFlight, httpSessions: httpSessions.size }),
+    close,
+  };
+}
+
+/** Closes `server` gracefully on the first SIGTERM or SIGINT (a second one exits at once); resolves
+ *  with the signal's name once every request in flight has been answered and the port is free. */
+export function closeOnSignal(server: PolicyServer, log: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<string> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      process.once('SIGTERM', () => process.exit(1));
+      process.once('SIGINT', () => process.exit(1));
+      log(`${signal}: finishing requests in flight, then stopping (send it again to stop now)`);
+      void server.close().then(() => resolve(signal));
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
