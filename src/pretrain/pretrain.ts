@@ -67,19 +67,19 @@ export interface PretrainPreset {
   vision?: VisionStage;
   /** Keep the vision tower as the vision stage left it during the language stage (the projector and
    *  the decoder train). Trained through the language loss alone, the tower forgets within a few
-   *  hundred steps where things are (docs/train.md). */
+   *  hundred steps where things are (docs/notes/2026-11-29.md). */
   freezeTower?: boolean;
   /** Image-token naming in the language stage: per image, up to this many image tokens showing an
    *  object are also trained to predict the object's name (its last token, through the tied LM head),
    *  so the decoder's image tokens and the question's object names come to share a direction, and a
-   *  name in a question can find its object's tokens (docs/train.md; default 0 = off). */
+   *  name in a question can find its object's tokens (default 0 = off). */
   namingCells?: number;
   /** Grounding attention in the language stage: at the token that produces each answer whose question
    *  names objects on the table, head `heads[0]` of decoder layer `layer` is trained to attend to the
    *  image tokens of the object named first and `heads[1]` to the second's, with `weight` × that
    *  attention cross-entropy added to the loss (src/pretrain/attend.ts). Without it the answers to "Is
    *  the X left or right of the Y?" stay at chance: the decoder does not learn by itself to pick out
-   *  a named object among several and compare two (docs/train.md). */
+   *  a named object among several and compare two (docs/notes/2026-11-29.md). */
   groundingAttention?: GroundingAttention;
 }
 

@@ -4,12 +4,10 @@
 // knows what every pixel shows, so the labels are exact.
 //
 // Why: trained only through the language loss, the tower of a from-scratch model loses the detail of
-// objects smaller than a patch before the decoder learns to read it (docs/train.md, the grounding
-// probe); real VLMs start from a pretrained SigLIP. With this stage the probe reads a 6 px square at a
-// fixed place (64/64, against 6/64 without) and an 8 px square at random places (64/64, against 6/64).
-// With `positions`, two more heads learn where on the table the thing in each cell stands (2 cm bins):
-// trained only for names, the image tokens carry no position a linear probe can find
-// (experiments/probes/position-probe.ts), and the table-location questions stay at chance.
+// objects smaller than a patch before the decoder learns to read it; real VLMs start from a pretrained
+// SigLIP. With `positions`, two more heads learn where on the table the thing in each cell stands
+// (2 cm bins), so the image tokens carry positions the decoder can read. Measurements:
+// docs/notes/2026-11-29.md.
 import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import { argmax } from '../decode/sampling.ts';
