@@ -2,7 +2,7 @@
 // articles, contractions (al, du), elision (l'orange) and pronouns (lo/la, le/la, ihn/sie/es) that
 // agree with each name's gender, and "in" vs "on" per target (dans/sur, in/auf, 放进/放在…上).
 import type { CatalogueObject, Language } from './catalogue.ts';
-import type { TaskFamily } from './tasks.ts';
+import type { TaskFamily } from './families.ts';
 
 export type Foreign = Exclude<Language, 'en'>;
 export const FOREIGN_LANGUAGES: readonly Foreign[] = ['es', 'fr', 'de', 'zh'];

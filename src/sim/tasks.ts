@@ -7,8 +7,10 @@ import type { CatalogueObject, Language } from './catalogue.ts';
 import type { World } from './world.ts';
 import { FOREIGN_LANGUAGES, foreignInstructions } from './language.ts';
 
-export type TaskFamily = 'pick' | 'pick-place' | 'pick-place-lift' | 'move-next-to';
-export const TASK_FAMILIES: readonly TaskFamily[] = ['pick', 'pick-place', 'pick-place-lift', 'move-next-to'];
+import type { TaskFamily } from './families.ts';
+
+export { TASK_FAMILIES } from './families.ts';
+export type { TaskFamily } from './families.ts';
 export type Suite = 'in-distribution' | 'multilingual' | 'unseen-objects' | 'semantic';
 export const SUITES: readonly Suite[] = ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'];
 

@@ -11,7 +11,7 @@ import type { TensorToWrite } from '../../formats/index.ts';
 import { Tensor, Bf16Tensor } from '../../tensor/index.ts';
 import type { Weight } from '../../tensor/index.ts';
 import { writeFileAtomic } from '../../util/index.ts';
-import { refusePickle } from '../lora/peft.ts';
+import { refusePickle } from '../../formats/index.ts';
 import { narrow, readFloats, widen } from '../tensors.ts';
 import { parseGemma3Config, gemma3ConfigToJson } from './config.ts';
 import type { AnyGemma3Config } from './config.ts';

@@ -4,13 +4,13 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../../errors/index.ts';
-import { SafetensorsFile, writeSafetensors } from '../../formats/index.ts';
+import { SafetensorsFile, refusePickle, writeSafetensors } from '../../formats/index.ts';
 import type { TensorToWrite } from '../../formats/index.ts';
 import { Tensor, getBackend } from '../../tensor/index.ts';
 import { Rng, writeFileAtomic } from '../../util/index.ts';
 import type { LoraPair, Proj, TokenAdapter } from '../gemma3/model.ts';
 import type { Weight } from '../../tensor/index.ts';
-import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, refusePickle, targetMatches, tokenDeltaKey, PAPER_LORA } from './peft.ts';
+import { adapterConfigToJson, loraScaling, parseAdapterConfig, parsePeftKey, peftKey, targetMatches, tokenDeltaKey, PAPER_LORA } from './peft.ts';
 import type { LoraConfig } from './peft.ts';
 import { readFloats, widen } from '../tensors.ts';
 

@@ -1,7 +1,8 @@
 // Tests of PEFT adapter_config.json parsing, target matching and key names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseAdapterConfig, adapterConfigToJson, targetMatches, peftKey, parsePeftKey, loraScaling, refusePickle, PAPER_LORA } from './peft.ts';
+import { parseAdapterConfig, adapterConfigToJson, targetMatches, peftKey, parsePeftKey, loraScaling, PAPER_LORA } from './peft.ts';
+import { refusePickle } from '../../formats/index.ts';
 import { isVlmError } from '../../errors/index.ts';
 
 /** An adapter_config.json as PEFT 0.13 writes it (fields of a real file). */

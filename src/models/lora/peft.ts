@@ -1,7 +1,7 @@
 // PEFT's LoRA adapter layout: `adapter_config.json` parsed and written with PEFT's field names and
 // semantics, target-module matching as PEFT does it, and the tensor key names of
 // `adapter_model.safetensors`, so adapters move between vlm2vla and PyTorch/PEFT unchanged.
-import { ConfigError, FormatError } from '../../errors/index.ts';
+import { ConfigError } from '../../errors/index.ts';
 
 export interface LoraConfig {
   r: number;
@@ -139,12 +139,3 @@ export function adapterConfigToJson(cfg: LoraConfig): Record<string, unknown> {
   };
 }
 
-/** Pickle is code: `.bin`/`.pt`/`.pth`/`.ckpt` weights are refused, never opened. */
-export function refusePickle(path: string): void {
-  if (/\.(bin|pt|pth|ckpt|pkl)$/i.test(path)) {
-    throw new FormatError('E_PICKLE_REFUSED', `${path} is a PyTorch pickle file; vlm2vla never loads pickles (they run code)`, {
-      file: path,
-      fix: 'convert it to safetensors (e.g. `safetensors.torch.save_file(torch.load(p), "adapter_model.safetensors")` on a trusted machine)',
-    });
-  }
-}

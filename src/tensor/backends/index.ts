@@ -1,7 +1,10 @@
 // Backend selection: VLM2VLA_BACKEND=ts|native chooses; by default the native addon when it loads,
 // else the TypeScript reference. Chosen once per process; setBackend overrides (tests, benchmarks).
+// native.ts is always importable: it loads the addon (build/Release/vlm2vla_native.node) only when
+// asked, and answers null when it is not built.
 import type { Backend } from '../backend.ts';
 import { tsBackend } from './ts.ts';
+import { loadNativeBackend } from './native.ts';
 import { ConfigError } from '../../errors/index.ts';
 
 let current: Backend | null = null;
@@ -11,10 +14,7 @@ let native: Backend | null | undefined;
 export async function loadNative(): Promise<Backend | null> {
   if (native !== undefined) return native;
   try {
-    // A variable specifier: the native module is optional and may not exist in a checkout.
-    const specifier = './native.ts';
-    const mod = (await import(specifier)) as { loadNativeBackend?: () => Backend | null };
-    native = mod.loadNativeBackend?.() ?? null;
+    native = loadNativeBackend();
   } catch {
     native = null;
   }

@@ -1,5 +1,7 @@
-// Activations: tanh-GELU, SiLU, and the gated MLP activations GeGLU / SwiGLU (gate, up).
+// Activations: tanh-GELU, SiLU, the gated MLP activations GeGLU / SwiGLU (gate, up), logit
+// soft-capping and inverted dropout.
 import type { Tensor } from '../tensor.ts';
+import type { Rng } from '../../util/index.ts';
 import { getBackend } from '../backends/index.ts';
 import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
@@ -34,3 +36,44 @@ registerOp<{ kind: 'geglu' | 'swiglu' }>('gated', {
 export const gelu = (x: Tensor) => run('act', [x], { kind: 'gelu' as const });
 export const silu = (x: Tensor) => run('act', [x], { kind: 'silu' as const });
 export const gated = (kind: 'geglu' | 'swiglu', gate: Tensor, up: Tensor) => run('gated', [gate, up], { kind });
+
+registerOp<{ cap: number }>('softcap', {
+  forward([x], { cap }) {
+    const y = activation(x!.shape);
+    for (let i = 0; i < x!.size; i++) y.data[i] = Math.tanh(x!.data[i]! / cap) * cap;
+    return { output: y };
+  },
+  backward(_x, y, g, _s, { cap }) {
+    const dx = gradBuffer(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const t = y.data[i]! / cap;
+      dx[i] = g[i]! * (1 - t * t);
+    }
+    return [dx];
+  },
+});
+
+registerOp<{ mask: Float32Array }>('dropout', {
+  forward([x], { mask }) {
+    const y = activation(x!.shape);
+    for (let i = 0; i < x!.size; i++) y.data[i] = x!.data[i]! * mask[i]!;
+    return { output: y };
+  },
+  backward(_x, _y, g, _s, { mask }) {
+    const out = gradBuffer(g.length);
+    for (let i = 0; i < g.length; i++) out[i] = g[i]! * mask[i]!;
+    return [out];
+  },
+});
+
+/** tanh(x / cap) · cap (Gemma 2's logit soft-capping). */
+export const softcap = (x: Tensor, cap: number) => run('softcap', [x], { cap });
+
+/** Inverted dropout with probability p (identity when p = 0). */
+export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
+  if (p <= 0) return x;
+  const keep = 1 / (1 - p);
+  const mask = new Float32Array(x.size);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < p ? 0 : keep;
+  return run('dropout', [x], { mask });
+}

@@ -1,8 +1,10 @@
 // linear: y [N, out] = x [N, in] · Wᵀ (W [out, in], PyTorch's layout) + b [out]. W is an fp32 tape
 // tensor (op 'linear', trainable) or a frozen bf16 weight passed as an attribute (op 'linearBf16':
 // not a tape tensor, no gradient; the kernel widens W while packing). Both share the code below.
+// matmul: y = x · W with W stored [in, out] (Gemma 3's projector).
 import { assertShape, Bf16Tensor } from '../tensor.ts';
 import type { Tensor, Weight } from '../tensor.ts';
+import { ShapeError } from '../../errors/index.ts';
 import { getBackend } from '../backends/index.ts';
 import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 
@@ -83,3 +85,35 @@ export function linear(x: Tensor, w: Weight, b: Tensor | null = null): Tensor {
   if (w instanceof Bf16Tensor) return run('linearBf16', b ? [x, b] : [x], { w });
   return run('linear', b ? [x, w, b] : [x, w], null);
 }
+
+registerOp<null>('matmul', {
+  forward([x, w]) {
+    const [K, M] = w!.shape as [number, number];
+    const N = x!.size / K;
+    const y = activation([...x!.shape.slice(0, -1), M]);
+    getBackend().gemm({ transA: false, transB: false, M: N, N: M, K, alpha: 1, beta: 0, A: x!.data, lda: K, B: w!.data, ldb: M, C: y.data, ldc: M });
+    return { output: y };
+  },
+  backward([x, w], _y, g) {
+    const [K, M] = w!.shape as [number, number];
+    const N = x!.size / K;
+    const B = getBackend();
+    let dx: Float32Array | null = null;
+    if (x!.requiresGrad) {
+      dx = gradBuffer(x!.size);
+      B.gemm({ transA: false, transB: true, M: N, N: K, K: M, alpha: 1, beta: 0, A: g, lda: M, B: w!.data, ldb: M, C: dx, ldc: K });
+    }
+    let dw: Float32Array | null = null;
+    if (w!.requiresGrad) {
+      dw = gradBuffer(w!.size);
+      B.gemm({ transA: true, transB: false, M: K, N: M, K: N, alpha: 1, beta: 0, A: x!.data, lda: K, B: g, ldb: M, C: dw, ldc: M });
+    }
+    return [dx, dw];
+  },
+});
+
+/** y = x · W with W stored [in, out]. */
+export const matmul = (x: Tensor, w: Tensor) => {
+  if (w.shape.length !== 2 || x.shape[x.shape.length - 1] !== w.shape[0]) throw new ShapeError(`matmul: [${x.shape.join(', ')}] · [${w.shape.join(', ')}]`);
+  return run('matmul', [x, w], null);
+};

@@ -1,9 +1,8 @@
-// Ops the model families need beyond the block: a broadcast add of a [R, C] table over leading
-// dims (position embeddings), x·W with W stored [in, out] (Gemma 3's projector), average pooling
-// of a square patch grid, replacing rows at given indices (image features into the token
-// embeddings), logit soft-capping, inverted dropout, and the embedding lookup of a bf16 table.
+// Row ops over [..., C] tensors: a broadcast add of a [R, C] table over leading dims (position
+// embeddings), gathering rows and replacing rows at given indices (image features into the token
+// embeddings), the rows of a bf16 embedding table, and average pooling of the rows of a square patch
+// grid (Gemma 3's projector).
 import { ShapeError } from '../../errors/index.ts';
-import type { Rng } from '../../util/index.ts';
 import { getBackend } from '../backends/index.ts';
 import { activation, gradBuffer, registerOp, run } from '../tape.ts';
 import type { Bf16Tensor, Tensor } from '../tensor.ts';
@@ -23,32 +22,6 @@ registerOp<null>('addRows', {
       for (let i = 0; i < x!.size; i++) dr[i % n]! += g[i]!;
     }
     return [g, dr];
-  },
-});
-
-registerOp<null>('matmul', {
-  forward([x, w]) {
-    const [K, M] = w!.shape as [number, number];
-    const N = x!.size / K;
-    const y = activation([...x!.shape.slice(0, -1), M]);
-    getBackend().gemm({ transA: false, transB: false, M: N, N: M, K, alpha: 1, beta: 0, A: x!.data, lda: K, B: w!.data, ldb: M, C: y.data, ldc: M });
-    return { output: y };
-  },
-  backward([x, w], _y, g) {
-    const [K, M] = w!.shape as [number, number];
-    const N = x!.size / K;
-    const B = getBackend();
-    let dx: Float32Array | null = null;
-    if (x!.requiresGrad) {
-      dx = gradBuffer(x!.size);
-      B.gemm({ transA: false, transB: true, M: N, N: K, K: M, alpha: 1, beta: 0, A: g, lda: M, B: w!.data, ldb: M, C: dx, ldc: K });
-    }
-    let dw: Float32Array | null = null;
-    if (w!.requiresGrad) {
-      dw = gradBuffer(w!.size);
-      B.gemm({ transA: true, transB: false, M: K, N: M, K: N, alpha: 1, beta: 0, A: x!.data, lda: K, B: g, ldb: M, C: dw, ldc: M });
-    }
-    return [dx, dw];
   },
 });
 
@@ -135,46 +108,11 @@ registerOp<{ index: Int32Array }>('gatherRows', {
   },
 });
 
-registerOp<{ cap: number }>('softcap', {
-  forward([x], { cap }) {
-    const y = activation(x!.shape);
-    for (let i = 0; i < x!.size; i++) y.data[i] = Math.tanh(x!.data[i]! / cap) * cap;
-    return { output: y };
-  },
-  backward(_x, y, g, _s, { cap }) {
-    const dx = gradBuffer(g.length);
-    for (let i = 0; i < g.length; i++) {
-      const t = y.data[i]! / cap;
-      dx[i] = g[i]! * (1 - t * t);
-    }
-    return [dx];
-  },
-});
-
-registerOp<{ mask: Float32Array }>('dropout', {
-  forward([x], { mask }) {
-    const y = activation(x!.shape);
-    for (let i = 0; i < x!.size; i++) y.data[i] = x!.data[i]! * mask[i]!;
-    return { output: y };
-  },
-  backward(_x, _y, g, _s, { mask }) {
-    const out = gradBuffer(g.length);
-    for (let i = 0; i < g.length; i++) out[i] = g[i]! * mask[i]!;
-    return [out];
-  },
-});
-
 export const addRows = (x: Tensor, rows: Tensor) => {
   if (x.size % rows.size !== 0 || x.shape[x.shape.length - 1] !== rows.shape[rows.shape.length - 1]) {
     throw new ShapeError(`addRows: [${x.shape.join(', ')}] + [${rows.shape.join(', ')}]`);
   }
   return run('addRows', [x, rows], null);
-};
-
-/** y = x · W with W stored [in, out]. */
-export const matmul = (x: Tensor, w: Tensor) => {
-  if (w.shape.length !== 2 || x.shape[x.shape.length - 1] !== w.shape[0]) throw new ShapeError(`matmul: [${x.shape.join(', ')}] · [${w.shape.join(', ')}]`);
-  return run('matmul', [x, w], null);
 };
 
 export const poolPatches = (x: Tensor, side: number, out: number) => {
@@ -197,18 +135,6 @@ export const gatherRows = (x: Tensor, index: Int32Array) => {
   for (const i of index) if (i < 0 || i >= N) throw new ShapeError(`gatherRows: index ${i} outside ${N} rows`);
   return run('gatherRows', [x], { index });
 };
-
-/** tanh(x / cap) · cap (Gemma 2's logit soft-capping). */
-export const softcap = (x: Tensor, cap: number) => run('softcap', [x], { cap });
-
-/** Inverted dropout with probability p (identity when p = 0). */
-export function dropout(x: Tensor, p: number, rng: Rng): Tensor {
-  if (p <= 0) return x;
-  const keep = 1 / (1 - p);
-  const mask = new Float32Array(x.size);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.next() < p ? 0 : keep;
-  return run('dropout', [x], { mask });
-}
 
 /** Rows of a bf16 table widened to fp32 (frozen: no gradient). */
 export function embeddingBf16(table: Bf16Tensor, ids: Int32Array): Tensor {
