@@ -356,6 +356,9 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   checkOptions(o);
   const limits = o.limits ?? EPISODE_DEFAULTS;
   const manifest: RunManifest = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, suites: [...o.suites], families: [...o.families], episodes: o.episodes, seed: o.seed, limits };
+  // The policy is built before anything is written, so a bad model, adapter or verifier leaves no
+  // run folder behind (worker processes build their own).
+  const policy = await o.policy();
   mkdirSync(o.out, { recursive: true });
   const manifestPath = join(o.out, 'run.json');
   if (existsSync(manifestPath)) {
@@ -374,16 +377,14 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
     progress.tick(1, `success ${successes}/${finished}`);
   };
   const workers = o.workers ?? 1;
-  if (workers === 1) {
-    const policy = await o.policy();
-    try {
-      await runShard(policy, manifest, o.out, 0, keys, Boolean(o.video), tick);
-    } finally {
-      await policy.close?.();
+  try {
+    if (workers === 1) await runShard(policy, manifest, o.out, 0, keys, Boolean(o.video), tick);
+    else {
+      if (!o.policySpec) throw new UsageError('worker processes need the policy as a PolicySpec (policySpec)');
+      await Promise.all(Array.from({ length: workers }, (_, w) => runWorker(o, manifest, w, keys.filter((_, i) => i % workers === w), tick)));
     }
-  } else {
-    if (!o.policySpec) throw new UsageError('worker processes need the policy as a PolicySpec (policySpec)');
-    await Promise.all(Array.from({ length: workers }, (_, w) => runWorker(o, manifest, w, keys.filter((_, i) => i % workers === w), tick)));
+  } finally {
+    await policy.close?.();
   }
   progress.finish();
   const all = readEpisodeJournals(o.out);

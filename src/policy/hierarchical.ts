@@ -148,8 +148,8 @@ export class HierarchicalPolicy implements Policy {
 
   async infer(obs: Observation): Promise<PolicyResult> {
     const started = performance.now();
+    if (this.#state.instruction !== obs.instruction) await this.reset(obs.instruction);
     const s = this.#state;
-    if (s.instruction === '' || s.instruction !== obs.instruction) await this.reset(obs.instruction);
     const timing: Record<string, number> = {};
     const stats: CycleStats = { malformed: {}, verified: null, failedStage: null, reusedTokens: 0, promptTokens: 0 };
     this.lastStats = stats;
