@@ -1,4 +1,8 @@
 // Typed errors: every failure a user can cause has a stable code, the offending file/field, and the fix.
+import type { ErrorCode } from './codes.ts';
+
+export { ERROR_CODES, isErrorCode } from './codes.ts';
+export type { ErrorCode } from './codes.ts';
 
 export interface ErrorDetails {
   /** File the problem was found in, when there is one. */
@@ -13,15 +17,16 @@ export interface ErrorDetails {
 
 /** Base class of every error vlm2vla raises on purpose. `code` is stable and documented. */
 export class VlmError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly file: string | undefined;
   readonly field: string | undefined;
   readonly fix: string | undefined;
 
-  constructor(code: string, message: string, details: ErrorDetails = {}) {
+  /** `code` is one of ERROR_CODES (test/errors.test.ts checks every code in the source). */
+  constructor(code: ErrorCode | string, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = new.target.name;
-    this.code = code;
+    this.code = code as ErrorCode;
     this.file = details.file;
     this.field = details.field;
     this.fix = details.fix;
