@@ -1,14 +1,18 @@
 // A Hugging Face `tokenizer.json` tokenizer (any model type the maintained @lenml/tokenizers port of
-// transformers.js supports), loaded with strict validation and wrapped in a small typed interface.
+// transformers.js supports), loaded with strict validation and wrapped in a small typed interface; Gemma-shaped
+// BPE files encode through the fast path in fast-bpe.ts, with @lenml as the slow reference.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TokenizerLoader } from '@lenml/tokenizers';
 import { FormatError } from '../errors/index.ts';
 import { vetRegexes } from './vet.ts';
+import { FastBpeEncoder, planFastEncoder, type EncoderParts } from './fast-bpe.ts';
 
 /** Largest tokenizer.json we read (Gemma 3's is ~33 MB). */
 export const MAX_TOKENIZER_JSON_BYTES = 128 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Longest text `encode` accepts, in UTF-16 code units (4 Mi: under 1 s, and at most ≈ 200 MB of scratch on the fast path). */
+export const MAX_ENCODE_CHARS = 4 * 1024 * 1024;
 
 export interface TokenizerFiles {
   /** Parsed `tokenizer.json`. */
@@ -23,7 +27,7 @@ export interface TokenizerFiles {
 interface LenmlTokenizer {
   encode(text: string, opts: { add_special_tokens: boolean }): number[];
   decode(ids: number[], opts: { skip_special_tokens: boolean }): string;
-  model: { tokens_to_ids: Map<string, number>; vocab: string[] };
+  model: { tokens_to_ids: Map<string, number>; vocab: string[]; unk_token_id: number | undefined };
 }
 
 export class Tokenizer {
@@ -35,7 +39,12 @@ export class Tokenizer {
   /** Every special/added token string → id. */
   readonly specialTokens: ReadonlyMap<string, number>;
   readonly vocabSize: number;
+  /** Why `encode` uses the slow reference path for this file, or null when it uses the fast path. */
+  readonly slowPathReason: string | null;
   readonly #impl: LenmlTokenizer;
+  /** The fast encoder's parts until the first `encode` builds its tables (so loading costs no more than before). */
+  #fastParts: EncoderParts | null;
+  #fast: FastBpeEncoder | null = null;
 
   constructor(files: TokenizerFiles) {
     validateTokenizerJson(files.tokenizerJson, files.source);
@@ -65,6 +74,12 @@ export class Tokenizer {
     this.bosId = this.#configTokenId('bos_token');
     this.eosId = this.#configTokenId('eos_token');
     this.padId = this.#configTokenId('pad_token');
+    const plan = planFastEncoder(files.tokenizerJson, files.tokenizerConfig, {
+      tokensToIds: this.#impl.model.tokens_to_ids,
+      unkId: this.#impl.model.unk_token_id,
+    });
+    this.#fastParts = plan.parts ?? null;
+    this.slowPathReason = plan.unsupported ?? null;
   }
 
   /** Loads `tokenizer.json` and `tokenizer_config.json` (optional) from a model folder. */
@@ -74,10 +89,35 @@ export class Tokenizer {
     return new Tokenizer({ tokenizerJson, tokenizerConfig, source: join(dir, 'tokenizer.json') });
   }
 
-  /** Token ids of `text`. `addSpecial` adds what the post-processor adds (Gemma: `<bos>`). */
+  /**
+   * Token ids of `text` (at most MAX_ENCODE_CHARS code units). `addSpecial` adds what the post-processor adds
+   * (Gemma: `<bos>`).
+   */
   encode(text: string, { addSpecial = false }: { addSpecial?: boolean } = {}): number[] {
     if (text.length === 0) return addSpecial && this.bosId !== null && this.#addsBos() ? [this.bosId] : [];
+    this.#checkLength(text);
+    if (this.#fast === null && this.#fastParts !== null) {
+      this.#fast = new FastBpeEncoder(this.#fastParts);
+      this.#fastParts = null;
+    }
+    return this.#fast !== null ? this.#fast.encode(text, addSpecial) : this.#impl.encode(text, { add_special_tokens: addSpecial });
+  }
+
+  /** `encode` through the @lenml reference implementation (slow: the yardstick for the fast path's tests and bench). */
+  encodeReference(text: string, { addSpecial = false }: { addSpecial?: boolean } = {}): number[] {
+    if (text.length === 0) return addSpecial && this.bosId !== null && this.#addsBos() ? [this.bosId] : [];
+    this.#checkLength(text);
     return this.#impl.encode(text, { add_special_tokens: addSpecial });
+  }
+
+  #checkLength(text: string): void {
+    if (text.length > MAX_ENCODE_CHARS) {
+      throw new FormatError('E_TEXT_TOO_LONG', `cannot encode ${text.length} characters at once; the limit is ${MAX_ENCODE_CHARS}`, {
+        file: this.source,
+        field: 'text',
+        fix: 'split the text at line or paragraph boundaries and encode the parts',
+      });
+    }
   }
 
   decode(ids: readonly number[], { skipSpecial = false }: { skipSpecial?: boolean } = {}): string {
