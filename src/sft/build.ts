@@ -16,7 +16,8 @@ import { ACTION_MARKERS, getCodec, tokenBinRanges } from '../actions/index.ts';
 import { writeFileAtomic, fsyncDir } from '../util/index.ts';
 import { episodeExamples, codecFor } from './examples.ts';
 import { writeSftParquet } from './parquet.ts';
-import type { ExampleOptions, SftExample, ExampleStage } from './examples.ts';
+import type { ExampleOptions, SftExample } from './examples.ts';
+import type { ChatRecord } from './record.ts';
 
 export const SFT_SCHEMA = 'vlm2vla.sft/1';
 
@@ -28,11 +29,7 @@ export interface BuildOptions extends ExampleOptions {
   onEpisode?: () => void;
 }
 
-export interface ChatRecord {
-  images: string[];
-  messages: { role: 'user' | 'assistant'; content: ({ type: 'image' } | { type: 'text'; text: string })[] }[];
-  meta: { stage: ExampleStage; episodeId: string };
-}
+export type { ChatRecord } from './record.ts';
 
 export interface BuildInfo {
   schema: typeof SFT_SCHEMA;

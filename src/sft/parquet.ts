@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { writeFileAtomic } from '../util/index.ts';
-import type { ChatRecord } from './build.ts';
+import type { ChatRecord } from './record.ts';
 
 const utf8 = (name: string) => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
 const list = (name: string, children: number) => [
