@@ -13,6 +13,7 @@ import { pretrainCommand } from './pretrain.ts';
 import { evalVqaCommand } from './eval.ts';
 import { evalSimCommand } from './eval-sim.ts';
 import { actCommand } from './act.ts';
+import { serveCommand } from './serve.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -26,6 +27,7 @@ export const commands: readonly Command[] = [
   evalVqaCommand,
   evalSimCommand,
   actCommand,
+  serveCommand,
   simCollectCommand,
   simPlayCommand,
   tokenizerEncodeCommand,

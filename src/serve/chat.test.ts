@@ -1,0 +1,106 @@
+// Tests of the OpenAI-compatible endpoint: request validation (every field it honours), and the routes
+// over the committed base model on loopback — a completion, the same answer streamed as server-sent
+// events, stop strings, max_tokens, an image as a data URI, and errors as JSON naming the field.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { chatRoutes, emittable, loadChatModel, parseChatRequest } from './chat.ts';
+import { ProtocolError } from './errors.ts';
+import { startServer } from './server.ts';
+import { EchoPolicy } from './testing.ts';
+import { encodePng } from '../data/image.ts';
+
+const MODEL = fileURLToPath(new URL('../../models/base', import.meta.url));
+const png = `data:image/png;base64,${Buffer.from(encodePng({ width: 8, height: 8, rgb: new Uint8Array(192).fill(200) }).bytes).toString('base64')}`;
+const user = (content: unknown) => ({ messages: [{ role: 'user', content }] });
+
+test('parseChatRequest: defaults, every honoured field, and a ProtocolError naming the field otherwise', () => {
+  const r = parseChatRequest({ model: 'x', ...user([{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: png } }]), temperature: 0, top_p: 0.9, max_tokens: 7, stop: '\n', seed: 3, stream: true, response_format: { type: 'text' } });
+  assert.deepEqual(r.messages, [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image' }] }]);
+  assert.deepEqual([r.images.length, r.images[0]!.width, r.temperature, r.topP, r.maxTokens, r.stop, r.seed, r.stream], [1, 8, 0, 0.9, 7, ['\n'], 3, true]);
+  const d = parseChatRequest(user('hi'));
+  assert.deepEqual([d.temperature, d.topP, d.maxTokens, d.stop, d.stream], [1, 1, 256, [], false]);
+  assert.equal(parseChatRequest({ ...user('hi'), max_completion_tokens: 5 }).maxTokens, 5);
+  for (const [body, field] of [
+    [[], 'body'],
+    [{ messages: [] }, 'messages'],
+    [{ messages: [{ role: 'tool', content: 'x' }] }, 'messages[0].role'],
+    [{ messages: [{ role: 'user', content: 3 }] }, 'messages[0].content'],
+    [user([{ type: 'audio' }]), 'messages[0].content[0]'],
+    [user([{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }]), 'messages[0].content[0].image_url'],
+    [user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }]), 'messages[0].content[0].image_url'],
+    [{ messages: [{ role: 'assistant', content: [{ type: 'image_url', image_url: png }] }] }, 'messages[0]'],
+    [{ ...user('hi'), temperature: 3 }, 'temperature'],
+    [{ ...user('hi'), top_p: 0 }, 'top_p'],
+    [{ ...user('hi'), max_tokens: 0 }, 'max_tokens'],
+    [{ ...user('hi'), max_tokens: 1.5 }, 'max_tokens'],
+    [{ ...user('hi'), stop: ['a', 'b', 'c', 'd', 'e'] }, 'stop'],
+    [{ ...user('hi'), stop: [''] }, 'stop'],
+    [{ ...user('hi'), n: 2 }, 'n'],
+    [{ ...user('hi'), stream: 'yes' }, 'stream'],
+    [user('x'.repeat(70_000)), 'messages'],
+  ] as const) {
+    assert.throws(() => parseChatRequest(body), (e: unknown) => e instanceof ProtocolError && e.field === field, JSON.stringify(body).slice(0, 80));
+  }
+});
+
+test('streaming holds back text at and before a stop string, and a tail that may become one', () => {
+  assert.equal(emittable('carrot', []), 6);
+  assert.equal(emittable('car', ['ar']), 1);
+  assert.equal(emittable('ca', ['ar']), 1);
+  assert.equal(emittable('c', ['ar']), 1);
+  assert.equal(emittable('the end.\n\nQ:', ['\n\nQ:', 'END']), 8);
+  assert.equal(emittable('the end.\n', ['\n\nQ:']), 8);
+  assert.equal(emittable('xEN', ['END', 'N!']), 1);
+});
+
+test('the chat routes over the base model: completion, the same answer streamed, stop, max_tokens, an image, errors', async () => {
+  const chat = loadChatModel(MODEL);
+  const server = await startServer({ policy: new EchoPolicy(), port: 0, log: () => {}, routes: chatRoutes(chat) });
+  try {
+    const post = (body: unknown) => fetch(`${server.httpUrl}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const models = (await (await fetch(`${server.httpUrl}/v1/models`)).json()) as { data: { id: string }[] };
+    assert.deepEqual(models.data.map((m) => m.id), ['base']);
+    const ask = { model: 'base', ...user('What is a zanahoria?'), temperature: 0, max_tokens: 12 };
+    const r = await post(ask);
+    assert.equal(r.status, 200);
+    const body = (await r.json()) as { object: string; choices: { message: { role: string; content: string }; finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
+    assert.equal(body.object, 'chat.completion');
+    const answer = body.choices[0]!.message.content;
+    assert.ok(answer.length > 0);
+    assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + body.usage.completion_tokens);
+
+    const s = await post({ ...ask, stream: true });
+    assert.equal(s.headers.get('content-type'), 'text/event-stream');
+    const events = (await s.text()).split('\n\n').filter((e) => e.length > 0);
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')) as { object: string; choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[] });
+    assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
+    assert.equal(chunks[0]!.choices[0]!.delta.role, 'assistant');
+    assert.equal(chunks.map((c) => c.choices[0]!.delta.content ?? '').join(''), answer, 'the streamed text is the completion');
+    assert.equal(chunks.at(-1)!.choices[0]!.finish_reason, body.choices[0]!.finish_reason);
+
+    // A stop string cuts the answer before it, streamed or not (the held-back text never leaks).
+    const stop = answer.slice(1, 3);
+    const cut = (await (await post({ ...ask, stop })).json()) as typeof body;
+    assert.equal(cut.choices[0]!.message.content, answer.slice(0, 1));
+    const cutStream = await (await post({ ...ask, stop, stream: true })).text();
+    const streamed = cutStream.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as typeof chunks[0]).choices[0]!.delta.content ?? '').join('');
+    assert.equal(streamed, answer.slice(0, 1));
+
+    const short = (await (await post({ ...user('Describe the table in detail.'), temperature: 0, max_tokens: 1 })).json()) as typeof body;
+    assert.equal(short.usage.completion_tokens, 1);
+    assert.equal(short.choices[0]!.finish_reason, 'length');
+
+    const seen = await post({ ...user([{ type: 'image_url', image_url: { url: png } }, { type: 'text', text: 'What colour is the table?' }]), temperature: 0, max_tokens: 8 });
+    assert.equal(seen.status, 200);
+
+    const bad = await post({ ...user('hi'), temperature: -1 });
+    assert.equal(bad.status, 400);
+    const err = (await bad.json()) as { error: { code: string; message: string } };
+    assert.equal(err.error.code, 'E_PROTOCOL');
+    assert.match(err.error.message, /^temperature/);
+  } finally {
+    await server.close(2000);
+  }
+});
