@@ -11,7 +11,7 @@ export const BINS = 256;
 
 /** The bin tokens of datasets built with style `tokens`: `<a000>` … `<a255>` (fixed width, so
  *  prefix-free). Training maps each to one of the model's least-used vocabulary tokens; generation maps
- *  back (src/train/action-tokens.ts), so a dataset does not depend on one tokenizer. */
+ *  back (src/actions/action-tokens.ts), so a dataset does not depend on one tokenizer. */
 export const ACTION_MARKERS: readonly string[] = Array.from({ length: BINS }, (_, i) => `<a${String(i).padStart(3, '0')}>`);
 
 /** Bin ranges from a dataset's action elements (cm): the 1st and 99th percentile of dx, dy, dz (as

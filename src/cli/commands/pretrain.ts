@@ -1,5 +1,5 @@
 // `vlm2vla pretrain`: trains the embedded base VLM from scratch on the synthetic corpus, tokenizer
-// included, and writes it in Hugging Face layout with a model card (see src/train/pretrain.ts).
+// included, and writes it in Hugging Face layout with a model card (see src/pretrain/pretrain.ts).
 import type { Command } from '../command.ts';
 import { requireString } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
