@@ -9,6 +9,7 @@ import { ProtocolError } from './errors.ts';
 import { startServer } from './server.ts';
 import { EchoPolicy } from './testing.ts';
 import { encodePng } from '../data/image.ts';
+import { OpenAIBackend } from '../policy/backend.ts';
 
 const MODEL = fileURLToPath(new URL('../../models/base', import.meta.url));
 const png = `data:image/png;base64,${Buffer.from(encodePng({ width: 8, height: 8, rgb: new Uint8Array(192).fill(200) }).bytes).toString('base64')}`;
@@ -94,6 +95,11 @@ test('the chat routes over the base model: completion, the same answer streamed,
 
     const seen = await post({ ...user([{ type: 'image_url', image_url: { url: png } }, { type: 'text', text: 'What colour is the table?' }]), temperature: 0, max_tokens: 8 });
     assert.equal(seen.status, 200);
+
+    // vlm2vla's own OpenAI client (the policy's remote back-end, the annotator's ChatClient) uses it too.
+    const backend = new OpenAIBackend({ baseUrl: `${server.httpUrl}/v1`, model: 'base', apiKey: 'unused', grammar: 'none', maxRetries: 0 });
+    const stage = await backend.generate({ stage: 'vqa', images: [{ width: 8, height: 8, rgb: new Uint8Array(192).fill(90) }], text: 'What is a zanahoria?', grammar: null, sampling: { temperature: 0, topP: 1, topK: 0 }, maxNewTokens: 8, seed: 0 });
+    assert.ok(stage.text.length > 0);
 
     const bad = await post({ ...user('hi'), temperature: -1 });
     assert.equal(bad.status, 400);
