@@ -348,7 +348,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       logLine('http', peer, what, res.statusCode, started, notes.join(' '));
     } catch (e) {
       const ce = clientError(e, debug);
-      const status = isVlmError(e) ? (STATUS[e.code] ?? 400) : 500;
+      const status = isVlmError(e) ? (STATUS[e.code] ?? 500) : 500; // a typed error of the policy is still the server's
       logLine('http', peer, what, status, started, `${ce.code} ${isVlmError(e) ? e.message : `${(e as Error)?.message ?? e}`}`);
       if (!isVlmError(e) && debug) log(String((e as Error)?.stack));
       const headers: Record<string, string> = {};
@@ -371,7 +371,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     } catch (e) {
       const ce = clientError(e, false);
       logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, performance.now(), ce.message);
-      return refuseUpgrade(socket, STATUS[ce.code] ?? 400, errorText(ce));
+      return refuseUpgrade(socket, STATUS[ce.code] ?? 500, errorText(ce));
     }
     upgrading++;
     wss.handleUpgrade(req, socket, head, (ws) => {
