@@ -56,6 +56,12 @@ export interface FinetuneOptions {
   silent?: boolean;
   log?: (line: string) => void;
   onStep?: (m: StepMetrics) => void;
+  /** Train on this many sequence tokens instead of `steps` (steps = budget / (batch × grad-accum ×
+   *  mean tokens per training sequence), at least 1) — the shared budget of compared arms. */
+  tokenBudget?: number;
+  /** Count the least-used vocabulary tokens (the discrete-token bins) on these texts instead of the
+   *  dataset's own (e.g. the base model's pretraining corpus, so robot data does not pick them). */
+  tokenCountTexts?: Iterable<string>;
 }
 
 export const FINETUNE_DEFAULTS = { steps: 200, batchSize: 4, gradAccum: 1, schedule: 'cosine', weightDecay: 0, clip: 1, maxLength: 1024, evalEvery: 50, checkpointEvery: 50, seed: 0, loraLr: 2e-4, fullLr: 5e-5 } as const;
@@ -88,7 +94,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   // Discrete-token mode: the 256 least-used vocabulary tokens (by the dataset's own text) become the
   // action bins.
   let actionTokens: ActionTokens | null = null;
-  if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, recordTexts(data.records('train')).map(stripMarkers)), ...data.tokenBins };
+  if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, o.tokenCountTexts ?? recordTexts(data.records('train')).map(stripMarkers)), ...data.tokenBins };
   const enc = { tokenizer, template, cfg: model.cfg, actionTokens: actionTokens ? markerMap(actionTokens) : undefined };
   const maxLength = o.maxLength ?? FINETUNE_DEFAULTS.maxLength;
   const trainSplit = loadSftSplit(data, 'train', enc, maxLength);
@@ -104,7 +110,12 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     params = addAdapter(model, 'default', { ...lora, baseModel: o.model }, seed);
     setActiveAdapter(model, 'default');
   }
-  const steps = o.steps ?? FINETUNE_DEFAULTS.steps;
+  let steps = o.steps ?? FINETUNE_DEFAULTS.steps;
+  if (o.tokenBudget !== undefined) {
+    if (!(Number.isFinite(o.tokenBudget) && o.tokenBudget >= 1)) throw new UsageError(`the token budget must be a positive number, got ${o.tokenBudget}`);
+    const meanTokens = trainSplit.examples.reduce((a, e) => a + e.ids.length, 0) / trainSplit.examples.length;
+    steps = Math.max(1, Math.round(o.tokenBudget / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum) * meanTokens)));
+  }
   const config: TrainerConfig = {
     ...TRAINER_DEFAULTS,
     steps,
