@@ -227,10 +227,35 @@ test('a client vanishing mid-request leaks nothing; its queued request never run
     a.ws.terminate();
     b.ws.terminate();
     await waitFor(() => server.stats().connections === 0 && !server.stats().running && server.stats().inFlight === 0);
-    assert.deepEqual(server.stats(), { connections: 0, waiting: 0, running: false, inFlight: 0, httpSessions: 0 });
+    assert.deepEqual(server.stats(), { connections: 0, upgrading: 0, waiting: 0, running: false, inFlight: 0, httpSessions: 0 });
     assert.equal(policy.calls, 1, 'the vanished client’s queued request was dropped');
     const { answer } = await once(server.wsUrl, frame());
     assert.equal(answer.binary, true);
+  });
+});
+
+test('malformed handshakes and raw garbage on the socket leave nothing counted', async () => {
+  await withServer(new EchoPolicy(), { maxConnections: 2 }, async (server) => {
+    const { connect: tcp } = await import('node:net');
+    const send = (text: string) =>
+      new Promise<string>((resolve) => {
+        const s = tcp(server.port, '127.0.0.1', () => s.end(text));
+        let got = '';
+        s.on('data', (c) => (got += c.toString()));
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+      });
+    for (let i = 0; i < 3; i++) {
+      const answer = await send(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      assert.match(answer, /^HTTP\/1\.1 400/);
+    }
+    assert.match(await send('\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400/);
+    await waitFor(() => server.stats().upgrading === 0);
+    // The cap of 2 still admits 2 clients.
+    const a = await connect(server.wsUrl);
+    const b = await connect(server.wsUrl);
+    a.ws.close();
+    b.ws.close();
   });
 });
 

@@ -62,6 +62,8 @@ export type RouteHandler = (ctx: RouteContext) => Promise<void>;
 
 export interface ServerStats {
   connections: number;
+  /** WebSocket handshakes under way. */
+  upgrading: number;
   waiting: number;
   running: boolean;
   inFlight: number;
@@ -373,9 +375,16 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, performance.now(), ce.message);
       return refuseUpgrade(socket, STATUS[ce.code] ?? 500, errorText(ce));
     }
+    // Counted until the handshake ends either way (ws answers a malformed one itself, without a callback).
     upgrading++;
+    let pending = true;
+    const settled = () => {
+      if (pending) upgrading--;
+      pending = false;
+    };
+    socket.once('close', settled);
     wss.handleUpgrade(req, socket, head, (ws) => {
-      upgrading--;
+      settled();
       wss.emit('connection', ws, req);
     });
   });
@@ -424,7 +433,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     port,
     httpUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    stats: () => ({ connections: connections.size, waiting: queue.waiting, running: queue.running, inFlight, httpSessions: httpSessions.size }),
+    stats: () => ({ connections: connections.size, upgrading, waiting: queue.waiting, running: queue.running, inFlight, httpSessions: httpSessions.size }),
     close,
   };
 }
