@@ -1,5 +1,6 @@
 // Line charts as standalone SVG (loss curves, success rates): deterministic text, no dependencies,
 // readable axes with "nice" ticks, optional log-scale y axis, a legend.
+import { escapeXml } from './escape.ts';
 export interface Series {
   name: string;
   /** [x, y] points; non-finite y values break the line (a gap) instead of distorting the axes. */
@@ -16,10 +17,6 @@ export interface LineChartOptions {
 }
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
-
-function escapeXml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
 
 /** About `count` round tick values covering [lo, hi]. */
 export function niceTicks(lo: number, hi: number, count = 5): number[] {
