@@ -402,7 +402,8 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   return out;
 }
 
-const WORKER = fileURLToPath(new URL('./sim-worker.ts', import.meta.url));
+// The worker beside this module: sim-worker.ts in the sources, sim-worker.js when compiled (dist/).
+const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './sim-worker.ts' : './sim-worker.js', import.meta.url));
 
 function runWorker(o: SimEvalOptions, manifest: RunManifest, w: number, keys: string[], tick: (r: EpisodeResult) => void): Promise<void> {
   return new Promise((resolve, reject) => {
