@@ -1,0 +1,135 @@
+// Filmstrips of closed-loop episodes: an episode of an `eval sim` run replayed from its trace — the
+// scene from episodeSpec(suite, seed, index, families), the executed steps from the trace, stepped
+// through a Rollout under the run's limits exactly as the harness did — rendered at chosen cycles
+// with the cycle's subtask, plan and chunk written under the frame, and a last frame marked success
+// or failure. Frames are PNG data URIs for self-contained HTML.
+import { drawText } from '../data/font.ts';
+import { encodePng } from '../data/image.ts';
+import type { RgbImage } from '../data/image.ts';
+import { FormatError } from '../errors/index.ts';
+import { episodeSpec } from '../eval/closed-loop.ts';
+import type { CycleTrace, RunManifest } from '../eval/closed-loop.ts';
+import { Rollout } from '../sim/rollout.ts';
+import { render } from '../sim/renderer.ts';
+import { SUITES } from '../sim/tasks.ts';
+import type { Suite } from '../sim/tasks.ts';
+
+export interface FilmFrame {
+  /** The cycle whose observation this is (-1 for the final frame). */
+  cycle: number;
+  /** Simulator steps executed before the frame. */
+  step: number;
+  /** The text drawn under the frame (subtask, plan, chunk, or the outcome). */
+  caption: string[];
+  image: RgbImage;
+}
+
+export interface ReplayedEpisode {
+  key: string;
+  instruction: string;
+  success: boolean;
+  steps: number;
+  cycles: number;
+  frames: FilmFrame[];
+}
+
+export interface ReplayOptions {
+  /** Frames at most, the final one included (default 6). */
+  frames?: number;
+  /** Width of a drawn frame in pixels (default 256; the camera frame is scaled up to it). */
+  width?: number;
+}
+
+/** The lines a cycle's text gives: subtask, plan and chunk, each prefixed, the empty ones left out. */
+export function captionOf(text: CycleTrace['text']): string[] {
+  if (!text) return [];
+  return [text.subtask ? `subtask: ${text.subtask}` : '', text.plan ? `plan: ${text.plan}` : '', text.chunk ? `chunk: ${text.chunk}` : ''].filter((l) => l !== '');
+}
+
+/** `count` indices spread evenly over 0…n-1 (first and last included), without repeats. */
+export function spread(n: number, count: number): number[] {
+  if (n <= 0 || count <= 0) return [];
+  if (count >= n) return Array.from({ length: n }, (_, i) => i);
+  if (count === 1) return [0];
+  return [...new Set(Array.from({ length: count }, (_, i) => Math.round((i * (n - 1)) / (count - 1))))];
+}
+
+function wrap(line: string, chars: number): string[] {
+  const out: string[] = [];
+  for (let rest = line; rest.length > 0; rest = rest.slice(chars)) out.push(rest.slice(0, chars));
+  return out;
+}
+
+/** `frame` scaled to `width` with `lines` written in a band under it and `label` on top (green for
+ *  success, red for failure, white otherwise). */
+export function captionFrame(frame: RgbImage, lines: readonly string[], label: string, tone: 'success' | 'failure' | 'plain', width = 256, maxLines = 6): RgbImage {
+  const scale = 2;
+  const chars = Math.floor((width - 8) / (4 * scale));
+  let wrapped = lines.flatMap((l) => wrap(l, chars));
+  if (wrapped.length > maxLines) wrapped = [...wrapped.slice(0, maxLines - 1), `${wrapped[maxLines - 1]!.slice(0, chars - 3)}...`];
+  const k = width / frame.width;
+  const imageH = Math.round(frame.height * k);
+  const band = 8 + maxLines * 7 * scale;
+  const height = imageH + band;
+  const rgb = new Uint8Array(width * height * 3).fill(24);
+  for (let y = 0; y < imageH; y++) {
+    const sy = Math.min(frame.height - 1, Math.floor(y / k));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(frame.width - 1, Math.floor(x / k));
+      const s = (sy * frame.width + sx) * 3;
+      rgb.set(frame.rgb.subarray(s, s + 3), (y * width + x) * 3);
+    }
+  }
+  wrapped.forEach((line, i) => drawText(rgb, width, height, line, 4, imageH + 4 + i * 7 * scale, [230, 230, 230], scale));
+  const colour: [number, number, number] = tone === 'success' ? [60, 220, 90] : tone === 'failure' ? [240, 70, 60] : [255, 255, 255];
+  const labelW = label.length * 4 * scale + 6;
+  for (let y = 0; y < 5 * scale + 6; y++) for (let x = 0; x < Math.min(width, labelW); x++) rgb.fill(0, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  drawText(rgb, width, height, label, 3, 3, colour, scale);
+  return { width, height, rgb };
+}
+
+function parseKey(key: string, where: string): { suite: Suite; index: number } {
+  const m = /^([a-z-]+)\/(\d+)$/.exec(key);
+  if (!m || !SUITES.includes(m[1] as Suite)) throw new FormatError('E_REPORT_TRACE', `${where}: episode key ${JSON.stringify(key)} is not <suite>/<index>`, { file: where, field: 'episode', fix: 'the trace is damaged or from another tool; rerun `vlm2vla eval sim`' });
+  return { suite: m[1] as Suite, index: Number(m[2]) };
+}
+
+/** Replays episode `key` of the run described by `manifest` from its cycle traces (in order).
+ *  `where` (the trace file) is named in errors. */
+export function replayEpisode(manifest: RunManifest, key: string, traces: readonly CycleTrace[], where: string, options: ReplayOptions = {}): ReplayedEpisode {
+  const { suite, index } = parseKey(key, where);
+  const spec = episodeSpec(suite, manifest.seed, index, manifest.families);
+  const rollout = new Rollout(spec.task, spec.gripper);
+  const size = manifest.limits.imageSize;
+  const width = options.width ?? 256;
+  const wanted = new Set(spread(traces.length, Math.max(0, (options.frames ?? 6) - 1)));
+  const frames: FilmFrame[] = [];
+  let steps = 0;
+  let success = false;
+  for (let c = 0; c < traces.length; c++) {
+    const t = traces[c]!;
+    if (!Array.isArray(t.actions)) throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} has no actions list`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
+    if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width) });
+    for (const action of t.actions) {
+      if (steps >= manifest.limits.maxSteps) break;
+      if (!Array.isArray(action) || action.length !== 7 || !action.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} holds a step that is not 7 finite numbers`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
+      }
+      rollout.step(action);
+      steps++;
+      if (rollout.success()) break;
+    }
+    if (rollout.success()) {
+      success = true;
+      break;
+    }
+  }
+  const outcome = success ? 'success' : 'failure';
+  frames.push({ cycle: -1, step: steps, caption: [`${outcome} after ${steps} steps`], image: captionFrame(render(rollout.world, size, size), [`${outcome} after ${steps} steps`, spec.task.instruction], outcome, success ? 'success' : 'failure', width) });
+  return { key, instruction: spec.task.instruction, success, steps, cycles: traces.length, frames };
+}
+
+/** A PNG data URI of an RGB image. */
+export function pngDataUri(image: RgbImage): string {
+  return `data:image/png;base64,${Buffer.from(encodePng(image).bytes).toString('base64')}`;
+}
