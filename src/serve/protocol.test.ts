@@ -226,6 +226,20 @@ test('malformed msgpack is a ProtocolError: garbage, truncation, trailing bytes,
   assertProtocolError(() => unpackMessage(hex('c6 7fffffff')));
 });
 
+test('structure is checked before decoding: 16 MiB of nested headers and 10^5+ values fail fast', () => {
+  const deep = new Uint8Array(16 * 1024 * 1024).fill(0x91);
+  deep[deep.length - 1] = 0x90;
+  const started = performance.now();
+  assertProtocolError(() => unpackMessage(deep), /^message$/);
+  assert.ok(performance.now() - started < 1000, 'refused by a scan, not after building millions of values');
+  const nils = (n: number) => `dc ${n.toString(16).padStart(4, '0')} ${'c0'.repeat(n)}`;
+  assertProtocolError(() => unpackMessage(hex('92', nils(60_000), nils(60_000))));
+  assert.equal((unpackMessage(hex('92', nils(4000), nils(4000))) as WireValue[]).length, 2);
+  assertProtocolError(() => unpackMessage(hex('dd 00100000 c0'))); // 2^20 items announced, 1 byte left
+  assertProtocolError(() => unpackMessage(hex('df 00100000 c0')));
+  assertProtocolError(() => unpackMessage(hex('c7 05 01 0102')));
+});
+
 test('map keys: bin outside arrays, ints and nesting beyond the cap are refused', () => {
   assertProtocolError(() => unpackMessage(hex('81 c406', ascii('prompt'), 'a1', ascii('x'))), /message/);
   assertProtocolError(() => unpackMessage(hex('81 01 02')));

@@ -246,9 +246,67 @@ function fromDecoded(raw: unknown, field: string, depth: number): WireValue {
   throw new ProtocolError(`${field}: msgpack extension types are not part of the protocol`, field, 'send maps, arrays, str, bin, numbers, bools and NumPy arrays only');
 }
 
+/** Most msgpack values (of any kind, containers included) one message may hold. */
+export const MAX_VALUES = 100_000;
+
+/** Walks the msgpack bytes without building anything: every value's header and length within the
+ *  bytes, nesting within MAX_DEPTH, at most MAX_VALUES values, nothing after the message. The decoder
+ *  runs only on bytes that pass, so a frame of 16 MiB of nested array headers costs a scan, not
+ *  millions of decoder states. */
+export function checkStructure(bytes: Uint8Array): void {
+  const fail = (what: string, at: number): never => {
+    throw new ProtocolError(`the message is not valid msgpack: ${what} at byte ${at}`, 'message', 'send one msgpack object per frame, packed with openpi_client.msgpack_numpy');
+  };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pending: number[] = [1]; // values still expected at each open level
+  let pos = 0;
+  let values = 0;
+  const take = (n: number, at: number) => {
+    if (n > bytes.length - pos) fail('a length beyond the end', at);
+    pos += n;
+  };
+  const uint = (size: 1 | 2 | 4, at: number): number => {
+    if (size > bytes.length - pos) fail('a truncated header', at);
+    const v = size === 1 ? view.getUint8(pos) : size === 2 ? view.getUint16(pos) : view.getUint32(pos);
+    pos += size;
+    return v;
+  };
+  while (pending.length > 0) {
+    const at = pos;
+    if (pos >= bytes.length) fail('the end of the bytes inside a value', at);
+    if (++values > MAX_VALUES) fail(`more than ${MAX_VALUES} values`, at);
+    const b = bytes[pos++]!;
+    let children = 0;
+    if (b <= 0x7f || b >= 0xe0 || b === 0xc0 || b === 0xc2 || b === 0xc3) children = 0;
+    else if (b <= 0x8f) children = 2 * (b & 0x0f);
+    else if (b <= 0x9f) children = b & 0x0f;
+    else if (b <= 0xbf) take(b & 0x1f, at);
+    else if (b === 0xc4 || b === 0xd9) take(uint(1, at), at);
+    else if (b === 0xc5 || b === 0xda) take(uint(2, at), at);
+    else if (b === 0xc6 || b === 0xdb) take(uint(4, at), at);
+    else if (b === 0xc7 || b === 0xc8 || b === 0xc9) take(uint(b === 0xc7 ? 1 : b === 0xc8 ? 2 : 4, at) + 1, at);
+    else if (b === 0xca) take(4, at);
+    else if (b === 0xcb) take(8, at);
+    else if (b >= 0xcc && b <= 0xd3) take(1 << ((b - 0xcc) & 3), at);
+    else if (b >= 0xd4 && b <= 0xd8) take(1 + (1 << (b - 0xd4)), at);
+    else if (b === 0xdc || b === 0xdd) children = uint(b === 0xdc ? 2 : 4, at);
+    else if (b === 0xde || b === 0xdf) children = 2 * uint(b === 0xde ? 2 : 4, at);
+    else fail(`the unused type byte 0x${b.toString(16)}`, at);
+    pending[pending.length - 1]!--;
+    if (children > 0) {
+      if (children > bytes.length - pos) fail(`${children} items announced with ${bytes.length - pos} bytes left`, at);
+      if (pending.length > MAX_DEPTH) fail(`nesting deeper than ${MAX_DEPTH} levels`, at);
+      pending.push(children);
+    }
+    while (pending.length > 0 && pending[pending.length - 1] === 0) pending.pop();
+  }
+  if (pos !== bytes.length) fail(`${bytes.length - pos} bytes after the message`, pos);
+}
+
 /** Decodes one message. Garbage, truncation, trailing bytes and unknown types are ProtocolErrors. */
 export function unpackMessage(bytes: Uint8Array): WireValue {
   if (bytes.length > MAX_MESSAGE_BYTES) throw new ProtocolError(`the message has ${bytes.length} bytes, more than ${MAX_MESSAGE_BYTES}`, 'message', 'send smaller frames (e.g. downscale images to 256×256)');
+  checkStructure(bytes);
   let raw: unknown;
   try {
     raw = decoder.decode(bytes);
