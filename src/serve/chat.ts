@@ -1,16 +1,17 @@
 // The OpenAI-compatible chat endpoint over the embedded model: POST /v1/chat/completions (text and
 // image_url data URIs; temperature, top_p, max_tokens, stop, seed; stream as server-sent events) and
 // GET /v1/models, so any OpenAI client — the annotator and the verifier included — can use the model.
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { RgbImage } from '../data/image.ts';
 import { generate } from '../decode/index.ts';
 import type { Generation } from '../decode/index.ts';
-import { answerStopIds, loadVqaModel } from '../eval/vqa.ts';
-import type { VqaModel } from '../eval/vqa.ts';
-import { imageSpec } from '../models/index.ts';
+import { UsageError } from '../errors/index.ts';
+import { imageSpec, loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
+import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
-import { expandImageTokens } from '../tokenizer/index.ts';
+import { adapterFolder } from '../policy/backend.ts';
+import { ChatTemplate, Tokenizer, expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatContentPart, ChatMessage } from '../tokenizer/index.ts';
 import { imageFromBase64 } from './act-json.ts';
 import { ProtocolError } from './errors.ts';
@@ -20,14 +21,31 @@ import type { RouteContext, RouteHandler } from './server.ts';
 /** Most messages, images, stop strings and new tokens one request may ask for. */
 export const CHAT_LIMITS = { messages: 256, images: 8, stops: 4, stopChars: 64, maxTokens: 4096, textChars: 64 * 1024 };
 
-export interface ChatModel extends VqaModel {
+export interface ChatModel {
   /** The name GET /v1/models lists (model folder, + adapter). */
   id: string;
+  model: Gemma3Model;
+  tokenizer: Tokenizer;
+  template: ChatTemplate;
+  /** Ids that end an answer: the eos ids and the end-of-turn marker. */
+  stopIds: number[];
 }
 
-/** The model folder (and adapter) as a chat model. */
+/** The model folder (and adapter: a `vlm2vla train` run folder or a PEFT folder) as a chat model. */
 export function loadChatModel(dir: string, adapter?: string): ChatModel {
-  return { ...loadVqaModel(dir, adapter), id: adapter ? `${basename(dir)}+${basename(adapter)}` : basename(dir) };
+  const model = loadModel(dir);
+  const tokenizer = Tokenizer.fromDir(dir);
+  const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
+  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'serve a chat model folder (with tokenizer_config.json), or pass --no-chat');
+  if (adapter) {
+    loadAdapter(model, adapterFolder(adapter));
+    setActiveAdapter(model, 'default');
+  }
+  const eos = model.text.eosTokenId;
+  const stops = new Set(Array.isArray(eos) ? eos : [eos]);
+  const eot = tokenizer.tokenToId('<end_of_turn>');
+  if (eot !== null) stops.add(eot);
+  return { id: adapter ? `${basename(dir)}+${basename(adapter)}` : basename(dir), model, tokenizer, template, stopIds: [...stops] };
 }
 
 export interface ChatRequest {
@@ -153,7 +171,7 @@ export function emittable(text: string, stops: readonly string[]): number {
 /** Runs one request on the engine; `onText` receives the answer as it grows (never a stop string). */
 export function complete(m: ChatModel, req: ChatRequest, onText?: (delta: string) => void, prepared = preparePrompt(m, req)): Generation {
   const { ids, pixels, room } = prepared;
-  const stopIds = new Set(answerStopIds(m));
+  const stopIds = new Set(m.stopIds);
   const detokenize = (t: readonly number[]) => m.tokenizer.decode(t, { skipSpecial: true });
   const tokens: number[] = [];
   let sent = 0;
