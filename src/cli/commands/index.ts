@@ -13,6 +13,7 @@ import { pretrainCommand } from './pretrain.ts';
 import { evalVqaCommand } from './eval.ts';
 import { evalSimCommand } from './eval-sim.ts';
 import { actCommand } from './act.ts';
+import { experimentRunCommand } from './experiment.ts';
 import { serveCommand } from './serve.ts';
 
 export const commands: readonly Command[] = [
@@ -27,6 +28,7 @@ export const commands: readonly Command[] = [
   evalVqaCommand,
   evalSimCommand,
   actCommand,
+  experimentRunCommand,
   serveCommand,
   simCollectCommand,
   simPlayCommand,
