@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   E_PARQUET: { area: 'data', meaning: 'a Parquet file is malformed or exceeds the caps' },
   E_LEROBOT: { area: 'data', meaning: 'a LeRobot v3 dataset is malformed' },
   E_LEROBOT_EXISTS: { area: 'data', meaning: 'the LeRobot output folder already holds a dataset' },
+  E_NONFINITE: { area: 'data', meaning: 'a dataset writer was given a NaN or ±Infinity (named by episode, step and field)' },
   E_SEMANTICS: { area: 'data', meaning: 'declared action semantics (frame, units, gripper) disagree' },
   E_MODEL_CONFIG: { area: 'models', meaning: 'config.json is malformed or unsupported' },
   E_MODEL_FILES: { area: 'models', meaning: 'a model folder lacks its files' },

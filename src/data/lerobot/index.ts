@@ -13,23 +13,21 @@
 //   meta/vlm2vla_episodes.jsonl   (vlm2vla's own) exact episode ids, metadata and sim ground truth
 // Deviations, documented: frames are stored inside the parquet files (dtype "image"); video
 // features (dtype "video", MP4) are not supported and are refused with a typed error.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { parquetReadObjects } from 'hyparquet';
+import { crc32 } from 'node:zlib';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { FormatError } from '../../errors/index.ts';
 import { writeFileAtomic, fsyncDir } from '../../util/index.ts';
 import { BRIDGE_SEMANTICS } from '../episode.ts';
-import type { ActionSemantics, EncodedImage, Episode, GroundTruth, Step } from '../episode.ts';
-import { probeImage } from '../image.ts';
+import type { ActionSemantics, Episode, Step } from '../episode.ts';
 import { StatsAccumulator } from '../stats.ts';
+import { assertFiniteEpisode } from '../finite.ts';
 
-export const CODEBASE_VERSION = 'v3.0';
+import { CODEBASE_VERSION } from './reader.ts';
+
+export { CODEBASE_VERSION };
 const DATA_PATH = 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet';
-
-function fail(file: string, field: string, message: string, fix = 'the dataset is damaged or not a LeRobot v3 dataset'): never {
-  throw new FormatError('E_LEROBOT', `${file}: ${message}`, { file, field, fix });
-}
 
 const utf8 = (name: string, repetition = 'OPTIONAL') => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition });
 const floatList = (name: string) => [
@@ -44,29 +42,17 @@ const imageStruct = (name: string) => [
 ];
 const scalar = (name: string, type: string) => ({ name, type, repetition_type: 'OPTIONAL' });
 
-function writeParquet(path: string, columns: { name: string; data: unknown[] }[], schemaChildren: unknown[]): void {
+/** Writes one Parquet file and returns its CRC-32, recorded in meta/info.json (`vlm2vla.checksums`)
+ *  so the reader detects any changed byte (hyparquet-writer stores no page CRCs). */
+function writeParquet(path: string, columns: { name: string; data: unknown[] }[], schemaChildren: unknown[]): number {
   const buffer = parquetWriteBuffer({
     columnData: columns,
     schema: [{ name: 'schema', num_children: columns.length }, ...schemaChildren],
   } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
-  writeFileAtomic(path, new Uint8Array(buffer));
+  const bytes = new Uint8Array(buffer);
+  writeFileAtomic(path, bytes);
+  return crc32(bytes);
 }
-
-async function readParquet(path: string): Promise<Record<string, unknown>[]> {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (cause) {
-    throw new FormatError('E_LEROBOT', `${path} is missing`, { file: path, fix: 'the dataset is incomplete', cause });
-  }
-  try {
-    return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false })) as Record<string, unknown>[];
-  } catch (cause) {
-    throw new FormatError('E_LEROBOT', `${path} is not a readable Parquet file: ${(cause as Error).message}`, { file: path, fix: 'the file is corrupt; re-download the dataset', cause });
-  }
-}
-
-const text = (v: unknown) => (v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v));
 
 export interface LeRobotWriterOptions {
   fps?: number;
@@ -99,6 +85,7 @@ export class LeRobotWriter {
   readonly #tasks = new Map<string, number>();
   readonly #episodes: { index: number; tasks: string[]; length: number; file: number; from: number; to: number }[] = [];
   readonly #sidecar: string[] = [];
+  readonly #checksums: Record<string, number> = {};
   #rows: Row[] = [];
   #fileIndex = 0;
   #frames = 0;
@@ -122,6 +109,7 @@ export class LeRobotWriter {
   }
 
   add(ep: Episode): void {
+    assertFiniteEpisode(ep, this.dir);
     const cams = Object.keys(ep.steps[0]?.images ?? {}).sort();
     if (this.#cameras === null) this.#cameras = cams;
     else if (cams.join() !== this.#cameras.join()) throw new FormatError('E_LEROBOT', `episode ${ep.metadata.episodeId} has cameras [${cams}], the dataset [${this.#cameras}]`, { field: 'images', fix: 'LeRobot datasets have one set of image features; write episodes with the same cameras' });
@@ -190,7 +178,8 @@ export class LeRobotWriter {
       scalar('discount', 'FLOAT'),
     ];
     const big = columns.map((c) => (['frame_index', 'episode_index', 'index', 'task_index'].includes(c.name) ? { ...c, data: (c.data as number[]).map(BigInt) } : c));
-    writeParquet(join(this.#tmp, 'data', 'chunk-000', `file-${String(this.#fileIndex).padStart(3, '0')}.parquet`), big, schema);
+    const rel = `data/chunk-000/file-${String(this.#fileIndex).padStart(3, '0')}.parquet`;
+    this.#checksums[rel] = writeParquet(join(this.#tmp, rel), big, schema);
     this.#rows = [];
     this.#fileIndex++;
   }
@@ -228,18 +217,17 @@ export class LeRobotWriter {
       splits: { train: `0:${this.#episodes.length}` },
       data_path: DATA_PATH,
       features,
-      vlm2vla: { semantics: s },
+      vlm2vla: { semantics: s, checksums: this.#checksums },
     };
-    writeFileAtomic(join(this.#tmp, 'meta', 'info.json'), `${JSON.stringify(info, null, 2)}\n`);
     const stat = (a: StatsAccumulator) => {
       const r = a.result();
       return { mean: r.mean, std: r.std, min: r.min, max: r.max, q01: r.q01, q99: r.q99, count: [r.count] };
     };
     writeFileAtomic(join(this.#tmp, 'meta', 'stats.json'), `${JSON.stringify({ action: stat(this.#action), 'observation.state': stat(this.#state) }, null, 2)}\n`);
     const tasks = [...this.#tasks];
-    writeParquet(join(this.#tmp, 'meta', 'tasks.parquet'), [{ name: 'task_index', data: tasks.map(([, i]) => BigInt(i)) }, { name: 'task', data: tasks.map(([t]) => t) }], [scalar('task_index', 'INT64'), utf8('task')]);
+    this.#checksums['meta/tasks.parquet'] = writeParquet(join(this.#tmp, 'meta', 'tasks.parquet'), [{ name: 'task_index', data: tasks.map(([, i]) => BigInt(i)) }, { name: 'task', data: tasks.map(([t]) => t) }], [scalar('task_index', 'INT64'), utf8('task')]);
     const e = this.#episodes;
-    writeParquet(
+    this.#checksums['meta/episodes/chunk-000/file-000.parquet'] = writeParquet(
       join(this.#tmp, 'meta', 'episodes', 'chunk-000', 'file-000.parquet'),
       [
         { name: 'episode_index', data: e.map((x) => BigInt(x.index)) },
@@ -263,6 +251,7 @@ export class LeRobotWriter {
       ],
     );
     writeFileAtomic(join(this.#tmp, 'meta', 'vlm2vla_episodes.jsonl'), this.#sidecar.map((l) => `${l}\n`).join(''));
+    writeFileAtomic(join(this.#tmp, 'meta', 'info.json'), `${JSON.stringify(info, null, 2)}\n`);
     mkdirSync(this.dir, { recursive: true });
     renameSync(join(this.#tmp, 'data'), join(this.dir, 'data'));
     renameSync(join(this.#tmp, 'meta'), join(this.dir, 'meta'));
@@ -271,99 +260,5 @@ export class LeRobotWriter {
   }
 }
 
-interface SidecarRecord {
-  episodeId: string;
-  source: string;
-  filePath?: string;
-  extra?: Record<string, unknown>;
-  groundTruth?: GroundTruth;
-}
-
-export interface LeRobotDataset {
-  dir: string;
-  info: Record<string, unknown>;
-  count: number;
-  episodes(): AsyncGenerator<Episode>;
-}
-
-const num = (v: unknown) => (typeof v === 'bigint' ? Number(v) : Number(v));
-
-/** Opens a LeRobot v3 folder; episodes are read one data file at a time. */
-export function openLeRobot(dir: string): LeRobotDataset {
-  const infoPath = join(dir, 'meta', 'info.json');
-  let info: Record<string, unknown>;
-  try {
-    info = JSON.parse(readFileSync(infoPath, 'utf8')) as Record<string, unknown>;
-  } catch (cause) {
-    throw new FormatError('E_LEROBOT', `${infoPath} is missing or not JSON`, { file: infoPath, fix: 'give the root folder of a LeRobot v3 dataset', cause });
-  }
-  if (info.codebase_version !== CODEBASE_VERSION) fail(infoPath, 'codebase_version', `codebase_version is ${JSON.stringify(info.codebase_version)}, this reader reads ${CODEBASE_VERSION}`, 'convert the dataset with lerobot\'s v3 conversion script');
-  const features = info.features as Record<string, { dtype?: string; shape?: unknown[] }> | undefined;
-  if (!features || typeof features !== 'object') fail(infoPath, 'features', 'has no features');
-  for (const [name, f] of Object.entries(features)) if (f?.dtype === 'video') fail(infoPath, `features.${name}`, `feature ${name} is stored as video (MP4), which vlm2vla does not decode`, 'store frames as images (dtype "image") or decode the videos first');
-  for (const req of ['action', 'observation.state']) if (!features[req]) fail(infoPath, `features.${req}`, `required feature ${req} is missing`);
-  const cameras = Object.keys(features).filter((k) => k.startsWith('observation.images.')).map((k) => k.slice('observation.images.'.length));
-  const semantics = ((info.vlm2vla as { semantics?: ActionSemantics } | undefined)?.semantics) ?? BRIDGE_SEMANTICS;
-  const dataDir = join(dir, 'data', 'chunk-000');
-  return {
-    dir,
-    info,
-    count: num(info.total_episodes),
-    async *episodes() {
-      const tasksRows = await readParquet(join(dir, 'meta', 'tasks.parquet'));
-      const tasks = new Map(tasksRows.map((r) => [num(r.task_index), text(r.task)]));
-      const sidecarPath = join(dir, 'meta', 'vlm2vla_episodes.jsonl');
-      const sidecar: SidecarRecord[] = existsSync(sidecarPath) ? readFileSync(sidecarPath, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SidecarRecord) : [];
-      const files = existsSync(dataDir) ? readdirSync(dataDir).filter((f) => /^file-\d{3}\.parquet$/.test(f)).sort() : [];
-      if (files.length === 0) fail(dataDir, 'data', 'holds no data files');
-      for (const f of files) {
-        const path = join(dataDir, f);
-        const rows = await readParquet(path);
-        const byEpisode = new Map<number, Record<string, unknown>[]>();
-        for (const r of rows) {
-          const e = num(r.episode_index);
-          if (!Number.isInteger(e) || e < 0) fail(path, 'episode_index', `a row has episode_index ${String(r.episode_index)}`);
-          let list = byEpisode.get(e);
-          if (!list) byEpisode.set(e, (list = []));
-          list.push(r);
-        }
-        for (const [e, list] of [...byEpisode].sort((a, b) => a[0] - b[0])) {
-          list.sort((a, b) => num(a.frame_index) - num(b.frame_index));
-          const steps: Step[] = list.map((r, t) => {
-            const vec = (name: string, n: number) => {
-              const v = r[name];
-              if (!Array.isArray(v) || v.length !== n || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) fail(path, `${name}[${t}]`, `${name} of episode ${e} frame ${t} is not ${n} finite numbers`);
-              return Float32Array.from(v as number[]);
-            };
-            const images: Record<string, EncodedImage> = {};
-            for (const c of cameras) {
-              const im = r[`observation.images.${c}`] as { bytes?: unknown } | null;
-              if (!im || !(im.bytes instanceof Uint8Array)) fail(path, `observation.images.${c}`, `episode ${e} frame ${t} has no image bytes for ${c}`);
-              images[c] = probeImage(new Uint8Array(im.bytes as Uint8Array), `${path}: episode ${e} frame ${t} observation.images.${c}`);
-            }
-            return {
-              images,
-              state: vec('observation.state', semantics.stateDims.length),
-              action: vec('action', semantics.actionDims.length),
-              isFirst: r.is_first === undefined ? t === 0 : Boolean(r.is_first),
-              isLast: Boolean(r['next.done']),
-              isTerminal: r.is_terminal === undefined ? Boolean(r['next.done']) : Boolean(r.is_terminal),
-              reward: r['next.reward'] === undefined || r['next.reward'] === null ? 0 : Number(r['next.reward']),
-              discount: r.discount === undefined || r.discount === null ? 1 : Number(r.discount),
-            };
-          });
-          const side = sidecar[e];
-          const ep: Episode = {
-            instruction: tasks.get(num(list[0]!.task_index)) ?? '',
-            steps,
-            metadata: side
-              ? { source: side.source, episodeId: side.episodeId, semantics, ...(side.filePath !== undefined ? { filePath: side.filePath } : {}), ...(side.extra !== undefined ? { extra: side.extra } : {}) }
-              : { source: 'lerobot', episodeId: `${dir}#${e}`, semantics },
-          };
-          if (side?.groundTruth) ep.groundTruth = side.groundTruth;
-          yield ep;
-        }
-      }
-    },
-  };
-}
+export { openLeRobot, formatDataPath, TIMESTAMP_TOLERANCE_S, STATS_MARGIN, MAX_EPISODES, MAX_FPS } from './reader.ts';
+export type { LeRobotDataset } from './reader.ts';

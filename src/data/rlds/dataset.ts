@@ -9,6 +9,7 @@ import { writeFileAtomic, fsyncDir } from '../../util/index.ts';
 import { BRIDGE_SEMANTICS } from '../episode.ts';
 import type { ActionSemantics, Episode, EpisodeMetadata, GroundTruth } from '../episode.ts';
 import { StatsAccumulator } from '../stats.ts';
+import { assertFiniteEpisode } from '../finite.ts';
 import type { FeatureStats } from '../stats.ts';
 import { decodeExample, encodeExample } from './example.ts';
 import { readTfRecords, TfRecordWriter } from './tfrecord.ts';
@@ -182,6 +183,7 @@ export class RldsWriter {
       throw new FormatError('E_SEMANTICS', `episode ${ep.metadata.episodeId} has action semantics ${s.frame}/${s.controlHz} Hz, the dataset ${want.frame}/${want.controlHz} Hz`, { field: 'metadata.semantics', fix: 'write episodes of one robot and frame into one dataset' });
     }
     if (ep.steps.length === 0) throw new FormatError('E_RLDS_RECORD', `episode ${ep.metadata.episodeId} has no steps`, { field: 'steps', fix: 'drop empty episodes' });
+    assertFiniteEpisode(ep, this.dir);
     const first = Object.values(ep.steps[0]!.images)[0];
     if (first && !this.#frame) this.#frame = { width: first.width, height: first.height, format: first.format };
     if (!this.#shard || this.#shard.count >= this.#opts.episodesPerShard) this.#nextShard();
