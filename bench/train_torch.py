@@ -5,8 +5,9 @@
 # 12 px patches, average pooling to MM image tokens, projector with soft-embedding norm). Batch 16 x T
 # tokens, one image per sequence, cross-entropy on every next token, AdamW step included.
 # Usage: train_torch.py THREADS full|lora [T MM WINDOW]   (bench/train.ts passes the preset's values.)
-# Prints one JSON line.
-import json, math, sys, time
+# THREADS is torch's intra-op thread count; OpenBLAS takes its own from OPENBLAS_NUM_THREADS.
+# Prints one JSON line, with the process's peak resident memory.
+import json, math, resource, sys, time
 import torch
 import torch.nn.functional as F
 
@@ -167,4 +168,5 @@ for _ in range(10):
     step()
     times.append((time.perf_counter() - t0) * 1000)
 times.sort()
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "mode": MODE, "trainable": sum(p.numel() for p in params), "median_ms": times[len(times) // 2], "min_ms": times[0]}))
+peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "mode": MODE, "trainable": sum(p.numel() for p in params), "median_ms": times[len(times) // 2], "min_ms": times[0], "max_ms": times[-1], "peak_rss_mib": peak_mib}))

@@ -1,6 +1,6 @@
 // Layers with parameters: Linear (PyTorch layout W [out, in]), LoRA-wrapped Linear with PEFT
 // semantics, Embedding, RMSNorm (optionally Gemma's 1 + w), LayerNorm. Initialisation is seeded.
-import { Tensor, linear, add, scale, rmsNorm, layerNorm, embedding } from '../tensor/index.ts';
+import { Tensor, linear, loraLinear, add, scale, rmsNorm, layerNorm, embedding } from '../tensor/index.ts';
 import type { Rng } from '../util/index.ts';
 
 export interface Module {
@@ -48,6 +48,8 @@ export class LoraLinear implements Module {
   }
 
   forward(x: Tensor): Tensor {
+    // A frozen base: one fused op that keeps only the output and x·Aᵀ for backward.
+    if (!this.base.weight.requiresGrad) return loraLinear(x, x, this.base.weight, this.base.bias, this.loraA, this.loraB, this.scaling);
     const low = linear(linear(x, this.loraA), this.loraB);
     return add(this.base.forward(x), scale(low, this.scaling));
   }

@@ -6,14 +6,16 @@ import './ops/activation.ts';
 import './ops/attention.ts';
 import './ops/loss.ts';
 import './ops/rows.ts';
+import './ops/lora.ts';
 
 export { Tensor, Bf16Tensor, assertShape } from './tensor.ts';
 export type { Weight } from './tensor.ts';
 export { Arena, arena } from './arena.ts';
-export { registerOp, run, noGrad, backward, clearTape, activation, listOps, tapeLength } from './tape.ts';
+export { registerOp, run, noGrad, backward, clearTape, activation, listOps, tapeLength, tapeActivationFloats, lastBackwardGradFloats } from './tape.ts';
 export type { OpDef } from './tape.ts';
 export { add, scale, reshape, mse, sum } from './ops/basic.ts';
 export { linear, matmul } from './ops/linear.ts';
+export { loraLinear } from './ops/lora.ts';
 export { layerNorm, rmsNorm } from './ops/norm.ts';
 export { gelu, silu, gated, softcap, dropout } from './ops/activation.ts';
 export { attention, rope, ropeInvFreq } from './ops/attention.ts';

@@ -3,7 +3,7 @@
 // noGrad, and release of activations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, backward, noGrad, tapeLength, add, scale, reshape, mse, sum, linear, layerNorm, rmsNorm, gelu, silu, gated, attention, rope, ropeInvFreq, embedding, crossEntropy, listOps, Bf16Tensor, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend } from './index.ts';
+import { Tensor, backward, noGrad, tapeLength, add, scale, reshape, mse, sum, linear, layerNorm, rmsNorm, gelu, silu, gated, attention, rope, ropeInvFreq, embedding, crossEntropy, listOps, Bf16Tensor, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, loraLinear } from './index.ts';
 import { Rng } from '../util/index.ts';
 import { assertClose } from './testing/index.ts';
 
@@ -67,6 +67,11 @@ test('every op is covered and its gradient through the tape matches finite diffe
   getBackend().f32ToBf16(w.data, bits, w.size);
   const wb = new Bf16Tensor(w.shape, bits);
   check('linearBf16', [x, b], () => (covered.add('linearBf16'), sum(gelu(linear(x, wb, b)))));
+  const frozen = new Tensor(w.shape, w.data);
+  const loraA = param(rng, [2, 6], 0.5);
+  const loraB = param(rng, [5, 2], 0.5);
+  check('loraLinear', [x, loraA, loraB, b], () => (covered.add('loraLinear'), sum(gelu(loraLinear(x, x, frozen, b, loraA, loraB, 1.5)))));
+  check('loraLinear with dropout, bf16 W', [x, loraA, loraB], () => sum(gelu(loraLinear(x, dropout(x, 0.5, new Rng(3)), wb, null, loraA, loraB, 0.7))));
   assert.deepEqual([...covered].sort(), listOps().sort());
 });
 

@@ -60,13 +60,31 @@ export function run<A>(name: string, inputs: Tensor[], attrs: A): Tensor {
  *  (their sums are in the leaves' .grad by then), so the next step reuses them instead of faulting in
  *  fresh pages. */
 let stepGrads: Float32Array[] | null = null;
+let gradFloats = 0;
 
 /** A zero-filled buffer for a gradient a rule returns: from the arena inside backward(), else fresh. */
 export function gradBuffer(n: number): Float32Array {
   if (!stepGrads) return new Float32Array(n);
   const b = arena.take(n, false);
   stepGrads.push(b);
+  gradFloats += n;
   return b;
+}
+
+/** Floats of the gradient buffers the rules of the last backward() asked for (memory accounting in tests). */
+export function lastBackwardGradFloats(): number {
+  return gradFloats;
+}
+
+/** Floats the tape holds now for backward: recorded outputs and the buffers ops saved (memory accounting). */
+export function tapeActivationFloats(): number {
+  let n = 0;
+  for (const e of entries) {
+    n += e.output.size;
+    if (e.saved instanceof Float32Array) n += e.saved.length;
+    else if (e.saved !== null && typeof e.saved === 'object') for (const v of Object.values(e.saved)) if (v instanceof Float32Array) n += v.length;
+  }
+  return n;
 }
 
 /** y += x, through the backend for large arrays. */
@@ -89,6 +107,7 @@ export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new ShapeError(`backward() needs a scalar loss, got shape [${loss.shape.join(', ')}]`);
   if (stepGrads) throw new Error('backward() is already running');
   stepGrads = [];
+  gradFloats = 0;
   try {
     const grads = new Map<Tensor, Float32Array>();
     const owned = new Set<Float32Array>();
@@ -107,7 +126,11 @@ export function backward(loss: Tensor): void {
         else {
           // A rule may hand the same buffer to several inputs (add) or pass the output's own
           // gradient through (reshape): each stored gradient must be its own buffer.
-          const own = owned.has(ig) ? Float32Array.from(ig) : ig;
+          let own = ig;
+          if (owned.has(ig)) {
+            own = gradBuffer(ig.length);
+            own.set(ig);
+          }
           owned.add(own);
           grads.set(t, own);
         }

@@ -17,7 +17,7 @@
 import { ConfigError, ShapeError } from '../../errors/index.ts';
 import {
   Tensor, Bf16Tensor, add, scale, reshape, linear, rmsNorm, layerNorm, gelu, gated, attention, rope, ropeInvFreq,
-  embedding, embeddingBf16, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, arena, noGrad,
+  embedding, embeddingBf16, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, arena, noGrad, loraLinear,
 } from '../../tensor/index.ts';
 import type { Weight, AttentionMask } from '../../tensor/index.ts';
 import { Rng } from '../../util/index.ts';
@@ -50,13 +50,14 @@ export class Proj {
   }
 
   forward(x: Tensor, rng: Rng | null): Tensor {
-    const y = linear(x, this.weight, this.bias);
     const a = this.active;
-    if (!a) return y;
+    if (!a) return linear(x, this.weight, this.bias);
     const h = rng && a.dropout > 0 ? dropout(x, a.dropout, rng) : x;
+    // A frozen base weight (the LoRA case): one fused op keeps only the output and h·Aᵀ [N, r].
+    if (this.weight instanceof Bf16Tensor || !this.weight.requiresGrad) return loraLinear(x, h, this.weight, this.bias, a.A, a.B, a.scaling);
     // scaling · (h·Aᵀ)·Bᵀ with the scale on B ([out, r]), not on the [N, out] product: the same
     // value up to rounding at a fraction of the memory traffic.
-    return add(y, linear(linear(h, a.A), scale(a.B, a.scaling)));
+    return add(linear(x, this.weight, this.bias), linear(linear(h, a.A), scale(a.B, a.scaling)));
   }
 }
 
