@@ -15,7 +15,7 @@ import type { RgbImage } from '../data/image.ts';
 import type { Observation, Policy, PolicyResult } from '../policy/types.ts';
 import type { PolicySpec } from '../policy/create.ts';
 import { subtaskDoneInSim } from '../policy/verifiers.ts';
-import { encodeGif } from '../report/gif.ts';
+import { encodeGif } from '../data/gif.ts';
 import { GRIPPER_START, Rollout } from '../sim/rollout.ts';
 import { render } from '../sim/renderer.ts';
 import { SUITES, TASK_FAMILIES, sampleTask } from '../sim/tasks.ts';

@@ -1,7 +1,7 @@
 // Animated GIFs of RGB frames (one palette per frame), for episode videos.
 import gifenc from 'gifenc';
 import { UsageError } from '../errors/index.ts';
-import type { RgbImage } from '../data/image.ts';
+import type { RgbImage } from './image.ts';
 
 /** The GIF bytes of equally sized frames shown `delayMs` each (200 ms = the 5 Hz control rate). */
 export function encodeGif(frames: readonly RgbImage[], delayMs = 200): Uint8Array {
