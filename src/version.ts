@@ -1,4 +1,4 @@
-// The package version, read once from package.json.
+// The package version, read once from package.json, and the line `vlm2vla version` prints.
 import { readFileSync } from 'node:fs';
 
 let cached: string | undefined;
@@ -9,4 +9,9 @@ export function packageVersion(): string {
     cached = pkg.version;
   }
   return cached;
+}
+
+/** What `vlm2vla version` prints: the package, Node and platform. */
+export function versionLine(): string {
+  return `vlm2vla ${packageVersion()} (node ${process.version}, ${process.platform}-${process.arch})`;
 }

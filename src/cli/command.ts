@@ -10,6 +10,8 @@ export interface Command {
   /** Longer help text shown by `vlm2vla <command> --help`. */
   description?: string;
   flags: readonly FlagSpec[];
+  /** Runs without the tensor engine (no kernel backend is started), e.g. `version`. */
+  noEngine?: boolean;
   /** Parses argv (default: parseArgs over `flags`); typed commands (define.ts) bring their own. */
   parse?(argv: readonly string[]): ParsedArgs;
   run(args: ParsedArgs): Promise<number> | number;

@@ -1,37 +1,29 @@
-// CLI entry: dispatches `vlm2vla <command…> [flags]` to the registry, prints help, and turns errors into messages.
-import { formatFlags, parseArgs } from './args.ts';
+// CLI entry: dispatches `vlm2vla <command…> [flags]` to the registry, prints help, and turns errors into
+// messages. Only command metadata is needed until a command runs: the registry loads a command's
+// module (and with it the engine) then, so help and `version` start fast (bin/vlm2vla.mjs passes the
+// compiled manifest; the sources' registry is the default).
+import { parseArgs } from './args.ts';
 import type { Command } from './command.ts';
-import { commands } from './commands/index.ts';
+import { commandHelp, groupList, topHelp } from './help.ts';
+import type { CommandInfo } from './help.ts';
 import { isVlmError } from '../errors/index.ts';
 import { packageVersion } from '../version.ts';
-import { initBackend } from '../tensor/index.ts';
 
-function topHelp(): string {
-  const w = Math.max(...commands.map((c) => c.name.length)) + 2;
-  const list = commands.map((c) => `  ${c.name.padEnd(w)}${c.summary}`).join('\n');
-  return [
-    `vlm2vla ${packageVersion()} — turn a vision-language model into a robot policy, actions as language.`,
-    '',
-    'usage: vlm2vla <command> [flags]      (vlm2vla <command> --help for its flags)',
-    '',
-    'commands:',
-    list,
-    '',
-    'environment: VLM2VLA_BACKEND=native|ts selects the kernels; VLM2VLA_THREADS sets the worker count;',
-    '  VLM2VLA_SPIN_US how long idle workers spin before sleeping (0 on a busy shared machine). See README.md.',
-  ].join('\n');
+/** The commands: their metadata at once, their code on demand. */
+export interface CommandRegistry {
+  list: readonly CommandInfo[];
+  load(name: string): Promise<Command>;
 }
 
-function commandHelp(cmd: Command): string {
-  const parts = [`usage: vlm2vla ${cmd.name}${cmd.usage ? ` ${cmd.usage}` : ''}`, '', cmd.summary];
-  if (cmd.description) parts.push('', cmd.description);
-  if (cmd.flags.length > 0) parts.push('', 'flags:', formatFlags(cmd.flags));
-  return parts.join('\n');
+/** The registry of the sources (src/cli/commands/index.ts), imported when first needed. */
+export async function sourceRegistry(): Promise<CommandRegistry> {
+  const { commands } = await import('./commands/index.ts');
+  return { list: commands, load: async (name) => commands.find((c) => c.name === name)! };
 }
 
 /** Longest command name that prefixes argv ("sim collect" before "sim"). */
-function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } | undefined {
-  let best: { cmd: Command; rest: string[] } | undefined;
+function findCommand(commands: readonly CommandInfo[], argv: readonly string[]): { cmd: CommandInfo; rest: string[] } | undefined {
+  let best: { cmd: CommandInfo; rest: string[] } | undefined;
   for (const cmd of commands) {
     const words = cmd.name.split(' ');
     if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.cmd.name.split(' ').length)) {
@@ -41,41 +33,45 @@ function findCommand(argv: readonly string[]): { cmd: Command; rest: string[] } 
   return best;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    console.log(topHelp());
-    return argv.length === 0 ? 1 : 0;
-  }
+export async function main(argv: readonly string[], registry: CommandRegistry | (() => Promise<CommandRegistry>) = sourceRegistry): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-V') {
     console.log(packageVersion());
     return 0;
   }
-  const found = findCommand(argv);
+  const reg = typeof registry === 'function' ? await registry() : registry;
+  const commands = reg.list;
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    console.log(topHelp(commands, packageVersion()));
+    return argv.length === 0 ? 1 : 0;
+  }
+  const found = findCommand(commands, argv);
   if (!found) {
     const group = commands.filter((c) => c.name.split(' ')[0] === argv[0]);
     if (group.length > 0) {
-      const asked = argv[1] === '--help' || argv[1] === '-h';
-      const width = Math.max(...group.map((c) => c.name.length));
-      const lines = group.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`).join('\n');
-      if (asked) {
+      const lines = groupList(group);
+      if (argv[1] === '--help' || argv[1] === '-h') {
         console.log(`vlm2vla ${argv[0]} subcommands (each has --help):\n${lines}`);
         return 0;
       }
       console.error(`vlm2vla ${argv[0]}: unknown or missing subcommand "${argv[1] ?? ''}". Subcommands:\n${lines}`);
     } else {
       console.error(`vlm2vla: unknown command "${argv[0]}"\n`);
-      console.error(topHelp());
+      console.error(topHelp(commands, packageVersion()));
     }
     return 2;
   }
-  const { cmd, rest } = found;
+  const { cmd: info, rest } = found;
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(commandHelp(cmd));
+    console.log(commandHelp(info));
     return 0;
   }
+  const cmd = await reg.load(info.name);
   try {
     // The native kernels when the addon is built (VLM2VLA_BACKEND overrides), else the TypeScript ones.
-    await initBackend();
+    if (!cmd.noEngine) {
+      const { initBackend } = await import('../tensor/index.ts');
+      await initBackend();
+    }
     return await cmd.run(cmd.parse ? cmd.parse(rest) : parseArgs(rest, cmd.flags));
   } catch (e) {
     if (isVlmError(e)) {

@@ -1,13 +1,14 @@
-// `vlm2vla version`: package version, Node version, and which kernel backend is active.
+// `vlm2vla version`: package version, Node version and platform.
 import type { Command } from '../command.ts';
-import { packageVersion } from '../../version.ts';
+import { versionLine } from '../../version.ts';
 
 export const versionCommand: Command = {
   name: 'version',
   summary: 'print the version of vlm2vla and its runtime',
   flags: [],
+  noEngine: true,
   run() {
-    console.log(`vlm2vla ${packageVersion()} (node ${process.version}, ${process.platform}-${process.arch})`);
+    console.log(versionLine());
     return 0;
   },
 };

@@ -1,0 +1,65 @@
+// Compiles src/ to JavaScript in dist/ (run by `npm ci` after the native addon, and by `npm run build`):
+// the TypeScript compiler with relative `.ts` imports rewritten to `.js`, the tokenizer's vetting worker
+// copied, a command manifest (dist/commands.json: each command's help metadata and the module that
+// holds it, so `vlm2vla --help` loads no command code) and dist/stamp.json (the newest source file it
+// was built from: bin/vlm2vla.mjs runs the sources instead while dist/ is older than src/).
+// Without the TypeScript compiler (a production install) it does nothing: the CLI runs the sources.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = join(ROOT, 'dist');
+const TMP = join(ROOT, 'dist.tmp');
+
+/** The newest modification time (ms) of the source files under src/. */
+export function newestSource(root = ROOT) {
+  let newest = 0;
+  for (const e of readdirSync(join(root, 'src'), { recursive: true, withFileTypes: true })) {
+    if (e.isFile() && /\.(ts|mjs|json)$/.test(e.name) && !e.name.endsWith('.test.ts')) newest = Math.max(newest, statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+async function build() {
+  let tsc;
+  try {
+    tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
+  } catch {
+    console.log('vlm2vla: no TypeScript compiler (production install); the CLI runs the sources');
+    return 0;
+  }
+  const started = newestSource();
+  rmSync(TMP, { recursive: true, force: true });
+  // Type errors do not stop the emit (tests and `npm run typecheck` report them); a missing output does.
+  const r = spawnSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', TMP], { cwd: ROOT, encoding: 'utf8' });
+  if (!existsSync(join(TMP, 'cli', 'main.js'))) {
+    process.stderr.write(`vlm2vla: compiling src/ failed; the CLI runs the sources\n${r.stdout}${r.stderr}`);
+    return 0;
+  }
+  mkdirSync(join(TMP, 'tokenizer'), { recursive: true });
+  copyFileSync(join(ROOT, 'src', 'tokenizer', 'vet-worker.mjs'), join(TMP, 'tokenizer', 'vet-worker.mjs'));
+  // The manifest: every registered command, in registry order, with the module and export that hold it.
+  const { commands } = await import(pathToFileURL(join(TMP, 'cli', 'commands', 'index.js')).href);
+  const where = new Map();
+  for (const f of readdirSync(join(TMP, 'cli', 'commands'))) {
+    if (!f.endsWith('.js') || f === 'index.js') continue;
+    const mod = await import(pathToFileURL(join(TMP, 'cli', 'commands', f)).href);
+    for (const [name, value] of Object.entries(mod)) if (commands.includes(value)) where.set(value, { module: `cli/commands/${f}`, export: name });
+  }
+  const manifest = commands.map((c) => {
+    const at = where.get(c);
+    if (!at) throw new Error(`command ${c.name} is not exported by a module of src/cli/commands/`);
+    return { name: c.name, summary: c.summary, usage: c.usage, description: c.description, flags: c.flags, ...(c.noEngine ? { noEngine: true } : {}), ...at };
+  });
+  writeFileSync(join(TMP, 'commands.json'), `${JSON.stringify(manifest)}\n`);
+  writeFileSync(join(TMP, 'stamp.json'), `${JSON.stringify({ newestSource: started, builtAt: new Date().toISOString() })}\n`);
+  rmSync(DIST, { recursive: true, force: true });
+  renameSync(TMP, DIST);
+  console.log(`vlm2vla: compiled src/ to ${relative(process.cwd(), DIST) || 'dist'} (${manifest.length} commands)`);
+  return 0;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) process.exitCode = await build();
