@@ -7,7 +7,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { RemotePolicy } from '../src/serve/client.ts';
-import { observationMessage, packMessage, parseRequest, parseResult, resultMessage, unpackMessage } from '../src/serve/protocol.ts';
+import { observationMessage, parseRequest, parseResult, resultMessage } from '../src/serve/protocol.ts';
+import { packMessage, unpackMessage } from '../src/serve/wire.ts';
 import type { Observation } from '../src/policy/types.ts';
 
 const args = process.argv.slice(2);

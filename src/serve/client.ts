@@ -4,8 +4,10 @@ import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
 import type { Observation, Policy, PolicyMetadata, PolicyResult } from '../policy/types.ts';
 import { ProtocolError, RemoteError } from './errors.ts';
-import { fromWire, observationMessage, packMessage, parseResult, unpackMessage } from './protocol.ts';
-import type { ServerTiming, WireValue } from './protocol.ts';
+import { observationMessage, parseResult } from './protocol.ts';
+import type { ServerTiming } from './protocol.ts';
+import { fromWire, packMessage, unpackMessage } from './wire.ts';
+import type { WireValue } from './wire.ts';
 
 export { ProtocolError, RemoteError } from './errors.ts';
 export type { ServerTiming } from './protocol.ts';

@@ -4,8 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { DTYPES, NdArray, NpScalar, WireFloat, halfToFloat, packMessage, unpackMessage, parseRequest, observationMessage, resultMessage, parseResult, toWire, fromWire, metadataMessage, MAX_DEPTH } from './protocol.ts';
-import type { Dtype, WireMap, WireValue } from './protocol.ts';
+import { parseRequest, observationMessage, resultMessage, parseResult, metadataMessage } from './protocol.ts';
+import { DTYPES, NdArray, NpScalar, WireFloat, halfToFloat, packMessage, unpackMessage, toWire, fromWire, MAX_DEPTH } from './wire.ts';
+import type { Dtype, WireMap, WireValue } from './wire.ts';
 import { ProtocolError } from './errors.ts';
 import { VlmError } from '../errors/index.ts';
 import { BRIDGE_SEMANTICS } from '../data/episode.ts';

@@ -9,8 +9,9 @@ import { WebSocket } from 'ws';
 import { startServer } from './server.ts';
 import type { PolicyServer, ServeOptions } from './server.ts';
 import { EchoPolicy } from './testing.ts';
-import { NdArray, observationMessage, packMessage, unpackMessage, WireFloat } from './protocol.ts';
-import type { Dtype, WireMap, WireValue } from './protocol.ts';
+import { observationMessage } from './protocol.ts';
+import { NdArray, packMessage, unpackMessage, WireFloat } from './wire.ts';
+import type { Dtype, WireMap, WireValue } from './wire.ts';
 import { encodePng } from '../data/image.ts';
 import type { Observation } from '../policy/types.ts';
 

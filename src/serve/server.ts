@@ -15,7 +15,8 @@ import { actResultJson, parseActJson } from './act-json.ts';
 import { EpisodeSwitch } from './episodes.ts';
 import type { Episode } from './episodes.ts';
 import { ProtocolError, ServeError } from './errors.ts';
-import { DEFAULT_OBSERVATION_LIMITS, MAX_MESSAGE_BYTES, metadataMessage, packMessage, parseRequest, resultMessage, unpackMessage } from './protocol.ts';
+import { DEFAULT_OBSERVATION_LIMITS, metadataMessage, parseRequest, resultMessage } from './protocol.ts';
+import { MAX_MESSAGE_BYTES, packMessage, unpackMessage } from './wire.ts';
 import type { ObservationLimits } from './protocol.ts';
 import { RequestQueue } from './queue.ts';
 import type { QueueTiming } from './queue.ts';
@@ -139,8 +140,9 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     if (--inFlight === 0) for (const w of settledWaiters.splice(0)) w();
   };
 
-  const logLine = (kind: string, peer: string, what: string, status: string | number, started: number, extra = '') =>
-    log(`${new Date().toISOString()} ${kind} ${peer} ${what} ${status} ${ms(performance.now() - started)}${extra ? ` ${extra}` : ''}`);
+  /** time, transport, peer, request, status, latency (from `started`, when the line is a request), notes */
+  const logLine = (kind: string, peer: string, what: string, status: string | number, started: number | null, extra = '') =>
+    log(`${new Date().toISOString()} ${kind} ${peer} ${what} ${status}${started === null ? '' : ` ${ms(performance.now() - started)}`}${extra ? ` ${extra}` : ''}`);
 
   /** Refuses DNS-rebinding and cross-site requests to a loopback server, and checks the key. */
   function admit(req: IncomingMessage): void {
@@ -179,7 +181,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     clearTimeout(conn.idle);
     conn.idle = setTimeout(() => {
       if (conn.busy) return armIdle(conn);
-      logLine('ws', conn.peer, 'idle', 'closed', performance.now() - idleTimeoutMs);
+      logLine('ws', conn.peer, 'idle', 'closed', null, `nothing received for ${idleTimeoutMs} ms`);
       conn.ws.close(1000, 'idle timeout');
     }, idleTimeoutMs);
   }
@@ -240,11 +242,11 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       clearTimeout(conn.idle);
       conn.cancel?.();
       episodes.forget(conn.episode);
-      if (code === 1009) logLine('ws', conn.peer, 'frame', 'E_TOO_LARGE', performance.now(), `over ${maxMessageBytes} bytes, closed 1009`);
+      if (code === 1009) logLine('ws', conn.peer, 'frame', 'E_TOO_LARGE', null, `over ${maxMessageBytes} bytes, closed 1009`);
     });
     ws.send(metadataBytes);
     armIdle(conn);
-    logLine('ws', conn.peer, 'connect', 'ok', performance.now());
+    logLine('ws', conn.peer, 'connect', 'ok', null);
   });
 
   function refuseUpgrade(socket: Duplex, status: number, text: string): void {
@@ -372,7 +374,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       if (connections.size + upgrading >= maxConnections) throw new ServeError('E_BUSY', `${maxConnections} connections are open`, 'close idle clients or start the server with a larger connection cap');
     } catch (e) {
       const ce = clientError(e, false);
-      logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, performance.now(), ce.message);
+      logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, null, ce.message);
       return refuseUpgrade(socket, STATUS[ce.code] ?? 500, errorText(ce));
     }
     // Counted until the handshake ends either way (ws answers a malformed one itself, without a callback).
