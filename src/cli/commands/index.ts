@@ -15,6 +15,7 @@ import { evalSimCommand } from './eval-sim.ts';
 import { actCommand } from './act.ts';
 import { experimentRunCommand } from './experiment.ts';
 import { serveCommand } from './serve.ts';
+import { reportCommand } from './report.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   evalSimCommand,
   actCommand,
   experimentRunCommand,
+  reportCommand,
   serveCommand,
   simCollectCommand,
   simPlayCommand,
