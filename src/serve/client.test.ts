@@ -11,9 +11,16 @@ import { startServer } from './server.ts';
 import type { PolicyServer, ServeOptions } from './server.ts';
 import { EchoPolicy } from './testing.ts';
 import type { Observation } from '../policy/types.ts';
+import { BRIDGE_SEMANTICS } from '../data/episode.ts';
+import { SemanticsError } from '../errors/index.ts';
 
 const STATE = Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1);
 const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({ image: { width: 2, height: 2, rgb: new Uint8Array(12).fill(255) }, state, instruction });
+
+async function waitForNoConnections(server: PolicyServer): Promise<void> {
+  for (let i = 0; i < 200 && server.stats().connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(server.stats().connections, 0, 'the refused connections are closed');
+}
 
 async function withServer(policy: EchoPolicy, options: Partial<ServeOptions>, body: (server: PolicyServer) => Promise<void>): Promise<void> {
   const server = await startServer({ policy, port: 0, log: () => {}, ...options });
@@ -68,6 +75,16 @@ test('RemotePolicy: API key, refused connections and a server that is not there 
   const gone = await startServer({ policy: new EchoPolicy(), port: 0, log: () => {} });
   await gone.close();
   await assert.rejects(RemotePolicy.connect(gone.wsUrl), (e: unknown) => e instanceof RemoteError && /cannot connect/.test(e.message));
+});
+
+test('RemotePolicy: expectSemantics refuses a server whose actions mean something else', async () => {
+  await withServer(new EchoPolicy(), {}, async (server) => {
+    const same = await RemotePolicy.connect(server.wsUrl, { expectSemantics: BRIDGE_SEMANTICS });
+    await same.close();
+    await assert.rejects(RemotePolicy.connect(server.wsUrl, { expectSemantics: { ...BRIDGE_SEMANTICS, frame: 'franka-base' } }), (e: unknown) => e instanceof SemanticsError && e.code === 'E_SEMANTICS' && /frame: the server declares "bridge-widowx"/.test(e.message));
+    await assert.rejects(RemotePolicy.connect(server.wsUrl, { expectSemantics: { ...BRIDGE_SEMANTICS, controlHz: 15 } }), /controlHz/);
+    await waitForNoConnections(server);
+  });
 });
 
 test('RemotePolicy: a slow server past timeoutMs is a RemoteError', async () => {

@@ -2,6 +2,8 @@
 // Importable as `vlm2vla/client` without the engine: it loads only ws, msgpack and the protocol.
 import { WebSocket } from 'ws';
 import type { RawData } from 'ws';
+import type { ActionSemantics } from '../data/episode.ts';
+import { SemanticsError } from '../errors/index.ts';
 import type { Observation, Policy, PolicyMetadata, PolicyResult } from '../policy/types.ts';
 import { ProtocolError, RemoteError } from './errors.ts';
 import { observationMessage, parseResult } from './protocol.ts';
@@ -17,6 +19,16 @@ export interface RemotePolicyOptions {
   apiKey?: string;
   /** Longest wait for one answer, connecting included (default 120 s). */
   timeoutMs?: number;
+  /** The action semantics the caller executes; a server declaring others is refused (E_SEMANTICS). */
+  expectSemantics?: ActionSemantics;
+}
+
+/** The first field of the server's action semantics that differs from the expected ones. */
+function semanticsMismatch(expected: ActionSemantics, got: Record<string, unknown>): string | null {
+  for (const key of ['frame', 'translationUnit', 'rotationUnit', 'actionDims', 'stateDims', 'gripperOpen', 'controlHz'] as const) {
+    if (JSON.stringify(got[key]) !== JSON.stringify(expected[key])) return `${key}: the server declares ${JSON.stringify(got[key])}, the caller expects ${JSON.stringify(expected[key])}`;
+  }
+  return null;
 }
 
 interface Pending {
@@ -136,6 +148,11 @@ export class RemotePolicy implements Policy {
     if (typeof meta !== 'object' || meta === null || typeof (meta as PolicyMetadata).name !== 'string' || typeof (meta as PolicyMetadata).semantics !== 'object') {
       await connection.close();
       throw new ProtocolError('the server metadata has no policy name and action semantics', 'metadata', 'connect to a vlm2vla server (vlm2vla serve), or one whose metadata follows docs/serve.md');
+    }
+    const mismatch = options.expectSemantics ? semanticsMismatch(options.expectSemantics, (meta as PolicyMetadata).semantics as unknown as Record<string, unknown>) : null;
+    if (mismatch) {
+      await connection.close();
+      throw new SemanticsError('E_SEMANTICS', `the served policy's actions mean something else (${mismatch})`, { field: 'metadata.semantics', fix: 'serve a policy trained for this robot, or convert its actions explicitly' });
     }
     return new RemotePolicy(url, meta as PolicyMetadata, connection, options);
   }
