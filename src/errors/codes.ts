@@ -23,7 +23,7 @@ export const ERROR_CODES = {
   E_BPE_VOCAB: { area: 'tokenizer', meaning: 'the BPE trainer cannot reach the requested vocabulary' },
   E_CHAT_TEMPLATE: { area: 'tokenizer', meaning: 'a chat template is missing or does not render prompts as prefixes of conversations' },
   E_CHAT_TEMPLATE_RENDER: { area: 'tokenizer', meaning: 'a chat template failed while rendering' },
-  E_CHAT_TEMPLATE_UNSAFE: { area: 'tokenizer', meaning: 'a chat template failed the vetting (memory or time limit in a child process)' },
+  E_CHAT_TEMPLATE_UNSAFE: { area: 'tokenizer', meaning: 'a chat template failed the vetting (memory or time limit in a child process) or ran out of its render budget (steps, time, output)' },
   E_SIM_OBJECT: { area: 'sim', meaning: 'an object id is not in the catalogue or the scene' },
   E_SIM_SCENE: { area: 'sim', meaning: 'a scene cannot be placed or has invalid positions' },
   E_SIM_ACTION: { area: 'sim', meaning: 'an action sent to the simulator is not finite or malformed' },

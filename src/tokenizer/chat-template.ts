@@ -1,8 +1,11 @@
 // Chat templates: Jinja programs from `tokenizer_config.json`, vetted in a child process once at load
-// time (they are code from untrusted files), then rendered in-process with @huggingface/jinja.
+// time (they are code from untrusted files), then rendered in-process with @huggingface/jinja under a
+// step, time and output budget on every render (template-budget.ts).
 import { Template } from '@huggingface/jinja';
 import { ConfigError, FormatError } from '../errors/index.ts';
 import { runVetJob } from './vet.ts';
+import { DEFAULT_RENDER_BUDGET, TemplateBudgetExceeded, renderWithBudget } from './template-budget.ts';
+import type { RenderBudget } from './template-budget.ts';
 
 export type ChatContentPart = { type: 'text'; text: string } | { type: 'image' };
 export interface ChatMessage {
@@ -14,6 +17,8 @@ export interface RenderOptions {
   addGenerationPrompt?: boolean;
   /** Extra template variables. */
   extra?: Record<string, unknown>;
+  /** Limits for this render (default DEFAULT_RENDER_BUDGET). */
+  budget?: RenderBudget;
 }
 
 /** Longest template source accepted. */
@@ -135,11 +140,20 @@ export class ChatTemplate {
     return ChatTemplate.compile(text, specials, file);
   }
 
-  /** Renders a conversation to the prompt string. Errors the template raises become ConfigErrors. */
-  render(messages: ChatMessage[], { addGenerationPrompt = false, extra = {} }: RenderOptions = {}): string {
+  /** Renders a conversation to the prompt string under a budget. Errors the template raises become
+   *  ConfigErrors (E_CHAT_TEMPLATE_RENDER); a budget that runs out is E_CHAT_TEMPLATE_UNSAFE. */
+  render(messages: ChatMessage[], { addGenerationPrompt = false, extra = {}, budget = DEFAULT_RENDER_BUDGET }: RenderOptions = {}): string {
     try {
-      return this.#template.render({ ...this.#specials, ...extra, messages, add_generation_prompt: addGenerationPrompt });
+      return renderWithBudget(this.#template, { ...this.#specials, ...extra, messages, add_generation_prompt: addGenerationPrompt }, budget);
     } catch (cause) {
+      if (cause instanceof TemplateBudgetExceeded) {
+        throw new FormatError('E_CHAT_TEMPLATE_UNSAFE', `chat template ${cause.message} while rendering this conversation; stopped`, {
+          file: this.source,
+          field: 'chat_template',
+          fix: 'the template loops or expands on this content; replace chat_template with a trusted one',
+          cause,
+        });
+      }
       throw new ConfigError('E_CHAT_TEMPLATE_RENDER', `chat template refused the conversation: ${(cause as Error).message}`, {
         file: this.source,
         field: 'messages',
