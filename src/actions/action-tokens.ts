@@ -2,16 +2,18 @@
 // with `--action-style tokens` write each action bin as a marker `<a000>` … `<a255>`; training maps the
 // markers to 256 of the model's least-used vocabulary tokens, whose embeddings (and tied output rows)
 // are then retrained — in full mode with every other weight, in LoRA mode as PEFT trainable tokens next
-// to the adapter. Generation maps those ids back to markers for the tokens codec.
+// to the adapter. Generation maps those ids back to markers for the tokens codec. Datasets of the `at`
+// style (the -AT ablation) write digits as `<d0>` … `<d9>` the same way, on ten least-used tokens.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { ACTION_MARKERS, BINS } from './codecs/tokens.ts';
+import { DIGIT_MARKERS } from './codecs/at.ts';
 import type { Tokenizer } from '../tokenizer/index.ts';
 import { writeFileAtomic } from '../util/index.ts';
 
 export const ACTION_TOKENS_FILE = 'action_tokens.json';
-const MARKER = /<a\d{3}>/g;
+const MARKER = /<a\d{3}>|<d\d>/g;
 
 export interface ActionTokens {
   /** ids[i] is the vocabulary id that stands for marker `<a{i}>` (bin i). */
@@ -20,6 +22,20 @@ export interface ActionTokens {
   low: [number, number, number];
   high: [number, number, number];
 }
+
+/** Style `at`: ids[d] is the vocabulary id that stands for the digit marker `<d{d}>`. */
+export interface DigitTokens {
+  kind: 'digits';
+  ids: number[];
+}
+
+/** What a run's action_tokens.json holds: bin tokens (style `tokens`) or digit tokens (style `at`). */
+export type MarkerTokens = ActionTokens | DigitTokens;
+
+export const isDigitTokens = (t: MarkerTokens): t is DigitTokens => (t as DigitTokens).kind === 'digits';
+
+/** The markers whose vocabulary ids `t` holds, in order. */
+export const tokenMarkers = (t: MarkerTokens): readonly string[] => (isDigitTokens(t) ? DIGIT_MARKERS : ACTION_MARKERS);
 
 const isByteToken = (s: string) => /^<0x[0-9A-Fa-f]{2}>$/.test(s);
 
@@ -41,12 +57,14 @@ export function leastUsedTokens(tokenizer: Tokenizer, texts: Iterable<string>, n
 }
 
 /** Marker → id, for the SFT encoder. */
-export function markerMap(t: ActionTokens): Map<string, number> {
-  return new Map(t.ids.map((id, i) => [ACTION_MARKERS[i]!, id]));
+export function markerMap(t: MarkerTokens): Map<string, number> {
+  const markers = tokenMarkers(t);
+  return new Map(t.ids.map((id, i) => [markers[i]!, id]));
 }
 
 /** Text of generated ids with action ids written as their markers (what the tokens codec parses). */
-export function actionIdsToText(ids: readonly number[], t: ActionTokens, tokenizer: Tokenizer): string {
+export function actionIdsToText(ids: readonly number[], t: MarkerTokens, tokenizer: Tokenizer): string {
+  const markers = tokenMarkers(t);
   const bin = new Map(t.ids.map((id, i) => [id, i]));
   let out = '';
   let run: number[] = [];
@@ -59,7 +77,7 @@ export function actionIdsToText(ids: readonly number[], t: ActionTokens, tokeniz
     if (b === undefined) run.push(id);
     else {
       flush();
-      out += ACTION_MARKERS[b];
+      out += markers[b];
     }
   }
   flush();
@@ -82,11 +100,12 @@ export function splitMarkers(text: string): { text: string; marker: boolean }[] 
 /** Removes markers (the text whose token use decides which tokens are least used). */
 export const stripMarkers = (text: string) => text.replace(MARKER, ' ');
 
-export function saveActionTokens(dir: string, t: ActionTokens): void {
-  writeFileAtomic(join(dir, ACTION_TOKENS_FILE), `${JSON.stringify({ schema: 'vlm2vla.action_tokens/1', bins: BINS, ...t }, null, 2)}\n`);
+export function saveActionTokens(dir: string, t: MarkerTokens): void {
+  const body = isDigitTokens(t) ? { schema: 'vlm2vla.action_tokens/1', ...t } : { schema: 'vlm2vla.action_tokens/1', bins: BINS, ...t };
+  writeFileAtomic(join(dir, ACTION_TOKENS_FILE), `${JSON.stringify(body, null, 2)}\n`);
 }
 
-export function loadActionTokens(dir: string): ActionTokens | null {
+export function loadActionTokens(dir: string): MarkerTokens | null {
   const file = join(dir, ACTION_TOKENS_FILE);
   if (!existsSync(file)) return null;
   let j: Record<string, unknown>;
@@ -99,6 +118,11 @@ export function loadActionTokens(dir: string): ActionTokens | null {
     throw new FormatError('E_ACTION_TOKENS', `${file}: ${field} ${why}`, { file, field, fix: 'restore it from the training run' });
   };
   const ids = j.ids;
+  if (j.kind === 'digits') {
+    if (!Array.isArray(ids) || ids.length !== DIGIT_MARKERS.length || !ids.every((v) => Number.isInteger(v) && v >= 0) || new Set(ids).size !== DIGIT_MARKERS.length) bad('ids', `must list ${DIGIT_MARKERS.length} distinct token ids (one per digit)`);
+    return { kind: 'digits', ids: ids as number[] };
+  }
+  if (j.kind !== undefined) bad('kind', 'must be "digits" or absent (256 action bins)');
   if (!Array.isArray(ids) || ids.length !== BINS || !ids.every((v) => Number.isInteger(v) && v >= 0) || new Set(ids).size !== BINS) bad('ids', `must list ${BINS} distinct token ids`);
   const triple = (v: unknown, f: string) => (Array.isArray(v) && v.length === 3 && v.every((x) => Number.isFinite(x)) ? (v as [number, number, number]) : bad(f, 'must be three finite numbers'));
   const low = triple(j.low, 'low');

@@ -19,10 +19,10 @@ const element = fc.record({
 const chunk = fc.array(element, { minLength: 1, maxLength: MAX_ELEMENTS });
 
 test('every registered style is listed', () => {
-  assert.deepEqual(listCodecs().sort(), ['list', 'phrase', 'rot', 'tokens']);
+  assert.deepEqual(listCodecs().sort(), ['at', 'list', 'phrase', 'rot', 'tokens']);
 });
 
-for (const style of ['list', 'rot', 'phrase']) {
+for (const style of ['list', 'rot', 'phrase', 'at']) {
   test(`${style}: encode → decode round trip within the printed rounding`, () => {
     const codec = getCodec(style);
     fc.assert(
@@ -190,4 +190,22 @@ test('every codec carries the hint that names its format in the chunk prompt; an
   assert.ok(hints.every((h) => /^as /.test(h)), hints.join(' | '));
   assert.equal(new Set(hints).size, hints.length);
   assert.throws(() => codecPromptHint('morse'), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_ACTION_STYLE');
+});
+
+test('at: the list text with every digit as its marker; the grammar and the strict decoder agree with list', () => {
+  const at = getCodec('at');
+  const list = getCodec('list');
+  const elements = [{ dx: 4.2, dy: 0, dz: -1.5, droll: 0, dpitch: 0, dyaw: 0, gripper: 1 as const }];
+  assert.equal(at.encode(elements), '[[<d4>.<d2>, <d0>.<d0>, -<d1>.<d5>, <d1>]]');
+  fc.assert(
+    fc.property(fc.oneof(chunk.map((e) => list.encode(e)), fc.string()), (text) => {
+      const marked = text.replace(/\d/g, (d) => `<d${d}>`);
+      const a = at.decode(marked);
+      const l = list.decode(text);
+      assert.equal(a.ok, l.ok, text);
+      if (a.ok && l.ok) assert.deepEqual(a.value, l.value);
+      assert.equal(at.decode(text).ok, text.length > 0 && !/\d/.test(text) && l.ok, 'plain digits are not markers');
+    }),
+    { numRuns: 300, seed: 12 },
+  );
 });

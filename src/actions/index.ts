@@ -3,6 +3,7 @@
 import './codecs/list.ts';
 import './codecs/phrase.ts';
 import './codecs/tokens.ts';
+import './codecs/at.ts';
 
 export { chunkTrajectory, sumElements, DEFAULT_CHUNKING } from './chunk.ts';
 export type { ChunkOptions } from './chunk.ts';
@@ -19,3 +20,4 @@ export type { EnvelopeLimits } from './envelope.ts';
 export { makeTokensCodec, BINS, ACTION_MARKERS, tokenBinRanges } from './codecs/tokens.ts';
 export { leastUsedTokens, markerMap, actionIdsToText, splitMarkers, stripMarkers, saveActionTokens, loadActionTokens, ACTION_TOKENS_FILE } from './action-tokens.ts';
 export type { ActionTokens } from './action-tokens.ts';
+export { DIGIT_MARKERS } from './codecs/at.ts';

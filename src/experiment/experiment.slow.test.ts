@@ -36,7 +36,8 @@ test('the tiny experiment: every file, a rerun does nothing, SIGKILL mid-trainin
     for (const f of ['results.json', 'RESULTS.md', 'preset.json', 'experiment.jsonl', 'vqa/base.json', 'arms/vlm2vla/run/adapter/adapter_config.json', 'arms/vlm2vla/vqa.json', 'arms/vlm2vla/sim/results.json', 'arms/openvla-style/run/model/config.json', 'arms/vlm2vla-nr/sim/results.json']) assert.ok(existsSync(join(a, f)), f);
     const r = JSON.parse(readFileSync(join(a, 'results.json'), 'utf8'));
     assert.equal(r.schema, 'vlm2vla.experiment/1');
-    assert.deepEqual(r.arms.map((x: { name: string }) => x.name), ['vlm2vla', 'vlm2vla-nr', 'openvla-style']);
+    assert.deepEqual(r.arms.map((x: { name: string }) => x.name), ['vlm2vla', 'vlm2vla-nr', 'vlm2vla-at', 'openvla-style']);
+    assert.ok(existsSync(join(a, 'arms/vlm2vla-at/run/action_tokens.json')));
     assert.ok(r.arms[2].training.vocabulary_share > 0);
     assert.match(readFileSync(join(a, 'RESULTS.md'), 'utf8'), /\| vlm2vla \| \d+\.\d% \|/);
 

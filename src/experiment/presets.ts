@@ -10,7 +10,7 @@ export interface ArmSpec {
   name: ArmName;
   description: string;
   /** How the arm's SFT dataset is built. */
-  build: { actionStyle: 'list' | 'tokens'; reasoning: 'full' | 'none' };
+  build: { actionStyle: 'list' | 'tokens' | 'at'; reasoning: 'full' | 'none' };
   /** LoRA (the paper's r 16, alpha 32 on every decoder projection) or every weight. */
   mode: 'lora' | 'full';
   lr: number;
@@ -37,8 +37,8 @@ export const ARMS: Record<ArmName, ArmSpec> = {
   },
   'vlm2vla-at': {
     name: 'vlm2vla-at',
-    description: 'LoRA; the same data with the action numbers written in the base model\'s least-used tokens (the paper\'s ablation)',
-    build: { actionStyle: 'list', reasoning: 'full' },
+    description: 'LoRA; the same data and hierarchy, with every digit of the action numbers written as one of the base model\'s 10 least-used tokens (counted on its pretraining corpus; the paper\'s ablation)',
+    build: { actionStyle: 'at', reasoning: 'full' },
     mode: 'lora',
     lr: 2e-4,
     binsFromCorpus: true,
@@ -54,7 +54,7 @@ export const ARMS: Record<ArmName, ArmSpec> = {
 };
 
 /** Arms this version of the runner can run. */
-export const RUNNABLE_ARMS: readonly ArmName[] = ['vlm2vla', 'vlm2vla-nr', 'openvla-style'];
+export const RUNNABLE_ARMS: readonly ArmName[] = ['vlm2vla', 'vlm2vla-nr', 'vlm2vla-at', 'openvla-style'];
 
 export interface ExperimentPreset {
   experiment: 'forgetting';

@@ -5,10 +5,9 @@
 // expression when the server takes one.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ACTION_MARKERS } from '../actions/index.ts';
 import type { Grammar } from '../actions/index.ts';
-import { actionIdsToText } from '../actions/action-tokens.ts';
-import type { ActionTokens } from '../actions/action-tokens.ts';
+import { actionIdsToText, tokenMarkers } from '../actions/action-tokens.ts';
+import type { MarkerTokens } from '../actions/action-tokens.ts';
 import { GrammarConstraint, TokenTrie, tokenSurfaceTexts } from '../decode/index.ts';
 import type { SamplingConfig } from '../decode/index.ts';
 import { DecodeSession } from '../decode/session.ts';
@@ -65,7 +64,7 @@ export class EngineBackend implements ModelBackend {
   readonly #session: DecodeSession;
   #trie: TokenTrie;
   #texts: (string | null)[];
-  #actionTokens: ActionTokens | null = null;
+  #actionTokens: MarkerTokens | null = null;
   readonly #stopIds: number[];
   readonly #imageSize: number;
   /** Pixels of recently seen frames (a cycle's frame is used by several stages). */
@@ -112,12 +111,14 @@ export class EngineBackend implements ModelBackend {
     return { backend: 'engine', model: this.info.model, adapter: this.info.adapter };
   }
 
-  /** A discrete-token model: its 256 bin ids read (and are constrained) as the markers <a000>…<a255>
-   *  that the tokens codec parses; every other token keeps its text. */
-  useActionTokens(t: ActionTokens): void {
+  /** A model whose actions use marker tokens: its 256 bin ids (style `tokens`) or ten digit ids
+   *  (style `at`) read — and are constrained — as the markers <a000>…<a255> or <d0>…<d9> that the
+   *  codec parses; every other token keeps its text. */
+  useActionTokens(t: MarkerTokens): void {
     const texts = tokenSurfaceTexts(this.tokenizer);
-    t.ids.forEach((id, bin) => {
-      if (id < texts.length) texts[id] = ACTION_MARKERS[bin]!;
+    const markers = tokenMarkers(t);
+    t.ids.forEach((id, k) => {
+      if (id < texts.length) texts[id] = markers[k]!;
     });
     this.#texts = texts;
     this.#trie = new TokenTrie(texts);

@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import { getCodec, ACTION_MARKERS } from '../actions/index.ts';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { CHUNK_FORMATS } from '../prompts/index.ts';
-import { loadActionTokens } from '../actions/action-tokens.ts';
-import type { ActionTokens } from '../actions/action-tokens.ts';
+import { isDigitTokens, loadActionTokens } from '../actions/action-tokens.ts';
+import type { MarkerTokens } from '../actions/action-tokens.ts';
 import { EngineBackend, OpenAIBackend } from './backend.ts';
 import type { GrammarMode, ModelBackend } from './backend.ts';
 import { GREEDY_SAMPLING, HIERARCHICAL_DEFAULTS, HierarchicalPolicy, PAPER_SAMPLING } from './hierarchical.ts';
@@ -20,8 +20,9 @@ import type { Policy } from './types.ts';
 export interface ActingStyle {
   actionStyle: string;
   reasoning: 'full' | 'none';
-  /** Discrete-token runs: which vocabulary ids stand for the 256 bins. */
-  actionTokens: ActionTokens | null;
+  /** Discrete-token (`tokens`) and -AT (`at`) runs: which vocabulary ids stand for the 256 bins or
+   *  the ten digits. */
+  actionTokens: MarkerTokens | null;
   /** Where the style was read from (null: defaults). */
   source: string | null;
 }
@@ -44,9 +45,9 @@ export function actingStyle(adapterOrModel: string | null): ActingStyle {
     const runFile = join(dir, 'run.json');
     if (!existsSync(runFile)) continue;
     const run = readJson(runFile);
-    const tokens = loadActionTokens(dir) ?? (typeof run.actionTokens === 'object' && run.actionTokens ? (run.actionTokens as ActionTokens) : null);
+    const tokens = loadActionTokens(dir);
     let reasoning: 'full' | 'none' = 'full';
-    let actionStyle = run.actionStyle === 'tokens' ? 'tokens' : 'list';
+    let actionStyle = run.actionStyle === 'tokens' || run.actionStyle === 'at' ? run.actionStyle : 'list';
     const data = typeof run.data === 'string' ? run.data : null;
     const infoFile = data ? join(data, 'build_info.json') : null;
     if (infoFile && existsSync(infoFile)) {
@@ -54,8 +55,9 @@ export function actingStyle(adapterOrModel: string | null): ActingStyle {
       if (options.reasoning === 'none') reasoning = 'none';
       if (typeof options.actionStyle === 'string') actionStyle = options.actionStyle;
     }
-    if (actionStyle === 'tokens' && !tokens) throw new FormatError('E_RUN_INFO', `${dir} was trained on discrete action tokens but has no action_tokens.json`, { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' });
-    return { actionStyle, reasoning, actionTokens: actionStyle === 'tokens' ? tokens : null, source: runFile };
+    const marked = actionStyle === 'tokens' || actionStyle === 'at';
+    if (marked && (!tokens || isDigitTokens(tokens) !== (actionStyle === 'at'))) throw new FormatError('E_RUN_INFO', `${dir} was trained on ${actionStyle === 'at' ? 'digit' : 'discrete action'} tokens but has no matching action_tokens.json`, { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' });
+    return { actionStyle, reasoning, actionTokens: marked ? tokens : null, source: runFile };
   }
   return { actionStyle: 'list', reasoning: 'full', actionTokens: null, source: null };
 }
@@ -99,14 +101,19 @@ export function buildModelPolicy(opts: LoadPolicyOptions): HierarchicalPolicy {
   const reasoning = opts.reasoning ?? style.reasoning;
   let backend: ModelBackend;
   if (opts.baseUrl) {
-    if (actionStyle === 'tokens') throw new UsageError('a remote back-end cannot drive a discrete-token model (its bins are vocabulary ids)', 'serve it with `vlm2vla serve` and use --server, or run it on the embedded engine');
+    if (actionStyle === 'tokens' || actionStyle === 'at') throw new UsageError(`a remote back-end cannot drive a model of the ${actionStyle} style (its action tokens are vocabulary ids)`, 'run it on the embedded engine');
     backend = new OpenAIBackend({ baseUrl: opts.baseUrl, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
   } else {
     const engine = EngineBackend.load(opts.model, opts.adapter);
-    if (style.actionTokens && actionStyle === 'tokens') engine.useActionTokens(style.actionTokens);
+    if (style.actionTokens && (actionStyle === 'tokens' || actionStyle === 'at')) engine.useActionTokens(style.actionTokens);
     backend = engine;
   }
-  const codec = actionStyle === 'tokens' ? getCodec('tokens', { tokens: { low: style.actionTokens!.low, high: style.actionTokens!.high, tokens: ACTION_MARKERS } }) : getCodec(actionStyle);
+  let codec;
+  if (actionStyle === 'tokens') {
+    const t = style.actionTokens;
+    if (!t || isDigitTokens(t)) throw new UsageError('the tokens action style needs the run\'s action_tokens.json (the bins\' ranges and ids)', 'pass --adapter with the training run folder');
+    codec = getCodec('tokens', { tokens: { low: t.low, high: t.high, tokens: ACTION_MARKERS } });
+  } else codec = getCodec(actionStyle);
   const base = opts.greedy ? GREEDY_SAMPLING : PAPER_SAMPLING;
   const sampling: StageSampling = opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
   const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), backend, sampling);

@@ -1,5 +1,5 @@
 // The policy on adapters that the tests train themselves: a LoRA run on three-level language actions,
-// one on the -NR dataset and one on discrete action tokens; the policy reads how each was trained
+// one on the -NR dataset, one on discrete action tokens and one on digits as rare tokens (-AT); the policy reads how each was trained
 // from its run folder and drives it the same way in closed loop; an adapter of another model is a
 // one-line error.
 import { test } from 'node:test';
@@ -15,6 +15,7 @@ import { Gemma3Model, parseGemma3Config, saveModel } from '../models/index.ts';
 import { buildSft, DEFAULT_EXAMPLES } from '../sft/index.ts';
 import { trainBpe } from '../tokenizer/index.ts';
 import { finetune } from '../train/finetune.ts';
+import type { ActionTokens } from '../actions/action-tokens.ts';
 import { initBackend } from '../tensor/index.ts';
 import { capture } from '../cli/testing.ts';
 import { episodeSpec, runEpisode } from '../eval/closed-loop.ts';
@@ -40,10 +41,11 @@ test('adapters trained on language actions, -NR and action tokens each run as th
     const build = (name: string, extra: Partial<typeof DEFAULT_EXAMPLES>) => buildSft(openRlds(sim).episodes(), annotations, { ...DEFAULT_EXAMPLES, ...extra, outDir: join(dir, name), format: 'jsonl', valFraction: 0.2, seed: 0 });
     await build('nr', { reasoning: 'none' });
     await build('tokens', { actionStyle: 'tokens' });
+    await build('at', { actionStyle: 'at' });
     const texts = readFileSync(join(dir, 'demo', 'sft', 'train.jsonl'), 'utf8').trim().split('\n').flatMap((l) => JSON.parse(l).messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [p.text] : []))));
     const model = join(dir, 'base');
     writeTinyModel(model, texts);
-    const runs: Record<string, string> = { language: join(dir, 'demo', 'sft'), nr: join(dir, 'nr'), tokens: join(dir, 'tokens') };
+    const runs: Record<string, string> = { language: join(dir, 'demo', 'sft'), nr: join(dir, 'nr'), tokens: join(dir, 'tokens'), at: join(dir, 'at') };
     for (const [name, data] of Object.entries(runs)) await finetune({ model, data, out: join(dir, `run-${name}`), steps: 12, batchSize: 4, lr: 1e-2, lora: { r: 4, alpha: 8 }, evalEvery: 100, checkpointEvery: 100, silent: true, log: () => {} });
 
     assert.deepEqual(actingStyle(join(dir, 'run-language')), { actionStyle: 'list', reasoning: 'full', actionTokens: null, source: join(dir, 'run-language', 'run.json') });
@@ -51,24 +53,28 @@ test('adapters trained on language actions, -NR and action tokens each run as th
     const tokens = actingStyle(join(dir, 'run-tokens'));
     assert.equal(tokens.actionStyle, 'tokens');
     assert.equal(tokens.actionTokens!.ids.length, 256);
+    const at = actingStyle(join(dir, 'run-at'));
+    assert.deepEqual([at.actionStyle, at.actionTokens!.ids.length], ['at', 10]);
 
     const spec = episodeSpec('in-distribution', 0, 0, ['pick']);
     const limits = { maxSteps: 1000, maxCycles: 3, imageSize: 32 };
-    for (const name of ['language', 'nr', 'tokens']) {
+    for (const name of ['language', 'nr', 'tokens', 'at']) {
       const policy = buildModelPolicy({ model, adapter: join(dir, `run-${name}`), greedy: true, verifier: 'budget:1' });
       assert.equal(policy.metadata.reasoning, name === 'nr' ? 'none' : 'full');
-      assert.equal(policy.metadata.actionStyle, name === 'tokens' ? 'tokens' : 'list');
+      assert.equal(policy.metadata.actionStyle, name === 'tokens' || name === 'at' ? name : 'list');
       const chunks: string[] = [];
       const stages = new Set<string>();
       const r = await runEpisode(policy, spec, { limits, onCycle: (t) => (t.text?.chunk !== undefined && chunks.push(t.text.chunk), Object.keys(t.stages).forEach((s) => stages.add(s))) });
       assert.ok(r.cycles === 3 || r.end === 'done', `${name}: ${r.cycles} cycles, end ${r.end}`);
       assert.ok(chunks.length > 0, name);
-      const codec = name === 'tokens' ? getCodec('tokens', { tokens: { low: tokens.actionTokens!.low, high: tokens.actionTokens!.high, tokens: ACTION_MARKERS } }) : getCodec('list');
+      const bins = tokens.actionTokens as ActionTokens;
+      const codec = name === 'tokens' ? getCodec('tokens', { tokens: { low: bins.low, high: bins.high, tokens: ACTION_MARKERS } }) : getCodec(name === 'at' ? 'at' : 'list');
       // Under the grammar every chunk that was not cut at the token limit is a sentence of the codec.
       assert.ok(chunks.some((c) => codec.decode(c).ok), `${name}: ${chunks.join(' | ').slice(0, 200)}`);
       if (name === 'nr') assert.deepEqual([...stages].sort(), ['act']);
       else assert.ok(stages.has('plan') && stages.has('chunk'), [...stages].join());
       if (name === 'tokens') assert.match(chunks[0]!, /^(<a\d{3}>)+$/);
+      if (name === 'at') assert.match(chunks[0]!, /^\[\[-?<d\d>/);
     }
 
     // An adapter trained for another model: a one-line typed error, not a crash.

@@ -15,8 +15,9 @@ import { addAdapter, loadModel, loraConfig, saveAdapter, saveModel, setActiveAda
 import type { LoraConfig, LoraSettings } from '../models/index.ts';
 import { openSftDataset, recordTexts } from '../sft/dataset.ts';
 import { writeFileAtomic } from '../util/index.ts';
-import { leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from '../actions/action-tokens.ts';
-import type { ActionTokens } from '../actions/action-tokens.ts';
+import { isDigitTokens, leastUsedTokens, markerMap, saveActionTokens, stripMarkers } from '../actions/action-tokens.ts';
+import type { MarkerTokens } from '../actions/action-tokens.ts';
+import { DIGIT_MARKERS } from '../actions/index.ts';
 import { loadSftSplit } from './sft.ts';
 import type { SplitStats } from './sft.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
@@ -71,7 +72,7 @@ export interface FinetuneResult {
   /** Where the adapter (LoRA) or the model (full) was written. */
   output: string;
   lora: LoraConfig | null;
-  actionTokens: ActionTokens | null;
+  actionTokens: MarkerTokens | null;
   trainer: TrainerConfig;
   dataset: { train: SplitStats; val: SplitStats };
   steps: number;
@@ -93,8 +94,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   if (!template) throw new UsageError(`${o.model}/tokenizer_config.json has no chat_template`, 'train from a chat model folder');
   // Discrete-token mode: the 256 least-used vocabulary tokens (by the dataset's own text) become the
   // action bins.
-  let actionTokens: ActionTokens | null = null;
-  if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, o.tokenCountTexts ?? recordTexts(data.records('train')).map(stripMarkers)), ...data.tokenBins };
+  let actionTokens: MarkerTokens | null = null;
+  const countTexts = () => o.tokenCountTexts ?? recordTexts(data.records('train')).map(stripMarkers);
+  if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, countTexts()), ...data.tokenBins };
+  // Style `at` (the -AT ablation): the ten digits on ten least-used tokens.
+  else if (data.actionStyle === 'at') actionTokens = { kind: 'digits', ids: leastUsedTokens(tokenizer, countTexts(), DIGIT_MARKERS.length) };
   const enc = { tokenizer, template, cfg: model.cfg, actionTokens: actionTokens ? markerMap(actionTokens) : undefined };
   const maxLength = o.maxLength ?? FINETUNE_DEFAULTS.maxLength;
   const trainSplit = loadSftSplit(data, 'train', enc, maxLength);
@@ -128,7 +132,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     evalEvery: o.evalEvery ?? FINETUNE_DEFAULTS.evalEvery,
     checkpointEvery: o.checkpointEvery ?? FINETUNE_DEFAULTS.checkpointEvery,
   };
-  if (actionTokens) log(`discrete-token actions: 256 bins on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
+  if (actionTokens) log(`${isDigitTokens(actionTokens) ? 'digits of the action numbers: 10' : 'discrete-token actions: 256 bins'} on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
   log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)`);
   const result = await train({ model, params, train: trainSplit.examples, val: valSplit.examples, config, outDir: o.out, resume: o.resume, silent: o.silent, onStep: o.onStep });
   const output = join(o.out, full ? 'model' : 'adapter');
@@ -156,7 +160,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   writeFileAtomic(join(o.out, 'run.json'), `${JSON.stringify({
     schema: RUN_SCHEMA,
     mode: res.mode,
-    actionStyle: actionTokens ? 'tokens' : 'language',
+    actionStyle: actionTokens ? (isDigitTokens(actionTokens) ? 'at' : 'tokens') : 'language',
     actionTokens,
     baseModel: o.model,
     data: o.data,

@@ -12,7 +12,7 @@ import { Progress } from '../../util/index.ts';
 export const buildCommand: Command = {
   name: 'build',
   summary: 'build the SFT chat dataset (subtasks, plans, action chunks, verifier, direction) from annotations',
-  usage: '--annotations ANN --episodes DATA_DIR --out SFT_DIR [--format jsonl|parquet] [--action-style list|phrase|rot|tokens]',
+  usage: '--annotations ANN --episodes DATA_DIR --out SFT_DIR [--format jsonl|parquet] [--action-style list|phrase|rot|tokens|at] [--reasoning full|none]',
   description:
     'ANN is the folder written by `vlm2vla annotate` (or its annotations.jsonl). For each annotated episode:\n' +
     'one stage-1 example (first frame + task → JSON list of subtasks), per cycle of each segment a stage-2\n' +
@@ -25,7 +25,7 @@ export const buildCommand: Command = {
     { name: 'episodes', type: 'string', help: 'the RLDS dataset the annotations were made from' },
     { name: 'out', type: 'string', help: 'output folder (must not hold a built dataset)' },
     { name: 'format', type: 'string', help: 'output format', default: 'jsonl', choices: ['jsonl', 'parquet'] },
-    { name: 'action-style', type: 'string', help: 'action text style', default: DEFAULT_EXAMPLES.actionStyle, choices: ['list', 'phrase', 'rot', 'tokens'] },
+    { name: 'action-style', type: 'string', help: 'action text style', default: DEFAULT_EXAMPLES.actionStyle, choices: ['list', 'phrase', 'rot', 'tokens', 'at'] },
     { name: 'reasoning', type: 'string', help: 'full: subtasks, motion plans, action chunks and verifier examples; none: action chunks from frame and task only (the paper\'s -NR ablation)', default: DEFAULT_EXAMPLES.reasoning, choices: ['full', 'none'] },
     { name: 'camera', type: 'string', help: 'camera whose frames the examples show', default: DEFAULT_EXAMPLES.camera },
     { name: 'max-chunk-elements', type: 'number', help: 'elements per stage-3 answer (longer segments become several cycles)', default: DEFAULT_EXAMPLES.maxChunkElements },

@@ -12,6 +12,7 @@ import { Gemma3Model, saveModel, parseGemma3Config, loadModel, loadAdapter } fro
 import { parseLoraSpec } from './train.ts';
 import { getCodec, ACTION_MARKERS } from '../../actions/index.ts';
 import { loadActionTokens, actionIdsToText, markerMap, stripMarkers } from '../../actions/action-tokens.ts';
+import type { ActionTokens } from '../../actions/action-tokens.ts';
 import { SafetensorsFile } from '../../formats/index.ts';
 import { Tokenizer } from '../../tokenizer/index.ts';
 
@@ -111,7 +112,7 @@ test('discrete-token mode: build --action-style tokens, then LoRA with trainable
     assert.match(r.out, /discrete-token actions: 256 bins/);
     const runInfo = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8'));
     assert.equal(runInfo.actionStyle, 'tokens');
-    const at = loadActionTokens(run)!;
+    const at = loadActionTokens(run) as ActionTokens;
     assert.deepEqual(loadActionTokens(join(run, 'adapter')), at);
     assert.deepEqual(at.low, bins.low);
     const tokenizer = Tokenizer.fromDir(modelDir);
