@@ -16,6 +16,7 @@ import { actCommand } from './act.ts';
 import { experimentRunCommand } from './experiment.ts';
 import { serveCommand } from './serve.ts';
 import { reportCommand } from './report.ts';
+import { viewCommand } from './view.ts';
 
 export const commands: readonly Command[] = [
   versionCommand,
@@ -31,6 +32,7 @@ export const commands: readonly Command[] = [
   actCommand,
   experimentRunCommand,
   reportCommand,
+  viewCommand,
   serveCommand,
   simCollectCommand,
   simPlayCommand,
