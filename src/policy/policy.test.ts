@@ -155,10 +155,11 @@ test('malformed answers are regenerated and counted; hostile answers never move 
 });
 
 test('subtasks that cannot be written fall back to the instruction; the workspace box holds', async () => {
-  const { p } = policy({ subtasks: ['nothing'], plan: ['move up'], chunk: ['[[0.0, 0.0, 90.0, 1]]'] });
+  const { p } = policy({ subtasks: ['nothing'], plan: ['move up'], chunk: ['[[0.0, 0.0, 9.0, 1]]'] });
   const r = await p.infer(obs('pick up the block', [0.3, 0, 0.38, 0, 0, 0, 1]));
   assert.deepEqual(r.text!.subtasks, ['pick up the block']);
-  // 90 cm up from z 0.38 m: clipped to the box's top (0.4 m), then no further motion.
+  // 9 cm up from z 0.38 m: clipped to the box's top (0.4 m), then no further motion. (An element
+  // longer than the envelope's maxElementCm, 15 cm by default, is refused outright.)
   const z = r.actions.reduce((a, s) => a + s[2]!, 0.38);
   assert.ok(Math.abs(z - BRIDGE_LIMITS.workspace.max[2]) < 1e-6, String(z));
   assertSafe(r.actions);
