@@ -1,6 +1,6 @@
 // `vlm2vla data inspect PATH`: episodes, steps, instructions, cameras, action ranges and stats of an
 // RLDS (Bridge schema) dataset, streaming through every record (which also verifies every CRC).
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import { openLeRobot } from '../../data/lerobot/index.ts';
@@ -14,24 +14,24 @@ import { writeFileAtomic } from '../../util/index.ts';
 import { StatsAccumulator } from '../../data/stats.ts';
 import { Progress } from '../../util/index.ts';
 
-export const dataInspectCommand: Command = {
+export const dataInspectCommand = defineCommand({
   name: 'data inspect',
   summary: 'summarise a robot dataset, RLDS or LeRobot v3 (episodes, instructions, cameras, action statistics)',
-  usage: 'PATH [--episodes N] [--json] [--render OUT.png]',
+  positionals: 'PATH',
   description:
     'PATH is a folder with dataset_info.json and <name>-<split>.tfrecord-XXXXX-of-YYYYY shards (Bridge V2\n' +
     'RLDS schema). Every record is read and checked (CRCs, shapes, finite numbers, image headers).\n' +
     'A folder with meta/info.json is read as LeRobotDataset v3. --render draws a contact sheet: one row\n' +
     'per listed episode with its instruction and six frames.\n' +
     'Example: vlm2vla data inspect ../shared/data/bridge_debug/1.0.0 --render sheet.png',
-  flags: [
-    { name: 'episodes', type: 'number', help: 'episodes to list one per line', default: 10 },
-    { name: 'split', type: 'string', help: 'split to read', default: 'train' },
-    { name: 'json', type: 'boolean', help: 'print one JSON object instead of text', default: false },
-    { name: 'render', type: 'string', help: 'write a PNG contact sheet of the listed episodes' },
-  ],
-  async run(args) {
-    const path = args.positionals[0];
+  flags: {
+    episodes: { type: 'number', integer: true, min: 0, default: 10, help: 'episodes to list one per line' },
+    split: { type: 'string', default: 'train', help: 'split to read' },
+    json: { type: 'boolean', help: 'print one JSON object instead of text' },
+    render: { type: 'string', meta: 'OUT.png', help: 'write a PNG contact sheet of the listed episodes' },
+  },
+  async run(f, positionals) {
+    const path = positionals[0];
     if (!path) throw new UsageError('give the dataset folder', 'vlm2vla data inspect ../shared/data/bridge_debug/1.0.0');
     interface Source {
       info: { name: string; version: string; shards: readonly string[]; writtenByVlm2vla: boolean; semantics: ActionSemantics };
@@ -47,20 +47,20 @@ export const dataInspectCommand: Command = {
         count: l.count,
         episodes: () => l.episodes(),
       };
-    } else ds = openRlds(path, args.flags.split as string);
+    } else ds = openRlds(path, f.split);
     const sheet: Episode[] = [];
-    const list = args.flags.episodes as number;
+    const list = f.episodes;
     const actionStats = new StatsAccumulator(7);
     const instructions = new Map<string, number>();
     const cameras = new Map<string, string>();
     const rows: { index: number; episodeId: string; steps: number; instruction: string }[] = [];
     let episodes = 0;
     let steps = 0;
-    const progress = new Progress({ total: ds.count ?? 0, label: 'reading episodes', unit: 'episodes', silent: Boolean(args.flags.json) });
+    const progress = new Progress({ total: ds.count ?? 0, label: 'reading episodes', unit: 'episodes', silent: f.json });
     for await (const ep of ds.episodes()) {
       if (episodes < list) {
         rows.push({ index: episodes, episodeId: ep.metadata.episodeId, steps: ep.steps.length, instruction: ep.instruction });
-        if (args.flags.render) sheet.push(ep);
+        if (f.render) sheet.push(ep);
       }
       instructions.set(ep.instruction, (instructions.get(ep.instruction) ?? 0) + 1);
       for (const [cam, img] of Object.entries(ep.steps[0]!.images)) cameras.set(cam, `${img.format} ${img.width}×${img.height}`);
@@ -70,7 +70,7 @@ export const dataInspectCommand: Command = {
       progress.tick(1);
     }
     progress.finish();
-    if (typeof args.flags.render === 'string') writeFileAtomic(args.flags.render, encodePng(contactSheet(sheet)).bytes);
+    if (f.render) writeFileAtomic(f.render, encodePng(contactSheet(sheet)).bytes);
     const stats = actionStats.result();
     const summary = {
       path,
@@ -86,7 +86,7 @@ export const dataInspectCommand: Command = {
       actionStats: stats,
       firstEpisodes: rows,
     };
-    if (args.flags.json) {
+    if (f.json) {
       console.log(JSON.stringify(summary));
       return 0;
     }
@@ -105,6 +105,6 @@ export const dataInspectCommand: Command = {
     for (const r of rows) console.log(`  #${String(r.index).padEnd(4)} ${String(r.steps).padStart(4)} steps  ${r.instruction}`);
     return 0;
   },
-};
+});
 
 const BRIDGE_DIMS = ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper'];
