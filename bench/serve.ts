@@ -10,6 +10,9 @@ import { RemotePolicy } from '../src/serve/client.ts';
 import { observationMessage, parseRequest, parseResult, resultMessage } from '../src/serve/protocol.ts';
 import { packMessage, unpackMessage } from '../src/serve/wire.ts';
 import type { Observation } from '../src/policy/types.ts';
+import { printMachineLoad } from './machine.ts';
+
+printMachineLoad();
 
 const args = process.argv.slice(2);
 const opt = (name: string, fallback: string | null): string | null => {

@@ -10,6 +10,9 @@ import { parseArgs } from 'node:util';
 // @ts-expect-error: a plain .mjs build script without type declarations
 import { newestSource } from '../scripts/build-dist.mjs';
 import { readFileSync, existsSync } from 'node:fs';
+import { printMachineLoad, verdict as mark } from './machine.ts';
+
+const load = printMachineLoad();
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/vlm2vla.mjs', import.meta.url));
@@ -65,7 +68,7 @@ console.log('|---|---|---|---|---|');
 for (const c of CASES) {
   const xs = times.get(c.name)!;
   const med = quantile(xs, 0.5);
-  const verdict = c.target === undefined ? '' : `${c.target} ms: ${med <= c.target ? 'met' : 'not met'}`;
+  const verdict = c.target === undefined ? '' : `${c.target} ms: ${mark(med <= c.target, load)}`;
   console.log(`| ${c.name} | ${med.toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${c.name === 'node -e 0' ? '' : `+${(med - base).toFixed(0)}`} | ${verdict} |`);
 }
 console.log(`comparing dist/ with src/ (a checkout, not an installed package) adds a median ${quantile(scan, 0.5).toFixed(1)} ms`);

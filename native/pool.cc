@@ -14,6 +14,11 @@
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 namespace vlm2vla {
 namespace {
@@ -109,6 +114,42 @@ void pool_init(int threads) {
     if (end != spin && *end == '\0' && us >= 0 && us <= 1000000) s.spin_ns = us * 1000L;
   }
   for (int i = 1; i < threads; i++) std::thread(worker).detach();
+}
+
+PinnedRun run_pinned(int n, const std::function<double()>& fn) {
+  PinnedRun r;
+  if (n < 1) return r;
+  r.values.assign(n, 0.0);
+  r.cpus.assign(n, -1);
+  std::vector<int> allowed;
+#if defined(__linux__)
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0)
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &mask)) allowed.push_back(c);
+#endif
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; i++) {
+    threads.emplace_back([&, i] {
+#if defined(__linux__)
+      if (!allowed.empty()) {
+        const int cpu = allowed[i % allowed.size()];
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        if (pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0) r.cpus[i] = cpu;
+      }
+#endif
+      // Start together: each thread waits until all are pinned and ready.
+      ready.fetch_add(1);
+      while (ready.load() < n) cpu_relax();
+      r.values[i] = fn();
+    });
+  }
+  for (auto& t : threads) t.join();
+  return r;
 }
 
 int pool_threads() { return state().threads; }

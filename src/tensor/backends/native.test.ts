@@ -4,7 +4,8 @@
 // scale), conversions exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadNativeBackend, setNativeIsa, nativeInfo } from './native.ts';
+import { loadNativeBackend, setNativeIsa, nativeInfo, nativeFmaPeak } from './native.ts';
+import { availableParallelism } from 'node:os';
 import { tsBackend as R } from './ts.ts';
 import type { AttentionShape, Backend } from '../backend.ts';
 import { Rng } from '../../util/index.ts';
@@ -200,4 +201,14 @@ test('the native wrapper refuses buffers too small for the sizes it is given', {
   assert.throws(() => N!.softmax(new Float32Array(3), new Float32Array(4), 2, 2), /softmax x/);
   assert.throws(() => N!.embedding(new Float32Array(8), Int32Array.of(4), new Float32Array(2), 1, 2), /outside/);
   assert.throws(() => N!.crossEntropy(new Float32Array(4), Int32Array.of(7), -100, new Float32Array(1), new Float32Array(1), 1, 4), /outside/);
+});
+
+test('the FMA peak runs one thread pinned per CPU, all at once', { skip }, () => {
+  const cores = Math.min(2, availableParallelism());
+  const peak = nativeFmaPeak(cores);
+  if (peak.total === 0) return; // no AVX-512 on this CPU: nothing to measure
+  assert.equal(peak.perThread.length, cores);
+  assert.ok(peak.perThread.every((g) => g > 0));
+  assert.ok(Math.abs(peak.total - peak.perThread.reduce((a, b) => a + b, 0)) < 1e-6);
+  if (process.platform === 'linux') assert.equal(new Set(peak.cpus.filter((c) => c >= 0)).size, cores, `pinned to ${peak.cpus.join(', ')}`);
 });

@@ -41,9 +41,18 @@ export function setNativeIsa(isa: 'avx512' | 'avx2' | 'scalar'): boolean {
   return Boolean(load()?.setIsa!(isa));
 }
 
-/** Measured fp32 FMA peak of this machine with the pool's threads (GFLOP/s; 0 without AVX-512). */
-export function nativeFmaPeak(): number {
-  return (load()?.fmaPeak!() as number | undefined) ?? 0;
+/** A measured fp32 FMA peak: GFLOP/s in total and per thread, and the CPU each thread was pinned to (-1: not pinned). */
+export interface FmaPeak {
+  total: number;
+  perThread: number[];
+  cpus: number[];
+}
+
+/** Measured fp32 FMA peak of this machine on `threads` threads (default: the pool's), one pinned per core (GFLOP/s;
+ *  total 0 without AVX-512 or without the addon). */
+export function nativeFmaPeak(threads?: number): FmaPeak {
+  const r = load()?.fmaPeak!(...(threads === undefined ? [] : [threads])) as FmaPeak | undefined;
+  return r ?? { total: 0, perThread: [], cpus: [] };
 }
 
 export function nativeInfo(): { isa: string; threads: number } | null {
