@@ -2,39 +2,38 @@
 // train the byte-fallback BPE tokenizer of the embedded model from a text corpus.
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from '../command.ts';
-import { requireString } from '../args.ts';
+import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { ChatTemplate, Tokenizer, trainBpe } from '../../tokenizer/index.ts';
 import { writeFileAtomic } from '../../util/index.ts';
 
-export const tokenizerEncodeCommand: Command = {
+export const tokenizerEncodeCommand = defineCommand({
   name: 'tokenizer encode',
   summary: 'show the token ids and pieces of a text under a model folder\'s tokenizer',
-  usage: '--model DIR [--chat] [--special] TEXT',
+  positionals: 'TEXT',
   description:
     'Reads DIR/tokenizer.json (and tokenizer_config.json). With --chat the text is sent as one user turn\n' +
     'through the chat template (vetted first) with the generation prompt, as the model would see it.',
-  flags: [
-    { name: 'model', type: 'string', help: 'model folder holding tokenizer.json' },
-    { name: 'chat', type: 'boolean', help: 'render TEXT as a user turn with the chat template first', default: false },
-    { name: 'special', type: 'boolean', help: 'add the special tokens the post-processor adds (e.g. <bos>)', default: false },
-    { name: 'json', type: 'boolean', help: 'print JSON instead of a table', default: false },
-  ],
-  run(args) {
-    const dir = requireString(args, 'model');
-    const text = args.positionals.join(' ');
+  flags: {
+    model: { type: 'string', required: true, meta: 'DIR', help: 'model folder holding tokenizer.json' },
+    chat: { type: 'boolean', help: 'render TEXT as a user turn with the chat template first' },
+    special: { type: 'boolean', help: 'add the special tokens the post-processor adds (e.g. <bos>)' },
+    json: { type: 'boolean', help: 'print JSON instead of a table' },
+  },
+  run(f, positionals) {
+    const dir = f.model;
+    const text = positionals.join(' ');
     if (text === '') throw new UsageError('give the text to encode after the flags', 'vlm2vla tokenizer encode --model DIR "put the carrot in the pot"');
     const tok = Tokenizer.fromDir(dir);
     let input = text;
-    if (args.flags.chat) {
+    if (f.chat) {
       const template = ChatTemplate.fromConfig(tok.config, join(dir, 'tokenizer_config.json'));
       if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'drop --chat, or use a chat model');
       input = template.render([{ role: 'user', content: text }], { addGenerationPrompt: true });
     }
-    const ids = tok.encode(input, { addSpecial: Boolean(args.flags.special) && !args.flags.chat });
+    const ids = tok.encode(input, { addSpecial: f.special && !f.chat });
     const pieces = ids.map((id) => tok.idToToken(id) ?? '?');
-    if (args.flags.json) {
+    if (f.json) {
       console.log(JSON.stringify({ text: input, ids, pieces }));
     } else {
       console.log(`${ids.length} tokens (vocabulary ${tok.vocabSize})`);
@@ -42,27 +41,24 @@ export const tokenizerEncodeCommand: Command = {
     }
     return 0;
   },
-};
+});
 
-export const tokenizerTrainCommand: Command = {
+export const tokenizerTrainCommand = defineCommand({
   name: 'tokenizer train',
   summary: 'train a byte-fallback BPE tokenizer (Gemma 3 layout) from a text corpus',
-  usage: '--corpus FILE --vocab-size N --out DIR',
   description:
     'FILE is plain text (one document per line) or JSONL with a "text" field per line. Writes\n' +
     'DIR/tokenizer.json and DIR/tokenizer_config.json (with the Gemma 3 style chat template).\n' +
     'Digits always stay single tokens; unseen characters fall back to byte tokens.',
-  flags: [
-    { name: 'corpus', type: 'string', help: 'text or JSONL corpus file' },
-    { name: 'vocab-size', type: 'number', help: 'total vocabulary size (specials + 256 bytes + characters + merges)', default: 4096 },
-    { name: 'min-char-frequency', type: 'number', help: 'rarer characters are left to byte fallback', default: 2 },
-    { name: 'out', type: 'string', help: 'output folder' },
-  ],
-  run(args) {
-    const corpus = requireString(args, 'corpus');
-    const out = requireString(args, 'out');
-    const vocabSize = args.flags['vocab-size'] as number;
-    if (!Number.isInteger(vocabSize) || vocabSize < 300) throw new UsageError('--vocab-size must be an integer >= 300');
+  flags: {
+    corpus: { type: 'string', required: true, meta: 'FILE', help: 'text or JSONL corpus file' },
+    'vocab-size': { type: 'number', integer: true, min: 300, default: 4096, help: 'total vocabulary size (specials + 256 bytes + characters + merges)' },
+    'min-char-frequency': { type: 'number', integer: true, min: 1, default: 2, help: 'rarer characters are left to byte fallback' },
+    out: { type: 'string', required: true, meta: 'DIR', help: 'output folder' },
+  },
+  run(f) {
+    const { corpus, out } = f;
+    const vocabSize = f['vocab-size'];
     let size: number;
     try {
       size = statSync(corpus).size;
@@ -82,7 +78,7 @@ export const tokenizerTrainCommand: Command = {
       throw new UsageError(`${corpus}:${i + 1} is not JSON with a string "text" field`, 'use plain text lines or JSONL {"text": "..."}');
     });
     const t0 = performance.now();
-    const trained = trainBpe(texts, { vocabSize, minCharFrequency: args.flags['min-char-frequency'] as number });
+    const trained = trainBpe(texts, { vocabSize, minCharFrequency: f['min-char-frequency'] });
     writeFileAtomic(join(out, 'tokenizer.json'), JSON.stringify(trained.tokenizerJson));
     writeFileAtomic(join(out, 'tokenizer_config.json'), `${JSON.stringify(trained.tokenizerConfig, null, 2)}\n`);
     const tok = Tokenizer.fromDir(out);
@@ -97,4 +93,4 @@ export const tokenizerTrainCommand: Command = {
     console.log(`wrote ${join(out, 'tokenizer.json')} and tokenizer_config.json`);
     return 0;
   },
-};
+});
