@@ -7,6 +7,7 @@ import type { Command } from './command.ts';
 import { commandHelp, groupList, topHelp } from './help.ts';
 import type { CommandInfo } from './help.ts';
 import { isVlmError } from '../errors/index.ts';
+import { fsError } from '../util/fs-errors.ts';
 import { packageVersion } from '../version.ts';
 
 /** The commands: their metadata at once, their code on demand. */
@@ -73,7 +74,10 @@ export async function main(argv: readonly string[], registry: CommandRegistry | 
       await initBackend();
     }
     return await cmd.run(cmd.parse ? cmd.parse(rest) : parseArgs(rest, cmd.flags));
-  } catch (e) {
+  } catch (caught) {
+    // A file-system fault anywhere (read-only, full disk, a file where a folder goes) is the user's
+    // environment, not a bug: one typed paragraph naming the path and the fix.
+    const e = fsError(caught) ?? caught;
     if (isVlmError(e)) {
       console.error(e.describe());
       if (e.code === 'E_USAGE') console.error(`\n${commandHelp(cmd)}`);

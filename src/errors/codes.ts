@@ -4,6 +4,12 @@
 
 export const ERROR_CODES = {
   E_USAGE: { area: 'cli', meaning: 'a command-line flag or argument is missing, unknown or out of range' },
+  E_OUTPUT_NOT_DIR: { area: 'util', meaning: 'an output path is a file where a folder is needed (or a folder where a file is needed)' },
+  E_FS_READONLY: { area: 'util', meaning: 'the output is on a read-only file system' },
+  E_FS_PERMISSION: { area: 'util', meaning: 'the output path is not writable by this user' },
+  E_FS_NO_SPACE: { area: 'util', meaning: 'the disk is full or over quota' },
+  E_FS_EXISTS: { area: 'util', meaning: 'an output file or folder already exists' },
+  E_FS: { area: 'util', meaning: 'another file-system fault (missing path, I/O error, too many open files)' },
   E_SHAPE: { area: 'tensor', meaning: 'tensor shapes or dtypes disagree at a module boundary' },
   E_BACKEND: { area: 'tensor', meaning: 'VLM2VLA_BACKEND names no kernel backend' },
   E_SAFETENSORS: { area: 'formats', meaning: 'a safetensors file is malformed (header, offsets, dtypes)' },

@@ -4,3 +4,5 @@ export { writeFileAtomic, fsyncDir, fsyncFile, Journal, trimTornTail, readJsonl 
 export { crashPoint } from './crash.ts';
 export { Progress, formatDuration } from './progress.ts';
 export type { ProgressOptions } from './progress.ts';
+export { EnvironmentError, fsError, withFsErrors, checkOutputDir, checkOutputFile } from './fs-errors.ts';
+export type { OutputCheck } from './fs-errors.ts';
