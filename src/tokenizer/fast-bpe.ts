@@ -33,7 +33,7 @@ const NO_RANK = -1;
 
 /**
  * Checks that every component of the tokenizer is one the fast encoder reproduces and collects its parts, or says
- * which component needs the reference. Building the tables (≈ 0.5 s for Gemma 3) is left to `new FastBpeEncoder`.
+ * which component needs the reference. Building the tables (a second or two for Gemma 3) is left to `new FastBpeEncoder`.
  */
 export function planFastEncoder(json: Record<string, unknown>, config: Record<string, unknown>, vocab: ReferenceVocabulary): FastEncoderPlan {
   const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
@@ -202,7 +202,10 @@ export class FastBpeEncoder {
       }
       return sym;
     };
-    for (const token of this.#tokensToIds.keys()) symOf(token);
+    // Every vocabulary string is interned first, so symbols below `vocabularySymbols` are exactly its strings.
+    const ids: number[] = [];
+    for (const [token, id] of this.#tokensToIds) ids[symOf(token)] = id;
+    const vocabularySymbols = texts.length;
     // The reference keys merges by JSON.stringify([a, b]) and keeps the last index of a repeated pair. Only the
     // junction of a merge is recorded as a join: a symbol is a single code point or a merge result, so every pair of
     // neighbouring code points inside a symbol is the junction of some merge that built it.
@@ -224,7 +227,7 @@ export class FastBpeEncoder {
     }
     this.#symText = texts;
     this.#symId = new Int32Array(texts.length);
-    for (const [i, s] of texts.entries()) this.#symId[i] = this.#tokensToIds.get(s) ?? -1;
+    for (let i = 0; i < texts.length; i++) this.#symId[i] = i < vocabularySymbols ? ids[i]! : -1;
     for (const [i, s] of texts.entries()) {
       const cp = s.codePointAt(0)!;
       if (s.length === 1) this.#charSym[s.charCodeAt(0)] = i;
