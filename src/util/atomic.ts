@@ -37,7 +37,17 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
     throw e;
   }
   closeSync(fd);
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    // The target is a folder, or the folder went read-only: leave no temp file behind.
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // Already gone.
+    }
+    throw e;
+  }
   fsyncDir(dir);
 }
 

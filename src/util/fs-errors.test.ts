@@ -69,3 +69,19 @@ test('a real read-only file system and a real full disk give typed errors', { sk
     fs.done();
   }
 });
+
+test('a failed atomic write leaves no temp file behind (target is a folder; disk full mid-write)', (t) => {
+  const dir = join(root, 'atomic');
+  mkdirSync(join(dir, 'model.gguf'), { recursive: true });
+  assert.throws(() => writeFileAtomic(join(dir, 'model.gguf'), 'x'), (e: unknown) => fsError(e) !== null);
+  assert.deepEqual(readdirSync(dir), ['model.gguf']);
+  if (process.getuid?.() !== 0) return t.skip('the disk-full half needs root to mount a tmpfs');
+  const fs = tmpfs(32);
+  if (!fs) return t.skip('mount is not permitted here');
+  try {
+    assert.throws(() => writeFileAtomic(join(fs.dir, 'big.gguf'), new Uint8Array(128 * 1024)), (e: unknown) => fsError(e)?.code === 'E_FS_NO_SPACE');
+    assert.deepEqual(readdirSync(fs.dir), []);
+  } finally {
+    fs.done();
+  }
+});

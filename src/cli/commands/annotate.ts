@@ -8,12 +8,14 @@ import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANN
 import type { AnnotationRecord } from '../../annotate/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import { statSync } from 'node:fs';
-import { writeFileAtomic } from '../../util/index.ts';
+import { writeFileAtomic, checkOutputDir } from '../../util/index.ts';
 import type { Annotator, Usage } from '../../annotate/index.ts';
 import { Progress } from '../../util/index.ts';
 import { join } from 'node:path';
 
 const ANNOTATORS = ['rules', 'openai'];
+/** Most episodes annotated at the same time (API rate limits bind long before this). */
+const MAX_CONCURRENCY = 256;
 
 export const annotateCommand: Command = {
   name: 'annotate',
@@ -54,6 +56,12 @@ export const annotateCommand: Command = {
     const out = requireString(args, 'out');
     const max = args.flags['max-episodes'] as number | undefined;
     if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError('--max-episodes must be a positive integer');
+    const concurrency = args.flags.concurrency as number;
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be an integer in 1…${MAX_CONCURRENCY}, got ${concurrency}`);
+    if (args.flags.annotator === 'rules') {
+      for (const name of ['model', 'base-url']) if (args.flags[name] !== undefined) throw new UsageError(`--${name} is for --annotator openai; the rules annotator takes no model`, 'drop it, or add --annotator openai');
+    }
+    checkOutputDir(out, { what: 'the annotation folder' });
     const ds = openRlds(input);
     let annotator: Annotator = rulesAnnotator;
     let usage: Usage | null = null;
@@ -72,7 +80,7 @@ export const annotateCommand: Command = {
         tokensPerMinute: args.flags.tpm as number,
         timeoutMs: (args.flags.timeout as number) * 1000,
         maxRetries: args.flags['max-retries'] as number,
-        concurrency: args.flags.concurrency as number,
+        concurrency,
         cacheDir: join(out, 'cache'),
         frames: args.flags.frames as number,
         camera: args.flags.camera as string,
@@ -85,7 +93,7 @@ export const annotateCommand: Command = {
     const summary = await runAnnotationJob(ds.episodes(), annotator, {
       outDir: out,
       ...(max !== undefined ? { maxEpisodes: max } : {}),
-      concurrency: args.flags.concurrency as number,
+      concurrency,
       onProgress: (done, skipped, failed) => progress.set(done + skipped, failed > 0 ? `${failed} failed` : ''),
       extraSummary: () => (usage ? { usage, costUsd: cost() } : {}),
     });

@@ -3,6 +3,7 @@
 import { defineCommand } from '../define.ts';
 import { PRETRAIN_PRESETS, pretrain } from '../../pretrain/pretrain.ts';
 import { vqaTable } from '../../eval/vqa.ts';
+import { checkOutputDir } from '../../util/index.ts';
 
 export const pretrainCommand = defineCommand({
   name: 'pretrain',
@@ -26,6 +27,7 @@ export const pretrainCommand = defineCommand({
   },
   async run(f) {
     const { out, seed, steps } = f;
+    checkOutputDir(out, { what: 'the model folder' });
     const preset = PRETRAIN_PRESETS[f.preset]!;
     const parts = [`vlm2vla pretrain --preset ${preset.name} --out ${out}`];
     if (seed !== 0) parts.push(`--seed ${seed}`);

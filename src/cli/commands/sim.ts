@@ -10,13 +10,16 @@ import { openRlds } from '../../data/rlds/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import type { RgbImage } from '../../data/image.ts';
 import gifenc from 'gifenc';
-import { Progress, Rng, writeFileAtomic } from '../../util/index.ts';
+import { Progress, Rng, writeFileAtomic, checkOutputDir } from '../../util/index.ts';
 
 function families(arg: string): TaskFamily[] {
   const list = arg.split(',').map((s) => s.trim()).filter(Boolean);
   for (const f of list) if (!TASK_FAMILIES.includes(f as TaskFamily)) throw new UsageError(`unknown task family "${f}"`, `use a comma-separated list of ${TASK_FAMILIES.join(', ')}`);
   return list as TaskFamily[];
 }
+
+/** Most episodes one `sim collect` run writes: a bound against typos such as 1e12 (collect larger sets into several folders). */
+export const MAX_COLLECT_EPISODES = 1_000_000;
 
 export const simCollectCommand: Command = {
   name: 'sim collect',
@@ -42,10 +45,11 @@ export const simCollectCommand: Command = {
     const out = requireString(args, 'out');
     const episodes = args.flags.episodes as number;
     const size = args.flags.size as number;
-    if (!Number.isInteger(episodes) || episodes < 1) throw new UsageError('--episodes must be a positive integer');
+    if (!Number.isInteger(episodes) || episodes < 1 || episodes > MAX_COLLECT_EPISODES) throw new UsageError(`--episodes must be an integer in 1…${MAX_COLLECT_EPISODES}`, 'collect in several runs into separate folders for more');
     if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
     const seed = args.flags.seed as number;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
+    checkOutputDir(out, { what: 'the dataset folder' });
     const progress = new Progress({ total: episodes, label: 'collecting', unit: 'episodes' });
     const r = await collectEpisodes({
       out,
