@@ -1,7 +1,6 @@
 // `vlm2vla annotate`: rewrite every episode of a dataset as the three language levels of VLM2VLA
 // (subtasks, motion plans, action chunks), journaled and resumable.
-import type { Command } from '../command.ts';
-import { requireString } from '../args.ts';
+import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE, readAnnotations, auditAnnotations } from '../../annotate/index.ts';
@@ -13,14 +12,12 @@ import type { Annotator, Usage } from '../../annotate/index.ts';
 import { Progress } from '../../util/index.ts';
 import { join } from 'node:path';
 
-const ANNOTATORS = ['rules', 'openai'];
 /** Most episodes annotated at the same time (API rate limits bind long before this). */
 const MAX_CONCURRENCY = 256;
 
-export const annotateCommand: Command = {
+export const annotateCommand = defineCommand({
   name: 'annotate',
   summary: 'relabel robot episodes into subtasks, motion plans and action chunks (JSONL, resumable)',
-  usage: '--in DATA_DIR --out OUT_DIR [--annotator rules] [--max-episodes N]',
   description:
     'Reads an RLDS dataset (Bridge schema: real Bridge V2 shards or `vlm2vla sim collect` output) and\n' +
     `writes OUT_DIR/${ANNOTATIONS_FILE}, one annotated episode per line (schema vlm2vla.annotation/1),\n` +
@@ -33,42 +30,39 @@ export const annotateCommand: Command = {
     'read from the environment variable named by --api-key-env and never written anywhere. Requests are\n' +
     'retried with backoff (429 Retry-After pauses the whole job), limited per minute, and cached by\n' +
     'content hash in OUT_DIR/cache, so reruns cost nothing.',
-  flags: [
-    { name: 'in', type: 'string', help: 'input dataset folder (RLDS)' },
-    { name: 'out', type: 'string', help: 'output folder for annotations.jsonl and summary.json' },
-    { name: 'annotator', type: 'string', help: 'annotator', default: 'rules', choices: ANNOTATORS },
-    { name: 'base-url', type: 'string', help: 'openai: the API base URL (…/v1)' },
-    { name: 'model', type: 'string', help: 'openai: model name' },
-    { name: 'api-key-env', type: 'string', help: 'openai: environment variable holding the API key', default: 'OPENAI_API_KEY' },
-    { name: 'rpm', type: 'number', help: 'openai: requests per minute', default: CLIENT_DEFAULTS.requestsPerMinute },
-    { name: 'tpm', type: 'number', help: 'openai: tokens per minute (estimated from request size)', default: CLIENT_DEFAULTS.tokensPerMinute },
-    { name: 'timeout', type: 'number', help: 'openai: seconds per request', default: CLIENT_DEFAULTS.timeoutMs / 1000 },
-    { name: 'max-retries', type: 'number', help: 'openai: retries per request', default: CLIENT_DEFAULTS.maxRetries },
-    { name: 'frames', type: 'number', help: 'openai: frames sent per episode', default: 4 },
-    { name: 'camera', type: 'string', help: 'openai: camera of the frames', default: 'image_0' },
-    { name: 'price-in', type: 'number', help: 'openai: USD per 1M prompt tokens (for the cost estimate)', default: 0 },
-    { name: 'price-out', type: 'number', help: 'openai: USD per 1M completion tokens', default: 0 },
-    { name: 'max-episodes', type: 'number', help: 'annotate at most N new episodes this run' },
-    { name: 'concurrency', type: 'number', help: 'episodes annotated at the same time', default: 1 },
-  ],
-  async run(args) {
-    const input = requireString(args, 'in');
-    const out = requireString(args, 'out');
-    const max = args.flags['max-episodes'] as number | undefined;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) throw new UsageError('--max-episodes must be a positive integer');
-    const concurrency = args.flags.concurrency as number;
-    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) throw new UsageError(`--concurrency must be an integer in 1…${MAX_CONCURRENCY}, got ${concurrency}`);
-    if (args.flags.annotator === 'rules') {
-      for (const name of ['model', 'base-url']) if (args.flags[name] !== undefined) throw new UsageError(`--${name} is for --annotator openai; the rules annotator takes no model`, 'drop it, or add --annotator openai');
+  flags: {
+    in: { type: 'string', required: true, meta: 'DATA_DIR', help: 'input dataset folder (RLDS)' },
+    out: { type: 'string', required: true, meta: 'OUT_DIR', help: 'output folder for annotations.jsonl and summary.json' },
+    annotator: { type: 'string', default: 'rules', choices: ['rules', 'openai'], help: 'annotator' },
+    'base-url': { type: 'string', meta: 'URL', help: 'openai: the API base URL (…/v1)' },
+    model: { type: 'string', meta: 'NAME', help: 'openai: model name' },
+    'api-key-env': { type: 'string', meta: 'NAME', default: 'OPENAI_API_KEY', help: 'openai: environment variable holding the API key' },
+    rpm: { type: 'number', min: 0, default: CLIENT_DEFAULTS.requestsPerMinute, help: 'openai: requests per minute' },
+    tpm: { type: 'number', min: 0, default: CLIENT_DEFAULTS.tokensPerMinute, help: 'openai: tokens per minute (estimated from request size)' },
+    timeout: { type: 'number', min: 0, default: CLIENT_DEFAULTS.timeoutMs / 1000, help: 'openai: seconds per request' },
+    'max-retries': { type: 'number', integer: true, min: 0, default: CLIENT_DEFAULTS.maxRetries, help: 'openai: retries per request' },
+    frames: { type: 'number', integer: true, min: 1, default: 4, help: 'openai: frames sent per episode' },
+    camera: { type: 'string', default: 'image_0', help: 'openai: camera of the frames' },
+    'price-in': { type: 'number', min: 0, default: 0, help: 'openai: USD per 1M prompt tokens (for the cost estimate)' },
+    'price-out': { type: 'number', min: 0, default: 0, help: 'openai: USD per 1M completion tokens' },
+    'max-episodes': { type: 'number', integer: true, min: 1, help: 'annotate at most N new episodes this run' },
+    concurrency: { type: 'number', integer: true, min: 1, max: MAX_CONCURRENCY, default: 1, help: 'episodes annotated at the same time' },
+  },
+  async run(f) {
+    const { in: input, out, concurrency } = f;
+    const max = f['max-episodes'];
+    if (f.annotator === 'rules') {
+      for (const name of ['model', 'base-url'] as const) if (f[name] !== undefined) throw new UsageError(`--${name} is for --annotator openai; the rules annotator takes no model`, 'drop it, or add --annotator openai');
     }
     checkOutputDir(out, { what: 'the annotation folder' });
     const ds = openRlds(input);
     let annotator: Annotator = rulesAnnotator;
     let usage: Usage | null = null;
-    if (args.flags.annotator === 'openai') {
-      const baseUrl = requireString(args, 'base-url');
-      const model = requireString(args, 'model');
-      const envName = args.flags['api-key-env'] as string;
+    if (f.annotator === 'openai') {
+      const baseUrl = f['base-url'];
+      const model = f.model;
+      if (!baseUrl || !model) throw new UsageError(`--annotator openai needs --${baseUrl ? 'model' : 'base-url'}`, 'e.g. --base-url https://api.openai.com/v1 --model gpt-4o-mini');
+      const envName = f['api-key-env'];
       const apiKey = process.env[envName];
       if (!apiKey) throw new UsageError(`the environment variable ${envName} is not set`, `export ${envName}=… (the key is read from the environment only)`);
       const oa = openAiAnnotator({
@@ -76,19 +70,19 @@ export const annotateCommand: Command = {
         baseUrl,
         model,
         apiKey,
-        requestsPerMinute: args.flags.rpm as number,
-        tokensPerMinute: args.flags.tpm as number,
-        timeoutMs: (args.flags.timeout as number) * 1000,
-        maxRetries: args.flags['max-retries'] as number,
+        requestsPerMinute: f.rpm,
+        tokensPerMinute: f.tpm,
+        timeoutMs: f.timeout * 1000,
+        maxRetries: f['max-retries'],
         concurrency,
         cacheDir: join(out, 'cache'),
-        frames: args.flags.frames as number,
-        camera: args.flags.camera as string,
+        frames: f.frames,
+        camera: f.camera,
       });
       annotator = oa;
       usage = oa.client.usage;
     }
-    const cost = () => (usage ? ((usage.promptTokens * (args.flags['price-in'] as number)) + usage.completionTokens * (args.flags['price-out'] as number)) / 1e6 : 0);
+    const cost = () => (usage ? (usage.promptTokens * f['price-in'] + usage.completionTokens * f['price-out']) / 1e6 : 0);
     const progress = new Progress({ total: max ?? ds.count ?? 0, label: `annotating (${annotator.identity.name})`, unit: 'episodes' });
     const summary = await runAnnotationJob(ds.episodes(), annotator, {
       outDir: out,
@@ -104,29 +98,28 @@ export const annotateCommand: Command = {
     console.log(`wrote ${join(out, ANNOTATIONS_FILE)}`);
     return summary.failed > 0 ? 1 : 0;
   },
-};
+});
 
-export const annotateAuditCommand: Command = {
+export const annotateAuditCommand = defineCommand({
   name: 'annotate audit',
   summary: 'check annotations against ground truth (sim) and against the recorded motion (any data)',
-  usage: '--annotations ANN --in DATA_DIR [--json OUT.json]',
   description:
     'On episodes with ground truth (sim): subtask texts equal to the truth, and segment boundary errors in\n' +
     'steps. On any data: whether each motion plan states the direction the gripper really moved along\n' +
     'every axis that moved at least 1 cm, and the distance between the decoded action chunk (list style,\n' +
     'as printed) and the real displacement of its segment.',
-  flags: [
-    { name: 'annotations', type: 'string', help: 'annotation folder or annotations.jsonl' },
-    { name: 'in', type: 'string', help: 'the dataset the annotations were made from' },
-    { name: 'json', type: 'string', help: 'also write the report as JSON here' },
-  ],
-  async run(args) {
-    let annPath = requireString(args, 'annotations');
+  flags: {
+    annotations: { type: 'string', required: true, meta: 'ANN', help: 'annotation folder or annotations.jsonl' },
+    in: { type: 'string', required: true, meta: 'DATA_DIR', help: 'the dataset the annotations were made from' },
+    json: { type: 'string', meta: 'OUT.json', help: 'also write the report as JSON here' },
+  },
+  async run(f) {
+    let annPath = f.annotations;
     if (statSync(annPath, { throwIfNoEntry: false })?.isDirectory()) annPath = join(annPath, ANNOTATIONS_FILE);
     const byId = new Map<string, AnnotationRecord>();
     for (const a of readAnnotations(annPath)) byId.set(a.episode.episodeId, a);
     const pairs: { episode: Episode; annotation: AnnotationRecord | null }[] = [];
-    for await (const ep of openRlds(requireString(args, 'in')).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
+    for await (const ep of openRlds(f.in).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
     const r = auditAnnotations(pairs);
     const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : 'n/a');
     const rows: [string, string, string][] = [
@@ -142,7 +135,7 @@ export const annotateAuditCommand: Command = {
     const w0 = Math.max(...rows.map((x) => x[0].length));
     const w1 = Math.max(...rows.map((x) => x[1].length));
     for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);
-    if (typeof args.flags.json === 'string') writeFileAtomic(args.flags.json, `${JSON.stringify(r, null, 2)}\n`);
+    if (f.json) writeFileAtomic(f.json, `${JSON.stringify(r, null, 2)}\n`);
     return 0;
   },
-};
+});
