@@ -113,3 +113,47 @@ test('bad flags are one-line usage errors', () => {
     assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   }
 });
+
+test('a served policy is evaluated like a local one (eval sim --server, through RemotePolicy)', async () => {
+  const { startServer } = await import('../serve/server.ts');
+  const { createEvalPolicy } = await import('./policies.ts');
+  const { RandomPolicy } = await import('../policy/reference.ts');
+  const served = new RandomPolicy(0);
+  let calls = 0;
+  const counting = { metadata: served.metadata, reset: (i: string) => served.reset(i), infer: (o: Parameters<typeof served.infer>[0]) => (calls++, served.infer(o)) };
+  const server = await startServer({ policy: counting, port: 0, log: () => {} });
+  const dir = tmp();
+  try {
+    const spec = { kind: 'remote' as const, seed: 0, server: server.wsUrl };
+    const r = await evaluateSim({ ...options('random', join(dir, 'served'), { episodes: 3, suites: ['in-distribution', 'multilingual'] }), policy: () => createEvalPolicy(spec), policySpec: spec });
+    assert.equal(r.overall.episodes, 6);
+    assert.ok(r.overall.mean_cycles > 1);
+    assert.equal(calls, Math.round(r.overall.mean_cycles * 6), 'every cycle was one call to the served policy');
+    await assert.rejects(createEvalPolicy({ kind: 'remote', seed: 0, server: 'http://x' }), /ws:\/\//);
+  } finally {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('latency in simulated time: the robot waits for every call; asynchronous execution waits less', async () => {
+  const { runEpisode } = await import('./closed-loop.ts');
+  // A policy that always sends five 1 cm steps up (never succeeds; runs to the cycle limit).
+  const fiveUp = {
+    metadata: { name: 'five-up' } as never,
+    reset: async () => {},
+    infer: async () => ({ actions: Array.from({ length: 5 }, () => Float32Array.of(0, 0, 0.01, 0, 0, 0, 1)), timing: { totalMs: 0, stages: {} } }),
+  };
+  const spec = episodeSpec('in-distribution', 0, 0, ['pick']);
+  const limits = { maxSteps: 1000, maxCycles: 10, imageSize: 32 };
+  const sync = await runEpisode(fiveUp, spec, { limits, timing: { delayMs: 500, async: false } });
+  const asyncRun = await runEpisode(fiveUp, spec, { limits, timing: { delayMs: 500, async: true } });
+  assert.equal(sync.idleMs, 10 * 500);
+  // Asynchronously only the first call is waited for in full: later ones are asked for with 2
+  // steps (400 ms) left, so the robot waits 100 ms for each.
+  assert.equal(asyncRun.idleMs, 500 + 9 * 100);
+  assert.equal(asyncRun.key, `${spec.key}#async`);
+  assert.deepEqual([asyncRun.steps, sync.steps], [50, 50]);
+  const none = await runEpisode(fiveUp, spec, { limits });
+  assert.deepEqual([none.idleMs, none.steps], [0, sync.steps]);
+});

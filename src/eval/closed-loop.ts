@@ -13,7 +13,7 @@ import { UsageError, VlmError } from '../errors/index.ts';
 import { drawText } from '../data/font.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Observation, Policy, PolicyResult } from '../policy/types.ts';
-import type { PolicySpec } from '../policy/create.ts';
+import type { EvalPolicySpec } from './policies.ts';
 import { subtaskDoneInSim } from '../policy/verifiers.ts';
 import { encodeGif } from '../data/gif.ts';
 import { GRIPPER_START, Rollout } from '../sim/rollout.ts';
@@ -95,6 +95,8 @@ export interface EpisodeResult {
   verifier: { decisions: number; agree: number };
   cycleMs: number[];
   stageMs: Record<string, number[]>;
+  /** Simulated time the robot stood still waiting for the policy (ms; 0 without a timing model). */
+  idleMs: number;
 }
 
 function observe(rollout: Rollout, size: number): Observation {
@@ -127,15 +129,30 @@ export interface RunEpisodeOptions {
   onCycle?: (trace: CycleTrace) => void;
   /** Collect annotated frames (one per executed step) for a video. */
   video?: RgbImage[];
+  /** Model the policy's latency in simulated time (idle time; asynchronous execution). */
+  timing?: EpisodeTiming;
 }
+
+/** Simulated time: each step takes 1/controlHz; each policy call takes its measured time plus an
+ *  artificial delay. `async` requests the next chunk from a fresh observation while the current one
+ *  still runs (when the steps left take no longer than the last call did), and the new chunk
+ *  replaces what is left of the old one when it arrives; otherwise the robot waits for every call. */
+export interface EpisodeTiming {
+  delayMs: number;
+  async: boolean;
+}
+
+/** Control period of the simulator (5 Hz, as Bridge). */
+export const STEP_MS = 200;
 
 /** Runs one episode of `policy` in the simulator. */
 export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: RunEpisodeOptions = {}): Promise<EpisodeResult> {
   const limits = options.limits ?? EPISODE_DEFAULTS;
+  const timing = options.timing ?? null;
   const rollout = new Rollout(spec.task, spec.gripper);
   await policy.reset(spec.task.instruction, { seed: spec.seed });
   const result: EpisodeResult = {
-    key: spec.key,
+    key: timing?.async ? `${spec.key}#async` : spec.key,
     suite: spec.suite,
     index: spec.index,
     family: spec.task.family,
@@ -150,57 +167,82 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
     verifier: { decisions: 0, agree: 0 },
     cycleMs: [],
     stageMs: {},
+    idleMs: 0,
   };
   let previousSubtask: string | null = null;
-  while (result.cycles < limits.maxCycles) {
-    const obs = observe(rollout, limits.imageSize);
-    const out = await policy.infer(obs);
-    result.cycles++;
-    result.cycleMs.push(out.timing.totalMs);
-    for (const [stage, ms] of Object.entries(out.timing.stages)) (result.stageMs[stage] ??= []).push(ms);
-    result.malformed += out.malformed ?? 0;
-    let truth: boolean | null = null;
-    if (out.verified !== undefined && previousSubtask !== null) {
-      truth = subtaskDoneInSim(rollout, previousSubtask);
-      result.verifier.decisions++;
-      if (truth === out.verified) result.verifier.agree++;
+  let clock = 0;
+  let lastLatency = timing?.delayMs ?? 0;
+  let queue: { action: Float32Array; caption: string[] }[] = [];
+  let pending: { out: PolicyResult; arrival: number } | null = null;
+  const frame = (caption: string[]) => options.video?.push(annotate(render(rollout.world, limits.imageSize, limits.imageSize), caption, null));
+  for (;;) {
+    if (result.steps >= limits.maxSteps) {
+      result.end = 'steps';
+      break;
     }
-    if (out.text?.subtask !== undefined) previousSubtask = out.text.subtask;
-    if (out.actions.length === 0 && !out.done) result.failedCycles++;
-    const trace: CycleTrace = {
-      episode: spec.key,
-      cycle: result.cycles - 1,
-      step: result.steps,
-      text: out.text ?? null,
-      actions: out.actions.map((a) => [...a].map((v) => Math.round(v * 1e5) / 1e5)),
-      malformed: out.malformed ?? 0,
-      verified: out.verified ?? null,
-      verifiedTruth: truth,
-      failed: out.failed ?? null,
-      ms: out.timing.totalMs,
-      stages: out.timing.stages,
-    };
-    options.onCycle?.(trace);
-    const caption = [out.text?.subtask ? `subtask: ${out.text.subtask}` : '', out.text?.plan ? `plan: ${out.text.plan}` : '', out.text?.chunk ? `chunk: ${out.text.chunk}` : ''].filter((l) => l !== '');
-    for (const action of out.actions) {
-      if (result.steps >= limits.maxSteps) break;
-      if (action.length !== 7 || ![...action].every(Number.isFinite)) throw new UsageError(`the ${policy.metadata.name} policy returned a step that is not 7 finite values`, 'a policy must return steps that passed the safety envelope');
-      options.video?.push(annotate(render(rollout.world, limits.imageSize, limits.imageSize), caption, null));
-      rollout.step(action);
-      result.steps++;
-      if (rollout.success()) break;
+    const wantsNext = queue.length === 0 || (timing?.async === true && queue.length * STEP_MS <= lastLatency);
+    if (!pending && wantsNext && result.cycles < limits.maxCycles) {
+      const obs = observe(rollout, limits.imageSize);
+      const out = await policy.infer(obs);
+      result.cycles++;
+      result.cycleMs.push(out.timing.totalMs);
+      for (const [stage, ms] of Object.entries(out.timing.stages)) (result.stageMs[stage] ??= []).push(ms);
+      result.malformed += out.malformed ?? 0;
+      let truth: boolean | null = null;
+      if (out.verified !== undefined && previousSubtask !== null) {
+        truth = subtaskDoneInSim(rollout, previousSubtask);
+        result.verifier.decisions++;
+        if (truth === out.verified) result.verifier.agree++;
+      }
+      if (out.text?.subtask !== undefined) previousSubtask = out.text.subtask;
+      if (out.actions.length === 0 && !out.done) result.failedCycles++;
+      for (const action of out.actions) {
+        if (action.length !== 7 || ![...action].every(Number.isFinite)) throw new UsageError(`the ${policy.metadata.name} policy returned a step that is not 7 finite values`, 'a policy must return steps that passed the safety envelope');
+      }
+      options.onCycle?.({
+        episode: result.key,
+        cycle: result.cycles - 1,
+        step: result.steps,
+        text: out.text ?? null,
+        actions: out.actions.map((a) => [...a].map((v) => Math.round(v * 1e5) / 1e5)),
+        malformed: out.malformed ?? 0,
+        verified: out.verified ?? null,
+        verifiedTruth: truth,
+        failed: out.failed ?? null,
+        ms: out.timing.totalMs,
+        stages: out.timing.stages,
+      });
+      const latency = timing ? out.timing.totalMs + timing.delayMs : 0;
+      lastLatency = latency;
+      pending = { out, arrival: clock + latency };
     }
+    if (pending && (queue.length === 0 || pending.arrival <= clock)) {
+      if (pending.arrival > clock) {
+        result.idleMs += pending.arrival - clock;
+        clock = pending.arrival;
+      }
+      const out = pending.out;
+      pending = null;
+      const caption = [out.text?.subtask ? `subtask: ${out.text.subtask}` : '', out.text?.plan ? `plan: ${out.text.plan}` : '', out.text?.chunk ? `chunk: ${out.text.chunk}` : ''].filter((l) => l !== '');
+      queue = out.actions.map((action) => ({ action, caption }));
+      if (out.done && queue.length === 0) {
+        result.end = 'done';
+        break;
+      }
+      continue;
+    }
+    if (queue.length === 0) {
+      if (result.cycles >= limits.maxCycles) break;
+      continue;
+    }
+    const next = queue.shift()!;
+    frame(next.caption);
+    rollout.step(next.action);
+    result.steps++;
+    clock += STEP_MS;
     if (rollout.success()) {
       result.success = true;
       result.end = 'success';
-      break;
-    }
-    if (out.done) {
-      result.end = 'done';
-      break;
-    }
-    if (result.steps >= limits.maxSteps) {
-      result.end = 'steps';
       break;
     }
   }
@@ -234,6 +276,8 @@ export interface GroupSummary {
   malformed_per_cycle: number;
   failed_cycles: number;
   verifier: { decisions: number; agreement: number | null };
+  /** Mean simulated seconds per episode the robot waited for the policy (with a timing model). */
+  idle_s_per_episode: number;
   cycle_ms: { p50: number | null; p95: number | null };
   stage_ms: Record<string, { p50: number | null; p95: number | null }>;
 }
@@ -257,6 +301,7 @@ export function summarise(results: readonly EpisodeResult[]): GroupSummary {
     malformed_per_cycle: cycles > 0 ? results.reduce((a, r) => a + r.malformed, 0) / cycles : 0,
     failed_cycles: results.reduce((a, r) => a + r.failedCycles, 0),
     verifier: { decisions, agreement: decisions > 0 ? agree / decisions : null },
+    idle_s_per_episode: n > 0 ? results.reduce((a, r) => a + (r.idleMs ?? 0), 0) / n / 1000 : 0,
     cycle_ms: { p50: quantile(allCycles, 0.5), p95: quantile(allCycles, 0.95) },
     stage_ms: Object.fromEntries(Object.entries(stages).map(([s, v]) => [s, { p50: quantile(v, 0.5), p95: quantile(v, 0.95) }])),
   };
@@ -277,7 +322,10 @@ export interface SimEvalOptions {
   /** Worker processes (each builds its own policy). 1 = in this process. */
   workers?: number;
   /** How a worker process rebuilds the policy (required with workers > 1). */
-  policySpec?: PolicySpec;
+  policySpec?: EvalPolicySpec;
+  /** Model the policy's latency in simulated time; with `async`, every episode also runs with
+   *  asynchronous execution and results.json compares the two. */
+  timing?: EpisodeTiming;
   silent?: boolean;
 }
 
@@ -287,6 +335,8 @@ export interface SimEvalResults {
   seed: number;
   episodes_per_suite: number;
   families: TaskFamily[];
+  /** With --async: the same episodes run synchronously and asynchronously under the same delay. */
+  timing: { delay_ms: number; sync: GroupSummary; async: GroupSummary } | null;
   success_rate: number;
   interval: [number, number];
   overall: GroupSummary;
@@ -312,6 +362,7 @@ export interface RunManifest {
   episodes: number;
   seed: number;
   limits: EpisodeLimits;
+  timing?: EpisodeTiming | null;
 }
 
 const JOURNAL = (w: number) => `episodes.${w}.jsonl`;
@@ -333,12 +384,14 @@ export async function runShard(policy: Policy, manifest: RunManifest, out: strin
   try {
     for (const key of keys) {
       if (done.has(key)) continue;
-      const [suite, index] = key.split('/') as [Suite, string];
+      const [base, mode] = key.split('#');
+      const [suite, index] = base!.split('/') as [Suite, string];
       const spec = episodeSpec(suite, manifest.seed, Number(index), manifest.families);
       const traces: CycleTrace[] = [];
       const frames: RgbImage[] | undefined = video ? [] : undefined;
-      const r = await runEpisode(policy, spec, { limits: manifest.limits, onCycle: (t) => traces.push(t), video: frames });
-      const name = key.replace('/', '-');
+      const timing = manifest.timing ? { delayMs: manifest.timing.delayMs, async: mode === 'async' } : undefined;
+      const r = await runEpisode(policy, spec, { limits: manifest.limits, onCycle: (t) => traces.push(t), video: frames, ...(timing ? { timing } : {}) });
+      const name = key.replace('/', '-').replace('#', '-');
       writeFileAtomic(join(out, 'traces', `${name}.jsonl`), traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
       if (frames) writeFileAtomic(join(out, 'videos', `${name}.gif`), encodeGif(frames));
       crashPoint('eval-sim:before-journal');
@@ -355,7 +408,8 @@ export async function runShard(policy: Policy, manifest: RunManifest, out: strin
 export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   checkOptions(o);
   const limits = o.limits ?? EPISODE_DEFAULTS;
-  const manifest: RunManifest = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, suites: [...o.suites], families: [...o.families], episodes: o.episodes, seed: o.seed, limits };
+  if (o.timing && !(Number.isFinite(o.timing.delayMs) && o.timing.delayMs >= 0 && o.timing.delayMs <= 600_000)) throw new UsageError(`--delay-ms must be a number of milliseconds in 0…600000, got ${o.timing.delayMs}`);
+  const manifest: RunManifest = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, suites: [...o.suites], families: [...o.families], episodes: o.episodes, seed: o.seed, limits, timing: o.timing ?? null };
   // The policy is built before anything is written, so a bad model, adapter or verifier leaves no
   // run folder behind (worker processes build their own).
   const policy = await o.policy();
@@ -365,7 +419,7 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
     const old = readJsonl<RunManifest>(manifestPath)[0];
     if (JSON.stringify(old) !== JSON.stringify(manifest)) throw new VlmError('E_EVAL_EXISTS', `${o.out} holds another evaluation (other policy, suites, families, episodes, seed or limits)`, { file: manifestPath, fix: 'choose a new --out folder, or repeat the original command to resume it' });
   } else writeFileAtomic(manifestPath, `${JSON.stringify(manifest)}\n`);
-  const keys = o.suites.flatMap((s) => Array.from({ length: o.episodes }, (_, i) => `${s}/${i}`));
+  const keys = o.suites.flatMap((s) => Array.from({ length: o.episodes }, (_, i) => (o.timing?.async ? [`${s}/${i}`, `${s}/${i}#async`] : [`${s}/${i}`])).flat());
   const before = readEpisodeJournals(o.out);
   const progress = new Progress({ label: 'eval sim', total: keys.length, unit: 'episodes', silent: o.silent });
   progress.resumedAt([...before.keys()].filter((k) => keys.includes(k)).length);
@@ -388,8 +442,9 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   }
   progress.finish();
   const all = readEpisodeJournals(o.out);
-  const results = keys.map((k) => all.get(k)).filter((r): r is EpisodeResult => r !== undefined);
-  if (results.length !== keys.length) throw new VlmError('E_EVAL_INCOMPLETE', `${keys.length - results.length} of ${keys.length} episodes did not finish`, { file: o.out, fix: 'repeat the command to resume the missing episodes' });
+  const found = keys.map((k) => all.get(k)).filter((r): r is EpisodeResult => r !== undefined);
+  const results = found.filter((r) => !r.key.endsWith('#async'));
+  if (found.length !== keys.length) throw new VlmError('E_EVAL_INCOMPLETE', `${keys.length - found.length} of ${keys.length} episodes did not finish`, { file: o.out, fix: 'repeat the command to resume the missing episodes' });
   const overall = summarise(results);
   const suites: SimEvalResults['suites'] = {};
   for (const s of o.suites) {
@@ -397,7 +452,8 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
     const families = Object.fromEntries(o.families.map((f) => [f, summarise(rs.filter((r) => r.family === f))]).filter(([, g]) => (g as GroupSummary).episodes > 0));
     suites[s] = { ...summarise(rs), families };
   }
-  const out: SimEvalResults = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, seed: o.seed, episodes_per_suite: o.episodes, families: [...o.families], success_rate: overall.success_rate, interval: overall.interval, overall, suites };
+  const timing = o.timing?.async ? { delay_ms: o.timing.delayMs, sync: overall, async: summarise(found.filter((r) => r.key.endsWith('#async'))) } : null;
+  const out: SimEvalResults = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, seed: o.seed, episodes_per_suite: o.episodes, families: [...o.families], timing, success_rate: overall.success_rate, interval: overall.interval, overall, suites };
   writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(out, null, 2)}\n`);
   return out;
 }

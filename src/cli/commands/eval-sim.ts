@@ -6,7 +6,9 @@ import type { ParsedArgs } from '../args.ts';
 import { UsageError } from '../../errors/index.ts';
 import { evaluateSim, EPISODE_DEFAULTS } from '../../eval/closed-loop.ts';
 import type { GroupSummary, SimEvalResults } from '../../eval/closed-loop.ts';
-import { POLICY_KINDS, createPolicy } from '../../policy/create.ts';
+import { POLICY_KINDS } from '../../policy/create.ts';
+import { createEvalPolicy } from '../../eval/policies.ts';
+import type { EvalPolicySpec } from '../../eval/policies.ts';
 import type { PolicySpec } from '../../policy/create.ts';
 import { SUITES, TASK_FAMILIES } from '../../sim/index.ts';
 import type { Suite, TaskFamily } from '../../sim/index.ts';
@@ -81,7 +83,7 @@ export function simTable(r: SimEvalResults): string {
 export const evalSimCommand: Command = {
   name: 'eval sim',
   summary: 'closed-loop task success of a policy in the tabletop world, per suite and task family',
-  usage: '--policy expert|random|model [--model DIR] [--adapter RUN] --suite in-distribution,multilingual,unseen-objects,semantic --episodes N --seed S --out DIR [--video] [--workers N]',
+  usage: '--policy expert|random|model [--model DIR] [--adapter RUN] | --server ws://HOST:PORT  --suite in-distribution,multilingual,unseen-objects,semantic --episodes N --seed S --out DIR [--video] [--workers N] [--delay-ms MS [--async]]',
   description:
     'Runs N episodes per suite; episode k of a suite is fixed by (suite, seed, k), so two policies meet\n' +
     'the same scenes. Each cycle the policy sees the camera frame, the gripper state and the instruction;\n' +
@@ -89,7 +91,11 @@ export const evalSimCommand: Command = {
     'is done, or at --max-steps / --max-cycles. Prints a table (success with a 95% Wilson interval,\n' +
     'steps, cycles, malformed outputs per cycle, verifier agreement with the simulator, cycle time),\n' +
     'writes OUT/results.json, OUT/traces/<suite>-<k>.jsonl (every cycle: texts, actions, timings) and\n' +
-    'with --video OUT/videos/<suite>-<k>.gif. Journaled per episode: rerun the same command to resume.',
+    'with --video OUT/videos/<suite>-<k>.gif. Journaled per episode: rerun the same command to resume.\n' +
+    '--server evaluates a served policy (vlm2vla serve, or any openpi-protocol server) the same way.\n' +
+    '--delay-ms models latency in simulated time (5 Hz steps; each call takes its measured time plus\n' +
+    'the delay); --async also runs every episode while computing the next chunk during the current\n' +
+    'one, the new chunk replacing what is left, and compares success and idle time with the sync loop.',
   flags: [
     ...POLICY_FLAGS,
     { name: 'suite', type: 'string', help: `comma-separated suites: ${SUITES.join(', ')}`, default: 'in-distribution' },
@@ -101,6 +107,9 @@ export const evalSimCommand: Command = {
     { name: 'image-size', type: 'number', help: 'camera frame size (as the training data was collected)', default: EPISODE_DEFAULTS.imageSize },
     { name: 'video', type: 'boolean', help: 'write a GIF per episode with the subtask, plan and chunk drawn on the frames', default: false },
     { name: 'workers', type: 'number', help: 'worker processes (each with its own engine and one kernel thread); results are the same as with 1', default: 1 },
+    { name: 'server', type: 'string', help: 'evaluate the policy served at this openpi-protocol WebSocket URL (vlm2vla serve, openpi) instead of --policy' },
+    { name: 'delay-ms', type: 'number', help: 'model the policy\'s latency in simulated time: each call takes its measured time plus this delay, and the robot\'s idle time is reported' },
+    { name: 'async', type: 'boolean', help: 'also run every episode with asynchronous execution (the next chunk is computed while the current one runs) and compare success and idle time with the synchronous loop', default: false },
   ],
   async run(args) {
     const out = typeof args.flags.out === 'string' && args.flags.out !== '' ? args.flags.out : null;
@@ -113,9 +122,15 @@ export const evalSimCommand: Command = {
       return v;
     };
     const limits = { maxSteps: whole('max-steps', 1, 10_000), maxCycles: whole('max-cycles', 1, 10_000), imageSize: whole('image-size', 16, 1024) };
-    const spec = policySpecFrom(args, suites.some((s) => s !== 'in-distribution'));
+    const server = typeof args.flags.server === 'string' && args.flags.server !== '' ? args.flags.server : null;
+    if (server && args.flags.policy !== 'model') throw new UsageError('--server evaluates the served policy; drop --policy', 'e.g. vlm2vla eval sim --server ws://127.0.0.1:8000 --out runs/eval-served');
+    if (server && (args.flags.model || args.flags.adapter)) throw new UsageError('--model and --adapter are the server\'s business with --server', 'drop them; start the server with them instead');
+    const delay = args.flags['delay-ms'] as number | undefined;
+    if (args.flags.async && delay === undefined) throw new UsageError('--async needs --delay-ms (the latency whose cost it hides)', 'e.g. --async --delay-ms 500');
+    const spec: EvalPolicySpec = server ? { kind: 'remote', seed: args.flags.seed as number, server, apiKeyEnv: typeof args.flags['api-key-env'] === 'string' ? args.flags['api-key-env'] : null } : policySpecFrom(args, suites.some((s) => s !== 'in-distribution'));
     const results = await evaluateSim({
-      policy: () => createPolicy(spec),
+      policy: () => createEvalPolicy(spec),
+      ...(delay !== undefined ? { timing: { delayMs: delay, async: Boolean(args.flags.async) } } : {}),
       policyInfo: { ...spec },
       policySpec: spec,
       suites,
@@ -128,6 +143,11 @@ export const evalSimCommand: Command = {
       workers: whole('workers', 1, 64),
     });
     console.log(simTable(results));
+    if (results.timing) {
+      const t = results.timing;
+      const line = (name: string, g: GroupSummary) => `${name}: success ${pct(g.success_rate)} (${pct(g.interval[0])}–${pct(g.interval[1])}), robot idle ${g.idle_s_per_episode.toFixed(1)} s per episode, ${g.mean_steps.toFixed(1)} steps`;
+      console.log(`\nwith a ${t.delay_ms} ms delay per call:\n  ${line('synchronous ', t.sync)}\n  ${line('asynchronous', t.async)}`);
+    } else if (delay !== undefined) console.log(`robot idle ${results.overall.idle_s_per_episode.toFixed(1)} s per episode (a ${delay} ms delay per call)`);
     console.log(`wrote ${out}/results.json`);
     return 0;
   },
