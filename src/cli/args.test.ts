@@ -26,6 +26,8 @@ test('rejects unknown flags, missing values, bad numbers and bad choices with Us
   assert.throws(() => parseArgs(['--out'], specs), UsageError);
   assert.throws(() => parseArgs(['--episodes', 'abc'], specs), UsageError);
   assert.throws(() => parseArgs(['--episodes', ''], specs), UsageError);
+  for (const odd of ['0x10', '1_000', 'Infinity', '1,5', ' 7']) assert.throws(() => parseArgs(['--episodes', odd], specs), UsageError, odd);
+  assert.equal(parseArgs(['--episodes', '2e3'], specs).flags.episodes, 2000);
   assert.throws(() => parseArgs(['--style', 'tokens'], specs), UsageError);
 });
 

@@ -1,5 +1,6 @@
 // A small, strict flag parser: `--name value`, `--name=value`, boolean `--flag`, and positionals.
 import { UsageError } from '../errors/index.ts';
+import { parseDecimal } from '../util/numbers.ts';
 
 export interface FlagSpec {
   /** Flag name without dashes. */
@@ -50,8 +51,8 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
       if (raw === undefined) throw new UsageError(`--${name} needs a value`, spec.help);
     }
     if (spec.type === 'number') {
-      const n = Number(raw);
-      if (raw.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} needs a number, got "${raw}"`);
+      const n = parseDecimal(raw);
+      if (n === null) throw new UsageError(`--${name} needs a decimal number, got "${raw}"`, 'write numbers in plain decimal, e.g. 16, 0.5 or 2e-4 (no hex, underscores or commas)');
       flags[name] = n;
     } else {
       if (spec.choices && !spec.choices.includes(raw)) {

@@ -6,3 +6,4 @@ export { Progress, formatDuration } from './progress.ts';
 export type { ProgressOptions } from './progress.ts';
 export { EnvironmentError, fsError, withFsErrors, checkOutputDir, checkOutputFile } from './fs-errors.ts';
 export type { OutputCheck } from './fs-errors.ts';
+export { parseDecimal } from './numbers.ts';

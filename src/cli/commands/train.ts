@@ -5,7 +5,7 @@ import { UsageError } from '../../errors/index.ts';
 import { loraConfig } from '../../models/index.ts';
 import type { LoraConfig, LoraSettings } from '../../models/index.ts';
 import { FINETUNE_DEFAULTS, finetune } from '../../train/finetune.ts';
-import { checkOutputDir } from '../../util/index.ts';
+import { checkOutputDir, parseDecimal } from '../../util/index.ts';
 
 /** Parses `r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj` (each key optional). */
 export function parseLoraSettings(spec: string): LoraSettings {
@@ -14,7 +14,7 @@ export function parseLoraSettings(spec: string): LoraSettings {
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');
     if (value === undefined || value === '') throw new UsageError(`--lora ${spec}: "${part}" is not key=value`, 'e.g. --lora r=16,alpha=32,dropout=0.05');
-    const num = Number(value);
+    const num = parseDecimal(value) ?? Number.NaN;
     if (key === 'r') out.r = num;
     else if (key === 'alpha') out.alpha = num;
     else if (key === 'dropout') out.dropout = num;

@@ -149,3 +149,11 @@ test('adapter misuse is a usage error: no matching targets, a name loaded twice,
     rmSync(dir, { recursive: true });
   }
 });
+
+test('LoRA rank is bounded: r=1e9 is a usage error before any allocation, and r above min(in, out) is refused', async () => {
+  const { loraConfig, MAX_LORA_RANK } = await import('./adapter.ts');
+  for (const r of [1e9, MAX_LORA_RANK + 1, 0, 2.5]) assert.throws(() => loraConfig('gemma3', { r }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE', String(r));
+  const m = model();
+  assert.throws(() => addAdapter(m, 'big', { ...LORA, r: 4096 }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /r ≤ \d+/.test(String((e as { fix?: string }).fix)));
+  assert.deepEqual(adapterNames(m), []);
+});

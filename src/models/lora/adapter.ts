@@ -58,10 +58,13 @@ export interface LoraSettings {
 
 /** A full LoRA config for a model type: the paper's defaults (PAPER_LORA) on the decoder, overridden
  *  by `settings`, each checked. */
+/** Largest LoRA rank accepted before the model is known (each projection also caps r at min(in, out)). */
+export const MAX_LORA_RANK = 4096;
+
 export function loraConfig(modelType: string, settings: LoraSettings = {}): LoraConfig {
   const cfg: LoraConfig = { ...PAPER_LORA, targetModules: decoderTargets(modelType, settings.targets) };
   if (settings.r !== undefined) {
-    if (!Number.isInteger(settings.r) || settings.r < 1) throw new UsageError(`LoRA r=${settings.r}: r must be a positive integer`);
+    if (!Number.isInteger(settings.r) || settings.r < 1 || settings.r > MAX_LORA_RANK) throw new UsageError(`LoRA r=${settings.r}: r must be an integer in 1…${MAX_LORA_RANK}`);
     cfg.r = settings.r;
   }
   if (settings.alpha !== undefined) {
@@ -87,7 +90,13 @@ function targets(host: LoraHost, cfg: LoraConfig): Proj[] {
 export function addAdapter(host: LoraHost, name: string, cfg: LoraConfig = PAPER_LORA, seed = 0): Tensor[] {
   const rng = new Rng(seed);
   const params: Tensor[] = [];
-  for (const p of targets(host, cfg)) {
+  const projections = targets(host, cfg);
+  // A rank above min(in, out) adds parameters without adding expressiveness; checked before allocating.
+  for (const p of projections) {
+    const most = Math.min(p.inFeatures, p.outFeatures);
+    if (cfg.r > most) throw new UsageError(`LoRA r=${cfg.r} is larger than ${p.name} (${p.outFeatures}×${p.inFeatures}) allows`, `use r ≤ ${most}; the paper uses 16`);
+  }
+  for (const p of projections) {
     if (p.adapters.has(name)) throw new UsageError(`adapter "${name}" is already loaded`, 'choose another adapter name or remove the old one');
     const bound = 1 / Math.sqrt(p.inFeatures);
     const A = new Tensor([cfg.r, p.inFeatures], Float32Array.from({ length: cfg.r * p.inFeatures }, () => rng.uniform(-bound, bound)), { requiresGrad: true, name: peftKey(p.name, 'A') });
