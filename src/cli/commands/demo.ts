@@ -1,11 +1,11 @@
-// `vlm2vla demo`: the parts of the VLM2VLA method that exist today, end to end on the built-in world
-// in about a minute: scripted demonstrations → three-level language annotation → audit against
-// ground truth → SFT chat dataset, plus a look at the action text and its grammar. Training and
-// closed-loop evaluation join when the model and trainer land.
+// `vlm2vla demo`: the data side of the VLM2VLA method end to end on the built-in world in about a
+// minute: scripted demonstrations → three-level language annotation → audit against ground truth →
+// SFT chat dataset, plus a look at the action text and its grammar. Fine-tuning and evaluation are
+// their own commands (train, eval vqa, eval sim); the demo points to them.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define.ts';
 import { collectEpisodes } from '../../sim/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import { rulesAnnotator, runAnnotationJob, readAnnotations, auditAnnotations, ANNOTATIONS_FILE } from '../../annotate/index.ts';
@@ -16,27 +16,26 @@ import { getCodec } from '../../actions/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import { Progress } from '../../util/index.ts';
 
-export const demoCommand: Command = {
+export const demoCommand = defineCommand({
   name: 'demo',
-  summary: 'run the pipeline that exists today end to end on the built-in tabletop world',
-  usage: '[--episodes 24] [--out DIR]',
+  summary: 'demonstrations → language annotation → audit → SFT dataset, end to end on the built-in tabletop world',
   description:
     'Collects scripted demonstrations in the simulator, relabels them as subtasks, motion plans and\n' +
     'action chunks (rules annotator), audits the labels against the simulator\'s ground truth, builds\n' +
-    'the SFT chat dataset, and prints one training example. Model training and closed-loop evaluation\n' +
-    'are not built yet and are not part of this demo.',
-  flags: [
-    { name: 'episodes', type: 'number', help: 'demonstrations to collect', default: 24 },
-    { name: 'seed', type: 'number', help: 'seed of the first demonstration', default: 0 },
-    { name: 'out', type: 'string', help: 'working folder (default: a new temporary folder)' },
-  ],
-  async run(args) {
-    const out = typeof args.flags.out === 'string' ? args.flags.out : mkdtempSync(join(tmpdir(), 'vlm2vla-demo-'));
-    const n = args.flags.episodes as number;
+    'the SFT chat dataset, and prints one training example. Fine-tuning (vlm2vla train), VQA retention\n' +
+    '(vlm2vla eval vqa) and closed-loop evaluation (vlm2vla eval sim) are their own commands.',
+  flags: {
+    episodes: { type: 'number', integer: true, min: 1, default: 24, help: 'demonstrations to collect' },
+    seed: { type: 'number', integer: true, min: 0, default: 0, help: 'seed of the first demonstration' },
+    out: { type: 'string', meta: 'DIR', help: 'working folder', defaultHelp: 'a new temporary folder' },
+  },
+  async run(f) {
+    const out = f.out ?? mkdtempSync(join(tmpdir(), 'vlm2vla-demo-'));
+    const n = f.episodes;
     console.log(`vlm2vla demo — working in ${out}\n`);
     console.log('1. collecting scripted demonstrations in the tabletop world (pick, put, pick-place-lift, move next to)');
     const p1 = new Progress({ total: n, label: 'collecting', unit: 'episodes' });
-    await collectEpisodes({ out: join(out, 'sim'), tasks: ['pick', 'pick-place', 'pick-place-lift', 'move-next-to'], episodes: n, seed: args.flags.seed as number, size: 128, suite: 'in-distribution', imageFormat: 'png', onEpisode: (d) => p1.set(d) });
+    await collectEpisodes({ out: join(out, 'sim'), tasks: ['pick', 'pick-place', 'pick-place-lift', 'move-next-to'], episodes: n, seed: f.seed, size: 128, suite: 'in-distribution', imageFormat: 'png', onEpisode: (d) => p1.set(d) });
     p1.finish();
     console.log('2. relabeling every trajectory as subtasks, motion plans and action chunks (rules annotator)');
     await runAnnotationJob(openRlds(join(out, 'sim')).episodes(), rulesAnnotator, { outDir: join(out, 'ann') });
@@ -61,7 +60,7 @@ export const demoCommand: Command = {
     const parsed = codec.decode(answer);
     console.log(`   the strict decoder reads it back as ${parsed.ok ? `${parsed.value.length} element(s)` : 'an error'}; "[[4.2, NaN, 0, 1]]" gives: ${(codec.decode('[[4.2, NaN, 0, 1]]') as { ok: false; error: Error }).error.message}`);
     console.log(`\nfiles: ${join(out, 'sim')} (RLDS), ${join(out, 'ann')} (annotations), ${join(out, 'sft')} (SFT dataset)`);
-    console.log('not in this demo yet: fine-tuning the embedded VLM with LoRA, closed-loop evaluation, VQA retention.');
+    console.log(`next: vlm2vla train --model models/base --data ${join(out, 'sft')} --out runs/demo-vla, then vlm2vla eval vqa and vlm2vla eval sim (see README.md)`);
     return 0;
   },
-};
+});
