@@ -49,6 +49,8 @@ export interface CommandDef<F extends Record<string, FlagDef>> {
   /** Positional arguments for the usage line, e.g. "FILE". */
   positionals?: string;
   description?: string;
+  /** Runs without the tensor engine (Command.noEngine). */
+  noEngine?: boolean;
   flags: F;
   run(flags: FlagValues<F>, positionals: string[]): Promise<number> | number;
 }
@@ -92,6 +94,7 @@ export function defineCommand<const F extends Record<string, FlagDef>>(c: Comman
     summary: c.summary,
     usage: usageOf(c),
     ...(c.description ? { description: c.description } : {}),
+    ...(c.noEngine ? { noEngine: true } : {}),
     flags: Object.entries(c.flags).map(([name, d]) => flagSpec(name, d)),
     run: (args) => {
       if (!c.positionals && args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, `vlm2vla ${c.name} takes flags only (see --help)`);

@@ -1,14 +1,14 @@
 // `vlm2vla version`: package version, Node version and platform.
-import type { Command } from '../command.ts';
+import { defineCommand } from '../define.ts';
 import { versionLine } from '../../version.ts';
 
-export const versionCommand: Command = {
+export const versionCommand = defineCommand({
   name: 'version',
   summary: 'print the version of vlm2vla and its runtime',
-  flags: [],
   noEngine: true,
+  flags: {},
   run() {
     console.log(versionLine());
     return 0;
   },
-};
+});
