@@ -19,8 +19,15 @@ function fail(where: string, message: string): never {
   throw new FormatError('E_IMAGE', `${where}: ${message}`, { field: where, fix: 'the frame is corrupt or not a JPEG/PNG image' });
 }
 
-/** Format and size of JPEG or PNG bytes. `where` names the frame in errors. */
+/** Format and size of JPEG or PNG bytes, refusing sizes outside 1 … MAX_PIXELS (a frame declaring
+ *  16383² is refused when read, not only when decoded). `where` names the frame in errors. */
 export function probeImage(bytes: Uint8Array, where: string): EncodedImage {
+  const image = probeHeader(bytes, where);
+  if (image.width * image.height > MAX_PIXELS || image.width === 0 || image.height === 0) fail(where, `${image.format} declares ${image.width}×${image.height}, outside 1 … ${MAX_PIXELS} pixels`);
+  return image;
+}
+
+function probeHeader(bytes: Uint8Array, where: string): EncodedImage {
   if (bytes.length >= 24 && bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     return { format: 'png', width: view.getUint32(16), height: view.getUint32(20), bytes };

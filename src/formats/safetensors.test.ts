@@ -96,6 +96,7 @@ const CORPUS: [string, () => string, RegExp][] = [
   ['7-byte file', () => file(null, undefined, { rawHeader: '', truncateTo: 7 }), /fewer than the 8-byte/],
   ['header length 2^60', () => file({}, eight, { declaredLength: 2n ** 60n }), /over the limit/],
   ['header length 2^64 - 1', () => file({}, eight, { declaredLength: 2n ** 64n - 1n }), /over the limit/],
+  ['header length 100,000,001 (the format caps it at 100,000,000)', () => file({}, eight, { declaredLength: 100_000_001n }), /over the limit/],
   ['header length past the end', () => file({}, eight, { declaredLength: 1000n }), /runs past the end/],
   ['header length 0', () => file({}, undefined, { rawHeader: '', declaredLength: 0n }), /too short/],
   ['header truncated mid-JSON', () => file({ a: T('F32', [2], [0, 8]) }, eight, { truncateTo: 20 }), /past the end|not valid JSON/],

@@ -15,8 +15,9 @@ import { writeFileAtomic } from '../util/index.ts';
 import { DTYPE_BYTES, isDtype, viewAs } from './dtype.ts';
 import type { AnyTypedArray, Dtype } from './dtype.ts';
 
-/** Largest header accepted (real checkpoints: well under 1 MB per shard). */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+/** Largest header accepted: the format's own MAX_HEADER_SIZE, 100,000,000 bytes (huggingface/safetensors
+ *  tensor.rs); real checkpoints are well under 1 MB per shard. */
+export const MAX_HEADER_BYTES = 100_000_000;
 
 export interface TensorInfo {
   name: string;
