@@ -1,6 +1,7 @@
 // The pretraining corpus as a training source: a warm-up phase at its start draws from its own mix,
 // and the trainer reads such a source in order (shuffle off) so the warm-up really comes first; a run
-// folder's recipe guards --resume against a changed preset.
+// folder's recipe guards --resume against a changed preset; the base preset's tokenizer writes every
+// action style without byte fallback.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,7 +11,8 @@ import { trainBpe, Tokenizer, ChatTemplate } from '../tokenizer/index.ts';
 import { DEFAULT_CORPUS_MIX, corpusConversation, corpusTexts } from '../corpus/corpus.ts';
 import { denseLabels } from './vision-stage.ts';
 import { CATALOGUE } from '../sim/catalogue.ts';
-import { CorpusSource, PRETRAIN_PRESETS, presetConfig, pretrain, recordRunRecipe } from './pretrain.ts';
+import { CorpusSource, PRETRAIN_PRESETS, actionCharacters, presetConfig, presetTokenizer, pretrain, recordRunRecipe } from './pretrain.ts';
+import { getCodec } from '../actions/index.ts';
 import { SafetensorsFile } from '../formats/index.ts';
 import { initBackend } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
@@ -199,4 +201,22 @@ test('with freezeTower the language stage keeps the vision stage\'s tower bit-id
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the base preset\'s tokenizer: every action style and subtask list without byte fallback, 256 bins at most 5% of it', () => {
+  const trained = presetTokenizer(PRETRAIN_PRESETS.base!, 0);
+  const tok = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'base preset' });
+  assert.ok(tok.vocabSize >= 5120 && 256 / tok.vocabSize <= 0.05, `vocabulary ${tok.vocabSize}`);
+  const chunk = [{ dx: 4.2, dy: 0, dz: -1.5, droll: 12.5, dpitch: -3, dyaw: 0, gripper: 1 as const }, { dx: -0.3, dy: 7.9, dz: 3, droll: 0, dpitch: 0, dyaw: 6.1, gripper: 0 as const }];
+  const texts = [...['list', 'rot', 'phrase'].map((s) => getCodec(s).encode(chunk)), JSON.stringify(['pick up a cup', 'put a cup in a bowl']), 'move down and slightly forward, then far left'];
+  for (const text of texts) {
+    const pieces = tok.encode(text).map((id) => tok.idToToken(id)!);
+    assert.ok(!pieces.some((p) => /^<0x[0-9A-F]{2}>$/.test(p)), `${text}: ${pieces.join(' ')}`);
+    assert.equal(tok.decode(tok.encode(text)), text);
+  }
+  for (const ch of '[]",.-;0123456789') assert.ok(actionCharacters().includes(ch), ch);
+  // The tiny preset gets the action characters too, without padding.
+  const tiny = new Tokenizer({ ...presetTokenizer(PRETRAIN_PRESETS.tiny!, 0), source: 'tiny preset' });
+  assert.ok(tiny.vocabSize <= PRETRAIN_PRESETS.tiny!.vocabSize);
+  for (const ch of '[]"') assert.notEqual(tiny.tokenToId(ch), null, ch);
 });

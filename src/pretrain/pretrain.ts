@@ -16,6 +16,8 @@ import { Gemma3Model, parseGemma3Config, saveModel } from '../models/index.ts';
 import type { AnyGemma3Config, Gemma3Config } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../tokenizer/index.ts';
+import type { TrainedTokenizer } from '../tokenizer/index.ts';
+import { getCodec, listCodecs } from '../actions/index.ts';
 import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
 import type { VqaReport } from '../eval/vqa.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
@@ -39,6 +41,9 @@ export interface PretrainPreset {
   name: string;
   summary: string;
   vocabSize: number;
+  /** Fill the vocabulary up to `vocabSize` with `<unusedN>` tokens when the corpus supports fewer
+   *  merges (the base preset: ~3000 real tokens, 5120 in all, so that 256 action bins are 5% of it). */
+  padVocabulary?: boolean;
   /** Conversations whose text trains the tokenizer. */
   tokenizerConversations: number;
   /** config.json without the vocabulary size and special token ids (filled in from the tokenizer). */
@@ -116,8 +121,9 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
   },
   base: {
     name: 'base',
-    summary: 'the committed embedded base model (~4M parameters, about 85 minutes on 2 cores)',
-    vocabSize: 1024,
+    summary: 'the embedded base model (~5M parameters, about 85 minutes on 2 cores)',
+    vocabSize: 5120,
+    padVocabulary: true,
     tokenizerConversations: 5_000,
     config: {
       text_config: { ...GEMMA_TEXT, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64, sliding_window: 128, layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'], query_pre_attn_scalar: 64 },
@@ -134,7 +140,7 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.12, locationShare: 0.1, groundingShare: 0.15 },
+    mix: { textShare: 0.22, numberShare: 0.25, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.08, locationShare: 0.08, groundingShare: 0.15, listShare: 0.06 },
     warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
     vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
     freezeTower: true,
@@ -343,10 +349,25 @@ export function presetConfig(preset: PretrainPreset, tok: Tokenizer): AnyGemma3C
   });
 }
 
+/** Every character the text action styles write (digits included) and the JSON subtask lists' quotes:
+ *  ordinary tokens of every pretrained tokenizer, however rare in the corpus. (The `tokens` style's
+ *  markers become vocabulary ids, not text.) */
+export function actionCharacters(): string {
+  const sample = [-1.5, 2].map((v, i) => ({ dx: v, dy: -v, dz: v * 2, droll: v * 3, dpitch: -v, dyaw: v, gripper: (i % 2) as 0 | 1 }));
+  const texts = listCodecs().filter((s) => s !== 'tokens').map((s) => getCodec(s).encode(sample));
+  return [...new Set([...texts.join(''), ...JSON.stringify(['a', 'b']), ...'0123456789'])].sort().join('');
+}
+
+/** The tokenizer files of a preset: BPE on the text of its first conversations, every action character
+ *  a token, padded to the vocabulary size if the preset says so. */
+export function presetTokenizer(preset: PretrainPreset, seed: number): TrainedTokenizer {
+  return trainBpe(corpusTexts(seed, preset.tokenizerConversations, preset.mix), { vocabSize: preset.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS, requiredCharacters: actionCharacters(), padWithUnused: preset.padVocabulary ?? false });
+}
+
 function ensureTokenizer(dir: string, preset: PretrainPreset, seed: number, log: (s: string) => void): Tokenizer {
   if (!existsSync(join(dir, 'tokenizer.json'))) {
     log(`training a ${preset.vocabSize}-token BPE tokenizer on ${preset.tokenizerConversations} conversations`);
-    const trained = trainBpe(corpusTexts(seed, preset.tokenizerConversations, preset.mix), { vocabSize: preset.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS });
+    const trained = presetTokenizer(preset, seed);
     mkdirSync(dir, { recursive: true });
     writeFileAtomic(join(dir, 'tokenizer_config.json'), `${JSON.stringify(trained.tokenizerConfig, null, 2)}\n`);
     writeFileAtomic(join(dir, 'tokenizer.json'), JSON.stringify(trained.tokenizerJson));
@@ -463,7 +484,7 @@ export function targetVerdict(v: VqaReport): string {
 function mixLine(m: CorpusMix): string {
   const pc = (v: number) => `${Math.round(v * 100)}%`;
   const most = m.maxObjects ?? 5;
-  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} question${m.questionsPerScene === 1 ? '' : 's'} per scene of ${most === 1 ? '1 object' : `1–${most} objects`}, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions${m.locationShare ? `, ${pc(m.locationShare)} table locations` : ''}${m.groundingShare ? `, ${pc(m.groundingShare)} grounding questions` : ''}`;
+  return `${pc(m.textShare)} text-only conversations; ${m.questionsPerScene} question${m.questionsPerScene === 1 ? '' : 's'} per scene of ${most === 1 ? '1 object' : `1–${most} objects`}, ${pc(m.foreignShare)} in Spanish, French, German or Chinese, ${pc(m.positionShare)} positions, ${pc(m.captionShare)} captions${m.locationShare ? `, ${pc(m.locationShare)} table locations` : ''}${m.groundingShare ? `, ${pc(m.groundingShare)} grounding questions` : ''}${m.listShare ? `, ${pc(m.listShare)} answered as lists` : ''}${m.numberShare ? `; ${pc(m.numberShare)} of the text conversations about numbers, lists and motions` : ''}`;
 }
 
 function modelCard(preset: PretrainPreset, r: PretrainResult, seed: number, command: string, valLoss: number | null): string {
@@ -483,7 +504,7 @@ A miniature Gemma 3 vision-language model (\`Gemma3ForConditionalGeneration\` la
 \`model_type: gemma3\`) pretrained from scratch by vlm2vla on its synthetic tabletop corpus: questions
 about rendered scenes (colour, identity, category, counting, left/right/front/behind, positions in cm
 relative to the gripper, captions), world knowledge (affordances, synonyms, categories,
-translations) and questions in Spanish, French, German and Chinese. It is the base model that
+translations), questions in Spanish, French, German and Chinese${preset.mix?.numberShare || preset.mix?.listShare ? ', and numbers, lists and motions\nas ordinary language (displacements as phrases and `[forward, left, up]` lists, direction words, JSON\nlists of strings, arithmetic)' : ''}. It is the base model that
 vlm2vla fine-tunes into a robot policy, and the reference for VQA retention.
 
 ## Reproduce
@@ -505,7 +526,7 @@ ${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} step
 ## Architecture
 
 - ${(r.parameters / 1e6).toFixed(2)}M parameters, weights stored in ${preset.dtype === 'bf16' ? 'bf16' : 'fp32'}
-- decoder: ${t.numLayers} layers (${t.layerTypes.map((l) => (l === 'full_attention' ? 'global' : 'local')).join(', ')}), hidden ${t.hiddenSize}, GeGLU ${t.intermediateSize}, ${t.numHeads} query / ${t.numKvHeads} key-value heads of ${t.headDim}, sliding window ${t.slidingWindow}, tied embeddings, vocabulary ${t.vocabSize} (byte-fallback BPE, \`tokenizer.json\`)
+- decoder: ${t.numLayers} layers (${t.layerTypes.map((l) => (l === 'full_attention' ? 'global' : 'local')).join(', ')}), hidden ${t.hiddenSize}, GeGLU ${t.intermediateSize}, ${t.numHeads} query / ${t.numKvHeads} key-value heads of ${t.headDim}, sliding window ${t.slidingWindow}, tied embeddings, vocabulary ${t.vocabSize} (byte-fallback BPE, \`tokenizer.json\`; every character of the text action styles is a token of its own${preset.padVocabulary ? '; filled up with `<unusedN>` tokens where the corpus has no more merges' : ''})
 ${v ? `- vision: SigLIP-style tower, ${v.numLayers} layers, hidden ${v.hiddenSize}, ${v.imageSize}×${v.imageSize} images in ${v.patchSize}×${v.patchSize} patches, pooled to ${r.cfg.modelType === 'gemma3' ? r.cfg.mmTokensPerImage : 0} image tokens` : ''}
 - chat format: Gemma 3 turns (\`<start_of_turn>user\` … \`<end_of_turn>\`), images as \`<start_of_image>\`
 

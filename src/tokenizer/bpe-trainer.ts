@@ -29,6 +29,13 @@ export interface BpeTrainOptions {
   minPairFrequency?: number;
   /** Longest token in characters. */
   maxTokenChars?: number;
+  /** Characters that are ordinary tokens however rare they are in the texts (e.g. every character an
+   *  action style writes), never left to byte fallback. */
+  requiredCharacters?: string;
+  /** When the texts support fewer merges than `vocabSize` needs, fill the rest with `<unused0>`,
+   *  `<unused1>`, … as Gemma's tokenizers reserve unused tokens: ordinary vocabulary entries (the
+   *  highest ids) that no text encodes to. Without it the vocabulary ends where the merges do. */
+  padWithUnused?: boolean;
 }
 
 export interface TrainedTokenizer {
@@ -56,7 +63,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Tra
 
   const charCounts = new Map<string, number>();
   for (const [w, c] of wordCounts) for (const ch of w) charCounts.set(ch, (charCounts.get(ch) ?? 0) + c);
-  const alphabet = [...charCounts].filter(([, c]) => c >= minChar).map(([ch]) => ch).sort();
+  const alphabet = [...new Set([...[...charCounts].filter(([, c]) => c >= minChar).map(([ch]) => ch), ...(options.requiredCharacters ?? '')])].sort();
 
   const vocab: string[] = [...specials];
   for (let b = 0; b < 256; b++) vocab.push(byteToken(b));
@@ -129,6 +136,7 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Tra
     pairWords.delete(best);
     for (const [k, c] of pairCounts) if (c <= 0) (pairCounts.delete(k), pairWords.delete(k));
   }
+  if (options.padWithUnused) for (let k = 0; vocab.length < options.vocabSize; k++) if (!known.has(`<unused${k}>`)) vocab.push(`<unused${k}>`);
   return { ...buildFiles(vocab, merges, specials), merges: merges.length };
 }
 
