@@ -136,3 +136,27 @@ test('Gemma 3 vocabulary: trie walk equals brute force over 262k tokens', { skip
   const s = generate(texts, stop, new Rng(1), 300);
   if (s !== null) assert.match(s, LIST_RE);
 });
+
+test('masks cached per grammar state are the trie walk\'s, generation after generation', async () => {
+  const { getCodec } = await import('../actions/index.ts');
+  const grammar = getCodec('list').grammar;
+  const texts: (string | null)[] = [null, ...'[], -.0123456789'.split(''), '[[', ', ', '0.', '1.5', '], [', ']]', '12', '-0.', 'abc'];
+  const trie = new TokenTrie(texts);
+  const mask = new Uint8Array(texts.length);
+  const rng = new Rng(9);
+  for (let g = 0; g < 30; g++) {
+    const c = new GrammarConstraint(grammar, trie, texts, [0]);
+    for (let i = 0; i < 80; i++) {
+      allowedTokens(trie, grammar, c.state, mask);
+      const expected = new Set([...mask.keys()].filter((j) => mask[j] === 1));
+      if (c.complete) expected.add(0);
+      const logits = Float32Array.from(texts, () => rng.normal());
+      c.apply(logits);
+      const allowed = [...logits.keys()].filter((j) => logits[j] !== -Infinity);
+      assert.deepEqual(new Set(allowed), expected);
+      const id = rng.pick(allowed);
+      assert.ok(c.accept(id));
+      if (id === 0) break;
+    }
+  }
+});

@@ -78,10 +78,21 @@ export function tokenSurfaceTexts(tok: {
   return out;
 }
 
+/** Allowed token ids per grammar state, for grammars whose states carry a `key` (the action
+ *  grammars' do): a state's mask is computed by one trie walk and then reused by every generation
+ *  with the same trie and grammar — the same few states recur in every chunk. */
+const allowedCache = new WeakMap<TokenTrie, WeakMap<object, Map<string, Int32Array>>>();
+const MAX_CACHED_STATES = 4096;
+
+function stateKey(state: unknown): string | null {
+  return state !== null && typeof state === 'object' && typeof (state as { key?: unknown }).key === 'string' ? (state as { key: string }).key : null;
+}
+
 /** Follows one constrained generation: mask logits, then accept the chosen token. */
 export class GrammarConstraint<S> {
   #state: S;
   readonly #mask: Uint8Array;
+  readonly #cache: Map<string, Int32Array> | null;
 
   constructor(
     readonly grammar: CharGrammar<S>,
@@ -92,6 +103,23 @@ export class GrammarConstraint<S> {
   ) {
     this.#state = grammar.start();
     this.#mask = new Uint8Array(trie.size);
+    let byGrammar = allowedCache.get(trie);
+    if (!byGrammar) allowedCache.set(trie, (byGrammar = new WeakMap()));
+    let cache = byGrammar.get(grammar as object) ?? null;
+    if (!cache && stateKey(this.#state) !== null) byGrammar.set(grammar as object, (cache = new Map()));
+    this.#cache = cache;
+  }
+
+  /** The ids the grammar allows from the current state (stop ids not included). */
+  #allowed(): Int32Array {
+    const key = this.#cache ? stateKey(this.#state) : null;
+    const hit = key !== null ? this.#cache!.get(key) : undefined;
+    if (hit) return hit;
+    const n = allowedTokens(this.trie, this.grammar, this.#state, this.#mask);
+    const ids = new Int32Array(n);
+    for (let i = 0, k = 0; i < this.#mask.length; i++) if (this.#mask[i] === 1) ids[k++] = i;
+    if (key !== null && this.#cache!.size < MAX_CACHED_STATES) this.#cache!.set(key, ids);
+    return ids;
   }
 
   get state(): S {
@@ -107,10 +135,17 @@ export class GrammarConstraint<S> {
    *  dead end (nothing allowed, not complete) is a bug in the grammar and throws. */
   apply(logits: Float32Array): number {
     if (logits.length < this.trie.size) throw new UsageError(`logits have ${logits.length} entries, the vocabulary ${this.trie.size}`);
-    let count = allowedTokens(this.trie, this.grammar, this.#state, this.#mask);
-    if (this.complete) for (const id of this.stopIds) (this.#mask[id] = 1), count++;
+    const allowed = this.#allowed();
+    const stops = this.complete ? this.stopIds : [];
+    const count = allowed.length + stops.length;
     if (count === 0) throw new UsageError('the grammar allows no next token and is not complete', 'the grammar has a dead end; test it with its own corpus');
-    for (let i = 0; i < logits.length; i++) if (i >= this.#mask.length || this.#mask[i] === 0) logits[i] = -Infinity;
+    // Keep the allowed logits, set every other to -Infinity.
+    const kept = new Float32Array(count);
+    allowed.forEach((id, k) => (kept[k] = logits[id]!));
+    stops.forEach((id, k) => (kept[allowed.length + k] = logits[id]!));
+    logits.fill(-Infinity);
+    allowed.forEach((id, k) => (logits[id] = kept[k]!));
+    stops.forEach((id, k) => (logits[id] = kept[allowed.length + k]!));
     return count;
   }
 
