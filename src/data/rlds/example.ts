@@ -38,6 +38,14 @@ interface RawFeature {
   int64List?: { value?: (number | { toNumber(): number })[] };
 }
 
+/** An int64 as a JavaScript number, refused beyond ±(2^53 − 1) where it would be silently rounded
+ *  (an episode_id of 2^53 + 1 would read as 2^53). */
+function exactInt(v: number | { toNumber(): number }, name: string): number {
+  const n = typeof v === 'number' ? v : v.toNumber();
+  if (!Number.isSafeInteger(n)) throw new Error(`feature ${name} holds the int64 ${String(v)}, beyond ±(2^53 − 1), which cannot be read exactly`);
+  return n;
+}
+
 /** Decodes one serialized Example. Throws protobufjs's errors; callers wrap them with context. */
 export function decodeExample(data: Uint8Array): Features {
   const msg = ExampleType.decode(data) as unknown as { features?: { feature?: Record<string, RawFeature> } };
@@ -45,7 +53,7 @@ export function decodeExample(data: Uint8Array): Features {
   for (const [name, f] of Object.entries(msg.features?.feature ?? {})) {
     if (f.bytesList) out.set(name, { kind: 'bytes', value: f.bytesList.value ?? [] });
     else if (f.floatList) out.set(name, { kind: 'float', value: Float32Array.from(f.floatList.value ?? []) });
-    else if (f.int64List) out.set(name, { kind: 'int64', value: (f.int64List.value ?? []).map((v) => (typeof v === 'number' ? v : v.toNumber())) });
+    else if (f.int64List) out.set(name, { kind: 'int64', value: (f.int64List.value ?? []).map((v) => exactInt(v, name)) });
     else out.set(name, { kind: 'bytes', value: [] });
   }
   return out;

@@ -175,3 +175,20 @@ test('corrupt, truncated and incomplete shards give typed errors naming the file
   writeFileSync(join(dir, 'dataset_info.json'), '{"name": 5}');
   assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'name');
 });
+
+test('an int64 beyond 2^53 (episode_id 2^53 + 1) is refused, not rounded', () => {
+  const varint = (v: bigint) => {
+    const out: number[] = [];
+    while (v >= 0x80n) {
+      out.push(Number(v & 0x7fn) | 0x80);
+      v >>= 7n;
+    }
+    out.push(Number(v));
+    return out;
+  };
+  const len = (field: number, body: number[]) => [(field << 3) | 2, ...varint(BigInt(body.length)), ...body];
+  const name = [...new TextEncoder().encode('episode_metadata/episode_id')];
+  const example = (id: bigint) => Uint8Array.from(len(1, len(1, [...len(1, name), ...len(2, len(3, len(1, varint(id))))])));
+  assert.deepEqual(decodeExample(example(2n ** 53n - 1n)).get('episode_metadata/episode_id')?.value, [2 ** 53 - 1]);
+  assert.throws(() => decodeExample(example(2n ** 53n + 1n)), /9007199254740993.*cannot be read exactly/);
+});
