@@ -58,5 +58,6 @@ test('prompts carry the image as the model\'s image tokens; a random model score
   assert.equal(some.categories.colour.total, 0);
   assert.doesNotMatch(vqaTable(some), /\| colour \|/);
   assert.throws(() => evaluateVqa(m, { categories: ['colours' as 'colour'], silent: true }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /unknown VQA category "colours"/.test(e.message));
+  for (const perCategory of [1e9, 0, 2.5]) assert.throws(() => evaluateVqa(m, { perCategory, silent: true }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /1…10000/.test(e.message), String(perCategory));
   assert.ok(report.overall < 0.3, `a random model scored ${report.overall}`);
 });

@@ -3,8 +3,6 @@
 // strictly as lists, src/corpus/answers.ts; with the share of well-formed lists). Given a baseline
 // (the base model before robot fine-tuning), the retention ratio per category is accuracy / baseline
 // accuracy — the paper's measure of forgetting.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { UsageError } from '../errors/index.ts';
 import { generate } from '../decode/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
@@ -15,12 +13,14 @@ import { VQA_CATEGORIES, heldOutVqa, renderScene } from '../corpus/corpus.ts';
 import type { VqaCategory, VqaItem } from '../corpus/corpus.ts';
 import { answerMatches, listWellFormed } from '../corpus/answers.ts';
 import { Progress } from '../util/index.ts';
-import { imageSpec, loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
-import { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
+import { imageSpec, loadChatModel } from '../models/index.ts';
+import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 
 /** The held-out set's default seed and size: 100 questions per category. */
 export const VQA_EVAL_SEED = 2026;
 export const VQA_EVAL_PER_CATEGORY = 100;
+/** Most held-out questions per category: the set is generated in memory, so an unbounded count (1e9) grows memory without end. */
+export const MAX_VQA_PER_CATEGORY = 10_000;
 
 export interface VqaPrediction {
   category: VqaCategory;
@@ -70,20 +70,7 @@ export interface VqaModel {
 /** A model folder with its tokenizer and chat template, and an adapter (a `vlm2vla train` run folder
  *  or a PEFT adapter folder) applied if given. */
 export function loadVqaModel(dir: string, adapter?: string): VqaModel {
-  const model = loadModel(dir);
-  const tokenizer = Tokenizer.fromDir(dir);
-  const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
-  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'evaluate a chat model folder (with tokenizer_config.json)');
-  if (adapter) {
-    const adapterDir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
-    if (!existsSync(join(adapterDir, 'adapter_config.json'))) {
-      const full = existsSync(join(adapter, 'model', 'config.json'));
-      throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
-    }
-    loadAdapter(model, adapterDir);
-    setActiveAdapter(model, 'default');
-  }
-  return { model, tokenizer, template };
+  return loadChatModel(dir, adapter);
 }
 
 /** The prompt ids of one question (image first, as in pretraining) and its pixels. */
@@ -135,7 +122,7 @@ export function scoreVqa(items: readonly VqaItem[], predictions: readonly string
 export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   const seed = options.seed ?? VQA_EVAL_SEED;
   const perCategory = options.perCategory ?? VQA_EVAL_PER_CATEGORY;
-  if (!Number.isInteger(perCategory) || perCategory < 1) throw new UsageError(`questions per category must be a positive integer, got ${perCategory}`);
+  if (!Number.isInteger(perCategory) || perCategory < 1 || perCategory > MAX_VQA_PER_CATEGORY) throw new UsageError(`questions per category must be an integer in 1…${MAX_VQA_PER_CATEGORY}, got ${perCategory}`, 'the held-out set is generated in memory; more questions do not sharpen the estimate much beyond a few thousand');
   const batchSize = options.batchSize ?? 32;
   const asked = options.categories ?? VQA_CATEGORIES;
   for (const c of asked) if (!(VQA_CATEGORIES as readonly string[]).includes(c)) throw new UsageError(`unknown VQA category "${c}"`, `use some of ${VQA_CATEGORIES.join(', ')}`);
