@@ -14,3 +14,5 @@ export { addAdapter, loadAdapter, saveAdapter, mergeAdapter, removeAdapter, setA
 export type { LoraHost, LoraSettings } from './lora/adapter.ts';
 export { PAPER_LORA, parseAdapterConfig, adapterConfigToJson, loraScaling, peftKey, parsePeftKey, targetMatches } from './lora/peft.ts';
 export type { LoraConfig } from './lora/peft.ts';
+export { loadChatModel, adapterFolder } from './chat-model.ts';
+export type { ChatModelFiles } from './chat-model.ts';

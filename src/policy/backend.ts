@@ -3,8 +3,6 @@
 // decoding; stage prompts share their KV prefix) or on any OpenAI-compatible chat endpoint with
 // image input (vLLM, llama.cpp server, Gemini), sending the stage's grammar as GBNF or a regular
 // expression when the server takes one.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Grammar } from '../actions/index.ts';
 import { actionIdsToText, tokenMarkers } from '../actions/action-tokens.ts';
 import type { MarkerTokens } from '../actions/action-tokens.ts';
@@ -16,8 +14,9 @@ import { encodePng } from '../data/image.ts';
 import type { RgbImage } from '../data/image.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import type { Gemma3Model } from '../models/index.ts';
-import { loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
-import { ChatTemplate, Tokenizer, expandImageTokens } from '../tokenizer/index.ts';
+import { loadChatModel } from '../models/index.ts';
+import { expandImageTokens } from '../tokenizer/index.ts';
+import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import { ChatClient, CLIENT_DEFAULTS } from '../annotate/openai/client.ts';
 import { toGbnf, toRegex } from './grammars.ts';
@@ -96,14 +95,7 @@ export class EngineBackend implements ModelBackend {
 
   /** Loads a model folder and, if given, an adapter (a `vlm2vla train` run folder or a PEFT folder). */
   static load(modelDir: string, adapter?: string | null): EngineBackend {
-    const model = loadModel(modelDir);
-    const tokenizer = Tokenizer.fromDir(modelDir);
-    const template = ChatTemplate.fromConfig(tokenizer.config, join(modelDir, 'tokenizer_config.json'));
-    if (!template) throw new UsageError(`${modelDir}/tokenizer_config.json has no chat_template`, 'use a chat model folder (with tokenizer_config.json)');
-    if (adapter) {
-      loadAdapter(model, adapterFolder(adapter));
-      setActiveAdapter(model, 'default');
-    }
+    const { model, tokenizer, template } = loadChatModel(modelDir, adapter);
     return new EngineBackend(model, tokenizer, template, { model: modelDir, adapter: adapter ?? null });
   }
 
@@ -173,15 +165,8 @@ export class EngineBackend implements ModelBackend {
   }
 }
 
-/** The adapter folder of a `vlm2vla train` run folder or a PEFT folder. */
-export function adapterFolder(adapter: string): string {
-  const dir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
-  if (!existsSync(join(dir, 'adapter_config.json'))) {
-    const full = existsSync(join(adapter, 'model', 'config.json'));
-    throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
-  }
-  return dir;
-}
+/** Re-exported for the server's chat endpoint (its home is models/chat-model.ts). */
+export { adapterFolder } from '../models/index.ts';
 
 export type GrammarMode = 'none' | 'gbnf' | 'regex';
 
