@@ -9,7 +9,7 @@ import { decodeImage, encodePng } from '../../data/image.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import type { RgbImage } from '../../data/image.ts';
-import gifenc from 'gifenc';
+import { encodeGif } from '../../data/gif.ts';
 import { Progress, Rng, writeFileAtomic, checkOutputDir } from '../../util/index.ts';
 
 function families(arg: string): TaskFamily[] {
@@ -124,16 +124,7 @@ export const simPlayCommand: Command = {
     const height = frames[0]!.height;
     if (frames.some((f) => f.width !== width || f.height !== height)) throw new UsageError('the episode\'s frames differ in size; cannot make one animation of them');
     if (/\.gif$/i.test(out)) {
-      const { GIFEncoder, quantize, applyPalette } = gifenc;
-      const gif = GIFEncoder();
-      for (const f of frames) {
-        const rgba = new Uint8Array(f.width * f.height * 4);
-        for (let i = 0, j = 0; i < f.rgb.length; i += 3, j += 4) (rgba[j] = f.rgb[i]!), (rgba[j + 1] = f.rgb[i + 1]!), (rgba[j + 2] = f.rgb[i + 2]!), (rgba[j + 3] = 255);
-        const palette = quantize(rgba, 256);
-        gif.writeFrame(applyPalette(rgba, palette), f.width, f.height, { palette, delay: 200 });
-      }
-      gif.finish();
-      writeFileAtomic(out, gif.bytes());
+      writeFileAtomic(out, encodeGif(frames));
     } else {
       const every = Math.max(1, Math.ceil(frames.length / 8));
       const picked = frames.filter((_, i) => i % every === 0);
