@@ -82,7 +82,10 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
   }
   const splits = Array.isArray(info.splits) ? (info.splits as { name?: unknown; shardLengths?: unknown }[]) : [];
   const lengths = splits.find((s) => s.name === split)?.shardLengths;
-  const shardLengths = Array.isArray(lengths) ? lengths.map((l) => Number(l)) : null;
+  const shardLengths = Array.isArray(lengths) ? lengths.map((l) => (typeof l === 'string' && /^\d{1,15}$/.test(l) ? Number(l) : typeof l === 'number' && Number.isSafeInteger(l) && l >= 0 ? l : Number.NaN)) : null;
+  if (shardLengths && (shardLengths.length !== shards.length || shardLengths.some((l) => Number.isNaN(l)))) {
+    throw new FormatError('E_RLDS_DATASET', `${infoPath}: shardLengths of split ${split} is ${JSON.stringify(lengths)}, expected one episode count per shard (${shards.length})`, { file: infoPath, field: 'splits.shardLengths', fix: 'restore dataset_info.json' });
+  }
   const ours = info.moduleName === WRITER_MODULE;
   let semantics = BRIDGE_SEMANTICS;
   let stats: RldsInfo['stats'] = null;
@@ -99,9 +102,11 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
     async *episodes() {
       const sidecar = ours ? readSidecar(join(dir, 'vlm2vla_episodes.jsonl')) : null;
       let n = 0;
-      for (const shard of shards) {
+      for (const [s, shard] of shards.entries()) {
         const file = join(dir, shard);
+        let inShard = 0;
         for await (const rec of readTfRecords(file)) {
+          inShard++;
           let features;
           try {
             features = decodeExample(rec.data);
@@ -117,6 +122,10 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
           }
           n++;
           yield ep;
+        }
+        const promised = shardLengths?.[s];
+        if (promised !== undefined && inShard !== promised) {
+          throw new FormatError('E_RLDS_DATASET', `${file} holds ${inShard} episodes, dataset_info.json says ${promised}`, { file, field: 'splits.shardLengths', fix: 'the shard is truncated or was replaced; re-copy the dataset' });
         }
       }
     },

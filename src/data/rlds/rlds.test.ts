@@ -192,3 +192,27 @@ test('an int64 beyond 2^53 (episode_id 2^53 + 1) is refused, not rounded', () =>
   assert.deepEqual(decodeExample(example(2n ** 53n - 1n)).get('episode_metadata/episode_id')?.value, [2 ** 53 - 1]);
   assert.throws(() => decodeExample(example(2n ** 53n + 1n)), /9007199254740993.*cannot be read exactly/);
 });
+
+test('shard episode counts are checked against dataset_info.json: a 0-byte shard or wrong shardLengths is an error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-rlds-count-'));
+  const w = await RldsWriter.create(dir, { datasetName: 'counted', episodesPerShard: 3 });
+  for (const ep of syntheticEpisodes(5, 4)) await w.add(ep);
+  await w.close();
+  assert.equal((await collect(dir)).length, 5);
+  const infoPath = join(dir, 'dataset_info.json');
+  const info = readFileSync(infoPath, 'utf8');
+  const edited = (lengths: unknown) => {
+    const i = JSON.parse(info);
+    i.splits[0].shardLengths = lengths;
+    writeFileSync(infoPath, JSON.stringify(i));
+  };
+  edited(['3', '7']);
+  await expectError(collect(dir), 'E_RLDS_DATASET', /tfrecord-00001-of-00002 holds 2 episodes, dataset_info.json says 7/);
+  edited(['5']);
+  assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'splits.shardLengths');
+  edited(['3', '-2']);
+  assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.field === 'splits.shardLengths');
+  writeFileSync(infoPath, info);
+  writeFileSync(join(dir, 'counted-train.tfrecord-00000-of-00002'), new Uint8Array(0));
+  await expectError(collect(dir), 'E_RLDS_DATASET', /tfrecord-00000-of-00002 holds 0 episodes, dataset_info.json says 3/);
+});
