@@ -60,6 +60,12 @@ function wrap(line: string, chars: number): string[] {
   return out;
 }
 
+/** How many text rows `lines` take under a frame `width` pixels wide. */
+export function captionRows(lines: readonly string[], width = 256): number {
+  const chars = Math.floor((width - 8) / 8);
+  return lines.reduce((n, l) => n + Math.ceil(l.length / chars), 0);
+}
+
 /** `frame` scaled to `width` with `lines` written in a band under it and `label` on top (green for
  *  success, red for failure, white otherwise). */
 export function captionFrame(frame: RgbImage, lines: readonly string[], label: string, tone: 'success' | 'failure' | 'plain', width = 256, maxLines = 6): RgbImage {
@@ -103,13 +109,16 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
   const size = manifest.limits.imageSize;
   const width = options.width ?? 256;
   const wanted = new Set(spread(traces.length, Math.max(0, (options.frames ?? 6) - 1)));
+  // Every frame of a strip gets the same text band: as many rows as its longest caption (2…6).
+  const finalCaption = (outcome: string) => [`${outcome} after ${manifest.limits.maxSteps} steps`, spec.task.instruction];
+  const rows = Math.min(6, Math.max(captionRows(finalCaption('failure'), width), ...[...wanted].map((c) => captionRows(captionOf(traces[c]?.text ?? null), width))));
   const frames: FilmFrame[] = [];
   let steps = 0;
   let success = false;
   for (let c = 0; c < traces.length; c++) {
     const t = traces[c]!;
     if (!Array.isArray(t.actions)) throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} has no actions list`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
-    if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width) });
+    if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width, rows) });
     for (const action of t.actions) {
       if (steps >= manifest.limits.maxSteps) break;
       if (!Array.isArray(action) || action.length !== 7 || !action.every((v) => typeof v === 'number' && Number.isFinite(v))) {
@@ -125,7 +134,7 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
     }
   }
   const outcome = success ? 'success' : 'failure';
-  frames.push({ cycle: -1, step: steps, caption: [`${outcome} after ${steps} steps`], image: captionFrame(render(rollout.world, size, size), [`${outcome} after ${steps} steps`, spec.task.instruction], outcome, success ? 'success' : 'failure', width) });
+  frames.push({ cycle: -1, step: steps, caption: [`${outcome} after ${steps} steps`], image: captionFrame(render(rollout.world, size, size), [`${outcome} after ${steps} steps`, spec.task.instruction], outcome, success ? 'success' : 'failure', width, rows) });
   return { key, instruction: spec.task.instruction, success, steps, cycles: traces.length, frames };
 }
 

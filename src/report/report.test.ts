@@ -1,18 +1,27 @@
-// The report end to end on fixtures made by real commands (sim collect, annotate, build, train, eval
+// The report and the viewer end to end on fixtures made by real commands (sim collect, annotate, build, train, eval
 // sim with the expert and random policies) and a hand-assembled results.json: the tables, figures and
 // filmstrips are there and match the data, trace links resolve, and a missing or malformed results
-// folder is a typed error naming the file and field (and a one-paragraph CLI error, no stack trace).
-import { test } from 'node:test';
+// folder is a typed error naming the file and field (and a one-paragraph CLI error, no stack trace);
+// the viewer's pages, filters and file confinement over HTTP; and both pages in headless Chromium (no
+// console errors, tables and images present, a screenshot; docs/ gets it with VLM2VLA_SCREENSHOTS=1).
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { request } from 'node:http';
 import { VlmError } from '../errors/index.ts';
+import { readAnnotations } from '../annotate/index.ts';
 import { buildReport } from './report.ts';
+import { loadViewSource } from './view-data.ts';
+import { startViewServer } from './view-server.ts';
+import type { ViewServer } from './view-server.ts';
+import { findChromium, launchBrowser } from './testing/browser.ts';
 import { buildFixtures, ROOT, vlm2vla } from './testing/fixtures.ts';
 
 const fx = buildFixtures();
+after(() => rmSync(fx.dir, { recursive: true, force: true }));
 
 test('vlm2vla report writes one self-contained HTML file with the tables, figures and filmstrips of the results', () => {
   const out = join(fx.dir, 'out', 'report.html');
@@ -92,5 +101,161 @@ test('a missing or malformed results folder is a typed error naming the file and
     assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+async function get(server: ViewServer, path: string): Promise<{ status: number; type: string; body: string }> {
+  const r = await fetch(new URL(path, server.url));
+  return { status: r.status, type: r.headers.get('content-type') ?? '', body: await r.text() };
+}
+
+test('the viewer over a dataset: episodes filterable by task, frames, actions, annotations per segment, chat examples; files only from inside the folders', async () => {
+  const src = await loadViewSource({ dir: fx.sim, annotations: fx.annotations, sft: fx.sft });
+  assert.equal(src.kind, 'rlds');
+  const server = await startViewServer(src, { frames: 4 });
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const index = await get(server, '/');
+    assert.equal(index.status, 200);
+    assert.equal((index.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, 3);
+    const task = src.episodes[0]!.task;
+    const filtered = await get(server, `/?task=${encodeURIComponent(task)}`);
+    assert.equal((filtered.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, src.episodes.filter((e) => e.task === task).length);
+    assert.equal((await get(server, '/?outcome=success')).body.match(/<tr><td><a href/g), null, 'demonstrations have no closed-loop outcome');
+    const annotations = readAnnotations(join(fx.annotations, 'annotations.jsonl'));
+    const ann = annotations.find((a) => a.episode.episodeId === src.episodes[0]!.episodeId)!;
+    const ep = await get(server, '/episode/0');
+    assert.equal(ep.status, 200);
+    assert.equal((ep.body.match(/<figure><img src="data:image\/(jpeg|png);base64,/g) ?? []).length, 4);
+    assert.equal((ep.body.match(/<svg /g) ?? []).length, 2, 'two action charts');
+    const segments = /<table class="segments">(.*?)<\/table>/s.exec(ep.body)![1]!;
+    assert.equal((segments.match(/<tr>/g) ?? []).length, 1 + ann.segments.length);
+    const chats = [...ep.body.matchAll(/<div class="chat" data-stage="([^"]+)">/g)];
+    assert.ok(chats.length > 0, 'chat examples of the episode');
+    const img = /<img src="(\/sft\/[^"]+)"/.exec(ep.body)![1]!;
+    const image = await get(server, img);
+    assert.equal(image.status, 200);
+    assert.match(image.type, /^image\//);
+    for (const bad of ['/sft/../ann/annotations.jsonl', '/sft/%2e%2e/ann/annotations.jsonl', '/sft/%2e%2e%2fann%2fannotations.jsonl', '/sft/%2fetc%2fpasswd', '/sft/train.jsonl/..', '/run/traces/x.jsonl', '/episode/99', '/nothing']) {
+      const r = await get(server, bad);
+      assert.equal(r.status, 404, bad);
+    }
+    // fetch() does not let a caller set Host; a DNS-rebinding page would arrive with its own name.
+    const foreign = await new Promise<number>((done, reject) => request(server.url, { headers: { host: 'evil.example:80' } }, (res) => (res.resume(), done(res.statusCode ?? 0))).on('error', reject).end());
+    assert.equal(foreign, 403);
+    assert.equal((await fetch(server.url, { method: 'POST' })).status, 405);
+  } finally {
+    await server.close();
+  }
+});
+
+test('the viewer over an eval run: outcome filter, filmstrip replayed from the trace, trace link; a broken trace is a one-line error page', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-view-run-'));
+  try {
+    cpSync(fx.random, join(dir, 'run'), { recursive: true });
+    const src = await loadViewSource({ dir: join(dir, 'run') });
+    assert.equal(src.kind, 'eval-sim');
+    const server = await startViewServer(src, { frames: 3 });
+    try {
+      const failures = src.episodes.filter((e) => e.outcome === 'failure').length;
+      const shown = await get(server, '/?outcome=failure&suite=multilingual');
+      assert.equal((shown.body.match(/<tr><td><a href/g) ?? []).length, src.episodes.filter((e) => e.outcome === 'failure' && e.suite === 'multilingual').length);
+      assert.ok(failures > 0);
+      const ep = await get(server, '/episode/0');
+      assert.equal((ep.body.match(/<figure><img src="data:image\/png;base64,/g) ?? []).length, 3);
+      const href = /<a href="(\/run\/traces\/[^"]+)">trace<\/a>/.exec(ep.body)![1]!;
+      const trace = await get(server, href);
+      assert.equal(trace.status, 200);
+      assert.equal(trace.body.trim().split('\n').length, src.episodes[0]!.result!.cycles);
+      assert.equal((await get(server, '/run/../../etc/passwd')).status, 404);
+      rmSync(join(dir, 'run', 'traces', `${src.episodes[1]!.episodeId.replace('/', '-')}.jsonl`));
+      const broken = await get(server, '/episode/1');
+      assert.equal(broken.status, 500);
+      assert.match(broken.body, /^error E_REPORT_TRACE: .*does not exist/);
+      assert.ok(!/\n\s+at /.test(broken.body), 'no stack trace');
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('vlm2vla view prints its URL, serves, and stops on Ctrl-C; a folder of no known kind is a typed error', async () => {
+  await assert.rejects(loadViewSource({ dir: fx.dir }), (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE' && e.file === fx.dir);
+  await assert.rejects(loadViewSource({ dir: fx.sim, annotations: join(fx.dir, 'none') }), (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE');
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    const url = await new Promise<string>((resolveUrl, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+        if (m) resolveUrl(m[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`view exited with ${code} before printing its URL: ${out}`)));
+    });
+    const r = await fetch(url);
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /eval sim run/);
+    const code = await new Promise<number | null>((done) => {
+      child.once('exit', (c) => done(c));
+      child.kill('SIGINT');
+    });
+    assert.equal(code, 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+});
+
+const chromium = findChromium();
+const shots = process.env.VLM2VLA_SCREENSHOTS === '1' ? join(ROOT, 'docs') : join(fx.dir, 'shots');
+const PAGE_FACTS = `(() => ({
+  tables: document.querySelectorAll('table').length,
+  rows: document.querySelectorAll('tbody tr').length,
+  images: document.images.length,
+  broken: [...document.images].filter((i) => !i.complete || i.naturalWidth === 0).length,
+  svgs: document.querySelectorAll('svg').length,
+  text: document.body.innerText.slice(0, 200),
+}))()`;
+
+interface Facts {
+  tables: number;
+  rows: number;
+  images: number;
+  broken: number;
+  svgs: number;
+  text: string;
+}
+
+test('in headless Chromium: the report and the viewer load without console errors, with their tables and images', { skip: chromium.path ? false : chromium.reason, timeout: 300_000 }, async () => {
+  mkdirSync(shots, { recursive: true });
+  const out = join(fx.dir, 'browser', 'report.html');
+  vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4'], fx.dir);
+  const browser = await launchBrowser(chromium.path!);
+  const src = await loadViewSource({ dir: fx.sim, annotations: fx.annotations, sft: fx.sft });
+  const server = await startViewServer(src, { frames: 6 });
+  const run = await startViewServer(await loadViewSource({ dir: fx.random }), { frames: 4 });
+  try {
+    const report = await browser.open(`file://${out}`, PAGE_FACTS, { width: 1200, height: 1600 });
+    assert.deepEqual(report.errors, []);
+    const r = report.value as Facts;
+    assert.equal(r.tables, 3);
+    assert.equal(r.svgs, 3);
+    assert.ok(r.images >= 8 && r.broken === 0, JSON.stringify(r));
+    writeFileSync(join(shots, 'report-screenshot.png'), report.png!);
+    for (const [page, url] of [['index', server.url], ['episode', `${server.url}episode/0`], ['eval index', `${run.url}?outcome=failure`], ['eval episode', `${run.url}episode/0`]] as const) {
+      const p = await browser.open(url, PAGE_FACTS, page === 'episode' ? { width: 1200, height: 1400 } : undefined);
+      assert.deepEqual(p.errors, [], page);
+      const f = p.value as Facts;
+      assert.ok(f.tables >= 1 && f.rows >= 1, `${page}: ${JSON.stringify(f)}`);
+      assert.equal(f.broken, 0, `${page}: every image loads`);
+      if (page.endsWith('episode')) assert.ok(f.images >= 4 && f.svgs === 2, `${page}: ${JSON.stringify(f)}`);
+      if (p.png) writeFileSync(join(shots, 'view-screenshot.png'), p.png);
+    }
+  } finally {
+    await browser.close();
+    await server.close();
+    await run.close();
   }
 });
