@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { getCodec, ACTION_MARKERS } from '../actions/index.ts';
 import { FormatError, UsageError } from '../errors/index.ts';
 import { CHUNK_FORMATS } from '../prompts/index.ts';
+import { openSftDataset } from '../sft/dataset.ts';
 import { isDigitTokens, loadActionTokens } from '../actions/action-tokens.ts';
 import type { MarkerTokens } from '../actions/action-tokens.ts';
 import { EngineBackend, OpenAIBackend } from './backend.ts';
@@ -49,11 +50,10 @@ export function actingStyle(adapterOrModel: string | null): ActingStyle {
     let reasoning: 'full' | 'none' = 'full';
     let actionStyle = run.actionStyle === 'tokens' || run.actionStyle === 'at' ? run.actionStyle : 'list';
     const data = typeof run.data === 'string' ? run.data : null;
-    const infoFile = data ? join(data, 'build_info.json') : null;
-    if (infoFile && existsSync(infoFile)) {
-      const options = (readJson(infoFile).options ?? {}) as Record<string, unknown>;
-      if (options.reasoning === 'none') reasoning = 'none';
-      if (typeof options.actionStyle === 'string') actionStyle = options.actionStyle;
+    const info = data && existsSync(join(data, 'build_info.json')) ? openSftDataset(data).info : null;
+    if (info) {
+      if (info.options?.reasoning === 'none') reasoning = 'none';
+      if (typeof info.options?.actionStyle === 'string') actionStyle = info.options.actionStyle;
     }
     const marked = actionStyle === 'tokens' || actionStyle === 'at';
     if (marked && (!tokens || isDigitTokens(tokens) !== (actionStyle === 'at'))) throw new FormatError('E_RUN_INFO', `${dir} was trained on ${actionStyle === 'at' ? 'digit' : 'discrete action'} tokens but has no matching action_tokens.json`, { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' });
