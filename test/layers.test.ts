@@ -136,6 +136,11 @@ function circles(nodes: readonly string[], edges: (n: string) => readonly string
   return out;
 }
 
+test('src/ imports nothing outside src/ (experiments/, scripts/, bench/, test/)', () => {
+  const outside = all.flatMap((f) => importsOf(f).filter((t) => !t.startsWith(SRC)).map((t) => `${relative(ROOT, f)} imports ${relative(ROOT, t)}`));
+  assert.deepEqual(outside, []);
+});
+
 test('no two modules import each other, directly or in a circle', () => {
   const edges = new Map<string, Set<string>>();
   for (const [from, targets] of graph) for (const to of targets) if (moduleOf(from) !== moduleOf(to)) edges.set(moduleOf(from), (edges.get(moduleOf(from)) ?? new Set()).add(moduleOf(to)));
