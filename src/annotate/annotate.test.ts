@@ -2,7 +2,7 @@
 // journaled job (resume, SIGKILL at a crash point, damaged files).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, appendFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, appendFileSync, writeFileSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,4 +130,27 @@ test('validation rejects records whose segments or chunks do not tile the episod
   bad((r) => r.segments[0].chunk.pop(), 'segments[0].chunk');
   bad((r) => (r.episode.steps = 9), 'segments');
   bad((r) => (r.status = 'failed'), 'reason');
+});
+
+test('another dataset\'s annotations are refused, not appended to; failed episodes are retried with retryFailed', async () => {
+  const data = await writeDataset(4);
+  const out = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-retry-'));
+  const file = join(out, ANNOTATIONS_FILE);
+  const flaky = { identity: rulesAnnotator.identity, annotate: (ep: Episode, i: number) => (ep.metadata.episodeId === 'ep-1' || ep.metadata.episodeId === 'ep-3' ? Promise.reject(new Error('API timeout')) : rulesAnnotator.annotate(ep, i)) };
+  const first = await runAnnotationJob(openRlds(data).episodes(), flaky, { outDir: out });
+  assert.deepEqual([first.ok, first.failed], [2, 2]);
+  const again = await runAnnotationJob(openRlds(data).episodes(), rulesAnnotator, { outDir: out });
+  assert.deepEqual([again.skipped, again.written], [4, 0]);
+  const retried = await runAnnotationJob(openRlds(data).episodes(), rulesAnnotator, { outDir: out, retryFailed: true });
+  assert.deepEqual([retried.skipped, retried.written, retried.ok], [2, 2, 2]);
+  const records = readAnnotations(file);
+  assert.deepEqual(records.map((r) => [r.episode.episodeId, r.status]), [['ep-0', 'ok'], ['ep-1', 'ok'], ['ep-2', 'ok'], ['ep-3', 'ok']]);
+
+  const other = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-other-'));
+  const w = await RldsWriter.create(other, { datasetName: 'ann_other' });
+  for (let i = 100; i < 103; i++) await w.add(pickPlaceEpisode(i));
+  await w.close();
+  const before = readFileSync(file, 'utf8');
+  await assert.rejects(runAnnotationJob(openRlds(other).episodes(), rulesAnnotator, { outDir: out }), (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /another dataset: its episode 0 is ep-0, the input's is ep-100/.test(e.message));
+  assert.equal(readFileSync(file, 'utf8'), before);
 });
