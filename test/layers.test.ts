@@ -43,8 +43,6 @@ const KNOWN_UPWARD = new Set<string>([
   'pretrain → eval',
   // The trainer draws loss.svg with the report's line chart.
   'train → report',
-  // The OpenAI chat endpoint loads its model with eval/vqa's loadVqaModel (belongs in models/).
-  'serve → eval',
 ]);
 
 /** Files that import each other today (sorted, joined with ↔). Same rule: may only shrink. */
