@@ -47,6 +47,7 @@ export const annotateCommand = defineCommand({
     'price-out': { type: 'number', min: 0, default: 0, help: 'openai: USD per 1M completion tokens' },
     'max-episodes': { type: 'number', integer: true, min: 1, help: 'annotate at most N new episodes this run' },
     concurrency: { type: 'number', integer: true, min: 1, max: MAX_CONCURRENCY, default: 1, help: 'episodes annotated at the same time' },
+    'retry-failed': { type: 'boolean', help: 'annotate again the episodes whose earlier record failed' },
   },
   async run(f) {
     const { in: input, out, concurrency } = f;
@@ -88,6 +89,7 @@ export const annotateCommand = defineCommand({
       outDir: out,
       ...(max !== undefined ? { maxEpisodes: max } : {}),
       concurrency,
+      retryFailed: f['retry-failed'],
       onProgress: (done, skipped, failed) => progress.set(done + skipped, failed > 0 ? `${failed} failed` : ''),
       extraSummary: () => (usage ? { usage, costUsd: cost() } : {}),
     });
