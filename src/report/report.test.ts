@@ -13,6 +13,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { request } from 'node:http';
 import { VlmError } from '../errors/index.ts';
 import { readAnnotations } from '../annotate/index.ts';
+import { LeRobotWriter } from '../data/lerobot/index.ts';
+import { openRlds } from '../data/rlds/index.ts';
 import { buildReport } from './report.ts';
 import { loadViewSource } from './view-data.ts';
 import { startViewServer } from './view-server.ts';
@@ -146,6 +148,29 @@ test('the viewer over a dataset: episodes filterable by task, frames, actions, a
     assert.equal((await fetch(server.url, { method: 'POST' })).status, 405);
   } finally {
     await server.close();
+  }
+});
+
+test('the viewer reads a LeRobot v3 copy of the dataset the same way', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-view-lerobot-'));
+  try {
+    const w = LeRobotWriter.create(join(dir, 'lr'));
+    for await (const ep of openRlds(fx.sim).episodes()) w.add(ep);
+    w.close();
+    const src = await loadViewSource({ dir: join(dir, 'lr'), annotations: fx.annotations });
+    assert.equal(src.kind, 'lerobot');
+    const rlds = await loadViewSource({ dir: fx.sim });
+    assert.deepEqual(src.episodes.map((e) => [e.instruction, e.steps]), rlds.episodes.map((e) => [e.instruction, e.steps]));
+    const server = await startViewServer(src, { frames: 3 });
+    try {
+      const ep = await get(server, '/episode/1');
+      assert.equal(ep.status, 200);
+      assert.equal((ep.body.match(/<figure><img src="data:image\/(jpeg|png);base64,/g) ?? []).length, 3);
+    } finally {
+      await server.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
