@@ -52,7 +52,7 @@ class Connection {
         return p.reject(this.#closed);
       }
       try {
-        p.resolve(unpackMessage(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer)));
+        p.resolve(unpackMessage(Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data));
       } catch (e) {
         p.reject(e);
       }

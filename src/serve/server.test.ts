@@ -300,6 +300,13 @@ test('API key, Host and Origin checks; /healthz needs neither; connection cap; i
     await assert.rejects(connect(server.wsUrl, { Authorization: 'Api-Key k-123' }), /HTTP 503/);
     const closed = await a.closed;
     assert.deepEqual(closed, { code: 1000, reason: 'idle timeout' });
+    // A client that pings stays connected past the idle timeout.
+    const pinger = await connect(server.wsUrl, { Authorization: 'Api-Key k-123' });
+    const timer = setInterval(() => pinger.ws.ping(), 50);
+    await new Promise((r) => setTimeout(r, 700));
+    clearInterval(timer);
+    assert.equal(pinger.ws.readyState, WebSocket.OPEN);
+    assert.deepEqual(await pinger.closed, { code: 1000, reason: 'idle timeout' });
     await waitFor(() => server.stats().connections === 0);
   });
 });

@@ -204,7 +204,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     try {
       if (draining) throw new ServeError('E_SHUTTING_DOWN', 'the server is shutting down', 'reconnect when it is back');
       if (!isBinary) throw new ProtocolError('a text frame arrived', 'frame', 'send each observation as one binary msgpack frame');
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer);
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
       const request = parseRequest(unpackMessage(bytes), limits);
       if (request.kind === 'reset') {
         what = 'reset';
@@ -237,6 +237,10 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     connections.add(conn);
     ws.on('message', (data, isBinary) => void onFrame(conn, data, isBinary));
     ws.on('error', () => {}); // a close follows; the 1009 for an oversize frame is sent by ws itself
+    // A client that pings is alive (openpi's Python client pings every 20 s between episodes).
+    ws.on('ping', () => {
+      if (!conn.busy) armIdle(conn);
+    });
     ws.on('close', (code) => {
       connections.delete(conn);
       clearTimeout(conn.idle);
