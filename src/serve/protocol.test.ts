@@ -232,7 +232,7 @@ test('structure is checked before decoding: 16 MiB of nested headers and 10^5+ v
   deep[deep.length - 1] = 0x90;
   const started = performance.now();
   assertProtocolError(() => unpackMessage(deep), /^message$/);
-  assert.ok(performance.now() - started < 1000, 'refused by a scan, not after building millions of values');
+  assert.ok(performance.now() - started < 5000, 'refused by a scan (ms), not after building millions of values (70 s)');
   const nils = (n: number) => `dc ${n.toString(16).padStart(4, '0')} ${'c0'.repeat(n)}`;
   assertProtocolError(() => unpackMessage(hex('92', nils(60_000), nils(60_000))));
   assert.equal((unpackMessage(hex('92', nils(4000), nils(4000))) as WireValue[]).length, 2);

@@ -287,7 +287,7 @@ test('episodes: reset on a new prompt, on {"reset": true}, and when another clie
 });
 
 test('API key, Host and Origin checks; /healthz needs neither; connection cap; idle timeout', async () => {
-  await withServer(new EchoPolicy(), { apiKey: 'k-123', maxConnections: 1, idleTimeoutMs: 300 }, async (server) => {
+  await withServer(new EchoPolicy(), { apiKey: 'k-123', maxConnections: 1, idleTimeoutMs: 1000 }, async (server) => {
     await assert.rejects(connect(server.wsUrl), /HTTP 401/);
     await assert.rejects(connect(server.wsUrl, { Authorization: 'Api-Key wrong' }), /HTTP 401/);
     await assert.rejects(connect(server.wsUrl, { Authorization: 'Api-Key k-123', Host: 'evil.example:80' }), /HTTP 403/);
@@ -302,8 +302,8 @@ test('API key, Host and Origin checks; /healthz needs neither; connection cap; i
     assert.deepEqual(closed, { code: 1000, reason: 'idle timeout' });
     // A client that pings stays connected past the idle timeout.
     const pinger = await connect(server.wsUrl, { Authorization: 'Api-Key k-123' });
-    const timer = setInterval(() => pinger.ws.ping(), 50);
-    await new Promise((r) => setTimeout(r, 700));
+    const timer = setInterval(() => pinger.ws.ping(), 100);
+    await new Promise((r) => setTimeout(r, 2500));
     clearInterval(timer);
     assert.equal(pinger.ws.readyState, WebSocket.OPEN);
     assert.deepEqual(await pinger.closed, { code: 1000, reason: 'idle timeout' });
