@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Tensor } from '../tensor/index.ts';
 import { isVlmError } from '../errors/index.ts';
 import { addAdapter, setActiveAdapter, adapterParameters, decoderTargets, PAPER_LORA } from '../models/index.ts';
-import { train, makeBatch, evaluateLoss, lockRunDir, TRAINER_DEFAULTS } from './trainer.ts';
+import { train, makeBatch, evaluateLoss, lockRunDir, assertRunDirFree, TRAINER_DEFAULTS } from './trainer.ts';
 import type { TrainerConfig } from './trainer.ts';
 import { tinyModel, tinyExamples } from './testing/fixtures.ts';
 
@@ -148,8 +148,10 @@ test('resuming into a run of other tensors, or from a checkpoint with edited sta
 test('a run folder has one trainer at a time; a dead trainer\'s lock is taken over', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-lock-'));
   try {
+    assertRunDirFree(dir);
     const release = lockRunDir(dir);
     assert.throws(() => lockRunDir(dir), /in use by another trainer/);
+    assert.throws(() => assertRunDirFree(dir), /in use by another trainer/);
     const model = tinyModel();
     await assert.rejects(train({ model, params: model.setTrainable(true), train: tinyExamples(4), val: [], config: { ...TRAINER_DEFAULTS, steps: 1 }, outDir: dir, silent: true }), /in use/);
     release();
@@ -159,11 +161,14 @@ test('a run folder has one trainer at a time; a dead trainer\'s lock is taken ov
     try {
       writeFileSync(join(dir, '.lock'), `${live.pid}\n`);
       assert.throws(() => lockRunDir(dir), new RegExp(`process ${live.pid}`));
+      // The pre-flight a command runs before loading its model refuses it too, without taking it.
+      assert.throws(() => assertRunDirFree(dir), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && new RegExp(`process ${live.pid}`).test(e.message));
     } finally {
       live.kill('SIGKILL');
     }
     const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     writeFileSync(join(dir, '.lock'), `${dead.stdout}\n`);
+    assertRunDirFree(dir);
     lockRunDir(dir)();
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -307,6 +307,23 @@ export function lockRunDir(dir: string): () => void {
   throw new UsageError(`cannot lock ${dir}`, 'check that the folder is writable');
 }
 
+/** Pre-flight for commands that load a model before training: refuses at once a run folder that a
+ *  live trainer holds (train() still takes the lock itself; this only moves the refusal before the
+ *  seconds of loading). */
+export function assertRunDirFree(dir: string): void {
+  const path = join(dir, LOCK_FILE);
+  if (heldLocks.has(path)) throw new UsageError(`${dir} is in use by another trainer in this process`, 'train into another folder');
+  let pid: number;
+  try {
+    pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
+  } catch {
+    return;
+  }
+  if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
+    throw new UsageError(`${dir} is in use by another trainer (process ${pid})`, 'wait for it to finish, stop it, or train into another folder');
+  }
+}
+
 export async function train<E extends TrainExample>(run: TrainerRun<E>): Promise<TrainResult> {
   mkdirSync(run.outDir, { recursive: true });
   const release = lockRunDir(run.outDir);

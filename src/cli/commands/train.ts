@@ -5,6 +5,7 @@ import { UsageError } from '../../errors/index.ts';
 import { loraConfig } from '../../models/index.ts';
 import type { LoraConfig, LoraSettings } from '../../models/index.ts';
 import { FINETUNE_DEFAULTS, finetune } from '../../train/finetune.ts';
+import { assertRunDirFree } from '../../train/trainer.ts';
 import { checkOutputDir, parseDecimal } from '../../util/index.ts';
 
 /** Parses `r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj` (each key optional). */
@@ -63,6 +64,7 @@ export const trainCommand = defineCommand({
   async run(f) {
     if (f.full && f.lora !== undefined) throw new UsageError('--full and --lora exclude each other');
     checkOutputDir(f.out, { what: 'the run folder' });
+    assertRunDirFree(f.out);
     const r = await finetune({
       model: f.model,
       data: f.data,
