@@ -91,6 +91,7 @@ export const ERROR_CODES = {
   E_UNAUTHORIZED: { area: 'serve', meaning: 'a request lacks the API key, or it is wrong' },
   E_NOT_FOUND: { area: 'serve', meaning: 'no such route' },
   E_SHUTTING_DOWN: { area: 'serve', meaning: 'the server is draining and takes no new requests' },
+  E_LISTEN: { area: 'serve', meaning: 'the server cannot listen on its host and port (in use, not an address of this machine, not permitted)' },
 } as const satisfies Record<string, { area: string; meaning: string }>;
 
 /** A stable error code (`VlmError.code`). */

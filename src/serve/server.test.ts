@@ -14,6 +14,7 @@ import { NdArray, packMessage, unpackMessage, WireFloat } from './wire.ts';
 import type { Dtype, WireMap, WireValue } from './wire.ts';
 import { encodePng } from '../data/image.ts';
 import type { Observation } from '../policy/types.ts';
+import { isVlmError } from '../errors/index.ts';
 
 const STATE = Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1);
 const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({ image: { width: 4, height: 2, rgb: new Uint8Array(24).fill(51) }, state, instruction });
@@ -365,6 +366,13 @@ test('close(): stops accepting, answers the requests in flight, then closes conn
   assert.equal((await a.closed).code, 1001);
   await closing;
   assert.equal(policy.finished, 2);
+});
+
+test('a port in use or a foreign host is E_LISTEN, not a Node stack', async () => {
+  await withServer(new EchoPolicy(), {}, async (server) => {
+    await assert.rejects(startServer({ policy: new EchoPolicy(), port: server.port, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /the port is in use/.test(e.message));
+  });
+  await assert.rejects(startServer({ policy: new EchoPolicy(), host: '192.0.2.1', port: 0, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /not an address of this machine/.test(e.message));
 });
 
 test('SIGTERM with requests in flight: a child server answers them, then exits 0', async () => {

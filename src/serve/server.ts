@@ -400,9 +400,13 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   });
 
   await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
+    const refused = (e: NodeJS.ErrnoException) => {
+      const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'the host is not an address of this machine' : e.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : e.message;
+      reject(new ServeError('E_LISTEN', `cannot listen on ${host}:${options.port ?? 8000}: ${why}`, 'choose another --port (0 picks a free one) or --host'));
+    };
+    http.once('error', refused);
     http.listen(options.port ?? 8000, host, () => {
-      http.off('error', reject);
+      http.off('error', refused);
       resolve();
     });
   });
