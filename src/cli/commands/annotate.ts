@@ -2,7 +2,7 @@
 // (subtasks, motion plans, action chunks), journaled and resumable.
 import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
-import { openRlds } from '../../data/rlds/index.ts';
+import { openDataset } from '../../data/open.ts';
 import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE, readAnnotations, auditAnnotations } from '../../annotate/index.ts';
 import type { AnnotationRecord } from '../../annotate/index.ts';
 import type { Episode } from '../../data/episode.ts';
@@ -19,7 +19,8 @@ export const annotateCommand = defineCommand({
   name: 'annotate',
   summary: 'relabel robot episodes into subtasks, motion plans and action chunks (JSONL, resumable)',
   description:
-    'Reads an RLDS dataset (Bridge schema: real Bridge V2 shards or `vlm2vla sim collect` output) and\n' +
+    'Reads an RLDS dataset (Bridge schema: real Bridge V2 shards or `vlm2vla sim collect` output) or a\n' +
+    'LeRobot v3 dataset (a folder with meta/info.json), and\n' +
     `writes OUT_DIR/${ANNOTATIONS_FILE}, one annotated episode per line (schema vlm2vla.annotation/1),\n` +
     'and OUT_DIR/summary.json. Each record is fsynced as it is written; rerunning the same command\n' +
     'skips the episodes already annotated, so an interrupted job continues where it stopped.\n' +
@@ -31,7 +32,7 @@ export const annotateCommand = defineCommand({
     'retried with backoff (429 Retry-After pauses the whole job), limited per minute, and cached by\n' +
     'content hash in OUT_DIR/cache, so reruns cost nothing.',
   flags: {
-    in: { type: 'string', required: true, meta: 'DATA_DIR', help: 'input dataset folder (RLDS)' },
+    in: { type: 'string', required: true, meta: 'DATA_DIR', help: 'input dataset folder (RLDS or LeRobot v3)' },
     out: { type: 'string', required: true, meta: 'OUT_DIR', help: 'output folder for annotations.jsonl and summary.json' },
     annotator: { type: 'string', default: 'rules', choices: ['rules', 'openai'], help: 'annotator' },
     'base-url': { type: 'string', meta: 'URL', help: 'openai: the API base URL (…/v1)' },
@@ -56,7 +57,7 @@ export const annotateCommand = defineCommand({
       for (const name of ['model', 'base-url'] as const) if (f[name] !== undefined) throw new UsageError(`--${name} is for --annotator openai; the rules annotator takes no model`, 'drop it, or add --annotator openai');
     }
     checkOutputDir(out, { what: 'the annotation folder' });
-    const ds = openRlds(input);
+    const ds = openDataset(input);
     let annotator: Annotator = rulesAnnotator;
     let usage: Usage | null = null;
     if (f.annotator === 'openai') {
@@ -121,7 +122,7 @@ export const annotateAuditCommand = defineCommand({
     const byId = new Map<string, AnnotationRecord>();
     for (const a of readAnnotations(annPath)) byId.set(a.episode.episodeId, a);
     const pairs: { episode: Episode; annotation: AnnotationRecord | null }[] = [];
-    for await (const ep of openRlds(f.in).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
+    for await (const ep of openDataset(f.in).episodes()) pairs.push({ episode: ep, annotation: byId.get(ep.metadata.episodeId) ?? null });
     const r = auditAnnotations(pairs);
     const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : 'n/a');
     const rows: [string, string, string][] = [

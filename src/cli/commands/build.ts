@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { statSync } from 'node:fs';
 import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
-import { openRlds } from '../../data/rlds/index.ts';
+import { openDataset } from '../../data/open.ts';
 import { readAnnotations, ANNOTATIONS_FILE } from '../../annotate/index.ts';
 import { buildSft, DEFAULT_EXAMPLES } from '../../sft/index.ts';
 import { Progress } from '../../util/index.ts';
@@ -20,7 +20,7 @@ export const buildCommand = defineCommand({
     'val.jsonl, images/ and build_info.json; --format parquet adds train.parquet and val.parquet.',
   flags: {
     annotations: { type: 'string', required: true, meta: 'ANN', help: 'annotation folder or annotations.jsonl' },
-    episodes: { type: 'string', required: true, meta: 'DATA_DIR', help: 'the RLDS dataset the annotations were made from' },
+    episodes: { type: 'string', required: true, meta: 'DATA_DIR', help: 'the dataset (RLDS or LeRobot v3) the annotations were made from' },
     out: { type: 'string', required: true, meta: 'SFT_DIR', help: 'output folder (must not hold a built dataset)' },
     format: { type: 'string', default: 'jsonl', choices: ['jsonl', 'parquet'], help: 'output format' },
     'action-style': { type: 'string', default: DEFAULT_EXAMPLES.actionStyle, choices: ['list', 'phrase', 'rot', 'tokens', 'at'], help: 'action text style' },
@@ -35,7 +35,7 @@ export const buildCommand = defineCommand({
     if (statSync(annPath, { throwIfNoEntry: false })?.isDirectory()) annPath = join(annPath, ANNOTATIONS_FILE);
     if (!statSync(annPath, { throwIfNoEntry: false })) throw new UsageError(`${annPath} does not exist`, 'run `vlm2vla annotate` first');
     const annotations = readAnnotations(annPath);
-    const ds = openRlds(f.episodes);
+    const ds = openDataset(f.episodes);
     const progress = new Progress({ total: ds.count ?? 0, label: 'building', unit: 'episodes' });
     const info = await buildSft(ds.episodes(), annotations, {
       outDir: f.out,

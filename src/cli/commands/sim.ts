@@ -6,7 +6,7 @@ import { UsageError } from '../../errors/index.ts';
 import { collectEpisodes, sampleTask, runExpert, render, TASK_FAMILIES, SUITES, World } from '../../sim/index.ts';
 import type { Suite, TaskFamily } from '../../sim/index.ts';
 import { decodeImage, encodePng } from '../../data/image.ts';
-import { openRlds } from '../../data/rlds/index.ts';
+import { openDataset } from '../../data/open.ts';
 import type { Episode } from '../../data/episode.ts';
 import type { RgbImage } from '../../data/image.ts';
 import { encodeGif } from '../../data/gif.ts';
@@ -74,14 +74,14 @@ export const simPlayCommand: Command = {
   usage: '--task pick-place --seed S --out OUT.gif|OUT.png [--size 256]  |  --in DIR --episode K --out OUT.gif|OUT.png',
   description:
     'Without --in: samples the task of --seed, runs the scripted expert and renders every step at --size².\n' +
-    'With --in: plays episode K (0-based, in file order) of an RLDS dataset from its image_0 frames.\n' +
+    'With --in: plays episode K (0-based, in file order) of an RLDS or LeRobot v3 dataset from its image_0 frames.\n' +
     'A .gif is an animation at 5 frames/s (the control rate); a .png is a filmstrip of up to 8 frames.',
   flags: [
     { name: 'task', type: 'string', help: 'task family', default: 'pick-place', choices: TASK_FAMILIES },
     { name: 'seed', type: 'number', help: 'episode seed', default: 0 },
     { name: 'size', type: 'number', help: 'frame size in pixels', default: 256 },
     { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
-    { name: 'in', type: 'string', help: 'RLDS dataset folder to play an episode from (instead of simulating)' },
+    { name: 'in', type: 'string', help: 'RLDS or LeRobot v3 dataset folder to play an episode from (instead of simulating)' },
     { name: 'episode', type: 'number', help: 'episode index in the --in dataset', default: 0 },
     { name: 'out', type: 'string', help: 'output .gif (animation) or .png (filmstrip)' },
   ],
@@ -96,7 +96,7 @@ export const simPlayCommand: Command = {
       if (!Number.isInteger(k) || k < 0) throw new UsageError('--episode must be a non-negative integer');
       let found: Episode | null = null;
       let i = 0;
-      for await (const ep of openRlds(input).episodes()) {
+      for await (const ep of openDataset(input).episodes()) {
         if (i++ === k) {
           found = ep;
           break;
