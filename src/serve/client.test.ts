@@ -35,7 +35,7 @@ test('RemotePolicy: metadata, infer, reset, server timing; calls run in order', 
   const policy = new EchoPolicy({ delayMs: 20 });
   await withServer(policy, { maxQueue: 0 }, async (server) => {
     const remote = await RemotePolicy.connect(server.wsUrl);
-    assert.equal(remote.metadata.name, 'echo');
+    assert.deepEqual([remote.metadata.name, remote.metadata.served, remote.metadata.server], ['remote', 'echo', server.wsUrl]);
     assert.deepEqual([...remote.metadata.semantics.actionDims], ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper']);
     assert.equal(remote.metadata.limits.maxStepCm, 5);
     const r = await remote.infer(obs());

@@ -154,7 +154,9 @@ export class RemotePolicy implements Policy {
       await connection.close();
       throw new SemanticsError('E_SEMANTICS', `the served policy's actions mean something else (${mismatch})`, { field: 'metadata.semantics', fix: 'serve a policy trained for this robot, or convert its actions explicitly' });
     }
-    return new RemotePolicy(url, meta as PolicyMetadata, connection, options);
+    // Named `remote`, as every policy names its kind; what the server runs stays in `served`.
+    const served = meta as PolicyMetadata;
+    return new RemotePolicy(url, { ...served, name: 'remote', served: served.name, server: url }, connection, options);
   }
 
   /** The server's timing of the last answer (infer_ms, queue_ms, prev_total_ms). */

@@ -45,7 +45,7 @@ test('serve: the base model behind the printed URLs with an API key; SIGTERM exi
     assert.equal(chat.status, 200);
     assert.ok(((await chat.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content.length > 0);
     const remote = await RemotePolicy.connect(ws, { apiKey: 'k-serve-test' });
-    assert.equal(remote.metadata.name, 'hierarchical');
+    assert.equal(remote.metadata.served, 'hierarchical');
     const r = await remote.infer({ image: { width: 64, height: 64, rgb: new Uint8Array(64 * 64 * 3).fill(128) }, state: Float32Array.of(0.3, 0, 0.1, 0, 0, 0, 1), instruction: 'pick up the carrot' });
     assert.ok(r.actions.every((a) => a.length === 7 && a.every(Number.isFinite)));
     assert.equal(typeof r.text?.subtask, 'string');
