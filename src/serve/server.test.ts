@@ -261,6 +261,28 @@ test('malformed handshakes and raw garbage on the socket leave nothing counted',
   });
 });
 
+test('slow clients are closed: HTTP headers that never finish (408), a WebSocket frame that never finishes', async () => {
+  await withServer(new EchoPolicy(), { headersTimeoutMs: 300, idleTimeoutMs: 500 }, async (server) => {
+    const { connect: tcp } = await import('node:net');
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve) => {
+      const s = tcp(server.port, '127.0.0.1', () => s.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: '));
+      let got = '';
+      s.on('data', (c) => (got += c.toString()));
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - started < 5000);
+    // Half a binary frame (masked, 4096 bytes announced, 10 sent), then silence.
+    const c = await connect(server.wsUrl);
+    await c.next();
+    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.concat([Buffer.from([0x82, 0xfe, 0x10, 0x00, 1, 2, 3, 4]), Buffer.alloc(10)]));
+    assert.deepEqual(await c.closed, { code: 1000, reason: 'idle timeout' });
+    await waitFor(() => server.stats().connections === 0);
+  });
+});
+
 test('episodes: reset on a new prompt, on {"reset": true}, and when another client ran in between', async () => {
   const policy = new EchoPolicy();
   await withServer(policy, {}, async (server) => {

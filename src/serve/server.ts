@@ -39,6 +39,9 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** A WebSocket connection that sends nothing this long is closed (default 600 s). */
   idleTimeoutMs?: number;
+  /** An HTTP request's headers must arrive within this (default 10 s), its whole body within six
+   *  times this; slower clients get 408 and are closed (checked every second). */
+  headersTimeoutMs?: number;
   limits?: ObservationLimits;
   /** Error messages to clients carry the stack trace (never by default). */
   debug?: boolean;
@@ -369,7 +372,8 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     }
   }
 
-  const http = createServer({ headersTimeout: 10_000, requestTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => void onRequest(req, res));
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  const http = createServer({ headersTimeout, requestTimeout: 6 * headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 }, (req, res) => void onRequest(req, res));
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     try {
@@ -394,8 +398,9 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       wss.emit('connection', ws, req);
     });
   });
-  http.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
 
