@@ -12,6 +12,7 @@ import { isVlmError } from '../errors/index.ts';
 import { collectEpisodes, sampleTask, runExpert, renderEncoded, CACHE_DIR } from './index.ts';
 import type { CollectOptions, TaskFamily } from './index.ts';
 import { openRlds } from '../data/rlds/index.ts';
+import { openLeRobot } from '../data/lerobot/index.ts';
 import type { Episode } from '../data/episode.ts';
 
 const tasks: TaskFamily[] = ['pick', 'pick-place'];
@@ -38,6 +39,19 @@ test('collected episodes read back from RLDS exactly as the expert made them', a
   assert.equal(back.length, 4);
   for (let k = 0; k < 4; k++) assert.deepEqual(back[k], expected(11, k, 32));
   assert.ok(!existsSync(join(out, CACHE_DIR)), 'checkpoints are removed when the dataset is complete');
+});
+
+test('--format lerobot writes a LeRobot v3 dataset that reads back as the expert made it; an RLDS folder is not reused for it', async () => {
+  const out = fresh();
+  const opts: CollectOptions = { out, tasks, episodes: 3, seed: 11, size: 32, suite: 'in-distribution', imageFormat: 'png', format: 'lerobot' };
+  assert.equal((await collectEpisodes(opts)).written, 3);
+  const back: Episode[] = [];
+  for await (const ep of openLeRobot(out).episodes()) back.push(ep);
+  for (let k = 0; k < 3; k++) assert.deepEqual(back[k], expected(11, k, 32));
+  assert.ok((await collectEpisodes(opts)).alreadyComplete);
+  const rlds = fresh();
+  await collectEpisodes({ ...opts, out: rlds, format: 'rlds' });
+  await assert.rejects(collectEpisodes({ ...opts, out: rlds }), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_COLLECT_EXISTS');
 });
 
 test('an interrupted collection resumes from its checkpoints; a finished one is left alone', async () => {

@@ -8,6 +8,8 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Journal, Rng, crashPoint, readJsonl, writeFileAtomic } from '../util/index.ts';
 import { RldsWriter } from '../data/rlds/index.ts';
+import { LeRobotWriter } from '../data/lerobot/index.ts';
+import { BRIDGE_SEMANTICS } from '../data/episode.ts';
 import { sampleTask, TASK_FAMILIES } from './tasks.ts';
 import type { Suite, TaskFamily } from './tasks.ts';
 import { runExpert } from './expert.ts';
@@ -25,6 +27,8 @@ export interface CollectOptions {
   /** JPEG as in Bridge (default; jpeg-js costs ~22 ms per frame here) or lossless PNG (faster). */
   imageFormat?: 'jpeg' | 'png';
   keepFailures?: boolean;
+  /** Dataset layout written at the end: RLDS in Bridge's schema (default) or LeRobot v3. */
+  format?: 'rlds' | 'lerobot';
   /** Called after every attempt (resumed or new) that counts toward the total. */
   onEpisode?: (done: number, failed: number) => void;
 }
@@ -51,6 +55,8 @@ interface Manifest {
   suite: Suite;
   imageFormat: 'jpeg' | 'png';
   keepFailures: boolean;
+  /** Present only for LeRobot, so manifests of RLDS runs stay as they were. */
+  format?: 'lerobot';
 }
 
 interface Attempt {
@@ -61,7 +67,7 @@ interface Attempt {
 }
 
 function manifestOf(o: CollectOptions): Manifest {
-  return { version: 1, tasks: [...o.tasks], seed: o.seed, size: o.size, suite: o.suite, imageFormat: o.imageFormat ?? 'jpeg', keepFailures: o.keepFailures ?? false };
+  return { version: 1, tasks: [...o.tasks], seed: o.seed, size: o.size, suite: o.suite, imageFormat: o.imageFormat ?? 'jpeg', keepFailures: o.keepFailures ?? false, ...(o.format === 'lerobot' ? { format: 'lerobot' as const } : {}) };
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -83,7 +89,8 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   const cacheDir = join(opts.out, CACHE_DIR);
   const donePath = join(opts.out, DONE_FILE);
 
-  if (existsSync(join(opts.out, 'dataset_info.json'))) {
+  // A dataset of either layout (RLDS dataset_info.json, LeRobot meta/info.json) is finished work.
+  if (existsSync(join(opts.out, 'dataset_info.json')) || existsSync(join(opts.out, 'meta', 'info.json'))) {
     const done = existsSync(donePath) ? readJson(donePath) : null;
     if (done && sameManifest(done.manifest, manifest) && done.episodes === opts.episodes) {
       rmSync(cacheDir, { recursive: true, force: true }); // left over by a crash after the dataset was complete
@@ -151,9 +158,10 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
     journal.close();
   }
 
-  const writer = await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
+  const writer = opts.format === 'lerobot' ? LeRobotWriter.create(opts.out, { fps: BRIDGE_SEMANTICS.controlHz }) : await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
   for (const file of kept) await writer.add(readEpisodeCache(join(cacheDir, file)));
-  // Before close(): close() writes dataset_info.json last, so a dataset folder always has this file.
+  // Before close(): close() makes the dataset visible last (dataset_info.json, or meta/ for LeRobot),
+  // so a dataset folder always has this file.
   writeFileAtomic(donePath, `${JSON.stringify({ manifest, episodes: opts.episodes, written: kept.length, failed }, null, 1)}\n`);
   crashPoint('sim-collect-before-close');
   await writer.close();

@@ -23,7 +23,7 @@ export const MAX_COLLECT_EPISODES = 1_000_000;
 
 export const simCollectCommand: Command = {
   name: 'sim collect',
-  summary: 'record scripted demonstrations in the tabletop world as an RLDS dataset',
+  summary: 'record scripted demonstrations in the tabletop world as an RLDS (or LeRobot v3) dataset',
   usage: '--tasks pick,pick-place --episodes N --seed S --out DIR [--size 128] [--suite in-distribution]',
   description:
     `Task families: ${TASK_FAMILIES.join(', ')}. Suites: ${SUITES.join(', ')} (robot training data uses\n` +
@@ -39,6 +39,7 @@ export const simCollectCommand: Command = {
     { name: 'size', type: 'number', help: 'frame size in pixels (square)', default: 128 },
     { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
     { name: 'image-format', type: 'string', help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)', default: 'jpeg', choices: ['jpeg', 'png'] },
+    { name: 'format', type: 'string', help: 'dataset layout: RLDS in Bridge\'s schema, or LeRobot v3', default: 'rlds', choices: ['rlds', 'lerobot'] },
     { name: 'out', type: 'string', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
   ],
   async run(args) {
@@ -59,6 +60,7 @@ export const simCollectCommand: Command = {
       size,
       suite: args.flags.suite as Suite,
       imageFormat: args.flags['image-format'] as 'jpeg' | 'png',
+      format: args.flags.format as 'rlds' | 'lerobot',
       onEpisode: (done, failed) => progress.set(done, failed > 0 ? `${failed} expert failures skipped` : ''),
     });
     progress.finish();
