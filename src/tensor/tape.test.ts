@@ -83,6 +83,36 @@ test('a tensor used twice gets the sum of both gradients; noGrad records nothing
   assert.equal(tapeLength(), 0);
 });
 
+test('backward hands each activation and gradient back as soon as nothing reads it: gradients reuse them', async () => {
+  const { arena } = await import('./arena.ts');
+  const n = 77_777; // a size class no other test uses, so the pool starts without it
+  const depth = 8;
+  const x = new Tensor([n], Float32Array.from({ length: n }, (_, i) => Math.sin(i)), { requiresGrad: true });
+  let h = x;
+  for (let i = 0; i < depth; i++) h = gelu(h);
+  const loss = sum(h);
+  const before = arena.allocations;
+  backward(loss);
+  // Holding every activation and every gradient until the end took one fresh buffer per gradient (depth + 1).
+  assert.ok(arena.allocations - before <= 3, `backward allocated ${arena.allocations - before} fresh buffers of ${depth + 1} gradients`);
+  let expected = Float32Array.from(x.data);
+  const g = new Float32Array(n).fill(1);
+  const values: Float32Array[] = [];
+  for (let i = 0; i < depth; i++) {
+    values.push(expected);
+    expected = noGrad(() => Float32Array.from(gelu(new Tensor([n], expected)).data));
+  }
+  for (let i = depth - 1; i >= 0; i--) {
+    const v = values[i]!;
+    for (let j = 0; j < n; j++) {
+      const u = v[j]!;
+      const t = Math.tanh(0.7978845608 * (u + 0.044715 * u ** 3));
+      g[j]! *= 0.5 * (1 + t) + 0.5 * u * (1 - t * t) * 0.7978845608 * (1 + 3 * 0.044715 * u * u);
+    }
+  }
+  assertClose(x.grad!, g, { atol: 1e-5, rtol: 1e-4 }, 'dx through 8 GELUs');
+});
+
 test('gradient buffers come from the arena during backward and are reused by the next step', async () => {
   const { arena } = await import('./arena.ts');
   const { gradBuffer } = await import('./tape.ts');

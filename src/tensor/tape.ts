@@ -59,14 +59,14 @@ export function run<A>(name: string, inputs: Tensor[], attrs: A): Tensor {
 /** Gradient buffers handed out during the current backward(); all go back to the arena at its end
  *  (their sums are in the leaves' .grad by then), so the next step reuses them instead of faulting in
  *  fresh pages. */
-let stepGrads: Float32Array[] | null = null;
+let stepGrads: Set<Float32Array> | null = null;
 let gradFloats = 0;
 
 /** A zero-filled buffer for a gradient a rule returns: from the arena inside backward(), else fresh. */
 export function gradBuffer(n: number): Float32Array {
   if (!stepGrads) return new Float32Array(n);
   const b = arena.take(n, false);
-  stepGrads.push(b);
+  stepGrads.add(b);
   gradFloats += n;
   return b;
 }
@@ -106,8 +106,11 @@ export function activation(shape: readonly number[]): Tensor {
 export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new ShapeError(`backward() needs a scalar loss, got shape [${loss.shape.join(', ')}]`);
   if (stepGrads) throw new Error('backward() is already running');
-  stepGrads = [];
+  stepGrads = new Set();
   gradFloats = 0;
+  const release = (b: Float32Array): void => {
+    if (stepGrads!.delete(b)) arena.give(b);
+  };
   try {
     const grads = new Map<Tensor, Float32Array>();
     const owned = new Set<Float32Array>();
@@ -115,26 +118,39 @@ export function backward(loss: Tensor): void {
     for (let i = entries.length - 1; i >= 0; i--) {
       const e = entries[i]!;
       const g = grads.get(e.output);
-      if (!g) continue;
-      const def = registry.get(e.op)!;
-      const inGrads = def.backward(e.inputs, e.output, g, e.saved, e.attrs as never);
-      e.inputs.forEach((t, k) => {
-        const ig = inGrads[k];
-        if (!ig || !t.requiresGrad) return;
-        const existing = grads.get(t);
-        if (existing) accumulate(existing, ig);
-        else {
-          // A rule may hand the same buffer to several inputs (add) or pass the output's own
-          // gradient through (reshape): each stored gradient must be its own buffer.
-          let own = ig;
-          if (owned.has(ig)) {
-            own = gradBuffer(ig.length);
-            own.set(ig);
+      if (g) {
+        const def = registry.get(e.op)!;
+        const inGrads = def.backward(e.inputs, e.output, g, e.saved, e.attrs as never);
+        e.inputs.forEach((t, k) => {
+          const ig = inGrads[k];
+          if (!ig || !t.requiresGrad) return;
+          const existing = grads.get(t);
+          if (existing) accumulate(existing, ig);
+          else {
+            // A rule may hand the same buffer to several inputs (add) or pass the output's own
+            // gradient through (reshape): each stored gradient must be its own buffer.
+            let own = ig;
+            if (owned.has(ig)) {
+              own = gradBuffer(ig.length);
+              own.set(ig);
+            }
+            owned.add(own);
+            grads.set(t, own);
           }
-          owned.add(own);
-          grads.set(t, own);
-        }
-      });
+        });
+        // Gradients only summed into others, and the output's own gradient, are not read again.
+        for (const ig of inGrads) if (ig && ig !== g && !owned.has(ig)) release(ig);
+        grads.delete(e.output);
+        owned.delete(g);
+        release(g);
+      }
+      // Entry i was the last reader of its output (the entries before it were recorded before the output
+      // existed), so the output goes back to the arena now: the rest of backward takes its gradient
+      // buffers from there instead of growing the process by another copy of the activations.
+      if (e.output.fromArena && !e.inputs.includes(e.output)) {
+        arena.give(e.output.data);
+        e.output.fromArena = false;
+      }
     }
     // Leaves (not produced by a recorded op) receive their gradients.
     const produced = new Set(entries.map((e) => e.output));
