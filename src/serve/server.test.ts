@@ -397,6 +397,20 @@ test('a port in use or a foreign host is E_LISTEN, not a Node stack', async () =
   await assert.rejects(startServer({ policy: new EchoPolicy(), host: '192.0.2.1', port: 0, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /not an address of this machine/.test(e.message));
 });
 
+test('close() waits for a policy call whose client already left', async () => {
+  const policy = new EchoPolicy({ delayMs: 400 });
+  const { server } = await serve(policy);
+  const a = await connect(server.wsUrl);
+  await a.next();
+  a.ws.send(frame());
+  await waitFor(() => server.stats().running);
+  a.ws.terminate();
+  await waitFor(() => server.stats().inFlight === 0);
+  assert.equal(policy.finished, 0);
+  await server.close();
+  assert.equal(policy.finished, 1, 'the policy was idle when close() resolved');
+});
+
 test('SIGTERM with requests in flight: a child server answers them, then exits 0', async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing-child.ts', import.meta.url)), '400'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

@@ -425,7 +425,9 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     const closed = new Promise<void>((resolve) => http.close(() => resolve()));
     http.closeIdleConnections();
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref());
-    await Promise.race([inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve)), deadline]);
+    // Every request answered, and the policy idle (a request whose client left may still be running).
+    const answered = inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => settledWaiters.push(resolve));
+    await Promise.race([answered.then(() => queue.drained()), deadline]);
     const goodbyes = [...connections].map(
       (conn) =>
         new Promise<void>((resolve) => {
