@@ -7,7 +7,7 @@
 // VLM2VLA_FUZZ_TABLE=1 prints the markdown table that docs/reliability.md holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/index.ts';
@@ -20,6 +20,8 @@ import { readParquetGuarded } from '../src/data/parquet-guard.ts';
 import { SafetensorsFile, encodeSafetensors, encodeGguf, parseGguf, ggufTensorValues, encodeTensorData } from '../src/formats/index.ts';
 import type { GgufValue } from '../src/formats/index.ts';
 import { getCodec } from '../src/actions/index.ts';
+import { rulesAnnotator, readAnnotations, ANNOTATIONS_FILE } from '../src/annotate/index.ts';
+import { buildSft, openSftDataset, DEFAULT_EXAMPLES } from '../src/sft/index.ts';
 
 const N = Number(process.env.VLM2VLA_FUZZ_N ?? 200);
 /** Per reader; a run that reaches it stops early and must still have tried 200 mutants. */
@@ -283,6 +285,38 @@ test('fuzz: action text, every codec (mutated canonical chunks); the decoder nev
   }, read, '');
   row.okChanged = row.ok;
   check(row);
+});
+
+test('fuzz: annotation JSONL and SFT JSONL (line-level and byte-level mutants)', { timeout: 600_000 }, async () => {
+  const annDir = join(root, 'ann');
+  const annPath = join(annDir, ANNOTATIONS_FILE);
+  const records = await Promise.all(EPISODES.map((e, i) => rulesAnnotator.annotate(e, i)));
+  const annBytes = new TextEncoder().encode(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const readAnn = (b: Uint8Array) => {
+    rmSync(annDir, { recursive: true, force: true });
+    mkdirSync(annDir, { recursive: true });
+    writeFileSync(annPath, b);
+    return JSON.stringify(readAnnotations(annPath));
+  };
+  const annRow = await fuzz('annotation JSONL', 247, N, (rng) => {
+    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+    return { bytes: m(annBytes, rng, [0, annBytes.length]), label: name };
+  }, readAnn, readAnn(annBytes));
+  check(annRow);
+
+  const sftDir = join(root, 'sft');
+  await buildSft((async function* () { yield* EPISODES; })(), records, { ...DEFAULT_EXAMPLES, outDir: sftDir, format: 'jsonl', valFraction: 0, seed: 0 });
+  const trainPath = join(sftDir, 'train.jsonl');
+  const sftBytes = readFileSync(trainPath);
+  const readSft = (b: Uint8Array) => {
+    writeFileSync(trainPath, b);
+    return JSON.stringify(openSftDataset(sftDir).records('train').map((r) => r.record));
+  };
+  const sftRow = await fuzz('SFT JSONL', 248, N, (rng) => {
+    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+    return { bytes: m(sftBytes, rng, [0, sftBytes.length]), label: name };
+  }, readSft, readSft(sftBytes));
+  check(sftRow);
 });
 
 test('fuzz table', { skip: !process.env.VLM2VLA_FUZZ_TABLE && 'set VLM2VLA_FUZZ_TABLE=1 to print the table' }, () => {
