@@ -21,6 +21,7 @@ const DATA_URI = /^data:image\/(png|jpeg|jpg);base64,/;
 export function imageFromBase64(value: unknown, field: string, maxPixels: number): RgbImage {
   const fix = 'send the frame as a base64 PNG or JPEG string (a data:image/png;base64,… URI works too)';
   if (typeof value !== 'string') throw new ProtocolError(`${field} is ${value === undefined ? 'missing' : 'not a string'}`, field, fix);
+  if (value.startsWith('data:') && !DATA_URI.test(value)) throw new ProtocolError(`${field} is a data URI of ${JSON.stringify(value.slice(5, value.indexOf(',') >= 0 ? Math.min(value.indexOf(','), 40) : 40))}, not a base64 PNG or JPEG`, field, fix);
   const body = value.replace(DATA_URI, '');
   if (body.length % 4 !== 0 || !BASE64.test(body)) throw new ProtocolError(`${field} is not base64`, field, fix);
   const bytes = new Uint8Array(Buffer.from(body, 'base64'));

@@ -30,6 +30,7 @@ test('parseChatRequest: defaults, every honoured field, and a ProtocolError nami
     [user([{ type: 'audio' }]), 'messages[0].content[0]'],
     [user([{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }]), 'messages[0].content[0].image_url'],
     [user([{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }]), 'messages[0].content[0].image_url'],
+    [user([{ type: 'image_url', image_url: { url: 'data:image/webp;base64,UklGRg==' } }]), 'messages[0].content[0].image_url'],
     [{ messages: [{ role: 'assistant', content: [{ type: 'image_url', image_url: png }] }] }, 'messages[0]'],
     [{ ...user('hi'), temperature: 3 }, 'temperature'],
     [{ ...user('hi'), top_p: 0 }, 'top_p'],
