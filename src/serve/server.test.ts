@@ -364,10 +364,19 @@ test('HTTP: POST /v1/act with a base64 PNG, its errors as JSON with codes, 413 b
     }
     const big = await post({ image: 'A'.repeat(70 * 1024), state: [...STATE], prompt: 'x' });
     assert.equal(big.status, 413);
+    // Without a Content-Length (chunked), the body is counted as it arrives.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(10 * 1024).fill(0x20));
+        c.close();
+      },
+    });
+    const chunked = await fetch(`${server.httpUrl}/v1/act`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: chunks, duplex: 'half' } as RequestInit);
+    assert.equal(chunked.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'E_TOO_LARGE');
     assert.equal((await fetch(`${server.httpUrl}/nope`)).status, 404);
     assert.equal((await fetch(`${server.httpUrl}/v1/act`)).status, 404);
-    assert.equal(lines.filter((l) => / http .* POST \/v1\/act /.test(l)).length, 10);
+    assert.equal(lines.filter((l) => / http .* POST \/v1\/act /.test(l)).length, 11);
   });
 });
 
