@@ -30,7 +30,7 @@ test('--lora specs parse over the paper defaults; bad specs are usage errors', (
   const c = parseLoraSpec('r=8,alpha=16,dropout=0,targets=q_proj+v_proj', 'gemma3_text');
   assert.deepEqual([c.r, c.alpha, c.dropout, c.targetModules], [8, 16, 0, ['q_proj', 'v_proj']]);
   assert.equal(parseLoraSpec('', 'gemma3').r, 16);
-  assert.throws(() => parseLoraSpec('r=0', 'gemma3'), /positive integer/);
+  assert.throws(() => parseLoraSpec('r=0', 'gemma3'), /r must be an integer in 1…4096/);
   assert.throws(() => parseLoraSpec('rank=4', 'gemma3'), /unknown key/);
 });
 
