@@ -7,7 +7,7 @@
 // VLM2VLA_FUZZ_TABLE=1 prints the markdown table that docs/reliability.md holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../src/util/index.ts';
@@ -22,6 +22,9 @@ import type { GgufValue } from '../src/formats/index.ts';
 import { getCodec } from '../src/actions/index.ts';
 import { rulesAnnotator, readAnnotations, ANNOTATIONS_FILE } from '../src/annotate/index.ts';
 import { buildSft, openSftDataset, DEFAULT_EXAMPLES } from '../src/sft/index.ts';
+import { Tokenizer } from '../src/tokenizer/index.ts';
+import { parseGemma3Config } from '../src/models/gemma3/config.ts';
+import { readModelConfigJson } from '../src/models/gemma3/files.ts';
 
 const N = Number(process.env.VLM2VLA_FUZZ_N ?? 200);
 /** Per reader; a run that reaches it stops early and must still have tried 200 mutants. */
@@ -317,6 +320,38 @@ test('fuzz: annotation JSONL and SFT JSONL (line-level and byte-level mutants)',
     return { bytes: m(sftBytes, rng, [0, sftBytes.length]), label: name };
   }, readSft, readSft(sftBytes));
   check(sftRow);
+});
+
+test('fuzz: tokenizer.json and config.json of the embedded model (byte-level mutants)', { timeout: 600_000, skip: !existsSync('models/base/tokenizer.json') && 'models/base is not present' }, async () => {
+  const tokDir = join(root, 'tok');
+  mkdirSync(tokDir, { recursive: true });
+  cpSync('models/base/tokenizer_config.json', join(tokDir, 'tokenizer_config.json'));
+  const tokBytes = readFileSync('models/base/tokenizer.json');
+  const text = 'put the red apple in the bowl, then move 4.2 cm left [[1.0, -2.5, 0.0, 1]]';
+  const readTok = (b: Uint8Array) => {
+    writeFileSync(join(tokDir, 'tokenizer.json'), b);
+    const tok = Tokenizer.fromDir(tokDir);
+    const ids = tok.encode(text);
+    return `${ids.join(',')}|${tok.decode(ids)}`;
+  };
+  const tokRow = await fuzz('tokenizer.json', 249, N, (rng) => {
+    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+    return { bytes: m(tokBytes, rng, [0, tokBytes.length]), label: name };
+  }, readTok, readTok(tokBytes));
+  check(tokRow);
+
+  const cfgBytes = readFileSync('models/base/config.json');
+  const cfgDir = join(root, 'cfg');
+  mkdirSync(cfgDir, { recursive: true });
+  const readCfg = (b: Uint8Array) => {
+    writeFileSync(join(cfgDir, 'config.json'), b);
+    return JSON.stringify(parseGemma3Config(readModelConfigJson(cfgDir), join(cfgDir, 'config.json')));
+  };
+  const cfgRow = await fuzz('model config.json', 250, N, (rng) => {
+    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+    return { bytes: m(cfgBytes, rng, [0, cfgBytes.length]), label: name };
+  }, readCfg, readCfg(cfgBytes));
+  check(cfgRow);
 });
 
 test('fuzz table', { skip: !process.env.VLM2VLA_FUZZ_TABLE && 'set VLM2VLA_FUZZ_TABLE=1 to print the table' }, () => {
