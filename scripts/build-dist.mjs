@@ -3,7 +3,8 @@
 // copied, a command manifest (dist/commands.json: each command's help metadata and the module that
 // holds it, so `vlm2vla --help` loads no command code) and dist/stamp.json (the newest source file it
 // was built from: bin/vlm2vla.mjs runs the sources instead while dist/ is older than src/).
-// Without the TypeScript compiler (a production install) it does nothing: the CLI runs the sources.
+// Without the TypeScript compiler (a production install) it keeps the dist/ the package shipped
+// (`npm pack` builds it: prepack), or, without one, leaves the CLI to run the sources.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -28,7 +29,7 @@ async function build() {
   try {
     tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   } catch {
-    console.log('vlm2vla: no TypeScript compiler (production install); the CLI runs the sources');
+    console.log(existsSync(join(DIST, 'stamp.json')) ? 'vlm2vla: using the compiled dist/ of the package' : 'vlm2vla: no TypeScript compiler and no dist/; the CLI runs the sources');
     return 0;
   }
   const started = newestSource();
