@@ -33,6 +33,7 @@ const concurrency = process.env.VLM2VLA_TEST_CONCURRENCY ?? '2';
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { cwd: root, stdio: 'inherit', env: { ...process.env, VLM2VLA_THREADS: process.env.VLM2VLA_THREADS ?? '1' } },
+  // VLM2VLA_SOURCES: tests that spawn bin/vlm2vla.mjs run the sources, never a compiled dist/.
+  { cwd: root, stdio: 'inherit', env: { ...process.env, VLM2VLA_THREADS: process.env.VLM2VLA_THREADS ?? '1', VLM2VLA_SOURCES: '1' } },
 );
 process.exit(result.status ?? 1);
