@@ -98,8 +98,9 @@ export class RequestQueue {
     this.#running = job;
     const started = performance.now();
     const queueMs = started - job.enqueued;
-    // A microtask later, so a synchronous engine call never runs inside submit().
-    void Promise.resolve()
+    // After a turn of the event loop: a synchronous engine call blocks it, so frames that arrived
+    // meanwhile are read (and queued in order, or refused) and pings answered before the next call.
+    void new Promise((resolve) => setImmediate(resolve))
       .then(() => job.run())
       .then(
         (value) => this.#settle(job, undefined, { value, timing: { queueMs, runMs: performance.now() - started } }),
