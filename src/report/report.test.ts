@@ -223,6 +223,9 @@ test('vlm2vla view prints its URL, serves, and stops on Ctrl-C; a folder of no k
     const r = await fetch(url);
     assert.equal(r.status, 200);
     assert.match(await r.text(), /eval sim run/);
+    const taken = spawnSync(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', new URL(url).port], { encoding: 'utf8' });
+    assert.equal(taken.status, 2);
+    assert.match(taken.stderr, /error E_USAGE: cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
     const code = await new Promise<number | null>((done) => {
       child.once('exit', (c) => done(c));
       child.kill('SIGINT');

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { Episode } from '../data/episode.ts';
-import { isVlmError } from '../errors/index.ts';
+import { UsageError, isVlmError } from '../errors/index.ts';
 import { escapeXml } from './escape.ts';
 import { pngDataUri, spread } from './filmstrip.ts';
 import { lineChart } from './line-chart.ts';
@@ -214,7 +214,7 @@ export function startViewServer(src: ViewSource, o: ViewServerOptions = {}): Pro
   };
   const server = createServer(handle);
   return new Promise((resolveStart, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new UsageError(`cannot listen on 127.0.0.1:${o.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}`, 'choose another --port, or --port 0 for any free port') : e));
     server.listen(o.port ?? 0, '127.0.0.1', () => {
       port = (server.address() as AddressInfo).port;
       resolveStart({
