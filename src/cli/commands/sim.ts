@@ -1,10 +1,9 @@
 // `vlm2vla sim collect` and `vlm2vla sim play`: scripted demonstrations in the tabletop world,
 // written as RLDS, and an episode rendered to an animated GIF or a PNG filmstrip.
-import type { Command } from '../command.ts';
-import { requireString } from '../args.ts';
+import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { collectEpisodes, sampleTask, runExpert, render, TASK_FAMILIES, SUITES, World } from '../../sim/index.ts';
-import type { Suite, TaskFamily } from '../../sim/index.ts';
+import type { TaskFamily } from '../../sim/index.ts';
 import { decodeImage, encodePng } from '../../data/image.ts';
 import { openDataset } from '../../data/open.ts';
 import type { Episode } from '../../data/episode.ts';
@@ -21,10 +20,9 @@ function families(arg: string): TaskFamily[] {
 /** Most episodes one `sim collect` run writes: a bound against typos such as 1e12 (collect larger sets into several folders). */
 export const MAX_COLLECT_EPISODES = 1_000_000;
 
-export const simCollectCommand: Command = {
+export const simCollectCommand = defineCommand({
   name: 'sim collect',
   summary: 'record scripted demonstrations in the tabletop world as an RLDS (or LeRobot v3) dataset',
-  usage: '--tasks pick,pick-place --episodes N --seed S --out DIR [--size 128] [--suite in-distribution]',
   description:
     `Task families: ${TASK_FAMILIES.join(', ')}. Suites: ${SUITES.join(', ')} (robot training data uses\n` +
     'in-distribution: English instructions, training objects). Frames are JPEG at --size² from the\n' +
@@ -32,35 +30,29 @@ export const simCollectCommand: Command = {
     'the dataset. Episode k uses seed S + k, so the same command reproduces the same dataset.\n' +
     'Resumable: finished episodes are checkpointed in OUT/.sim-collect/; rerunning the same command\n' +
     'after an interruption skips them, and rerunning it on a finished dataset does nothing.',
-  flags: [
-    { name: 'tasks', type: 'string', help: 'comma-separated task families', default: 'pick,pick-place' },
-    { name: 'episodes', type: 'number', help: 'successful episodes to record', default: 100 },
-    { name: 'seed', type: 'number', help: 'seed of the first episode', default: 0 },
-    { name: 'size', type: 'number', help: 'frame size in pixels (square)', default: 128 },
-    { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
-    { name: 'image-format', type: 'string', help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)', default: 'jpeg', choices: ['jpeg', 'png'] },
-    { name: 'format', type: 'string', help: 'dataset layout: RLDS in Bridge\'s schema, or LeRobot v3', default: 'rlds', choices: ['rlds', 'lerobot'] },
-    { name: 'out', type: 'string', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
-  ],
-  async run(args) {
-    const out = requireString(args, 'out');
-    const episodes = args.flags.episodes as number;
-    const size = args.flags.size as number;
-    if (!Number.isInteger(episodes) || episodes < 1 || episodes > MAX_COLLECT_EPISODES) throw new UsageError(`--episodes must be an integer in 1…${MAX_COLLECT_EPISODES}`, 'collect in several runs into separate folders for more');
-    if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
-    const seed = args.flags.seed as number;
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
+  flags: {
+    tasks: { type: 'string', meta: 'pick,pick-place', default: 'pick,pick-place', help: 'comma-separated task families' },
+    episodes: { type: 'number', integer: true, min: 1, max: MAX_COLLECT_EPISODES, default: 100, help: 'successful episodes to record (collect more in several runs into separate folders)' },
+    seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'seed of the first episode' },
+    size: { type: 'number', integer: true, min: 16, max: 1024, default: 128, help: 'frame size in pixels (square)' },
+    suite: { type: 'string', default: 'in-distribution', choices: SUITES, help: 'instruction/object suite' },
+    'image-format': { type: 'string', default: 'jpeg', choices: ['jpeg', 'png'], help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)' },
+    format: { type: 'string', default: 'rlds', choices: ['rlds', 'lerobot'], help: "dataset layout: RLDS in Bridge's schema, or LeRobot v3" },
+    out: { type: 'string', required: true, meta: 'DIR', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
+  },
+  async run(f) {
+    const { out, episodes, size, seed } = f;
     checkOutputDir(out, { what: 'the dataset folder' });
     const progress = new Progress({ total: episodes, label: 'collecting', unit: 'episodes' });
     const r = await collectEpisodes({
       out,
-      tasks: families(args.flags.tasks as string),
+      tasks: families(f.tasks),
       episodes,
       seed,
       size,
-      suite: args.flags.suite as Suite,
-      imageFormat: args.flags['image-format'] as 'jpeg' | 'png',
-      format: args.flags.format as 'rlds' | 'lerobot',
+      suite: f.suite,
+      imageFormat: f['image-format'],
+      format: f.format,
       onEpisode: (done, failed) => progress.set(done, failed > 0 ? `${failed} expert failures skipped` : ''),
     });
     progress.finish();
@@ -68,34 +60,32 @@ export const simCollectCommand: Command = {
     else console.log(`wrote ${r.written} episodes to ${out} (${r.failed} unsuccessful demonstrations skipped${r.resumed > 0 ? `; ${r.resumed} attempts resumed from checkpoints, ${r.simulated} simulated` : ''})`);
     return 0;
   },
-};
+});
 
-export const simPlayCommand: Command = {
+export const simPlayCommand = defineCommand({
   name: 'sim play',
   summary: 'render a scripted episode (or one read from an RLDS folder) to an animated GIF or a PNG filmstrip',
-  usage: '--task pick-place --seed S --out OUT.gif|OUT.png [--size 256]  |  --in DIR --episode K --out OUT.gif|OUT.png',
   description:
     'Without --in: samples the task of --seed, runs the scripted expert and renders every step at --size².\n' +
     'With --in: plays episode K (0-based, in file order) of an RLDS or LeRobot v3 dataset from its image_0 frames.\n' +
     'A .gif is an animation at 5 frames/s (the control rate); a .png is a filmstrip of up to 8 frames.',
-  flags: [
-    { name: 'task', type: 'string', help: 'task family', default: 'pick-place', choices: TASK_FAMILIES },
-    { name: 'seed', type: 'number', help: 'episode seed', default: 0 },
-    { name: 'size', type: 'number', help: 'frame size in pixels', default: 256 },
-    { name: 'suite', type: 'string', help: 'instruction/object suite', default: 'in-distribution', choices: SUITES },
-    { name: 'in', type: 'string', help: 'RLDS or LeRobot v3 dataset folder to play an episode from (instead of simulating)' },
-    { name: 'episode', type: 'number', help: 'episode index in the --in dataset', default: 0 },
-    { name: 'out', type: 'string', help: 'output .gif (animation) or .png (filmstrip)' },
-  ],
-  async run(args) {
-    const out = requireString(args, 'out');
+  flags: {
+    task: { type: 'string', default: 'pick-place', choices: TASK_FAMILIES, help: 'task family' },
+    seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'episode seed' },
+    size: { type: 'number', integer: true, min: 16, max: 1024, default: 256, help: 'frame size in pixels' },
+    suite: { type: 'string', default: 'in-distribution', choices: SUITES, help: 'instruction/object suite' },
+    in: { type: 'string', meta: 'DIR', help: 'RLDS or LeRobot v3 dataset folder to play an episode from (instead of simulating)' },
+    episode: { type: 'number', integer: true, min: 0, default: 0, help: 'episode index in the --in dataset' },
+    out: { type: 'string', required: true, meta: 'OUT.gif|OUT.png', help: 'output .gif (animation) or .png (filmstrip)' },
+  },
+  async run(f) {
+    const out = f.out;
     if (!/\.(gif|png)$/i.test(out)) throw new UsageError('--out must end in .gif or .png');
     const frames: RgbImage[] = [];
     let summary: string;
-    const input = args.flags.in as string | undefined;
+    const input = f.in;
     if (input !== undefined) {
-      const k = args.flags.episode as number;
-      if (!Number.isInteger(k) || k < 0) throw new UsageError('--episode must be a non-negative integer');
+      const k = f.episode;
       let found: Episode | null = null;
       let i = 0;
       for await (const ep of openDataset(input).episodes()) {
@@ -113,12 +103,9 @@ export const simPlayCommand: Command = {
       const gt = found.groundTruth;
       summary = `"${found.instruction}": ${found.steps.length} steps${gt ? `, ${gt.success ? 'success' : 'failure'}` : ''}`;
     } else {
-      const size = args.flags.size as number;
-      if (!Number.isInteger(size) || size < 16 || size > 1024) throw new UsageError('--size must be an integer in [16, 1024]');
-      const seed = args.flags.seed as number;
-      if (!Number.isSafeInteger(seed) || seed < 0) throw new UsageError('--seed must be a non-negative integer');
-      const rng = new Rng(seed);
-      const task = sampleTask(args.flags.task as TaskFamily, rng, args.flags.suite as Suite);
+      const size = f.size;
+      const rng = new Rng(f.seed);
+      const task = sampleTask(f.task, rng, f.suite);
       const { success, episode } = runExpert(task, rng, { episodeId: 'play', render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }) });
       summary = `"${task.instruction}": ${episode.steps.length} steps, ${success ? 'success' : 'failure'}`;
     }
@@ -139,4 +126,4 @@ export const simPlayCommand: Command = {
     console.log(`${summary}; wrote ${out}`);
     return 0;
   },
-};
+});
