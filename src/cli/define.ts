@@ -76,6 +76,8 @@ export function checkFlags<F extends Record<string, FlagDef>>(flags: F, values: 
     if (v === undefined) v = d.default ?? (d.type === 'boolean' ? false : undefined);
     if (d.required && (v === undefined || v === '')) throw new UsageError(`--${name} is required`, d.help);
     if (d.type === 'number' && typeof v === 'number') {
+      const outside = (d.min !== undefined && v < d.min) || (d.max !== undefined && v > d.max);
+      if (d.integer && d.min !== undefined && d.max !== undefined && (outside || !Number.isInteger(v))) throw new UsageError(`--${name} must be a whole number from ${d.min} to ${d.max}, got ${v}`);
       if (d.integer && !Number.isInteger(v)) throw new UsageError(`--${name} needs a whole number, got ${v}`);
       if (d.min !== undefined && v < d.min) throw new UsageError(`--${name} must be at least ${d.min}, got ${v}`);
       if (d.max !== undefined && v > d.max) throw new UsageError(`--${name} must be at most ${d.max}, got ${v}`);
