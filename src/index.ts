@@ -9,5 +9,6 @@ export * from './corpus/index.ts';
 export * from './train/index.ts';
 export * from './pretrain/index.ts';
 export * from './eval/index.ts';
+export * from './policy/index.ts';
 export * from './serve/index.ts';
 export { initBackend, getBackend } from './tensor/index.ts';
