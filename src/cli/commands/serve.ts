@@ -1,21 +1,14 @@
 // `vlm2vla serve`: a model (and adapter) as a policy behind openpi's WebSocket protocol, HTTP JSON and
 // the OpenAI-compatible chat endpoint, until SIGTERM/SIGINT.
-import type { Command } from '../command.ts';
-import { requireString } from '../args.ts';
+import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { loadModelPolicy } from '../../policy/load.ts';
 import { closeOnSignal, startServer } from '../../serve/index.ts';
 import { chatRoutes, loadChatModel } from '../../serve/chat.ts';
 
-function wholeNumber(value: unknown, flag: string, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  return value;
-}
-
-export const serveCommand: Command = {
+export const serveCommand = defineCommand({
   name: 'serve',
   summary: 'serve a model as a robot policy (openpi WebSocket, HTTP JSON) and a chat model (OpenAI API)',
-  usage: '--model DIR [--adapter RUN] [--port 8000] [--host 127.0.0.1] [--api-key-env VAR] [--max-queue N] [--debug]',
   description:
     'Loads the model (and LoRA adapter) as the hierarchical VLA policy and serves it on one port:\n' +
     "  ws://HOST:PORT            openpi's policy protocol (openpi_client.WebsocketClientPolicy, vlm2vla/client)\n" +
@@ -25,38 +18,34 @@ export const serveCommand: Command = {
     'Binds 127.0.0.1 unless --host says otherwise; with --api-key-env VAR every request needs\n' +
     '"Authorization: Api-Key $VAR" (or "Bearer $VAR"). One log line per request. SIGTERM or Ctrl-C\n' +
     'stops accepting, answers the requests in flight, then exits 0. See docs/serve.md.',
-  flags: [
-    { name: 'model', type: 'string', help: 'model folder (config.json, weights, tokenizer files)' },
-    { name: 'adapter', type: 'string', help: 'a `vlm2vla train` run folder or a PEFT adapter folder' },
-    { name: 'port', type: 'number', help: 'TCP port (0 picks a free one)', default: 8000 },
-    { name: 'host', type: 'string', help: 'interface to bind; 0.0.0.0 serves other machines (use an API key then)', default: '127.0.0.1' },
-    { name: 'api-key-env', type: 'string', help: 'name of the environment variable holding the API key clients must send' },
-    { name: 'max-queue', type: 'number', help: 'requests that may wait for the model before new ones are answered busy', default: 16 },
-    { name: 'max-connections', type: 'number', help: 'open WebSocket connections', default: 64 },
-    { name: 'timeout', type: 'number', help: 'seconds a request may wait and run before it is answered E_TIMEOUT', default: 120 },
-    { name: 'greedy', type: 'boolean', help: 'greedy decoding in every stage (default: the paper’s sampling)' },
-    { name: 'seed', type: 'number', help: 'sampling seed', default: 0 },
-    { name: 'verifier', type: 'string', help: 'subtask verifier: model, budget:K', default: 'model' },
-    { name: 'no-chat', type: 'boolean', help: 'do not serve the OpenAI-compatible chat endpoint' },
-    { name: 'debug', type: 'boolean', help: 'error messages to clients include stack traces' },
-  ],
-  async run(args) {
-    const model = requireString(args, 'model');
-    const adapter = args.flags.adapter as string | undefined;
-    const port = wholeNumber(args.flags.port, 'port', 0, 65535);
-    const maxQueue = wholeNumber(args.flags['max-queue'], 'max-queue', 0, 100_000);
-    const maxConnections = wholeNumber(args.flags['max-connections'], 'max-connections', 1, 100_000);
-    const timeout = args.flags.timeout as number;
+  flags: {
+    model: { type: 'string', required: true, meta: 'DIR', help: 'model folder (config.json, weights, tokenizer files)' },
+    adapter: { type: 'string', meta: 'RUN', help: 'a `vlm2vla train` run folder or a PEFT adapter folder' },
+    port: { type: 'number', integer: true, min: 0, max: 65535, default: 8000, help: 'TCP port (0 picks a free one)' },
+    host: { type: 'string', default: '127.0.0.1', help: 'interface to bind; 0.0.0.0 serves other machines (use an API key then)' },
+    'api-key-env': { type: 'string', meta: 'VAR', help: 'name of the environment variable holding the API key clients must send' },
+    'max-queue': { type: 'number', integer: true, min: 0, max: 100_000, default: 16, help: 'requests that may wait for the model before new ones are answered busy' },
+    'max-connections': { type: 'number', integer: true, min: 1, max: 100_000, default: 64, help: 'open WebSocket connections' },
+    timeout: { type: 'number', default: 120, help: 'seconds a request may wait and run before it is answered E_TIMEOUT' },
+    greedy: { type: 'boolean', help: 'greedy decoding in every stage', defaultHelp: 'the paper’s sampling' },
+    seed: { type: 'number', integer: true, min: 0, default: 0, help: 'sampling seed' },
+    verifier: { type: 'string', default: 'model', help: 'subtask verifier: model, budget:K' },
+    'no-chat': { type: 'boolean', help: 'do not serve the OpenAI-compatible chat endpoint' },
+    debug: { type: 'boolean', help: 'error messages to clients include stack traces' },
+  },
+  async run(f) {
+    const { model, adapter, port, host, timeout } = f;
+    const maxQueue = f['max-queue'];
+    const maxConnections = f['max-connections'];
+    const keyEnv = f['api-key-env'];
     if (!(timeout > 0)) throw new UsageError(`--timeout must be a positive number of seconds, got ${timeout}`);
-    const host = args.flags.host as string;
-    const keyEnv = args.flags['api-key-env'] as string | undefined;
     let apiKey: string | undefined;
     if (keyEnv !== undefined) {
       apiKey = process.env[keyEnv];
       if (!apiKey) throw new UsageError(`--api-key-env ${keyEnv}: the environment variable ${keyEnv} is not set or empty`, `export ${keyEnv}=<a long random key> before starting the server`);
     }
-    const policy = await loadModelPolicy({ model, ...(adapter ? { adapter } : {}), greedy: args.flags.greedy === true, seed: args.flags.seed as number, verifier: args.flags.verifier as string });
-    const chat = args.flags['no-chat'] === true ? null : loadChatModel(model, adapter);
+    const policy = await loadModelPolicy({ model, ...(adapter ? { adapter } : {}), greedy: f.greedy, seed: f.seed, verifier: f.verifier });
+    const chat = f['no-chat'] ? null : loadChatModel(model, adapter);
     const server = await startServer({
       policy,
       host,
@@ -64,7 +53,7 @@ export const serveCommand: Command = {
       maxQueue,
       maxConnections,
       requestTimeoutMs: timeout * 1000,
-      debug: args.flags.debug === true,
+      debug: f.debug,
       ...(apiKey ? { apiKey } : {}),
       ...(chat ? { routes: chatRoutes(chat) } : {}),
       log: (line) => console.log(line),
@@ -80,4 +69,4 @@ export const serveCommand: Command = {
     console.log('vlm2vla serve: stopped');
     return 0;
   },
-};
+});
