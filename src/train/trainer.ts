@@ -1,9 +1,9 @@
 // The trainer: one loop for pretraining and fine-tuning. The loss of a micro-batch comes from an
 // objective (default: next-token cross-entropy only on the tokens an example marks — assistant
-// tokens); recipes pass their own (the pretraining's vision stage and grounding). AdamW, a learning-rate schedule with warm-up, gradient
-// accumulation and clipping, validation loss every N steps, crash-safe checkpoints every N steps and
-// at the end (trainable tensors, optimizer moments, data cursor, RNG state), exact resume, metrics
-// JSONL and a loss-curve SVG.
+// tokens); recipes pass their own (the pretraining's vision stage and grounding). AdamW, a
+// learning-rate schedule with warm-up, gradient accumulation and clipping, validation loss every N
+// steps, crash-safe checkpoints every N steps and at the end (trainable tensors, optimizer moments,
+// data cursor, RNG state), exact resume, metrics JSONL and a loss-curve SVG.
 //
 // Determinism: the example order of epoch e is a shuffle seeded by (seed, e); a micro-batch takes the
 // next `batchSize` examples from a cursor that runs across epochs. Dropout randomness comes from one
