@@ -4,7 +4,7 @@
 // SIGKILL at random moments 10 times loses and duplicates nothing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,25 +75,39 @@ test('killed with SIGKILL at random moments 10 times and resumed: no episode los
   const out = mkdtempSync(join(tmpdir(), 'vlm2vla-oa-kill-'));
   const child = fileURLToPath(new URL('./testing/openai-child.ts', import.meta.url));
   const rng = new Rng(4);
-  const run = (killAfterMs: number | null) =>
+  // Each kill lands at a random moment after the child has written 1–3 more records, so the test
+  // needs no assumption about how fast a child starts on a loaded machine.
+  const count = () => (existsSync(join(out, ANNOTATIONS_FILE)) ? readAnnotations(join(out, ANNOTATIONS_FILE)).length : 0);
+  const run = (kill: { records: number; delayMs: number } | null) =>
     new Promise<number | null>((resolve) => {
+      const start = count();
       const p = spawn(process.execPath, ['--import', 'tsx', child, data, out, server.url], { env: { ...process.env, TEST_API_KEY: KEY }, stdio: 'ignore' });
-      const timer = killAfterMs === null ? null : setTimeout(() => p.kill('SIGKILL'), killAfterMs);
+      let timer: NodeJS.Timeout | null = null;
+      // A child stuck behind the fake server's hung requests is killed all the same.
+      const guard = kill === null ? null : setTimeout(() => p.kill('SIGKILL'), 20_000);
+      const poll = kill === null ? null : setInterval(() => {
+        if (timer === null && count() >= start + kill.records) timer = setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
+      }, 10);
       p.on('exit', (code) => {
+        if (poll) clearInterval(poll);
         if (timer) clearTimeout(timer);
+        if (guard) clearTimeout(guard);
         resolve(code);
       });
     });
-  const progress: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    await run(rng.int(400, 1400));
-    progress.push(readAnnotations(join(out, ANNOTATIONS_FILE)).length);
+  try {
+    const progress: number[] = [];
+    for (let i = 0; i < 10 && count() < 16; i++) {
+      await run({ records: rng.int(1, 3), delayMs: rng.int(0, 150) });
+      progress.push(count());
+    }
+    // The kills landed while work was going on: records accumulated across killed runs.
+    assert.ok(progress[0]! < 16 && progress.some((n, i) => i > 0 && n > progress[i - 1]!), `records after each kill: ${progress.join(', ')}`);
+    assert.equal(await run(null), 0);
+    const records = readAnnotations(join(out, ANNOTATIONS_FILE));
+    const ids = records.map((r) => r.episode.episodeId).sort();
+    assert.deepEqual(ids, Array.from({ length: 16 }, (_, i) => `oa-${i}`).sort());
+  } finally {
+    await server.close();
   }
-  // The kills landed while work was going on: records accumulated across killed runs.
-  assert.ok(progress[0]! < 16 && progress.some((n, i) => i > 0 && n > progress[i - 1]!), `records after each kill: ${progress.join(', ')}`);
-  assert.equal(await run(null), 0);
-  const records = readAnnotations(join(out, ANNOTATIONS_FILE));
-  const ids = records.map((r) => r.episode.episodeId).sort();
-  assert.deepEqual(ids, Array.from({ length: 16 }, (_, i) => `oa-${i}`).sort());
-  await server.close();
 });
