@@ -178,6 +178,11 @@ test('the viewer over an eval run: outcome filter, filmstrip replayed from the t
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-view-run-'));
   try {
     cpSync(fx.random, join(dir, 'run'), { recursive: true });
+    // Text a model generated is shown as text, never as markup.
+    const first = join(dir, 'run', 'traces', 'in-distribution-0.jsonl');
+    const lines = readFileSync(first, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    lines[0]!.text = { subtask: '<script>alert(1)</script>', plan: 'move "left" & <b>up</b>', chunk: '[[1.0, 0.0, 0.0, 1]]' };
+    writeFileSync(first, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     const src = await loadViewSource({ dir: join(dir, 'run') });
     assert.equal(src.kind, 'eval-sim');
     const server = await startViewServer(src, { frames: 3 });
@@ -188,6 +193,8 @@ test('the viewer over an eval run: outcome filter, filmstrip replayed from the t
       assert.ok(failures > 0);
       const ep = await get(server, '/episode/0');
       assert.equal((ep.body.match(/<figure><img src="data:image\/png;base64,/g) ?? []).length, 3);
+      assert.ok(!ep.body.includes('<script>') && !ep.body.includes('<b>up'), 'generated text is escaped');
+      assert.match(ep.body, /&lt;script&gt;alert\(1\)&lt;\/script&gt;/);
       const href = /<a href="(\/run\/traces\/[^"]+)">trace<\/a>/.exec(ep.body)![1]!;
       const trace = await get(server, href);
       assert.equal(trace.status, 200);

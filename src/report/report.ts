@@ -152,7 +152,7 @@ function filmstripHtml(ep: ReplayedEpisode, journaled: EpisodeResult, arm: strin
   const outcome = ep.success ? 'success' : 'failure';
   const imgs = ep.frames.map((f) => `<img src="${pngDataUri(f.image)}" alt="${escapeXml(f.cycle < 0 ? `final frame: ${outcome}` : `cycle ${f.cycle}: ${f.caption.join(' / ') || 'no text'}`)}" title="${escapeXml(f.caption.join('\n'))}">`).join('');
   return `<figure class="filmstrip ${outcome}" data-arm="${escapeXml(arm)}" data-suite="${escapeXml(suite)}" data-outcome="${outcome}"><div class="frames">${imgs}</div>` +
-    `<figcaption><span class="outcome-${outcome}">${outcome}</span> · ${escapeXml(journaled.instruction)} · ${escapeXml(journaled.family)} · ${ep.steps} steps, ${ep.cycles} cycles, ${journaled.malformed} malformed · end: ${escapeXml(journaled.end)} · <a href="${escapeXml(link)}">trace</a></figcaption></figure>`;
+    `<figcaption><span class="outcome-${outcome}">${outcome}</span> · ${escapeXml(journaled.instruction)} · ${escapeXml(journaled.family)} · ${ep.steps} steps, ${ep.cycles} cycles, ${escapeXml(String(journaled.malformed))} malformed · end: ${escapeXml(journaled.end)} · <a href="${escapeXml(link)}">trace</a></figcaption></figure>`;
 }
 
 /** The report's HTML. */

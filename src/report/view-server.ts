@@ -84,7 +84,7 @@ function indexPage(src: ViewSource, q: URLSearchParams): string {
   const rows = shown.map((e) => {
     const ann = src.annotations.get(e.episodeId);
     const chats = src.sft?.byEpisode.get(e.episodeId)?.length ?? 0;
-    return `<tr><td><a href="/episode/${e.n}">${e.n}</a></td><td>${escapeXml(e.episodeId)}</td><td>${escapeXml(e.instruction)}</td><td>${escapeXml(e.task)}</td><td>${escapeXml(e.suite ?? '–')}</td><td${e.outcome ? ` class="${e.outcome}"` : ''}>${e.outcome ?? 'demonstration'}</td><td>${e.steps}</td><td>${ann ? `${ann.status === 'ok' ? ann.segments.length : 0} segments` : '–'}</td><td>${chats || '–'}</td></tr>`;
+    return `<tr><td><a href="/episode/${e.n}">${e.n}</a></td><td>${escapeXml(e.episodeId)}</td><td>${escapeXml(e.instruction)}</td><td>${escapeXml(e.task)}</td><td>${escapeXml(e.suite ?? '–')}</td><td${e.outcome ? ` class="${e.outcome}"` : ''}>${e.outcome ?? 'demonstration'}</td><td>${escapeXml(String(e.steps))}</td><td>${ann ? `${ann.status === 'ok' ? ann.segments.length : 0} segments` : '–'}</td><td>${chats || '–'}</td></tr>`;
   });
   return page(src.title, [
     `<h1>${escapeXml(src.title)}</h1>`,
@@ -120,7 +120,7 @@ function chatExamples(src: ViewSource, e: ViewEpisode): string {
   if (!recs || recs.length === 0) return '<p>No chat example of this episode in the SFT dataset.</p>';
   return recs.map((r, i) => {
     let img = 0;
-    const msgs = r.messages.map((m) => `<div><span class="role">${m.role}</span>${m.content.map((c) => (c.type === 'image' ? `<img src="/sft/${r.images[img++]!.split('/').map(encodeURIComponent).join('/')}" alt="image ${img}">` : escapeXml(c.text))).join(' ')}</div>`).join('');
+    const msgs = r.messages.map((m) => `<div><span class="role">${escapeXml(String(m.role))}</span>${m.content.map((c) => (c.type === 'image' ? `<img src="/sft/${r.images[img++]!.split('/').map(encodeURIComponent).join('/')}" alt="image ${img}">` : escapeXml(c.text))).join(' ')}</div>`).join('');
     return `<div class="chat" data-stage="${escapeXml(r.meta.stage)}"><b>#${i} ${escapeXml(r.meta.stage)}</b>${msgs}</div>`;
   }).join('\n');
 }
@@ -129,7 +129,7 @@ function episodePage(src: ViewSource, e: ViewEpisode, frames: number): string {
   const parts: string[] = [];
   const nav = `<nav><a href="/">all episodes</a>${e.n > 0 ? `<a href="/episode/${e.n - 1}">previous</a>` : ''}${e.n + 1 < src.episodes.length ? `<a href="/episode/${e.n + 1}">next</a>` : ''}</nav>`;
   parts.push(nav, `<h1>${escapeXml(e.instruction)}</h1>`);
-  parts.push(`<p>episode <code>${escapeXml(e.episodeId)}</code> · task ${escapeXml(e.task)} · suite ${escapeXml(e.suite ?? '–')} · ${e.outcome ? `<span class="${e.outcome}">${e.outcome}</span>` : 'demonstration'} · ${e.steps} steps</p>`);
+  parts.push(`<p>episode <code>${escapeXml(e.episodeId)}</code> · task ${escapeXml(e.task)} · suite ${escapeXml(e.suite ?? '–')} · ${e.outcome ? `<span class="${e.outcome}">${e.outcome}</span>` : 'demonstration'} · ${escapeXml(String(e.steps))} steps</p>`);
   let actions: ArrayLike<number>[] = [];
   if (e.episode) {
     const ep = e.episode;
@@ -151,7 +151,7 @@ function episodePage(src: ViewSource, e: ViewEpisode, frames: number): string {
     const { traces } = readTraces(src, e.result.key);
     const traceHref = `/run/traces/${encodeURIComponent(e.result.key.replace('/', '-'))}.jsonl`;
     parts.push(`<h2>Filmstrip (replayed from the <a href="${traceHref}">trace</a>)</h2><div class="frames">${replay.frames.map((f) => `<figure><img src="${pngDataUri(f.image)}" alt="${f.cycle < 0 ? 'final frame' : `cycle ${f.cycle}`}"><figcaption>${f.cycle < 0 ? escapeXml(f.caption.join(' ')) : `cycle ${f.cycle}, step ${f.step}`}</figcaption></figure>`).join('')}</div>`);
-    parts.push(`<h2>Cycles</h2><table class="cycles"><thead><tr><th>cycle</th><th>step</th><th>subtask</th><th>plan</th><th>chunk</th><th>steps</th><th>malformed</th><th>verified</th><th>failed</th><th>ms</th></tr></thead><tbody>${traces.map((t) => `<tr><td>${t.cycle}</td><td>${t.step}</td><td>${escapeXml(t.text?.subtask ?? '')}</td><td>${escapeXml(t.text?.plan ?? '')}</td><td><code>${escapeXml(t.text?.chunk ?? '')}</code></td><td>${t.actions.length}</td><td>${t.malformed}</td><td>${t.verified === null ? '' : String(t.verified)}</td><td>${escapeXml(t.failed ?? '')}</td><td>${Number.isFinite(t.ms) ? t.ms.toFixed(0) : ''}</td></tr>`).join('')}</tbody></table>`);
+    parts.push(`<h2>Cycles</h2><table class="cycles"><thead><tr><th>cycle</th><th>step</th><th>subtask</th><th>plan</th><th>chunk</th><th>steps</th><th>malformed</th><th>verified</th><th>failed</th><th>ms</th></tr></thead><tbody>${traces.map((t) => `<tr><td>${escapeXml(String(t.cycle))}</td><td>${escapeXml(String(t.step))}</td><td>${escapeXml(String(t.text?.subtask ?? ''))}</td><td>${escapeXml(String(t.text?.plan ?? ''))}</td><td><code>${escapeXml(String(t.text?.chunk ?? ''))}</code></td><td>${t.actions.length}</td><td>${escapeXml(String(t.malformed))}</td><td>${t.verified === null ? '' : escapeXml(String(t.verified))}</td><td>${escapeXml(String(t.failed ?? ''))}</td><td>${typeof t.ms === 'number' && Number.isFinite(t.ms) ? t.ms.toFixed(0) : ''}</td></tr>`).join('')}</tbody></table>`);
     actions = traces.flatMap((t) => t.actions).slice(0, e.steps);
   }
   parts.push(`<h2>Actions over time</h2>${actionCharts(actions)}`);
