@@ -3,7 +3,7 @@
 // teach a from-scratch model to write well-formed lists within minutes? Prints the held-out VQA table
 // (with the well-formed lists of the `lists` and `json` categories) and the CPU time it took. Used for
 // docs/notes/2026-12-03.md.
-// Run: node --import tsx experiments/probes/list-pilot.ts --out /tmp/list-pilot [--steps 600] [--vision-steps 300] [--warmup-steps 100] [--per-category 50] [--seed 0]
+// Run: node --import tsx experiments/probes/list-pilot.ts --out /tmp/list-pilot [--steps 600] [--vision-steps 300] [--warmup-steps 100] [--per-category 50] [--seed 0] [--resume]
 import { existsSync } from 'node:fs';
 import { PRETRAIN_PRESETS, pretrain } from '../../src/pretrain/pretrain.ts';
 import type { PretrainPreset } from '../../src/pretrain/pretrain.ts';
@@ -13,11 +13,11 @@ import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('list-pilot');
 const { values } = parseArgsOrFail(
-  { options: { out: { type: 'string' }, steps: { type: 'string', default: '600' }, 'vision-steps': { type: 'string', default: '300' }, 'warmup-steps': { type: 'string', default: '100' }, 'per-category': { type: 'string', default: '50' }, seed: { type: 'string', default: '0' } } },
+  { options: { out: { type: 'string' }, steps: { type: 'string', default: '600' }, 'vision-steps': { type: 'string', default: '300' }, 'warmup-steps': { type: 'string', default: '100' }, 'per-category': { type: 'string', default: '50' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false } } },
   fail,
 );
 if (!values.out) fail('--out DIR is required (the pilot model; its checkpoints go to DIR.run)');
-if (existsSync(`${values.out}.run`)) fail(`${values.out}.run exists: choose another --out`);
+if (existsSync(`${values.out}.run`) && !values.resume) fail(`${values.out}.run exists: choose another --out, or --resume`);
 const steps = wholeNumberOrFail(values.steps, '--steps', 1, 100_000, fail);
 const visionSteps = wholeNumberOrFail(values['vision-steps'], '--vision-steps', 1, 100_000, fail);
 const warmupSteps = wholeNumberOrFail(values['warmup-steps'], '--warmup-steps', 0, steps, fail);
@@ -38,7 +38,7 @@ await initBackend();
 const cpu = process.cpuUsage();
 const started = performance.now();
 const command = process.argv.slice(1).join(' ');
-const r = await pretrain({ preset, out: values.out, seed, command: `node --import tsx ${command}` });
+const r = await pretrain({ preset, out: values.out, seed, resume: values.resume, command: `node --import tsx ${command}` });
 const used = process.cpuUsage(cpu);
 console.log(`\n${values.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.steps} language steps, final loss ${r.finalLoss.toFixed(4)}`);
 console.log(`time: ${((performance.now() - started) / 60_000).toFixed(1)} min wall, ${((used.user + used.system) / 60e6).toFixed(1)} min CPU (all threads; ${(r.trainSeconds / 60).toFixed(1)} min of optimizer steps)\n`);
