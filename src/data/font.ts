@@ -1,7 +1,7 @@
-// A 3×5 pixel bitmap font (lower-case letters, digits, basic punctuation; upper case drawn as lower
+// A 3×5 pixel bitmap font (lower-case letters, digits, the punctuation of action texts; upper case drawn as lower
 // case) for labelling contact sheets without a font dependency.
 // Each glyph: 5 rows of 3 bits, top row first, as a 15-character string of 0/1.
-const GLYPHS: Record<string, string> = {
+export const GLYPHS: Record<string, string> = {
   a: '010101111101101', b: '110101110101110', c: '011100100100011', d: '110101101101110', e: '111100110100111',
   f: '111100110100100', g: '011100101101011', h: '101101111101101', i: '111010010010111', j: '001001001101010',
   k: '101101110101101', l: '100100100100111', m: '101111111101101', n: '110101101101101', o: '010101101101010',
@@ -11,6 +11,9 @@ const GLYPHS: Record<string, string> = {
   '4': '101101111001001', '5': '111100110001110', '6': '011100110101010', '7': '111001010010010', '8': '010101010101010',
   '9': '010101011001110', '.': '000000000000010', ',': '000000000010100', '-': '000000111000000', "'": '010010000000000',
   ':': '000010000010000', '/': '001001010100100', '#': '101111101111101', '(': '010100100100010', ')': '010001001001010',
+  '[': '110100100100110', ']': '011001001001011', ';': '000010000010100', '!': '010010010000010', '?': '110001010000010',
+  '%': '101001010100101', '+': '000010111010000', '=': '000111000111000', '"': '101101000000000', '_': '000000000000111',
+  '<': '001010100010001', '>': '100010001010100',
 };
 
 /** Draws `text` into an RGB image at (x, y) with pixel size `scale`; returns the width used. */
