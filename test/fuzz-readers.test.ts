@@ -25,6 +25,10 @@ import { buildSft, openSftDataset, DEFAULT_EXAMPLES } from '../src/sft/index.ts'
 import { Tokenizer } from '../src/tokenizer/index.ts';
 import { parseGemma3Config } from '../src/models/gemma3/config.ts';
 import { readModelConfigJson } from '../src/models/gemma3/files.ts';
+import { Gemma3Model } from '../src/models/gemma3/model.ts';
+import { tinyGemma3Config, randomParams } from '../src/models/gemma3/testing.ts';
+import { addAdapter, saveAdapter, loadAdapter, adapterParameters, decoderTargets } from '../src/models/lora/adapter.ts';
+import { PAPER_LORA } from '../src/models/lora/peft.ts';
 
 const N = Number(process.env.VLM2VLA_FUZZ_N ?? 200);
 /** Per reader; a run that reaches it stops early and must still have tried 200 mutants. */
@@ -352,6 +356,37 @@ test('fuzz: tokenizer.json and config.json of the embedded model (byte-level mut
     return { bytes: m(cfgBytes, rng, [0, cfgBytes.length]), label: name };
   }, readCfg, readCfg(cfgBytes));
   check(cfgRow);
+});
+
+test('fuzz: PEFT adapter folders (adapter_config.json and the adapter safetensors header)', { timeout: 600_000 }, async () => {
+  const cfg = tinyGemma3Config();
+  const host = new Gemma3Model(cfg, randomParams(cfg, 4));
+  addAdapter(host, 'saved', { ...PAPER_LORA, r: 2, alpha: 4, targetModules: decoderTargets('gemma3') }, 1);
+  const dir = join(root, 'adapter');
+  saveAdapter(host, 'saved', dir);
+  const files = ['adapter_config.json', 'adapter_model.safetensors'].map((f) => [f, readFileSync(join(dir, f))] as const);
+  let n = 0;
+  let current: string = files[0]![0];
+  const read = (b: Uint8Array) => {
+    writeFileSync(join(dir, current), b);
+    const fresh = new Gemma3Model(cfg, randomParams(cfg, 4));
+    const name = `fz${n++}`;
+    const config = loadAdapter(fresh, dir, name);
+    const sum = adapterParameters(fresh, name).map((t) => t.data.reduce((a, v) => a + v, 0));
+    if (!sum.every(Number.isFinite)) throw new Error('non-finite adapter weights accepted');
+    for (const [f, bytes] of files) writeFileSync(join(dir, f), bytes);
+    return `${config.r}|${config.alpha}|${sum.map((v) => v.toFixed(4)).join(',')}`;
+  };
+  const original = read(files[0]![1]);
+  const row = await fuzz('PEFT adapter', 251, N, (rng) => {
+    const [file, bytes] = files[rng.int(0, 1)]!;
+    current = file;
+    for (const [f, b] of files) writeFileSync(join(dir, f), b);
+    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+    const headerEnd = file.endsWith('.safetensors') ? Math.min(bytes.length, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))) : bytes.length;
+    return { bytes: m(bytes, rng, [0, headerEnd]), label: `${name} in ${file}` };
+  }, read, original);
+  check(row);
 });
 
 test('fuzz table', { skip: !process.env.VLM2VLA_FUZZ_TABLE && 'set VLM2VLA_FUZZ_TABLE=1 to print the table' }, () => {
