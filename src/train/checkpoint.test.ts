@@ -58,6 +58,19 @@ test('SIGKILL at every crash point of a save leaves the previous checkpoint inta
   }
 });
 
+test('a checkpoint that fails while being written (disk full) leaves no partial folder, and the last one stays', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ckpt-full-'));
+  const store = new CheckpointStore(dir, 2);
+  await store.save(1, (tmp) => writeFileSync(join(tmp, 'w.bin'), Buffer.alloc(10, 1)));
+  const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC', syscall: 'write' });
+  await assert.rejects(store.save(2, (tmp) => {
+    writeFileSync(join(tmp, 'w.bin'), Buffer.alloc(10, 2));
+    throw enospc;
+  }), (e: unknown) => e === enospc);
+  assert.deepEqual(readdirSync(dir), ['step-00000001']);
+  assert.equal((await store.latest())!.step, 1);
+});
+
 test('learning-rate schedules: warm-up, linear and cosine decay, floors; bad configs are typed errors', () => {
   const base = { lr: 1e-3, warmupSteps: 10, totalSteps: 110 };
   assert.equal(lrAt(0, { ...base, kind: 'linear' }), 1e-4);

@@ -65,7 +65,13 @@ export class CheckpointStore {
     if (!Number.isInteger(step) || step < 0 || step > 99_999_999) throw new RangeError(`checkpoint step ${step} out of range`);
     const tmp = join(this.dir, `.tmp-${randomBytes(4).toString('hex')}`);
     mkdirSync(tmp);
-    await write(tmp);
+    try {
+      await write(tmp);
+    } catch (e) {
+      // A full disk (ENOSPC) mid-checkpoint: free what the partial checkpoint took, then report it.
+      rmSync(tmp, { recursive: true, force: true });
+      throw e;
+    }
     crashPoint('checkpoint:files-written');
     const files: CheckpointManifest['files'] = {};
     for (const name of readdirSync(tmp).sort()) {
