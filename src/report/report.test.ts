@@ -120,6 +120,7 @@ test('the viewer over a dataset: episodes filterable by task, frames, actions, a
     const index = await get(server, '/');
     assert.equal(index.status, 200);
     assert.equal((index.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, 3);
+    assert.equal((index.body.match(/<img class="thumb" src="data:image\/(jpeg|png);base64,/g) ?? []).length, 3 * 3, 'first, middle and last frame of each episode');
     const task = src.episodes[0]!.task;
     const filtered = await get(server, `/?task=${encodeURIComponent(task)}`);
     assert.equal((filtered.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, src.episodes.filter((e) => e.task === task).length);

@@ -44,7 +44,7 @@ thead th{background:#f3f3f3}form{margin:10px 0}label{margin-right:12px}
 .frames figcaption{font-size:.75em;max-width:160px}
 .success{color:#17823a;font-weight:600}.failure{color:#c0261c;font-weight:600}
 .chat{border:1px solid #e2e2e2;border-radius:6px;padding:6px;margin:8px 0}.chat img{width:96px;image-rendering:pixelated}
-.role{font-weight:600;margin-right:6px}nav a{margin-right:12px}code{font-size:.9em}
+.role{font-weight:600;margin-right:6px}.thumb{width:64px;image-rendering:pixelated;margin-right:2px}nav a{margin-right:12px}code{font-size:.9em}
 `;
 
 function page(title: string, body: string): string {
@@ -77,6 +77,18 @@ function select(name: string, values: readonly string[], current: string): strin
   return `<label>${name} <select name="${name}"><option value="">all</option>${values.map((v) => `<option value="${escapeXml(v)}"${v === current ? ' selected' : ''}>${escapeXml(v)}</option>`).join('')}</select></label>`;
 }
 
+/** A recorded episode's first, middle and last frames; a link to an eval episode's filmstrip. */
+function thumbnails(e: ViewEpisode): string {
+  const ep = e.episode;
+  if (!ep) return `<a href="/episode/${e.n}">filmstrip</a>`;
+  const cam = mainCamera(ep);
+  if (cam === undefined) return '–';
+  return spread(ep.steps.length, 3).map((t) => {
+    const img = ep.steps[t]!.images[cam]!;
+    return `<img class="thumb" src="data:image/${img.format};base64,${Buffer.from(img.bytes).toString('base64')}" alt="step ${t}">`;
+  }).join('');
+}
+
 function indexPage(src: ViewSource, q: URLSearchParams): string {
   const f = { task: q.get('task') ?? '', suite: q.get('suite') ?? '', outcome: q.get('outcome') ?? '' };
   const shown = src.episodes.filter((e) => (!f.task || e.task === f.task) && (!f.suite || e.suite === f.suite) && (!f.outcome || (e.outcome ?? 'demonstration') === f.outcome));
@@ -84,13 +96,13 @@ function indexPage(src: ViewSource, q: URLSearchParams): string {
   const rows = shown.map((e) => {
     const ann = src.annotations.get(e.episodeId);
     const chats = src.sft?.byEpisode.get(e.episodeId)?.length ?? 0;
-    return `<tr><td><a href="/episode/${e.n}">${e.n}</a></td><td>${escapeXml(e.episodeId)}</td><td>${escapeXml(e.instruction)}</td><td>${escapeXml(e.task)}</td><td>${escapeXml(e.suite ?? '–')}</td><td${e.outcome ? ` class="${e.outcome}"` : ''}>${e.outcome ?? 'demonstration'}</td><td>${escapeXml(String(e.steps))}</td><td>${ann ? `${ann.status === 'ok' ? ann.segments.length : 0} segments` : '–'}</td><td>${chats || '–'}</td></tr>`;
+    return `<tr><td><a href="/episode/${e.n}">${e.n}</a></td><td>${escapeXml(e.episodeId)}</td><td>${escapeXml(e.instruction)}</td><td>${escapeXml(e.task)}</td><td>${escapeXml(e.suite ?? '–')}</td><td${e.outcome ? ` class="${e.outcome}"` : ''}>${e.outcome ?? 'demonstration'}</td><td>${escapeXml(String(e.steps))}</td><td>${ann ? `${ann.status === 'ok' ? ann.segments.length : 0} segments` : '–'}</td><td>${chats || '–'}</td><td>${thumbnails(e)}</td></tr>`;
   });
   return page(src.title, [
     `<h1>${escapeXml(src.title)}</h1>`,
     `<form method="get" action="/">${select('task', distinct(src.episodes.map((e) => e.task)), f.task)}${select('suite', distinct(src.episodes.map((e) => e.suite)), f.suite)}${select('outcome', outcomes, f.outcome)}<button type="submit">filter</button></form>`,
     `<p>${shown.length} of ${src.episodes.length} episode(s)${src.truncated ? ` (the first ${src.episodes.length} of the dataset; raise --max-episodes to see more)` : ''}${src.annotations.size ? ` · ${src.annotations.size} annotation record(s)` : ''}${src.sft ? ` · chat examples from ${escapeXml(src.sft.dataset.dir)}` : ''}</p>`,
-    `<table class="episodes"><thead><tr><th>#</th><th>episode</th><th>instruction</th><th>task</th><th>suite</th><th>outcome</th><th>steps</th><th>annotation</th><th>chat examples</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    `<table class="episodes"><thead><tr><th>#</th><th>episode</th><th>instruction</th><th>task</th><th>suite</th><th>outcome</th><th>steps</th><th>annotation</th><th>chat examples</th><th>frames</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
   ].join('\n'));
 }
 
