@@ -153,12 +153,16 @@ export class FastBpeEncoder {
   /** Symbol → token id (-1: the string is not in the vocabulary), and symbol → string (for byte fallback). */
   #symId: Int32Array;
   #symText: string[];
+  #intern: Map<string, number>;
   /** BMP code unit → symbol of that one-character string (-1: none); astral code points in a map. */
   #charSym = new Int32Array(65536).fill(-1);
   #astralSym = new Map<number, number>();
-  /** Merge table: slots of [left, right, rank] (left -1: empty); rank → result symbol. */
+  /** Merge table: slots of [left, right, rank] (left -1: empty); rank → its parts and its result symbol (-1 until a
+   *  merge first applies: concatenating and interning all 500k results of Gemma 3 took most of the build). */
   #mask: number;
   #table: Int32Array;
+  #mergeLeft: Int32Array;
+  #mergeRight: Int32Array;
   #mergeResult: Int32Array;
   #byteIds = new Int32Array(256).fill(-1);
   /** Filter of code-unit pairs (a, b) some merge result contains as "…ab…": elsewhere a word can be cut. */
@@ -191,7 +195,7 @@ export class FastBpeEncoder {
     for (const t of parts.added) this.#addToTrie(t.content);
     for (let b = 0; b < 256; b++) this.#byteIds[b] = this.#tokensToIds.get(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`) ?? -1;
 
-    const intern = new Map<string, number>();
+    const intern = (this.#intern = new Map<string, number>());
     const texts: string[] = [];
     const symOf = (s: string): number => {
       let sym = intern.get(s);
@@ -210,8 +214,8 @@ export class FastBpeEncoder {
     // junction of a merge is recorded as a join: a symbol is a single code point or a merge result, so every pair of
     // neighbouring code points inside a symbol is the junction of some merge that built it.
     const count = parts.merges.length;
-    const left = new Int32Array(count).fill(-1);
-    const right = new Int32Array(count);
+    const left = (this.#mergeLeft = new Int32Array(count).fill(-1));
+    const right = (this.#mergeRight = new Int32Array(count));
     this.#mergeResult = new Int32Array(count).fill(-1);
     for (let i = 0; i < count; i++) {
       const m = parts.merges[i];
@@ -221,7 +225,6 @@ export class FastBpeEncoder {
       if (a.length === 0 || b.length === 0) continue;
       left[i] = symOf(a);
       right[i] = symOf(b);
-      this.#mergeResult[i] = symOf(a + b);
       const bit = joinHash(a.charCodeAt(a.length - 1), b.charCodeAt(0));
       this.#joins[bit >>> 3]! |= 1 << (bit & 7);
     }
@@ -478,7 +481,8 @@ export class FastBpeEncoder {
       const i = key - r * n;
       if (rank[i] !== r) continue;
       const j = next[i]!;
-      sym[i] = this.#mergeResult[r]!;
+      const merged = this.#mergeResult[r]!;
+      sym[i] = merged >= 0 ? merged : this.#resolve(r);
       const k = next[j]!;
       next[i] = k;
       if (k !== -1) prev[k] = i;
@@ -486,6 +490,26 @@ export class FastBpeEncoder {
       consider(i);
       if (prev[i]! !== -1) consider(prev[i]!);
     }
+  }
+
+  /** Interns the result of merge `r` the first time it applies. */
+  #resolve(r: number): number {
+    const text = this.#symText[this.#mergeLeft[r]!]! + this.#symText[this.#mergeRight[r]!]!;
+    let sym = this.#intern.get(text);
+    if (sym === undefined) {
+      // Every vocabulary string was interned when the tables were built: this one is not in the vocabulary.
+      sym = this.#symText.length;
+      this.#intern.set(text, sym);
+      this.#symText.push(text);
+      if (this.#symId.length <= sym) {
+        const grown = new Int32Array(2 * this.#symId.length + 16);
+        grown.set(this.#symId);
+        this.#symId = grown;
+      }
+      this.#symId[sym] = -1;
+    }
+    this.#mergeResult[r] = sym;
+    return sym;
   }
 
   #rankOf(a: number, b: number): number {
