@@ -3,7 +3,7 @@
 import { defineCommand } from '../define.ts';
 import { evaluateVqa, loadVqaModel, retention, vqaTable, VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED } from '../../eval/vqa.ts';
 import type { VqaOptions } from '../../eval/vqa.ts';
-import { writeFileAtomic } from '../../util/index.ts';
+import { writeFileAtomic, checkOutputFile } from '../../util/index.ts';
 
 export const evalVqaCommand = defineCommand({
   name: 'eval vqa',
@@ -25,6 +25,7 @@ export const evalVqaCommand = defineCommand({
   },
   async run(f) {
     const dir = f.model;
+    if (f.out) checkOutputFile(f.out);
     const options: VqaOptions = { seed: f.seed, perCategory: f['per-category'], batchSize: f['batch-size'] };
     const run = evaluateVqa(loadVqaModel(dir, f.adapter), options);
     const baselineDir = f.baseline;

@@ -8,6 +8,7 @@ import { Bf16Tensor } from '../../tensor/index.ts';
 import { loadModel, loadAdapter, adapterConfig } from '../../models/index.ts';
 import { exportGemma3Gguf, exportLoraGguf, vocabFromTokenizer } from '../../models/gemma3/gguf.ts';
 import { Tokenizer } from '../../tokenizer/index.ts';
+import { checkOutputFile } from '../../util/index.ts';
 
 export const modelInfoCommand = defineCommand({
   name: 'model info',
@@ -64,6 +65,8 @@ export const modelExportGgufCommand = defineCommand({
     const { model: dir, out } = f;
     const type = TYPES[f.type];
     if (f.adapter && !f['adapter-out']) throw new UsageError('--adapter needs --adapter-out', 'name the GGUF file the adapter goes to');
+    checkOutputFile(out);
+    if (f['adapter-out']) checkOutputFile(f['adapter-out']);
     if (!existsSync(join(dir, 'tokenizer.json'))) throw new UsageError(`${dir} has no tokenizer.json; the GGUF file needs the vocabulary`, 'copy the tokenizer files into the model folder');
     const model = loadModel(dir);
     const tok = Tokenizer.fromDir(dir);
