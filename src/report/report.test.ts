@@ -27,7 +27,7 @@ after(() => rmSync(fx.dir, { recursive: true, force: true }));
 
 test('vlm2vla report writes one self-contained HTML file with the tables, figures and filmstrips of the results', () => {
   const out = join(fx.dir, 'out', 'report.html');
-  const line = vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4'], fx.dir);
+  const line = vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4', '--figures', join(fx.dir, 'figures')], fx.dir);
   assert.match(line, /wrote .*report\.html: 2 arm\(s\), 2 suite\(s\), \d+ filmstrip\(s\)/);
   const html = readFileSync(out, 'utf8');
   assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'nothing is fetched from the network');
@@ -47,6 +47,7 @@ test('vlm2vla report writes one self-contained HTML file with the tables, figure
   assert.equal((svgs[1]!.match(/class="bar"/g) ?? []).length + (svgs[1]!.match(/class="na"/g) ?? []).length, 4);
   assert.equal((svgs[1]!.match(/class="whisker"/g) ?? []).length, (svgs[1]!.match(/class="bar"/g) ?? []).length);
   assert.equal((svgs[2]!.match(/<path d=/g) ?? []).length, 2);
+  assert.deepEqual(['retention', 'success', 'loss'].map((n) => readFileSync(join(fx.dir, 'figures', `${n}.svg`), 'utf8').trim()), svgs, 'the standalone figures are the report\'s');
   // Filmstrips: the expert's are successes, the random policy's failures; every trace link resolves.
   const strips = [...html.matchAll(/<figure class="filmstrip (\w+)" data-arm="([^"]+)" data-suite="([^"]+)" data-outcome="\w+">(.*?)<\/figure>/gs)];
   assert.ok(strips.length >= 4);

@@ -27,6 +27,9 @@ export interface ReportOptions {
   examples?: number;
   /** Frames per filmstrip, the final one included (default 6). */
   frames?: number;
+  /** Also write the figures as standalone SVG files into this folder (retention.svg, success.svg,
+   *  loss.svg). */
+  figures?: string;
 }
 
 export interface ReportSummary {
@@ -156,7 +159,7 @@ function filmstripHtml(ep: ReplayedEpisode, journaled: EpisodeResult, arm: strin
 }
 
 /** The report's HTML. */
-export function buildReport(o: ReportOptions): { html: string; summary: Omit<ReportSummary, 'bytes'> } {
+export function buildReport(o: ReportOptions): { html: string; figures: ReturnType<typeof reportFigures>; summary: Omit<ReportSummary, 'bytes'> } {
   const r = loadResults(o.in);
   const examples = o.examples ?? 2;
   const frames = o.frames ?? 6;
@@ -216,12 +219,13 @@ export function buildReport(o: ReportOptions): { html: string; summary: Omit<Rep
     }
   });
   const html = `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeXml(`${r.experiment} (${r.size}) — vlm2vla report`)}</title><style>${CSS}</style></head>\n<body>\n${parts.join('\n')}\n</body></html>\n`;
-  return { html, summary: { arms: r.arms.length, suites: suites.length, filmstrips } };
+  return { html, figures, summary: { arms: r.arms.length, suites: suites.length, filmstrips } };
 }
 
 /** Builds the report and writes it atomically to `o.out`. */
 export function writeReport(o: ReportOptions): ReportSummary {
-  const { html, summary } = buildReport(o);
+  const { html, figures, summary } = buildReport(o);
   writeFileAtomic(o.out, html);
+  if (o.figures !== undefined) for (const [name, svg] of Object.entries(figures)) writeFileAtomic(join(o.figures, `${name}.svg`), svg);
   return { ...summary, bytes: Buffer.byteLength(html) };
 }

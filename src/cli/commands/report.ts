@@ -18,10 +18,12 @@ export const reportCommand = defineCommand({
     out: { type: 'string', default: 'report.html', meta: 'FILE', help: 'the HTML file to write' },
     examples: { type: 'number', integer: true, min: 0, max: 50, default: 2, help: 'filmstrips per outcome (success, failure) per arm and suite' },
     frames: { type: 'number', integer: true, min: 2, max: 40, default: 6, help: 'frames per filmstrip (the last shows the outcome)' },
+    figures: { type: 'string', meta: 'DIR', help: 'also write the figures as SVG files into DIR (retention.svg, success.svg, loss.svg)' },
   },
   run(f) {
-    const s = writeReport({ in: f.in, out: f.out, examples: f.examples, frames: f.frames });
+    const s = writeReport({ in: f.in, out: f.out, examples: f.examples, frames: f.frames, ...(f.figures !== undefined ? { figures: f.figures } : {}) });
     console.log(`wrote ${f.out}: ${s.arms} arm(s), ${s.suites} suite(s), ${s.filmstrips} filmstrip(s), ${(s.bytes / 1024).toFixed(0)} KiB`);
+    if (f.figures !== undefined) console.log(`wrote ${f.figures}/retention.svg, success.svg, loss.svg`);
     return 0;
   },
 });
