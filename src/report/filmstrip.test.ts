@@ -8,14 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPolicy } from '../policy/create.ts';
 import { evaluateSim, readEpisodeJournals } from '../eval/closed-loop.ts';
-import type { CycleTrace, RunManifest } from '../eval/closed-loop.ts';
+import type { CycleTrace, RunManifest, SimEvalOptions } from '../eval/closed-loop.ts';
+import { traceFile } from './report.ts';
 import { SUITES } from '../sim/tasks.ts';
 import { TASK_FAMILIES } from '../sim/families.ts';
 import { VlmError } from '../errors/index.ts';
 import { readJsonl } from '../util/index.ts';
 import { captionFrame, captionOf, pngDataUri, replayEpisode, spread } from './filmstrip.ts';
 
-async function run(kind: 'expert' | 'random', out: string): Promise<void> {
+async function run(kind: 'expert' | 'random', out: string, extra: Partial<SimEvalOptions> = {}): Promise<void> {
   await evaluateSim({
     policy: () => createPolicy({ kind, seed: 0 }),
     policyInfo: { kind, seed: 0 },
@@ -26,13 +27,14 @@ async function run(kind: 'expert' | 'random', out: string): Promise<void> {
     out,
     limits: { maxSteps: 160, maxCycles: 60, imageSize: 64 },
     silent: true,
+    ...extra,
   });
 }
 
 function replayAll(out: string, frames = 3): { key: string; journaled: { success: boolean; steps: number }; replayed: ReturnType<typeof replayEpisode> }[] {
   const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunManifest;
   return [...readEpisodeJournals(out)].map(([key, r]) => {
-    const file = join(out, 'traces', `${key.replace('/', '-')}.jsonl`);
+    const file = traceFile(out, key);
     return { key, journaled: r, replayed: replayEpisode(manifest, key, readJsonl<CycleTrace>(file), file, { frames, width: 128 }) };
   });
 }
@@ -53,6 +55,17 @@ test('expert episodes replayed from their traces succeed in the journaled number
       assert.match(last.caption[0]!, e.journaled.success ? /^success/ : /^failure/);
       assert.ok(e.replayed.frames.length >= 2 && e.replayed.frames.length <= 3);
       for (const f of e.replayed.frames) assert.equal(f.image.rgb.length, f.image.width * f.image.height * 3);
+      assert.equal(e.replayed.actions.length, e.replayed.steps);
+    }
+    // Under a latency model with asynchronous execution a new chunk replaces the rest of the old one:
+    // the replay follows the same clock (300 ms extra per cycle, so chunks overlap).
+    await run('expert', join(dir, 'async'), { suites: ['in-distribution', 'semantic'], timing: { delayMs: 300, async: true } });
+    await run('random', join(dir, 'async-random'), { suites: ['in-distribution'], timing: { delayMs: 500, async: true } });
+    const timed = [...replayAll(join(dir, 'async'), 2), ...replayAll(join(dir, 'async-random'), 2)];
+    assert.ok(timed.some((e) => e.key.endsWith('#async')) && timed.some((e) => !e.key.endsWith('#async')));
+    for (const e of timed) {
+      assert.equal(e.replayed.success, e.journaled.success, `${e.key}: replayed outcome`);
+      assert.equal(e.replayed.steps, e.journaled.steps, `${e.key}: replayed steps`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ import { drawText } from '../data/font.ts';
 import { encodePng } from '../data/image.ts';
 import type { RgbImage } from '../data/image.ts';
 import { FormatError } from '../errors/index.ts';
-import { episodeSpec } from '../eval/closed-loop.ts';
+import { STEP_MS, episodeSpec } from '../eval/closed-loop.ts';
 import type { CycleTrace, RunManifest } from '../eval/closed-loop.ts';
 import { Rollout } from '../sim/rollout.ts';
 import { render } from '../sim/renderer.ts';
@@ -31,6 +31,8 @@ export interface ReplayedEpisode {
   steps: number;
   cycles: number;
   frames: FilmFrame[];
+  /** The steps executed, in order. */
+  actions: number[][];
 }
 
 export interface ReplayOptions {
@@ -94,16 +96,19 @@ export function captionFrame(frame: RgbImage, lines: readonly string[], label: s
   return { width, height, rgb };
 }
 
-function parseKey(key: string, where: string): { suite: Suite; index: number } {
-  const m = /^([a-z-]+)\/(\d+)$/.exec(key);
-  if (!m || !SUITES.includes(m[1] as Suite)) throw new FormatError('E_REPORT_TRACE', `${where}: episode key ${JSON.stringify(key)} is not <suite>/<index>`, { file: where, field: 'episode', fix: 'the trace is damaged or from another tool; rerun `vlm2vla eval sim`' });
-  return { suite: m[1] as Suite, index: Number(m[2]) };
+function parseKey(key: string, where: string): { suite: Suite; index: number; async: boolean } {
+  const m = /^([a-z-]+)\/(\d+)(#async)?$/.exec(key);
+  if (!m || !SUITES.includes(m[1] as Suite)) throw new FormatError('E_REPORT_TRACE', `${where}: episode key ${JSON.stringify(key)} is not <suite>/<index>[#async]`, { file: where, field: 'episode', fix: 'the trace is damaged or from another tool; rerun `vlm2vla eval sim`' });
+  return { suite: m[1] as Suite, index: Number(m[2]), async: m[3] !== undefined };
 }
 
-/** Replays episode `key` of the run described by `manifest` from its cycle traces (in order).
- *  `where` (the trace file) is named in errors. */
+/** Replays episode `key` of the run described by `manifest` from its cycle traces (in order), with
+ *  the harness's own execution rule (runEpisode in src/eval/closed-loop.ts): a cycle's steps run in
+ *  order until success or the step limit; under the run's timing model (`--delay-ms`, `--async`) a
+ *  chunk arrives after the cycle's time plus the delay in simulated time and, in asynchronous mode,
+ *  replaces what is left of the previous one. `where` (the trace file) is named in errors. */
 export function replayEpisode(manifest: RunManifest, key: string, traces: readonly CycleTrace[], where: string, options: ReplayOptions = {}): ReplayedEpisode {
-  const { suite, index } = parseKey(key, where);
+  const { suite, index, async } = parseKey(key, where);
   const spec = episodeSpec(suite, manifest.seed, index, manifest.families);
   const rollout = new Rollout(spec.task, spec.gripper);
   const size = manifest.limits.imageSize;
@@ -113,21 +118,47 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
   const finalCaption = (outcome: string) => [`${outcome} after ${manifest.limits.maxSteps} steps`, spec.task.instruction];
   const rows = Math.min(6, Math.max(captionRows(finalCaption('failure'), width), ...[...wanted].map((c) => captionRows(captionOf(traces[c]?.text ?? null), width))));
   const frames: FilmFrame[] = [];
+  const delayMs = manifest.timing ? manifest.timing.delayMs : null;
   let steps = 0;
   let success = false;
-  for (let c = 0; c < traces.length; c++) {
-    const t = traces[c]!;
-    if (!Array.isArray(t.actions)) throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} has no actions list`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
-    if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width, rows) });
-    for (const action of t.actions) {
-      if (steps >= manifest.limits.maxSteps) break;
-      if (!Array.isArray(action) || action.length !== 7 || !action.every((v) => typeof v === 'number' && Number.isFinite(v))) {
-        throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} holds a step that is not 7 finite numbers`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
-      }
-      rollout.step(action);
-      steps++;
-      if (rollout.success()) break;
+  let clock = 0;
+  let lastLatency = delayMs ?? 0;
+  let queue: number[][] = [];
+  let pending: { actions: number[][]; arrival: number } | null = null;
+  let c = 0;
+  const executed: number[][] = [];
+  for (;;) {
+    if (steps >= manifest.limits.maxSteps) break;
+    const wantsNext = queue.length === 0 || (async && queue.length * STEP_MS <= lastLatency);
+    if (!pending && wantsNext && c < traces.length) {
+      const t = traces[c]!;
+      const bad = (what: string): never => {
+        throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} ${what}`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
+      };
+      if (!Array.isArray(t.actions)) bad('has no actions list');
+      for (const a of t.actions) if (!Array.isArray(a) || a.length !== 7 || !a.every((v) => typeof v === 'number' && Number.isFinite(v))) bad('holds a step that is not 7 finite numbers');
+      if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width, rows) });
+      const latency = delayMs === null ? 0 : (typeof t.ms === 'number' ? t.ms : 0) + delayMs;
+      lastLatency = latency;
+      pending = { actions: t.actions, arrival: clock + latency };
+      c++;
     }
+    if (pending && (queue.length === 0 || pending.arrival <= clock)) {
+      clock = Math.max(clock, pending.arrival);
+      queue = [...pending.actions];
+      pending = null;
+      if (queue.length === 0 && c >= traces.length) break;
+      continue;
+    }
+    if (queue.length === 0) {
+      if (c >= traces.length) break;
+      continue;
+    }
+    const action = queue.shift()!;
+    rollout.step(action);
+    executed.push(action);
+    steps++;
+    clock += STEP_MS;
     if (rollout.success()) {
       success = true;
       break;
@@ -135,7 +166,7 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
   }
   const outcome = success ? 'success' : 'failure';
   frames.push({ cycle: -1, step: steps, caption: [`${outcome} after ${steps} steps`], image: captionFrame(render(rollout.world, size, size), [`${outcome} after ${steps} steps`, spec.task.instruction], outcome, success ? 'success' : 'failure', width, rows) });
-  return { key, instruction: spec.task.instruction, success, steps, cycles: traces.length, frames };
+  return { key, instruction: spec.task.instruction, success, steps, cycles: traces.length, frames, actions: executed };
 }
 
 /** A PNG data URI of an RGB image. */

@@ -69,7 +69,7 @@ export function readRunManifest(runDir: string): RunManifest {
 
 /** The trace file of an episode key (`suite/index`) in a run folder. */
 export function traceFile(runDir: string, key: string): string {
-  return join(runDir, 'traces', `${key.replace('/', '-')}.jsonl`);
+  return join(runDir, 'traces', `${key.replace('/', '-').replace('#', '-')}.jsonl`);
 }
 
 /** Replays one journaled episode of a run. */

@@ -161,10 +161,10 @@ function episodePage(src: ViewSource, e: ViewEpisode, frames: number): string {
   } else if (e.result && src.manifest) {
     const replay = replayFromRun(src.dir, src.manifest, e.result.key, frames);
     const { traces } = readTraces(src, e.result.key);
-    const traceHref = `/run/traces/${encodeURIComponent(e.result.key.replace('/', '-'))}.jsonl`;
+    const traceHref = `/run/traces/${encodeURIComponent(e.result.key.replace('/', '-').replace('#', '-'))}.jsonl`;
     parts.push(`<h2>Filmstrip (replayed from the <a href="${traceHref}">trace</a>)</h2><div class="frames">${replay.frames.map((f) => `<figure><img src="${pngDataUri(f.image)}" alt="${f.cycle < 0 ? 'final frame' : `cycle ${f.cycle}`}"><figcaption>${f.cycle < 0 ? escapeXml(f.caption.join(' ')) : `cycle ${f.cycle}, step ${f.step}`}</figcaption></figure>`).join('')}</div>`);
     parts.push(`<h2>Cycles</h2><table class="cycles"><thead><tr><th>cycle</th><th>step</th><th>subtask</th><th>plan</th><th>chunk</th><th>steps</th><th>malformed</th><th>verified</th><th>failed</th><th>ms</th></tr></thead><tbody>${traces.map((t) => `<tr><td>${escapeXml(String(t.cycle))}</td><td>${escapeXml(String(t.step))}</td><td>${escapeXml(String(t.text?.subtask ?? ''))}</td><td>${escapeXml(String(t.text?.plan ?? ''))}</td><td><code>${escapeXml(String(t.text?.chunk ?? ''))}</code></td><td>${t.actions.length}</td><td>${escapeXml(String(t.malformed))}</td><td>${t.verified === null ? '' : escapeXml(String(t.verified))}</td><td>${escapeXml(String(t.failed ?? ''))}</td><td>${typeof t.ms === 'number' && Number.isFinite(t.ms) ? t.ms.toFixed(0) : ''}</td></tr>`).join('')}</tbody></table>`);
-    actions = traces.flatMap((t) => t.actions).slice(0, e.steps);
+    actions = replay.actions;
   }
   parts.push(`<h2>Actions over time</h2>${actionCharts(actions)}`);
   const ann = annotationTable(src, e);
