@@ -1,6 +1,5 @@
 // Every command declares its flags once, typed (src/cli/define.ts), so --help cannot disagree with
-// what the command does and no flag value is cast; the commands not migrated yet are listed and the
-// list may only shrink.
+// what the command does and no flag value is cast.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { commands } from '../src/cli/commands/index.ts';
