@@ -207,7 +207,8 @@ export function buildReport(o: ReportOptions): { html: string; figures: ReturnTy
         run = { manifest: readRunManifest(runDir), journals: readEpisodeJournals(runDir) };
         runs.set(runDir, run);
       }
-      const episodes = [...run.journals.values()].filter((e) => e.suite === s).sort((x, y) => x.index - y.index);
+      // The synchronous episodes (results.json counts them; `#async` reruns are a timing comparison).
+      const episodes = [...run.journals.values()].filter((e) => e.suite === s && !e.key.endsWith('#async')).sort((x, y) => x.index - y.index);
       if (episodes.length === 0) traceFail(join(runDir, 'episodes.0.jsonl'), '', `holds no journaled episode of suite ${s} (results.json counts ${g.episodes})`);
       const chosen = [...episodes.filter((e) => e.success).slice(0, examples), ...episodes.filter((e) => !e.success).slice(0, examples)];
       parts.push(`<h4>${escapeXml(s)} — ${g.successes}/${g.episodes} succeeded</h4>`);
