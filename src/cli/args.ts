@@ -73,9 +73,3 @@ export function formatFlags(specs: readonly FlagSpec[]): string {
   const w = Math.max(0, ...rows.map((r) => r.left.length)) + 2;
   return rows.map((r) => r.left.padEnd(w) + r.right).join('\n');
 }
-
-export function requireString(args: ParsedArgs, name: string): string {
-  const v = args.flags[name];
-  if (typeof v !== 'string' || v === '') throw new UsageError(`--${name} is required`);
-  return v;
-}
