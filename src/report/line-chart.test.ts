@@ -26,3 +26,15 @@ test('a loss chart is deterministic SVG with escaped labels and a gap at NaN', (
   assert.equal(svg.split('<svg').length, 2);
   assert.ok(svg.trimEnd().endsWith('</svg>'));
 });
+
+test('the legend can sit right of the plot, clear of the lines', () => {
+  const series = [{ name: 'vlm2vla', points: [[0, 1], [10, 2]] as [number, number][] }];
+  const inside = lineChart(series, { title: 't', xLabel: 'x', yLabel: 'y' });
+  const outside = lineChart(series, { title: 't', xLabel: 'x', yLabel: 'y', legendOutside: true });
+  const plotRight = (svg: string) => { const m = /<rect x="70" y="40" width="([\d.]+)"/.exec(svg)!; return 70 + Number(m[1]); };
+  const legendX = (svg: string) => Number(/<text x="([\d.]+)"[^>]*>vlm2vla</.exec(svg)![1]);
+  assert.ok(legendX(inside) < plotRight(inside), 'by default the legend is inside the plot');
+  assert.ok(legendX(outside) > plotRight(outside), 'legendOutside puts it right of the plot');
+  const maxX = Math.max(...[...outside.matchAll(/[ML]([\d.]+) /g)].map((m) => Number(m[1])));
+  assert.ok(maxX <= plotRight(outside) + 0.1, 'the lines stay inside the plot');
+});

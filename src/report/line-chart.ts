@@ -12,6 +12,8 @@ export interface LineChartOptions {
   xLabel: string;
   yLabel: string;
   logY?: boolean;
+  /** Put the legend in a margin right of the plot instead of over its top-right corner. */
+  legendOutside?: boolean;
   width?: number;
   height?: number;
 }
@@ -39,7 +41,8 @@ function fmt(v: number): string {
 export function lineChart(series: readonly Series[], opts: LineChartOptions): string {
   const W = opts.width ?? 640;
   const H = opts.height ?? 400;
-  const m = { left: 70, right: 20, top: 40, bottom: 55 };
+  const m = { left: 70, right: opts.legendOutside ? 180 : 20, top: 40, bottom: 55 };
+  const legendX = opts.legendOutside ? W - m.right + 12 : W - m.right - 150;
   const ty = (y: number) => (opts.logY ? Math.log10(y) : y);
   const usable = (y: number) => Number.isFinite(y) && (!opts.logY || y > 0);
   const xs: number[] = [];
@@ -88,8 +91,8 @@ export function lineChart(series: readonly Series[], opts: LineChartOptions): st
     }
     if (d) out.push(`<path d="${d}" fill="none" stroke="${colour}" stroke-width="1.6"/>`);
     const ly = m.top + 14 + i * 16;
-    out.push(`<line x1="${W - m.right - 150}" x2="${W - m.right - 130}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`);
-    out.push(`<text x="${W - m.right - 125}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
+    out.push(`<line x1="${legendX}" x2="${legendX + 20}" y1="${ly}" y2="${ly}" stroke="${colour}" stroke-width="2"/>`);
+    out.push(`<text x="${legendX + 25}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   out.push('</svg>');
   return `${out.join('\n')}\n`;

@@ -147,7 +147,7 @@ export function reportFigures(dir: string, r: ReportedResults): { retention: str
     series.push({ name: a.name, points: curve.train });
     if (curve.val.length > 0) series.push({ name: `${a.name} (val)`, points: curve.val });
   });
-  const loss = lineChart(series, { title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: series.some((s) => s.points.some(([, y]) => y > 0)) });
+  const loss = lineChart(series, { title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: series.some((s) => s.points.some(([, y]) => y > 0)), legendOutside: true, width: 760 });
   return { retention, success, loss };
 }
 
