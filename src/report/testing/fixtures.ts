@@ -3,7 +3,7 @@
 // (metrics.jsonl), eval sim runs of the expert and the random policy, and a hand-assembled
 // results.json in the experiment schema that points at them. Built once per process into a temp dir.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,16 @@ let built: Fixtures | undefined;
 export function buildFixtures(): Fixtures {
   if (built) return built;
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-report-'));
+  try {
+    built = buildInto(dir);
+    return built;
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function buildInto(dir: string): Fixtures {
   const p = (...s: string[]) => join(dir, ...s);
   vlm2vla(['sim', 'collect', '--tasks', 'pick,pick-place', '--episodes', '3', '--size', '64', '--out', p('sim')], dir);
   vlm2vla(['annotate', '--in', p('sim'), '--annotator', 'rules', '--out', p('ann')], dir);
@@ -57,8 +67,7 @@ export function buildFixtures(): Fixtures {
   cpSync(join(results, 'arms', 'openvla-style', 'sim'), p('random'), { recursive: true });
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'results.json'), `${JSON.stringify(handResults(results), null, 2)}\n`);
-  built = { dir, sim: p('sim'), annotations: p('ann'), sft: p('sft'), expert: p('expert'), random: p('random'), results };
-  return built;
+  return { dir, sim: p('sim'), annotations: p('ann'), sft: p('sft'), expert: p('expert'), random: p('random'), results };
 }
 
 /** A results.json in the experiment schema around the fixture runs: VQA numbers are hand-written;
