@@ -168,7 +168,10 @@ export class FastBpeEncoder {
   /** Filter of code-unit pairs (a, b) some merge result contains as "…ab…": elsewhere a word can be cut. */
   #joins = new Uint8Array(1 << (JOIN_BITS - 3));
   /** Ids of short pieces already encoded: a direct-mapped cache keyed by a hash of the piece's code units. */
-  #cacheText: (string | undefined)[] = new Array<string | undefined>(CACHE_ENTRIES).fill(undefined);
+  /** The pieces' code units are copied into a slab (CACHE_MAX_CHARS per entry) rather than kept as strings: a
+   *  slice of the caller's text would keep the whole text alive for as long as the entry lives. */
+  #cacheUnits = new Uint16Array(CACHE_ENTRIES * CACHE_MAX_CHARS);
+  #cacheLength = new Int32Array(CACHE_ENTRIES);
   #cacheIds: number[][] = new Array<number[]>(CACHE_ENTRIES).fill([]);
 
   /** Scratch arrays reused across calls (grown on demand): per code point of a word, its symbol and its end offset. */
@@ -367,13 +370,15 @@ export class FastBpeEncoder {
         let h = 0;
         for (let u = from; u < to; u++) h = Math.imul(h ^ word.charCodeAt(u), 0x01000193);
         h = (h ^ (h >>> 15)) & (CACHE_ENTRIES - 1);
-        const cached = this.#cacheText[h];
-        let hit = cached !== undefined && cached.length === to - from;
-        for (let u = 0; hit && u < cached!.length; u++) hit = cached!.charCodeAt(u) === word.charCodeAt(from + u);
+        const units = this.#cacheUnits;
+        const at = h * CACHE_MAX_CHARS;
+        let hit = this.#cacheLength[h] === to - from;
+        for (let u = from; hit && u < to; u++) hit = units[at + u - from] === word.charCodeAt(u);
         if (!hit) {
           const ids: number[] = [];
           this.#encodePiece(wordSym, first, k, ids);
-          this.#cacheText[h] = word.slice(from, to);
+          for (let u = from; u < to; u++) units[at + u - from] = word.charCodeAt(u);
+          this.#cacheLength[h] = to - from;
           this.#cacheIds[h] = ids;
         }
         for (const id of this.#cacheIds[h]!) out.push(id);
