@@ -1,7 +1,7 @@
 // `vlm2vla report`: a results folder (results.json of `vlm2vla experiment run`) → one self-contained
 // HTML report (src/report/report.ts) → a one-line summary.
 import { defineCommand } from '../define.ts';
-import { writeReport } from '../../report/report.ts';
+import { writeReport } from '../../report/index.ts';
 
 export const reportCommand = defineCommand({
   name: 'report',

@@ -2,8 +2,7 @@
 // on 127.0.0.1 (src/report/view-server.ts), prints its URL and runs until Ctrl-C.
 import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
-import { loadViewSource } from '../../report/view-data.ts';
-import { startViewServer } from '../../report/view-server.ts';
+import { loadViewSource, startViewServer } from '../../report/index.ts';
 
 export const viewCommand = defineCommand({
   name: 'view',
