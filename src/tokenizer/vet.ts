@@ -6,8 +6,9 @@ import { FormatError } from '../errors/index.ts';
 
 const WORKER = fileURLToPath(new URL('./vet-worker.mjs', import.meta.url));
 export const VET_HEAP_MB = 96;
-/** Long enough for a real template on a slow machine (~0.2 s seen), short enough for a test. */
-export const VET_TIMEOUT_MS = 5_000;
+/** Long enough for a real template on a slow or heavily loaded machine (~0.2 s seen idle; a child
+ *  Node took over 5 s to start at load average 17), short enough for a test. */
+export const VET_TIMEOUT_MS = 15_000;
 
 interface VetResult {
   ok: boolean;
