@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError, VlmError } from '../errors/index.ts';
-import { drawText } from '../data/font.ts';
+import { captionFrame } from '../data/caption.ts';
 import type { RgbImage } from '../data/image.ts';
 import type { Observation, Policy, PolicyResult } from '../policy/types.ts';
 import type { EvalPolicySpec } from './policies.ts';
@@ -103,27 +103,6 @@ function observe(rollout: Rollout, size: number): Observation {
   return { image: render(rollout.world, size, size), state: rollout.world.state(), instruction: rollout.task.instruction, privileged: { rollout } };
 }
 
-/** A frame with the cycle's subtask, plan and chunk written on it (for videos). */
-function annotate(frame: RgbImage, lines: string[], success: boolean | null): RgbImage {
-  const scale = 2;
-  const width = Math.max(frame.width, 256);
-  const k = width / frame.width;
-  const band = 8 + lines.length * 7 * scale;
-  const height = Math.round(frame.height * k) + band;
-  const rgb = new Uint8Array(width * height * 3).fill(24);
-  for (let y = 0; y < Math.round(frame.height * k); y++) {
-    for (let x = 0; x < width; x++) {
-      const sx = Math.min(frame.width - 1, Math.floor(x / k));
-      const sy = Math.min(frame.height - 1, Math.floor(y / k));
-      rgb.set(frame.rgb.subarray((sy * frame.width + sx) * 3, (sy * frame.width + sx) * 3 + 3), (y * width + x) * 3);
-    }
-  }
-  const top = Math.round(frame.height * k) + 4;
-  lines.forEach((line, i) => drawText(rgb, width, height, line.slice(0, Math.floor((width - 8) / (4 * scale))), 4, top + i * 7 * scale, [230, 230, 230], scale));
-  if (success !== null) drawText(rgb, width, height, success ? 'success' : 'failure', 4, 4, success ? [60, 220, 90] : [230, 70, 60], scale);
-  return { width, height, rgb };
-}
-
 export interface RunEpisodeOptions {
   limits?: EpisodeLimits;
   onCycle?: (trace: CycleTrace) => void;
@@ -174,7 +153,7 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
   let lastLatency = timing?.delayMs ?? 0;
   let queue: { action: Float32Array; caption: string[] }[] = [];
   let pending: { out: PolicyResult; arrival: number } | null = null;
-  const frame = (caption: string[]) => options.video?.push(annotate(render(rollout.world, limits.imageSize, limits.imageSize), caption, null));
+  const frame = (caption: string[]) => options.video?.push(captionFrame(render(rollout.world, limits.imageSize, limits.imageSize), caption, `step ${result.steps}`, 'plain'));
   for (;;) {
     if (result.steps >= limits.maxSteps) {
       result.end = 'steps';
@@ -246,7 +225,7 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
       break;
     }
   }
-  options.video?.push(annotate(render(rollout.world, limits.imageSize, limits.imageSize), [], result.success));
+  options.video?.push(captionFrame(render(rollout.world, limits.imageSize, limits.imageSize), [spec.task.instruction], result.success ? 'success' : 'failure', result.success ? 'success' : 'failure'));
   return result;
 }
 
