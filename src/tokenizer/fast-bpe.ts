@@ -126,16 +126,17 @@ export interface EncoderParts {
   added: AddedTokenSpec[];
 }
 
-/**
- * Symbols are interned strings: every vocabulary token and every merge part and result. A merge is found by its
- * pair of symbols in an open-addressing table; its rank is its last index in `merges` (later duplicates win, as in
- * the reference). Characters outside the table are negative symbols `-(codePoint + 1)`: no merge touches them.
- */
 const CACHE_MAX_CHARS = 64;
 const CACHE_ENTRIES = 1 << 15;
 /** Bits of the filter of code-unit pairs that occur side by side inside some merge result (false hits only cut less). */
 const JOIN_BITS = 22;
 
+/**
+ * Symbols are interned strings: every vocabulary token and merge part, and each merge result once that merge
+ * applies. A merge is found by its pair of symbols in an open-addressing table; its rank is its last index in
+ * `merges` (later duplicates win, as in the reference). Characters outside the table are negative symbols
+ * `-(codePoint + 1)`: no merge touches them.
+ */
 export class FastBpeEncoder {
   readonly #tokensToIds: ReadonlyMap<string, number>;
   readonly #unkId: number;
@@ -167,9 +168,9 @@ export class FastBpeEncoder {
   #byteIds = new Int32Array(256).fill(-1);
   /** Filter of code-unit pairs (a, b) some merge result contains as "…ab…": elsewhere a word can be cut. */
   #joins = new Uint8Array(1 << (JOIN_BITS - 3));
-  /** Ids of short pieces already encoded: a direct-mapped cache keyed by a hash of the piece's code units. */
-  /** The pieces' code units are copied into a slab (CACHE_MAX_CHARS per entry) rather than kept as strings: a
-   *  slice of the caller's text would keep the whole text alive for as long as the entry lives. */
+  /** Ids of short pieces already encoded: a direct-mapped cache keyed by a hash of the piece's code units. The
+   *  units are copied into a slab (CACHE_MAX_CHARS per entry) rather than kept as strings: a slice of the caller's
+   *  text would keep the whole text alive for as long as the entry lives. */
   #cacheUnits = new Uint16Array(CACHE_ENTRIES * CACHE_MAX_CHARS);
   #cacheLength = new Int32Array(CACHE_ENTRIES);
   #cacheIds: number[][] = new Array<number[]>(CACHE_ENTRIES).fill([]);
