@@ -205,13 +205,7 @@ export class HierarchicalPolicy implements Policy {
    *  the software stop (the next cycle starts from reset only at the next episode). */
   #execute(elements: ActionElement[], obs: Observation, stats: CycleStats): Float32Array[] {
     try {
-      const steps = this.envelope.expand(elements);
-      const pos = [obs.state[0]!, obs.state[1]!, obs.state[2]!];
-      return steps.map((step) => {
-        const clipped = this.envelope.clipToWorkspace(pos, step);
-        for (let i = 0; i < 3; i++) pos[i]! += clipped[i]!;
-        return clipped;
-      });
+      return this.envelope.expandWithin(elements, obs.state);
     } catch (e) {
       if (isVlmError(e) && (e.code === 'E_UNSAFE_ACTION' || e.code === 'E_STOPPED')) {
         stats.failedStage = 'envelope';
