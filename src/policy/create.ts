@@ -18,6 +18,11 @@ export interface PolicySpec {
   grammar?: GrammarMode;
   greedy?: boolean;
   verifier?: string;
+  /** `verifier: 'openai'` on its own endpoint (e.g. Gemini) while the policy runs elsewhere. */
+  verifierBaseUrl?: string | null;
+  verifierModel?: string;
+  /** Environment variable holding the verifier endpoint's API key. */
+  verifierApiKeyEnv?: string | null;
   actionStyle?: string;
   reasoning?: 'full' | 'none';
   outOfDistribution?: boolean;
@@ -34,13 +39,15 @@ export async function createPolicy(spec: PolicySpec): Promise<Policy> {
       return new RandomPolicy(spec.seed);
     case 'model': {
       if (!spec.model) throw new UsageError('--policy model needs --model (a model folder, or the model name on --base-url)');
-      let apiKey = '';
-      if (spec.apiKeyEnv) {
-        const v = process.env[spec.apiKeyEnv];
-        if (!v) throw new UsageError(`the environment variable ${spec.apiKeyEnv} (--api-key-env) is not set`, `export ${spec.apiKeyEnv}=… first`);
-        apiKey = v;
-      }
-      return loadModelPolicy({ ...spec, model: spec.model, apiKey });
+      const key = (name: string | null | undefined, flag: string) => {
+        if (!name) return '';
+        const v = process.env[name];
+        if (!v) throw new UsageError(`the environment variable ${name} (${flag}) is not set`, `export ${name}=… first`);
+        return v;
+      };
+      const apiKey = key(spec.apiKeyEnv, '--api-key-env');
+      const verifierEndpoint = spec.verifierBaseUrl ? { baseUrl: spec.verifierBaseUrl, model: spec.verifierModel ?? '', apiKey: key(spec.verifierApiKeyEnv, '--verifier-api-key-env') } : null;
+      return loadModelPolicy({ ...spec, model: spec.model, apiKey, verifierEndpoint });
     }
     default:
       throw new UsageError(`unknown policy ${JSON.stringify((spec as { kind: unknown }).kind)}`, `use one of ${POLICY_KINDS.join(', ')}`);

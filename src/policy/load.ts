@@ -72,8 +72,10 @@ export interface LoadPolicyOptions {
   grammar?: GrammarMode;
   greedy?: boolean;
   seed?: number;
-  /** `model` (default), `oracle`, `budget:K`, or `openai` (verify through the remote back-end). */
+  /** `model` (default), `oracle`, `budget:K`, or `openai` (an OpenAI-compatible VLM: the
+   *  `verifierEndpoint`, else the policy's own remote back-end). */
   verifier?: string;
+  verifierEndpoint?: { baseUrl: string; model: string; apiKey: string } | null;
   /** Override what the run folder says. */
   actionStyle?: string;
   reasoning?: 'full' | 'none';
@@ -82,8 +84,13 @@ export interface LoadPolicyOptions {
   constrained?: boolean;
 }
 
-export function parseVerifier(spec: string, backend: ModelBackend, sampling: StageSampling): Verifier {
-  if (spec === 'model' || spec === 'openai') return new ModelVerifier(backend, spec, sampling.verify);
+export function parseVerifier(spec: string, backend: ModelBackend, sampling: StageSampling, endpoint: LoadPolicyOptions['verifierEndpoint'] = null): Verifier {
+  if (spec === 'model') return new ModelVerifier(backend, spec, sampling.verify);
+  if (spec === 'openai') {
+    if (endpoint) return new ModelVerifier(new OpenAIBackend({ ...endpoint, grammar: 'none' }), `openai:${endpoint.model}`, sampling.verify);
+    if (backend.name !== 'openai') throw new UsageError('--verifier openai needs an OpenAI-compatible VLM', 'add --verifier-base-url URL --verifier-model NAME (and --verifier-api-key-env VAR), or run the policy itself with --base-url');
+    return new ModelVerifier(backend, spec, sampling.verify);
+  }
   if (spec === 'oracle') return new OracleVerifier();
   const m = /^budget:(\d{1,4})$/.exec(spec);
   if (m) return new BudgetVerifier(Number(m[1]));
@@ -116,7 +123,7 @@ export function buildModelPolicy(opts: LoadPolicyOptions): HierarchicalPolicy {
   } else codec = getCodec(actionStyle);
   const base = opts.greedy ? GREEDY_SAMPLING : PAPER_SAMPLING;
   const sampling: StageSampling = opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
-  const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), backend, sampling);
+  const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), backend, sampling, opts.verifierEndpoint ?? null);
   return new HierarchicalPolicy({
     ...HIERARCHICAL_DEFAULTS,
     backend,

@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildModelPolicy } from './load.ts';
+import { buildModelPolicy, parseVerifier } from './load.ts';
+import { GREEDY_SAMPLING } from './hierarchical.ts';
+import { ScriptedBackend } from './testing/fixtures.ts';
 
 interface Seen {
   body: Record<string, unknown>;
@@ -76,5 +78,26 @@ test('unconstrained: malformed answers are refused by the strict decoders and as
     assert.ok(srv.seen.every((s) => s.body.grammar === undefined && s.body.guided_regex === undefined));
   } finally {
     await srv.close();
+  }
+});
+
+test('a separate OpenAI-compatible verifier (e.g. Gemini) judges the subtasks of a policy served elsewhere', async () => {
+  const good: Record<string, string> = { subtasks: '["pick up the block", "lift the block"]', plan: 'move down', chunk: '[[0.0, 0.0, -3.0, 1]]' };
+  const policySrv = await server((b) => good[stageOf(b)] ?? 'yes');
+  const verifierSrv = await server((_b, n) => (n === 1 ? 'Yes, it is.' : 'yes'));
+  try {
+    const p = buildModelPolicy({ model: 'vla', baseUrl: policySrv.url, greedy: true, verifier: 'openai', verifierEndpoint: { baseUrl: verifierSrv.url, model: 'judge', apiKey: 'sk-judge' } });
+    assert.equal(p.metadata.verifier, 'openai:judge');
+    await p.infer(obs);
+    const r = await p.infer(obs);
+    assert.equal(r.verified, true);
+    assert.equal(r.text!.subtask, 'lift the block');
+    assert.deepEqual(verifierSrv.seen.map((s) => [stageOf(s.body), s.body.model, s.auth]), [['verify', 'judge', 'Bearer sk-judge'], ['verify', 'judge', 'Bearer sk-judge']]);
+    assert.equal(r.malformed, 1, '"Yes, it is." is not yes or no: asked again');
+    assert.ok(policySrv.seen.every((s) => stageOf(s.body) !== 'verify'));
+    assert.throws(() => parseVerifier('openai', new ScriptedBackend({}), GREEDY_SAMPLING), /--verifier openai needs an OpenAI-compatible VLM/);
+  } finally {
+    await policySrv.close();
+    await verifierSrv.close();
   }
 });

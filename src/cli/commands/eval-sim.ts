@@ -21,10 +21,13 @@ export const POLICY_FLAGS = {
   'base-url': { type: 'string', meta: 'URL', help: 'an OpenAI-compatible server (vLLM, llama.cpp server, Gemini) that runs the model instead of the embedded engine' },
   'api-key-env': { type: 'string', meta: 'VAR', help: "environment variable holding the server's API key" },
   grammar: { type: 'string', default: 'none', choices: ['none', 'gbnf', 'regex'], help: "how the remote server takes each stage's grammar: gbnf (llama.cpp), regex (vLLM) or none (parse strictly and retry)" },
-  verifier: { type: 'string', default: 'model', help: "who decides a subtask is done: model (the policy's own model), oracle (the simulator's truth), budget:K (after K cycles), openai (the --base-url model)" },
+  verifier: { type: 'string', default: 'model', help: "who decides a subtask is done: model (the policy's own model), oracle (the simulator's truth), budget:K (after K cycles), openai (an OpenAI-compatible VLM: --verifier-base-url, or else the --base-url model)" },
+  'verifier-base-url': { type: 'string', meta: 'URL', help: 'with --verifier openai: the OpenAI-compatible VLM that verifies (e.g. Gemini), whatever runs the policy' },
+  'verifier-model': { type: 'string', meta: 'NAME', help: 'with --verifier-base-url: the model name there' },
+  'verifier-api-key-env': { type: 'string', meta: 'VAR', help: "with --verifier-base-url: environment variable holding that server's API key" },
   greedy: { type: 'boolean', help: 'greedy decoding in every stage (reproducible)', defaultHelp: "the paper's sampling (plan T 0.1, chunk T 0.5, top-p 0.95)" },
   unconstrained: { type: 'boolean', help: 'decode freely and only parse strictly', defaultHelp: 'every stage under its grammar' },
-  'action-style': { type: 'string', choices: ['list', 'phrase', 'rot', 'tokens'], help: "override the run's action style" },
+  'action-style': { type: 'string', choices: ['list', 'phrase', 'rot', 'tokens', 'at'], help: "override the run's action style" },
   reasoning: { type: 'string', choices: ['full', 'none'], help: "override the run's reasoning mode (none = the -NR ablation)" },
   seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'seed of the episodes and of sampling' },
 } as const satisfies Record<string, FlagDef>;
@@ -52,11 +55,24 @@ export function policySpecFrom(f: PolicyFlags, outOfDistribution = false): Polic
     grammar: f.grammar,
     greedy: f.greedy,
     verifier: f.verifier,
+    ...verifierEndpoint(f),
     ...(f['action-style'] ? { actionStyle: f['action-style'] } : {}),
     ...(f.reasoning ? { reasoning: f.reasoning } : {}),
     outOfDistribution,
     constrained: !f.unconstrained,
   };
+}
+
+/** A separate OpenAI-compatible verifier (`--verifier openai --verifier-base-url …`). */
+function verifierEndpoint(f: PolicyFlags): Pick<PolicySpec, 'verifierBaseUrl' | 'verifierModel' | 'verifierApiKeyEnv'> {
+  const url = f['verifier-base-url'];
+  if (url === undefined || url === '') {
+    for (const name of ['verifier-model', 'verifier-api-key-env'] as const) if (f[name] !== undefined) throw new UsageError(`--${name} goes with --verifier-base-url`, 'add --verifier-base-url, or drop it');
+    return {};
+  }
+  if (f.verifier !== 'openai') throw new UsageError('--verifier-base-url is for --verifier openai', 'add --verifier openai');
+  if (!f['verifier-model']) throw new UsageError('--verifier-base-url needs --verifier-model (the model name on that server)', 'e.g. --verifier-model gemini-2.5-flash');
+  return { verifierBaseUrl: url, verifierModel: f['verifier-model'], verifierApiKeyEnv: f['verifier-api-key-env'] ?? null };
 }
 
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
