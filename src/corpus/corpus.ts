@@ -474,13 +474,14 @@ export function checkCorpusMix(mix: CorpusMix): void {
 
 /** Conversation `index` of the training corpus: a scene with `questionsPerScene` questions about it
  *  (some in other languages), or (`textShare` of them) 5 text questions without image (world
- *  knowledge and about 30% instruction translations; or, `numberShare` of them, numbers, lists and
- *  motions). A share of 0 draws nothing from the RNG, so a mix without the newer fields gives exactly
+ *  knowledge and about 30% instruction translations; or, `numberShare` of them, 3 questions about
+ *  numbers, lists and motions). A share of 0 draws nothing from the RNG, so a mix without the newer fields gives exactly
  *  the conversations it gave before they existed. */
 export function corpusConversation(seed: number, index: number, mix: CorpusMix = DEFAULT_CORPUS_MIX): CorpusConversation {
   const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
   if (rng.next() < mix.textShare) {
-    if ((mix.numberShare ?? 0) > 0 && rng.next() < mix.numberShare!) return { scene: null, qa: Array.from({ length: 5 }, () => drawText(NUMBER_TEXT, rng)) };
+    // Three questions, not five: lists are long, and a batch is padded to its longest conversation.
+    if ((mix.numberShare ?? 0) > 0 && rng.next() < mix.numberShare!) return { scene: null, qa: Array.from({ length: 3 }, () => drawText(NUMBER_TEXT, rng)) };
     return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
   }
   const scene = sampleCorpusScene(rng, mix.maxObjects);

@@ -140,7 +140,7 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.22, numberShare: 0.25, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.08, locationShare: 0.08, groundingShare: 0.15, listShare: 0.06 },
+    mix: { textShare: 0.24, numberShare: 0.3, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.08, locationShare: 0.08, groundingShare: 0.15, listShare: 0.06 },
     warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
     vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
     freezeTower: true,
