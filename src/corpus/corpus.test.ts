@@ -211,8 +211,9 @@ test('number and list questions come only with their shares, and a share of 0 ch
   const kinds = new Map<string, number>();
   const mix = { ...base, textShare: 0.5, listShare: 0.2, numberShare: 0.5 };
   checkCorpusMix(mix);
-  for (let i = 0; i < 400; i++) {
+  for (let i = 0; i < 800; i++) {
     const c = corpusConversation(3, i, mix);
+    if (!c.scene && ['lists', 'json', 'displacement', 'motion', 'arithmetic'].includes(c.qa[0]!.kind)) assert.equal(c.qa.length, 3);
     for (const q of c.qa) kinds.set(`${q.kind}${c.scene ? ' scene' : ''}`, (kinds.get(`${q.kind}${c.scene ? ' scene' : ''}`) ?? 0) + 1);
   }
   for (const k of ['lists', 'json', 'displacement', 'motion', 'arithmetic', 'lists scene', 'json scene', 'knowledge']) assert.ok((kinds.get(k) ?? 0) > 20, `${k}: ${kinds.get(k)}`);
