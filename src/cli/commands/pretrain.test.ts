@@ -42,9 +42,9 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     assert.equal(e.code, 0, e.err);
     const json = JSON.parse(readFileSync(report, 'utf8')) as { overall: number; retention: Record<string, number | null>; predictions: unknown[] };
     assert.equal(json.overall, vqa.overall);
-    assert.equal(json.predictions.length, 200);
+    assert.equal(json.predictions.length, 20 * VQA_CATEGORIES.length);
     assert.equal(json.retention.overall, 1);
-    assert.match(e.out, /\| \*\*overall\*\* \| 200 \|.*\| 1\.000 \|/);
+    assert.match(e.out, new RegExp(`\\| \\*\\*overall\\*\\* \\| ${20 * VQA_CATEGORIES.length} \\|.*\\| 1\\.000 \\|`));
 
     // An adapter is applied: a random LoRA adapter changes the answers.
     const m = loadModel(out);
