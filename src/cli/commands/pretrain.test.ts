@@ -67,16 +67,16 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     assert.match(noModel.err, /config\.json/);
     const badSteps = await capture(['pretrain', '--preset', 'tiny', '--out', join(dir, 'x'), '--steps', '0']);
     assert.equal(badSteps.code, 2);
-    assert.match(badSteps.err, /--steps must be a positive integer/);
+    assert.match(badSteps.err, /--steps must be at least 1, got 0/);
     const badSeed = await capture(['pretrain', '--preset', 'tiny', '--out', join(dir, 'x'), '--seed', '-1']);
     assert.equal(badSeed.code, 2);
-    assert.match(badSeed.err, /--seed must be a non-negative integer/);
+    assert.match(badSeed.err, /--seed must be at least 0, got -1/);
     const badBatch = await capture(['eval', 'vqa', '--model', out, '--batch-size', '0']);
     assert.equal(badBatch.code, 2);
-    assert.match(badBatch.err, /--batch-size must be a positive integer/);
+    assert.match(badBatch.err, /--batch-size must be at least 1, got 0/);
     const badCount = await capture(['eval', 'vqa', '--model', out, '--per-category', '0']);
     assert.equal(badCount.code, 2);
-    assert.match(badCount.err, /questions per category must be a positive integer/);
+    assert.match(badCount.err, /--per-category must be at least 1, got 0/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
