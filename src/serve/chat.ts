@@ -1,17 +1,16 @@
 // The OpenAI-compatible chat endpoint over the embedded model: POST /v1/chat/completions (text and
 // image_url data URIs; temperature, top_p, max_tokens, stop, seed; stream as server-sent events) and
 // GET /v1/models, so any OpenAI client — the annotator and the verifier included — can use the model.
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { RgbImage } from '../data/image.ts';
 import { generate } from '../decode/index.ts';
 import type { Generation } from '../decode/index.ts';
-import { UsageError } from '../errors/index.ts';
-import { imageSpec, loadAdapter, loadModel, setActiveAdapter } from '../models/index.ts';
+import { imageSpec, loadChatModel as loadChatModelFiles } from '../models/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
-import { adapterFolder } from '../policy/backend.ts';
-import { ChatTemplate, Tokenizer, expandImageTokens } from '../tokenizer/index.ts';
+import { expandImageTokens } from '../tokenizer/index.ts';
+import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { ChatContentPart, ChatMessage } from '../tokenizer/index.ts';
 import { imageFromBase64 } from './act-json.ts';
 import { ProtocolError } from './errors.ts';
@@ -33,14 +32,7 @@ export interface ChatModel {
 
 /** The model folder (and adapter: a `vlm2vla train` run folder or a PEFT folder) as a chat model. */
 export function loadChatModel(dir: string, adapter?: string): ChatModel {
-  const model = loadModel(dir);
-  const tokenizer = Tokenizer.fromDir(dir);
-  const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
-  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'serve a chat model folder (with tokenizer_config.json), or pass --no-chat');
-  if (adapter) {
-    loadAdapter(model, adapterFolder(adapter));
-    setActiveAdapter(model, 'default');
-  }
+  const { model, tokenizer, template } = loadChatModelFiles(dir, adapter);
   const eos = model.text.eosTokenId;
   const stops = new Set(Array.isArray(eos) ? eos : [eos]);
   const eot = tokenizer.tokenToId('<end_of_turn>');
