@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from './main.ts';
+import { quietly } from './testing.ts';
 import type { Command } from './command.ts';
 import { commandHelp, topHelp } from './help.ts';
 import { packageVersion } from '../version.ts';
@@ -16,38 +17,26 @@ function registry() {
   return { loaded, ran, reg: { list, load: async (name: string) => (loaded.push(name), all.find((c) => c.name === name)!) } };
 }
 
-async function quiet<T>(f: () => Promise<T>): Promise<{ value: T; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  try {
-    return { value: await f(), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-}
 
 test('help, command help and group help come from metadata alone', async () => {
   const { loaded, reg } = registry();
-  const top = await quiet(() => main(['--help'], reg));
+  const top = await quietly(() => main(['--help'], reg));
   assert.equal(top.value, 0);
   assert.equal(top.out, topHelp(reg.list, packageVersion()));
-  const one = await quiet(() => main(['group', 'two', '--help'], reg));
+  const one = await quietly(() => main(['group', 'two', '--help'], reg));
   assert.equal(one.out, commandHelp(reg.list[2]!));
-  assert.match((await quiet(() => main(['group', '--help'], reg))).out, /group one\s+does group one\n\s+group two/);
-  assert.equal((await quiet(() => main(['group', 'three'], reg))).value, 2);
-  assert.equal((await quiet(() => main(['nope'], reg))).value, 2);
+  assert.match((await quietly(() => main(['group', '--help'], reg))).out, /group one\s+does group one\n\s+group two/);
+  assert.equal((await quietly(() => main(['group', 'three'], reg))).value, 2);
+  assert.equal((await quietly(() => main(['nope'], reg))).value, 2);
   assert.deepEqual(loaded, []);
 });
 
 test('running a command loads that command only', async () => {
   const { loaded, ran, reg } = registry();
-  assert.equal((await quiet(() => main(['group', 'one', '--n', '5'], reg))).value, 0);
+  assert.equal((await quietly(() => main(['group', 'one', '--n', '5'], reg))).value, 0);
   assert.deepEqual(loaded, ['group one']);
   assert.deepEqual(ran, ['group one 5']);
-  const bad = await quiet(() => main(['alpha', '--n', 'x'], reg));
+  const bad = await quietly(() => main(['alpha', '--n', 'x'], reg));
   assert.equal(bad.value, 2);
   assert.match(bad.err, /--n needs a (decimal )?number/);
 });
