@@ -1,7 +1,7 @@
 // Experiment presets and the runner's refusals, and the Markdown tables of a results file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isVlmError } from '../errors/index.ts';
@@ -55,4 +55,15 @@ test('the Markdown tables of a results file', () => {
   assert.match(md, /\| vlm2vla \| 75\.0% \| 50\.0% \(23\.7%–76\.3%\) \|/);
   assert.match(md, /\| colour \| 80\.0% \| 60\.0% \(0\.75\) \|/);
   assert.match(md, /\| vlm2vla \| LoRA \| lora \| 3 \| 100 \| 1\.0 min \| 1\.500 \| – \| – \| 0\.100 \| 50 \|/);
+});
+
+test('a folder holding a run of another preset is refused before any work', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-exp-'));
+  try {
+    writeFileSync(join(dir, 'preset.json'), `${JSON.stringify({ ...experimentPreset('small') }, null, 2)}\n`);
+    await assert.rejects(runExperiment({ preset: experimentPreset('tiny'), out: dir, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_EXPERIMENT_EXISTS' && e.file === join(dir, 'preset.json'));
+    assert.ok(!existsSync(join(dir, 'data')), 'nothing was collected');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

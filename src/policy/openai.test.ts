@@ -101,3 +101,19 @@ test('a separate OpenAI-compatible verifier (e.g. Gemini) judges the subtasks of
     await verifierSrv.close();
   }
 });
+
+test('a damaged run.json is a typed error naming the file', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { actingStyle } = await import('./load.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-runinfo-'));
+  try {
+    writeFileSync(join(dir, 'run.json'), '{"mode": "lora",');
+    assert.throws(() => actingStyle(dir), (e: unknown) => (e as { code?: string }).code === 'E_RUN_INFO' && (e as { file?: string }).file === join(dir, 'run.json'));
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ actionStyle: 'tokens' }));
+    assert.throws(() => actingStyle(dir), (e: unknown) => (e as { code?: string }).code === 'E_RUN_INFO' && /action_tokens\.json/.test((e as Error).message));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
