@@ -20,6 +20,8 @@ import type { MarkerTokens } from '../actions/action-tokens.ts';
 import { DIGIT_MARKERS } from '../actions/index.ts';
 import { loadSftSplit } from './sft.ts';
 import type { SplitStats } from './sft.ts';
+import { CorpusReplaySource, MixedSource, replayCount } from './replay.ts';
+import type { CorpusMix } from '../corpus/index.ts';
 import { TRAINER_DEFAULTS, assertNewRun, train } from './trainer.ts';
 import type { StepMetrics, TrainerConfig } from './trainer.ts';
 import type { ScheduleConfig } from './schedule.ts';
@@ -63,6 +65,47 @@ export interface FinetuneOptions {
   /** Count the least-used vocabulary tokens (the discrete-token bins) on these texts instead of the
    *  dataset's own (e.g. the base model's pretraining corpus, so robot data does not pick them). */
   tokenCountTexts?: Iterable<string>;
+  /** Train for this many passes over the training split instead of `steps` (rounded up to whole
+   *  optimizer steps; the rehearsal conversations of `corpus` count as part of the split). */
+  epochs?: number;
+  /** Rehearsal: this share of the training sequences are conversations of the base model's
+   *  pretraining corpus (seed and mix of its recipe; src/train/replay.ts). */
+  corpus?: { share: number; seed: number; mix?: CorpusMix };
+  /** The preset's name, recorded in run.json. */
+  preset?: string;
+}
+
+/** A named fine-tuning recipe: values for `finetune()` options the caller leaves unset. */
+export interface FinetunePreset {
+  summary: string;
+  lora: LoraSettings;
+  lr: number;
+  schedule: ScheduleConfig['kind'];
+  batchSize: number;
+  /** Passes over the training split (or a fixed step count). */
+  epochs?: number;
+  steps?: number;
+  warmup?: number;
+  /** Share of rehearsal conversations from the base model's corpus (0 = none). */
+  corpusShare: number;
+}
+
+export const FINETUNE_PRESETS: Record<string, FinetunePreset> = {
+  paper: {
+    summary: "the paper's recipe: LoRA r 16, alpha 32 on the seven decoder projections, learning rate 5e-5, linear schedule, batch 8, one epoch",
+    lora: { r: 16, alpha: 32, dropout: 0.05 },
+    lr: 5e-5,
+    schedule: 'linear',
+    batchSize: 8,
+    epochs: 1,
+    corpusShare: 0,
+  },
+};
+
+export function finetunePreset(name: string): FinetunePreset {
+  const p = FINETUNE_PRESETS[name];
+  if (!p) throw new UsageError(`unknown training preset ${JSON.stringify(name)}`, `use one of ${Object.keys(FINETUNE_PRESETS).join(', ')}`);
+  return structuredClone(p);
 }
 
 export const FINETUNE_DEFAULTS = { steps: 200, batchSize: 4, gradAccum: 1, schedule: 'cosine', weightDecay: 0, clip: 1, maxLength: 1024, evalEvery: 50, checkpointEvery: 50, seed: 0, loraLr: 2e-4, fullLr: 5e-5 } as const;
@@ -105,6 +148,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const valSplit = loadSftSplit(data, 'val', enc, maxLength);
   if (trainSplit.examples.length === 0) throw new UsageError(`no training sequence fits in a maximum length of ${maxLength} tokens (${trainSplit.stats.tooLong} too long)`, 'raise --max-length');
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
+  const replay = o.corpus && o.corpus.share > 0 ? new CorpusReplaySource({ tokenizer, template, cfg: model.cfg }, o.corpus.seed, replayCount(trainSplit.examples.length, o.corpus.share), o.corpus.mix) : null;
+  const trainSource = replay ? new MixedSource(trainSplit.examples, replay) : trainSplit.examples;
   let lora: LoraConfig | null = null;
   let params;
   if (full) params = model.setTrainable(true);
@@ -115,6 +160,10 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     setActiveAdapter(model, 'default');
   }
   let steps = o.steps ?? FINETUNE_DEFAULTS.steps;
+  if (o.epochs !== undefined) {
+    if (!(Number.isFinite(o.epochs) && o.epochs > 0)) throw new UsageError(`epochs must be a positive number, got ${o.epochs}`);
+    steps = Math.max(1, Math.ceil((o.epochs * trainSource.length) / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum))));
+  }
   if (o.tokenBudget !== undefined) {
     if (!(Number.isFinite(o.tokenBudget) && o.tokenBudget >= 1)) throw new UsageError(`the token budget must be a positive number, got ${o.tokenBudget}`);
     const meanTokens = trainSplit.examples.reduce((a, e) => a + e.ids.length, 0) / trainSplit.examples.length;
@@ -133,8 +182,8 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     checkpointEvery: o.checkpointEvery ?? FINETUNE_DEFAULTS.checkpointEvery,
   };
   if (actionTokens) log(`${isDigitTokens(actionTokens) ? 'digits of the action numbers: 10' : 'discrete-token actions: 256 bins'} on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
-  log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)`);
-  const result = await train({ model, params, train: trainSplit.examples, val: valSplit.examples, config, outDir: o.out, resume: o.resume, silent: o.silent, onStep: o.onStep });
+  log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)${replay ? ` and ${replay.length} rehearsal conversations of its pretraining corpus` : ''}, ${steps} steps`);
+  const result = await train({ model, params, train: trainSource, val: valSplit.examples, config, outDir: o.out, resume: o.resume, silent: o.silent, onStep: o.onStep });
   const output = join(o.out, full ? 'model' : 'adapter');
   if (full) {
     saveModel(model, output);
@@ -164,6 +213,9 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     actionTokens,
     baseModel: o.model,
     data: o.data,
+    preset: o.preset ?? null,
+    epochs: o.epochs ?? null,
+    corpus: replay ? { share: o.corpus!.share, seed: o.corpus!.seed, conversations: replay.length, offset: replay.offset } : null,
     lora,
     trainer: config,
     dataset: res.dataset,

@@ -72,6 +72,25 @@ test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', asyn
     assert.ok(existsSync(join(fullRun, 'model', 'model.safetensors')) && existsSync(join(fullRun, 'model', 'tokenizer.json')));
     loadModel(join(fullRun, 'model'));
 
+    // A preset sets the recipe; one epoch over the SFT sequences plus a quarter of rehearsal.
+    const presetRun = join(dir, 'paper');
+    const pr = await capture(['train', '--model', modelDir, '--data', sft, '--out', presetRun, '--preset', 'paper', '--corpus-share', '0.25', '--eval-every', '0']);
+    assert.equal(pr.code, 0, pr.err);
+    const pinfo = JSON.parse(readFileSync(join(presetRun, 'run.json'), 'utf8'));
+    const n = pinfo.dataset.train.records - pinfo.dataset.train.tooLong;
+    assert.equal(pinfo.preset, 'paper');
+    assert.equal(pinfo.epochs, 1);
+    assert.deepEqual([pinfo.lora.r, pinfo.lora.alpha, pinfo.trainer.schedule.kind, pinfo.trainer.schedule.lr, pinfo.trainer.batchSize], [16, 32, 'linear', 5e-5, 8]);
+    assert.equal(pinfo.corpus.conversations, Math.round((n * 0.25) / 0.75));
+    assert.equal(pinfo.result.steps, Math.ceil((n + pinfo.corpus.conversations) / 8));
+    // A flag given with the preset wins over it.
+    const over = await capture(['train', '--model', modelDir, '--data', sft, '--out', join(dir, 'paper2'), '--preset', 'paper', '--steps', '2', '--lr', '1e-3', '--eval-every', '0']);
+    assert.equal(over.code, 0, over.err);
+    const oinfo = JSON.parse(readFileSync(join(dir, 'paper2', 'run.json'), 'utf8'));
+    assert.deepEqual([oinfo.result.steps, oinfo.trainer.schedule.lr, oinfo.epochs, oinfo.corpus], [2, 1e-3, null, null]);
+    const badPreset = await capture(['train', '--model', modelDir, '--data', sft, '--out', join(dir, 'z'), '--preset', 'nope']);
+    assert.equal(badPreset.code, 2);
+
     const bad = await capture(['train', '--model', modelDir, '--data', join(dir, 'nope'), '--out', join(dir, 'x')]);
     assert.equal(bad.code, 2);
     writeFileSync(join(sft, 'build_info.json'), '{"options": ');
