@@ -34,7 +34,7 @@ function writeTinyModel(dir: string, texts: string[], hidden = 32): void {
 test('adapters trained on language actions, -NR and action tokens each run as they were trained', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-policy-trained-'));
   try {
-    const demo = await capture(['demo', '--episodes', '6', '--out', join(dir, 'demo')]);
+    const demo = await capture(['demo', '--episodes', '6', '--rollouts', '0', '--out', join(dir, 'demo')]);
     assert.equal(demo.code, 0, demo.err);
     const annotations = readAnnotations(join(dir, 'demo', 'ann', ANNOTATIONS_FILE));
     const sim = join(dir, 'demo', 'sim');

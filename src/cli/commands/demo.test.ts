@@ -5,6 +5,7 @@ import { mkdtempSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../main.ts';
+import { capture } from '../testing.ts';
 
 test('the demo collects, annotates, audits and builds', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'vlm2vla-demo-test-')), 'w');
@@ -12,7 +13,7 @@ test('the demo collects, annotates, audits and builds', async () => {
   const log = console.log;
   console.log = (...a: unknown[]) => lines.push(a.join(' '));
   try {
-    assert.equal(await main(['demo', '--episodes', '4', '--out', out]), 0);
+    assert.equal(await main(['demo', '--episodes', '4', '--rollouts', '0', '--out', out]), 0);
   } finally {
     console.log = log;
   }
@@ -20,4 +21,12 @@ test('the demo collects, annotates, audits and builds', async () => {
   assert.match(text, /subtask texts 4\/4/);
   assert.match(text, /assistant: \[\[/);
   assert.ok(existsSync(join(out, 'sft', 'train.jsonl')));
+});
+
+test('the demo names a missing adapter before any work', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'vlm2vla-demo-test-')), 'w');
+  const r = await capture(['demo', '--episodes', '2', '--out', out, '--adapter', join(out, 'no-such-adapter')]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /the adapter .*no-such-adapter does not exist/);
+  assert.match(r.err, /--rollouts 0/);
 });

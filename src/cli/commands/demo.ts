@@ -1,11 +1,17 @@
-// `vlm2vla demo`: the data side of the VLM2VLA method end to end on the built-in world in about a
-// minute: scripted demonstrations → three-level language annotation → audit against ground truth →
-// SFT chat dataset, plus a look at the action text and its grammar. Fine-tuning and evaluation are
-// their own commands (train, eval vqa, eval sim); the demo points to them.
-import { mkdtempSync, readFileSync } from 'node:fs';
+// `vlm2vla demo`: the VLM2VLA method end to end on the built-in world in under two minutes: scripted
+// demonstrations → three-level language annotation → audit against ground truth → SFT chat dataset,
+// then the committed VLA (models/base + the LoRA adapter models/vla) acting in closed loop, with a
+// success table and a GIF of one episode. Fine-tuning and the full evaluations are their own commands.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { evaluateSim, EPISODE_DEFAULTS } from '../../eval/closed-loop.ts';
+import { createEvalPolicy } from '../../eval/policies.ts';
+import type { EvalPolicySpec } from '../../eval/policies.ts';
+import { simTable } from './eval-sim.ts';
 import { defineCommand } from '../define.ts';
+import { UsageError } from '../../errors/index.ts';
 import { collectEpisodes } from '../../sim/index.ts';
 import { openRlds } from '../../data/rlds/index.ts';
 import { rulesAnnotator, runAnnotationJob, readAnnotations, auditAnnotations, ANNOTATIONS_FILE } from '../../annotate/index.ts';
@@ -16,20 +22,38 @@ import { getCodec } from '../../actions/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import { Progress } from '../../util/index.ts';
 
+/** The package's folder (this file is src/cli/commands/demo.ts or dist/cli/commands/demo.js). */
+const PACKAGE_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
 export const demoCommand = defineCommand({
   name: 'demo',
   summary: 'demonstrations → language annotation → audit → SFT dataset, end to end on the built-in tabletop world',
   description:
     'Collects scripted demonstrations in the simulator, relabels them as subtasks, motion plans and\n' +
     'action chunks (rules annotator), audits the labels against the simulator\'s ground truth, builds\n' +
-    'the SFT chat dataset, and prints one training example. Fine-tuning (vlm2vla train), VQA retention\n' +
-    '(vlm2vla eval vqa) and closed-loop evaluation (vlm2vla eval sim) are their own commands.',
+    'the SFT chat dataset, and prints one training example. Then the committed VLA (the base model with\n' +
+    'the LoRA adapter models/vla, hierarchical and grammar-constrained) runs --rollouts closed-loop\n' +
+    'episodes in the tabletop world (episodes it never saw), prints the success table and writes a GIF of\n' +
+    'each episode with its subtask, plan and action chunk drawn on the frames. Fine-tuning (vlm2vla\n' +
+    'train), VQA retention (vlm2vla eval vqa) and the full closed-loop evaluation (vlm2vla eval sim) are\n' +
+    'their own commands.',
   flags: {
     episodes: { type: 'number', integer: true, min: 1, default: 24, help: 'demonstrations to collect' },
     seed: { type: 'number', integer: true, min: 0, default: 0, help: 'seed of the first demonstration' },
     out: { type: 'string', meta: 'DIR', help: 'working folder', defaultHelp: 'a new temporary folder' },
+    rollouts: { type: 'number', integer: true, min: 0, max: 1000, default: 4, help: 'closed-loop episodes of the committed VLA (0 = stop after the SFT dataset)' },
+    model: { type: 'string', meta: 'DIR', help: 'base model the adapter applies to', defaultHelp: "the package's models/base" },
+    adapter: { type: 'string', meta: 'DIR', help: 'LoRA adapter (or `vlm2vla train` run folder) that makes the VLA', defaultHelp: "the package's models/vla" },
   },
   async run(f) {
+    const model = f.model ?? join(PACKAGE_ROOT, 'models', 'base');
+    const adapter = f.adapter ?? join(PACKAGE_ROOT, 'models', 'vla');
+    const shown = (p: string) => (p.startsWith(PACKAGE_ROOT) ? relative(process.cwd(), p) || '.' : p);
+    if (f.rollouts > 0) {
+      for (const [dir, what] of [[model, 'base model'], [adapter, 'adapter']] as const) {
+        if (!existsSync(dir)) throw new UsageError(`the ${what} ${dir} does not exist`, `pass --${what === 'adapter' ? 'adapter' : 'model'} DIR, or --rollouts 0 to stop after the SFT dataset`);
+      }
+    }
     const out = f.out ?? mkdtempSync(join(tmpdir(), 'vlm2vla-demo-'));
     const n = f.episodes;
     console.log(`vlm2vla demo — working in ${out}\n`);
@@ -59,8 +83,26 @@ export const demoCommand = defineCommand({
     const codec = getCodec('list');
     const parsed = codec.decode(answer);
     console.log(`   the strict decoder reads it back as ${parsed.ok ? `${parsed.value.length} element(s)` : 'an error'}; "[[4.2, NaN, 0, 1]]" gives: ${(codec.decode('[[4.2, NaN, 0, 1]]') as { ok: false; error: Error }).error.message}`);
-    console.log(`\nfiles: ${join(out, 'sim')} (RLDS), ${join(out, 'ann')} (annotations), ${join(out, 'sft')} (SFT dataset)`);
-    console.log(`next: vlm2vla train --model models/base --data ${join(out, 'sft')} --out runs/demo-vla, then vlm2vla eval vqa and vlm2vla eval sim (see README.md)`);
+    const files = `${join(out, 'sim')} (RLDS), ${join(out, 'ann')} (annotations), ${join(out, 'sft')} (SFT dataset)`;
+    if (f.rollouts > 0) {
+      console.log(`\n5. the VLA acting in closed loop: ${shown(model)} + LoRA adapter ${shown(adapter)}, ${f.rollouts} new episodes (pick, pick-place), greedy, every stage under its grammar`);
+      const spec: EvalPolicySpec = { kind: 'model', seed: f.seed, model, adapter, greedy: true, verifier: 'model', constrained: true };
+      const results = await evaluateSim({
+        policy: () => createEvalPolicy(spec),
+        policyInfo: { ...spec },
+        suites: ['in-distribution'],
+        families: ['pick', 'pick-place'],
+        episodes: f.rollouts,
+        seed: f.seed,
+        out: join(out, 'rollouts'),
+        limits: EPISODE_DEFAULTS,
+        video: true,
+      });
+      console.log(simTable(results));
+      console.log(`   each episode as a GIF (subtask, plan and chunk on every frame): ${join(out, 'rollouts', 'videos')}/`);
+    }
+    console.log(`\nfiles: ${files}${f.rollouts > 0 ? `, ${join(out, 'rollouts')} (closed-loop results, traces, GIFs)` : ''}`);
+    console.log(`next: vlm2vla train --preset vla --model models/base --data ${join(out, 'sft')} --out runs/demo-vla, then vlm2vla eval vqa and vlm2vla eval sim (see README.md)`);
     return 0;
   },
 });

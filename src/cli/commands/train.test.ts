@@ -37,7 +37,7 @@ test('--lora specs parse over the paper defaults; bad specs are usage errors', (
 test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-train-'));
   try {
-    const demo = await capture(['demo', '--episodes', '6', '--out', join(dir, 'demo')]);
+    const demo = await capture(['demo', '--episodes', '6', '--rollouts', '0', '--out', join(dir, 'demo')]);
     assert.equal(demo.code, 0, demo.err);
     const sft = join(dir, 'demo', 'sft');
     const texts = readFileSync(join(sft, 'train.jsonl'), 'utf8').trim().split('\n').flatMap((l) => JSON.parse(l).messages.flatMap((m: { content: { text?: string }[] }) => m.content.flatMap((p) => (p.text ? [p.text] : []))));
@@ -105,7 +105,7 @@ test('vlm2vla train: LoRA on the demo SFT data, then --full; resume rules', asyn
 test('discrete-token mode: build --action-style tokens, then LoRA with trainable tokens and --full', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-tokens-'));
   try {
-    const demo = await capture(['demo', '--episodes', '6', '--out', join(dir, 'demo')]);
+    const demo = await capture(['demo', '--episodes', '6', '--rollouts', '0', '--out', join(dir, 'demo')]);
     assert.equal(demo.code, 0, demo.err);
     const sft = join(dir, 'tok');
     const b = await capture(['build', '--annotations', join(dir, 'demo', 'ann'), '--episodes', join(dir, 'demo', 'sim'), '--out', sft, '--action-style', 'tokens']);
