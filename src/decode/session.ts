@@ -82,42 +82,59 @@ export class DecodeSession {
     return n;
   }
 
-  generate(req: SessionRequest): SessionGeneration {
+  /** The logits [T, V] (row-major) of every position of `ids`, prefilled from an empty cache exactly as
+   *  generate() prefills a prompt (generate keeps only the last row). The cache then holds `ids`, so
+   *  the next generation reuses them. Tests compare it with the trainer's forward
+   *  (src/policy/train-parity.test.ts). */
+  prefillLogits(ids: readonly number[], images: readonly Float32Array[]): Float32Array {
+    if (ids.length === 0) throw new UsageError('a prompt needs at least one token (e.g. <bos>)');
+    if (ids.length > this.capacity) throw new UsageError(`${ids.length} tokens exceed the session's ${this.capacity} positions`);
+    this.clear();
+    return this.#prefill(ids, images, true).logits;
+  }
+
+  /** Prefills what the cache does not already hold of `ids` (with their images); returns the logits of
+   *  the last position, or of every prefilled position with `allRows` ([T - reused, V]). */
+  #prefill(ids: readonly number[], images: readonly Float32Array[], allRows: boolean): { logits: Float32Array; reused: number; cache: KvCache } {
     const model = this.model;
-    const text = model.text;
-    const sampling = req.sampling ?? GREEDY;
-    checkSampling(sampling);
-    if (!(Number.isInteger(req.maxNewTokens) && req.maxNewTokens >= 1)) throw new UsageError(`maxNewTokens must be a positive integer, got ${req.maxNewTokens}`);
-    if (req.ids.length === 0) throw new UsageError('a prompt needs at least one token (e.g. <bos>)');
-    if (req.ids.length + req.maxNewTokens > this.capacity) throw new UsageError(`prompt (${req.ids.length}) + maxNewTokens (${req.maxNewTokens}) exceeds the session's ${this.capacity} positions`);
     const imageToken = model.cfg.modelType === 'gemma3' ? model.cfg.imageTokenIndex : -1;
-    const runs = imageRuns(req.ids, imageToken);
-    if (runs.length !== req.images.length) throw new UsageError(`the prompt has ${runs.length} image(s) but ${req.images.length} pixel block(s) were given`);
-    const digests = req.images.map(digest);
-    this.#cache ??= new KvCache(text, 1, this.capacity);
+    const runs = imageRuns(ids, imageToken);
+    if (runs.length !== images.length) throw new UsageError(`the prompt has ${runs.length} image(s) but ${images.length} pixel block(s) were given`);
+    const digests = images.map(digest);
+    this.#cache ??= new KvCache(model.text, 1, this.capacity);
     const cache = this.#cache;
-    const reused = this.reusable(req.ids, digests);
+    const reused = this.reusable(ids, digests);
     cache.length = reused;
-    const suffix = Int32Array.from(req.ids.slice(reused));
+    const suffix = Int32Array.from(ids.slice(reused));
     const firstNewImage = runs.findIndex(([start]) => start >= reused);
-    const newImages = firstNewImage < 0 ? [] : req.images.slice(firstNewImage);
+    const newImages = firstNewImage < 0 ? [] : images.slice(firstNewImage);
     let pixels: Float32Array | null = null;
     if (newImages.length > 0) {
       pixels = new Float32Array(newImages.reduce((a, p) => a + p.length, 0));
       let at = 0;
       for (const p of newImages) (pixels.set(p, at), (at += p.length));
     }
-    const V = text.vocabSize;
-    const logits = new Float32Array(V);
+    const logits = new Float32Array((allRows ? suffix.length : 1) * model.text.vocabSize);
     // Until the prefill succeeds the cache holds only the reused prefix.
-    this.#ids = req.ids.slice(0, reused);
+    this.#ids = ids.slice(0, reused);
     this.#imageDigests = digests.slice(0, runs.filter(([, end]) => end <= reused).length);
     noGrad(() => arena.scoped(() => {
-      const l = model.forward({ ids: suffix, batch: 1, length: suffix.length, pixels, rows: Int32Array.of(suffix.length - 1) }, cache);
+      const l = model.forward({ ids: suffix, batch: 1, length: suffix.length, pixels, rows: allRows ? null : Int32Array.of(suffix.length - 1) }, cache);
       logits.set(l.data);
     }));
-    this.#ids = [...req.ids];
+    this.#ids = [...ids];
     this.#imageDigests = digests;
+    return { logits, reused, cache };
+  }
+
+  generate(req: SessionRequest): SessionGeneration {
+    const model = this.model;
+    const sampling = req.sampling ?? GREEDY;
+    checkSampling(sampling);
+    if (!(Number.isInteger(req.maxNewTokens) && req.maxNewTokens >= 1)) throw new UsageError(`maxNewTokens must be a positive integer, got ${req.maxNewTokens}`);
+    if (req.ids.length === 0) throw new UsageError('a prompt needs at least one token (e.g. <bos>)');
+    if (req.ids.length + req.maxNewTokens > this.capacity) throw new UsageError(`prompt (${req.ids.length}) + maxNewTokens (${req.maxNewTokens}) exceeds the session's ${this.capacity} positions`);
+    const { logits, reused, cache } = this.#prefill(req.ids, req.images, false);
     const eos = new Set(req.eosIds);
     const rng = new Rng(req.seed ?? 0);
     const tokens: number[] = [];

@@ -138,14 +138,27 @@ export class EngineBackend implements ModelBackend {
     return t.encode(text);
   }
 
+  /** What generate() gives the decoder for a request: the prompt ids and one pixel block per image. */
+  stageInput(req: Pick<StageRequest, 'images' | 'text'>): { ids: number[]; images: Float32Array[] } {
+    return { ids: this.promptIds(req), images: req.images.map((img) => this.#pixels(img)) };
+  }
+
+  /** The logits [T, V] of every position of the request's prompt followed by `continuation` (ids),
+   *  prefilled by the session generate() uses (its KV prefix is replaced); for checks of the run-time
+   *  path against training (src/policy/train-parity.test.ts). */
+  prefillLogits(req: Pick<StageRequest, 'images' | 'text'>, continuation: readonly number[]): Float32Array {
+    const { ids, images } = this.stageInput(req);
+    return this.#session.prefillLogits([...ids, ...continuation], images);
+  }
+
   async generate(req: StageRequest): Promise<StageOutput> {
     const started = performance.now();
-    const ids = this.promptIds(req);
+    const { ids, images } = this.stageInput(req);
     if (!this.reusePrefix) this.#session.clear();
     const constraint = req.grammar ? new GrammarConstraint(req.grammar, this.#trie, this.#texts, this.#stopIds) : null;
     const out = this.#session.generate({
       ids,
-      images: req.images.map((img) => this.#pixels(img)),
+      images,
       maxNewTokens: req.maxNewTokens,
       sampling: req.sampling,
       seed: req.seed,
