@@ -77,6 +77,7 @@ export const ERROR_CODES = {
   E_EVAL_EXISTS: { area: 'eval', meaning: 'the evaluation output folder holds another evaluation' },
   E_EVAL_INCOMPLETE: { area: 'eval', meaning: 'episodes of an evaluation did not finish' },
   E_EVAL_WORKER: { area: 'eval', meaning: 'an evaluation worker process failed' },
+  E_EVAL_DATA: { area: 'eval', meaning: 'the dataset to evaluate has no examples in the split asked for (no file, or an empty one)' },
   E_EXPERIMENT_EXISTS: { area: 'experiment', meaning: 'the experiment output folder holds a run of another preset' },
   E_REPORT_RESULTS: { area: 'report', meaning: "a results folder's results.json is missing or malformed" },
   E_REPORT_TRACE: { area: 'report', meaning: "an eval sim run's run.json, journal or trace is missing or malformed" },

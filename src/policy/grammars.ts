@@ -1,5 +1,6 @@
 // The grammars of the policy's text stages and their strict decoders: subtasks (a JSON list of
-// strings), motion plans (direction words, DESIGN.md §3), the verifier's yes/no; plus every grammar
+// strings), motion plans (direction words, DESIGN.md §3), the verifier's yes/no, the auxiliary
+// direction answer (left/right/none); plus every grammar
 // (the action codecs' too) exported as GBNF for llama.cpp servers and as a regular expression for
 // vLLM's structured outputs. The strict decoders accept exactly the sentences of their grammars.
 import { Grammar, alt, lit, opt, rep, seq, set } from '../actions/index.ts';
@@ -43,6 +44,10 @@ export const PLAN_GRAMMAR = new Grammar(alt(lit('stay in place'), seq(lit('move 
 
 export const VERIFY_GRAMMAR = new Grammar(alt(lit('yes'), lit('no')));
 
+/** The auxiliary direction stage's answers (src/sft/examples.ts writes them). */
+export const DIRECTIONS_SAID = ['left', 'right', 'none'] as const;
+export const DIRECTION_GRAMMAR = new Grammar(alt(...DIRECTIONS_SAID.map(lit)));
+
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** The subtasks of a stage-1 answer; total, never throws. */
@@ -66,6 +71,12 @@ export function parseVerify(text: string): Decoded<boolean> {
   if (text === 'yes') return { ok: true, value: true };
   if (text === 'no') return { ok: true, value: false };
   return { ok: false, error: `the verifier answers yes or no, got ${JSON.stringify(String(text).slice(0, 40))}` };
+}
+
+/** The direction stage's answer; total, never throws. */
+export function parseDirection(text: string): Decoded<(typeof DIRECTIONS_SAID)[number]> {
+  const found = DIRECTIONS_SAID.find((d) => d === text);
+  return found ? { ok: true, value: found } : { ok: false, error: `the direction is left, right or none, got ${JSON.stringify(String(text).slice(0, 40))}` };
 }
 
 const gbnfString = (s: string) => JSON.stringify(s);

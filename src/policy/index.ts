@@ -5,10 +5,10 @@ export { HierarchicalPolicy, HIERARCHICAL_DEFAULTS, PAPER_SAMPLING, GREEDY_SAMPL
 export type { HierarchicalOptions, StageSampling, CycleStats, Stage } from './hierarchical.ts';
 export { EngineBackend, OpenAIBackend } from './backend.ts';
 export type { ModelBackend, StageRequest, StageOutput, GrammarMode, OpenAIBackendOptions } from './backend.ts';
-export { ModelVerifier, BudgetVerifier, OracleVerifier, subtaskDoneInSim, subtaskKind } from './verifiers.ts';
+export { ModelVerifier, VERIFY_MAX_NEW_TOKENS, BudgetVerifier, OracleVerifier, subtaskDoneInSim, subtaskKind } from './verifiers.ts';
 export type { Verifier, VerifyContext, VerifyDecision, SubtaskKind } from './verifiers.ts';
 export { ExpertPolicy, RandomPolicy, ReplayPolicy } from './reference.ts';
-export { SUBTASKS_GRAMMAR, PLAN_GRAMMAR, VERIFY_GRAMMAR, parseSubtasks, parsePlan, parseVerify, toGbnf, toRegex, MAX_SUBTASKS, MAX_SUBTASK_CHARS } from './grammars.ts';
+export { SUBTASKS_GRAMMAR, PLAN_GRAMMAR, VERIFY_GRAMMAR, DIRECTION_GRAMMAR, parseSubtasks, parsePlan, parseVerify, parseDirection, toGbnf, toRegex, MAX_SUBTASKS, MAX_SUBTASK_CHARS } from './grammars.ts';
 export { loadModelPolicy, buildModelPolicy, actingStyle, parseVerifier } from './load.ts';
 export type { LoadPolicyOptions, ActingStyle } from './load.ts';
 export { createPolicy, POLICY_KINDS } from './create.ts';

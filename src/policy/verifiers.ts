@@ -36,6 +36,9 @@ export interface Verifier {
   verify(ctx: VerifyContext): Promise<VerifyDecision>;
 }
 
+/** Tokens the verifier may write (`yes` or `no` and the end of the turn). */
+export const VERIFY_MAX_NEW_TOKENS = 4;
+
 /** Asks a model (the policy's own back-end or a remote VLM) the verify prompt; a malformed answer is
  *  asked again up to `retries` times, then counts as "no". */
 export class ModelVerifier implements Verifier {
@@ -56,7 +59,7 @@ export class ModelVerifier implements Verifier {
         text: getPrompt('verify').render({ subtask: ctx.subtask }),
         grammar: VERIFY_GRAMMAR,
         sampling: this.sampling,
-        maxNewTokens: 4,
+        maxNewTokens: VERIFY_MAX_NEW_TOKENS,
         seed: ctx.seed + attempt,
       });
       const parsed = parseVerify(out.text);

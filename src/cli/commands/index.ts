@@ -12,6 +12,7 @@ import { trainCommand } from './train.ts';
 import { pretrainCommand } from './pretrain.ts';
 import { evalVqaCommand } from './eval.ts';
 import { evalSimCommand } from './eval-sim.ts';
+import { evalActionsCommand } from './eval-actions.ts';
 import { actCommand } from './act.ts';
 import { experimentRunCommand } from './experiment.ts';
 import { serveCommand } from './serve.ts';
@@ -29,6 +30,7 @@ export const commands: readonly Command[] = [
   trainCommand,
   evalVqaCommand,
   evalSimCommand,
+  evalActionsCommand,
   actCommand,
   experimentRunCommand,
   reportCommand,
