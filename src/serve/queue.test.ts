@@ -1,5 +1,6 @@
-// Tests of the request queue: one job at a time in arrival order, E_BUSY beyond the waiting limit,
-// E_TIMEOUT for a job waiting or running past its deadline, cancelled jobs never run, drained().
+// Tests of the request queue: one job at a time in arrival order, lanes taking turns round-robin,
+// E_BUSY beyond the waiting limit or a lane's share, E_TIMEOUT for a job waiting or running past its
+// deadline, cancelled jobs never run, drained().
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RequestQueue } from './queue.ts';
@@ -63,4 +64,39 @@ test('a job that throws rejects its ticket and the queue goes on', async () => {
   const good = q.submit(async () => 7, 1000);
   await assert.rejects(bad.done, /boom/);
   assert.equal((await good.done).value, 7);
+});
+
+test('lanes take turns: a client with many requests waiting does not hold back the others', async () => {
+  const q = new RequestQueue(16, 16);
+  const order: string[] = [];
+  const job = (name: string) => async () => {
+    order.push(name);
+    await sleep(5);
+    return name;
+  };
+  const tickets = [
+    q.submit(job('a1'), 5000, 'a'),
+    q.submit(job('a2'), 5000, 'a'),
+    q.submit(job('a3'), 5000, 'a'),
+    q.submit(job('a4'), 5000, 'a'),
+    q.submit(job('b1'), 5000, 'b'),
+    q.submit(job('c1'), 5000, 'c'),
+    q.submit(job('b2'), 5000, 'b'),
+  ];
+  await Promise.all(tickets.map((t) => t.done));
+  // a1 starts at once; then a, b, c in turn, each lane one job per round.
+  assert.deepEqual(order, ['a1', 'a2', 'b1', 'c1', 'a3', 'b2', 'a4']);
+});
+
+test('one lane may hold only its share of the waiting places; other lanes are still admitted', async () => {
+  const q = new RequestQueue(8);
+  assert.equal(q.maxPerLane, 2, 'a quarter of 8');
+  const slow = q.submit(() => sleep(100), 5000, 'x');
+  const mine = [q.submit(() => sleep(1), 5000, 'flood'), q.submit(() => sleep(1), 5000, 'flood')];
+  const third = q.submit(() => sleep(1), 5000, 'flood');
+  await assert.rejects(third.done, (e) => code(e) === 'E_BUSY' && /this client already has 2 requests waiting/.test((e as Error).message));
+  const other = q.submit(async () => 'other', 5000, 'robot');
+  assert.equal((await other.done).value, 'other');
+  await Promise.all([slow.done, ...mine.map((t) => t.done)]);
+  assert.equal(new RequestQueue(0).maxPerLane, 1, 'at least one');
 });
