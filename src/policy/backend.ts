@@ -57,7 +57,39 @@ export interface ModelBackend {
   close?(): Promise<void>;
 }
 
-/** The embedded engine: a loaded model with its tokenizer and chat template. */
+/** Token surface texts and their trie, built once per tokenizer (and per action-token remap) and
+ *  shared by every back-end over it: a server makes one back-end per client session. */
+interface Vocabulary {
+  texts: (string | null)[];
+  trie: TokenTrie;
+}
+const vocabularies = new WeakMap<Tokenizer, { plain: Vocabulary | null; marked: WeakMap<MarkerTokens, Vocabulary> }>();
+
+function vocabularyOf(tokenizer: Tokenizer, actionTokens: MarkerTokens | null): Vocabulary {
+  let entry = vocabularies.get(tokenizer);
+  if (!entry) vocabularies.set(tokenizer, (entry = { plain: null, marked: new WeakMap() }));
+  if (!actionTokens) {
+    if (!entry.plain) {
+      const texts = tokenSurfaceTexts(tokenizer);
+      entry.plain = { texts, trie: new TokenTrie(texts) };
+    }
+    return entry.plain;
+  }
+  let v = entry.marked.get(actionTokens);
+  if (!v) {
+    const texts = tokenSurfaceTexts(tokenizer);
+    const markers = tokenMarkers(actionTokens);
+    actionTokens.ids.forEach((id, k) => {
+      if (id < texts.length) texts[id] = markers[k]!;
+    });
+    entry.marked.set(actionTokens, (v = { texts, trie: new TokenTrie(texts) }));
+  }
+  return v;
+}
+
+/** The embedded engine: a loaded model with its tokenizer and chat template. Several back-ends may
+ *  share one model (each has its own KV cache) as long as their calls do not overlap (a server runs
+ *  one at a time). */
 export class EngineBackend implements ModelBackend {
   readonly name = 'engine';
   readonly #session: DecodeSession;
@@ -79,8 +111,7 @@ export class EngineBackend implements ModelBackend {
   ) {
     if (model.cfg.modelType !== 'gemma3') throw new UsageError(`the model is text-only (${model.cfg.modelType}); a policy needs a vision-language model`, 'use a gemma3 model folder');
     this.#session = new DecodeSession(model);
-    this.#texts = tokenSurfaceTexts(tokenizer);
-    this.#trie = new TokenTrie(this.#texts);
+    ({ texts: this.#texts, trie: this.#trie } = vocabularyOf(tokenizer, null));
     const eos = model.text.eosTokenId;
     const stops = new Set(Array.isArray(eos) ? eos : [eos]);
     const eot = tokenizer.tokenToId('<end_of_turn>');
@@ -107,13 +138,7 @@ export class EngineBackend implements ModelBackend {
    *  (style `at`) read — and are constrained — as the markers <a000>…<a255> or <d0>…<d9> that the
    *  codec parses; every other token keeps its text. */
   useActionTokens(t: MarkerTokens): void {
-    const texts = tokenSurfaceTexts(this.tokenizer);
-    const markers = tokenMarkers(t);
-    t.ids.forEach((id, k) => {
-      if (id < texts.length) texts[id] = markers[k]!;
-    });
-    this.#texts = texts;
-    this.#trie = new TokenTrie(texts);
+    ({ texts: this.#texts, trie: this.#trie } = vocabularyOf(this.tokenizer, t));
     this.#actionTokens = t;
   }
 

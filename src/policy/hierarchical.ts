@@ -118,6 +118,9 @@ export class HierarchicalPolicy implements Policy {
   /** Generates one stage's answer and decodes it strictly, regenerating malformed answers. */
   async #stage<T>(stage: Stage, images: Observation['image'][], text: string, grammar: Grammar, decode: (text: string) => Decoded<T>, sampling: SamplingConfig, stats: CycleStats, timing: Record<string, number>, raw: (s: string) => void): Promise<T | null> {
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
+      // The embedded engine decodes without yielding the thread; a turn of the event loop before each
+      // generation lets a server read frames and answer WebSocket pings between stages.
+      await new Promise((resolve) => setImmediate(resolve));
       const out: StageOutput = await this.opts.backend.generate({
         stage,
         images,

@@ -9,13 +9,16 @@ import { CHUNK_FORMATS } from '../prompts/index.ts';
 import { openSftDataset } from '../sft/dataset.ts';
 import { isDigitTokens, loadActionTokens } from '../actions/action-tokens.ts';
 import type { MarkerTokens } from '../actions/action-tokens.ts';
+import { loadChatModel } from '../models/index.ts';
+import type { ChatModelFiles } from '../models/index.ts';
+import type { ActionCodec } from '../actions/index.ts';
 import { EngineBackend, OpenAIBackend } from './backend.ts';
 import type { GrammarMode, ModelBackend } from './backend.ts';
 import { GREEDY_SAMPLING, HIERARCHICAL_DEFAULTS, HierarchicalPolicy, PAPER_SAMPLING } from './hierarchical.ts';
 import type { StageSampling } from './hierarchical.ts';
 import { BudgetVerifier, ModelVerifier, OracleVerifier } from './verifiers.ts';
 import type { Verifier } from './verifiers.ts';
-import type { Policy } from './types.ts';
+import type { Policy, PolicyFactory } from './types.ts';
 
 /** How a model was trained to act, from its run folder (or the defaults for a bare adapter). */
 export interface ActingStyle {
@@ -103,19 +106,31 @@ export async function loadModelPolicy(opts: LoadPolicyOptions): Promise<Policy> 
 }
 
 export function buildModelPolicy(opts: LoadPolicyOptions): HierarchicalPolicy {
+  return modelPolicyMaker(opts, null)();
+}
+
+/** Independent HierarchicalPolicies over one model: the weights, tokenizer and template are loaded
+ *  once (or given as `files`), and each policy has its own back-end (KV cache), verifier and episode
+ *  — what `vlm2vla serve` gives each client session. */
+export function modelPolicyFactory(opts: LoadPolicyOptions, files: ChatModelFiles | null = null): PolicyFactory {
+  const make = modelPolicyMaker(opts, files);
+  return { metadata: make().metadata, create: make };
+}
+
+/** Reads the run's acting style and loads the model once; the function it returns builds a policy. */
+function modelPolicyMaker(opts: LoadPolicyOptions, files: ChatModelFiles | null): () => HierarchicalPolicy {
   const style = actingStyle(opts.adapter ?? (opts.baseUrl ? null : opts.model));
   const actionStyle = opts.actionStyle ?? style.actionStyle;
   const reasoning = opts.reasoning ?? style.reasoning;
-  let backend: ModelBackend;
-  if (opts.baseUrl) {
-    if (actionStyle === 'tokens' || actionStyle === 'at') throw new UsageError(`a remote back-end cannot drive a model of the ${actionStyle} style (its action tokens are vocabulary ids)`, 'run it on the embedded engine');
-    backend = new OpenAIBackend({ baseUrl: opts.baseUrl, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
-  } else {
-    const engine = EngineBackend.load(opts.model, opts.adapter);
+  if (opts.baseUrl && (actionStyle === 'tokens' || actionStyle === 'at')) throw new UsageError(`a remote back-end cannot drive a model of the ${actionStyle} style (its action tokens are vocabulary ids)`, 'run it on the embedded engine');
+  const loaded = opts.baseUrl ? null : (files ?? loadChatModel(opts.model, opts.adapter));
+  const backend = (): ModelBackend => {
+    if (!loaded) return new OpenAIBackend({ baseUrl: opts.baseUrl!, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
+    const engine = new EngineBackend(loaded.model, loaded.tokenizer, loaded.template, { model: opts.model, adapter: opts.adapter ?? null });
     if (style.actionTokens && (actionStyle === 'tokens' || actionStyle === 'at')) engine.useActionTokens(style.actionTokens);
-    backend = engine;
-  }
-  let codec;
+    return engine;
+  };
+  let codec: ActionCodec;
   if (actionStyle === 'tokens') {
     const t = style.actionTokens;
     if (!t || isDigitTokens(t)) throw new UsageError('the tokens action style needs the run\'s action_tokens.json (the bins\' ranges and ids)', 'pass --adapter with the training run folder');
@@ -123,17 +138,20 @@ export function buildModelPolicy(opts: LoadPolicyOptions): HierarchicalPolicy {
   } else codec = getCodec(actionStyle);
   const base = opts.greedy ? GREEDY_SAMPLING : PAPER_SAMPLING;
   const sampling: StageSampling = opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
-  const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), backend, sampling, opts.verifierEndpoint ?? null);
-  return new HierarchicalPolicy({
-    ...HIERARCHICAL_DEFAULTS,
-    backend,
-    codec,
-    formatHint: CHUNK_FORMATS[actionStyle] ?? CHUNK_FORMATS.list!,
-    reasoning,
-    verifier,
-    sampling,
-    seed: opts.seed ?? 0,
-    constrained: opts.constrained ?? true,
-    describe: { greedy: Boolean(opts.greedy), styleFrom: style.source },
-  });
+  return () => {
+    const b = backend();
+    const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), b, sampling, opts.verifierEndpoint ?? null);
+    return new HierarchicalPolicy({
+      ...HIERARCHICAL_DEFAULTS,
+      backend: b,
+      codec,
+      formatHint: CHUNK_FORMATS[actionStyle] ?? CHUNK_FORMATS.list!,
+      reasoning,
+      verifier,
+      sampling,
+      seed: opts.seed ?? 0,
+      constrained: opts.constrained ?? true,
+      describe: { greedy: Boolean(opts.greedy), styleFrom: style.source },
+    });
+  };
 }

@@ -86,3 +86,15 @@ export interface Policy {
   /** Releases resources (engine, sockets). */
   close?(): Promise<void>;
 }
+
+/** Makes independent policies over shared resources: a server gives each client session its own
+ *  policy (episode state: subtasks, cycle count, verifier, the back-end's KV cache) while the loaded
+ *  model's weights and tokenizer exist once. */
+export interface PolicyFactory {
+  /** What every policy it makes declares. */
+  readonly metadata: PolicyMetadata;
+  /** A fresh policy, in no episode yet. */
+  create(): Policy;
+  /** Releases the shared resources; call it after every policy made is closed. */
+  close?(): Promise<void>;
+}
