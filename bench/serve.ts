@@ -59,7 +59,7 @@ function inProcessMs(): number {
 
 async function startChild(): Promise<{ url: string; stop: () => Promise<number | null> }> {
   const argv = MODEL
-    ? ['bin/vlm2vla.mjs', 'serve', '--model', MODEL, ...(ADAPTER ? ['--adapter', ADAPTER] : []), '--port', '0', '--no-chat', '--max-queue', String(CLIENTS), '--max-connections', String(CLIENTS), '--timeout', '3600']
+    ? ['bin/vlm2vla.mjs', 'serve', '--model', MODEL, ...(ADAPTER ? ['--adapter', ADAPTER] : []), '--port', '0', '--no-chat', '--max-queue', String(CLIENTS), '--max-connections', String(CLIENTS), '--max-sessions', String(CLIENTS), '--timeout', '3600']
     : ['--import', 'tsx', 'src/serve/testing-child.ts', '0'];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';

@@ -86,6 +86,7 @@ export const ERROR_CODES = {
   E_REMOTE: { area: 'serve', meaning: 'the policy server answered with an error or could not be reached' },
   E_POLICY: { area: 'serve', meaning: 'the policy failed while answering a request' },
   E_BUSY: { area: 'serve', meaning: "the server's queue is full" },
+  E_SESSION_LIMIT: { area: 'serve', meaning: 'the server holds as many client sessions (episodes) as it may; a new client must wait for one to close or expire' },
   E_TIMEOUT: { area: 'serve', meaning: 'a request timed out' },
   E_TOO_LARGE: { area: 'serve', meaning: 'a message or body exceeds the size cap' },
   E_FORBIDDEN: { area: 'serve', meaning: 'the Host or Origin header is not allowed' },

@@ -7,7 +7,7 @@ import type { RgbImage } from '../data/image.ts';
 import { generate } from '../decode/index.ts';
 import type { Generation } from '../decode/index.ts';
 import { imageSpec, loadChatModel as loadChatModelFiles } from '../models/index.ts';
-import type { Gemma3Model } from '../models/index.ts';
+import type { ChatModelFiles, Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
@@ -32,7 +32,11 @@ export interface ChatModel {
 
 /** The model folder (and adapter: a `vlm2vla train` run folder or a PEFT folder) as a chat model. */
 export function loadChatModel(dir: string, adapter?: string): ChatModel {
-  const { model, tokenizer, template } = loadChatModelFiles(dir, adapter);
+  return chatModelOf(loadChatModelFiles(dir, adapter), dir, adapter);
+}
+
+/** A loaded model (shared with the policy sessions of `vlm2vla serve`) as the chat model of `dir`. */
+export function chatModelOf({ model, tokenizer, template }: ChatModelFiles, dir: string, adapter?: string): ChatModel {
   const eos = model.text.eosTokenId;
   const stops = new Set(Array.isArray(eos) ? eos : [eos]);
   const eot = tokenizer.tokenToId('<end_of_turn>');

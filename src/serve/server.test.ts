@@ -1,6 +1,8 @@
 // Tests of the policy server on loopback, with a client written from the protocol description (raw ws
 // frames and msgpack): metadata first, results with timing, error frames then close 1011 while the
-// server keeps serving, caps, busy, timeouts, auth, Host/Origin, episodes, HTTP JSON, graceful close.
+// server keeps serving, caps, busy, timeouts, auth, Host/Origin, episodes (one per session with a
+// policy factory; the session cap and idle eviction), HTTP JSON, idle timers judged after a blocked
+// event loop, graceful close.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,6 +11,8 @@ import { WebSocket } from 'ws';
 import { startServer } from './server.ts';
 import type { PolicyServer, ServeOptions } from './server.ts';
 import { EchoPolicy } from './testing.ts';
+import { RandomPolicy } from '../policy/reference.ts';
+import type { Policy, PolicyFactory } from '../policy/types.ts';
 import { observationMessage } from './protocol.ts';
 import { NdArray, packMessage, unpackMessage, WireFloat } from './wire.ts';
 import type { Dtype, WireMap, WireValue } from './wire.ts';
@@ -45,13 +49,13 @@ function connect(url: string, headers: Record<string, string> = {}): Promise<Raw
   });
 }
 
-async function serve(policy: EchoPolicy, options: Partial<ServeOptions> = {}): Promise<{ server: PolicyServer; lines: string[] }> {
+async function serve(policy: Policy | PolicyFactory, options: Partial<ServeOptions> = {}): Promise<{ server: PolicyServer; lines: string[] }> {
   const lines: string[] = [];
-  const server = await startServer({ policy, port: 0, log: (l) => lines.push(l), ...options });
+  const server = await startServer({ ...('create' in policy ? { policyFactory: policy } : { policy }), port: 0, log: (l) => lines.push(l), ...options });
   return { server, lines };
 }
 
-async function withServer(policy: EchoPolicy, options: Partial<ServeOptions>, body: (server: PolicyServer, lines: string[]) => Promise<void>): Promise<void> {
+async function withServer(policy: Policy | PolicyFactory, options: Partial<ServeOptions>, body: (server: PolicyServer, lines: string[]) => Promise<void>): Promise<void> {
   const { server, lines } = await serve(policy, options);
   try {
     await body(server, lines);
@@ -229,7 +233,7 @@ test('a client vanishing mid-request leaks nothing; its queued request never run
     a.ws.terminate();
     b.ws.terminate();
     await waitFor(() => server.stats().connections === 0 && !server.stats().running && server.stats().inFlight === 0);
-    assert.deepEqual(server.stats(), { connections: 0, upgrading: 0, waiting: 0, running: false, inFlight: 0, httpSessions: 0 });
+    assert.deepEqual(server.stats(), { connections: 0, upgrading: 0, waiting: 0, running: false, inFlight: 0, sessions: 0 });
     assert.equal(policy.calls, 1, 'the vanished client’s queued request was dropped');
     const { answer } = await once(server.wsUrl, frame());
     assert.equal(answer.binary, true);
@@ -440,4 +444,147 @@ test('SIGTERM with requests in flight: a child server answers them, then exits 0
   } finally {
     child.kill('SIGKILL');
   }
+});
+
+/** A factory of seeded random policies (the same seed for every session) that counts the live ones. */
+function randomFactory(): PolicyFactory & { live: number } {
+  const f = {
+    metadata: new RandomPolicy(7).metadata,
+    live: 0,
+    create(): Policy {
+      const p = new RandomPolicy(7);
+      f.live++;
+      return Object.assign(p, { close: async () => void f.live-- });
+    },
+  };
+  return f;
+}
+
+/** Sends a frame and returns the answer's actions and subtask text (or the reset acknowledgement). */
+async function ask(c: Raw, bytes: Uint8Array): Promise<string> {
+  c.ws.send(bytes);
+  const r = await c.next();
+  if (!r.binary) return r.data.toString();
+  const m = unpackMessage(r.data) as WireMap;
+  if (m.get('reset') === true) return 'reset';
+  return JSON.stringify([...((m.get('actions') as NdArray).data as Float32Array)]);
+}
+
+const resetFrame = (prompt: string) => packMessage(new Map<string, WireValue>([['reset', true], ['prompt', prompt]]));
+
+test('a policy per session: two clients interleaving reset and infer each get what they get alone', async () => {
+  const scriptA = [resetFrame('pick up the carrot'), frame(), frame(), resetFrame('pick up the carrot'), frame(), frame()];
+  const scriptB = [frame(obs('stack the cups')), frame(obs('stack the cups')), frame(obs('stack the cups'), true), frame(obs('stack the cups'))];
+  const alone = async (script: Uint8Array[]) => {
+    const answers: string[] = [];
+    await withServer(randomFactory(), {}, async (server) => {
+      const c = await connect(server.wsUrl);
+      await c.next();
+      for (const bytes of script) answers.push(await ask(c, bytes));
+      c.ws.close();
+    });
+    return answers;
+  };
+  const soloA = await alone(scriptA);
+  const soloB = await alone(scriptB);
+  assert.equal(new Set(soloA.filter((x) => x !== 'reset')).size, 4, 'every cycle draws new actions');
+  const together = async (policy: Policy | PolicyFactory) => {
+    const got = { a: [] as string[], b: [] as string[] };
+    await withServer(policy, {}, async (server) => {
+      const a = await connect(server.wsUrl);
+      const b = await connect(server.wsUrl);
+      await a.next();
+      await b.next();
+      for (let i = 0; i < Math.max(scriptA.length, scriptB.length); i++) {
+        if (i < scriptA.length) got.a.push(await ask(a, scriptA[i]!));
+        if (i < scriptB.length) got.b.push(await ask(b, scriptB[i]!));
+      }
+      assert.equal(server.stats().sessions, 2);
+      a.ws.close();
+      b.ws.close();
+    });
+    return got;
+  };
+  const both = await together(randomFactory());
+  assert.deepEqual(both.a, soloA);
+  assert.deepEqual(both.b, soloB);
+  // The same clients on one shared policy draw from one generator: their answers change.
+  const shared = await together(new RandomPolicy(7));
+  assert.notDeepEqual(shared.a, soloA);
+});
+
+test('a closed connection frees its session; an idle session is evicted and its next request starts a new episode', async () => {
+  const factory = randomFactory();
+  await withServer(factory, { maxSessions: 1, sessionIdleMs: 300 }, async (server, lines) => {
+    const a = await connect(server.wsUrl);
+    await a.next();
+    assert.equal(server.stats().sessions, 0, 'a session begins at the first request');
+    const first = await ask(a, frame());
+    assert.deepEqual([server.stats().sessions, factory.live], [1, 1]);
+    a.ws.close();
+    await a.closed;
+    await waitFor(() => server.stats().sessions === 0 && factory.live === 0);
+    // Idle past 300 ms: the next session takes its place; the evicted client starts over.
+    const b = await connect(server.wsUrl);
+    await b.next();
+    assert.equal(await ask(b, frame()), first, 'a fresh episode of the same seeded policy');
+    await new Promise((r) => setTimeout(r, 350));
+    const c = await connect(server.wsUrl);
+    await c.next();
+    assert.equal(await ask(c, frame()), first);
+    assert.ok(lines.some((l) => / session 127\.0\.0\.1:\d+ evicted ok no request for 0\.3 s/.test(l)), lines.join('\n'));
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(await ask(b, frame()), first, 'b was evicted: its next request is a new episode');
+    assert.equal(b.ws.readyState, WebSocket.OPEN, 'eviction frees the episode, not the connection');
+    b.ws.close();
+    c.ws.close();
+  });
+});
+
+test('the session cap: the client over it gets E_SESSION_LIMIT (WebSocket close 1013, HTTP 503 with Retry-After)', async () => {
+  await withServer(randomFactory(), { maxSessions: 1, sessionIdleMs: 60_000 }, async (server) => {
+    const a = await connect(server.wsUrl);
+    await a.next();
+    await ask(a, frame());
+    const text = await expectErrorFrame(server.wsUrl, frame(), 'E_SESSION_LIMIT', 1013);
+    assert.match(text, /^error E_SESSION_LIMIT: 1 sessions are open; the next idle one expires in \d+ s\nfix: .*--max-sessions/);
+    const png = Buffer.from(encodePng({ width: 4, height: 2, rgb: new Uint8Array(24).fill(102) }).bytes).toString('base64');
+    const r = await fetch(`${server.httpUrl}/v1/act`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ image: png, state: [...STATE], prompt: 'x', session: 'r2' }) });
+    assert.equal(r.status, 503);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_SESSION_LIMIT');
+    a.ws.close();
+    await waitFor(() => server.stats().sessions === 0);
+    const { answer } = await once(server.wsUrl, frame());
+    assert.equal(answer.binary, true, 'a freed place is taken');
+  });
+});
+
+test('an idle timer that came due while the engine held the thread does not close a client that pinged meanwhile', async () => {
+  const blocking: Policy = {
+    metadata: new EchoPolicy().metadata,
+    reset: async () => {},
+    infer: async () => {
+      const until = performance.now() + 700;
+      while (performance.now() < until); // a synchronous engine call
+      return { actions: [], timing: { totalMs: 700, stages: {} } };
+    },
+  };
+  await withServer(blocking, { idleTimeoutMs: 300 }, async (server) => {
+    const pinger = await connect(server.wsUrl);
+    await pinger.next();
+    const timer = setInterval(() => pinger.ws.ping(), 50);
+    try {
+      const worker = await connect(server.wsUrl);
+      await worker.next();
+      worker.ws.send(frame());
+      assert.equal((await worker.next()).binary, true);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(pinger.ws.readyState, WebSocket.OPEN, 'the pings read after the call kept it open');
+      worker.ws.close();
+    } finally {
+      clearInterval(timer);
+    }
+    assert.deepEqual(await pinger.closed, { code: 1000, reason: 'idle timeout' });
+  });
 });

@@ -2,18 +2,19 @@
 // in, one msgpack result out, errors as a text frame then close 1011), GET /healthz, POST /v1/act
 // (JSON), GET /v1/metadata and extra routes (the OpenAI-compatible chat endpoint), with the safe
 // defaults of docs/serve.md: loopback bind, Host/Origin check, optional API key, size caps, a bounded
-// queue, timeouts, a connection cap, and a graceful close that answers requests in flight.
+// queue fair between clients, timeouts, connection and session caps, and a graceful close that
+// answers requests in flight. Each client session has its own episode (sessions.ts).
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { RawData } from 'ws';
-import { isVlmError } from '../errors/index.ts';
-import type { Policy, PolicyResult } from '../policy/types.ts';
+import { UsageError, isVlmError } from '../errors/index.ts';
+import type { Policy, PolicyFactory, PolicyResult } from '../policy/types.ts';
 import { actResultJson, parseActJson } from './act-json.ts';
-import { EpisodeSwitch } from './episodes.ts';
-import type { Episode } from './episodes.ts';
+import { SessionTable } from './sessions.ts';
+import type { Session } from './sessions.ts';
 import { ProtocolError, ServeError } from './errors.ts';
 import { DEFAULT_OBSERVATION_LIMITS, metadataMessage, parseRequest, resultMessage } from './protocol.ts';
 import { MAX_MESSAGE_BYTES, packMessage, unpackMessage } from './wire.ts';
@@ -22,7 +23,12 @@ import { RequestQueue } from './queue.ts';
 import type { QueueTiming } from './queue.ts';
 
 export interface ServeOptions {
-  policy: Policy;
+  /** Makes each client session its own policy over the shared model: clients' episodes are
+   *  independent. Give this or `policy`. */
+  policyFactory?: PolicyFactory;
+  /** One policy for every client: it holds one episode at a time, so a client's episode restarts
+   *  whenever another client's request ran in between. */
+  policy?: Policy;
   /** Interface to bind (default 127.0.0.1: this machine only). */
   host?: string;
   /** Port (default 8000; 0 picks a free one). */
@@ -33,6 +39,11 @@ export interface ServeOptions {
   maxQueue?: number;
   /** Open WebSocket connections (default 64). */
   maxConnections?: number;
+  /** Client sessions alive at once (WebSocket connections that sent a request, HTTP sessions);
+   *  one more is answered E_SESSION_LIMIT (default 64). */
+  maxSessions?: number;
+  /** A session with no request this long is evicted and its episode freed (default 300 s). */
+  sessionIdleMs?: number;
   /** Largest WebSocket frame (closed with 1009) and HTTP body (413) (default 16 MiB). */
   maxMessageBytes?: number;
   /** A request not answered this long after it arrived is answered E_TIMEOUT (default 120 s). */
@@ -57,8 +68,9 @@ export interface RouteContext {
   res: ServerResponse;
   /** The JSON body (size-capped). */
   json(): Promise<unknown>;
-  /** Runs `job` through the request queue (busy, timeout); the job is dropped if the client leaves. */
-  submit<T>(job: () => Promise<T>): Promise<{ value: T; timing: QueueTiming }>;
+  /** Runs `job` through the request queue (busy, timeout) in the lane of the peer's address (or
+   *  `lane`); the job is dropped if the client leaves. */
+  submit<T>(job: () => Promise<T>, lane?: string): Promise<{ value: T; timing: QueueTiming }>;
   /** Adds a note to the request's log line. */
   note(text: string): void;
 }
@@ -71,7 +83,8 @@ export interface ServerStats {
   waiting: number;
   running: boolean;
   inFlight: number;
-  httpSessions: number;
+  /** Client sessions alive (WebSocket and HTTP). */
+  sessions: number;
 }
 
 export interface PolicyServer {
@@ -86,10 +99,9 @@ export interface PolicyServer {
   close(graceMs?: number): Promise<void>;
 }
 
-const STATUS: Record<string, number> = { E_PROTOCOL: 400, E_IMAGE: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_TOO_LARGE: 413, E_BUSY: 503, E_SHUTTING_DOWN: 503, E_TIMEOUT: 504 };
-const WS_CLOSE: Record<string, number> = { E_BUSY: 1013, E_SHUTTING_DOWN: 1001 };
+const STATUS: Record<string, number> = { E_PROTOCOL: 400, E_IMAGE: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_TOO_LARGE: 413, E_BUSY: 503, E_SESSION_LIMIT: 503, E_SHUTTING_DOWN: 503, E_TIMEOUT: 504 };
+const WS_CLOSE: Record<string, number> = { E_BUSY: 1013, E_SESSION_LIMIT: 1013, E_SHUTTING_DOWN: 1001 };
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '0.0.0.0']);
-const MAX_HTTP_SESSIONS = 1024;
 
 const isLoopback = (host: string) => LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
 const digest = (s: string) => createHash('sha256').update(s).digest();
@@ -112,11 +124,14 @@ const ms = (x: number) => `${x.toFixed(1)}ms`;
 interface Connection {
   ws: WebSocket;
   peer: string;
-  episode: Episode;
+  /** Its session's id (the session itself lives from the first request until the close or eviction). */
+  sessionId: string;
   busy: boolean;
   cancel: (() => void) | null;
   prevTotalMs: number | undefined;
   idle: NodeJS.Timeout | undefined;
+  /** performance.now() of the last frame or ping read. */
+  heardAt: number;
 }
 
 export async function startServer(options: ServeOptions): Promise<PolicyServer> {
@@ -130,10 +145,20 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const apiKey = options.apiKey ? digest(options.apiKey) : null;
   const queue = new RequestQueue(options.maxQueue ?? 16);
-  const episodes = new EpisodeSwitch(options.policy);
-  const httpSessions = new Map<string, Episode>();
+  if ((options.policy === undefined) === (options.policyFactory === undefined)) throw new UsageError('startServer needs exactly one of policy (shared by every client) and policyFactory (a policy per client session)');
+  const metadata = (options.policyFactory ?? options.policy)!.metadata;
+  const sessionIdleMs = options.sessionIdleMs ?? 300_000;
+  const sessions = new SessionTable(options.policyFactory ? { factory: options.policyFactory } : { policy: options.policy! }, {
+    maxSessions: options.maxSessions ?? 64,
+    idleMs: sessionIdleMs,
+    onEvict: (s) => logLine('session', s.label, 'evicted', 'ok', null, `no request for ${sessionIdleMs / 1000} s`),
+    onCloseError: (s, e) => logLine('session', s.label, 'close', 'E_POLICY', null, `${(e as Error)?.message ?? e}`),
+  });
+  const sweeper = setInterval(() => sessions.sweep(), Math.max(1000, Math.min(sessionIdleMs / 2, 30_000)));
+  sweeper.unref();
   const connections = new Set<Connection>();
-  const metadataBytes = packMessage(metadataMessage(options.policy.metadata));
+  const metadataBytes = packMessage(metadataMessage(metadata));
+  let connectionCount = 0;
   let upgrading = 0;
   let draining = false;
   let inFlight = 0;
@@ -170,8 +195,8 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     }
   }
 
-  function submitRun<T>(job: () => Promise<T>, onCancel: (cancel: () => void) => void): Promise<{ value: T; timing: QueueTiming }> {
-    const ticket = queue.submit(job, requestTimeoutMs);
+  function submitRun<T>(job: () => Promise<T>, lane: string, onCancel: (cancel: () => void) => void): Promise<{ value: T; timing: QueueTiming }> {
+    const ticket = queue.submit(job, requestTimeoutMs, lane);
     onCancel(ticket.cancel);
     return ticket.done;
   }
@@ -180,14 +205,29 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false, clientTracking: false });
 
-  function armIdle(conn: Connection): void {
+  function armIdle(conn: Connection, ms = idleTimeoutMs): void {
     clearTimeout(conn.idle);
-    conn.idle = setTimeout(() => {
+    conn.idle = setTimeout(() => expireIdle(conn), ms);
+  }
+
+  /** Closes a connection that sent nothing for the idle time. Judged after a turn of the event loop:
+   *  when a synchronous engine call held the thread past the deadline, timers fire before the frames
+   *  and pings that arrived meanwhile are read, and a live client would be closed. */
+  function expireIdle(conn: Connection): void {
+    setImmediate(() => {
+      if (conn.ws.readyState !== WebSocket.OPEN) return;
+      const quiet = performance.now() - conn.heardAt;
       if (conn.busy) return armIdle(conn);
+      if (quiet < idleTimeoutMs) return armIdle(conn, idleTimeoutMs - quiet);
       logLine('ws', conn.peer, 'idle', 'closed', null, `nothing received for ${idleTimeoutMs} ms`);
       conn.ws.close(1000, 'idle timeout');
-    }, idleTimeoutMs);
+    });
   }
+
+  const heard = (conn: Connection) => {
+    conn.heardAt = performance.now();
+    armIdle(conn);
+  };
 
   function failConnection(conn: Connection, e: unknown, what: string, started: number): void {
     const ce = clientError(e, debug);
@@ -209,16 +249,20 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       if (!isBinary) throw new ProtocolError('a text frame arrived', 'frame', 'send each observation as one binary msgpack frame');
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
       const request = parseRequest(unpackMessage(bytes), limits);
+      if (request.kind === 'reset') what = 'reset';
+      const session = sessions.open(conn.sessionId, conn.peer);
       if (request.kind === 'reset') {
-        what = 'reset';
-        EpisodeSwitch.reset(conn.episode, request.prompt);
+        sessions.reset(session, request.prompt);
         conn.ws.send(packMessage(new Map([['reset', true]])));
         logLine('ws', conn.peer, what, 'ok', started);
         return;
       }
-      const { value, timing } = await submitRun(
-        () => episodes.infer(conn.episode, request.observation, request.reset),
-        (cancel) => (conn.cancel = cancel),
+      const { value, timing } = await sessions.request(session, () =>
+        submitRun(
+          () => sessions.infer(session, request.observation, request.reset),
+          conn.sessionId,
+          (cancel) => (conn.cancel = cancel),
+        ),
       );
       const reply = packMessage(resultMessage(value, { inferMs: timing.runMs, queueMs: timing.queueMs, ...(conn.prevTotalMs === undefined ? {} : { prevTotalMs: conn.prevTotalMs }) }));
       if (conn.ws.readyState !== WebSocket.OPEN) return;
@@ -236,23 +280,24 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   }
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const conn: Connection = { ws, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, episode: EpisodeSwitch.newEpisode(), busy: false, cancel: null, prevTotalMs: undefined, idle: undefined };
+    const conn: Connection = { ws, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, sessionId: `ws:${++connectionCount}`, busy: false, cancel: null, prevTotalMs: undefined, idle: undefined, heardAt: performance.now() };
     connections.add(conn);
-    ws.on('message', (data, isBinary) => void onFrame(conn, data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      conn.heardAt = performance.now();
+      void onFrame(conn, data, isBinary);
+    });
     ws.on('error', () => {}); // a close follows; the 1009 for an oversize frame is sent by ws itself
     // A client that pings is alive (openpi's Python client pings every 20 s between episodes).
-    ws.on('ping', () => {
-      if (!conn.busy) armIdle(conn);
-    });
+    ws.on('ping', () => heard(conn));
     ws.on('close', (code) => {
       connections.delete(conn);
       clearTimeout(conn.idle);
       conn.cancel?.();
-      episodes.forget(conn.episode);
+      sessions.close(conn.sessionId);
       if (code === 1009) logLine('ws', conn.peer, 'frame', 'E_TOO_LARGE', null, `over ${maxMessageBytes} bytes, closed 1009`);
     });
     ws.send(metadataBytes);
-    armIdle(conn);
+    heard(conn);
     logLine('ws', conn.peer, 'connect', 'ok', null);
   });
 
@@ -296,32 +341,17 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     res.end(text);
   }
 
-  function httpEpisode(name: string): Episode {
-    let e = httpSessions.get(name);
-    if (e) {
-      httpSessions.delete(name); // re-inserted: the map's order is least recently used first
-    } else {
-      e = EpisodeSwitch.newEpisode();
-      if (httpSessions.size >= MAX_HTTP_SESSIONS) {
-        const [oldest, old] = httpSessions.entries().next().value as [string, Episode];
-        httpSessions.delete(oldest);
-        episodes.forget(old);
-      }
-    }
-    httpSessions.set(name, e);
-    return e;
-  }
-
   async function act(ctx: RouteContext): Promise<void> {
     const request = parseActJson(await ctx.json(), limits);
-    const episode = httpEpisode(request.session);
-    const { value, timing } = await ctx.submit(() => episodes.infer(episode, request.observation, request.reset));
+    const id = `http:${request.session}`;
+    const session: Session = sessions.open(id, `session ${JSON.stringify(request.session)}`);
+    const { value, timing } = await sessions.request(session, () => ctx.submit(() => sessions.infer(session, request.observation, request.reset), id));
     ctx.note(`queue=${ms(timing.queueMs)} infer=${ms(timing.runMs)} steps=${value.actions.length}`);
     sendJson(ctx.res, 200, actResultJson(value as PolicyResult, { inferMs: timing.runMs, queueMs: timing.queueMs }));
   }
 
   const routes: Record<string, RouteHandler> = {
-    'GET /v1/metadata': async (ctx) => sendJson(ctx.res, 200, options.policy.metadata),
+    'GET /v1/metadata': async (ctx) => sendJson(ctx.res, 200, metadata),
     'POST /v1/act': act,
     ...options.routes,
   };
@@ -353,7 +383,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
         req,
         res,
         json: () => readJson(req),
-        submit: (job) => submitRun(job, (c) => (cancel = c)),
+        submit: (job, lane = `http:${req.socket.remoteAddress}`) => submitRun(job, lane, (c) => (cancel = c)),
         note: (t) => void notes.push(t),
       });
       logLine('http', peer, what, res.statusCode, started, notes.join(' '));
@@ -364,6 +394,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       if (!isVlmError(e) && debug) log(String((e as Error)?.stack));
       const headers: Record<string, string> = {};
       if (ce.code === 'E_BUSY') headers['Retry-After'] = '1';
+      if (ce.code === 'E_SESSION_LIMIT') headers['Retry-After'] = String(sessions.retryAfterSeconds());
       if (ce.code === 'E_TOO_LARGE' || draining) headers.Connection = 'close';
       if (res.headersSent) res.end();
       else sendJson(res, status, { error: { code: ce.code, type: ce.code, message: ce.message, ...(ce.fix ? { fix: ce.fix } : {}), ...(ce.stack ? { stack: ce.stack } : {}) } }, headers);
@@ -442,6 +473,8 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     );
     await Promise.all(goodbyes);
     http.closeAllConnections();
+    clearInterval(sweeper);
+    sessions.closeAll();
     await closed;
   }
 
@@ -450,7 +483,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     port,
     httpUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    stats: () => ({ connections: connections.size, upgrading, waiting: queue.waiting, running: queue.running, inFlight, httpSessions: httpSessions.size }),
+    stats: () => ({ connections: connections.size, upgrading, waiting: queue.waiting, running: queue.running, inFlight, sessions: sessions.size }),
     close,
   };
 }

@@ -2,9 +2,10 @@
 // the OpenAI-compatible chat endpoint, until SIGTERM/SIGINT.
 import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
-import { loadModelPolicy } from '../../policy/load.ts';
+import { loadChatModel } from '../../models/index.ts';
+import { modelPolicyFactory } from '../../policy/load.ts';
 import { closeOnSignal, startServer } from '../../serve/index.ts';
-import { chatRoutes, loadChatModel } from '../../serve/chat.ts';
+import { chatModelOf, chatRoutes } from '../../serve/chat.ts';
 
 export const serveCommand = defineCommand({
   name: 'serve',
@@ -15,6 +16,8 @@ export const serveCommand = defineCommand({
     '  POST /v1/act              one observation as JSON (base64 PNG/JPEG image, state, prompt)\n' +
     '  POST /v1/chat/completions the model as an OpenAI-compatible chat endpoint (GET /v1/models)\n' +
     '  GET  /healthz             200 when up (no key needed)\n' +
+    'The model is loaded once; every client session (a WebSocket connection, an HTTP session) runs\n' +
+    'its own episode on it, up to --max-sessions; a session idle for --session-idle seconds is freed.\n' +
     'Binds 127.0.0.1 unless --host says otherwise; with --api-key-env VAR every request needs\n' +
     '"Authorization: Api-Key $VAR" (or "Bearer $VAR"). One log line per request. SIGTERM or Ctrl-C\n' +
     'stops accepting, answers the requests in flight, then exits 0. See docs/serve.md.',
@@ -26,11 +29,13 @@ export const serveCommand = defineCommand({
     'api-key-env': { type: 'string', meta: 'VAR', help: 'name of the environment variable holding the API key clients must send' },
     'max-queue': { type: 'number', integer: true, min: 0, max: 100_000, default: 16, help: 'requests that may wait for the model before new ones are answered busy' },
     'max-connections': { type: 'number', integer: true, min: 1, max: 100_000, default: 64, help: 'open WebSocket connections' },
+    'max-sessions': { type: 'number', integer: true, min: 1, max: 100_000, default: 64, help: 'client sessions (episodes, each with its own KV cache) alive at once; one more is answered E_SESSION_LIMIT' },
+    'session-idle': { type: 'number', min: 1, max: 86_400, default: 300, help: 'seconds without a request after which a session is evicted (its episode freed)' },
     timeout: { type: 'number', default: 120, help: 'seconds a request may wait and run before it is answered E_TIMEOUT' },
     greedy: { type: 'boolean', help: 'greedy decoding in every stage', defaultHelp: 'the paper’s sampling' },
     seed: { type: 'number', integer: true, min: 0, default: 0, help: 'sampling seed' },
     verifier: { type: 'string', default: 'model', help: 'subtask verifier: model, budget:K' },
-    'no-chat': { type: 'boolean', help: 'do not serve the OpenAI-compatible chat endpoint' },
+    'no-chat': { type: 'boolean', help: 'do not serve the OpenAI-compatible chat endpoint (it shares the policy’s model)' },
     debug: { type: 'boolean', help: 'error messages to clients include stack traces' },
   },
   async run(f) {
@@ -44,28 +49,31 @@ export const serveCommand = defineCommand({
       apiKey = process.env[keyEnv];
       if (!apiKey) throw new UsageError(`--api-key-env ${keyEnv}: the environment variable ${keyEnv} is not set or empty`, `export ${keyEnv}=<a long random key> before starting the server`);
     }
-    const policy = await loadModelPolicy({ model, ...(adapter ? { adapter } : {}), greedy: f.greedy, seed: f.seed, verifier: f.verifier });
-    const chat = f['no-chat'] ? null : loadChatModel(model, adapter);
+    const files = loadChatModel(model, adapter);
+    const policies = modelPolicyFactory({ model, ...(adapter ? { adapter } : {}), greedy: f.greedy, seed: f.seed, verifier: f.verifier }, files);
+    const chat = f['no-chat'] ? null : chatModelOf(files, model, adapter);
     const server = await startServer({
-      policy,
+      policyFactory: policies,
       host,
       port,
       maxQueue,
       maxConnections,
+      maxSessions: f['max-sessions'],
+      sessionIdleMs: f['session-idle'] * 1000,
       requestTimeoutMs: timeout * 1000,
       debug: f.debug,
       ...(apiKey ? { apiKey } : {}),
       ...(chat ? { routes: chatRoutes(chat) } : {}),
       log: (line) => console.log(line),
     });
-    console.log(`vlm2vla serve: ${policy.metadata.name} policy from ${model}${adapter ? ` + ${adapter}` : ''}${apiKey ? `, API key from $${keyEnv}` : ''}`);
+    console.log(`vlm2vla serve: ${policies.metadata.name} policy from ${model}${adapter ? ` + ${adapter}` : ''}${apiKey ? `, API key from $${keyEnv}` : ''}`);
     console.log(`  ${server.wsUrl}  openpi WebSocket protocol (WebsocketClientPolicy, vlm2vla/client)`);
     console.log(`  ${server.httpUrl}/v1/act  POST one observation as JSON`);
     if (chat) console.log(`  ${server.httpUrl}/v1  OpenAI-compatible chat (model "${chat.id}")`);
     console.log(`  ${server.httpUrl}/healthz`);
     if (!apiKey && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`warning: serving on ${host} without an API key: anyone who can reach this port can drive the policy (--api-key-env VAR)`);
     await closeOnSignal(server, (line) => console.log(line));
-    await policy.close?.();
+    await policies.close?.();
     console.log('vlm2vla serve: stopped');
     return 0;
   },
