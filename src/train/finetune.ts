@@ -100,6 +100,16 @@ export const FINETUNE_PRESETS: Record<string, FinetunePreset> = {
     epochs: 1,
     corpusShare: 0,
   },
+  vla: {
+    summary: "the committed VLA's recipe (models/vla, docs/train.md): the paper's LoRA, learning rate 2e-4, cosine schedule, batch 8, two epochs, 20% of the sequences rehearsal of the base model's corpus",
+    lora: { r: 16, alpha: 32, dropout: 0.05 },
+    lr: 2e-4,
+    schedule: 'cosine',
+    batchSize: 8,
+    epochs: 2,
+    warmup: 20,
+    corpusShare: 0.2,
+  },
 };
 
 export function finetunePreset(name: string): FinetunePreset {
