@@ -10,6 +10,8 @@ import { Journal, Rng, crashPoint, readJsonl, writeFileAtomic } from '../util/in
 import { RldsWriter } from '../data/rlds/index.ts';
 import { LeRobotWriter } from '../data/lerobot/index.ts';
 import { BRIDGE_SEMANTICS } from '../data/episode.ts';
+import { requireFfmpeg } from '../data/video.ts';
+import type { VideoCodec } from '../data/video.ts';
 import { sampleTask, TASK_FAMILIES } from './tasks.ts';
 import type { Suite, TaskFamily } from './tasks.ts';
 import { runExpert } from './expert.ts';
@@ -29,6 +31,8 @@ export interface CollectOptions {
   keepFailures?: boolean;
   /** Dataset layout written at the end: RLDS in Bridge's schema (default) or LeRobot v3. */
   format?: 'rlds' | 'lerobot';
+  /** LeRobot only: store the camera as MP4 video in this codec (LeRobot's default layout; needs ffmpeg). */
+  video?: VideoCodec;
   /** Called after every attempt (resumed or new) that counts toward the total. */
   onEpisode?: (done: number, failed: number) => void;
 }
@@ -57,6 +61,8 @@ interface Manifest {
   keepFailures: boolean;
   /** Present only for LeRobot, so manifests of RLDS runs stay as they were. */
   format?: 'lerobot';
+  /** Present only for LeRobot with video. */
+  video?: VideoCodec;
 }
 
 interface Attempt {
@@ -67,7 +73,7 @@ interface Attempt {
 }
 
 function manifestOf(o: CollectOptions): Manifest {
-  return { version: 1, tasks: [...o.tasks], seed: o.seed, size: o.size, suite: o.suite, imageFormat: o.imageFormat ?? 'jpeg', keepFailures: o.keepFailures ?? false, ...(o.format === 'lerobot' ? { format: 'lerobot' as const } : {}) };
+  return { version: 1, tasks: [...o.tasks], seed: o.seed, size: o.size, suite: o.suite, imageFormat: o.imageFormat ?? 'jpeg', keepFailures: o.keepFailures ?? false, ...(o.format === 'lerobot' ? { format: 'lerobot' as const } : {}), ...(o.video ? { video: o.video } : {}) };
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -85,6 +91,12 @@ const sameManifest = (a: unknown, b: Manifest) => JSON.stringify(a) === JSON.str
 export async function collectEpisodes(opts: CollectOptions): Promise<CollectResult> {
   for (const t of opts.tasks) if (!TASK_FAMILIES.includes(t)) throw new UsageError(`unknown task family "${t}"`, `use ${TASK_FAMILIES.join(', ')}`);
   if (opts.tasks.length === 0) throw new UsageError('no task families given', `use ${TASK_FAMILIES.join(', ')}`);
+  if (opts.video) {
+    // Checked before any simulation, not when the dataset is written at the end.
+    if (opts.format !== 'lerobot') throw new UsageError('--video stores cameras as video in a LeRobot v3 dataset', 'add --format lerobot, or drop --video');
+    if (opts.size % 2 !== 0) throw new UsageError(`--size ${opts.size} is odd; video frames (yuv420p) need an even size`, 'choose an even --size');
+    requireFfmpeg(opts.video, opts.size, opts.size);
+  }
   const manifest = manifestOf(opts);
   const cacheDir = join(opts.out, CACHE_DIR);
   const donePath = join(opts.out, DONE_FILE);
@@ -106,7 +118,7 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   if (existsSync(manifestPath)) {
     const old = readJson(manifestPath);
     if (!sameManifest(old, manifest)) {
-      throw new ConfigError('E_SIM_RESUME', `${opts.out} holds an interrupted collection with other options (${JSON.stringify(old)})`, { file: manifestPath, fix: 'rerun with the same --tasks, --seed, --size, --suite and --image-format, or delete the .sim-collect folder to start over' });
+      throw new ConfigError('E_SIM_RESUME', `${opts.out} holds an interrupted collection with other options (${JSON.stringify(old)})`, { file: manifestPath, fix: 'rerun with the same --tasks, --seed, --size, --suite, --image-format, --format and --video, or delete the .sim-collect folder to start over' });
     }
   } else {
     writeFileAtomic(manifestPath, `${JSON.stringify(manifest)}\n`);
@@ -158,7 +170,7 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
     journal.close();
   }
 
-  const writer = opts.format === 'lerobot' ? LeRobotWriter.create(opts.out, { fps: BRIDGE_SEMANTICS.controlHz }) : await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
+  const writer = opts.format === 'lerobot' ? LeRobotWriter.create(opts.out, { fps: BRIDGE_SEMANTICS.controlHz, ...(opts.video ? { video: opts.video } : {}) }) : await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
   for (const file of kept) await writer.add(readEpisodeCache(join(cacheDir, file)));
   // Before close(): close() makes the dataset visible last (dataset_info.json, or meta/ for LeRobot),
   // so a dataset folder always has this file.

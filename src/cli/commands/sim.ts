@@ -38,6 +38,7 @@ export const simCollectCommand = defineCommand({
     suite: { type: 'string', default: 'in-distribution', choices: SUITES, help: 'instruction/object suite' },
     'image-format': { type: 'string', default: 'jpeg', choices: ['jpeg', 'png'], help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)' },
     format: { type: 'string', default: 'rlds', choices: ['rlds', 'lerobot'], help: "dataset layout: RLDS in Bridge's schema, or LeRobot v3" },
+    video: { type: 'string', choices: ['h264', 'av1'], help: "with --format lerobot: store the camera as MP4 video, as LeRobot does by default (needs ffmpeg; lossy)" },
     out: { type: 'string', required: true, meta: 'DIR', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
   },
   async run(f) {
@@ -53,6 +54,7 @@ export const simCollectCommand = defineCommand({
       suite: f.suite,
       imageFormat: f['image-format'],
       format: f.format,
+      ...(f.video ? { video: f.video } : {}),
       onEpisode: (done, failed) => progress.set(done, failed > 0 ? `${failed} expert failures skipped` : ''),
     });
     progress.finish();

@@ -11,8 +11,9 @@
 //                         episode_index, index, task_index, next.reward, next.done, plus vlm2vla's
 //                         is_first / is_terminal / discount columns
 //   meta/vlm2vla_episodes.jsonl   (vlm2vla's own) exact episode ids, metadata and sim ground truth
-// Deviations, documented: frames are stored inside the parquet files (dtype "image"); video
-// features (dtype "video", MP4) are not supported and are refused with a typed error.
+// The writer stores frames inside the parquet files (dtype "image"). The reader also reads cameras
+// stored as video (dtype "video", one MP4 per camera and file, as LeRobot writes by default), decoded
+// through ffmpeg (lerobot/video.ts).
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -23,6 +24,8 @@ import { BRIDGE_SEMANTICS } from '../episode.ts';
 import type { ActionSemantics, Episode, Step } from '../episode.ts';
 import { StatsAccumulator } from '../stats.ts';
 import { assertFiniteEpisode } from '../finite.ts';
+import type { VideoCodec } from '../video.ts';
+import { EpisodeVideoWriter, VIDEO_PATH } from './video-writer.ts';
 
 import { CODEBASE_VERSION } from './reader.ts';
 
@@ -41,6 +44,8 @@ const imageStruct = (name: string) => [
   utf8('path'),
 ];
 const scalar = (name: string, type: string) => ({ name, type, repetition_type: 'OPTIONAL' });
+/** meta/episodes columns locating an episode in a camera's video: chunk, file, from and to seconds. */
+const videoColumns = (camera: string) => ['chunk_index', 'file_index', 'from_timestamp', 'to_timestamp'].map((c) => `videos/observation.images.${camera}/${c}`);
 
 /** Writes one Parquet file and returns its CRC-32, recorded in meta/info.json (`vlm2vla.checksums`)
  *  so the reader detects any changed byte (hyparquet-writer stores no page CRCs). */
@@ -60,6 +65,9 @@ export interface LeRobotWriterOptions {
   semantics?: ActionSemantics;
   /** Episodes per data file. */
   episodesPerFile?: number;
+  /** Store cameras as MP4 video in this codec (LeRobot's default layout; needs ffmpeg) instead of
+   *  images inside the parquet files. Lossy: frames read back within the codec's error. */
+  video?: VideoCodec;
 }
 
 interface Row {
@@ -81,9 +89,10 @@ interface Row {
 /** Writes episodes as a LeRobot v3 dataset; nothing is visible until close() renames it in place. */
 export class LeRobotWriter {
   readonly #tmp: string;
-  readonly #opts: Required<LeRobotWriterOptions>;
+  readonly #opts: Required<Omit<LeRobotWriterOptions, 'video'>>;
+  readonly #video: EpisodeVideoWriter | null;
   readonly #tasks = new Map<string, number>();
-  readonly #episodes: { index: number; tasks: string[]; length: number; file: number; from: number; to: number }[] = [];
+  readonly #episodes: { index: number; tasks: string[]; length: number; file: number; from: number; to: number; video: { from: number; to: number } | null }[] = [];
   readonly #sidecar: string[] = [];
   readonly #checksums: Record<string, number> = {};
   #rows: Row[] = [];
@@ -94,8 +103,10 @@ export class LeRobotWriter {
   readonly #state: StatsAccumulator;
 
   private constructor(readonly dir: string, opts: LeRobotWriterOptions) {
-    this.#opts = { fps: 5, robotType: 'widowx', semantics: BRIDGE_SEMANTICS, episodesPerFile: 500, ...opts };
+    const { video, ...rest } = opts;
+    this.#opts = { fps: 5, robotType: 'widowx', semantics: BRIDGE_SEMANTICS, episodesPerFile: 500, ...rest };
     this.#tmp = join(dir, '.partial');
+    this.#video = video ? new EpisodeVideoWriter(this.#tmp, video, this.#opts.fps) : null;
     rmSync(this.#tmp, { recursive: true, force: true });
     mkdirSync(join(this.#tmp, 'data', 'chunk-000'), { recursive: true });
     mkdirSync(join(this.#tmp, 'meta', 'episodes', 'chunk-000'), { recursive: true });
@@ -113,6 +124,7 @@ export class LeRobotWriter {
     const cams = Object.keys(ep.steps[0]?.images ?? {}).sort();
     if (this.#cameras === null) this.#cameras = cams;
     else if (cams.join() !== this.#cameras.join()) throw new FormatError('E_LEROBOT', `episode ${ep.metadata.episodeId} has cameras [${cams}], the dataset [${this.#cameras}]`, { field: 'images', fix: 'LeRobot datasets have one set of image features; write episodes with the same cameras' });
+    const video = this.#video?.add(ep, cams) ?? null;
     let task = this.#tasks.get(ep.instruction);
     if (task === undefined) this.#tasks.set(ep.instruction, (task = this.#tasks.size));
     const index = this.#episodes.length;
@@ -121,7 +133,7 @@ export class LeRobotWriter {
       this.#rows.push({
         state: Array.from(s.state),
         action: Array.from(s.action),
-        images: Object.fromEntries(cams.map((c) => [c, { bytes: s.images[c]!.bytes, path: `frame_${String(this.#frames).padStart(9, '0')}.${s.images[c]!.format === 'jpeg' ? 'jpg' : 'png'}` }])),
+        images: this.#video ? {} : Object.fromEntries(cams.map((c) => [c, { bytes: s.images[c]!.bytes, path: `frame_${String(this.#frames).padStart(9, '0')}.${s.images[c]!.format === 'jpeg' ? 'jpg' : 'png'}` }])),
         timestamp: t / this.#opts.fps,
         frame: t,
         episode: index,
@@ -137,7 +149,7 @@ export class LeRobotWriter {
       this.#state.add(s.state);
       this.#frames++;
     });
-    this.#episodes.push({ index, tasks: [ep.instruction], length: ep.steps.length, file: this.#fileIndex, from, to: this.#frames });
+    this.#episodes.push({ index, tasks: [ep.instruction], length: ep.steps.length, file: this.#fileIndex, from, to: this.#frames, video });
     const m = ep.metadata;
     this.#sidecar.push(JSON.stringify({ episodeId: m.episodeId, source: m.source, ...(m.filePath !== undefined ? { filePath: m.filePath } : {}), ...(m.extra !== undefined ? { extra: m.extra } : {}), ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}) }));
     if (this.#episodes.filter((e) => e.file === this.#fileIndex).length >= this.#opts.episodesPerFile) this.#flush();
@@ -146,7 +158,8 @@ export class LeRobotWriter {
   #flush(): void {
     if (this.#rows.length === 0) return;
     const rows = this.#rows;
-    const cams = this.#cameras ?? [];
+    this.#video?.flush(this.#fileIndex);
+    const cams = this.#video ? [] : (this.#cameras ?? []);
     const columns = [
       { name: 'observation.state', data: rows.map((r) => r.state) },
       { name: 'action', data: rows.map((r) => r.action) },
@@ -193,7 +206,7 @@ export class LeRobotWriter {
     const features: Record<string, unknown> = {
       'observation.state': { dtype: 'float32', shape: [s.stateDims.length], names: [...s.stateDims] },
       action: { dtype: 'float32', shape: [s.actionDims.length], names: [...s.actionDims] },
-      ...Object.fromEntries(cams.map((c) => [`observation.images.${c}`, { dtype: 'image', shape: [null, null, 3], names: ['height', 'width', 'channels'] }])),
+      ...(this.#video ? this.#video.features(cams) : Object.fromEntries(cams.map((c) => [`observation.images.${c}`, { dtype: 'image', shape: [null, null, 3], names: ['height', 'width', 'channels'] }]))),
       timestamp: { dtype: 'float32', shape: [1], names: null },
       frame_index: { dtype: 'int64', shape: [1], names: null },
       episode_index: { dtype: 'int64', shape: [1], names: null },
@@ -216,6 +229,7 @@ export class LeRobotWriter {
       fps: this.#opts.fps,
       splits: { train: `0:${this.#episodes.length}` },
       data_path: DATA_PATH,
+      ...(this.#video ? { video_path: VIDEO_PATH, video_files_size_in_mb: 500 } : {}),
       features,
       vlm2vla: { semantics: s, checksums: this.#checksums },
     };
@@ -237,6 +251,7 @@ export class LeRobotWriter {
         { name: 'data/file_index', data: e.map((x) => BigInt(x.file)) },
         { name: 'dataset_from_index', data: e.map((x) => BigInt(x.from)) },
         { name: 'dataset_to_index', data: e.map((x) => BigInt(x.to)) },
+        ...(this.#video ? cams.flatMap((c) => videoColumns(c).map((name, k) => ({ name, data: e.map((x) => [0n, BigInt(x.file), x.video!.from, x.video!.to][k]) }))) : []),
       ],
       [
         scalar('episode_index', 'INT64'),
@@ -248,12 +263,14 @@ export class LeRobotWriter {
         scalar('data/file_index', 'INT64'),
         scalar('dataset_from_index', 'INT64'),
         scalar('dataset_to_index', 'INT64'),
+        ...(this.#video ? cams.flatMap((c) => videoColumns(c).map((name, k) => scalar(name, k < 2 ? 'INT64' : 'DOUBLE'))) : []),
       ],
     );
     writeFileAtomic(join(this.#tmp, 'meta', 'vlm2vla_episodes.jsonl'), this.#sidecar.map((l) => `${l}\n`).join(''));
     writeFileAtomic(join(this.#tmp, 'meta', 'info.json'), `${JSON.stringify(info, null, 2)}\n`);
     mkdirSync(this.dir, { recursive: true });
     renameSync(join(this.#tmp, 'data'), join(this.dir, 'data'));
+    if (this.#video) renameSync(join(this.#tmp, 'videos'), join(this.dir, 'videos'));
     renameSync(join(this.#tmp, 'meta'), join(this.dir, 'meta'));
     rmSync(this.#tmp, { recursive: true, force: true });
     fsyncDir(this.dir);

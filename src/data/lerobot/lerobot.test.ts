@@ -51,6 +51,8 @@ test('bad LeRobot datasets are typed errors naming the file and field', async ()
   writeFileSync(infoPath, JSON.stringify({ ...info, codebase_version: 'v2.1' }));
   expectError(() => openLeRobot(dir), 'codebase_version');
   writeFileSync(infoPath, JSON.stringify({ ...info, features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 3] } } }));
+  expectError(() => openLeRobot(dir), 'video_path');
+  writeFileSync(infoPath, JSON.stringify({ ...info, video_path: 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4', features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 4] } } }));
   expectError(() => openLeRobot(dir), 'features.observation.images.wrist');
   const noAction = { ...info.features };
   delete noAction.action;

@@ -3,7 +3,8 @@
 // meta/info.json totals, each episode's rows against meta/episodes (file, count, global index),
 // frame_index 0..n-1 in order (no gap, no duplicate), timestamps 1/fps apart within LeRobot's
 // tolerance, task_index known, every value finite and within the dataset's stats. A failure is a
-// FormatError (code E_LEROBOT) naming the file and field.
+// FormatError (code E_LEROBOT) naming the file and field. Cameras stored as video (dtype "video") are
+// decoded by ffmpeg, one episode and camera at a time (lerobot/video.ts).
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, join, normalize, sep } from 'node:path';
 import { FormatError } from '../../errors/index.ts';
@@ -12,6 +13,8 @@ import type { ParquetReadResult } from '../parquet-guard.ts';
 import { BRIDGE_SEMANTICS } from '../episode.ts';
 import type { ActionSemantics, EncodedImage, Episode, GroundTruth, Step } from '../episode.ts';
 import { probeImage } from '../image.ts';
+import { decodeEpisodeFrames, videoFeatures } from './video.ts';
+import type { EpisodeVideo, VideoFeature } from './video.ts';
 
 export const CODEBASE_VERSION = 'v3.0';
 /** LeRobot's `tolerance_s`: consecutive timestamps are 1/fps apart within this many seconds. */
@@ -45,14 +48,15 @@ function count(info: Record<string, unknown>, key: string, file: string, max: nu
   return v;
 }
 
-/** Fills a LeRobot path template such as `data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet`. */
-export function formatDataPath(template: string, values: Record<string, number>, file: string): string {
+/** Fills a LeRobot path template such as `data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet`
+ *  (`key` names the template in errors: data_path or video_path). */
+export function formatDataPath(template: string, values: Record<string, number | string>, file: string, key = 'data_path'): string {
   const out = template.replace(/\{(\w+)(?::0(\d)d)?\}/g, (_, name: string, width: string | undefined) => {
     const v = values[name];
-    if (v === undefined) fail(file, 'data_path', `data_path names {${name}}, which meta/episodes does not give`);
+    if (v === undefined) fail(file, key, `${key} names {${name}}, which meta/episodes does not give`);
     return width === undefined ? String(v) : String(v).padStart(Number(width), '0');
   });
-  if (/[{}]/.test(out) || isAbsolute(out) || normalize(out).split(sep).includes('..')) fail(file, 'data_path', `data_path ${JSON.stringify(template)} is not a relative path template inside the dataset`);
+  if (/[{}]/.test(out) || isAbsolute(out) || normalize(out).split(sep).includes('..')) fail(file, key, `${key} ${JSON.stringify(template)} is not a relative path template inside the dataset`);
   return out;
 }
 
@@ -69,6 +73,8 @@ interface EpisodeMeta {
   length: number;
   from: number;
   path: string;
+  /** Per video feature key, where its frames are. */
+  videos: Map<string, EpisodeVideo>;
 }
 
 interface Bounds {
@@ -142,7 +148,32 @@ function readSidecar(path: string, total: number): SidecarRecord[] {
   return out;
 }
 
-async function readEpisodeMeta(dir: string, template: string, totalEpisodes: number, totalFrames: number, infoPath: string, read: (rel: string) => Promise<ParquetReadResult>): Promise<EpisodeMeta[]> {
+/** Where episode `index`'s frames of each video feature are (meta/episodes columns `videos/<key>/…`). */
+function episodeVideos(r: Record<string, unknown>, k: number, index: number, videos: readonly VideoFeature[], template: string, file: string, infoPath: string): Map<string, EpisodeVideo> {
+  const out = new Map<string, EpisodeVideo>();
+  for (const v of videos) {
+    const column = (name: string) => {
+      const c = `videos/${v.key}/${name}`;
+      if (r[c] === undefined || r[c] === null) fail(file, c, `episode ${index} has no ${c} (meta/episodes must place every episode in the video of ${v.key})`);
+      return c;
+    };
+    const seconds = (name: string) => {
+      const c = column(name);
+      const x = typeof r[c] === 'bigint' ? Number(r[c]) : r[c];
+      if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) fail(file, c, `${c} of episode ${index} is ${String(r[c])}, expected seconds ≥ 0`);
+      return x;
+    };
+    const from = seconds('from_timestamp');
+    const to = seconds('to_timestamp');
+    if (to <= from) fail(file, `videos/${v.key}/to_timestamp`, `episode ${index} of ${v.key} ends at ${to} s, not after its start ${from} s`);
+    const chunk = int(r[column('chunk_index')], file, `row ${k} videos/${v.key}/chunk_index`);
+    const fileIndex = int(r[column('file_index')], file, `row ${k} videos/${v.key}/file_index`);
+    out.set(v.key, { path: formatDataPath(template, { video_key: v.key, chunk_index: chunk, file_index: fileIndex, episode_chunk: chunk, episode_index: index }, infoPath, 'video_path'), from, to });
+  }
+  return out;
+}
+
+async function readEpisodeMeta(dir: string, template: string, totalEpisodes: number, totalFrames: number, infoPath: string, read: (rel: string) => Promise<ParquetReadResult>, videos: readonly VideoFeature[], videoTemplate: string): Promise<EpisodeMeta[]> {
   const root = join(dir, 'meta', 'episodes');
   const files: string[] = [];
   if (existsSync(root)) {
@@ -164,7 +195,7 @@ async function readEpisodeMeta(dir: string, template: string, totalEpisodes: num
       const to = field('dataset_to_index');
       if (length < 1 || to - from !== length) fail(file, `episode ${index}`, `episode ${index} has length ${length} but dataset indices ${from}..${to}`);
       const path = formatDataPath(template, { chunk_index: field('data/chunk_index'), file_index: field('data/file_index'), episode_chunk: field('data/chunk_index'), episode_index: index }, infoPath);
-      byIndex.set(index, { index, length, from, path });
+      byIndex.set(index, { index, length, from, path, videos: episodeVideos(r, k, index, videos, videoTemplate, file, infoPath) });
     }
   }
   const list: EpisodeMeta[] = [];
@@ -193,7 +224,6 @@ export function openLeRobot(dir: string): LeRobotDataset {
   if (info.codebase_version !== CODEBASE_VERSION) fail(infoPath, 'codebase_version', `codebase_version is ${JSON.stringify(info.codebase_version)}, this reader reads ${CODEBASE_VERSION}`, "convert the dataset with lerobot's v3 conversion script");
   const features = info.features as Record<string, { dtype?: string; shape?: unknown[] }> | undefined;
   if (!features || typeof features !== 'object') fail(infoPath, 'features', 'has no features');
-  for (const [name, f] of Object.entries(features)) if (f?.dtype === 'video') fail(infoPath, `features.${name}`, `feature ${name} is stored as video (MP4), which vlm2vla does not decode`, 'store frames as images (dtype "image") or decode the videos first');
   for (const req of ['action', 'observation.state']) if (!features[req]) fail(infoPath, `features.${req}`, `required feature ${req} is missing`);
   const declaredFps = info.fps;
   if (typeof declaredFps !== 'number' || !Number.isFinite(declaredFps) || declaredFps <= 0 || declaredFps > MAX_FPS) fail(infoPath, 'fps', `fps is ${JSON.stringify(declaredFps)}, expected a number in (0, ${MAX_FPS}]`);
@@ -202,7 +232,11 @@ export function openLeRobot(dir: string): LeRobotDataset {
   const totalFrames = count(info, 'total_frames', infoPath, MAX_FRAMES);
   const template = typeof info.data_path === 'string' ? info.data_path : fail(infoPath, 'data_path', 'data_path is missing');
   formatDataPath(template, { chunk_index: 0, file_index: 0, episode_chunk: 0, episode_index: 0 }, infoPath);
-  const cameras = Object.keys(features).filter((k) => k.startsWith('observation.images.')).map((k) => k.slice('observation.images.'.length));
+  const cameras = Object.keys(features).filter((k) => k.startsWith('observation.images.') && features[k]?.dtype !== 'video').map((k) => k.slice('observation.images.'.length));
+  const videos = videoFeatures(features, infoPath);
+  const videoTemplate = videos.length === 0 ? '' : typeof info.video_path === 'string' ? info.video_path : fail(infoPath, 'video_path', `video_path is missing, and features ${videos.map((v) => v.key).join(', ')} are stored as video`);
+  if (videos.length > 0) formatDataPath(videoTemplate, { video_key: videos[0]!.key, chunk_index: 0, file_index: 0, episode_chunk: 0, episode_index: 0 }, infoPath, 'video_path');
+  for (const v of videos) if (cameras.includes(v.camera)) fail(infoPath, `features.${v.key}`, `camera ${v.camera} is declared twice`);
   const semantics = ((info.vlm2vla as { semantics?: ActionSemantics } | undefined)?.semantics) ?? BRIDGE_SEMANTICS;
   const dims = { 'observation.state': semantics.stateDims.length, action: semantics.actionDims.length };
   const bounds = readStats(dir, dims);
@@ -218,9 +252,13 @@ export function openLeRobot(dir: string): LeRobotDataset {
       for (const [k, r] of (await read(join('meta', 'tasks.parquet'))).rows.entries()) {
         const index = int(r.task_index, tasksPath, `row ${k} task_index`);
         if (tasks.has(index)) fail(tasksPath, 'task_index', `task_index ${index} is listed twice`);
-        tasks.set(index, text(r.task));
+        // LeRobot writes the task text as the pandas index of the table: a column named `task`, or
+        // `__index_level_0__` when the index is unnamed (LeRobotDatasetMetadata.save_episode_tasks).
+        const task = r.task ?? r.__index_level_0__;
+        if (typeof task !== 'string' && !(task instanceof Uint8Array)) fail(tasksPath, `row ${k} task`, `row ${k} has no task text (column task or __index_level_0__)`);
+        tasks.set(index, text(task));
       }
-      const metas = await readEpisodeMeta(dir, template, totalEpisodes, totalFrames, infoPath, read);
+      const metas = await readEpisodeMeta(dir, template, totalEpisodes, totalFrames, infoPath, read, videos, videoTemplate);
       const sidecar = readSidecar(join(dir, 'meta', 'vlm2vla_episodes.jsonl'), totalEpisodes);
       const byFile = new Map<string, EpisodeMeta[]>();
       for (const m of metas) {
@@ -245,15 +283,23 @@ export function openLeRobot(dir: string): LeRobotDataset {
         for (const m of expected) {
           const list = byEpisode.get(m.index) ?? [];
           if (list.length !== m.length) fail(path, `episode ${m.index}`, `episode ${m.index} has ${list.length} frames here, meta/episodes says ${m.length}`);
-          yield toEpisode(m, list, path);
+          const timestamps = checkTimeline(m, list, path);
+          const decoded = new Map<string, EncodedImage[]>();
+          for (const v of videos) {
+            const video = m.videos.get(v.key)!;
+            const file = join(dir, video.path);
+            if (!existsSync(file)) fail(file, `videos/${v.key}`, `video file ${video.path} is missing (meta/episodes places episode ${m.index} of ${v.key} in it)`, 'the dataset is incomplete: restore the file or re-download the dataset');
+            decoded.set(v.camera, await decodeEpisodeFrames(file, v, video, timestamps, fps, m.index));
+          }
+          yield toEpisode(m, list, path, decoded);
         }
       }
 
-      function toEpisode(m: EpisodeMeta, list: Record<string, unknown>[], path: string): Episode {
-        const e = m.index;
+      /** frame_index 0..n-1, the global index, and timestamps 1/fps apart: the episode's timestamps. */
+      function checkTimeline(m: EpisodeMeta, list: Record<string, unknown>[], path: string): number[] {
         let previous = 0;
-        const steps: Step[] = list.map((r, t) => {
-          const where = `episode ${e} frame ${t}`;
+        return list.map((r, t) => {
+          const where = `episode ${m.index} frame ${t}`;
           const frame = int(r.frame_index, path, `${where} frame_index`);
           if (frame !== t) fail(path, 'frame_index', `${where}: frame_index is ${frame} (frames must run 0..${m.length - 1} in order, without gaps or duplicates)`);
           if (r.index !== undefined && int(r.index, path, `${where} index`) !== m.from + t) fail(path, 'index', `${where}: index is ${String(r.index)}, expected ${m.from + t}`);
@@ -262,6 +308,14 @@ export function openLeRobot(dir: string): LeRobotDataset {
           // LeRobot's check: consecutive timestamps 1/fps apart within tolerance_s (plus float32 rounding).
           if (t > 0 && Math.abs(ts - previous - 1 / fps) > TIMESTAMP_TOLERANCE_S + ts * 2 ** -22) fail(path, 'timestamp', `${where}: timestamp ${ts} s follows ${previous} s; frames must be 1/${fps} s apart (LeRobot's tolerance ${TIMESTAMP_TOLERANCE_S} s)`);
           previous = ts;
+          return ts;
+        });
+      }
+
+      function toEpisode(m: EpisodeMeta, list: Record<string, unknown>[], path: string, decoded: Map<string, EncodedImage[]>): Episode {
+        const e = m.index;
+        const steps: Step[] = list.map((r, t) => {
+          const where = `episode ${e} frame ${t}`;
           const task = int(r.task_index, path, `${where} task_index`);
           if (!tasks.has(task)) fail(path, 'task_index', `${where}: task_index ${task} has no task in meta/tasks.parquet`);
           const vec = (name: 'observation.state' | 'action') => {
@@ -282,6 +336,7 @@ export function openLeRobot(dir: string): LeRobotDataset {
             if (!im || !(im.bytes instanceof Uint8Array)) fail(path, `observation.images.${c}`, `${where} has no image bytes for ${c}`);
             images[c] = probeImage(new Uint8Array(im.bytes as Uint8Array), `${path}: ${where} observation.images.${c}`);
           }
+          for (const [c, frames] of decoded) images[c] = frames[t]!;
           const scalar = (name: string, fallback: number) => {
             const v = r[name];
             if (v === undefined || v === null) return fallback;
