@@ -1,6 +1,7 @@
 // The one guarded way vlm2vla reads a Parquet file: size cap, footer and schema checks, a walk over
-// every page header (sizes bounded, page CRC-32 checked where the writer stored one) before hyparquet
-// decodes anything, and every library failure turned into a typed FormatError naming the file.
+// every page header (sizes bounded, page CRC-32 checked where the writer stored one, as vlm2vla's own
+// writer does: parquet-crc.ts) before hyparquet decodes anything, and every library failure turned
+// into a typed FormatError naming the file (and, for a page CRC mismatch, the column and page).
 //
 // Why the walk first: hyparquet allocates `uncompressed_page_size` bytes as a page header declares
 // it, and a column chunk whose path does not match the schema is read but never awaited, so its
@@ -28,6 +29,10 @@ export interface ParquetReadResult {
   /** Pages whose CRC-32 was present and checked. */
   checkedPages: number;
 }
+
+/** A page whose stored CRC-32 does not match its bytes: the most precise report of damage, preferred
+ *  over the whole-file checksum's. */
+class PageCrcError extends FormatError {}
 
 function bad(code: string, file: string, message: string, fix = 'the file is corrupt; restore or re-download the dataset', cause?: unknown): never {
   throw new FormatError(code, `${file}: ${message}`, { file, field: 'parquet', fix, ...(cause === undefined ? {} : { cause }) });
@@ -107,6 +112,7 @@ function checkStructure(bytes: Uint8Array, meta: FileMetaData, code: string, fil
       if (start < 4 || end > footerStart) bad(code, file, `${where} spans bytes ${start}..${end}, outside the data region 4..${footerStart}`);
       const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, end), offset: start };
       let seen = 0;
+      let page = 0;
       while (reader.offset < end) {
         let header: ReturnType<typeof parquetHeader>;
         try {
@@ -121,9 +127,16 @@ function checkStructure(bytes: Uint8Array, meta: FileMetaData, code: string, fil
         if (!Number.isSafeInteger(uncompressed) || uncompressed < 0 || uncompressed > maxPage) bad(code, file, `${where}: a page declares ${uncompressed} decompressed bytes (limit ${maxPage})`);
         if (header.crc !== undefined) {
           const actual = crc32(new Uint8Array(view.buffer, view.byteOffset + reader.offset, compressed));
-          if (actual !== header.crc >>> 0) bad(code, file, `${where}: page CRC mismatch at byte ${reader.offset} (stored ${header.crc >>> 0}, computed ${actual})`);
+          if (actual !== header.crc >>> 0) {
+            throw new PageCrcError(code, `${file}: ${where}, page ${page}: page CRC mismatch (stored ${header.crc >>> 0}, computed ${actual} over bytes ${reader.offset}..${reader.offset + compressed})`, {
+              file,
+              field: `row group ${g} › ${paths[c]} › page ${page}`,
+              fix: 'the page changed after it was written: restore or re-download the dataset',
+            });
+          }
           checked++;
         }
+        page++;
         seen += header.data_page_header?.num_values ?? header.data_page_header_v2?.num_values ?? 0;
         reader.offset += compressed;
       }
@@ -151,17 +164,25 @@ export async function readParquetGuarded(file: string, code = 'E_PARQUET', expec
   if (u8.byteLength < 12 || new TextDecoder().decode(u8.subarray(0, 4)) !== 'PAR1' || new TextDecoder().decode(u8.subarray(u8.byteLength - 4)) !== 'PAR1') {
     bad(code, file, 'is not a readable Parquet file (no PAR1 magic at both ends)');
   }
-  if (expectedCrc !== undefined && crc32(bytes) !== expectedCrc) {
-    bad(code, file, `its CRC-32 is ${crc32(bytes)}, the dataset's metadata recorded ${expectedCrc}: the file changed after it was written`);
-  }
-  checkFooter(u8, code, file);
+  const fileCrc = expectedCrc === undefined ? undefined : crc32(bytes);
+  const changed = () => bad(code, file, `its CRC-32 is ${fileCrc}, the dataset's metadata recorded ${expectedCrc}: the file changed after it was written`);
   let meta: FileMetaData;
+  let checkedPages: number;
   try {
-    meta = parquetMetadata(ab);
-  } catch (cause) {
-    bad(code, file, `is not a readable Parquet file: its footer does not decode (${(cause as Error).message})`, undefined, cause);
+    checkFooter(u8, code, file);
+    try {
+      meta = parquetMetadata(ab);
+    } catch (cause) {
+      bad(code, file, `is not a readable Parquet file: its footer does not decode (${(cause as Error).message})`, undefined, cause);
+    }
+    checkedPages = checkStructure(u8, meta, code, file);
+  } catch (e) {
+    // A damaged page names its column and page; any other damage to a file with a recorded checksum
+    // is best told as "the file changed".
+    if (fileCrc !== expectedCrc && !(e instanceof PageCrcError)) changed();
+    throw e;
   }
-  const checkedPages = checkStructure(u8, meta, code, file);
+  if (fileCrc !== expectedCrc) changed();
   let rows: Record<string, unknown>[];
   try {
     rows = (await parquetReadObjects({ file: ab, metadata: meta, utf8: false })) as Record<string, unknown>[];

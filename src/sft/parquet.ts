@@ -1,10 +1,11 @@
 // The SFT dataset as Parquet, shaped like a Hugging Face `datasets` table: a `messages` column
 // (list<struct<role: string, content: list<struct<type: string, text: string>>>>) and an `images`
 // column (list<struct<bytes: binary, path: string>>, the layout of datasets' Image feature, bytes
-// embedded). Written with hyparquet-writer; nested columns use the standard 3-level LIST encoding.
+// embedded). Written with hyparquet-writer, a CRC-32 in every page header (data/parquet-crc.ts);
+// nested columns use the standard 3-level LIST encoding.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { parquetWriteWithPageCrcs } from '../data/parquet-crc.ts';
 import { writeFileAtomic } from '../util/index.ts';
 import type { ChatRecord } from './record.ts';
 
@@ -31,13 +32,13 @@ export const SFT_PARQUET_SCHEMA = [
 export function writeSftParquet(file: string, records: readonly ChatRecord[], root: string): void {
   const messages = records.map((r) => r.messages.map((m) => ({ role: m.role, content: m.content.map((c) => ({ type: c.type, text: c.type === 'text' ? c.text : null })) })));
   const images = records.map((r) => r.images.map((path) => ({ bytes: new Uint8Array(readFileSync(join(root, path))), path })));
-  const buffer = parquetWriteBuffer({
+  const bytes = parquetWriteWithPageCrcs({
     columnData: [
       { name: 'messages', data: messages },
       { name: 'images', data: images },
     ],
     schema: SFT_PARQUET_SCHEMA,
     kvMetadata: [{ key: 'vlm2vla', value: 'sft/1' }],
-  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
-  writeFileAtomic(file, new Uint8Array(buffer));
+  } as unknown as Parameters<typeof parquetWriteWithPageCrcs>[0]);
+  writeFileAtomic(file, bytes);
 }

@@ -17,8 +17,8 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { parquetWriteBuffer } from 'hyparquet-writer';
 import { FormatError } from '../../errors/index.ts';
+import { parquetWriteWithPageCrcs } from '../parquet-crc.ts';
 import { writeFileAtomic, fsyncDir } from '../../util/index.ts';
 import { BRIDGE_SEMANTICS } from '../episode.ts';
 import type { ActionSemantics, Episode, Step } from '../episode.ts';
@@ -47,14 +47,14 @@ const scalar = (name: string, type: string) => ({ name, type, repetition_type: '
 /** meta/episodes columns locating an episode in a camera's video: chunk, file, from and to seconds. */
 const videoColumns = (camera: string) => ['chunk_index', 'file_index', 'from_timestamp', 'to_timestamp'].map((c) => `videos/observation.images.${camera}/${c}`);
 
-/** Writes one Parquet file and returns its CRC-32, recorded in meta/info.json (`vlm2vla.checksums`)
- *  so the reader detects any changed byte (hyparquet-writer stores no page CRCs). */
+/** Writes one Parquet file, a CRC-32 in every page header, and returns the whole file's CRC-32,
+ *  recorded in meta/info.json (`vlm2vla.checksums`): the page CRCs name a damaged page to any reader
+ *  that checks them, the file's also covers the footer. */
 function writeParquet(path: string, columns: { name: string; data: unknown[] }[], schemaChildren: unknown[]): number {
-  const buffer = parquetWriteBuffer({
+  const bytes = parquetWriteWithPageCrcs({
     columnData: columns,
     schema: [{ name: 'schema', num_children: columns.length }, ...schemaChildren],
-  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
-  const bytes = new Uint8Array(buffer);
+  } as unknown as Parameters<typeof parquetWriteWithPageCrcs>[0]);
   writeFileAtomic(path, bytes);
   return crc32(bytes);
 }

@@ -170,7 +170,20 @@ test('with vlm2vla checksums, one changed byte anywhere in a Parquet file is cau
   const dir = copy(false);
   const p = data(dir, 1);
   const b = readFileSync(p);
-  b[Math.floor(b.length / 2)]! ^= 0x04;
+  b[b.length - 8 - 20]! ^= 0x04;
   writeFileSync(p, b);
   await rejects(dir, 'parquet', /the file changed after it was written/);
+});
+
+test('a changed byte inside a page names the column and page, with or without the file checksums', async () => {
+  for (const foreign of [false, true]) {
+    const dir = copy(foreign);
+    const p = data(dir, 1);
+    const b = readFileSync(p);
+    const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const chunk = parquetMetadata(ab).row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'action')!.meta_data!;
+    b[Number(chunk.data_page_offset) + Number(chunk.total_compressed_size) - 3]! ^= 0x01;
+    writeFileSync(p, b);
+    await rejects(dir, /^row group 0 › action\.list\.element › page \d+$/, /file-001\.parquet: row group 0 column action\.list\.element, page \d+: page CRC mismatch/);
+  }
 });
