@@ -10,10 +10,11 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { FormatError, UsageError } from '../errors/index.ts';
 import type { Episode } from '../data/episode.ts';
+import { ANNOTATIONS_FILE } from '../annotate/index.ts';
 import type { AnnotationRecord } from '../annotate/index.ts';
 import { promptVersions } from '../prompts/index.ts';
 import { ACTION_MARKERS, getCodec, tokenBinRanges } from '../actions/index.ts';
-import { writeFileAtomic, fsyncDir } from '../util/index.ts';
+import { writeFileAtomic, fsyncDir, checkOutputDir } from '../util/index.ts';
 import { episodeExamples, codecFor } from './examples.ts';
 import { writeSftParquet } from './parquet.ts';
 import type { ExampleOptions, SftExample } from './examples.ts';
@@ -59,11 +60,29 @@ export function toChatRecord(ex: SftExample, imagePaths: string[]): ChatRecord {
   };
 }
 
+/** Files that mark a folder as holding a dataset `build` must not write into, and what it holds. */
+const HELD_DATASETS: [string, string][] = [
+  ['build_info.json', 'a built SFT dataset'],
+  ['dataset_info.json', 'an RLDS dataset'],
+  [join('meta', 'info.json'), 'a LeRobot dataset'],
+  [ANNOTATIONS_FILE, 'annotations'],
+];
+
+/** Pre-flight of `build`'s output folder, before any work: it is (or can be made) a writable folder
+ *  on a disk with room for a file (EnvironmentError naming the path), and it holds no dataset —
+ *  another build, robot data or annotations (E_BUILD_EXISTS). */
+export function checkBuildOutput(outDir: string): void {
+  checkOutputDir(outDir, { what: 'the SFT dataset folder' });
+  for (const [marker, what] of HELD_DATASETS) {
+    if (existsSync(join(outDir, marker))) {
+      throw new FormatError('E_BUILD_EXISTS', `${outDir} already holds ${what} (${marker})`, { file: outDir, fix: 'give --out a new or empty folder (or delete the old build)' });
+    }
+  }
+}
+
 export async function buildSft(episodes: AsyncIterable<Episode>, annotations: readonly AnnotationRecord[], opts: BuildOptions): Promise<BuildInfo> {
   if (!(opts.valFraction >= 0 && opts.valFraction < 1)) throw new UsageError(`--val-fraction must be in [0, 1), got ${opts.valFraction}`);
-  if (existsSync(join(opts.outDir, 'build_info.json'))) {
-    throw new FormatError('E_BUILD_EXISTS', `${opts.outDir} already holds a built dataset`, { file: opts.outDir, fix: 'choose a new output folder or delete the old one' });
-  }
+  checkBuildOutput(opts.outDir);
   // Style `tokens` bins each axis between the dataset's 1st and 99th percentiles (over every
   // annotated chunk element) and writes bins as the markers <a000>…<a255>.
   const bins = opts.actionStyle === 'tokens' ? tokenBinRanges(annotations.filter((a) => a.status === 'ok').flatMap((a) => a.segments.flatMap((s) => s.chunk))) : null;

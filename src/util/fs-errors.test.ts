@@ -3,12 +3,12 @@
 // pre-flight before any long work; fs errors from anywhere are classified the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkOutputDir, checkOutputFile, fsError, withFsErrors } from './fs-errors.ts';
 import { writeFileAtomic } from './atomic.ts';
+import { mountTmpfs } from './testing.ts';
 import { isVlmError } from '../errors/index.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'vlm2vla-fs-'));
@@ -40,23 +40,8 @@ test('fs errors are classified by errno, with the path and a fix; other errors p
   assert.throws(() => withFsErrors('/out', () => { throw errno('ENOSPC', '/out/tmp'); }), typed('E_FS_NO_SPACE', '/out'));
 });
 
-/** A small tmpfs (root only: the CI runs as root); null when mounting is not permitted here. */
-function tmpfs(sizeKb: number): { dir: string; ro(): void; done(): void } | null {
-  const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-tmpfs-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKb}k`, 'tmpfs', dir], { stdio: 'ignore' });
-  } catch {
-    return null;
-  }
-  return {
-    dir,
-    ro: () => execFileSync('mount', ['-o', 'remount,ro', dir], { stdio: 'ignore' }),
-    done: () => execFileSync('umount', [dir], { stdio: 'ignore' }),
-  };
-}
-
 test('a real read-only file system and a real full disk give typed errors', { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' }, (t) => {
-  const fs = tmpfs(64);
+  const fs = mountTmpfs(64);
   if (!fs) return t.skip('mount is not permitted here');
   try {
     mkdirSync(join(fs.dir, 'out'));
@@ -76,7 +61,7 @@ test('a failed atomic write leaves no temp file behind (target is a folder; disk
   assert.throws(() => writeFileAtomic(join(dir, 'model.gguf'), 'x'), (e: unknown) => fsError(e) !== null);
   assert.deepEqual(readdirSync(dir), ['model.gguf']);
   if (process.getuid?.() !== 0) return t.skip('the disk-full half needs root to mount a tmpfs');
-  const fs = tmpfs(32);
+  const fs = mountTmpfs(32);
   if (!fs) return t.skip('mount is not permitted here');
   try {
     assert.throws(() => writeFileAtomic(join(fs.dir, 'big.gguf'), new Uint8Array(128 * 1024)), (e: unknown) => fsError(e)?.code === 'E_FS_NO_SPACE');

@@ -5,7 +5,7 @@ import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openDataset } from '../../data/open.ts';
 import { readAnnotations, ANNOTATIONS_FILE } from '../../annotate/index.ts';
-import { buildSft, DEFAULT_EXAMPLES } from '../../sft/index.ts';
+import { buildSft, checkBuildOutput, DEFAULT_EXAMPLES } from '../../sft/index.ts';
 import { Progress } from '../../util/index.ts';
 
 export const buildCommand = defineCommand({
@@ -21,7 +21,7 @@ export const buildCommand = defineCommand({
   flags: {
     annotations: { type: 'string', required: true, meta: 'ANN', help: 'annotation folder or annotations.jsonl' },
     episodes: { type: 'string', required: true, meta: 'DATA_DIR', help: 'the dataset (RLDS or LeRobot v3) the annotations were made from' },
-    out: { type: 'string', required: true, meta: 'SFT_DIR', help: 'output folder (must not hold a built dataset)' },
+    out: { type: 'string', required: true, meta: 'SFT_DIR', help: 'output folder (must not hold a built dataset, robot data or annotations)' },
     format: { type: 'string', default: 'jsonl', choices: ['jsonl', 'parquet'], help: 'output format' },
     'action-style': { type: 'string', default: DEFAULT_EXAMPLES.actionStyle, choices: ['list', 'phrase', 'rot', 'tokens', 'at'], help: 'action text style' },
     reasoning: { type: 'string', default: DEFAULT_EXAMPLES.reasoning, choices: ['full', 'none'], help: "full: subtasks, motion plans, action chunks and verifier examples; none: action chunks from frame and task only (the paper's -NR ablation)" },
@@ -34,6 +34,7 @@ export const buildCommand = defineCommand({
     let annPath = f.annotations;
     if (statSync(annPath, { throwIfNoEntry: false })?.isDirectory()) annPath = join(annPath, ANNOTATIONS_FILE);
     if (!statSync(annPath, { throwIfNoEntry: false })) throw new UsageError(`${annPath} does not exist`, 'run `vlm2vla annotate` first');
+    checkBuildOutput(f.out);
     const annotations = readAnnotations(annPath);
     const ds = openDataset(f.episodes);
     const progress = new Progress({ total: ds.count ?? 0, label: 'building', unit: 'episodes' });
