@@ -1,6 +1,7 @@
 // Tests of generate(): cached greedy decoding equals greedy by full recomputation; a batch with
 // different prompt lengths (left padding) and images equals each prompt alone; eos ids, stop strings
-// split across tokens, the logits-processor hook, and seeded sampling.
+// split across tokens, the logits-processor hook, and seeded sampling; generateYielding() gives the
+// event loop turns and returns exactly what generate() does, and stops when its signal is aborted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { noGrad } from '../tensor/index.ts';
@@ -8,7 +9,7 @@ import { isVlmError } from '../errors/index.ts';
 import { Gemma3Model } from '../models/gemma3/model.ts';
 import { tinyGemma3Config, randomParams } from '../models/gemma3/testing.ts';
 import { argmax } from './sampling.ts';
-import { generate } from './generate.ts';
+import { generate, generateYielding } from './generate.ts';
 
 const cfg = tinyGemma3Config({ text_config: { sliding_window: 5 } });
 const model = new Gemma3Model(cfg, randomParams(cfg, 21, 0.5));
@@ -89,4 +90,49 @@ test('bad generation requests are usage errors', () => {
   bad({ maxNewTokens: 600 });
   bad({ maxNewTokens: 2, sampling: { temperature: -1, topP: 1, topK: 0 } });
   bad({ maxNewTokens: 2, logitsProcessor: (_r, logits) => logits.fill(-Infinity) });
+});
+
+test('generateYielding gives the event loop a turn every few tokens and returns exactly what generate returns', async () => {
+  const detokenize = (ids: readonly number[]) => ids.map((i) => `t${i}.`).join('');
+  const requests = [{ ids: [2, 5, 6] }, { ids: [2, 61, I, I, I, I, 62, 9, 10, 11], pixels }, { ids: [2, 40] }];
+  const noImage = (_row: number, logits: Float32Array) => void (logits[I] = -Infinity);
+  const sampled = { maxNewTokens: 12, sampling: { temperature: 1.2, topP: 0.9, topK: 0 }, seed: 5, detokenize, logitsProcessor: noImage };
+  const free = generate(model, requests, { ...sampled, eosIds: [] });
+  const eosIds = [free[0]!.tokens[4]!];
+  const withEos = generate(model, requests, { ...sampled, eosIds });
+  const open = withEos.find((g) => g.finishReason === 'length')!;
+  const options = { ...sampled, eosIds, stop: [`t${open.tokens[6]}.`] };
+  const want = generate(model, requests, options);
+  assert.deepEqual(new Set(want.map((g) => g.finishReason)), new Set(['eos', 'stop', 'length']), 'rows end by eos, by a stop string and at the limit');
+  for (const every of [{ tokens: 1 }, { tokens: 3, ms: 60_000 }, { ms: 0 }, {}]) {
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const got = await generateYielding(model, requests, options, every);
+    ticking = false;
+    assert.deepEqual(got, want, JSON.stringify(every));
+    if (every.tokens === 1 || every.ms === 0) assert.ok(turns >= want.reduce((n, g) => Math.max(n, g.tokens.length), 0) - 2, `a turn after each step (${turns})`);
+  }
+  const order: string[] = [];
+  const generation = generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 16, eosIds: [] }, { tokens: 4, ms: 60_000 }).then(([g]) => {
+    assert.equal(g!.tokens.length, 16);
+    order.push('generation');
+  });
+  await Promise.all([generation, new Promise<void>((resolve) => setImmediate(() => resolve(void order.push('another callback'))))]);
+  assert.deepEqual(order, ['another callback', 'generation'], 'another callback ran during the generation');
+});
+
+test('generateYielding stops at a turn once its signal is aborted; bad yield settings are usage errors', async () => {
+  const ac = new AbortController();
+  let steps = 0;
+  const run = generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 40, eosIds: [], onToken: () => void (++steps === 3 && ac.abort(new Error('the client left'))) }, { tokens: 1, signal: ac.signal });
+  await assert.rejects(run, /the client left/);
+  assert.ok(steps <= 4, `stopped at the next turn (${steps} steps)`);
+  for (const every of [{ tokens: 0 }, { tokens: 1.5 }, { ms: -1 }]) {
+    await assert.rejects(generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 2 }, every), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE');
+  }
 });

@@ -2,6 +2,8 @@
 // per step. Greedy, temperature, top-k and top-p sampling (seeded), end-of-sequence ids, stop
 // strings (checked on the decoded text, so a stop string split over tokens is found), and a
 // logits-processor hook (the grammar-constrained decoder plugs in there) with an accept callback.
+// generate() runs the steps in one synchronous call; generateYielding() runs the same steps and gives
+// the event loop a turn every few tokens, so a server answers pings and reads requests meanwhile.
 import { UsageError } from '../errors/index.ts';
 import { arena, noGrad } from '../tensor/index.ts';
 import { KvCache } from '../models/gemma3/model.ts';
@@ -40,7 +42,49 @@ export interface Generation {
   promptTokens: number;
 }
 
+/** When generateYielding() gives the event loop a turn: after `tokens` decoding steps, or once `ms`
+ *  passed since the last turn, whichever comes first; it stops with `signal`'s reason once aborted. */
+export interface YieldOptions {
+  /** Decoding steps between turns (default 8). */
+  tokens?: number;
+  /** Milliseconds between turns at most, as far as one step allows (default 50). */
+  ms?: number;
+  /** Checked at each turn: an aborted generation throws the signal's reason (its client left). */
+  signal?: AbortSignal;
+}
+
 export function generate(model: Gemma3Model, requests: readonly GenerateRequest[], options: GenerateOptions): Generation[] {
+  const run = generationSteps(model, requests, options);
+  for (;;) {
+    const next = run.next();
+    if (next.done) return next.value;
+  }
+}
+
+/** generate(), with a turn of the event loop (setImmediate) between decoding steps as `every` says.
+ *  The steps, and so the output, are generate()'s: only the time between them changes. The prefill
+ *  is one step. */
+export async function generateYielding(model: Gemma3Model, requests: readonly GenerateRequest[], options: GenerateOptions, every: YieldOptions = {}): Promise<Generation[]> {
+  const tokens = every.tokens ?? 8;
+  const ms = every.ms ?? 50;
+  if (!(Number.isInteger(tokens) && tokens >= 1) || !(ms >= 0)) throw new UsageError(`yield every ${tokens} tokens or ${ms} ms: give a positive whole number of tokens and a non-negative time`);
+  const run = generationSteps(model, requests, options);
+  let steps = 0;
+  let since = performance.now();
+  for (;;) {
+    const next = run.next();
+    if (next.done) return next.value;
+    if (++steps < tokens && performance.now() - since < ms) continue;
+    await new Promise((resolve) => setImmediate(resolve));
+    every.signal?.throwIfAborted();
+    steps = 0;
+    since = performance.now();
+  }
+}
+
+/** The generation loop; it yields after each decoding step (one token per unfinished row) and
+ *  returns the generations. */
+function* generationSteps(model: Gemma3Model, requests: readonly GenerateRequest[], options: GenerateOptions): Generator<void, Generation[]> {
   const sampling = options.sampling ?? GREEDY;
   checkSampling(sampling);
   if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) throw new UsageError(`maxNewTokens must be a positive integer, got ${options.maxNewTokens}`);
@@ -124,6 +168,7 @@ export function generate(model: Gemma3Model, requests: readonly GenerateRequest[
       const l = model.forward({ ids: stepIds, batch: B, length: 1, positions: stepPos, kvStart }, cache);
       logits.set(l.data);
     }));
+    yield;
   }
   return out;
 }

@@ -1,11 +1,13 @@
 // The OpenAI-compatible chat endpoint over the embedded model: POST /v1/chat/completions (text and
 // image_url data URIs; temperature, top_p, max_tokens, stop, seed; stream as server-sent events) and
 // GET /v1/models, so any OpenAI client — the annotator and the verifier included — can use the model.
+// A completion gives the event loop a turn every few tokens (pings, other clients' frames, /healthz are
+// answered meanwhile) and stops at a turn when its client left or its request timed out.
 import { basename } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { RgbImage } from '../data/image.ts';
-import { generate } from '../decode/index.ts';
-import type { Generation } from '../decode/index.ts';
+import { generateYielding } from '../decode/index.ts';
+import type { Generation, YieldOptions } from '../decode/index.ts';
 import { imageSpec, loadChatModel as loadChatModelFiles } from '../models/index.ts';
 import type { ChatModelFiles, Gemma3Model } from '../models/index.ts';
 import { imageToPixels } from '../models/gemma3/preprocess.ts';
@@ -13,7 +15,7 @@ import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 import type { ChatContentPart, ChatMessage } from '../tokenizer/index.ts';
 import { imageFromBase64 } from './act-json.ts';
-import { ProtocolError } from './errors.ts';
+import { ProtocolError, ServeError } from './errors.ts';
 import { MAX_IMAGE_PIXELS } from './protocol.ts';
 import type { RouteContext, RouteHandler } from './server.ts';
 
@@ -164,18 +166,25 @@ export function emittable(text: string, stops: readonly string[]): number {
   return limit;
 }
 
-/** Runs one request on the engine; `onText` receives the answer as it grows (never a stop string). */
-export function complete(m: ChatModel, req: ChatRequest, onText?: (delta: string) => void, prepared = preparePrompt(m, req)): Generation {
+/** The event-loop turns of a completion: every 8 tokens or 50 ms, whichever comes first. */
+export const CHAT_YIELD: YieldOptions = { tokens: 8, ms: 50 };
+
+/** Runs one request on the engine, giving the event loop a turn as `every` says (an aborted signal
+ *  stops it there); `onText` receives the answer as it grows (never a stop string). */
+export async function complete(m: ChatModel, req: ChatRequest, onText?: (delta: string) => void, prepared = preparePrompt(m, req), every: YieldOptions = CHAT_YIELD): Promise<Generation> {
   const { ids, pixels, room } = prepared;
   const stopIds = new Set(m.stopIds);
   const detokenize = (t: readonly number[]) => m.tokenizer.decode(t, { skipSpecial: true });
   const tokens: number[] = [];
   let sent = 0;
-  const [g] = generate(m.model, [{ ids, pixels }], {
+  // The image token stands for pixels an answer does not have (fed back, it fails the forward pass).
+  const imageToken = m.model.cfg.modelType === 'gemma3' ? m.model.cfg.imageTokenIndex : -1;
+  const [g] = await generateYielding(m.model, [{ ids, pixels }], {
     maxNewTokens: Math.min(req.maxTokens, room),
     sampling: { temperature: req.temperature, topP: req.topP, topK: 0 },
     seed: req.seed,
     eosIds: [...stopIds],
+    ...(imageToken >= 0 ? { logitsProcessor: (_row: number, logits: Float32Array) => void (logits[imageToken] = -Infinity) } : {}),
     ...(req.stop.length > 0 ? { stop: req.stop } : {}),
     detokenize,
     ...(onText
@@ -193,7 +202,7 @@ export function complete(m: ChatModel, req: ChatRequest, onText?: (delta: string
           },
         }
       : {}),
-  });
+  }, every);
   const final = g!.text ?? '';
   if (onText && final.length > sent) onText(final.slice(sent));
   return g!;
@@ -205,9 +214,18 @@ async function completions(m: ChatModel, ctx: RouteContext): Promise<void> {
   const req = parseChatRequest(await ctx.json());
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
+  // A completion stops at its next turn once its client left or its request was answered otherwise
+  // (--timeout): the engine goes on to the next request instead of running to max_tokens.
+  const stop = new AbortController();
+  const ended = () => stop.abort(new ServeError('E_POLICY', 'the request ended before its completion', 'none: the client left or the request timed out'));
+  ctx.res.on('close', () => {
+    if (!ctx.res.writableFinished) ended();
+  });
+  const every = { ...CHAT_YIELD, signal: stop.signal };
+  const run = (job: () => Promise<Generation>) => ctx.submit(job).finally(ended);
   if (!req.stream) {
     const prepared = preparePrompt(m, req);
-    const { value: g, timing } = await ctx.submit(async () => complete(m, req, undefined, prepared));
+    const { value: g, timing } = await run(async () => complete(m, req, undefined, prepared, every));
     ctx.note(`queue=${timing.queueMs.toFixed(1)}ms run=${timing.runMs.toFixed(1)}ms tokens=${g.tokens.length}`);
     const body = JSON.stringify({
       id,
@@ -222,14 +240,15 @@ async function completions(m: ChatModel, ctx: RouteContext): Promise<void> {
   }
   const chunk = (delta: Record<string, string>, finish: string | null) => `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model: m.id, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
   const prepared = preparePrompt(m, req);
-  const { value: g, timing } = await ctx.submit(async () => {
+  const { value: g, timing } = await run(async () => {
     // Headers go out only once the request runs, so busy and timeout answers stay plain HTTP errors.
     ctx.res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     ctx.res.write(chunk({ role: 'assistant' }, null));
     try {
-      return complete(m, req, (delta) => ctx.res.write(chunk({ content: delta }, null)), prepared);
+      return await complete(m, req, (delta) => void (ctx.res.writableEnded || ctx.res.write(chunk({ content: delta }, null))), prepared, every);
     } catch (e) {
-      ctx.res.end(`data: ${JSON.stringify({ error: { code: 'E_POLICY', type: 'E_POLICY', message: 'generation failed (see the server log)' } })}\n\n`);
+      // A stream the server already ended (a timeout) takes no more writes.
+      if (!ctx.res.writableEnded) ctx.res.end(`data: ${JSON.stringify({ error: { code: 'E_POLICY', type: 'E_POLICY', message: 'generation failed (see the server log)' } })}\n\n`);
       throw e;
     }
   });
