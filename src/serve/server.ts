@@ -2,8 +2,8 @@
 // in, one msgpack result out, errors as a text frame then close 1011), GET /healthz, POST /v1/act
 // (JSON), GET /v1/metadata and extra routes (the OpenAI-compatible chat endpoint), with the safe
 // defaults of docs/serve.md: loopback bind, Host/Origin check, optional API key, size caps, a bounded
-// queue fair between clients, timeouts, connection and session caps, and a graceful close that
-// answers requests in flight. Each client session has its own episode (sessions.ts).
+// queue fair between clients, timeouts, pings that find dead clients, connection and session caps, and
+// a graceful close that answers requests in flight. Each client session has its own episode (sessions.ts).
 import { createServer } from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -19,6 +19,7 @@ import { ProtocolError, ServeError } from './errors.ts';
 import { DEFAULT_OBSERVATION_LIMITS, metadataMessage, parseRequest, resultMessage } from './protocol.ts';
 import { MAX_MESSAGE_BYTES, packMessage, unpackMessage } from './wire.ts';
 import type { ObservationLimits } from './protocol.ts';
+import { Heartbeat } from './liveness.ts';
 import { RequestQueue } from './queue.ts';
 import type { QueueTiming } from './queue.ts';
 
@@ -50,6 +51,11 @@ export interface ServeOptions {
   requestTimeoutMs?: number;
   /** A WebSocket connection that sends nothing this long is closed (default 600 s). */
   idleTimeoutMs?: number;
+  /** The server pings every WebSocket client this often (default 10 s; 0 sends no pings). */
+  pingIntervalMs?: number;
+  /** A client that leaves this many pings in a row unanswered (no pong, nor any frame) is
+   *  disconnected and its session freed (default 2). */
+  maxMissedPongs?: number;
   /** An HTTP request's headers must arrive within this (default 10 s), its whole body within six
    *  times this; slower clients get 408 and are closed (checked every second). */
   headersTimeoutMs?: number;
@@ -123,6 +129,9 @@ const ms = (x: number) => `${x.toFixed(1)}ms`;
 
 interface Connection {
   ws: WebSocket;
+  /** Pings the client (the heartbeat's view of the connection). */
+  ping(): void;
+  readonly open: boolean;
   peer: string;
   /** Its session's id (the session itself lives from the first request until the close or eviction). */
   sessionId: string;
@@ -204,6 +213,14 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   // ---- WebSocket --------------------------------------------------------------------------------
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+  const heartbeat = new Heartbeat<Connection>({
+    intervalMs: options.pingIntervalMs ?? 10_000,
+    maxMissed: options.maxMissedPongs ?? 2,
+    onDead: (conn, missed) => {
+      logLine('ws', conn.peer, 'ping', 'closed', null, `no pong to ${missed} pings in a row`);
+      conn.ws.terminate();
+    },
+  });
 
   function armIdle(conn: Connection, ms = idleTimeoutMs): void {
     clearTimeout(conn.idle);
@@ -280,17 +297,38 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   }
 
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
-    const conn: Connection = { ws, peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`, sessionId: `ws:${++connectionCount}`, busy: false, cancel: null, prevTotalMs: undefined, idle: undefined, heardAt: performance.now() };
+    const conn: Connection = {
+      ws,
+      ping: () => ws.ping(),
+      get open() {
+        return ws.readyState === WebSocket.OPEN;
+      },
+      peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
+      sessionId: `ws:${++connectionCount}`,
+      busy: false,
+      cancel: null,
+      prevTotalMs: undefined,
+      idle: undefined,
+      heardAt: performance.now(),
+    };
     connections.add(conn);
+    heartbeat.add(conn);
     ws.on('message', (data, isBinary) => {
       conn.heardAt = performance.now();
+      heartbeat.heard(conn);
       void onFrame(conn, data, isBinary);
     });
     ws.on('error', () => {}); // a close follows; the 1009 for an oversize frame is sent by ws itself
     // A client that pings is alive (openpi's Python client pings every 20 s between episodes).
-    ws.on('ping', () => heard(conn));
+    ws.on('ping', () => {
+      heard(conn);
+      heartbeat.heard(conn);
+    });
+    // A pong proves the client alive, not active: it does not hold off the idle timeout.
+    ws.on('pong', () => heartbeat.heard(conn));
     ws.on('close', (code) => {
       connections.delete(conn);
+      heartbeat.delete(conn);
       clearTimeout(conn.idle);
       conn.cancel?.();
       sessions.close(conn.sessionId);
@@ -437,6 +475,8 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
 
   await new Promise<void>((resolve, reject) => {
     const refused = (e: NodeJS.ErrnoException) => {
+      heartbeat.stop();
+      clearInterval(sweeper);
       const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'the host is not an address of this machine' : e.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : e.message;
       reject(new ServeError('E_LISTEN', `cannot listen on ${host}:${options.port ?? 8000}: ${why}`, 'choose another --port (0 picks a free one) or --host'));
     };
@@ -474,6 +514,7 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     await Promise.all(goodbyes);
     http.closeAllConnections();
     clearInterval(sweeper);
+    heartbeat.stop();
     sessions.closeAll();
     await closed;
   }
