@@ -315,6 +315,15 @@ test('reset: alone, with a prompt, and with an observation; unknown keys are ign
   assert.deepEqual(parseRequest(new Map<string, WireValue>([['reset', true], ['prompt', 'stack the cups']])), { kind: 'reset', prompt: 'stack the cups' });
   const r = parseRequest(obsMessage({ reset: true, 'observation/joint_position': new NdArray('f8', [6], new Float64Array(6)) }));
   assert.ok(r.kind === 'infer' && r.reset);
+  // np.True_ as Python's msgpack writes it (the golden scalars' "b"), e.g. from `t == 0` on a NumPy int.
+  const npTrue = (unpackMessage(golden('scalars')) as WireMap).get('b')!;
+  assert.deepEqual(npTrue, new NpScalar('b1', true));
+  const n = parseRequest(obsMessage({ reset: npTrue }));
+  assert.ok(n.kind === 'infer' && n.reset);
+  const f = parseRequest(obsMessage({ reset: new NpScalar('b1', false) }));
+  assert.ok(f.kind === 'infer' && !f.reset);
+  assert.deepEqual(parseRequest(new Map([['reset', npTrue]])), { kind: 'reset', prompt: undefined });
+  assertProtocolError(() => parseRequest(obsMessage({ reset: new NpScalar('i8', 1) })), /^reset$/);
   assertProtocolError(() => parseRequest(new Map([['reset', false]])), /^observation\/image$/);
 });
 

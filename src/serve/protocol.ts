@@ -8,7 +8,7 @@
 import type { Observation, PolicyMetadata, PolicyResult, PolicyText } from '../policy/types.ts';
 import type { RgbImage } from '../data/image.ts';
 import { ProtocolError } from './errors.ts';
-import { NdArray, WireFloat, dtypeString, halfToFloat, toWire } from './wire.ts';
+import { NdArray, NpScalar, WireFloat, dtypeString, halfToFloat, toWire } from './wire.ts';
 import type { WireMap, WireValue } from './wire.ts';
 
 /** Largest camera frame accepted (2048 × 2048 pixels). */
@@ -64,7 +64,9 @@ function parsePrompt(v: WireValue | undefined, required: boolean): string | unde
  *  observations); every key the protocol names is checked for type, shape and range. */
 export function parseRequest(message: WireValue, limits: ObservationLimits = DEFAULT_OBSERVATION_LIMITS): PolicyRequest {
   if (!(message instanceof Map)) throw new ProtocolError('the message is not a map', 'message', 'send a dict such as {"observation/image": …, "observation/state": …, "prompt": …}');
-  const reset = message.get('reset');
+  const rawReset = message.get('reset');
+  // A NumPy bool (`t == 0` with a NumPy step counter gives np.True_) counts as a Python one.
+  const reset = rawReset instanceof NpScalar && rawReset.dtype === 'b1' ? rawReset.value : rawReset;
   if (reset !== undefined && typeof reset !== 'boolean') throw new ProtocolError('reset is not a bool', 'reset', 'send reset as True or leave it out');
   const hasObservation = ['observation/image', 'observation/state', 'observation/wrist_image'].some((k) => message.has(k));
   if (reset === true && !hasObservation) return { kind: 'reset', prompt: parsePrompt(message.get('prompt'), false) };

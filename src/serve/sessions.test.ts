@@ -1,7 +1,8 @@
 // Tests of the session table: with a factory each session's episode is its own (interleaving changes
 // nothing), a closed session's policy is freed (after its request in flight), the cap refuses one
 // more with E_SESSION_LIMIT, idle sessions are evicted; with one shared policy an episode restarts on
-// a new prompt, on reset and after another session ran, and a failed reset is retried.
+// a new prompt, on reset and after another session ran, and a failed reset is retried; after the policy
+// answered done the next observation starts a new episode, in either mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionTable } from './sessions.ts';
@@ -139,4 +140,19 @@ test('a reset that fails is tried again at the next observation', async () => {
   fail = false;
   assert.equal(await cycle(t, a, 'pick'), 'cycle 1');
   assert.deepEqual(policy.resets, ['pick']);
+});
+
+test('after the policy answers done, the session\'s next observation starts a new episode (same prompt, no reset)', async () => {
+  const made: EchoPolicy[] = [];
+  const factory: PolicyFactory = { metadata: new EchoPolicy().metadata, create: () => made[made.push(new EchoPolicy({ doneAt: 2 })) - 1]! };
+  const shared = new EchoPolicy({ doneAt: 2 });
+  for (const source of [{ factory }, { policy: shared }]) {
+    const t = new SessionTable(source, OPTIONS);
+    const a = t.open('a', 'a');
+    assert.equal(await cycle(t, a, 'pick'), 'cycle 1');
+    const done = await t.infer(a, obs('pick'), false);
+    assert.deepEqual([done.done, done.actions.length], [true, 0]);
+    assert.equal(await cycle(t, a, 'pick'), 'cycle 1', 'a new episode');
+    assert.deepEqual(('factory' in source ? made[0]! : shared).resets, ['pick', 'pick']);
+  }
 });

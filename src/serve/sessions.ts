@@ -3,7 +3,8 @@
 // (subtasks, cycle count, verifier state, the back-end's KV cache; the model's weights are shared),
 // so clients never disturb each other. With one shared Policy the episode restarts whenever another
 // session ran on it in between (it holds one episode at a time). A cap bounds the sessions alive; a
-// session with no request for the idle time is evicted and its policy freed.
+// session with no request for the idle time is evicted and its policy freed. An episode restarts on a
+// new prompt, on reset, and after the policy answered done.
 import type { Observation, Policy, PolicyFactory, PolicyResult } from '../policy/types.ts';
 import { ServeError } from './errors.ts';
 
@@ -130,7 +131,11 @@ export class SessionTable {
       session.resetPending = false;
       this.#active = session;
     }
-    return policy.infer(observation);
+    const result = await policy.infer(observation);
+    // A finished episode has nothing more to give: the session's next observation starts a new one
+    // (openpi's client sends nothing between episodes, and a robot's next episode often has the same prompt).
+    if (result.done === true) session.resetPending = true;
+    return result;
   }
 
   /** The session's client left: its state is freed now, or when its request in flight settles. */

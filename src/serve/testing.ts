@@ -1,5 +1,6 @@
 // Test policies for the server, the client and the serving benchmark: an echo policy whose answer
-// shows what it was sent (and that can be slowed down or made to fail), counting resets and calls.
+// shows what it was sent (and that can be slowed down, made to fail or declare the task done), counting
+// resets and calls.
 import { BRIDGE_SEMANTICS } from '../data/episode.ts';
 import { BRIDGE_LIMITS } from '../actions/index.ts';
 import type { Observation, Policy, PolicyMetadata, PolicyResult } from '../policy/types.ts';
@@ -9,6 +10,8 @@ export interface EchoOptions {
   delayMs?: number;
   /** infer() throws this message. */
   failWith?: string;
+  /** The episode's cycle `doneAt` answers done (no actions). */
+  doneAt?: number;
 }
 
 /** Answers one step [state0..5, image's first red value / 255] and text naming the cycle. */
@@ -32,12 +35,14 @@ export class EchoPolicy implements Policy {
     if (this.options.failWith) throw new Error(this.options.failWith);
     this.#cycle++;
     this.finished++;
+    const timing = { totalMs: this.options.delayMs ?? 0, stages: { echo: this.options.delayMs ?? 0 } };
+    if (this.#cycle === this.options.doneAt) return { actions: [], text: { subtask: `cycle ${this.#cycle}` }, done: true, timing };
     const s = observation.state;
     const step = Float32Array.of(s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, observation.image.rgb[0]! / 255);
     return {
       actions: [step],
       text: { subtask: `cycle ${this.#cycle}`, chunk: observation.instruction },
-      timing: { totalMs: this.options.delayMs ?? 0, stages: { echo: this.options.delayMs ?? 0 } },
+      timing,
     };
   }
 }
