@@ -181,6 +181,9 @@ export class EngineBackend implements ModelBackend {
     const { ids, images } = this.stageInput(req);
     if (!this.reusePrefix) this.#session.clear();
     const constraint = req.grammar ? new GrammarConstraint(req.grammar, this.#trie, this.#texts, this.#stopIds) : null;
+    // The image placeholder is never an answer: sampled, it would be fed back without pixels.
+    const cfg = this.model.cfg;
+    const imageToken = cfg.modelType === 'gemma3' ? cfg.imageTokenIndex : -1;
     const out = this.#session.generate({
       ids,
       images,
@@ -188,7 +191,10 @@ export class EngineBackend implements ModelBackend {
       sampling: req.sampling,
       seed: req.seed,
       eosIds: this.#stopIds,
-      logitsProcessor: constraint ? (logits) => void constraint.apply(logits) : undefined,
+      logitsProcessor: (logits) => {
+        if (constraint) constraint.apply(logits);
+        if (imageToken >= 0) logits[imageToken] = -Infinity;
+      },
       onToken: constraint ? (id) => void constraint.accept(id) : undefined,
     });
     return {

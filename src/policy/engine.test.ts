@@ -70,3 +70,22 @@ test('under the grammars a random model writes well-formed subtasks, plans and c
   // Only a generation cut at the token limit can be malformed under a grammar.
   assert.ok(malformed <= 2, String(malformed));
 });
+
+test('free decoding never writes the image placeholder, even when the model prefers it', async () => {
+  const engine = tinyEngine(2);
+  const cfg = engine.model.cfg;
+  assert.equal(cfg.modelType, 'gemma3');
+  const image = cfg.modelType === 'gemma3' ? cfg.imageTokenIndex : -1;
+  // Tied embeddings: a long row for the image token makes it the top logit at most positions.
+  const embed = engine.model.params.get('language_model.model.embed_tokens.weight') as unknown as { data: Float32Array; shape: number[] };
+  const width = embed.shape[1]!;
+  const prefers = () => {
+    for (let j = 0; j < width; j++) embed.data[image * width + j] = 50 * Math.sign(embed.data[image * width + j]! || 1);
+  };
+  prefers();
+  const world = new Rollout(sampleTask('pick', new Rng(4))).world;
+  const out = await engine.generate({ stage: 'plan', images: [render(world, 64, 64)], text: 'Describe how the gripper should move next.', grammar: null, sampling: GREEDY, maxNewTokens: 12, seed: 0 });
+  assert.equal(out.constrained, false);
+  assert.ok(out.newTokens > 0);
+  assert.ok(!out.text.includes(engine.tokenizer.idToToken(image)!), out.text);
+});
