@@ -143,6 +143,12 @@ test('malformed tokenizer files give typed errors naming the file and field', ()
   write(JSON.stringify({ added_tokens: [{ id: 'x', content: '<s>' }], model: { type: 'BPE', vocab: { a: 0 }, merges: [] } }));
   expectCode(() => Tokenizer.fromDir(dir), 'E_TOKENIZER_JSON', 'added_tokens[0]');
   const good = trainBpe(corpus, { vocabSize: 400 }).tokenizerJson;
+  // A Replace decoder without its pattern (one flipped bit in "pattern", found by the fuzz suite)
+  // failed only at the first decode, as a TypeError inside @lenml.
+  write(JSON.stringify({ ...good, decoder: { type: 'Sequence', decoders: [{ type: 'Replace', patter: { String: '▁' }, content: ' ' }] } }));
+  expectCode(() => Tokenizer.fromDir(dir), 'E_TOKENIZER_JSON', 'decoder.decoders[0].pattern');
+  write(JSON.stringify({ ...good, pre_tokenizer: { type: 'Split', pattern: { Regex: 7 }, behavior: 'Isolated' } }));
+  expectCode(() => Tokenizer.fromDir(dir), 'E_TOKENIZER_JSON', 'pre_tokenizer.pattern');
   write(JSON.stringify(good));
   writeFileSync(join(dir, 'tokenizer_config.json'), '{not json');
   expectCode(() => Tokenizer.fromDir(dir), 'E_TOKENIZER_JSON');

@@ -209,6 +209,21 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
     }
   }
   if (m.merges !== undefined && !Array.isArray(m.merges)) fail('model.merges', 'model.merges must be a list');
+  // Replace and Split steps need a {"String": …} or {"Regex": …} pattern; @lenml reads it only when
+  // the step first runs (a Replace decoder on the first decode), where its absence is a TypeError.
+  const checkPatterns = (node: unknown, field: string): void => {
+    if (Array.isArray(node)) node.forEach((n, i) => checkPatterns(n, `${field}[${i}]`));
+    if (node === null || typeof node !== 'object' || Array.isArray(node)) return;
+    const o = node as Record<string, unknown>;
+    if (o.type === 'Replace' || o.type === 'Split') {
+      const pattern = o.pattern as Record<string, unknown> | null | undefined;
+      if (pattern === null || typeof pattern !== 'object' || (typeof pattern.String !== 'string' && typeof pattern.Regex !== 'string')) {
+        fail(`${field}.pattern`, `the ${o.type} step at ${field} has no {"String": …} or {"Regex": …} pattern`);
+      }
+    }
+    for (const [k, v] of Object.entries(o)) if (typeof v === 'object') checkPatterns(v, `${field}.${k}`);
+  };
+  for (const part of ['normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) checkPatterns(json[part], part);
   const added = json.added_tokens;
   if (added !== undefined) {
     if (!Array.isArray(added)) fail('added_tokens', 'added_tokens must be a list');
