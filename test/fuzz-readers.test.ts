@@ -2,14 +2,19 @@
 // bytes, truncations, duplicated and inserted runs, biased to each format's header/footer/payload,
 // and records re-framed with valid CRCs so the decoder behind the checksum is reached). Every mutant
 // must end in a typed VlmError or a read that holds only finite values; an untyped exception, an
-// unhandled rejection or a non-finite value accepted fails the suite.
+// unhandled rejection or a non-finite value accepted fails the suite. Each read's peak memory is
+// measured too (below, `memoryProbe`) and must stay within 2 × its input + 16 MiB.
 // VLM2VLA_FUZZ_N sets mutants per reader (default 200; the slow suite uses 2000);
 // VLM2VLA_FUZZ_TABLE=1 prints the markdown table that docs/reliability.md holds.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
 import { Rng } from '../src/util/index.ts';
 import { isVlmError } from '../src/errors/index.ts';
 import { sampleTask, runExpert, renderEncoded } from '../src/sim/index.ts';
@@ -43,8 +48,45 @@ interface Row {
   okChanged: number;
   crashes: string[];
   codes: Map<string, number>;
+  /** Largest peak-RSS growth of one read, with that read's input size in bytes and its mutant. */
+  worstMemory: { growth: number; input: number; label: string } | undefined;
+  /** Reads whose peak memory went past MEMORY_BOUND. */
+  overMemory: string[];
 }
 const table: Row[] = [];
+
+/** T1.2's bound on one read's peak memory: twice its input plus a fixed 16 MiB, which covers what
+ *  any read costs whatever its size (compiled code, a young-generation semispace, the reader's
+ *  tables); for the KB-sized inputs here it is the allowance that binds, for large files the 2×. */
+const MEMORY_ALLOWANCE = 16 * 1024 * 1024;
+const memoryBound = (input: number) => 2 * input + MEMORY_ALLOWANCE;
+
+/** Peak resident memory of a stretch of code, from Linux's high-water mark: writing 5 to
+ *  /proc/self/clear_refs resets VmHWM to the current RSS, so VmHWM afterwards is the stretch's peak
+ *  (ArrayBuffers and native allocations included, not only the JS heap). A minor GC first empties
+ *  the young generation, so garbage of the previous read does not count; a read that grew by more
+ *  than 2 × input + 1 MiB is measured again after a full GC, and the smaller figure counts (the
+ *  old generation growing under earlier reads' garbage is not this read's). Undefined off Linux. */
+const memoryProbe = (() => {
+  const statusBytes = (key: string) => Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    if (!Number.isFinite(statusBytes('VmHWM'))) return undefined;
+  } catch {
+    return undefined;
+  }
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as (options?: { type: 'minor' | 'major' }) => void;
+  return {
+    /** Resets the high-water mark; returns the resident size the stretch starts from. */
+    start(full = false): number {
+      gc({ type: full ? 'major' : 'minor' });
+      writeFileSync('/proc/self/clear_refs', '5');
+      return statusBytes('VmRSS');
+    },
+    peak: () => statusBytes('VmHWM'),
+  };
+})();
 
 type Mutator = (b: Uint8Array, rng: Rng, region: [number, number]) => Uint8Array;
 const pick = (rng: Rng, [lo, hi]: [number, number]) => rng.int(lo, Math.max(lo, hi - 1));
@@ -58,10 +100,12 @@ const MUTATORS: [string, Mutator][] = [
   ['zero a run', (b, rng, r) => { const c = Uint8Array.from(b); const at = pick(rng, r); c.fill(0, at, at + rng.int(1, 12)); return c; }],
 ];
 
-/** Runs `count` mutants through `read`; `read` returns a comparable summary of what it read. */
-async function fuzz(reader: string, seed: number, count: number, mutant: (rng: Rng, k: number) => { bytes: Uint8Array; label: string }, read: (bytes: Uint8Array) => Promise<string> | string, original: string): Promise<Row> {
+/** Runs `count` mutants through `read`; `read` returns a comparable summary of what it read.
+ *  `inputBytes` is how many bytes one read consumes (the mutant alone, unless the read takes a
+ *  whole folder of which the mutant is one file). */
+async function fuzz(reader: string, seed: number, count: number, mutant: (rng: Rng, k: number) => { bytes: Uint8Array; label: string }, read: (bytes: Uint8Array) => Promise<string> | string, original: string, inputBytes = (b: Uint8Array) => b.length): Promise<Row> {
   const rng = new Rng(seed);
-  const row: Row = { reader, mutants: 0, typed: 0, ok: 0, okChanged: 0, crashes: [], codes: new Map() };
+  const row: Row = { reader, mutants: 0, typed: 0, ok: 0, okChanged: 0, crashes: [], codes: new Map(), worstMemory: undefined, overMemory: [] };
   const leaked: unknown[] = [];
   const onLeak = (e: unknown) => leaked.push(e);
   process.on('unhandledRejection', onLeak);
@@ -70,6 +114,7 @@ async function fuzz(reader: string, seed: number, count: number, mutant: (rng: R
     for (let k = 0; k < count && performance.now() - started < TIME_BUDGET_MS; k++) {
       const { bytes, label } = mutant(rng, k);
       row.mutants++;
+      const base = memoryProbe?.start();
       try {
         const summary = await read(bytes);
         row.ok++;
@@ -79,6 +124,21 @@ async function fuzz(reader: string, seed: number, count: number, mutant: (rng: R
           row.typed++;
           row.codes.set(e.code, (row.codes.get(e.code) ?? 0) + 1);
         } else row.crashes.push(`mutant ${k} (${label}): ${String(e)}`);
+      }
+      if (memoryProbe && base !== undefined) {
+        let growth = Math.max(0, memoryProbe.peak() - base);
+        const input = inputBytes(bytes);
+        if (growth > 2 * input + 1024 * 1024) {
+          const again = memoryProbe.start(true);
+          try {
+            await read(bytes);
+          } catch {
+            // classified above; this run only measures
+          }
+          growth = Math.min(growth, Math.max(0, memoryProbe.peak() - again));
+        }
+        if (row.worstMemory === undefined || growth > row.worstMemory.growth) row.worstMemory = { growth, input, label: `mutant ${k} (${label})` };
+        if (growth > memoryBound(input)) row.overMemory.push(`mutant ${k} (${label}): ${mib(growth)} for ${mib(input)} of input`);
       }
     }
     await new Promise((r) => setTimeout(r, 20));
@@ -90,8 +150,11 @@ async function fuzz(reader: string, seed: number, count: number, mutant: (rng: R
   return row;
 }
 
+const mib = (n: number) => `${(n / 1024 / 1024).toFixed(2)} MiB`;
+
 function check(row: Row): void {
   assert.deepEqual(row.crashes, [], `${row.reader}: untyped failures`);
+  assert.deepEqual(row.overMemory, [], `${row.reader}: reads past 2 × input + ${mib(MEMORY_ALLOWANCE)}`);
   assert.ok(row.mutants >= Math.min(N, 200), `${row.reader}: only ${row.mutants} mutants within ${TIME_BUDGET_MS} ms`);
   assert.equal(row.typed + row.ok, row.mutants);
 }
@@ -122,16 +185,40 @@ async function readAllLeRobot(dir: string): Promise<string> {
   return summarize(out);
 }
 
-test('fuzz: LeRobot v3 (data and meta Parquet files, info.json, stats.json, sidecar)', { timeout: 600_000 }, async () => {
-  const pristine = join(root, 'lerobot');
+/** Rewrites every Parquet file of a dataset through plain hyparquet-writer, as another writer would
+ *  leave it: the same rows and schema, no page CRCs. */
+async function withoutPageCrcs(dir: string): Promise<void> {
+  const walk = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.parquet') ? [join(d, f)] : []));
+  for (const path of walk(dir)) {
+    const b = readFileSync(path);
+    const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const { schema } = parquetMetadata(ab);
+    const rows = (await parquetReadObjects({ file: ab, utf8: false })) as Record<string, unknown>[];
+    const top: string[] = [];
+    const skip = (k: number): number => {
+      let next = k + 1;
+      for (let c = 0; c < (schema[k]!.num_children ?? 0); c++) next = skip(next);
+      return next;
+    };
+    for (let i = 1; i < schema.length; i = skip(i)) top.push(schema[i]!.name);
+    const columnData = top.map((name) => ({ name, data: rows.map((r) => r[name]) }));
+    writeFileSync(path, new Uint8Array(parquetWriteBuffer({ columnData, schema } as unknown as Parameters<typeof parquetWriteBuffer>[0])));
+  }
+}
+
+/** Fuzzes a LeRobot dataset written by vlm2vla with its whole-file checksums removed from
+ *  meta/info.json (they find every changed byte), so the page CRCs, structural and semantic checks
+ *  are what is tested; `foreign` also drops the page CRCs, as a dataset from another writer. */
+async function fuzzLeRobot(reader: string, seed: number, name: string, foreign: boolean): Promise<void> {
+  const pristine = join(root, name);
   const w = LeRobotWriter.create(pristine);
   for (const e of EPISODES) w.add(e);
   w.close();
-  // Without vlm2vla's whole-file checksums, so the structural and semantic checks are what is tested.
   const infoPath = join(pristine, 'meta', 'info.json');
   const info = JSON.parse(readFileSync(infoPath, 'utf8'));
   delete info.vlm2vla.checksums;
   writeFileSync(infoPath, JSON.stringify(info, null, 2));
+  if (foreign) await withoutPageCrcs(pristine);
   const original = await readAllLeRobot(pristine);
   const targets: [string, number, (len: number) => [number, number]][] = [
     ['data/chunk-000/file-000.parquet', 0.5, (len) => [len - 2048, len - 8]],
@@ -143,21 +230,23 @@ test('fuzz: LeRobot v3 (data and meta Parquet files, info.json, stats.json, side
     ['meta/vlm2vla_episodes.jsonl', 0.025, (len) => [0, len]],
   ];
   const files = new Map(targets.map(([rel]) => [rel, readFileSync(join(pristine, rel))]));
-  const work = join(root, 'lerobot-mutant');
+  const walk = (d: string): number => readdirSync(d).reduce((sum, f) => sum + (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : statSync(join(d, f)).size), 0);
+  const datasetBytes = walk(pristine);
+  const work = join(root, `${name}-mutant`);
   let current = '';
   const row = await fuzz(
-    'LeRobot v3 dataset',
-    241,
+    reader,
+    seed,
     N,
     (rng) => {
       let u = rng.next();
       let t = targets[0]!;
       for (const x of targets) if ((u -= x[1]) < 0) { t = x; break; }
       const bytes = files.get(t[0])!;
-      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      const [label, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
       current = t[0];
       const region = t[2](bytes.length).map((v) => Math.max(0, Math.min(bytes.length, v))) as [number, number];
-      return { bytes: m(bytes, rng, region), label: `${name} in ${t[0]}` };
+      return { bytes: m(bytes, rng, region), label: `${label} in ${t[0]}` };
     },
     async (bytes) => {
       rmSync(work, { recursive: true, force: true });
@@ -166,8 +255,17 @@ test('fuzz: LeRobot v3 (data and meta Parquet files, info.json, stats.json, side
       return readAllLeRobot(work);
     },
     original,
+    (bytes) => datasetBytes - files.get(current)!.length + bytes.length,
   );
   check(row);
+}
+
+test('fuzz: LeRobot v3 from another writer (data and meta Parquet files, info.json, stats.json, sidecar)', { timeout: 600_000 }, async () => {
+  await fuzzLeRobot('LeRobot v3 dataset, another writer (no checksums, no page CRCs)', 241, 'lerobot', true);
+});
+
+test('fuzz: LeRobot v3 as vlm2vla writes it, without its file checksums (page CRCs)', { timeout: 600_000 }, async () => {
+  await fuzzLeRobot('LeRobot v3 dataset, vlm2vla page CRCs (file checksums removed)', 252, 'lerobot-crc', false);
 });
 
 test('fuzz: Parquet guard on a footer-heavy file (the mutants that leaked rejections and hung hyparquet)', { timeout: 600_000 }, async () => {
@@ -385,15 +483,18 @@ test('fuzz: PEFT adapter folders (adapter_config.json and the adapter safetensor
     const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
     const headerEnd = file.endsWith('.safetensors') ? Math.min(bytes.length, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))) : bytes.length;
     return { bytes: m(bytes, rng, [0, headerEnd]), label: `${name} in ${file}` };
-  }, read, original);
+  }, read, original, (b) => files.reduce((sum, [f, bytes]) => sum + (f === current ? b.length : bytes.length), 0));
   check(row);
 });
 
 test('fuzz table', { skip: !process.env.VLM2VLA_FUZZ_TABLE && 'set VLM2VLA_FUZZ_TABLE=1 to print the table' }, () => {
-  const lines = ['| reader | mutants | typed errors | read correctly (unchanged / changed but finite) | untyped crashes, leaks, non-finite accepts | error codes seen |', '|---|---|---|---|---|---|'];
+  const lines = ['| reader | mutants | typed errors | read correctly (unchanged / changed but finite) | untyped crashes, leaks, non-finite accepts | worst peak memory of one read (its input) | error codes seen |', '|---|---|---|---|---|---|---|'];
+  const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : mib(n));
   for (const r of table) {
     const codes = [...r.codes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ');
-    lines.push(`| ${r.reader} | ${r.mutants} | ${r.typed} | ${r.ok} (${r.ok - r.okChanged} / ${r.okChanged}) | ${r.crashes.length} | ${codes} |`);
+    const memory = r.worstMemory === undefined ? 'not measured' : `${kib(r.worstMemory.growth)} (${kib(r.worstMemory.input)})`;
+    lines.push(`| ${r.reader} | ${r.mutants} | ${r.typed} | ${r.ok} (${r.ok - r.okChanged} / ${r.okChanged}) | ${r.crashes.length} | ${memory} | ${codes} |`);
   }
-  console.log(`\nmutants per reader: ${N} (seeded; VLM2VLA_FUZZ_N)\n${lines.join('\n')}`);
+  const worst = table.map((r) => `${r.reader}: ${r.worstMemory?.label ?? '-'}`).join('\n');
+  console.log(`\nmutants per reader: ${N} (seeded; VLM2VLA_FUZZ_N)\n${lines.join('\n')}\n\nthe read of largest peak memory, per reader:\n${worst}`);
 });
