@@ -1,8 +1,8 @@
 // Grouped bar charts as standalone SVG (VQA retention per category per arm, closed-loop success per
 // suite per arm): one group of bars per category, one bar per series, optional 95% interval whiskers
 // and horizontal reference lines; deterministic text, no dependencies.
-import { escapeXml } from './escape.ts';
-import { niceTicks } from './line-chart.ts';
+import { escapeXml } from '../util/escape.ts';
+import { niceTicks } from '../util/line-chart.ts';
 
 export interface BarSeries {
   name: string;

@@ -2,9 +2,9 @@
 // traces, the self-contained HTML experiment report, and the local viewer of datasets and eval runs.
 export { barChart, BAR_COLOURS } from './bar-chart.ts';
 export type { BarChartOptions, BarSeries, ReferenceLine } from './bar-chart.ts';
-export { lineChart, niceTicks } from './line-chart.ts';
-export type { LineChartOptions, Series } from './line-chart.ts';
-export { escapeXml } from './escape.ts';
+export { lineChart, niceTicks } from '../util/line-chart.ts';
+export type { LineChartOptions, Series } from '../util/line-chart.ts';
+export { escapeXml } from '../util/escape.ts';
 export { captionFrame, pngDataUri, replayEpisode } from './filmstrip.ts';
 export type { FilmFrame, ReplayedEpisode, ReplayOptions } from './filmstrip.ts';
 export { buildReport, reportFigures, writeReport } from './report.ts';

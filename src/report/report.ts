@@ -10,11 +10,11 @@ import { readEpisodeJournals } from '../eval/closed-loop.ts';
 import type { CycleTrace, EpisodeResult, RunManifest } from '../eval/closed-loop.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { barChart } from './bar-chart.ts';
-import { escapeXml } from './escape.ts';
+import { escapeXml } from '../util/escape.ts';
 import { pngDataUri, replayEpisode } from './filmstrip.ts';
 import type { ReplayedEpisode } from './filmstrip.ts';
-import { lineChart } from './line-chart.ts';
-import type { Series } from './line-chart.ts';
+import { lineChart } from '../util/line-chart.ts';
+import type { Series } from '../util/line-chart.ts';
 import { insideFolder, loadResults, readLossCurve } from './results.ts';
 import type { ReportedResults } from './results.ts';
 

@@ -15,7 +15,7 @@ import { SafetensorsFile, writeSafetensors } from '../formats/index.ts';
 import type { TensorToWrite } from '../formats/index.ts';
 import { Tensor, AdamW, backward, clipGradNorm, crossEntropy, noGrad, scale } from '../tensor/index.ts';
 import type { Gemma3Model } from '../models/gemma3/model.ts';
-import { lineChart } from '../report/line-chart.ts';
+import { lineChart } from '../util/line-chart.ts';
 import { Progress, Rng, crashPoint, readJsonl, trimTornTail, writeFileAtomic } from '../util/index.ts';
 import { CheckpointStore } from './checkpoint.ts';
 import { checkSchedule, lrAt } from './schedule.ts';

@@ -1,4 +1,5 @@
-// Shared utilities: seeded RNG, atomic files and journals, progress bars.
+// Shared utilities: seeded RNG, atomic files and journals, progress bars; line-chart.ts draws SVG line
+// charts (the trainer's loss.svg, the report's figures), imported from its file.
 export { Rng } from './rng.ts';
 export { writeFileAtomic, fsyncDir, fsyncFile, Journal, trimTornTail, readJsonl } from './atomic.ts';
 export { crashPoint } from './crash.ts';
