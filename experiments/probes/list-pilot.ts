@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { PRETRAIN_PRESETS, pretrain } from '../../src/pretrain/pretrain.ts';
 import type { PretrainPreset } from '../../src/pretrain/pretrain.ts';
-import { vqaTable } from '../../src/eval/vqa.ts';
+import { vqaTable } from '../../src/corpus/vqa-score.ts';
+import { evaluateVqaFolder } from '../../src/eval/vqa.ts';
 import { initBackend } from '../../src/tensor/index.ts';
 import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
@@ -38,7 +39,7 @@ await initBackend();
 const cpu = process.cpuUsage();
 const started = performance.now();
 const command = process.argv.slice(1).join(' ');
-const r = await pretrain({ preset, out: values.out, seed, resume: values.resume, command: `node --import tsx ${command}` });
+const r = await pretrain({ preset, out: values.out, vqaEvaluator: evaluateVqaFolder, seed, resume: values.resume, command: `node --import tsx ${command}` });
 const used = process.cpuUsage(cpu);
 console.log(`\n${values.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.steps} language steps, final loss ${r.finalLoss.toFixed(4)}`);
 console.log(`time: ${((performance.now() - started) / 60_000).toFixed(1)} min wall, ${((used.user + used.system) / 60e6).toFixed(1)} min CPU (all threads; ${(r.trainSeconds / 60).toFixed(1)} min of optimizer steps)\n`);

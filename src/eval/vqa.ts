@@ -1,8 +1,7 @@
-// VQA evaluation: the held-out questions of the pretraining distribution (DESIGN.md §4), asked one at a
-// time with greedy decoding, scored per category by exact match after normalisation (list answers
-// strictly as lists, src/corpus/answers.ts; with the share of well-formed lists). Given a baseline
-// (the base model before robot fine-tuning), the retention ratio per category is accuracy / baseline
-// accuracy — the paper's measure of forgetting.
+// VQA evaluation: a model asked the held-out questions of the pretraining distribution (DESIGN.md §4)
+// with greedy decoding, in batches; the answers are scored by src/corpus/vqa-score.ts (exact match
+// after normalisation per category, and the retention against a baseline: the paper's measure of
+// forgetting).
 import { UsageError } from '../errors/index.ts';
 import { generate } from '../decode/index.ts';
 import type { Gemma3Model } from '../models/index.ts';
@@ -11,44 +10,15 @@ import { expandImageTokens } from '../tokenizer/index.ts';
 import type { ChatMessage } from '../tokenizer/index.ts';
 import { VQA_CATEGORIES, heldOutVqa, renderScene } from '../corpus/corpus.ts';
 import type { VqaCategory, VqaItem } from '../corpus/corpus.ts';
-import { answerMatches, listWellFormed } from '../corpus/answers.ts';
+import { listWellFormed } from '../corpus/answers.ts';
+import { VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED, scoreVqa } from '../corpus/vqa-score.ts';
+import type { VqaReport } from '../corpus/vqa-score.ts';
 import { Progress } from '../util/index.ts';
 import { imageSpec, loadChatModel } from '../models/index.ts';
 import type { ChatTemplate, Tokenizer } from '../tokenizer/index.ts';
 
-/** The held-out set's default seed and size: 100 questions per category. */
-export const VQA_EVAL_SEED = 2026;
-export const VQA_EVAL_PER_CATEGORY = 100;
 /** Most held-out questions per category: the set is generated in memory, so an unbounded count (1e9) grows memory without end. */
 export const MAX_VQA_PER_CATEGORY = 10_000;
-
-export interface VqaPrediction {
-  category: VqaCategory;
-  question: string;
-  answer: string;
-  prediction: string;
-  correct: boolean;
-}
-
-export interface CategoryScore {
-  correct: number;
-  /** 0 when the category was not asked (`VqaOptions.categories`). */
-  total: number;
-  accuracy: number;
-  /** For categories whose answers are lists: how many predictions were well-formed lists of the
-   *  answer's shape, right or wrong. */
-  wellFormed?: number;
-}
-
-export interface VqaReport {
-  seed: number;
-  perCategory: number;
-  categories: Record<VqaCategory, CategoryScore>;
-  /** Mean over all questions (every category has the same number). */
-  overall: number;
-  predictions: VqaPrediction[];
-  seconds: number;
-}
 
 export interface VqaOptions {
   seed?: number;
@@ -71,6 +41,12 @@ export interface VqaModel {
  *  or a PEFT adapter folder) applied if given. */
 export function loadVqaModel(dir: string, adapter?: string): VqaModel {
   return loadChatModel(dir, adapter);
+}
+
+/** Loads a model folder (no adapter) and asks it the held-out questions: what `pretrain()` scores its
+ *  model card with (`PretrainOptions.vqaEvaluator`). */
+export function evaluateVqaFolder(dir: string, options: VqaOptions = {}): VqaReport {
+  return evaluateVqa(loadVqaModel(dir), options);
 }
 
 /** The prompt ids of one question (image first, as in pretraining) and its pixels. */
@@ -98,26 +74,6 @@ export function answerStopIds(m: VqaModel): number[] {
   return [...ids];
 }
 
-export function scoreVqa(items: readonly VqaItem[], predictions: readonly string[]): { categories: Record<VqaCategory, CategoryScore>; overall: number; predictions: VqaPrediction[] } {
-  const categories = Object.fromEntries(VQA_CATEGORIES.map((c) => [c, { correct: 0, total: 0, accuracy: 0 }])) as Record<VqaCategory, CategoryScore>;
-  const out: VqaPrediction[] = items.map((item, i) => {
-    const prediction = predictions[i] ?? '';
-    const correct = answerMatches(prediction, item.answer);
-    const s = categories[item.category];
-    s.total++;
-    if (correct) s.correct++;
-    const formed = listWellFormed(prediction, item.answer);
-    if (formed !== null) s.wellFormed = (s.wellFormed ?? 0) + (formed ? 1 : 0);
-    return { category: item.category, question: item.question, answer: item.answer, prediction, correct };
-  });
-  let correct = 0;
-  for (const s of Object.values(categories)) {
-    s.accuracy = s.total > 0 ? s.correct / s.total : 0;
-    correct += s.correct;
-  }
-  return { categories, overall: items.length > 0 ? correct / items.length : 0, predictions: out };
-}
-
 /** Asks every held-out question (greedy, batched) and scores the answers. */
 export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   const seed = options.seed ?? VQA_EVAL_SEED;
@@ -142,36 +98,4 @@ export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   progress.finish();
   const scored = scoreVqa(items, predictions);
   return { seed, perCategory, ...scored, seconds: (performance.now() - started) / 1000 };
-}
-
-/** Accuracy / baseline accuracy per category and overall (null where the baseline scored 0 or did not
- *  ask the category, e.g. a report from before the category existed). */
-export function retention(run: VqaReport, baseline: VqaReport): Record<VqaCategory | 'overall', number | null> {
-  const out = {} as Record<VqaCategory | 'overall', number | null>;
-  for (const c of VQA_CATEGORIES) {
-    const b = baseline.categories[c]?.accuracy ?? 0;
-    out[c] = b > 0 ? run.categories[c].accuracy / b : null;
-  }
-  out.overall = baseline.overall > 0 ? run.overall / baseline.overall : null;
-  return out;
-}
-
-/** A Markdown table of a report (and the retention against a baseline). */
-export function vqaTable(run: VqaReport, baseline?: VqaReport): string {
-  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-  const ret = baseline ? retention(run, baseline) : null;
-  const head = baseline ? '| category | questions | accuracy | baseline | retention |\n|---|---:|---:|---:|---:|' : '| category | questions | accuracy |\n|---|---:|---:|';
-  const asked = VQA_CATEGORIES.filter((c) => run.categories[c].total > 0);
-  const rows = asked.map((c) => {
-    const s = run.categories[c];
-    const cells = [c, String(s.total), pct(s.accuracy)];
-    if (baseline) cells.push(baseline.categories[c] ? pct(baseline.categories[c].accuracy) : 'n/a', ret![c] === null ? 'n/a' : ret![c]!.toFixed(3));
-    return `| ${cells.join(' | ')} |`;
-  });
-  const total = asked.reduce((a, c) => a + run.categories[c].total, 0);
-  const all = ['**overall**', String(total), `**${pct(run.overall)}**`];
-  if (baseline) all.push(pct(baseline.overall), ret!.overall === null ? 'n/a' : ret!.overall.toFixed(3));
-  const formed = asked.filter((c) => run.categories[c].wellFormed !== undefined).map((c) => `${c} ${run.categories[c].wellFormed}/${run.categories[c].total}`);
-  const table = [head, ...rows, `| ${all.join(' | ')} |`].join('\n');
-  return formed.length > 0 ? `${table}\n\nWell-formed lists of the answer's shape (right or wrong): ${formed.join(', ')}.` : table;
 }

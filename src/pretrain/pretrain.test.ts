@@ -19,6 +19,7 @@ import { isVlmError } from '../errors/index.ts';
 import { TRAINER_DEFAULTS, train } from '../train/trainer.ts';
 import type { ExampleSource } from '../train/trainer.ts';
 import { tinyModel, tinyExamples } from '../train/testing/fixtures.ts';
+import { evaluateVqaFolder } from '../eval/vqa.ts';
 
 /** A tokenizer trained on a little corpus text, the chat template and the base preset's config. */
 function baseEncoder() {
@@ -133,7 +134,7 @@ test('grounding attention on heads the model does not have is refused before tra
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ga-'));
   try {
     const preset = { ...PRETRAIN_PRESETS.tiny!, groundingAttention: { layer: 1, heads: [0, 2] as [number, number], weight: 1 } };
-    await assert.rejects(pretrain({ preset, out: join(dir, 'm'), steps: 2, silent: true, log: () => {} }), (e: unknown) => isVlmError(e) && /groundingAttention: heads 0, 2 must be among the model's 2 attention heads/.test((e as Error).message));
+    await assert.rejects(pretrain({ preset, out: join(dir, 'm'), vqaEvaluator: evaluateVqaFolder, steps: 2, silent: true, log: () => {} }), (e: unknown) => isVlmError(e) && /groundingAttention: heads 0, 2 must be among the model's 2 attention heads/.test((e as Error).message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -177,7 +178,7 @@ test('with freezeTower the language stage keeps the vision stage\'s tower bit-id
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-freeze-'));
   try {
     const preset = { ...PRETRAIN_PRESETS.tiny!, vision: { steps: 4, batchSize: 4, lr: 3e-3, positions: true }, freezeTower: true, vqaPerCategory: 1, tokenizerConversations: 300 };
-    await pretrain({ preset, out: join(dir, 'model'), steps: 6, silent: true, log: () => {} });
+    await pretrain({ preset, out: join(dir, 'model'), vqaEvaluator: evaluateVqaFolder, steps: 6, silent: true, log: () => {} });
     const vision = SafetensorsFile.open(join(dir, 'model.run', 'vision', 'checkpoints', 'step-00000004', 'trainable.safetensors'));
     const saved = SafetensorsFile.open(join(dir, 'model', 'model.safetensors'));
     let tower = 0;

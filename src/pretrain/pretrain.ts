@@ -18,8 +18,8 @@ import { imageToPixels } from '../models/gemma3/preprocess.ts';
 import { ChatTemplate, DEFAULT_SPECIAL_TOKENS, Tokenizer, trainBpe } from '../tokenizer/index.ts';
 import type { TrainedTokenizer } from '../tokenizer/index.ts';
 import { getCodec, listCodecs } from '../actions/index.ts';
-import { evaluateVqa, loadVqaModel, vqaTable } from '../eval/vqa.ts';
-import type { VqaReport } from '../eval/vqa.ts';
+import { vqaTable } from '../corpus/vqa-score.ts';
+import type { VqaReport } from '../corpus/vqa-score.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { Tensor } from '../tensor/index.ts';
 import type { Weight } from '../tensor/index.ts';
@@ -149,9 +149,16 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
   },
 };
 
+/** Asks the model saved in `modelDir` the held-out VQA questions and scores the answers: eval/vqa.ts's
+ *  `evaluateVqaFolder`, passed in by the caller because loading a model to ask it questions is
+ *  evaluation, a layer above pretraining. */
+export type VqaEvaluator = (modelDir: string, options: { perCategory: number; silent?: boolean }) => VqaReport;
+
 export interface PretrainOptions {
   preset: PretrainPreset;
   out: string;
+  /** Scores the saved model for its card and vqa.json. */
+  vqaEvaluator: VqaEvaluator;
   /** Checkpoints and metrics (default OUT.run). */
   runDir?: string;
   resume?: boolean;
@@ -460,7 +467,7 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   if (existsSync(join(runDir, 'loss.svg'))) copyFileSync(join(runDir, 'loss.svg'), join(o.out, 'loss.svg'));
   // Score the model as users load it (bf16 weights on disk).
   log(`scoring the held-out VQA set (${preset.vqaPerCategory} questions per category)`);
-  const vqa = evaluateVqa(loadVqaModel(o.out), { perCategory: preset.vqaPerCategory, silent: o.silent });
+  const vqa = o.vqaEvaluator(o.out, { perCategory: preset.vqaPerCategory, silent: o.silent });
   writeFileAtomic(join(o.out, 'vqa.json'), `${JSON.stringify({ seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, categories: vqa.categories }, null, 2)}\n`);
   writeFileAtomic(join(runDir, 'vqa-predictions.jsonl'), vqa.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
   const attendTail = metrics.slice(-100).filter((m) => m.attendLoss !== undefined);

@@ -1,7 +1,8 @@
 // `vlm2vla eval vqa`: held-out VQA accuracy per category of a model (optionally with a LoRA adapter),
 // and the retention ratio against a baseline model.
 import { defineCommand } from '../define.ts';
-import { evaluateVqa, loadVqaModel, retention, vqaTable, VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED } from '../../eval/vqa.ts';
+import { evaluateVqa, loadVqaModel } from '../../eval/vqa.ts';
+import { retention, vqaTable, VQA_EVAL_PER_CATEGORY, VQA_EVAL_SEED } from '../../corpus/vqa-score.ts';
 import type { VqaOptions } from '../../eval/vqa.ts';
 import { writeFileAtomic, checkOutputFile } from '../../util/index.ts';
 

@@ -2,7 +2,8 @@
 // included, and writes it in Hugging Face layout with a model card (see src/pretrain/pretrain.ts).
 import { defineCommand } from '../define.ts';
 import { PRETRAIN_PRESETS, pretrain } from '../../pretrain/pretrain.ts';
-import { vqaTable } from '../../eval/vqa.ts';
+import { vqaTable } from '../../corpus/vqa-score.ts';
+import { evaluateVqaFolder } from '../../eval/vqa.ts';
 import { checkOutputDir } from '../../util/index.ts';
 
 export const pretrainCommand = defineCommand({
@@ -32,7 +33,7 @@ export const pretrainCommand = defineCommand({
     const parts = [`vlm2vla pretrain --preset ${preset.name} --out ${out}`];
     if (seed !== 0) parts.push(`--seed ${seed}`);
     if (steps !== undefined) parts.push(`--steps ${steps}`);
-    const result = await pretrain({ preset, out, runDir: f['run-dir'], resume: f.resume, seed, steps, command: parts.join(' ') });
+    const result = await pretrain({ preset, out, vqaEvaluator: evaluateVqaFolder, runDir: f['run-dir'], resume: f.resume, seed, steps, command: parts.join(' ') });
     console.log(`done: ${result.steps} steps in ${(result.trainSeconds / 60).toFixed(1)} min of training, final loss ${result.finalLoss.toFixed(4)}; model in ${out}`);
     console.log(vqaTable(result.vqa));
     return 0;
