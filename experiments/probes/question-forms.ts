@@ -4,7 +4,7 @@
 // means the form is not learnt at all). Used for docs/train.md.
 // Run: node --import tsx experiments/probes/question-forms.ts [--model models/base] [--n 60] [--max-objects 5]
 import { EN_SCENE, normaliseAnswer, sampleCorpusScene } from '../../src/corpus/corpus.ts';
-import type { Scene } from '../../src/corpus/corpus.ts';
+import type { Scene } from '../../src/corpus/conversation.ts';
 import { Rng } from '../../src/util/index.ts';
 import { answerStopIds, vqaPrompt } from '../../src/eval/vqa.ts';
 import type { VqaItem } from '../../src/corpus/corpus.ts';

@@ -5,8 +5,9 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, getObject } from '../sim/index.ts';
-import { DEFAULT_CORPUS_MIX, VQA_CATEGORIES, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts, tableLocation } from './corpus.ts';
-import type { VqaCategory } from './corpus.ts';
+import { DEFAULT_CORPUS_MIX, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts, tableLocation } from './corpus.ts';
+import { VQA_CATEGORIES } from './conversation.ts';
+import type { VqaCategory } from './conversation.ts';
 import { isVlmError } from '../errors/index.ts';
 
 const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');

@@ -20,43 +20,8 @@ import type { ChatMessage } from '../tokenizer/index.ts';
 import { Rng } from '../util/index.ts';
 import { UsageError } from '../errors/index.ts';
 import { JSON_LISTS, LISTS, NUMBER_TEXT, SCENE_LISTS } from './numbers.ts';
-
-/** Categories of the held-out VQA set (each non-English language is a category of its own; `lists`:
- *  displacements written as lists of numbers, `json`: JSON lists of strings). New categories go at the
- *  end: an item's draw depends on its category's place here. */
-export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh', 'lists', 'json'] as const;
-export type VqaCategory = (typeof VQA_CATEGORIES)[number];
-/** Kinds of question that only appear in training conversations (free-form answers). */
-export type CorpusKind = VqaCategory | 'position' | 'location' | 'caption' | 'translation' | 'displacement' | 'motion' | 'arithmetic';
-
-export interface Placement {
-  id: string;
-  x: number;
-  y: number;
-  yaw: number;
-}
-
-export interface Scene {
-  placements: Placement[];
-  gripper: { x: number; y: number; z: number };
-}
-
-export interface QA {
-  question: string;
-  answer: string;
-  kind: CorpusKind;
-  language: Language;
-  /** The scene's objects the question names, in the order it names them (indices into
-   *  `scene.placements`); absent when it names none that is on the table. The pretraining's grounding
-   *  attention (`PretrainPreset.groundingAttention`) points the answer at them. */
-  refs?: number[];
-}
-
-export interface CorpusConversation {
-  /** null for text-only conversations. */
-  scene: Scene | null;
-  qa: QA[];
-}
+import { VQA_CATEGORIES } from './conversation.ts';
+import type { CorpusConversation, CorpusKind, Placement, QA, Scene, VqaCategory } from './conversation.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Words of the five languages.

@@ -7,7 +7,7 @@ import { planDirections } from '../actions/index.ts';
 import { CATALOGUE } from '../sim/index.ts';
 import { Rng } from '../util/index.ts';
 import { corpusConversation } from './corpus.ts';
-import type { QA } from './corpus.ts';
+import type { QA } from './conversation.ts';
 import { JSON_LISTS, LISTS, NUMBER_TEXT, displacementPhrase, listText, motionWords } from './numbers.ts';
 
 /** [forward, left, up] of a phrase such as "4.2 cm forward, 1.0 cm right and 3.0 cm up". */

@@ -11,7 +11,7 @@ import { CATALOGUE, FOREIGN_LANGUAGES, getObject } from '../sim/index.ts';
 import type { CatalogueObject, Category, Foreign } from '../sim/index.ts';
 import { prepositionFor } from '../sim/tasks.ts';
 import type { Rng } from '../util/index.ts';
-import type { CorpusKind, QA, Scene } from './corpus.ts';
+import type { CorpusKind, QA, Scene } from './conversation.ts';
 
 type TextQuestion = (rng: Rng) => QA | null;
 type SceneQuestion = (s: Scene, rng: Rng) => QA | null;

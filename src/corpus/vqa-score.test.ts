@@ -2,7 +2,8 @@
 // lists, retention ratios against a baseline, and the Markdown table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { heldOutVqa, VQA_CATEGORIES } from './corpus.ts';
+import { heldOutVqa } from './corpus.ts';
+import { VQA_CATEGORIES } from './conversation.ts';
 import { retention, scoreVqa, vqaTable } from './vqa-score.ts';
 
 test('scoring: exact match after normalisation, per category and overall', () => {

@@ -2,8 +2,9 @@
 // category (list answers strictly as lists, answers.ts; with the share of well-formed lists), the
 // retention ratio per category against a baseline (accuracy / baseline accuracy, the paper's measure
 // of forgetting), and the Markdown table of a report. Asking a model the questions is eval/vqa.ts.
-import { VQA_CATEGORIES } from './corpus.ts';
-import type { VqaCategory, VqaItem } from './corpus.ts';
+import { VQA_CATEGORIES } from './conversation.ts';
+import type { VqaItem } from './corpus.ts';
+import type { VqaCategory } from './conversation.ts';
 import { answerMatches, listWellFormed } from './answers.ts';
 
 /** The held-out set's default seed and size: 100 questions per category. */

@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../tensor/index.ts';
-import { VQA_CATEGORIES } from '../corpus/corpus.ts';
+import { VQA_CATEGORIES } from '../corpus/conversation.ts';
 import { evaluateVqa, loadVqaModel } from './vqa.ts';
 
 const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models', 'base');

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../tensor/index.ts';
-import type { VqaCategory } from '../corpus/corpus.ts';
+import type { VqaCategory } from '../corpus/conversation.ts';
 import { evaluateVqa, loadVqaModel } from './vqa.ts';
 import { evaluateSim, EPISODE_DEFAULTS } from './closed-loop.ts';
 import { createEvalPolicy } from './policies.ts';

@@ -15,7 +15,7 @@ import { isVlmError } from '../errors/index.ts';
 import { readJsonl } from '../util/index.ts';
 import type { StepMetrics } from '../train/trainer.ts';
 import { GRIPPER_CLASS, IGNORE, NOTHING_CLASS, VISION_CLASSES, VisionSource, X_BINS, Y_BINS, denseLabels, runVisionStage, xBin, yBin } from './vision-stage.ts';
-import type { Scene } from '../corpus/corpus.ts';
+import type { Scene } from '../corpus/conversation.ts';
 
 const classOf = (id: string) => CATALOGUE.findIndex((o) => o.id === id);
 

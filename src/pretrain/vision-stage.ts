@@ -18,7 +18,7 @@ import { GRIPPER_OWNER, render } from '../sim/renderer.ts';
 import { Tensor, add, crossEntropy, linear, noGrad } from '../tensor/index.ts';
 import { Rng, readJsonl } from '../util/index.ts';
 import { sceneWorld, visionScene } from '../corpus/corpus.ts';
-import type { Scene } from '../corpus/corpus.ts';
+import type { Scene } from '../corpus/conversation.ts';
 import { TRAINER_DEFAULTS, train } from '../train/trainer.ts';
 import type { ExampleSource, StepMetrics, TrainExample } from '../train/trainer.ts';
 
