@@ -2,9 +2,8 @@
 // chunk, act, verify, direction): greedy answers decoded freely and under the stage's grammar, the
 // share its strict decoder accepts, exact match against the reference; for action chunks the mean
 // per-element error in cm and gripper agreement beside two baselines (zero motion, the train split's
-// mean element); and the teacher-forced validation loss of the same records (a `RecordsLoss`, the
-// trainer's: src/train/sft-loss.ts — passed in, as eval imports nothing of train, whose loss chart
-// comes from report/, which imports eval).
+// mean element); and the teacher-forced validation loss of the same records (a `RecordsLoss` passed
+// in: the CLI passes the trainer's, src/train/sft-loss.ts).
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ACTION_MARKERS, getCodec } from '../actions/index.ts';
