@@ -22,8 +22,14 @@ const backend = await initBackend();
 const rng = new Rng(0);
 const blocks = [0, 1].map(() => new TransformerBlock({ dim: D, heads: H, ffn: FF, ropeTheta: 0 }, rng));
 const params = blocks.flatMap((b) => b.parameters());
-const x = new Tensor([B, T, D], Float32Array.from({ length: B * T * D }, () => rng.normal()));
-const y = new Tensor([B, T, D], Float32Array.from({ length: B * T * D }, () => rng.normal()));
+const x = new Tensor(
+  [B, T, D],
+  Float32Array.from({ length: B * T * D }, () => rng.normal()),
+);
+const y = new Tensor(
+  [B, T, D],
+  Float32Array.from({ length: B * T * D }, () => rng.normal()),
+);
 const positions = Int32Array.from({ length: B * T }, (_, i) => i % T);
 
 function step(): number {
@@ -45,15 +51,29 @@ for (let i = 0; i < 30; i++) {
 }
 times.sort((a, b) => a - b);
 const ours = times[15]!;
-console.log(`vlm2vla ${getBackend().describe()}: median ${ours.toFixed(1)} ms per fwd+bwd step (min ${times[0]!.toFixed(1)}; arena reuses ${arena.reuses}, allocations ${arena.allocations})`);
+console.log(
+  `vlm2vla ${getBackend().describe()}: median ${ours.toFixed(1)} ms per fwd+bwd step (min ${times[0]!.toFixed(1)}; arena reuses ${arena.reuses}, allocations ${arena.allocations})`,
+);
 
 const script = join(dirname(fileURLToPath(import.meta.url)), 'block_torch.py');
 let best: { median_ms: number; setting: string } | null = null;
-for (const [torchThreads, blasThreads] of threads === 1 ? [[1, 1]] : [[1, threads], [threads, 1]]) {
-  const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OPENBLAS_NUM_THREADS: String(blasThreads), OMP_NUM_THREADS: String(torchThreads) };
+for (const [torchThreads, blasThreads] of threads === 1
+  ? [[1, 1]]
+  : [
+      [1, threads],
+      [threads, 1],
+    ]) {
+  const env = {
+    ...process.env,
+    OPENBLAS_CORETYPE: 'SkylakeX',
+    OPENBLAS_NUM_THREADS: String(blasThreads),
+    OMP_NUM_THREADS: String(torchThreads),
+  };
   const torchRun = spawnSync('/usr/bin/python3', [script, String(torchThreads)], { env, encoding: 'utf8' });
   if (torchRun.status !== 0) {
-    console.log(`PyTorch reference not available (${torchRun.stderr.trim().split('\n').pop()}); install it with: apt-get install -y python3-torch libopenblas0-pthread`);
+    console.log(
+      `PyTorch reference not available (${torchRun.stderr.trim().split('\n').pop()}); install it with: apt-get install -y python3-torch libopenblas0-pthread`,
+    );
     process.exit(backend.name === 'native' ? 0 : 1);
   }
   const t = JSON.parse(torchRun.stdout.trim().split('\n').pop()!) as { torch: string; median_ms: number; min_ms: number; blas: string };
@@ -62,4 +82,6 @@ for (const [torchThreads, blasThreads] of threads === 1 ? [[1, 1]] : [[1, thread
   if (!best || t.median_ms < best.median_ms) best = { median_ms: t.median_ms, setting };
 }
 const ratio = ours / best!.median_ms;
-console.log(`ratio vlm2vla (${threads} thread(s)) / PyTorch at its best ${threads}-core setting (${best!.setting}) = ${ratio.toFixed(2)} (target ≤ 0.6: ${verdict(ratio <= 0.6, load)})`);
+console.log(
+  `ratio vlm2vla (${threads} thread(s)) / PyTorch at its best ${threads}-core setting (${best!.setting}) = ${ratio.toFixed(2)} (target ≤ 0.6: ${verdict(ratio <= 0.6, load)})`,
+);

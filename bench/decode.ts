@@ -31,8 +31,24 @@ const DTYPES = opt('dtypes', 'f32,bf16').split(',') as ('f32' | 'bf16')[];
 const ROUNDS = Number(opt('rounds', '3'));
 
 const CONFIGS: Record<string, Record<string, unknown>> = {
-  '10m': { vocab_size: 8192, hidden_size: 256, intermediate_size: 1024, num_hidden_layers: 8, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64 },
-  '100m': { vocab_size: 32768, hidden_size: 768, intermediate_size: 3072, num_hidden_layers: 10, num_attention_heads: 12, num_key_value_heads: 4, head_dim: 64 },
+  '10m': {
+    vocab_size: 8192,
+    hidden_size: 256,
+    intermediate_size: 1024,
+    num_hidden_layers: 8,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 64,
+  },
+  '100m': {
+    vocab_size: 32768,
+    hidden_size: 768,
+    intermediate_size: 3072,
+    num_hidden_layers: 10,
+    num_attention_heads: 12,
+    num_key_value_heads: 4,
+    head_dim: 64,
+  },
 };
 
 await initBackend();
@@ -54,7 +70,7 @@ function randomModel(cfg: AnyGemma3Config, dtype: 'f32' | 'bf16'): Gemma3Model {
   return new Gemma3Model(cfg, params);
 }
 
-type Llama = Awaited<ReturnType<typeof import('node-llama-cpp')['getLlama']>>;
+type Llama = Awaited<ReturnType<(typeof import('node-llama-cpp'))['getLlama']>>;
 const { getLlama } = await import('node-llama-cpp');
 const llama: Llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' as never, progressLogs: false });
 
@@ -62,7 +78,9 @@ async function llamaTokPerSec(path: string, prompt: number[], threads: number): 
   const model = await llama.loadModel({ modelPath: path });
   const ctx = await model.createContext({ contextSize: 512, batchSize: 512, sequences: 1, threads });
   const seq = ctx.getSequence();
-  let res = await seq.controlledEvaluate(prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never);
+  let res = await seq.controlledEvaluate(
+    prompt.map((t, i) => (i === prompt.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never,
+  );
   let next = res[prompt.length - 1]!.next.token!;
   const t0 = performance.now();
   for (let i = 0; i < NEW; i++) {
@@ -90,8 +108,12 @@ function oursTokPerSec(model: Gemma3Model, prompt: number[]): number {
 
 const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-bench-'));
 const prompt = Array.from({ length: 16 }, (_, i) => (i === 0 ? 2 : 300 + i * 7));
-console.log(`decode benchmark: ${NEW} new tokens after a ${prompt.length}-token prompt, batch 1, best of ${ROUNDS} alternating rounds; ours: ${K.describe()}; llama.cpp (node-llama-cpp, CPU): ${THREADS} thread(s)`);
-console.log(`size   params  dtype  vlm2vla tok/s  llama.cpp tok/s  ratio  median of paired rounds (each round: ours / llama.cpp, ${THREADS} thread(s) each)`);
+console.log(
+  `decode benchmark: ${NEW} new tokens after a ${prompt.length}-token prompt, batch 1, best of ${ROUNDS} alternating rounds; ours: ${K.describe()}; llama.cpp (node-llama-cpp, CPU): ${THREADS} thread(s)`,
+);
+console.log(
+  `size   params  dtype  vlm2vla tok/s  llama.cpp tok/s  ratio  median of paired rounds (each round: ours / llama.cpp, ${THREADS} thread(s) each)`,
+);
 let allAhead = true;
 try {
   for (const size of SIZES) {
@@ -117,9 +139,12 @@ try {
         paired.push(o / l);
       }
       const sorted = [...paired].sort((a, b) => a - b);
-      const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+      const median =
+        sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
       if (median < 1) allAhead = false;
-      console.log(`${size.padEnd(6)} ${(count / 1e6).toFixed(1).padStart(5)}M  ${dtype.padEnd(5)}  ${ours.toFixed(1).padStart(13)}  ${best.toFixed(1).padStart(15)}  ${(ours / best).toFixed(2).padStart(5)}  ${median.toFixed(2).padStart(6)} [${paired.map((r) => r.toFixed(2)).join(' ')}]`);
+      console.log(
+        `${size.padEnd(6)} ${(count / 1e6).toFixed(1).padStart(5)}M  ${dtype.padEnd(5)}  ${ours.toFixed(1).padStart(13)}  ${best.toFixed(1).padStart(15)}  ${(ours / best).toFixed(2).padStart(5)}  ${median.toFixed(2).padStart(6)} [${paired.map((r) => r.toFixed(2)).join(' ')}]`,
+      );
     }
   }
   console.log(`target ≥ 1.0× llama.cpp thread for thread (median of paired rounds) at every size and dtype: ${verdict(allAhead, load)}`);

@@ -33,7 +33,21 @@ const SHAPES: Shape[] = [
 function args(s: Shape, rng: Rng): GemmArgs {
   const A = new Float32Array(s.M * s.K).map(() => rng.normal());
   const B = new Float32Array(s.K * s.N).map(() => rng.normal());
-  return { transA: s.transA, transB: s.transB, M: s.M, N: s.N, K: s.K, alpha: 1, beta: 0, A, lda: s.transA ? s.M : s.K, B, ldb: s.transB ? s.K : s.N, C: new Float32Array(s.M * s.N), ldc: s.N };
+  return {
+    transA: s.transA,
+    transB: s.transB,
+    M: s.M,
+    N: s.N,
+    K: s.K,
+    alpha: 1,
+    beta: 0,
+    A,
+    lda: s.transA ? s.M : s.K,
+    B,
+    ldb: s.transB ? s.K : s.N,
+    C: new Float32Array(s.M * s.N),
+    ldc: s.N,
+  };
 }
 
 function gflops(k: Backend, g: GemmArgs, minMs = 400): number {
@@ -62,9 +76,17 @@ if (process.argv[2] === '--child') {
   const load = printMachineLoad();
   const self = fileURLToPath(import.meta.url);
   const runs = [1, 2].map((threads) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child'], { env: { ...process.env, VLM2VLA_THREADS: String(threads) }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', self, '--child'], {
+      env: { ...process.env, VLM2VLA_THREADS: String(threads) },
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').pop()!) as { info: { isa: string; threads: number }; peak: number; results: { name: string; gflops: number }[]; error?: string };
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+      info: { isa: string; threads: number };
+      peak: number;
+      results: { name: string; gflops: number }[];
+      error?: string;
+    };
   });
   if (runs[0]!.error) {
     console.log('native addon not built: run `npm run build:native`');
@@ -74,19 +96,27 @@ if (process.argv[2] === '--child') {
   const tsG = gflops(tsBackend, args(small, new Rng(2)), 300);
   const peak1 = runs[0]!.peak;
   const peak2 = runs[1]!.peak;
-  console.log(`native GEMM (${runs[0]!.info.isa}); fp32 FMA peak measured now, one thread pinned per core: ${peak1.toFixed(1)} GFLOP/s on 1 core, ${peak2.toFixed(1)} on 2 (idle machine, DESIGN.md §6: ${PEAK_IDLE[0]} and ${PEAK_IDLE[1]})`);
+  console.log(
+    `native GEMM (${runs[0]!.info.isa}); fp32 FMA peak measured now, one thread pinned per core: ${peak1.toFixed(1)} GFLOP/s on 1 core, ${peak2.toFixed(1)} on 2 (idle machine, DESIGN.md §6: ${PEAK_IDLE[0]} and ${PEAK_IDLE[1]})`,
+  );
   console.log(`% of the idle peak; a peak measured on a busy machine reads low, so "% of now" can pass 100%`);
-  console.log(`${'shape'.padEnd(34)}${'1 thread'.padStart(10)}${'% idle'.padStart(8)}${'% now'.padStart(7)}${'2 threads'.padStart(11)}${'% idle'.padStart(8)}${'% now'.padStart(7)}${'scaling'.padStart(9)}`);
+  console.log(
+    `${'shape'.padEnd(34)}${'1 thread'.padStart(10)}${'% idle'.padStart(8)}${'% now'.padStart(7)}${'2 threads'.padStart(11)}${'% idle'.padStart(8)}${'% now'.padStart(7)}${'scaling'.padStart(9)}`,
+  );
   SHAPES.forEach((s, i) => {
     const one = runs[0]!.results[i]!.gflops;
     const two = runs[1]!.results[i]!.gflops;
     const pct = (g: number, p: number) => `${((100 * g) / p).toFixed(0)}%`;
-    console.log(`${s.name.padEnd(34)}${one.toFixed(1).padStart(10)}${pct(one, PEAK_IDLE[0]!).padStart(8)}${pct(one, peak1).padStart(7)}${two.toFixed(1).padStart(11)}${pct(two, PEAK_IDLE[1]!).padStart(8)}${pct(two, peak2).padStart(7)}${`${(two / one).toFixed(2)}×`.padStart(9)}`);
+    console.log(
+      `${s.name.padEnd(34)}${one.toFixed(1).padStart(10)}${pct(one, PEAK_IDLE[0]!).padStart(8)}${pct(one, peak1).padStart(7)}${two.toFixed(1).padStart(11)}${pct(two, PEAK_IDLE[1]!).padStart(8)}${pct(two, peak2).padStart(7)}${`${(two / one).toFixed(2)}×`.padStart(9)}`,
+    );
   });
   const two256 = runs[1]!.results[0]!.gflops;
   console.log(`TypeScript reference, 256³: ${tsG.toFixed(2)} GFLOP/s (native 512³ with 2 threads is ${(two256 / tsG).toFixed(0)}× faster)`);
   const fwd = runs[1]!.results[2]!.gflops;
   const bwd = Math.min(runs[1]!.results[3]!.gflops, runs[1]!.results[4]!.gflops);
   const scaling = Math.min(...SHAPES.slice(2).map((_, i) => runs[1]!.results[i + 2]!.gflops / runs[0]!.results[i + 2]!.gflops));
-  console.log(`targets with 2 threads: transformer shape ≥ 370 GFLOP/s (80% of ${PEAK_IDLE[1]}): ${verdict(fwd >= 370, load)} (${fwd.toFixed(1)}); backward shapes ≥ 330: ${verdict(bwd >= 330, load)} (${bwd.toFixed(1)}); 2-thread scaling ≥ 1.8× on the transformer shapes: ${verdict(scaling >= 1.8, load)} (${scaling.toFixed(2)}×)`);
+  console.log(
+    `targets with 2 threads: transformer shape ≥ 370 GFLOP/s (80% of ${PEAK_IDLE[1]}): ${verdict(fwd >= 370, load)} (${fwd.toFixed(1)}); backward shapes ≥ 330: ${verdict(bwd >= 330, load)} (${bwd.toFixed(1)}); 2-thread scaling ≥ 1.8× on the transformer shapes: ${verdict(scaling >= 1.8, load)} (${scaling.toFixed(2)}×)`,
+  );
 }

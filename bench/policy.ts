@@ -30,14 +30,24 @@ await initBackend();
 const engine = EngineBackend.load(MODEL);
 addAdapter(engine.model, 'default', { ...loraConfig(engine.model.cfg.modelType), baseModel: MODEL }, 0);
 setActiveAdapter(engine.model, 'default');
-const policy = new HierarchicalPolicy({ ...HIERARCHICAL_DEFAULTS, backend: engine, codec: getCodec('list'), formatHint: CHUNK_FORMATS.list!, verifier: new ModelVerifier(engine, 'model', GREEDY), sampling: GREEDY_SAMPLING, seed: 0 });
+const policy = new HierarchicalPolicy({
+  ...HIERARCHICAL_DEFAULTS,
+  backend: engine,
+  codec: getCodec('list'),
+  formatHint: CHUNK_FORMATS.list!,
+  verifier: new ModelVerifier(engine, 'model', GREEDY),
+  sampling: GREEDY_SAMPLING,
+  seed: 0,
+});
 
 const frames = Array.from({ length: CYCLES + 1 }, (_, i) => {
   const task = sampleTask('pick', new Rng(i));
   return { image: render(new Rollout(task).world, 128, 128), instruction: task.instruction };
 });
 
-async function run(reuse: boolean): Promise<{ cycle: number[]; stages: Record<string, number[]>; tokens: number; reused: number; prompt: number }> {
+async function run(
+  reuse: boolean,
+): Promise<{ cycle: number[]; stages: Record<string, number[]>; tokens: number; reused: number; prompt: number }> {
   engine.reusePrefix = reuse;
   const cycle: number[] = [];
   const stages: Record<string, number[]> = {};
@@ -48,7 +58,11 @@ async function run(reuse: boolean): Promise<{ cycle: number[]; stages: Record<st
   // Cycle 0 writes the subtasks; it is not timed. Every timed cycle verifies, plans and writes a chunk.
   await policy.infer({ image: frames[0]!.image, state: Float32Array.of(0.3, 0, 0.25, 0, 0, 0, 1), instruction: frames[0]!.instruction });
   for (let c = 1; c <= CYCLES; c++) {
-    const r = await policy.infer({ image: frames[c]!.image, state: Float32Array.of(0.3, 0, 0.25, 0, 0, 0, 1), instruction: frames[0]!.instruction });
+    const r = await policy.infer({
+      image: frames[c]!.image,
+      state: Float32Array.of(0.3, 0, 0.25, 0, 0, 0, 1),
+      instruction: frames[0]!.instruction,
+    });
     if (r.done) {
       await policy.reset(frames[0]!.instruction, { seed: c });
       continue;
@@ -66,8 +80,12 @@ async function run(reuse: boolean): Promise<{ cycle: number[]; stages: Record<st
 
 const q = (v: number[], p: number) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.ceil(p * v.length) - 1)]!;
 const show = (name: string, r: Awaited<ReturnType<typeof run>>) => {
-  const st = Object.entries(r.stages).map(([s, v]) => `${s} ${q(v, 0.5).toFixed(1)}/${q(v, 0.95).toFixed(1)}`).join(', ');
-  console.log(`${name.padEnd(18)} cycle p50 ${q(r.cycle, 0.5).toFixed(1)} ms, p95 ${q(r.cycle, 0.95).toFixed(1)} ms over ${r.cycle.length} cycles; per stage p50/p95 ms: ${st}; prompt tokens from cache ${((100 * r.reused) / Math.max(1, r.prompt)).toFixed(0)}% (the chunk and plan text: ${(r.tokens / Math.max(1, r.cycle.length)).toFixed(0)} chars per cycle)`);
+  const st = Object.entries(r.stages)
+    .map(([s, v]) => `${s} ${q(v, 0.5).toFixed(1)}/${q(v, 0.95).toFixed(1)}`)
+    .join(', ');
+  console.log(
+    `${name.padEnd(18)} cycle p50 ${q(r.cycle, 0.5).toFixed(1)} ms, p95 ${q(r.cycle, 0.95).toFixed(1)} ms over ${r.cycle.length} cycles; per stage p50/p95 ms: ${st}; prompt tokens from cache ${((100 * r.reused) / Math.max(1, r.prompt)).toFixed(0)}% (the chunk and plan text: ${(r.tokens / Math.max(1, r.cycle.length)).toFixed(0)} chars per cycle)`,
+  );
 };
 // Warm-up (page faults, caches), then the two settings alternately.
 await run(true);

@@ -6,7 +6,15 @@ import { printMachineLoad, verdict } from './machine.ts';
 
 const load = printMachineLoad();
 
-const world = new World([{ id: 'apple', x: 0.3, y: 0.1 }, { id: 'bowl', x: 0.4, y: -0.12 }, { id: 'carrot', x: 0.25, y: -0.1, yaw: 0.5 }, { id: 'cup', x: 0.45, y: 0.12 }], { x: 0.32, y: 0.05, z: 0.12 });
+const world = new World(
+  [
+    { id: 'apple', x: 0.3, y: 0.1 },
+    { id: 'bowl', x: 0.4, y: -0.12 },
+    { id: 'carrot', x: 0.25, y: -0.1, yaw: 0.5 },
+    { id: 'cup', x: 0.45, y: 0.12 },
+  ],
+  { x: 0.32, y: 0.05, z: 0.12 },
+);
 for (const size of [128, 256]) {
   for (let i = 0; i < 20; i++) render(world, size, size);
   const t0 = performance.now();

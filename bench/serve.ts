@@ -40,11 +40,16 @@ const observation: Observation = {
   instruction: 'put the carrot in the pot',
 };
 
-const percentile = (sorted: number[], p: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!);
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 
 /** The reference: one request's messages without a socket (what each round trip must at least cost). */
 function inProcessMs(): number {
-  const result = { actions: [Float32Array.of(0.01, 0, 0, 0, 0, 0, 1)], text: { subtask: 'x', chunk: '[[1.0, 0.0, 0.0, 1]]' }, timing: { totalMs: 0, stages: {} } };
+  const result = {
+    actions: [Float32Array.of(0.01, 0, 0, 0, 0, 0, 1)],
+    text: { subtask: 'x', chunk: '[[1.0, 0.0, 0.0, 1]]' },
+    timing: { totalMs: 0, stages: {} },
+  };
   const once = () => {
     const request = parseRequest(unpackMessage(packMessage(observationMessage(observation))));
     if (request.kind !== 'infer') throw new Error('unexpected');
@@ -59,7 +64,24 @@ function inProcessMs(): number {
 
 async function startChild(): Promise<{ url: string; stop: () => Promise<number | null> }> {
   const argv = MODEL
-    ? ['bin/vlm2vla.mjs', 'serve', '--model', MODEL, ...(ADAPTER ? ['--adapter', ADAPTER] : []), '--port', '0', '--no-chat', '--max-queue', String(CLIENTS), '--max-connections', String(CLIENTS), '--max-sessions', String(CLIENTS), '--timeout', '3600']
+    ? [
+        'bin/vlm2vla.mjs',
+        'serve',
+        '--model',
+        MODEL,
+        ...(ADAPTER ? ['--adapter', ADAPTER] : []),
+        '--port',
+        '0',
+        '--no-chat',
+        '--max-queue',
+        String(CLIENTS),
+        '--max-connections',
+        String(CLIENTS),
+        '--max-sessions',
+        String(CLIENTS),
+        '--timeout',
+        '3600',
+      ]
     : ['--import', 'tsx', 'src/serve/testing-child.ts', '0'];
   const child = spawn(process.execPath, argv, { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -112,11 +134,15 @@ const exitCode = await server.stop();
 latencies.sort((a, b) => a - b);
 queueWaits.sort((a, b) => a - b);
 const p50 = percentile(latencies, 50);
-console.log(`serving ${MODEL ? `${MODEL}${ADAPTER ? ` + ${ADAPTER}` : ''}` : 'an echo policy (protocol overhead)'}: ${CLIENTS} clients × ${SECONDS} s, ${SIDE}×${SIDE} image (${((SIDE * SIDE * 3) / 1024).toFixed(0)} KiB per request)`);
+console.log(
+  `serving ${MODEL ? `${MODEL}${ADAPTER ? ` + ${ADAPTER}` : ''}` : 'an echo policy (protocol overhead)'}: ${CLIENTS} clients × ${SECONDS} s, ${SIDE}×${SIDE} image (${((SIDE * SIDE * 3) / 1024).toFixed(0)} KiB per request)`,
+);
 console.log(`  requests      ${latencies.length} ok, ${errors} errors${firstErrors.length > 0 ? ` (${firstErrors.join('; ')})` : ''}`);
 console.log(`  throughput    ${(latencies.length / elapsed).toFixed(1)} requests/s`);
 console.log(`  latency       p50 ${p50.toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms (client side, round trip)`);
-console.log(`  queue wait    p50 ${percentile(queueWaits, 50).toFixed(2)} ms, p99 ${percentile(queueWaits, 99).toFixed(2)} ms (server side)`);
+console.log(
+  `  queue wait    p50 ${percentile(queueWaits, 50).toFixed(2)} ms, p99 ${percentile(queueWaits, 99).toFixed(2)} ms (server side)`,
+);
 console.log(`  reference     ${reference.toFixed(3)} ms per request in process (encode, decode, validate; no socket)`);
 console.log(`  ratio         p50 round trip / in-process messages = ${(p50 / reference).toFixed(1)}×`);
 console.log(`  server exit   ${exitCode} after SIGTERM`);

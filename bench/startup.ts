@@ -70,6 +70,8 @@ for (const c of CASES) {
   const xs = times.get(c.name)!;
   const med = quantile(xs, 0.5);
   const verdict = c.target === undefined ? '' : `${c.target} ms: ${mark(med <= c.target, load)}`;
-  console.log(`| ${c.name} | ${med.toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${c.name === 'node -e 0' ? '' : `+${(med - base).toFixed(0)}`} | ${verdict} |`);
+  console.log(
+    `| ${c.name} | ${med.toFixed(0)} | ${quantile(xs, 0.9).toFixed(0)} | ${c.name === 'node -e 0' ? '' : `+${(med - base).toFixed(0)}`} | ${verdict} |`,
+  );
 }
 console.log(`comparing dist/ with src/ (a checkout, not an installed package) adds a median ${quantile(scan, 0.5).toFixed(1)} ms`);

@@ -10,7 +10,12 @@ import { printMachineLoad, verdict } from './machine.ts';
 
 const load = printMachineLoad();
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const docs = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const docs = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 const corpus = docs.map((f) => readFileSync(join(root, f), 'utf8')).join('\n\n');
 const SIZES = [1_000, 10_000, 100_000, 1_000_000];
 /** The reference is quadratic-ish on long paragraphs: it is timed up to this size only. */
@@ -46,7 +51,9 @@ let linearOk = true;
 for (const [name, dir] of tokenizers) {
   const tok = Tokenizer.fromDir(dir);
   console.log(`\n${name}: ${tok.vocabSize} tokens; ${tok.slowPathReason === null ? 'fast path' : `slow path (${tok.slowPathReason})`}`);
-  console.log(`${'chars'.padStart(9)}${'tokens'.padStart(9)}${'fast ms (min/med/max)'.padStart(26)}${'MB/s'.padStart(8)}${'@lenml ms (median)'.padStart(20)}${'speed-up'.padStart(10)}`);
+  console.log(
+    `${'chars'.padStart(9)}${'tokens'.padStart(9)}${'fast ms (min/med/max)'.padStart(26)}${'MB/s'.padStart(8)}${'@lenml ms (median)'.padStart(20)}${'speed-up'.padStart(10)}`,
+  );
   const medians: number[] = [];
   for (const chars of SIZES) {
     const text = textOf(chars);
@@ -64,10 +71,14 @@ for (const [name, dir] of tokenizers) {
     }
     const rate = mb / (fast.median / 1000);
     if (chars >= 100_000 && rate < 5) speedOk = false;
-    console.log(`${String(chars).padStart(9)}${String(ids.length).padStart(9)}${`${fast.min.toFixed(2)}/${fast.median.toFixed(2)}/${fast.max.toFixed(2)}`.padStart(26)}${rate.toFixed(1).padStart(8)}${ref.padStart(20)}${speedup.padStart(10)}`);
+    console.log(
+      `${String(chars).padStart(9)}${String(ids.length).padStart(9)}${`${fast.min.toFixed(2)}/${fast.median.toFixed(2)}/${fast.max.toFixed(2)}`.padStart(26)}${rate.toFixed(1).padStart(8)}${ref.padStart(20)}${speedup.padStart(10)}`,
+    );
   }
   const growth = medians.at(-1)! / medians.at(-2)!;
   if (growth > 15) linearOk = false;
   console.log(`1 MB takes ${growth.toFixed(1)}× the time of 100 KB (linear: 10×)`);
 }
-console.log(`\ntarget ≥ 5 MB/s from 100 KB up: ${verdict(speedOk, load)}; linear in length (1 MB ≤ 15× 100 KB): ${verdict(linearOk, load)}`);
+console.log(
+  `\ntarget ≥ 5 MB/s from 100 KB up: ${verdict(speedOk, load)}; linear in length (1 MB ≤ 15× 100 KB): ${verdict(linearOk, load)}`,
+);

@@ -14,7 +14,15 @@ import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
-import { AdamW, backward, crossEntropy, getBackend, initBackend, tapeActivationFloats, lastBackwardGradFloats } from '../src/tensor/index.ts';
+import {
+  AdamW,
+  backward,
+  crossEntropy,
+  getBackend,
+  initBackend,
+  tapeActivationFloats,
+  lastBackwardGradFloats,
+} from '../src/tensor/index.ts';
 import type { Tensor } from '../src/tensor/index.ts';
 import { printMachineLoad, verdict } from './machine.ts';
 import { Gemma3Model, addAdapter, decoderTargets, parseGemma3Config, PAPER_LORA, setActiveAdapter } from '../src/models/index.ts';
@@ -111,7 +119,10 @@ const tokens = B * T;
 console.log(`batch ${B} × ${T} tokens, one ${S} px image per sequence; ${threads} thread(s) on each side`);
 const rssOf: Record<string, { ours: number; torch: number }> = {};
 for (const mode of ['full', 'lora'] as const) {
-  const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', mode], { env: { ...process.env, VLM2VLA_THREADS: String(threads) }, encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['--import', 'tsx', self, '--child', mode], {
+    env: { ...process.env, VLM2VLA_THREADS: String(threads) },
+    encoding: 'utf8',
+  });
   if (child.status !== 0) throw new Error(child.stderr);
   const ours = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measured & { backend: string };
   console.log(
@@ -119,20 +130,48 @@ for (const mode of ['full', 'lora'] as const) {
       `${ours.trainable} trainable; peak RSS ${ours.peakRssMiB.toFixed(0)} MiB (tape activations ${ours.activationMiB.toFixed(0)} MiB, backward gradient buffers ${ours.gradMiB.toFixed(0)} MiB)`,
   );
   let best: { median_ms: number; peak_rss_mib: number; setting: string } | null = null;
-  for (const [torchThreads, blasThreads] of threads === 1 ? [[1, 1]] : [[1, threads], [threads, 1]]) {
-    const env = { ...process.env, OPENBLAS_CORETYPE: 'SkylakeX', OPENBLAS_NUM_THREADS: String(blasThreads), OMP_NUM_THREADS: String(torchThreads) };
-    const run = spawnSync('/usr/bin/python3', [script, String(torchThreads), mode, String(T), String(MM), String(cfg.text.slidingWindow)], { env, encoding: 'utf8' });
+  for (const [torchThreads, blasThreads] of threads === 1
+    ? [[1, 1]]
+    : [
+        [1, threads],
+        [threads, 1],
+      ]) {
+    const env = {
+      ...process.env,
+      OPENBLAS_CORETYPE: 'SkylakeX',
+      OPENBLAS_NUM_THREADS: String(blasThreads),
+      OMP_NUM_THREADS: String(torchThreads),
+    };
+    const run = spawnSync('/usr/bin/python3', [script, String(torchThreads), mode, String(T), String(MM), String(cfg.text.slidingWindow)], {
+      env,
+      encoding: 'utf8',
+    });
     if (run.status !== 0) {
-      console.log(`PyTorch reference not available (${run.stderr.trim().split('\n').pop()}); install it with: apt-get install -y python3-torch libopenblas0-pthread`);
+      console.log(
+        `PyTorch reference not available (${run.stderr.trim().split('\n').pop()}); install it with: apt-get install -y python3-torch libopenblas0-pthread`,
+      );
       process.exit(0);
     }
-    const t = JSON.parse(run.stdout.trim().split('\n').pop()!) as { torch: string; median_ms: number; min_ms: number; max_ms: number; trainable: number; peak_rss_mib: number };
+    const t = JSON.parse(run.stdout.trim().split('\n').pop()!) as {
+      torch: string;
+      median_ms: number;
+      min_ms: number;
+      max_ms: number;
+      trainable: number;
+      peak_rss_mib: number;
+    };
     const setting = `${torchThreads} torch thread(s) + ${blasThreads} OpenBLAS thread(s), OPENBLAS_CORETYPE=SkylakeX`;
-    console.log(`PyTorch ${t.torch} ${mode}, ${setting}: median ${t.median_ms.toFixed(0)} ms per step (min ${t.min_ms.toFixed(0)}, max ${t.max_ms.toFixed(0)}) = ${Math.round((tokens / t.median_ms) * 1000)} tokens/s (${t.trainable} trainable); peak RSS ${t.peak_rss_mib.toFixed(0)} MiB`);
+    console.log(
+      `PyTorch ${t.torch} ${mode}, ${setting}: median ${t.median_ms.toFixed(0)} ms per step (min ${t.min_ms.toFixed(0)}, max ${t.max_ms.toFixed(0)}) = ${Math.round((tokens / t.median_ms) * 1000)} tokens/s (${t.trainable} trainable); peak RSS ${t.peak_rss_mib.toFixed(0)} MiB`,
+    );
     if (!best || t.median_ms < best.median_ms) best = { ...t, setting };
   }
   rssOf[mode] = { ours: ours.peakRssMiB, torch: best!.peak_rss_mib };
-  console.log(`${mode}: throughput ratio vlm2vla / PyTorch at its best ${threads}-core setting (${best!.setting}) = ${(best!.median_ms / ours.median).toFixed(2)}`);
+  console.log(
+    `${mode}: throughput ratio vlm2vla / PyTorch at its best ${threads}-core setting (${best!.setting}) = ${(best!.median_ms / ours.median).toFixed(2)}`,
+  );
 }
 const loraOk = rssOf.lora!.ours <= rssOf.full!.ours;
-console.log(`peak RSS, LoRA vs full: vlm2vla ${rssOf.lora!.ours.toFixed(0)} vs ${rssOf.full!.ours.toFixed(0)} MiB, PyTorch ${rssOf.lora!.torch.toFixed(0)} vs ${rssOf.full!.torch.toFixed(0)} MiB; target LoRA ≤ full: ${verdict(loraOk, load)}`);
+console.log(
+  `peak RSS, LoRA vs full: vlm2vla ${rssOf.lora!.ours.toFixed(0)} vs ${rssOf.full!.ours.toFixed(0)} MiB, PyTorch ${rssOf.lora!.torch.toFixed(0)} vs ${rssOf.full!.torch.toFixed(0)} MiB; target LoRA ≤ full: ${verdict(loraOk, load)}`,
+);

@@ -23,7 +23,11 @@ async function build() {
   try {
     tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin', 'tsc');
   } catch {
-    console.log(existsSync(join(DIST, 'stamp.json')) ? 'vlm2vla: using the compiled dist/ of the package' : 'vlm2vla: no TypeScript compiler and no dist/; the CLI runs the sources');
+    console.log(
+      existsSync(join(DIST, 'stamp.json'))
+        ? 'vlm2vla: using the compiled dist/ of the package'
+        : 'vlm2vla: no TypeScript compiler and no dist/; the CLI runs the sources',
+    );
     return 0;
   }
   const stamp = sourceStamp(ROOT);
@@ -42,12 +46,21 @@ async function build() {
   for (const f of readdirSync(join(TMP, 'cli', 'commands'))) {
     if (!f.endsWith('.js') || f === 'index.js') continue;
     const mod = await import(pathToFileURL(join(TMP, 'cli', 'commands', f)).href);
-    for (const [name, value] of Object.entries(mod)) if (commands.includes(value)) where.set(value, { module: `cli/commands/${f}`, export: name });
+    for (const [name, value] of Object.entries(mod))
+      if (commands.includes(value)) where.set(value, { module: `cli/commands/${f}`, export: name });
   }
   const manifest = commands.map((c) => {
     const at = where.get(c);
     if (!at) throw new Error(`command ${c.name} is not exported by a module of src/cli/commands/`);
-    return { name: c.name, summary: c.summary, usage: c.usage, description: c.description, flags: c.flags, ...(c.noEngine ? { noEngine: true } : {}), ...at };
+    return {
+      name: c.name,
+      summary: c.summary,
+      usage: c.usage,
+      description: c.description,
+      flags: c.flags,
+      ...(c.noEngine ? { noEngine: true } : {}),
+      ...at,
+    };
   });
   writeFileSync(join(TMP, 'commands.json'), `${JSON.stringify(manifest)}\n`);
   const { topHelp } = await import(pathToFileURL(join(TMP, 'cli', 'help.js')).href);

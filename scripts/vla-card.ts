@@ -20,19 +20,51 @@ const read = (rel: string) => {
   return JSON.parse(readFileSync(f, 'utf8'));
 };
 
-interface Pass { wellFormedRate: number; exactRate: number; actions?: { scored: number; errorCm: number | null; gripperAgreement: number | null; zeroErrorCm: number | null; meanErrorCm: number | null } }
-interface Stage { examples: number; free: Pass; constrained: Pass; valLoss: number | null }
-interface Group { episodes: number; successes: number; success_rate: number; interval: [number, number]; mean_cycles: number; malformed_per_cycle: number; cycle_ms: { p50: number | null } }
+interface Pass {
+  wellFormedRate: number;
+  exactRate: number;
+  actions?: {
+    scored: number;
+    errorCm: number | null;
+    gripperAgreement: number | null;
+    zeroErrorCm: number | null;
+    meanErrorCm: number | null;
+  };
+}
+interface Stage {
+  examples: number;
+  free: Pass;
+  constrained: Pass;
+  valLoss: number | null;
+}
+interface Group {
+  episodes: number;
+  successes: number;
+  success_rate: number;
+  interval: [number, number];
+  mean_cycles: number;
+  malformed_per_cycle: number;
+  cycle_ms: { p50: number | null };
+}
 
 const run = read('run/run.json');
 const actions = read('actions.json') as { examples: number; stages: Record<string, Stage> };
-const vqa = read('vqa.json') as { seed: number; perCategory: number; overall: number; categories: Record<string, { accuracy: number }>; baseline: { overall: number; categories: Record<string, { accuracy: number }> }; retention: Record<string, number | null> };
+const vqa = read('vqa.json') as {
+  seed: number;
+  perCategory: number;
+  overall: number;
+  categories: Record<string, { accuracy: number }>;
+  baseline: { overall: number; categories: Record<string, { accuracy: number }> };
+  retention: Record<string, number | null>;
+};
 const sim = { pick: read('sim-pick/results.json'), 'pick-place': read('sim-pick-place/results.json'), ood: read('sim-ood/results.json') };
 
 mkdirSync(out, { recursive: true });
 const adapterDir = join(work, 'run', 'adapter');
 for (const f of readdirSync(adapterDir)) copyFileSync(join(adapterDir, f), join(out, f));
-const bytes = readdirSync(out).filter((f) => f !== 'README.md' && f !== 'card.json').reduce((a, f) => a + statSync(join(out, f)).size, 0);
+const bytes = readdirSync(out)
+  .filter((f) => f !== 'README.md' && f !== 'card.json')
+  .reduce((a, f) => a + statSync(join(out, f)).size, 0);
 
 const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(1)}%`);
 const cm = (v: number | null | undefined) => (v === null || v === undefined ? '-' : `${v.toFixed(2)} cm`);
@@ -41,31 +73,134 @@ const verdict = (ok: boolean) => (ok ? 'met' : '**missed**');
 const inDist = (k: 'pick' | 'pick-place') => sim[k].suites['in-distribution'].families[k] as Group;
 const chunk = actions.stages.chunk!;
 const targets = [
-  ...(['chunk', 'plan', 'subtasks'] as const).map((s) => ({ what: `well-formed ${s} answers without constraints (greedy)`, target: '≥ 98%', value: pct(actions.stages[s]!.free.wellFormedRate), ok: actions.stages[s]!.free.wellFormedRate >= 0.98 })),
-  { what: 'action chunk error per element (free decoding)', target: '≤ 1.00 cm', value: cm(chunk.free.actions?.errorCm), ok: (chunk.free.actions?.errorCm ?? Infinity) <= 1 },
+  ...(['chunk', 'plan', 'subtasks'] as const).map((s) => ({
+    what: `well-formed ${s} answers without constraints (greedy)`,
+    target: '≥ 98%',
+    value: pct(actions.stages[s]!.free.wellFormedRate),
+    ok: actions.stages[s]!.free.wellFormedRate >= 0.98,
+  })),
+  {
+    what: 'action chunk error per element (free decoding)',
+    target: '≤ 1.00 cm',
+    value: cm(chunk.free.actions?.errorCm),
+    ok: (chunk.free.actions?.errorCm ?? Infinity) <= 1,
+  },
   { what: 'VQA retention overall', target: '≥ 90%', value: pct(vqa.retention.overall ?? null), ok: (vqa.retention.overall ?? 0) >= 0.9 },
-  { what: 'VQA retention, worst category', target: '≥ 85%', value: (() => { const [c, r] = Object.entries(vqa.retention).filter(([k]) => k !== 'overall').sort((a, b) => (a[1] ?? 0) - (b[1] ?? 0))[0]!; return `${pct(r)} (${c})`; })(), ok: Object.entries(vqa.retention).every(([, r]) => r === null || r >= 0.85) },
-  { what: 'closed-loop success, pick (in distribution)', target: '≥ 80%', value: `${pct(inDist('pick').success_rate)} of ${inDist('pick').episodes}`, ok: inDist('pick').success_rate >= 0.8 },
-  { what: 'closed-loop success, pick-place (in distribution)', target: '≥ 60%', value: `${pct(inDist('pick-place').success_rate)} of ${inDist('pick-place').episodes}`, ok: inDist('pick-place').success_rate >= 0.6 },
+  {
+    what: 'VQA retention, worst category',
+    target: '≥ 85%',
+    value: (() => {
+      const [c, r] = Object.entries(vqa.retention)
+        .filter(([k]) => k !== 'overall')
+        .sort((a, b) => (a[1] ?? 0) - (b[1] ?? 0))[0]!;
+      return `${pct(r)} (${c})`;
+    })(),
+    ok: Object.entries(vqa.retention).every(([, r]) => r === null || r >= 0.85),
+  },
+  {
+    what: 'closed-loop success, pick (in distribution)',
+    target: '≥ 80%',
+    value: `${pct(inDist('pick').success_rate)} of ${inDist('pick').episodes}`,
+    ok: inDist('pick').success_rate >= 0.8,
+  },
+  {
+    what: 'closed-loop success, pick-place (in distribution)',
+    target: '≥ 60%',
+    value: `${pct(inDist('pick-place').success_rate)} of ${inDist('pick-place').episodes}`,
+    ok: inDist('pick-place').success_rate >= 0.6,
+  },
 ];
 
 const card = {
   schema: 'vlm2vla.vla_card/1',
   adapterBytes: bytes,
   recipe: { preset: run.preset, lora: run.lora, trainer: run.trainer, corpus: run.corpus, epochs: run.epochs },
-  training: { steps: run.result.steps, seconds: run.result.seconds, finalLoss: run.result.finalLoss, finalValLoss: run.result.finalValLoss, dataset: run.dataset },
-  actions: Object.fromEntries(Object.entries(actions.stages).map(([k, s]) => [k, { examples: s.examples, wellFormedFree: s.free.wellFormedRate, wellFormedConstrained: s.constrained.wellFormedRate, exactFree: s.free.exactRate, exactConstrained: s.constrained.exactRate, valLoss: s.valLoss, ...(s.free.actions ? { errorCmFree: s.free.actions.errorCm, errorCmConstrained: s.constrained.actions?.errorCm ?? null, zeroMotionCm: s.free.actions.zeroErrorCm, meanActionCm: s.free.actions.meanErrorCm, gripperFree: s.free.actions.gripperAgreement } : {}) }])),
-  vqa: { seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, baselineOverall: vqa.baseline.overall, categories: Object.fromEntries(Object.entries(vqa.categories).map(([c, v]) => [c, { accuracy: v.accuracy, baseline: vqa.baseline.categories[c]?.accuracy ?? null, retention: vqa.retention[c] ?? null }])) },
-  sim: Object.fromEntries(Object.entries(sim).map(([k, r]) => [k, { seed: r.seed, episodesPerSuite: r.episodes_per_suite, suites: Object.fromEntries(Object.entries(r.suites as Record<string, Group & { families: Record<string, Group> }>).map(([s, g]) => [s, { episodes: g.episodes, successes: g.successes, families: Object.fromEntries(Object.entries(g.families).map(([f, h]) => [f, { episodes: h.episodes, successes: h.successes }])) }])) }])),
+  training: {
+    steps: run.result.steps,
+    seconds: run.result.seconds,
+    finalLoss: run.result.finalLoss,
+    finalValLoss: run.result.finalValLoss,
+    dataset: run.dataset,
+  },
+  actions: Object.fromEntries(
+    Object.entries(actions.stages).map(([k, s]) => [
+      k,
+      {
+        examples: s.examples,
+        wellFormedFree: s.free.wellFormedRate,
+        wellFormedConstrained: s.constrained.wellFormedRate,
+        exactFree: s.free.exactRate,
+        exactConstrained: s.constrained.exactRate,
+        valLoss: s.valLoss,
+        ...(s.free.actions
+          ? {
+              errorCmFree: s.free.actions.errorCm,
+              errorCmConstrained: s.constrained.actions?.errorCm ?? null,
+              zeroMotionCm: s.free.actions.zeroErrorCm,
+              meanActionCm: s.free.actions.meanErrorCm,
+              gripperFree: s.free.actions.gripperAgreement,
+            }
+          : {}),
+      },
+    ]),
+  ),
+  vqa: {
+    seed: vqa.seed,
+    perCategory: vqa.perCategory,
+    overall: vqa.overall,
+    baselineOverall: vqa.baseline.overall,
+    categories: Object.fromEntries(
+      Object.entries(vqa.categories).map(([c, v]) => [
+        c,
+        { accuracy: v.accuracy, baseline: vqa.baseline.categories[c]?.accuracy ?? null, retention: vqa.retention[c] ?? null },
+      ]),
+    ),
+  },
+  sim: Object.fromEntries(
+    Object.entries(sim).map(([k, r]) => [
+      k,
+      {
+        seed: r.seed,
+        episodesPerSuite: r.episodes_per_suite,
+        suites: Object.fromEntries(
+          Object.entries(r.suites as Record<string, Group & { families: Record<string, Group> }>).map(([s, g]) => [
+            s,
+            {
+              episodes: g.episodes,
+              successes: g.successes,
+              families: Object.fromEntries(
+                Object.entries(g.families).map(([f, h]) => [f, { episodes: h.episodes, successes: h.successes }]),
+              ),
+            },
+          ]),
+        ),
+      },
+    ]),
+  ),
   targets,
 };
 writeFileSync(join(out, 'card.json'), `${JSON.stringify(card, null, 2)}\n`);
 
-const stageRows = Object.entries(actions.stages).map(([k, s]) => `| ${k} | ${s.examples} | ${pct(s.free.wellFormedRate)} | ${pct(s.constrained.wellFormedRate)} | ${pct(s.free.exactRate)} | ${s.valLoss === null ? '-' : s.valLoss.toFixed(4)} |`);
-const actionRows = Object.entries(actions.stages).filter(([, s]) => s.free.actions).map(([k, s]) => `| ${k} | ${cm(s.free.actions!.errorCm)} | ${cm(s.constrained.actions?.errorCm)} | ${pct(s.free.actions!.gripperAgreement)} | ${cm(s.free.actions!.zeroErrorCm)} | ${cm(s.free.actions!.meanErrorCm)} |`);
-const vqaRows = Object.entries(vqa.categories).map(([c, v]) => `| ${c} | ${pct(vqa.baseline.categories[c]?.accuracy ?? null)} | ${pct(v.accuracy)} | ${pct(vqa.retention[c] ?? null)} |`);
+const stageRows = Object.entries(actions.stages).map(
+  ([k, s]) =>
+    `| ${k} | ${s.examples} | ${pct(s.free.wellFormedRate)} | ${pct(s.constrained.wellFormedRate)} | ${pct(s.free.exactRate)} | ${s.valLoss === null ? '-' : s.valLoss.toFixed(4)} |`,
+);
+const actionRows = Object.entries(actions.stages)
+  .filter(([, s]) => s.free.actions)
+  .map(
+    ([k, s]) =>
+      `| ${k} | ${cm(s.free.actions!.errorCm)} | ${cm(s.constrained.actions?.errorCm)} | ${pct(s.free.actions!.gripperAgreement)} | ${cm(s.free.actions!.zeroErrorCm)} | ${cm(s.free.actions!.meanErrorCm)} |`,
+  );
+const vqaRows = Object.entries(vqa.categories).map(
+  ([c, v]) => `| ${c} | ${pct(vqa.baseline.categories[c]?.accuracy ?? null)} | ${pct(v.accuracy)} | ${pct(vqa.retention[c] ?? null)} |`,
+);
 const simRows: string[] = [];
-for (const r of Object.values(sim)) for (const [s, g] of Object.entries(r.suites as Record<string, Group & { families: Record<string, Group> }>)) for (const [f, h] of Object.entries(g.families)) simRows.push(`| ${s} | ${f} | ${h.episodes} | ${pct(h.success_rate)} | ${pct(h.interval[0])}–${pct(h.interval[1])} | ${h.mean_cycles.toFixed(1)} | ${h.malformed_per_cycle.toFixed(3)} |`);
+for (const r of Object.values(sim))
+  for (const [s, g] of Object.entries(r.suites as Record<string, Group & { families: Record<string, Group> }>))
+    for (const [f, h] of Object.entries(g.families))
+      simRows.push(
+        `| ${s} | ${f} | ${h.episodes} | ${pct(h.success_rate)} | ${pct(h.interval[0])}–${pct(h.interval[1])} | ${h.mean_cycles.toFixed(1)} | ${h.malformed_per_cycle.toFixed(3)} |`,
+      );
 const t = run.trainer;
 const readme = `---
 library_name: peft

@@ -6,7 +6,18 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +28,14 @@ let root = '';
 
 before(() => {
   root = mkdtempSync(join(tmpdir(), 'vlm2vla-bin-'));
-  for (const f of ['bin/vlm2vla.mjs', 'scripts/build-dist.mjs', 'scripts/dist-stamp.mjs', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+  for (const f of [
+    'bin/vlm2vla.mjs',
+    'scripts/build-dist.mjs',
+    'scripts/dist-stamp.mjs',
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+  ]) {
     mkdirSync(join(root, f, '..'), { recursive: true });
     cpSync(join(REPO, f), join(root, f));
   }
@@ -48,7 +66,15 @@ test('version, --version and the top-level help: without the CLI modules, as the
   assert.match(version.out, /^vlm2vla \S+ \(node v/);
   assert.equal(bare.status, 1, 'no arguments: the help and exit status 1');
   assert.equal(bare.out, help.out);
-  const cases: [string[], typeof help][] = [[['version'], version], [['--version'], short], [['-V'], short], [['--help'], help], [['-h'], help], [['help'], help], [[], bare]];
+  const cases: [string[], typeof help][] = [
+    [['version'], version],
+    [['--version'], short],
+    [['-V'], short],
+    [['--help'], help],
+    [['-h'], help],
+    [['help'], help],
+    [[], bare],
+  ];
   // Without dist/cli/ a path that loads the CLI fails: these answers do not.
   renameSync(join(root, 'dist', 'cli'), join(root, 'dist', 'cli.away'));
   try {

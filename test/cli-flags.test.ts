@@ -9,7 +9,11 @@ const UNTYPED = new Set<string>([]);
 
 test('every command declares typed flags (defineCommand), except the listed ones', (t) => {
   const untyped = commands.filter((c) => !c.parse).map((c) => c.name);
-  assert.deepEqual(untyped.filter((n) => !UNTYPED.has(n)), [], 'declare the command with defineCommand (src/cli/define.ts)');
+  assert.deepEqual(
+    untyped.filter((n) => !UNTYPED.has(n)),
+    [],
+    'declare the command with defineCommand (src/cli/define.ts)',
+  );
   for (const n of [...UNTYPED].filter((x) => !untyped.includes(x))) t.diagnostic(`${n} is typed now: delete it from UNTYPED`);
 });
 

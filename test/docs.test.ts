@@ -9,7 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { commands } from '../src/cli/commands/index.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+];
 const names = new Set(commands.map((c) => c.name));
 const groups = new Set(commands.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]!));
 
@@ -64,7 +69,9 @@ function notBuiltClauses(md: string): string[] {
 /** Registered commands a not-built clause names (the longest name where one extends another). */
 function claimed(md: string): { clause: string; name: string }[] {
   return notBuiltClauses(md).flatMap((c) => {
-    const said = [...c.matchAll(/vlm2vla ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g)].map((m) => (m[2] && names.has(`${m[1]} ${m[2]}`) ? `${m[1]} ${m[2]}` : m[1]!));
+    const said = [...c.matchAll(/vlm2vla ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?/g)].map((m) =>
+      m[2] && names.has(`${m[1]} ${m[2]}`) ? `${m[1]} ${m[2]}` : m[1]!,
+    );
     return [...new Set(said)].filter((n) => names.has(n)).map((name) => ({ clause: c, name }));
   });
 }
@@ -75,12 +82,35 @@ test('no doc says a registered command is not built yet', () => {
 });
 
 test('the checks can fail: an unknown command and a stale claim are caught', () => {
-  assert.deepEqual(invocations('npx vlm2vla frobnicate --x').map((i) => i.command), [null]);
-  assert.deepEqual(invocations('vlm2vla sim collect --out d').map((i) => i.command), ['sim collect']);
-  assert.deepEqual(invocations('vlm2vla sim nonsense').map((i) => i.command), [null]);
-  assert.deepEqual(invocations('vlm2vla train --model m').map((i) => i.command), ['train']);
+  assert.deepEqual(
+    invocations('npx vlm2vla frobnicate --x').map((i) => i.command),
+    [null],
+  );
+  assert.deepEqual(
+    invocations('vlm2vla sim collect --out d').map((i) => i.command),
+    ['sim collect'],
+  );
+  assert.deepEqual(
+    invocations('vlm2vla sim nonsense').map((i) => i.command),
+    [null],
+  );
+  assert.deepEqual(
+    invocations('vlm2vla train --model m').map((i) => i.command),
+    ['train'],
+  );
   assert.deepEqual(codeOf('a `vlm2vla demo` b\n```\nvlm2vla version\n```\n'), ['vlm2vla version\n', 'vlm2vla demo']);
-  assert.deepEqual(claimed('Works: x. Not built yet: `vlm2vla annotate audit`, `vlm2vla train`.').map((c) => c.name).sort(), ['annotate audit', 'train']);
-  assert.deepEqual(claimed('`vlm2vla demo` is not built yet; `vlm2vla train` works.').map((c) => c.name), ['demo']);
-  assert.deepEqual(claimed('Not built yet: a fine-tuned VLA — so `vlm2vla demo` stops early.').map((c) => c.name), []);
+  assert.deepEqual(
+    claimed('Works: x. Not built yet: `vlm2vla annotate audit`, `vlm2vla train`.')
+      .map((c) => c.name)
+      .sort(),
+    ['annotate audit', 'train'],
+  );
+  assert.deepEqual(
+    claimed('`vlm2vla demo` is not built yet; `vlm2vla train` works.').map((c) => c.name),
+    ['demo'],
+  );
+  assert.deepEqual(
+    claimed('Not built yet: a fine-tuned VLA — so `vlm2vla demo` stops early.').map((c) => c.name),
+    [],
+  );
 });

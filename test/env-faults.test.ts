@@ -47,14 +47,18 @@ for (const [name, argv] of cases) {
   });
 }
 
-test('model export-gguf onto a folder: a typed error, and no temporary file left behind', { timeout: 120_000, skip: !existsSync('models/base/config.json') && 'models/base is not present' }, async () => {
-  const out = join(root, 'gguf');
-  mkdirSync(join(out, 'model.gguf'), { recursive: true });
-  const r = await capture(['model', 'export-gguf', '--model', 'models/base', '--out', join(out, 'model.gguf')]);
-  assert.equal(r.code, 2, r.err);
-  assert.match(r.err, /error E_OUTPUT_NOT_DIR|error E_FS/);
-  assert.deepEqual(readdirSync(out), ['model.gguf']);
-});
+test(
+  'model export-gguf onto a folder: a typed error, and no temporary file left behind',
+  { timeout: 120_000, skip: !existsSync('models/base/config.json') && 'models/base is not present' },
+  async () => {
+    const out = join(root, 'gguf');
+    mkdirSync(join(out, 'model.gguf'), { recursive: true });
+    const r = await capture(['model', 'export-gguf', '--model', 'models/base', '--out', join(out, 'model.gguf')]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /error E_OUTPUT_NOT_DIR|error E_FS/);
+    assert.deepEqual(readdirSync(out), ['model.gguf']);
+  },
+);
 
 /** Runs `build` into `out` and checks it fails at once with `code`, naming `path`, before any work. */
 async function buildRefused(out: string, code: string, path: string): Promise<void> {
@@ -68,7 +72,12 @@ async function buildRefused(out: string, code: string, path: string): Promise<vo
 }
 
 test('build: an output folder holding a built dataset, robot data or annotations is refused before any work', async () => {
-  for (const [marker, what] of [['build_info.json', 'built SFT dataset'], ['dataset_info.json', 'RLDS dataset'], [join('meta', 'info.json'), 'LeRobot dataset'], ['annotations.jsonl', 'annotations']]) {
+  for (const [marker, what] of [
+    ['build_info.json', 'built SFT dataset'],
+    ['dataset_info.json', 'RLDS dataset'],
+    [join('meta', 'info.json'), 'LeRobot dataset'],
+    ['annotations.jsonl', 'annotations'],
+  ]) {
     const out = mkdtempSync(join(root, 'held-'));
     mkdirSync(join(out, 'meta'));
     writeFileSync(join(out, marker), '{}');
@@ -79,20 +88,24 @@ test('build: an output folder holding a built dataset, robot data or annotations
   }
 });
 
-test('build: a read-only output folder and a full disk are refused before any work', { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' }, async (t) => {
-  const fs = mountTmpfs(64);
-  if (!fs) return t.skip('mount is not permitted here');
-  try {
-    writeFileSync(join(fs.dir, 'filler'), new Uint8Array(60 * 1024));
+test(
+  'build: a read-only output folder and a full disk are refused before any work',
+  { skip: process.getuid?.() !== 0 && 'needs root to mount a tmpfs' },
+  async (t) => {
+    const fs = mountTmpfs(64);
+    if (!fs) return t.skip('mount is not permitted here');
     try {
-      writeFileSync(join(fs.dir, 'more'), new Uint8Array(64 * 1024));
-    } catch {
-      // The disk is full now.
+      writeFileSync(join(fs.dir, 'filler'), new Uint8Array(60 * 1024));
+      try {
+        writeFileSync(join(fs.dir, 'more'), new Uint8Array(64 * 1024));
+      } catch {
+        // The disk is full now.
+      }
+      await buildRefused(join(fs.dir, 'sft'), 'E_FS_NO_SPACE', join(fs.dir, 'sft'));
+      fs.ro();
+      await buildRefused(join(fs.dir, 'sft2'), 'E_FS_READONLY', join(fs.dir, 'sft2'));
+    } finally {
+      fs.done();
     }
-    await buildRefused(join(fs.dir, 'sft'), 'E_FS_NO_SPACE', join(fs.dir, 'sft'));
-    fs.ro();
-    await buildRefused(join(fs.dir, 'sft2'), 'E_FS_READONLY', join(fs.dir, 'sft2'));
-  } finally {
-    fs.done();
-  }
-});
+  },
+);

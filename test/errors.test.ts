@@ -10,7 +10,9 @@ import { ERROR_CODES, isErrorCode } from '../src/errors/index.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Code literals ('E_…', "E_…" or `E_…`) per file, outside the table itself. */
@@ -18,7 +20,8 @@ function codesInSource(): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const file of sources(join(ROOT, 'src'))) {
     if (file.endsWith(join('errors', 'codes.ts'))) continue;
-    for (const m of readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g)) out.set(m[1]!, [...(out.get(m[1]!) ?? []), file.slice(ROOT.length)]);
+    for (const m of readFileSync(file, 'utf8').matchAll(/['"`](E_[A-Z0-9_]+)['"`]/g))
+      out.set(m[1]!, [...(out.get(m[1]!) ?? []), file.slice(ROOT.length)]);
   }
   return out;
 }
@@ -26,7 +29,11 @@ function codesInSource(): Map<string, string[]> {
 test('every error code raised in src/ is in ERROR_CODES, and every code there is still raised', () => {
   const used = codesInSource();
   const unknown = [...used.keys()].filter((c) => !isErrorCode(c));
-  assert.deepEqual(unknown, [], `add ${unknown.map((c) => `${c} (${used.get(c)!.join(', ')})`).join('; ')} to src/errors/codes.ts and docs/errors.md`);
+  assert.deepEqual(
+    unknown,
+    [],
+    `add ${unknown.map((c) => `${c} (${used.get(c)!.join(', ')})`).join('; ')} to src/errors/codes.ts and docs/errors.md`,
+  );
   const stale = Object.keys(ERROR_CODES).filter((c) => !used.has(c));
   assert.deepEqual(stale, [], `${stale.join(', ')} no longer appear in src/: remove them from src/errors/codes.ts and docs/errors.md`);
 });

@@ -68,7 +68,8 @@ const memoryBound = (input: number) => 2 * input + MEMORY_ALLOWANCE;
  *  than 2 × input + 1 MiB is measured again after a full GC, and the smaller figure counts (the
  *  old generation growing under earlier reads' garbage is not this read's). Undefined off Linux. */
 const memoryProbe = (() => {
-  const statusBytes = (key: string) => Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
+  const statusBytes = (key: string) =>
+    Number(readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))?.[1]) * 1024;
   try {
     writeFileSync('/proc/self/clear_refs', '5');
     if (!Number.isFinite(statusBytes('VmHWM'))) return undefined;
@@ -91,21 +92,82 @@ const memoryProbe = (() => {
 type Mutator = (b: Uint8Array, rng: Rng, region: [number, number]) => Uint8Array;
 const pick = (rng: Rng, [lo, hi]: [number, number]) => rng.int(lo, Math.max(lo, hi - 1));
 const MUTATORS: [string, Mutator][] = [
-  ['bit flip', (b, rng, r) => { const c = Uint8Array.from(b); c[pick(rng, r)]! ^= 1 << rng.int(0, 7); return c; }],
-  ['two bit flips', (b, rng, r) => { const c = Uint8Array.from(b); for (let k = 0; k < 2; k++) c[pick(rng, r)]! ^= 1 << rng.int(0, 7); return c; }],
-  ['interesting byte', (b, rng, r) => { const c = Uint8Array.from(b); c[pick(rng, r)] = [0, 0xff, 0x7f, 0x80, 0x01, 0xfe][rng.int(0, 5)]!; return c; }],
+  [
+    'bit flip',
+    (b, rng, r) => {
+      const c = Uint8Array.from(b);
+      c[pick(rng, r)]! ^= 1 << rng.int(0, 7);
+      return c;
+    },
+  ],
+  [
+    'two bit flips',
+    (b, rng, r) => {
+      const c = Uint8Array.from(b);
+      for (let k = 0; k < 2; k++) c[pick(rng, r)]! ^= 1 << rng.int(0, 7);
+      return c;
+    },
+  ],
+  [
+    'interesting byte',
+    (b, rng, r) => {
+      const c = Uint8Array.from(b);
+      c[pick(rng, r)] = [0, 0xff, 0x7f, 0x80, 0x01, 0xfe][rng.int(0, 5)]!;
+      return c;
+    },
+  ],
   ['truncate', (b, rng, r) => b.slice(0, pick(rng, r))],
-  ['duplicate a run', (b, rng, r) => { const at = pick(rng, r); const n = rng.int(1, 16); return Uint8Array.from([...b.subarray(0, at + n), ...b.subarray(at, at + n), ...b.subarray(at + n)]); }],
-  ['insert random bytes', (b, rng, r) => { const at = pick(rng, r); const n = rng.int(1, 8); return Uint8Array.from([...b.subarray(0, at), ...Array.from({ length: n }, () => rng.int(0, 255)), ...b.subarray(at)]); }],
-  ['zero a run', (b, rng, r) => { const c = Uint8Array.from(b); const at = pick(rng, r); c.fill(0, at, at + rng.int(1, 12)); return c; }],
+  [
+    'duplicate a run',
+    (b, rng, r) => {
+      const at = pick(rng, r);
+      const n = rng.int(1, 16);
+      return Uint8Array.from([...b.subarray(0, at + n), ...b.subarray(at, at + n), ...b.subarray(at + n)]);
+    },
+  ],
+  [
+    'insert random bytes',
+    (b, rng, r) => {
+      const at = pick(rng, r);
+      const n = rng.int(1, 8);
+      return Uint8Array.from([...b.subarray(0, at), ...Array.from({ length: n }, () => rng.int(0, 255)), ...b.subarray(at)]);
+    },
+  ],
+  [
+    'zero a run',
+    (b, rng, r) => {
+      const c = Uint8Array.from(b);
+      const at = pick(rng, r);
+      c.fill(0, at, at + rng.int(1, 12));
+      return c;
+    },
+  ],
 ];
 
 /** Runs `count` mutants through `read`; `read` returns a comparable summary of what it read.
  *  `inputBytes` is how many bytes one read consumes (the mutant alone, unless the read takes a
  *  whole folder of which the mutant is one file). */
-async function fuzz(reader: string, seed: number, count: number, mutant: (rng: Rng, k: number) => { bytes: Uint8Array; label: string }, read: (bytes: Uint8Array) => Promise<string> | string, original: string, inputBytes = (b: Uint8Array) => b.length): Promise<Row> {
+async function fuzz(
+  reader: string,
+  seed: number,
+  count: number,
+  mutant: (rng: Rng, k: number) => { bytes: Uint8Array; label: string },
+  read: (bytes: Uint8Array) => Promise<string> | string,
+  original: string,
+  inputBytes = (b: Uint8Array) => b.length,
+): Promise<Row> {
   const rng = new Rng(seed);
-  const row: Row = { reader, mutants: 0, typed: 0, ok: 0, okChanged: 0, crashes: [], codes: new Map(), worstMemory: undefined, overMemory: [] };
+  const row: Row = {
+    reader,
+    mutants: 0,
+    typed: 0,
+    ok: 0,
+    okChanged: 0,
+    crashes: [],
+    codes: new Map(),
+    worstMemory: undefined,
+    overMemory: [],
+  };
   const leaked: unknown[] = [];
   const onLeak = (e: unknown) => leaked.push(e);
   process.on('unhandledRejection', onLeak);
@@ -137,7 +199,8 @@ async function fuzz(reader: string, seed: number, count: number, mutant: (rng: R
           }
           growth = Math.min(growth, Math.max(0, memoryProbe.peak() - again));
         }
-        if (row.worstMemory === undefined || growth > row.worstMemory.growth) row.worstMemory = { growth, input, label: `mutant ${k} (${label})` };
+        if (row.worstMemory === undefined || growth > row.worstMemory.growth)
+          row.worstMemory = { growth, input, label: `mutant ${k} (${label})` };
         if (growth > memoryBound(input)) row.overMemory.push(`mutant ${k} (${label}): ${mib(growth)} for ${mib(input)} of input`);
       }
     }
@@ -164,7 +227,8 @@ function summarize(eps: Episode[]): string {
   const parts: string[] = [];
   for (const e of eps) {
     for (const s of e.steps) {
-      for (const v of [...s.state, ...s.action, s.reward, s.discount]) if (!Number.isFinite(v)) throw new Error(`non-finite value ${v} accepted in episode ${e.metadata.episodeId}`);
+      for (const v of [...s.state, ...s.action, s.reward, s.discount])
+        if (!Number.isFinite(v)) throw new Error(`non-finite value ${v} accepted in episode ${e.metadata.episodeId}`);
     }
     parts.push(`${e.instruction}|${e.steps.length}|${e.steps.map((s) => [...s.action].join(',')).join(';')}`);
   }
@@ -188,7 +252,8 @@ async function readAllLeRobot(dir: string): Promise<string> {
 /** Rewrites every Parquet file of a dataset through plain hyparquet-writer, as another writer would
  *  leave it: the same rows and schema, no page CRCs. */
 async function withoutPageCrcs(dir: string): Promise<void> {
-  const walk = (d: string): string[] => readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.parquet') ? [join(d, f)] : []));
+  const walk = (d: string): string[] =>
+    readdirSync(d).flatMap((f) => (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : f.endsWith('.parquet') ? [join(d, f)] : []));
   for (const path of walk(dir)) {
     const b = readFileSync(path);
     const ab = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
@@ -230,7 +295,8 @@ async function fuzzLeRobot(reader: string, seed: number, name: string, foreign: 
     ['meta/vlm2vla_episodes.jsonl', 0.025, (len) => [0, len]],
   ];
   const files = new Map(targets.map(([rel]) => [rel, readFileSync(join(pristine, rel))]));
-  const walk = (d: string): number => readdirSync(d).reduce((sum, f) => sum + (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : statSync(join(d, f)).size), 0);
+  const walk = (d: string): number =>
+    readdirSync(d).reduce((sum, f) => sum + (statSync(join(d, f)).isDirectory() ? walk(join(d, f)) : statSync(join(d, f)).size), 0);
   const datasetBytes = walk(pristine);
   const work = join(root, `${name}-mutant`);
   let current = '';
@@ -241,7 +307,11 @@ async function fuzzLeRobot(reader: string, seed: number, name: string, foreign: 
     (rng) => {
       let u = rng.next();
       let t = targets[0]!;
-      for (const x of targets) if ((u -= x[1]) < 0) { t = x; break; }
+      for (const x of targets)
+        if ((u -= x[1]) < 0) {
+          t = x;
+          break;
+        }
       const bytes = files.get(t[0])!;
       const [label, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
       current = t[0];
@@ -260,31 +330,52 @@ async function fuzzLeRobot(reader: string, seed: number, name: string, foreign: 
   check(row);
 }
 
-test('fuzz: LeRobot v3 from another writer (data and meta Parquet files, info.json, stats.json, sidecar)', { timeout: 600_000 }, async () => {
-  await fuzzLeRobot('LeRobot v3 dataset, another writer (no checksums, no page CRCs)', 241, 'lerobot', true);
-});
+test(
+  'fuzz: LeRobot v3 from another writer (data and meta Parquet files, info.json, stats.json, sidecar)',
+  { timeout: 600_000 },
+  async () => {
+    await fuzzLeRobot('LeRobot v3 dataset, another writer (no checksums, no page CRCs)', 241, 'lerobot', true);
+  },
+);
 
 test('fuzz: LeRobot v3 as vlm2vla writes it, without its file checksums (page CRCs)', { timeout: 600_000 }, async () => {
   await fuzzLeRobot('LeRobot v3 dataset, vlm2vla page CRCs (file checksums removed)', 252, 'lerobot-crc', false);
 });
 
-test('fuzz: Parquet guard on a footer-heavy file (the mutants that leaked rejections and hung hyparquet)', { timeout: 600_000 }, async () => {
-  const bytes = readFileSync(join(root, 'lerobot', 'data', 'chunk-000', 'file-000.parquet'));
-  const path = join(root, 'guard.parquet');
-  const summary = async (b: Uint8Array) => {
-    writeFileSync(path, b);
-    const { rows } = await readParquetGuarded(path);
-    return JSON.stringify(rows.map((r) => [r.episode_index, r.frame_index, r.action]), (_, v) => (typeof v === 'bigint' ? Number(v) : v));
-  };
-  const original = await summary(bytes);
-  const len = bytes.length;
-  const row = await fuzz('Parquet (hyparquet behind the guard)', 242, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    const footer = rng.next() < 0.7;
-    return { bytes: m(bytes, rng, footer ? [Math.max(4, len - 1500), len - 8] : [4, len]), label: `${name} in the ${footer ? 'footer' : 'body'}` };
-  }, summary, original);
-  check(row);
-});
+test(
+  'fuzz: Parquet guard on a footer-heavy file (the mutants that leaked rejections and hung hyparquet)',
+  { timeout: 600_000 },
+  async () => {
+    const bytes = readFileSync(join(root, 'lerobot', 'data', 'chunk-000', 'file-000.parquet'));
+    const path = join(root, 'guard.parquet');
+    const summary = async (b: Uint8Array) => {
+      writeFileSync(path, b);
+      const { rows } = await readParquetGuarded(path);
+      return JSON.stringify(
+        rows.map((r) => [r.episode_index, r.frame_index, r.action]),
+        (_, v) => (typeof v === 'bigint' ? Number(v) : v),
+      );
+    };
+    const original = await summary(bytes);
+    const len = bytes.length;
+    const row = await fuzz(
+      'Parquet (hyparquet behind the guard)',
+      242,
+      N,
+      (rng) => {
+        const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+        const footer = rng.next() < 0.7;
+        return {
+          bytes: m(bytes, rng, footer ? [Math.max(4, len - 1500), len - 8] : [4, len]),
+          label: `${name} in the ${footer ? 'footer' : 'body'}`,
+        };
+      },
+      summary,
+      original,
+    );
+    check(row);
+  },
+);
 
 test('fuzz: RLDS TFRecord shards (raw bytes, and tf.Example payloads re-framed with valid CRCs)', { timeout: 600_000 }, async () => {
   const dir = join(root, 'rlds');
@@ -302,43 +393,66 @@ test('fuzz: RLDS TFRecord shards (raw bytes, and tf.Example payloads re-framed w
     return summarize(out);
   };
   const original = await read(bytes);
-  const row = await fuzz('RLDS (TFRecord + tf.Example)', 243, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    if (rng.next() < 0.4) return { bytes: m(bytes, rng, [0, bytes.length]), label: `${name} in the shard` };
-    // Structure-aware: mutate one record's payload, then write it with correct CRCs.
-    const k = rng.int(0, records.length - 1);
-    const tmp = join(root, 'reframed.tfrecord');
-    const out = new TfRecordWriter(tmp);
-    records.forEach((r, i) => out.write(i === k ? m(r, rng, [0, r.length]) : r));
-    out.close();
-    return { bytes: readFileSync(tmp), label: `${name} in record ${k}'s payload (valid CRCs)` };
-  }, read, original);
+  const row = await fuzz(
+    'RLDS (TFRecord + tf.Example)',
+    243,
+    N,
+    (rng) => {
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      if (rng.next() < 0.4) return { bytes: m(bytes, rng, [0, bytes.length]), label: `${name} in the shard` };
+      // Structure-aware: mutate one record's payload, then write it with correct CRCs.
+      const k = rng.int(0, records.length - 1);
+      const tmp = join(root, 'reframed.tfrecord');
+      const out = new TfRecordWriter(tmp);
+      records.forEach((r, i) => out.write(i === k ? m(r, rng, [0, r.length]) : r));
+      out.close();
+      return { bytes: readFileSync(tmp), label: `${name} in record ${k}'s payload (valid CRCs)` };
+    },
+    read,
+    original,
+  );
   check(row);
 });
 
 test('fuzz: safetensors (header-biased)', { timeout: 600_000 }, async () => {
-  const bytes = encodeSafetensors({
-    'model.embed.weight': { dtype: 'F32', shape: [4, 3], data: Float32Array.from({ length: 12 }, (_, i) => i / 7) },
-    'model.norm.weight': { dtype: 'BF16', shape: [3], data: new Uint16Array([0x3f80, 0x4000, 0x4040]) },
-    'lm_head.bias': { dtype: 'I64', shape: [2], data: new BigInt64Array([1n, -2n]) },
-  }, { format: 'pt' });
+  const bytes = encodeSafetensors(
+    {
+      'model.embed.weight': { dtype: 'F32', shape: [4, 3], data: Float32Array.from({ length: 12 }, (_, i) => i / 7) },
+      'model.norm.weight': { dtype: 'BF16', shape: [3], data: new Uint16Array([0x3f80, 0x4000, 0x4040]) },
+      'lm_head.bias': { dtype: 'I64', shape: [2], data: new BigInt64Array([1n, -2n]) },
+    },
+    { format: 'pt' },
+  );
   const path = join(root, 'model.safetensors');
   const headerEnd = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
   const read = (b: Uint8Array) => {
     writeFileSync(path, b);
     const f = SafetensorsFile.open(path);
     try {
-      return [...f.tensors.keys()].sort().map((name) => `${name}:${Array.from(f.readTensor(name) as ArrayLike<number | bigint>).join(',')}`).join('|');
+      return [...f.tensors.keys()]
+        .sort()
+        .map((name) => `${name}:${Array.from(f.readTensor(name) as ArrayLike<number | bigint>).join(',')}`)
+        .join('|');
     } finally {
       f.close();
     }
   };
   const original = read(bytes);
-  const row = await fuzz('safetensors', 244, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    const header = rng.next() < 0.85;
-    return { bytes: m(bytes, rng, header ? [0, headerEnd] : [headerEnd, bytes.length]), label: `${name} in the ${header ? 'header' : 'data'}` };
-  }, read, original);
+  const row = await fuzz(
+    'safetensors',
+    244,
+    N,
+    (rng) => {
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      const header = rng.next() < 0.85;
+      return {
+        bytes: m(bytes, rng, header ? [0, headerEnd] : [headerEnd, bytes.length]),
+        label: `${name} in the ${header ? 'header' : 'data'}`,
+      };
+    },
+    read,
+    original,
+  );
   check(row);
 });
 
@@ -359,11 +473,21 @@ test('fuzz: GGUF (header and tensor-info biased)', { timeout: 600_000 }, async (
     return f.tensors.map((t) => `${t.name}:${Array.from(ggufTensorValues(f, b, t.name)).join(',')}`).join('|');
   };
   const original = read(bytes);
-  const row = await fuzz('GGUF', 245, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    const head = rng.next() < 0.8;
-    return { bytes: m(bytes, rng, head ? [0, Math.min(bytes.length, 400)] : [0, bytes.length]), label: `${name} in the ${head ? 'header' : 'file'}` };
-  }, read, original);
+  const row = await fuzz(
+    'GGUF',
+    245,
+    N,
+    (rng) => {
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      const head = rng.next() < 0.8;
+      return {
+        bytes: m(bytes, rng, head ? [0, Math.min(bytes.length, 400)] : [0, bytes.length]),
+        label: `${name} in the ${head ? 'header' : 'file'}`,
+      };
+    },
+    read,
+    original,
+  );
   check(row);
 });
 
@@ -379,15 +503,24 @@ test('fuzz: action text, every codec (mutated canonical chunks); the decoder nev
   const read = (b: Uint8Array) => {
     const r = getCodec(style).decode(dec.decode(b));
     if (!r.ok) throw r.error;
-    for (const e of r.value) for (const v of [e.dx, e.dy, e.dz, e.droll, e.dpitch, e.dyaw, e.gripper]) if (!Number.isFinite(v)) throw new Error(`non-finite ${v} accepted`);
+    for (const e of r.value)
+      for (const v of [e.dx, e.dy, e.dz, e.droll, e.dpitch, e.dyaw, e.gripper])
+        if (!Number.isFinite(v)) throw new Error(`non-finite ${v} accepted`);
     return JSON.stringify(r.value);
   };
-  const row = await fuzz('action text (list, phrase, rot)', 246, N, (rng) => {
-    style = styles[rng.int(0, styles.length - 1)]!;
-    const bytes = enc.encode(getCodec(style).encode(chunk));
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    return { bytes: m(bytes, rng, [0, bytes.length]), label: `${name} in ${style}` };
-  }, read, '');
+  const row = await fuzz(
+    'action text (list, phrase, rot)',
+    246,
+    N,
+    (rng) => {
+      style = styles[rng.int(0, styles.length - 1)]!;
+      const bytes = enc.encode(getCodec(style).encode(chunk));
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      return { bytes: m(bytes, rng, [0, bytes.length]), label: `${name} in ${style}` };
+    },
+    read,
+    '',
+  );
   row.okChanged = row.ok;
   check(row);
 });
@@ -403,58 +536,100 @@ test('fuzz: annotation JSONL and SFT JSONL (line-level and byte-level mutants)',
     writeFileSync(annPath, b);
     return JSON.stringify(readAnnotations(annPath));
   };
-  const annRow = await fuzz('annotation JSONL', 247, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    return { bytes: m(annBytes, rng, [0, annBytes.length]), label: name };
-  }, readAnn, readAnn(annBytes));
+  const annRow = await fuzz(
+    'annotation JSONL',
+    247,
+    N,
+    (rng) => {
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      return { bytes: m(annBytes, rng, [0, annBytes.length]), label: name };
+    },
+    readAnn,
+    readAnn(annBytes),
+  );
   check(annRow);
 
   const sftDir = join(root, 'sft');
-  await buildSft((async function* () { yield* EPISODES; })(), records, { ...DEFAULT_EXAMPLES, outDir: sftDir, format: 'jsonl', valFraction: 0, seed: 0 });
+  await buildSft(
+    (async function* () {
+      yield* EPISODES;
+    })(),
+    records,
+    { ...DEFAULT_EXAMPLES, outDir: sftDir, format: 'jsonl', valFraction: 0, seed: 0 },
+  );
   const trainPath = join(sftDir, 'train.jsonl');
   const sftBytes = readFileSync(trainPath);
   const readSft = (b: Uint8Array) => {
     writeFileSync(trainPath, b);
-    return JSON.stringify(openSftDataset(sftDir).records('train').map((r) => r.record));
+    return JSON.stringify(
+      openSftDataset(sftDir)
+        .records('train')
+        .map((r) => r.record),
+    );
   };
-  const sftRow = await fuzz('SFT JSONL', 248, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    return { bytes: m(sftBytes, rng, [0, sftBytes.length]), label: name };
-  }, readSft, readSft(sftBytes));
+  const sftRow = await fuzz(
+    'SFT JSONL',
+    248,
+    N,
+    (rng) => {
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      return { bytes: m(sftBytes, rng, [0, sftBytes.length]), label: name };
+    },
+    readSft,
+    readSft(sftBytes),
+  );
   check(sftRow);
 });
 
-test('fuzz: tokenizer.json and config.json of the embedded model (byte-level mutants)', { timeout: 600_000, skip: !existsSync('models/base/tokenizer.json') && 'models/base is not present' }, async () => {
-  const tokDir = join(root, 'tok');
-  mkdirSync(tokDir, { recursive: true });
-  cpSync('models/base/tokenizer_config.json', join(tokDir, 'tokenizer_config.json'));
-  const tokBytes = readFileSync('models/base/tokenizer.json');
-  const text = 'put the red apple in the bowl, then move 4.2 cm left [[1.0, -2.5, 0.0, 1]]';
-  const readTok = (b: Uint8Array) => {
-    writeFileSync(join(tokDir, 'tokenizer.json'), b);
-    const tok = Tokenizer.fromDir(tokDir);
-    const ids = tok.encode(text);
-    return `${ids.join(',')}|${tok.decode(ids)}`;
-  };
-  const tokRow = await fuzz('tokenizer.json', 249, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    return { bytes: m(tokBytes, rng, [0, tokBytes.length]), label: name };
-  }, readTok, readTok(tokBytes));
-  check(tokRow);
+test(
+  'fuzz: tokenizer.json and config.json of the embedded model (byte-level mutants)',
+  { timeout: 600_000, skip: !existsSync('models/base/tokenizer.json') && 'models/base is not present' },
+  async () => {
+    const tokDir = join(root, 'tok');
+    mkdirSync(tokDir, { recursive: true });
+    cpSync('models/base/tokenizer_config.json', join(tokDir, 'tokenizer_config.json'));
+    const tokBytes = readFileSync('models/base/tokenizer.json');
+    const text = 'put the red apple in the bowl, then move 4.2 cm left [[1.0, -2.5, 0.0, 1]]';
+    const readTok = (b: Uint8Array) => {
+      writeFileSync(join(tokDir, 'tokenizer.json'), b);
+      const tok = Tokenizer.fromDir(tokDir);
+      const ids = tok.encode(text);
+      return `${ids.join(',')}|${tok.decode(ids)}`;
+    };
+    const tokRow = await fuzz(
+      'tokenizer.json',
+      249,
+      N,
+      (rng) => {
+        const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+        return { bytes: m(tokBytes, rng, [0, tokBytes.length]), label: name };
+      },
+      readTok,
+      readTok(tokBytes),
+    );
+    check(tokRow);
 
-  const cfgBytes = readFileSync('models/base/config.json');
-  const cfgDir = join(root, 'cfg');
-  mkdirSync(cfgDir, { recursive: true });
-  const readCfg = (b: Uint8Array) => {
-    writeFileSync(join(cfgDir, 'config.json'), b);
-    return JSON.stringify(parseGemma3Config(readModelConfigJson(cfgDir), join(cfgDir, 'config.json')));
-  };
-  const cfgRow = await fuzz('model config.json', 250, N, (rng) => {
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    return { bytes: m(cfgBytes, rng, [0, cfgBytes.length]), label: name };
-  }, readCfg, readCfg(cfgBytes));
-  check(cfgRow);
-});
+    const cfgBytes = readFileSync('models/base/config.json');
+    const cfgDir = join(root, 'cfg');
+    mkdirSync(cfgDir, { recursive: true });
+    const readCfg = (b: Uint8Array) => {
+      writeFileSync(join(cfgDir, 'config.json'), b);
+      return JSON.stringify(parseGemma3Config(readModelConfigJson(cfgDir), join(cfgDir, 'config.json')));
+    };
+    const cfgRow = await fuzz(
+      'model config.json',
+      250,
+      N,
+      (rng) => {
+        const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+        return { bytes: m(cfgBytes, rng, [0, cfgBytes.length]), label: name };
+      },
+      readCfg,
+      readCfg(cfgBytes),
+    );
+    check(cfgRow);
+  },
+);
 
 test('fuzz: PEFT adapter folders (adapter_config.json and the adapter safetensors header)', { timeout: 600_000 }, async () => {
   const cfg = tinyGemma3Config();
@@ -476,25 +651,45 @@ test('fuzz: PEFT adapter folders (adapter_config.json and the adapter safetensor
     return `${config.r}|${config.alpha}|${sum.map((v) => v.toFixed(4)).join(',')}`;
   };
   const original = read(files[0]![1]);
-  const row = await fuzz('PEFT adapter', 251, N, (rng) => {
-    const [file, bytes] = files[rng.int(0, 1)]!;
-    current = file;
-    for (const [f, b] of files) writeFileSync(join(dir, f), b);
-    const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
-    const headerEnd = file.endsWith('.safetensors') ? Math.min(bytes.length, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true))) : bytes.length;
-    return { bytes: m(bytes, rng, [0, headerEnd]), label: `${name} in ${file}` };
-  }, read, original, (b) => files.reduce((sum, [f, bytes]) => sum + (f === current ? b.length : bytes.length), 0));
+  const row = await fuzz(
+    'PEFT adapter',
+    251,
+    N,
+    (rng) => {
+      const [file, bytes] = files[rng.int(0, 1)]!;
+      current = file;
+      for (const [f, b] of files) writeFileSync(join(dir, f), b);
+      const [name, m] = MUTATORS[rng.int(0, MUTATORS.length - 1)]!;
+      const headerEnd = file.endsWith('.safetensors')
+        ? Math.min(bytes.length, 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true)))
+        : bytes.length;
+      return { bytes: m(bytes, rng, [0, headerEnd]), label: `${name} in ${file}` };
+    },
+    read,
+    original,
+    (b) => files.reduce((sum, [f, bytes]) => sum + (f === current ? b.length : bytes.length), 0),
+  );
   check(row);
 });
 
 test('fuzz table', { skip: !process.env.VLM2VLA_FUZZ_TABLE && 'set VLM2VLA_FUZZ_TABLE=1 to print the table' }, () => {
-  const lines = ['| reader | mutants | typed errors | read correctly (unchanged / changed but finite) | untyped crashes, leaks, non-finite accepts | worst peak memory of one read (its input) | error codes seen |', '|---|---|---|---|---|---|---|'];
+  const lines = [
+    '| reader | mutants | typed errors | read correctly (unchanged / changed but finite) | untyped crashes, leaks, non-finite accepts | worst peak memory of one read (its input) | error codes seen |',
+    '|---|---|---|---|---|---|---|',
+  ];
   const kib = (n: number) => (n < 1024 ? `${n} B` : n < 1024 * 1024 ? `${(n / 1024).toFixed(0)} KiB` : mib(n));
   for (const r of table) {
-    const codes = [...r.codes].sort((a, b) => b[1] - a[1]).map(([c, n]) => `${c} ${n}`).join(', ');
+    const codes = [...r.codes]
+      .sort((a, b) => b[1] - a[1])
+      .map(([c, n]) => `${c} ${n}`)
+      .join(', ');
     const memory = r.worstMemory === undefined ? 'not measured' : `${kib(r.worstMemory.growth)} (${kib(r.worstMemory.input)})`;
-    lines.push(`| ${r.reader} | ${r.mutants} | ${r.typed} | ${r.ok} (${r.ok - r.okChanged} / ${r.okChanged}) | ${r.crashes.length} | ${memory} | ${codes} |`);
+    lines.push(
+      `| ${r.reader} | ${r.mutants} | ${r.typed} | ${r.ok} (${r.ok - r.okChanged} / ${r.okChanged}) | ${r.crashes.length} | ${memory} | ${codes} |`,
+    );
   }
   const worst = table.map((r) => `${r.reader}: ${r.worstMemory?.label ?? '-'}`).join('\n');
-  console.log(`\nmutants per reader: ${N} (seeded; VLM2VLA_FUZZ_N)\n${lines.join('\n')}\n\nthe read of largest peak memory, per reader:\n${worst}`);
+  console.log(
+    `\nmutants per reader: ${N} (seeded; VLM2VLA_FUZZ_N)\n${lines.join('\n')}\n\nthe read of largest peak memory, per reader:\n${worst}`,
+  );
 });

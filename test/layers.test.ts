@@ -61,7 +61,9 @@ const moduleOf = (file: string) => relative(SRC, file).split(/[\\/]/)[0]!;
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8');
   const out: string[] = [];
-  for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+  for (const m of text.matchAll(
+    /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+['"](\.[^'"]+)['"]|(?:^|\n)\s*import\s+['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g,
+  )) {
     const spec = m[1] ?? m[2] ?? m[3]!;
     out.push(resolve(dirname(file), spec));
   }
@@ -88,7 +90,11 @@ test('imports point down the layers of DESIGN.md §2 (known exceptions listed, a
     }
   }
   const fresh = [...upward.keys()].filter((p) => !KNOWN_UPWARD.has(p));
-  assert.deepEqual(fresh, [], `upward imports: ${fresh.map((p) => upward.get(p)!.join('; ')).join(' | ')} — import from a lower layer, or move the code down`);
+  assert.deepEqual(
+    fresh,
+    [],
+    `upward imports: ${fresh.map((p) => upward.get(p)!.join('; ')).join(' | ')} — import from a lower layer, or move the code down`,
+  );
   for (const p of [...KNOWN_UPWARD].filter((k) => !upward.has(k))) t.diagnostic(`${p} is gone: delete it from KNOWN_UPWARD`);
 });
 
@@ -127,22 +133,35 @@ function circles(nodes: readonly string[], edges: (n: string) => readonly string
 }
 
 test('src/ imports nothing outside src/ (experiments/, scripts/, bench/, test/)', () => {
-  const outside = all.flatMap((f) => importsOf(f).filter((t) => !t.startsWith(SRC)).map((t) => `${relative(ROOT, f)} imports ${relative(ROOT, t)}`));
+  const outside = all.flatMap((f) =>
+    importsOf(f)
+      .filter((t) => !t.startsWith(SRC))
+      .map((t) => `${relative(ROOT, f)} imports ${relative(ROOT, t)}`),
+  );
   assert.deepEqual(outside, []);
 });
 
 test('no two modules import each other, directly or in a circle', () => {
   const edges = new Map<string, Set<string>>();
-  for (const [from, targets] of graph) for (const to of targets) if (moduleOf(from) !== moduleOf(to)) edges.set(moduleOf(from), (edges.get(moduleOf(from)) ?? new Set()).add(moduleOf(to)));
+  for (const [from, targets] of graph)
+    for (const to of targets)
+      if (moduleOf(from) !== moduleOf(to)) edges.set(moduleOf(from), (edges.get(moduleOf(from)) ?? new Set()).add(moduleOf(to)));
   const modules = [...new Set(all.map(moduleOf))];
   const found = circles(modules, (m) => [...(edges.get(m) ?? [])]).map((c) => c.join(' ↔ '));
   assert.deepEqual(found, []);
 });
 
 test('no two files import each other, directly or in a circle (known exceptions listed)', (t) => {
-  const found = circles(all, (f) => (graph.get(f) ?? []).filter((x) => graph.has(x))).map((c) => c.map((f) => relative(ROOT, f)).join(' ↔ '));
-  assert.deepEqual(found.filter((c) => !KNOWN_FILE_CIRCLES.has(c)), [], 'break the circle: move what both need into a third file');
-  for (const c of [...KNOWN_FILE_CIRCLES].filter((k) => !found.includes(k))) t.diagnostic(`${c} is gone: delete it from KNOWN_FILE_CIRCLES`);
+  const found = circles(all, (f) => (graph.get(f) ?? []).filter((x) => graph.has(x))).map((c) =>
+    c.map((f) => relative(ROOT, f)).join(' ↔ '),
+  );
+  assert.deepEqual(
+    found.filter((c) => !KNOWN_FILE_CIRCLES.has(c)),
+    [],
+    'break the circle: move what both need into a third file',
+  );
+  for (const c of [...KNOWN_FILE_CIRCLES].filter((k) => !found.includes(k)))
+    t.diagnostic(`${c} is gone: delete it from KNOWN_FILE_CIRCLES`);
 });
 
 test('serve/protocol and the client import nothing from tensor/ or models/, even indirectly', (t) => {

@@ -24,14 +24,35 @@ test("a results.json of the runner's type loads in the report", () => {
     started: '2026-12-03T00:00:00Z',
     finished: '2026-12-03T01:00:00Z',
     base: { model: 'models/base', vqa: { overall: 0.9, categories: { colour: { correct: 9, total: 10, accuracy: 0.9 } } } },
-    arms: [{
-      name: 'vlm2vla',
-      description: 'language actions',
-      training: { mode: 'lora', steps: 10, tokens: 1000, seconds: 5, final_loss: 1.5, final_val_loss: null, metrics: 'arms/vlm2vla/run/metrics.jsonl', vocabulary_share: null },
-      vqa: { overall: 0.8, categories: { colour: { correct: 8, total: 10, accuracy: 0.8 } } },
-      retention: { colour: 0.8 / 0.9, overall: 0.8 / 0.9 },
-      sim: { 'in-distribution': { episodes: 4, successes: 1, success_rate: 0.25, interval: [0.05, 0.7], malformed_per_cycle: 0.1, cycle_ms_p50: 12, run: 'arms/vlm2vla/sim' } },
-    }],
+    arms: [
+      {
+        name: 'vlm2vla',
+        description: 'language actions',
+        training: {
+          mode: 'lora',
+          steps: 10,
+          tokens: 1000,
+          seconds: 5,
+          final_loss: 1.5,
+          final_val_loss: null,
+          metrics: 'arms/vlm2vla/run/metrics.jsonl',
+          vocabulary_share: null,
+        },
+        vqa: { overall: 0.8, categories: { colour: { correct: 8, total: 10, accuracy: 0.8 } } },
+        retention: { colour: 0.8 / 0.9, overall: 0.8 / 0.9 },
+        sim: {
+          'in-distribution': {
+            episodes: 4,
+            successes: 1,
+            success_rate: 0.25,
+            interval: [0.05, 0.7],
+            malformed_per_cycle: 0.1,
+            cycle_ms_p50: 12,
+            run: 'arms/vlm2vla/sim',
+          },
+        },
+      },
+    ],
   };
   const asReported: ReportedResults = results;
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-report-schema-'));

@@ -6,7 +6,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const script = (name: string) => fileURLToPath(new URL(`../experiments/probes/${name}.ts`, import.meta.url));
-const run = (name: string, ...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', script(name), ...args], { encoding: 'utf8' });
+const run = (name: string, ...args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', script(name), ...args], { encoding: 'utf8' });
 
 for (const [name, args, message] of [
   ['question-forms', ['--n', '0'], 'question-forms: --n must be a whole number >= 1'],
@@ -19,7 +20,11 @@ for (const [name, args, message] of [
   ['naming-probe', ['--bogus'], /^naming-probe: Unknown option '--bogus'.* \(flags: --model, --scenes\)$/],
   ['position-probe', ['--scenes', '19'], 'position-probe: --scenes must be a whole number >= 20'],
   ['grounding-probe', ['--steps', '0'], 'grounding-probe: --steps must be a positive whole number'],
-  ['grounding-probe', ['--bogus', '1'], /^grounding-probe: Unknown option '--bogus'.* \(flags: --square, --steps, --lr, --vision-lr-factor, --at, --dense, --task, --tokenizer\)$/],
+  [
+    'grounding-probe',
+    ['--bogus', '1'],
+    /^grounding-probe: Unknown option '--bogus'.* \(flags: --square, --steps, --lr, --vision-lr-factor, --at, --dense, --task, --tokenizer\)$/,
+  ],
   ['attention-probe', ['--model', '/nonexistent-model-dir'], 'attention-probe: /nonexistent-model-dir/config.json does not exist'],
 ] as const) {
   test(`${name} ${args.join(' ')}: a usage error, exit 1`, () => {

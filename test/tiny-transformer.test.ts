@@ -2,7 +2,19 @@
 // each example repeats the first) in 200 AdamW steps, on every backend that is available.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, backward, crossEntropy, linear, reshape, setBackend, tsBackend, loadNative, AdamW, clipGradNorm, arena } from '../src/tensor/index.ts';
+import {
+  Tensor,
+  backward,
+  crossEntropy,
+  linear,
+  reshape,
+  setBackend,
+  tsBackend,
+  loadNative,
+  AdamW,
+  clipGradNorm,
+  arena,
+} from '../src/tensor/index.ts';
 import type { Backend } from '../src/tensor/index.ts';
 import { Embedding, LayerNorm, TransformerBlock } from '../src/nn/index.ts';
 import { Rng } from '../src/util/index.ts';
@@ -51,17 +63,24 @@ function train(backend: Backend, steps: number): number[] {
   return losses;
 }
 
-const backends: [string, Backend | null][] = [['ts', tsBackend], ['native', await loadNative()]];
+const backends: [string, Backend | null][] = [
+  ['ts', tsBackend],
+  ['native', await loadNative()],
+];
 for (const [name, backend] of backends) {
-  test(`a 2-layer transformer learns to copy in 200 steps (${name} backend): loss < ${TARGET}`, { skip: backend === null && 'the native addon is not built (npm run build:native)' }, () => {
-    const before = arena.reuses;
-    const losses = train(backend!, 200);
-    const last = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
-    assert.ok(losses[0]! > 1.5, `initial loss ${losses[0]} should be near chance`);
-    assert.ok(last < TARGET, `mean loss of the last 10 steps is ${last.toFixed(3)}`);
-    assert.ok(arena.reuses > before, 'activation buffers are reused across steps');
-    setBackend(tsBackend);
-  });
+  test(
+    `a 2-layer transformer learns to copy in 200 steps (${name} backend): loss < ${TARGET}`,
+    { skip: backend === null && 'the native addon is not built (npm run build:native)' },
+    () => {
+      const before = arena.reuses;
+      const losses = train(backend!, 200);
+      const last = losses.slice(-10).reduce((a, b) => a + b, 0) / 10;
+      assert.ok(losses[0]! > 1.5, `initial loss ${losses[0]} should be near chance`);
+      assert.ok(last < TARGET, `mean loss of the last 10 steps is ${last.toFixed(3)}`);
+      assert.ok(arena.reuses > before, 'activation buffers are reused across steps');
+      setBackend(tsBackend);
+    },
+  );
 }
 
 test('LoRA with B = 0 equals the base layer, and training it leaves the base weights bit-identical', async () => {
@@ -70,7 +89,10 @@ test('LoRA with B = 0 equals the base layer, and training it leaves the base wei
   const base = new Linear(6, 4, rng, { bias: true });
   const frozen = Float32Array.from(base.weight.data);
   const lora = new LoraLinear(base, 2, 4, rng);
-  const x = new Tensor([3, 6], Float32Array.from({ length: 18 }, () => rng.normal()));
+  const x = new Tensor(
+    [3, 6],
+    Float32Array.from({ length: 18 }, () => rng.normal()),
+  );
   const y0 = Float32Array.from(base.forward(x).data);
   assert.deepEqual(Array.from(lora.forward(x).data), Array.from(y0));
   const opt = new AdamW(lora.parameters(), { lr: 1e-2 });

@@ -15,7 +15,10 @@ import type { Tensor } from '../../src/tensor/index.ts';
 import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('attention-probe');
-const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '40' } } }, fail);
+const { values } = parseArgsOrFail(
+  { options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '40' } } },
+  fail,
+);
 const scenes = wholeNumberOrFail(values.scenes, '--scenes', 1, Infinity, fail);
 
 await initBackend();
@@ -29,7 +32,7 @@ const mass = QUERIES.map(() => t.layerTypes.map(() => Array.from({ length: t.num
 const classOf = new Map(CATALOGUE.map((o, i) => [o.id, i]));
 const rng = new Rng(5);
 let cellShare = 0;
-for (let done = 0; done < scenes; ) {
+for (let done = 0; done < scenes;) {
   const scene = sampleCorpusScene(rng);
   if (scene.placements.length < 3) continue;
   const target = rng.pick(scene.placements);
@@ -43,7 +46,8 @@ for (let done = 0; done < scenes; ) {
   const { ids, pixels } = vqaPrompt(m, { category: 'identity', scene, question: `${asked} on the table?`, answer: 'yes' });
   const first = ids.indexOf(cfg.imageTokenIndex);
   const rows = [ids.length - 1, ids.lastIndexOf(m.tokenizer.encode(asked).at(-1)!)];
-  const kind = (j: number) => (j < first || j >= first + cells.length ? 3 : cells[j - first] === cls ? 0 : cells[j - first]! < CATALOGUE.length ? 1 : 2);
+  const kind = (j: number) =>
+    j < first || j >= first + cells.length ? 3 : cells[j - first] === cls ? 0 : cells[j - first]! < CATALOGUE.length ? 1 : 2;
   const onAttention = (layer: number, q: Tensor, k: Tensor, sliding: boolean) => {
     rows.forEach((row, r) => {
       const lo = sliding ? Math.max(0, row - t.slidingWindow + 1) : 0;
@@ -52,12 +56,13 @@ for (let done = 0; done < scenes; ) {
         const s = new Float64Array(row - lo + 1);
         for (let j = lo; j <= row; j++) {
           let d = 0;
-          for (let e = 0; e < t.headDim; e++) d += q.data[(row * t.numHeads + h) * t.headDim + e]! * k.data[(j * t.numKvHeads + kh) * t.headDim + e]!;
+          for (let e = 0; e < t.headDim; e++)
+            d += q.data[(row * t.numHeads + h) * t.headDim + e]! * k.data[(j * t.numKvHeads + kh) * t.headDim + e]!;
           s[j - lo] = d * scale;
         }
         const max = Math.max(...s);
         let z = 0;
-        for (let i = 0; i < s.length; i++) z += (s[i] = Math.exp(s[i]! - max));
+        for (let i = 0; i < s.length; i++) z += s[i] = Math.exp(s[i]! - max);
         for (let i = 0; i < s.length; i++) mass[r]![layer]![h]![kind(lo + i)]! += s[i]! / z;
       }
     });
@@ -65,8 +70,10 @@ for (let done = 0; done < scenes; ) {
   noGrad(() => m.model.forward({ ids: Int32Array.from(ids), batch: 1, length: ids.length, pixels }, null, { onAttention }));
   done++;
 }
-console.log(`${values.model}: ${scenes} scenes of 3–5 objects holding the named one; its cells are ${((100 * cellShare) / scenes).toFixed(1)}% of the object cells on average`);
-console.log('per head: mass on X / other objects / empty cells / text (X\'s share of the object mass)');
+console.log(
+  `${values.model}: ${scenes} scenes of 3–5 objects holding the named one; its cells are ${((100 * cellShare) / scenes).toFixed(1)}% of the object cells on average`,
+);
+console.log("per head: mass on X / other objects / empty cells / text (X's share of the object mass)");
 QUERIES.forEach((query, r) => {
   console.log(`query at ${query}:`);
   mass[r]!.forEach((heads, layer) => {

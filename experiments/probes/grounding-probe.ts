@@ -30,18 +30,21 @@ import { runVisionStage } from '../../src/pretrain/vision-stage.ts';
 import { failWith, parseArgsOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('grounding-probe');
-const { values } = parseArgsOrFail({
-  options: {
-    square: { type: 'string', default: '12' },
-    steps: { type: 'string', default: '100' },
-    lr: { type: 'string', default: String(PRETRAIN_PRESETS.base!.lr) },
-    'vision-lr-factor': { type: 'string', default: '1' },
-    at: { type: 'string' },
-    dense: { type: 'string', default: '0' },
-    task: { type: 'string', default: 'colour' },
-    tokenizer: { type: 'string', default: 'models/base' },
+const { values } = parseArgsOrFail(
+  {
+    options: {
+      square: { type: 'string', default: '12' },
+      steps: { type: 'string', default: '100' },
+      lr: { type: 'string', default: String(PRETRAIN_PRESETS.base!.lr) },
+      'vision-lr-factor': { type: 'string', default: '1' },
+      at: { type: 'string' },
+      dense: { type: 'string', default: '0' },
+      task: { type: 'string', default: 'colour' },
+      tokenizer: { type: 'string', default: 'models/base' },
+    },
   },
-}, fail);
+  fail,
+);
 const square = Number(values.square);
 const steps = Number(values.steps);
 const visionFactor = Number(values['vision-lr-factor']);
@@ -55,19 +58,27 @@ if (!(Number(values.lr) > 0) || !(visionFactor > 0)) fail('--lr and --vision-lr-
 if (!(Number.isInteger(denseSteps) && denseSteps >= 0)) fail('--dense must be a whole number of steps (0 for none)');
 if (task !== 'colour' && task !== 'left') fail('--task must be colour or left');
 if (task === 'left' && (at !== null || square > 40)) fail('--task left places two squares at random: no --at, and --square at most 40');
-if (at !== null && !(Number.isInteger(at) && at >= 0 && at + square <= SIZE)) fail(`--at must place the square inside the ${SIZE} px image`);
+if (at !== null && !(Number.isInteger(at) && at >= 0 && at + square <= SIZE))
+  fail(`--at must place the square inside the ${SIZE} px image`);
 
 await initBackend();
 const tok = Tokenizer.fromDir(values.tokenizer);
 const template = ChatTemplate.fromConfig(tok.config, join(values.tokenizer, 'tokenizer_config.json'))!;
 const preset = PRETRAIN_PRESETS.base!;
 const cfg = presetConfig(preset, tok);
-if (cfg.modelType !== 'gemma3' || cfg.vision.imageSize !== SIZE) fail(`the base preset no longer takes ${SIZE} px images: update this probe`);
+if (cfg.modelType !== 'gemma3' || cfg.vision.imageSize !== SIZE)
+  fail(`the base preset no longer takes ${SIZE} px images: update this probe`);
 const model = Gemma3Model.random(cfg, { seed: 0, std: 0.02 });
 
 const COLOURS: [string, [number, number, number]][] = [
-  ['red', [220, 30, 30]], ['green', [30, 200, 30]], ['blue', [30, 30, 220]], ['yellow', [230, 220, 40]],
-  ['purple', [130, 40, 160]], ['orange', [240, 140, 20]], ['black', [20, 20, 20]], ['white', [240, 240, 240]],
+  ['red', [220, 30, 30]],
+  ['green', [30, 200, 30]],
+  ['blue', [30, 30, 220]],
+  ['yellow', [230, 220, 40]],
+  ['purple', [130, 40, 160]],
+  ['orange', [240, 140, 20]],
+  ['black', [20, 20, 20]],
+  ['white', [240, 240, 240]],
 ];
 const PATCH = cfg.vision.patchSize;
 const GRID = SIZE / PATCH;
@@ -103,13 +114,20 @@ function sample(seed: number): { colour: string; pixels: Float32Array; labels: I
   draw(other, xr, rng.int(0, SIZE - square));
   return { colour: COLOURS[k]![0], pixels: imageToPixels(img, SIZE), labels };
 }
-const question: ChatMessage = { role: 'user', content: [{ type: 'image' }, { type: 'text', text: task === 'colour' ? 'What colour is the object?' : 'Which colour is further left?' }] };
+const question: ChatMessage = {
+  role: 'user',
+  content: [{ type: 'image' }, { type: 'text', text: task === 'colour' ? 'What colour is the object?' : 'Which colour is further left?' }],
+};
 const enc = { tokenizer: tok, template, cfg };
 const examples = {
   length: steps * preset.batchSize,
   at(i: number) {
     const s = sample(i + 1);
-    const { ids, mask } = encodeConversation([question, { role: 'assistant', content: [{ type: 'text', text: s.colour }] }], enc, `probe example ${i}`);
+    const { ids, mask } = encodeConversation(
+      [question, { role: 'assistant', content: [{ type: 'text', text: s.colour }] }],
+      enc,
+      `probe example ${i}`,
+    );
     return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels: s.pixels };
   },
 };
@@ -119,13 +137,25 @@ const started = performance.now();
 let denseNote = '';
 try {
   if (denseSteps > 0) {
-    const dense = (offset: number, length: number) => ({ length, at: (i: number) => ({ ids: new Int32Array(0), mask: new Uint8Array(0), ...sample(offset + i) }) });
-    const r = await runVisionStage(model, { steps: denseSteps, batchSize: preset.batchSize, lr: 2e-3 }, {
-      seed: 0,
-      runDir: join(outDir, 'vision'),
-      silent: true,
-      data: { train: dense(5_000_000, denseSteps * preset.batchSize), heldOut: dense(6_000_000, 128), classes: COLOURS.length + 1, nothing: COLOURS.length },
+    const dense = (offset: number, length: number) => ({
+      length,
+      at: (i: number) => ({ ids: new Int32Array(0), mask: new Uint8Array(0), ...sample(offset + i) }),
     });
+    const r = await runVisionStage(
+      model,
+      { steps: denseSteps, batchSize: preset.batchSize, lr: 2e-3 },
+      {
+        seed: 0,
+        runDir: join(outDir, 'vision'),
+        silent: true,
+        data: {
+          train: dense(5_000_000, denseSteps * preset.batchSize),
+          heldOut: dense(6_000_000, 128),
+          classes: COLOURS.length + 1,
+          nothing: COLOURS.length,
+        },
+      },
+    );
     denseNote = ` after ${denseSteps} vision-stage steps (held-out square patches ${(r.objectCellAccuracy * 100).toFixed(0)}% right)`;
   }
   await train({
@@ -147,7 +177,13 @@ try {
       keepCheckpoints: 1,
       logEvery: steps,
       shuffle: false,
-      lrMultipliers: visionFactor === 1 ? undefined : [{ prefix: 'vision_tower', factor: visionFactor }, { prefix: 'multi_modal_projector', factor: visionFactor }],
+      lrMultipliers:
+        visionFactor === 1
+          ? undefined
+          : [
+              { prefix: 'vision_tower', factor: visionFactor },
+              { prefix: 'multi_modal_projector', factor: visionFactor },
+            ],
     },
   });
 } finally {
@@ -156,6 +192,12 @@ try {
 model.setTrainable(false);
 const prompt = tok.encode(expandImageTokens(template.render([question], { addGenerationPrompt: true }), imageSpec(enc)!));
 const tests = Array.from({ length: 64 }, (_, i) => sample(1_000_000 + i));
-const gens = generate(model, tests.map((t) => ({ ids: prompt, pixels: t.pixels })), { maxNewTokens: 4, eosIds: answerStopIds({ model, tokenizer: tok, template }) });
+const gens = generate(
+  model,
+  tests.map((t) => ({ ids: prompt, pixels: t.pixels })),
+  { maxNewTokens: 4, eosIds: answerStopIds({ model, tokenizer: tok, template }) },
+);
 const correct = gens.filter((g, i) => tok.decode(g.tokens, { skipSpecial: true }).trim() === tests[i]!.colour).length;
-console.log(`${task === 'left' ? 'left of two squares' : 'square'} ${square} px${at === null ? '' : ` always at (${at}, ${at})`}, ${steps} steps, lr ${values.lr}, vision lr ×${visionFactor}${denseNote}: ${correct}/64 colours right (chance 8/64${task === 'left' ? '; 32/64 naming one of the two shown' : ''}) in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+console.log(
+  `${task === 'left' ? 'left of two squares' : 'square'} ${square} px${at === null ? '' : ` always at (${at}, ${at})`}, ${steps} steps, lr ${values.lr}, vision lr ×${visionFactor}${denseNote}: ${correct}/64 colours right (chance 8/64${task === 'left' ? '; 32/64 naming one of the two shown' : ''}) in ${((performance.now() - started) / 1000).toFixed(0)} s`,
+);

@@ -14,7 +14,17 @@ import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('list-pilot');
 const { values } = parseArgsOrFail(
-  { options: { out: { type: 'string' }, steps: { type: 'string', default: '600' }, 'vision-steps': { type: 'string', default: '300' }, 'warmup-steps': { type: 'string', default: '100' }, 'per-category': { type: 'string', default: '50' }, seed: { type: 'string', default: '0' }, resume: { type: 'boolean', default: false } } },
+  {
+    options: {
+      out: { type: 'string' },
+      steps: { type: 'string', default: '600' },
+      'vision-steps': { type: 'string', default: '300' },
+      'warmup-steps': { type: 'string', default: '100' },
+      'per-category': { type: 'string', default: '50' },
+      seed: { type: 'string', default: '0' },
+      resume: { type: 'boolean', default: false },
+    },
+  },
   fail,
 );
 if (!values.out) fail('--out DIR is required (the pilot model; its checkpoints go to DIR.run)');
@@ -39,8 +49,19 @@ await initBackend();
 const cpu = process.cpuUsage();
 const started = performance.now();
 const command = process.argv.slice(1).join(' ');
-const r = await pretrain({ preset, out: values.out, vqaEvaluator: evaluateVqaFolder, seed, resume: values.resume, command: `node --import tsx ${command}` });
+const r = await pretrain({
+  preset,
+  out: values.out,
+  vqaEvaluator: evaluateVqaFolder,
+  seed,
+  resume: values.resume,
+  command: `node --import tsx ${command}`,
+});
 const used = process.cpuUsage(cpu);
-console.log(`\n${values.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.steps} language steps, final loss ${r.finalLoss.toFixed(4)}`);
-console.log(`time: ${((performance.now() - started) / 60_000).toFixed(1)} min wall, ${((used.user + used.system) / 60e6).toFixed(1)} min CPU (all threads; ${(r.trainSeconds / 60).toFixed(1)} min of optimizer steps)\n`);
+console.log(
+  `\n${values.out}: ${(r.parameters / 1e6).toFixed(2)}M parameters, ${r.steps} language steps, final loss ${r.finalLoss.toFixed(4)}`,
+);
+console.log(
+  `time: ${((performance.now() - started) / 60_000).toFixed(1)} min wall, ${((used.user + used.system) / 60e6).toFixed(1)} min CPU (all threads; ${(r.trainSeconds / 60).toFixed(1)} min of optimizer steps)\n`,
+);
 console.log(vqaTable(r.vqa));

@@ -10,7 +10,10 @@ import { argmax } from '../../src/decode/sampling.ts';
 import { failWith, loadVisionModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('naming-probe');
-const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } }, fail);
+const { values } = parseArgsOrFail(
+  { options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '64' } } },
+  fail,
+);
 const scenes = wholeNumberOrFail(values.scenes, '--scenes', 1, Infinity, fail);
 
 await initBackend();
@@ -18,7 +21,15 @@ const { m, cfg } = loadVisionModelOrFail(values.model, fail);
 m.model.rng = null;
 // Every object cell of each scene is a target (64 ≥ the cells of a 8×8 grid); questions are not scored.
 const mix = { ...PRETRAIN_PRESETS.base!.mix!, textShare: 0 };
-const src = new CorpusSource({ tokenizer: m.tokenizer, template: m.template, cfg }, 99, scenes, 5_000_000, mix, undefined, cfg.mmTokensPerImage);
+const src = new CorpusSource(
+  { tokenizer: m.tokenizer, template: m.template, cfg },
+  99,
+  scenes,
+  5_000_000,
+  mix,
+  undefined,
+  cfg.mmTokensPerImage,
+);
 let right = 0;
 let total = 0;
 let nll = 0;
@@ -35,4 +46,6 @@ for (let i = 0; i < scenes; i += 8) {
   for (let r = 0; r < targets.length; r++) if (argmax(logits.data.subarray(r * V, (r + 1) * V)) === targets[r]) right++;
   total += targets.length;
 }
-console.log(`${values.model}: ${right} of ${total} object cells of ${scenes} scenes name their object (${((100 * right) / total).toFixed(1)}%), mean loss ${(nll / total).toFixed(3)} nats`);
+console.log(
+  `${values.model}: ${right} of ${total} object cells of ${scenes} scenes name their object (${((100 * right) / total).toFixed(1)}%), mean loss ${(nll / total).toFixed(3)} nats`,
+);

@@ -14,7 +14,10 @@ import { isVlmError } from '../../src/errors/index.ts';
 import { failWith, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('position-probe');
-const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '600' } } }, fail);
+const { values } = parseArgsOrFail(
+  { options: { model: { type: 'string', default: 'models/base' }, scenes: { type: 'string', default: '600' } } },
+  fail,
+);
 const scenes = wholeNumberOrFail(values.scenes, '--scenes', 20, Infinity, fail);
 await initBackend();
 let model: Gemma3Model;

@@ -13,7 +13,16 @@ import { initBackend } from '../../src/tensor/index.ts';
 import { failWith, loadModelOrFail, parseArgsOrFail, wholeNumberOrFail } from './script-util.ts';
 
 const fail: (message: string) => never = failWith('question-forms');
-const { values } = parseArgsOrFail({ options: { model: { type: 'string', default: 'models/base' }, n: { type: 'string', default: '60' }, 'max-objects': { type: 'string', default: '5' } } }, fail);
+const { values } = parseArgsOrFail(
+  {
+    options: {
+      model: { type: 'string', default: 'models/base' },
+      n: { type: 'string', default: '60' },
+      'max-objects': { type: 'string', default: '5' },
+    },
+  },
+  fail,
+);
 const n = wholeNumberOrFail(values.n, '--n', 1, Infinity, fail);
 const maxObjects = wholeNumberOrFail(values['max-objects'], '--max-objects', 1, 5, fail);
 
@@ -37,14 +46,22 @@ for (const [group, gens] of Object.entries(EN_SCENE)) {
     const counts = new Map<string, number>();
     for (let i = 0; i < items.length; i += 32) {
       const batch = items.slice(i, i + 32);
-      const out = generate(m.model, batch.map((it) => vqaPrompt(m, it)), { maxNewTokens: 24, eosIds: stop });
+      const out = generate(
+        m.model,
+        batch.map((it) => vqaPrompt(m, it)),
+        { maxNewTokens: 24, eosIds: stop },
+      );
       out.forEach((g, j) => {
         const said = normaliseAnswer(m.tokenizer.decode(g.tokens, { skipSpecial: true }));
         counts.set(said, (counts.get(said) ?? 0) + 1);
         if (said === normaliseAnswer(batch[j]!.answer)) right++;
       });
     }
-    const top = [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([a, c]) => `${a.length > 30 ? `${a.slice(0, 30)}…` : a} (${c})`).join(', ');
+    const top = [...counts]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 3)
+      .map(([a, c]) => `${a.length > 30 ? `${a.slice(0, 30)}…` : a} (${c})`)
+      .join(', ');
     console.log(`| ${group} ${k + 1} | ${items[0]!.question} | ${right}/${items.length} | ${top} |`);
   }
 }

@@ -22,21 +22,35 @@ export function failWith(script: string): (message: string) => never {
 export function parseArgsOrFail<T extends ParseArgsConfig>(config: T, fail: (message: string) => never): ReturnType<typeof parseArgs<T>> {
   const args = config.args ?? process.argv.slice(2);
   if (args.includes('--help') || args.includes('-h')) {
-    const flags = Object.entries(config.options ?? {}).map(([name, o]) => `  --${name}${o.type === 'string' ? ' VALUE' : ''}${o.default !== undefined ? ` (default: ${String(o.default)})` : ''}`);
+    const flags = Object.entries(config.options ?? {}).map(
+      ([name, o]) =>
+        `  --${name}${o.type === 'string' ? ' VALUE' : ''}${o.default !== undefined ? ` (default: ${String(o.default)})` : ''}`,
+    );
     console.log(`usage: node --import tsx ${relative(process.cwd(), process.argv[1] ?? '')} [flags]\nflags:\n${flags.join('\n')}`);
     process.exit(0);
   }
   try {
     return parseArgs(config);
   } catch (e) {
-    return fail(`${(e as Error).message.split('\n')[0]} (flags: ${Object.keys(config.options ?? {}).map((o) => `--${o}`).join(', ')})`);
+    return fail(
+      `${(e as Error).message.split('\n')[0]} (flags: ${Object.keys(config.options ?? {})
+        .map((o) => `--${o}`)
+        .join(', ')})`,
+    );
   }
 }
 
 /** The flag's value as a whole number in [min, max], or exit through `fail` naming the flag. */
-export function wholeNumberOrFail(value: string | undefined, flag: string, min: number, max: number, fail: (message: string) => never): number {
+export function wholeNumberOrFail(
+  value: string | undefined,
+  flag: string,
+  min: number,
+  max: number,
+  fail: (message: string) => never,
+): number {
   const n = Number(value);
-  if (!(Number.isInteger(n) && n >= min && n <= max)) fail(max === Infinity ? `${flag} must be a whole number >= ${min}` : `${flag} must be a whole number from ${min} to ${max}`);
+  if (!(Number.isInteger(n) && n >= min && n <= max))
+    fail(max === Infinity ? `${flag} must be a whole number >= ${min}` : `${flag} must be a whole number from ${min} to ${max}`);
   return n;
 }
 

@@ -54,7 +54,11 @@ for (const [name, eps] of sets) {
       tokens += tok.encode(text).length;
       chars += text.length;
     }
-    console.log(`| ${name} | ${style} | ${ws.length} | ${(elements / ws.length).toFixed(2)} | ${(tokens / ws.length).toFixed(1)} | ${(tokens / elements).toFixed(1)} | ${(chars / ws.length).toFixed(1)} |`);
+    console.log(
+      `| ${name} | ${style} | ${ws.length} | ${(elements / ws.length).toFixed(2)} | ${(tokens / ws.length).toFixed(1)} | ${(tokens / elements).toFixed(1)} | ${(chars / ws.length).toFixed(1)} |`,
+    );
   }
-  console.log(`| ${name} | tokens | ${ws.length} | ${(elements / ws.length).toFixed(2)} | ${((4 * elements) / ws.length).toFixed(1)} | 4.0 | – |`);
+  console.log(
+    `| ${name} | tokens | ${ws.length} | ${(elements / ws.length).toFixed(2)} | ${((4 * elements) / ws.length).toFixed(1)} | 4.0 | – |`,
+  );
 }

@@ -19,8 +19,16 @@ test('bin ranges are the 1st/99th percentiles, widened for a constant axis', () 
 });
 
 test('markers split from text; the least-used tokens are ordinary tokens the text does not use', () => {
-  assert.deepEqual(splitMarkers('x<a001><a255> y'), [{ text: 'x', marker: false }, { text: '<a001>', marker: true }, { text: '<a255>', marker: true }, { text: ' y', marker: false }]);
-  const trained = trainBpe(['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)], { vocabSize: 400 });
+  assert.deepEqual(splitMarkers('x<a001><a255> y'), [
+    { text: 'x', marker: false },
+    { text: '<a001>', marker: true },
+    { text: '<a255>', marker: true },
+    { text: ' y', marker: false },
+  ]);
+  const trained = trainBpe(
+    ['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)],
+    { vocabSize: 400 },
+  );
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 't' });
   const ids = leastUsedTokens(tokenizer, ['pick up the carrot'], 20);
   assert.equal(new Set(ids).size, 20);
@@ -37,13 +45,20 @@ test('action_tokens.json round-trips; malformed files are typed errors', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-action-tokens-'));
   try {
     assert.equal(loadActionTokens(dir), null);
-    const t = { ids: Array.from({ length: 256 }, (_, i) => 1000 - i), low: [-3, -2, -1] as [number, number, number], high: [3, 2, 1] as [number, number, number] };
+    const t = {
+      ids: Array.from({ length: 256 }, (_, i) => 1000 - i),
+      low: [-3, -2, -1] as [number, number, number],
+      high: [3, 2, 1] as [number, number, number],
+    };
     saveActionTokens(dir, t);
     assert.deepEqual(loadActionTokens(dir), t);
     assert.equal(markerMap(t).get('<a255>'), 745);
     const bad = (json: string, field: RegExp) => {
       writeFileSync(join(dir, ACTION_TOKENS_FILE), json);
-      assert.throws(() => loadActionTokens(dir), (e: unknown) => isVlmError(e) && e.code === 'E_ACTION_TOKENS' && field.test(e.message));
+      assert.throws(
+        () => loadActionTokens(dir),
+        (e: unknown) => isVlmError(e) && e.code === 'E_ACTION_TOKENS' && field.test(e.message),
+      );
     };
     bad('{', /not valid JSON/);
     bad(JSON.stringify({ ...t, ids: t.ids.slice(1) }), /ids/);

@@ -51,7 +51,11 @@ export function leastUsedTokens(tokenizer: Tokenizer, texts: Iterable<string>, n
     if (s === null || specials.has(id) || isByteToken(s)) continue;
     candidates.push(id);
   }
-  if (candidates.length < n) throw new UsageError(`the tokenizer has ${candidates.length} ordinary tokens, fewer than the ${n} action bins`, 'use a model with a larger vocabulary for the tokens action style');
+  if (candidates.length < n)
+    throw new UsageError(
+      `the tokenizer has ${candidates.length} ordinary tokens, fewer than the ${n} action bins`,
+      'use a model with a larger vocabulary for the tokens action style',
+    );
   candidates.sort((a, b) => counts[a]! - counts[b]! || b - a);
   return candidates.slice(0, n);
 }
@@ -112,19 +116,32 @@ export function loadActionTokens(dir: string): MarkerTokens | null {
   try {
     j = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
   } catch (cause) {
-    throw new FormatError('E_ACTION_TOKENS', `${file} is not valid JSON: ${(cause as Error).message}`, { file, fix: 'restore it from the training run' });
+    throw new FormatError('E_ACTION_TOKENS', `${file} is not valid JSON: ${(cause as Error).message}`, {
+      file,
+      fix: 'restore it from the training run',
+    });
   }
   const bad = (field: string, why: string): never => {
     throw new FormatError('E_ACTION_TOKENS', `${file}: ${field} ${why}`, { file, field, fix: 'restore it from the training run' });
   };
   const ids = j.ids;
   if (j.kind === 'digits') {
-    if (!Array.isArray(ids) || ids.length !== DIGIT_MARKERS.length || !ids.every((v) => Number.isInteger(v) && v >= 0) || new Set(ids).size !== DIGIT_MARKERS.length) bad('ids', `must list ${DIGIT_MARKERS.length} distinct token ids (one per digit)`);
+    if (
+      !Array.isArray(ids) ||
+      ids.length !== DIGIT_MARKERS.length ||
+      !ids.every((v) => Number.isInteger(v) && v >= 0) ||
+      new Set(ids).size !== DIGIT_MARKERS.length
+    )
+      bad('ids', `must list ${DIGIT_MARKERS.length} distinct token ids (one per digit)`);
     return { kind: 'digits', ids: ids as number[] };
   }
   if (j.kind !== undefined) bad('kind', 'must be "digits" or absent (256 action bins)');
-  if (!Array.isArray(ids) || ids.length !== BINS || !ids.every((v) => Number.isInteger(v) && v >= 0) || new Set(ids).size !== BINS) bad('ids', `must list ${BINS} distinct token ids`);
-  const triple = (v: unknown, f: string) => (Array.isArray(v) && v.length === 3 && v.every((x) => Number.isFinite(x)) ? (v as [number, number, number]) : bad(f, 'must be three finite numbers'));
+  if (!Array.isArray(ids) || ids.length !== BINS || !ids.every((v) => Number.isInteger(v) && v >= 0) || new Set(ids).size !== BINS)
+    bad('ids', `must list ${BINS} distinct token ids`);
+  const triple = (v: unknown, f: string) =>
+    Array.isArray(v) && v.length === 3 && v.every((x) => Number.isFinite(x))
+      ? (v as [number, number, number])
+      : bad(f, 'must be three finite numbers');
   const low = triple(j.low, 'low');
   const high = triple(j.high, 'high');
   for (let a = 0; a < 3; a++) if (!(high[a]! > low[a]!)) bad('high', `axis ${a}: high must exceed low`);

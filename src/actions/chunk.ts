@@ -29,16 +29,22 @@ export function chunkTrajectory(actions: readonly ArrayLike<number>[], options: 
   const out: ChunkElement[] = [];
   let cur: ChunkElement | null = null;
   actions.forEach((a, t) => {
-    if (a.length < 7) throw new ShapeError(`action ${t} has ${a.length} values, expected 7 [dx, dy, dz, droll, dpitch, dyaw, gripper]`, { field: `actions[${t}]` });
+    if (a.length < 7)
+      throw new ShapeError(`action ${t} has ${a.length} values, expected 7 [dx, dy, dz, droll, dpitch, dyaw, gripper]`, {
+        field: `actions[${t}]`,
+      });
     for (let i = 0; i < 7; i++) {
-      if (!Number.isFinite(a[i]!)) throw new ShapeError(`action ${t} value ${i} is ${a[i]}, expected a finite number`, { field: `actions[${t}][${i}]` });
+      if (!Number.isFinite(a[i]!))
+        throw new ShapeError(`action ${t} value ${i} is ${a[i]}, expected a finite number`, { field: `actions[${t}][${i}]` });
     }
     const step = [a[0]! * 100, a[1]! * 100, a[2]! * 100];
     const gripper: 0 | 1 = a[6]! >= 0.5 ? 1 : 0;
     if (cur !== null) {
       const c: ChunkElement = cur;
       const sums = [c.dx, c.dy, c.dz];
-      const flips = sums.some((s, i) => Math.abs(s) >= opt.signFlipCm && Math.abs(step[i]!) >= opt.signFlipCm && Math.sign(s) !== Math.sign(step[i]!));
+      const flips = sums.some(
+        (s, i) => Math.abs(s) >= opt.signFlipCm && Math.abs(step[i]!) >= opt.signFlipCm && Math.sign(s) !== Math.sign(step[i]!),
+      );
       if (c.gripper !== gripper || flips) {
         out.push(c);
         cur = null;

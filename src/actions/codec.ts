@@ -70,7 +70,8 @@ export const MAX_ELEMENTS = 32;
 /** Runs the grammar over `text` and turns the first fault into an ActionParseError. */
 export function checkSyntax(grammar: Grammar, text: string, style: string): ActionParseError | null {
   if (typeof text !== 'string') return new ActionParseError(0, `${style} action text must be a string`, style);
-  if (text.length > MAX_ACTION_TEXT) return new ActionParseError(MAX_ACTION_TEXT, `${style} action text is longer than ${MAX_ACTION_TEXT} characters`, style);
+  if (text.length > MAX_ACTION_TEXT)
+    return new ActionParseError(MAX_ACTION_TEXT, `${style} action text is longer than ${MAX_ACTION_TEXT} characters`, style);
   const at = grammar.firstError(text);
   if (at === -1) return null;
   const state = grammar.advance(grammar.start(), text.slice(0, at));

@@ -114,7 +114,12 @@ test('list: the grammar accepts exactly what an independent regex accepts, on ra
       for (const [pos, ch, op] of edits) {
         const i = pos % (s.length + 1);
         const c = alphabet[ch % alphabet.length]!;
-        s = op === 'ins' ? s.slice(0, i) + c + s.slice(i) : op === 'del' ? s.slice(0, i) + s.slice(i + 1) : s.slice(0, i) + c + s.slice(i + 1);
+        s =
+          op === 'ins'
+            ? s.slice(0, i) + c + s.slice(i)
+            : op === 'del'
+              ? s.slice(0, i) + s.slice(i + 1)
+              : s.slice(0, i) + c + s.slice(i + 1);
       }
       return s;
     });
@@ -135,7 +140,13 @@ test('phrase: malformed phrases are rejected; canonical phrasing parses', () => 
   const codec = getCodec('phrase');
   const good = codec.decode('move forward 4.2 cm, move down 1.5 cm, open gripper; close gripper');
   assert.ok(good.ok);
-  assert.deepEqual(good.value.map((e) => [e.dx, e.dy, e.dz, e.gripper]), [[4.2, 0, -1.5, 1], [0, 0, 0, 0]]);
+  assert.deepEqual(
+    good.value.map((e) => [e.dx, e.dy, e.dz, e.gripper]),
+    [
+      [4.2, 0, -1.5, 1],
+      [0, 0, 0, 0],
+    ],
+  );
   for (const bad of [
     '',
     'open gripper;',
@@ -160,7 +171,12 @@ const RANGES = { low: [-5, -5, -5] as [number, number, number], high: [5, 5, 5] 
 
 test('tokens: round trip within half a bin, four tokens per element, unknown tokens rejected', () => {
   const codec = makeTokensCodec({ ...RANGES, tokens: TOKENS });
-  const inRange = fc.record({ dx: fc.double({ min: -4.99, max: 4.99, noNaN: true }), dy: fc.double({ min: -4.99, max: 4.99, noNaN: true }), dz: fc.double({ min: -4.99, max: 4.99, noNaN: true }), gripper: fc.constantFrom(0 as const, 1 as const) });
+  const inRange = fc.record({
+    dx: fc.double({ min: -4.99, max: 4.99, noNaN: true }),
+    dy: fc.double({ min: -4.99, max: 4.99, noNaN: true }),
+    dz: fc.double({ min: -4.99, max: 4.99, noNaN: true }),
+    gripper: fc.constantFrom(0 as const, 1 as const),
+  });
   fc.assert(
     fc.property(fc.array(inRange, { minLength: 1, maxLength: 16 }), (raw) => {
       const elements: ActionElement[] = raw.map((e) => ({ ...e, droll: 0, dpitch: 0, dyaw: 0 }));
@@ -181,15 +197,27 @@ test('tokens: round trip within half a bin, four tokens per element, unknown tok
   assert.throws(() => makeTokensCodec({ ...RANGES, tokens: TOKENS.slice(1) }), /needs 256/);
   assert.throws(() => makeTokensCodec({ ...RANGES, tokens: [...TOKENS.slice(0, 255), '<unused1'] }), /prefix-free/);
   assert.throws(() => makeTokensCodec({ low: [0, 0, 0], high: [0, 1, 1], tokens: TOKENS }), /bin range/);
-  assert.throws(() => getCodec('tokens'), (e: unknown) => (e as { code?: string }).code === 'E_TOKENS_CODEC');
-  assert.throws(() => getCodec('morse'), (e: unknown) => (e as { code?: string }).code === 'E_ACTION_STYLE');
+  assert.throws(
+    () => getCodec('tokens'),
+    (e: unknown) => (e as { code?: string }).code === 'E_TOKENS_CODEC',
+  );
+  assert.throws(
+    () => getCodec('morse'),
+    (e: unknown) => (e as { code?: string }).code === 'E_ACTION_STYLE',
+  );
 });
 
 test('every codec carries the hint that names its format in the chunk prompt; an unknown style is a typed error', () => {
   const hints = listCodecs().map((s) => codecPromptHint(s));
-  assert.ok(hints.every((h) => /^as /.test(h)), hints.join(' | '));
+  assert.ok(
+    hints.every((h) => /^as /.test(h)),
+    hints.join(' | '),
+  );
   assert.equal(new Set(hints).size, hints.length);
-  assert.throws(() => codecPromptHint('morse'), (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_ACTION_STYLE');
+  assert.throws(
+    () => codecPromptHint('morse'),
+    (e: unknown) => e instanceof Error && (e as { code?: string }).code === 'E_ACTION_STYLE',
+  );
 });
 
 test('at: the list text with every digit as its marker; the grammar and the strict decoder agree with list', () => {
@@ -198,14 +226,20 @@ test('at: the list text with every digit as its marker; the grammar and the stri
   const elements = [{ dx: 4.2, dy: 0, dz: -1.5, droll: 0, dpitch: 0, dyaw: 0, gripper: 1 as const }];
   assert.equal(at.encode(elements), '[[<d4>.<d2>, <d0>.<d0>, -<d1>.<d5>, <d1>]]');
   fc.assert(
-    fc.property(fc.oneof(chunk.map((e) => list.encode(e)), fc.string()), (text) => {
-      const marked = text.replace(/\d/g, (d) => `<d${d}>`);
-      const a = at.decode(marked);
-      const l = list.decode(text);
-      assert.equal(a.ok, l.ok, text);
-      if (a.ok && l.ok) assert.deepEqual(a.value, l.value);
-      assert.equal(at.decode(text).ok, text.length > 0 && !/\d/.test(text) && l.ok, 'plain digits are not markers');
-    }),
+    fc.property(
+      fc.oneof(
+        chunk.map((e) => list.encode(e)),
+        fc.string(),
+      ),
+      (text) => {
+        const marked = text.replace(/\d/g, (d) => `<d${d}>`);
+        const a = at.decode(marked);
+        const l = list.decode(text);
+        assert.equal(a.ok, l.ok, text);
+        if (a.ok && l.ok) assert.deepEqual(a.value, l.value);
+        assert.equal(at.decode(text).ok, text.length > 0 && !/\d/.test(text) && l.ok, 'plain digits are not markers');
+      },
+    ),
     { numRuns: 300, seed: 12 },
   );
 });

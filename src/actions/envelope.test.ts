@@ -14,7 +14,10 @@ const code = (c: string) => (e: unknown) => isVlmError(e) && e.code === c;
 
 test('a chunk asking for 10 m is refused and latches the stop, not executed as 200 steps', () => {
   const env = new SafetyEnvelope();
-  assert.throws(() => env.expand([el(999.99)]), (e: unknown) => code('E_UNSAFE_ACTION')(e) && /999\.99? cm|1000\.0 cm|more than one element may/.test((e as Error).message));
+  assert.throws(
+    () => env.expand([el(999.99)]),
+    (e: unknown) => code('E_UNSAFE_ACTION')(e) && /999\.99? cm|1000\.0 cm|more than one element may/.test((e as Error).message),
+  );
   assert.ok(env.stopped);
   assert.throws(() => env.expand([el(1)]), code('E_STOPPED'));
   env.reset();
@@ -39,7 +42,12 @@ test('every step is checked: non-finite, wrong gripper and far-over-limit steps 
   const clamped = env.clipToWorkspace(at, Float32Array.of(0.06, 0, 0, 0, 0, 0, 1));
   assert.ok(Math.abs(clamped[0]! - 0.05) < 1e-7);
   assert.equal(env.clampedSteps, 1);
-  for (const bad of [Float32Array.of(0.2, 0, 0, 0, 0, 0, 1), Float32Array.of(0, 0, 0, 0, 0, Number.NaN, 1), Float32Array.of(0, 0, 0, 0, 0, 0, 0.5), Float32Array.of(0, 0, 0)]) {
+  for (const bad of [
+    Float32Array.of(0.2, 0, 0, 0, 0, 0, 1),
+    Float32Array.of(0, 0, 0, 0, 0, Number.NaN, 1),
+    Float32Array.of(0, 0, 0, 0, 0, 0, 0.5),
+    Float32Array.of(0, 0, 0),
+  ]) {
     const fresh = new SafetyEnvelope();
     assert.throws(() => fresh.clipToWorkspace(at, bad), code('E_UNSAFE_ACTION'), String([...bad]));
     assert.ok(fresh.stopped);
@@ -49,28 +57,44 @@ test('every step is checked: non-finite, wrong gripper and far-over-limit steps 
 test('property: whatever finite chunk comes in, every emitted step is within the limits and the box', () => {
   const { min, max } = BRIDGE_LIMITS.workspace;
   const coord = fc.double({ min: -30, max: 30, noNaN: true });
-  const element = fc.record({ dx: coord, dy: coord, dz: coord, droll: fc.double({ min: -40, max: 40, noNaN: true }), dpitch: fc.constant(0), dyaw: fc.constant(0), gripper: fc.constantFrom(0 as const, 1 as const) });
+  const element = fc.record({
+    dx: coord,
+    dy: coord,
+    dz: coord,
+    droll: fc.double({ min: -40, max: 40, noNaN: true }),
+    dpitch: fc.constant(0),
+    dyaw: fc.constant(0),
+    gripper: fc.constantFrom(0 as const, 1 as const),
+  });
   fc.assert(
-    fc.property(fc.array(element, { maxLength: 8 }), fc.tuple(fc.double({ min: min[0], max: max[0], noNaN: true }), fc.double({ min: min[1], max: max[1], noNaN: true }), fc.double({ min: min[2], max: max[2], noNaN: true })), (elements, start) => {
-      const env = new SafetyEnvelope();
-      let steps: Float32Array[];
-      try {
-        steps = env.expandWithin(elements, start);
-      } catch (e) {
-        assert.ok(code('E_UNSAFE_ACTION')(e), String(e));
-        assert.ok(env.stopped);
-        return;
-      }
-      const at = [...start];
-      for (const s of steps) {
-        for (let i = 0; i < 3; i++) {
-          assert.ok(Math.abs(s[i]!) <= BRIDGE_LIMITS.maxStepCm / 100 + 1e-6);
-          at[i]! += s[i]!;
-          assert.ok(at[i]! >= min[i]! - 1e-6 && at[i]! <= max[i]! + 1e-6, `axis ${i} at ${at[i]}`);
+    fc.property(
+      fc.array(element, { maxLength: 8 }),
+      fc.tuple(
+        fc.double({ min: min[0], max: max[0], noNaN: true }),
+        fc.double({ min: min[1], max: max[1], noNaN: true }),
+        fc.double({ min: min[2], max: max[2], noNaN: true }),
+      ),
+      (elements, start) => {
+        const env = new SafetyEnvelope();
+        let steps: Float32Array[];
+        try {
+          steps = env.expandWithin(elements, start);
+        } catch (e) {
+          assert.ok(code('E_UNSAFE_ACTION')(e), String(e));
+          assert.ok(env.stopped);
+          return;
         }
-        for (let i = 3; i < 6; i++) assert.ok(Math.abs(s[i]!) <= BRIDGE_LIMITS.maxStepRad + 1e-6);
-      }
-    }),
+        const at = [...start];
+        for (const s of steps) {
+          for (let i = 0; i < 3; i++) {
+            assert.ok(Math.abs(s[i]!) <= BRIDGE_LIMITS.maxStepCm / 100 + 1e-6);
+            at[i]! += s[i]!;
+            assert.ok(at[i]! >= min[i]! - 1e-6 && at[i]! <= max[i]! + 1e-6, `axis ${i} at ${at[i]}`);
+          }
+          for (let i = 3; i < 6; i++) assert.ok(Math.abs(s[i]!) <= BRIDGE_LIMITS.maxStepRad + 1e-6);
+        }
+      },
+    ),
     { seed: 24, numRuns: 500 },
   );
 });

@@ -49,7 +49,9 @@ export class UnsafeActionError extends VlmError {
 
 export class StoppedError extends VlmError {
   constructor(reason: string) {
-    super('E_STOPPED', `the software stop is latched (${reason}); no command is sent`, { fix: 'inspect the robot, then call reset() on the envelope' });
+    super('E_STOPPED', `the software stop is latched (${reason}); no command is sent`, {
+      fix: 'inspect the robot, then call reset() on the envelope',
+    });
   }
 }
 
@@ -95,10 +97,12 @@ export class SafetyEnvelope {
           throw new UnsafeActionError(`element ${i} has ${key} = ${e[key]}`, `elements[${i}].${key}`);
         }
       }
-      if (e.gripper !== 0 && e.gripper !== 1) throw new UnsafeActionError(`element ${i} has gripper ${e.gripper}, expected 0 or 1`, `elements[${i}].gripper`);
+      if (e.gripper !== 0 && e.gripper !== 1)
+        throw new UnsafeActionError(`element ${i} has gripper ${e.gripper}, expected 0 or 1`, `elements[${i}].gripper`);
       const cm = Math.hypot(e.dx, e.dy, e.dz);
       const limit = this.limits.maxElementCm ?? DEFAULT_MAX_ELEMENT_CM;
-      if (cm > limit) this.#refuse(`element ${i} asks to move ${cm.toFixed(1)} cm, more than one element may (${limit} cm)`, `elements[${i}]`);
+      if (cm > limit)
+        this.#refuse(`element ${i} asks to move ${cm.toFixed(1)} cm, more than one element may (${limit} cm)`, `elements[${i}]`);
     });
     const out: Float32Array[] = [];
     const { maxStepCm, maxStepRad } = this.limits;
@@ -106,11 +110,22 @@ export class SafetyEnvelope {
       const n = Math.max(
         1,
         Math.ceil(Math.max(Math.abs(e.dx), Math.abs(e.dy), Math.abs(e.dz)) / maxStepCm - 1e-9),
-        Math.ceil(Math.max(Math.abs(e.droll), Math.abs(e.dpitch), Math.abs(e.dyaw)) * DEG / maxStepRad - 1e-9),
+        Math.ceil((Math.max(Math.abs(e.droll), Math.abs(e.dpitch), Math.abs(e.dyaw)) * DEG) / maxStepRad - 1e-9),
       );
-      if (out.length + n > this.limits.maxSteps) throw new UnsafeActionError(`the chunk expands to more than ${this.limits.maxSteps} steps`, 'elements');
+      if (out.length + n > this.limits.maxSteps)
+        throw new UnsafeActionError(`the chunk expands to more than ${this.limits.maxSteps} steps`, 'elements');
       for (let k = 0; k < n; k++) {
-        out.push(Float32Array.of(e.dx / 100 / n, e.dy / 100 / n, e.dz / 100 / n, (e.droll * DEG) / n, (e.dpitch * DEG) / n, (e.dyaw * DEG) / n, e.gripper));
+        out.push(
+          Float32Array.of(
+            e.dx / 100 / n,
+            e.dy / 100 / n,
+            e.dz / 100 / n,
+            (e.droll * DEG) / n,
+            (e.dpitch * DEG) / n,
+            (e.dyaw * DEG) / n,
+            e.gripper,
+          ),
+        );
       }
     }
     return out;
@@ -142,7 +157,8 @@ export class SafetyEnvelope {
     for (let i = 0; i < 6; i++) {
       const limit = i < 3 ? this.limits.maxStepCm / 100 : this.limits.maxStepRad;
       const v = out[i]!;
-      if (Math.abs(v) > limit * STEP_CLAMP_FACTOR) this.#refuse(`step axis ${i} is ${v}, more than ${STEP_CLAMP_FACTOR}× the per-step limit ${limit}`, `step[${i}]`);
+      if (Math.abs(v) > limit * STEP_CLAMP_FACTOR)
+        this.#refuse(`step axis ${i} is ${v}, more than ${STEP_CLAMP_FACTOR}× the per-step limit ${limit}`, `step[${i}]`);
       // Float32 steps from expand() may sit a rounding error above the limit; those are not clamps.
       if (Math.abs(v) > limit * (1 + 1e-6)) {
         out[i] = Math.sign(v) * limit;

@@ -15,9 +15,25 @@ export { ActionParseError, fixed1 } from './types.ts';
 export type { ActionElement, ChunkElement, ParseResult } from './types.ts';
 export { motionPlan, describeDisplacement, planDirections, toGripperFrame, DEFAULT_MOTION } from './motion.ts';
 export type { MotionThresholds, PlanPhase, Sign } from './motion.ts';
-export { SafetyEnvelope, UnsafeActionError, StoppedError, BRIDGE_LIMITS, DEFAULT_MAX_ELEMENT_CM, elementLimitFromData } from './envelope.ts';
+export {
+  SafetyEnvelope,
+  UnsafeActionError,
+  StoppedError,
+  BRIDGE_LIMITS,
+  DEFAULT_MAX_ELEMENT_CM,
+  elementLimitFromData,
+} from './envelope.ts';
 export type { EnvelopeLimits } from './envelope.ts';
 export { makeTokensCodec, BINS, ACTION_MARKERS, tokenBinRanges } from './codecs/tokens.ts';
-export { leastUsedTokens, markerMap, actionIdsToText, splitMarkers, stripMarkers, saveActionTokens, loadActionTokens, ACTION_TOKENS_FILE } from './action-tokens.ts';
+export {
+  leastUsedTokens,
+  markerMap,
+  actionIdsToText,
+  splitMarkers,
+  stripMarkers,
+  saveActionTokens,
+  loadActionTokens,
+  ACTION_TOKENS_FILE,
+} from './action-tokens.ts';
 export type { ActionTokens } from './action-tokens.ts';
 export { DIGIT_MARKERS } from './codecs/at.ts';

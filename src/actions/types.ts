@@ -29,7 +29,10 @@ export class ActionParseError extends VlmError {
     message: string,
     readonly style: string,
   ) {
-    super('E_ACTION_PARSE', message, { field: `${style}@${position}`, fix: 'regenerate the action chunk (constrained decoding prevents this)' });
+    super('E_ACTION_PARSE', message, {
+      field: `${style}@${position}`,
+      fix: 'regenerate the action chunk (constrained decoding prevents this)',
+    });
   }
 }
 

@@ -7,7 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseInstruction, segmentTrajectory, rulesAnnotator, validateAnnotation, runAnnotationJob, readAnnotations, ANNOTATIONS_FILE } from './index.ts';
+import {
+  parseInstruction,
+  segmentTrajectory,
+  rulesAnnotator,
+  validateAnnotation,
+  runAnnotationJob,
+  readAnnotations,
+  ANNOTATIONS_FILE,
+} from './index.ts';
 import { openRlds, RldsWriter } from '../data/rlds/index.ts';
 import { BRIDGE_SEMANTICS } from '../data/episode.ts';
 import type { Episode } from '../data/episode.ts';
@@ -32,7 +40,12 @@ test('the instruction grammar covers the sim families and Bridge phrasing', () =
     ['open the drawer', ['grasp the drawer', 'open the drawer']],
     ['', ['do the task']],
   ];
-  for (const [instruction, expected] of cases) assert.deepEqual(parseInstruction(instruction).subtasks.map((s) => s.text), expected, instruction);
+  for (const [instruction, expected] of cases)
+    assert.deepEqual(
+      parseInstruction(instruction).subtasks.map((s) => s.text),
+      expected,
+      instruction,
+    );
 });
 
 function step(dx: number, dz: number, gripper: number): number[] {
@@ -40,7 +53,16 @@ function step(dx: number, dz: number, gripper: number): number[] {
 }
 
 test('segmentation: pick ends after grasp and lift, put ends at release, the rest joins the last subtask', () => {
-  const actions = [step(2, -2, 1), step(2, -2, 1), step(0, -1, 0), step(0, 1.5, 0), step(0, 1.5, 0), step(3, 0, 0), step(0, -1, 1), step(0, 2, 1)];
+  const actions = [
+    step(2, -2, 1),
+    step(2, -2, 1),
+    step(0, -1, 0),
+    step(0, 1.5, 0),
+    step(0, 1.5, 0),
+    step(3, 0, 0),
+    step(0, -1, 1),
+    step(0, 2, 1),
+  ];
   const subtasks = parseInstruction('put the carrot in the pot').subtasks;
   assert.deepEqual(segmentTrajectory(actions, subtasks), [
     { start: 0, end: 5, subtask: 0 },
@@ -50,25 +72,47 @@ test('segmentation: pick ends after grasp and lift, put ends at release, the res
   assert.deepEqual(segmentTrajectory(actions.slice(0, 2), subtasks), [{ start: 0, end: 2, subtask: 0 }]);
 });
 
-test('the rules annotator writes valid annotations for all 25 real Bridge episodes', { skip: !existsSync(BRIDGE) && `the Bridge debug shard is not at ${BRIDGE}` }, async () => {
-  let n = 0;
-  for await (const ep of openRlds(BRIDGE).episodes()) {
-    const record = await rulesAnnotator.annotate(ep, n);
-    const back = validateAnnotation(JSON.parse(JSON.stringify(record)), `episode ${n}`);
-    assert.equal(back.status, 'ok');
-    assert.ok(back.subtasks.length >= 1);
-    n++;
-  }
-  assert.equal(n, 25);
-});
+test(
+  'the rules annotator writes valid annotations for all 25 real Bridge episodes',
+  { skip: !existsSync(BRIDGE) && `the Bridge debug shard is not at ${BRIDGE}` },
+  async () => {
+    let n = 0;
+    for await (const ep of openRlds(BRIDGE).episodes()) {
+      const record = await rulesAnnotator.annotate(ep, n);
+      const back = validateAnnotation(JSON.parse(JSON.stringify(record)), `episode ${n}`);
+      assert.equal(back.status, 'ok');
+      assert.ok(back.subtasks.length >= 1);
+      n++;
+    }
+    assert.equal(n, 25);
+  },
+);
 
 function pickPlaceEpisode(id: number): Episode {
   const rgb = new Uint8Array(8 * 8 * 3).fill(id);
   const image = encodePng({ width: 8, height: 8, rgb });
-  const actions = [step(2, -2, 1), step(2, -2, 1), step(0, -1, 0), step(0, 1.5, 0), step(0, 1.5, 0), step(3, 0, 0), step(0, -1, 1), step(0, 2, 1)];
+  const actions = [
+    step(2, -2, 1),
+    step(2, -2, 1),
+    step(0, -1, 0),
+    step(0, 1.5, 0),
+    step(0, 1.5, 0),
+    step(3, 0, 0),
+    step(0, -1, 1),
+    step(0, 2, 1),
+  ];
   return {
     instruction: 'put the carrot in the pot',
-    steps: actions.map((a, t) => ({ images: { image_0: image }, state: new Float32Array(7), action: Float32Array.from(a), isFirst: t === 0, isLast: t === actions.length - 1, isTerminal: false, reward: 0, discount: 1 })),
+    steps: actions.map((a, t) => ({
+      images: { image_0: image },
+      state: new Float32Array(7),
+      action: Float32Array.from(a),
+      isFirst: t === 0,
+      isLast: t === actions.length - 1,
+      isTerminal: false,
+      reward: 0,
+      discount: 1,
+    })),
     metadata: { source: 'test', episodeId: `ep-${id}`, semantics: BRIDGE_SEMANTICS },
   };
 }
@@ -93,7 +137,10 @@ test('the job resumes: a rerun skips finished episodes; SIGKILL after a record l
   const child = fileURLToPath(new URL('./testing/job-child.ts', import.meta.url));
   const out2 = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-kill-'));
   for (const at of [3, 2, 4]) {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', child, data, out2], { env: { ...process.env, VLM2VLA_CRASH_AT: `annotate:after-append@${at}` }, encoding: 'utf8' });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', child, data, out2], {
+      env: { ...process.env, VLM2VLA_CRASH_AT: `annotate:after-append@${at}` },
+      encoding: 'utf8',
+    });
     assert.equal(run.signal, 'SIGKILL', run.stderr);
   }
   // A torn last line, as a crash in the middle of a write leaves it.
@@ -109,9 +156,15 @@ test('damaged annotation files are typed errors naming the file and line', () =>
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-bad-'));
   const path = join(dir, ANNOTATIONS_FILE);
   writeFileSync(path, '{"schema": "other"}\n');
-  assert.throws(() => readAnnotations(path), (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /annotations\.jsonl:1: schema/.test(e.message));
+  assert.throws(
+    () => readAnnotations(path),
+    (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /annotations\.jsonl:1: schema/.test(e.message),
+  );
   writeFileSync(path, 'not json\n');
-  assert.throws(() => readAnnotations(path), (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /:1 is not JSON/.test(e.message));
+  assert.throws(
+    () => readAnnotations(path),
+    (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /:1 is not JSON/.test(e.message),
+  );
 });
 
 test('validation rejects records whose segments or chunks do not tile the episode', async () => {
@@ -120,7 +173,11 @@ test('validation rejects records whose segments or chunks do not tile the episod
   const bad = (mutate: (r: any) => void, field: string) => {
     const r = JSON.parse(JSON.stringify(record));
     mutate(r);
-    assert.throws(() => validateAnnotation(r, 'r'), (e: unknown) => isVlmError(e) && e.field === field, field);
+    assert.throws(
+      () => validateAnnotation(r, 'r'),
+      (e: unknown) => isVlmError(e) && e.field === field,
+      field,
+    );
   };
   bad((r) => (r.segments[1].start = 6), 'segments[1].start');
   bad((r) => (r.segments[1].end = 9), 'segments[1].end');
@@ -132,11 +189,17 @@ test('validation rejects records whose segments or chunks do not tile the episod
   bad((r) => (r.status = 'failed'), 'reason');
 });
 
-test('another dataset\'s annotations are refused, not appended to; failed episodes are retried with retryFailed', async () => {
+test("another dataset's annotations are refused, not appended to; failed episodes are retried with retryFailed", async () => {
   const data = await writeDataset(4);
   const out = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-retry-'));
   const file = join(out, ANNOTATIONS_FILE);
-  const flaky = { identity: rulesAnnotator.identity, annotate: (ep: Episode, i: number) => (ep.metadata.episodeId === 'ep-1' || ep.metadata.episodeId === 'ep-3' ? Promise.reject(new Error('API timeout')) : rulesAnnotator.annotate(ep, i)) };
+  const flaky = {
+    identity: rulesAnnotator.identity,
+    annotate: (ep: Episode, i: number) =>
+      ep.metadata.episodeId === 'ep-1' || ep.metadata.episodeId === 'ep-3'
+        ? Promise.reject(new Error('API timeout'))
+        : rulesAnnotator.annotate(ep, i),
+  };
   const first = await runAnnotationJob(openRlds(data).episodes(), flaky, { outDir: out });
   assert.deepEqual([first.ok, first.failed], [2, 2]);
   const again = await runAnnotationJob(openRlds(data).episodes(), rulesAnnotator, { outDir: out });
@@ -144,13 +207,25 @@ test('another dataset\'s annotations are refused, not appended to; failed episod
   const retried = await runAnnotationJob(openRlds(data).episodes(), rulesAnnotator, { outDir: out, retryFailed: true });
   assert.deepEqual([retried.skipped, retried.written, retried.ok], [2, 2, 2]);
   const records = readAnnotations(file);
-  assert.deepEqual(records.map((r) => [r.episode.episodeId, r.status]), [['ep-0', 'ok'], ['ep-1', 'ok'], ['ep-2', 'ok'], ['ep-3', 'ok']]);
+  assert.deepEqual(
+    records.map((r) => [r.episode.episodeId, r.status]),
+    [
+      ['ep-0', 'ok'],
+      ['ep-1', 'ok'],
+      ['ep-2', 'ok'],
+      ['ep-3', 'ok'],
+    ],
+  );
 
   const other = mkdtempSync(join(tmpdir(), 'vlm2vla-ann-other-'));
   const w = await RldsWriter.create(other, { datasetName: 'ann_other' });
   for (let i = 100; i < 103; i++) await w.add(pickPlaceEpisode(i));
   await w.close();
   const before = readFileSync(file, 'utf8');
-  await assert.rejects(runAnnotationJob(openRlds(other).episodes(), rulesAnnotator, { outDir: out }), (e: unknown) => isVlmError(e) && e.code === 'E_ANNOTATION' && /another dataset: its episode 0 is ep-0, the input's is ep-100/.test(e.message));
+  await assert.rejects(
+    runAnnotationJob(openRlds(other).episodes(), rulesAnnotator, { outDir: out }),
+    (e: unknown) =>
+      isVlmError(e) && e.code === 'E_ANNOTATION' && /another dataset: its episode 0 is ep-0, the input's is ep-100/.test(e.message),
+  );
   assert.equal(readFileSync(file, 'utf8'), before);
 });

@@ -19,8 +19,15 @@ test('audit: perfect annotations score fully; shifted boundaries, wrong texts an
   bad.subtasks[0] = 'wave at the camera';
   bad.segments[0].end -= 5;
   bad.segments[1].start -= 5;
-  for (const s of bad.segments) s.plan = s.plan.replace(/\b(left|right|up|down|forward|backward)\b/g, (w: string) => ({ left: 'right', right: 'left', up: 'down', down: 'up', forward: 'backward', backward: 'forward' })[w]!);
-  const rb = auditAnnotations([{ episode, annotation: bad }, { episode, annotation: null }]);
+  for (const s of bad.segments)
+    s.plan = s.plan.replace(
+      /\b(left|right|up|down|forward|backward)\b/g,
+      (w: string) => ({ left: 'right', right: 'left', up: 'down', down: 'up', forward: 'backward', backward: 'forward' })[w]!,
+    );
+  const rb = auditAnnotations([
+    { episode, annotation: bad },
+    { episode, annotation: null },
+  ]);
   assert.equal(rb.episodes, 2);
   assert.equal(rb.groundTruth!.textsCorrect, 0);
   assert.equal(rb.groundTruth!.within2, 0);

@@ -15,10 +15,16 @@ export interface AuditReport {
   chunks: { segments: number; meanErrorCm: number; maxErrorCm: number };
 }
 
-
 export function auditAnnotations(pairs: Iterable<{ episode: Episode; annotation: AnnotationRecord | null }>, minAxisCm = 1): AuditReport {
   const codec = getCodec('list');
-  const r: AuditReport = { episodes: 0, annotated: 0, failed: 0, groundTruth: null, plans: { segments: 0, unparseable: 0, axes: 0, agree: 0 }, chunks: { segments: 0, meanErrorCm: 0, maxErrorCm: 0 } };
+  const r: AuditReport = {
+    episodes: 0,
+    annotated: 0,
+    failed: 0,
+    groundTruth: null,
+    plans: { segments: 0, unparseable: 0, axes: 0, agree: 0 },
+    chunks: { segments: 0, meanErrorCm: 0, maxErrorCm: 0 },
+  };
   let gtEpisodes = 0;
   let gtTexts = 0;
   let gtSegments = 0;
@@ -57,7 +63,11 @@ export function auditAnnotations(pairs: Iterable<{ episode: Episode; annotation:
       const phases = planDirections(seg.plan);
       if (!phases) r.plans.unparseable++;
       else {
-        for (const [axis, v] of [['x', real.dx], ['y', real.dy], ['z', real.dz]] as const) {
+        for (const [axis, v] of [
+          ['x', real.dx],
+          ['y', real.dy],
+          ['z', real.dz],
+        ] as const) {
           if (Math.abs(v) < minAxisCm) continue;
           r.plans.axes++;
           // The plan states the net direction of this axis in at least one of its phases.
@@ -81,7 +91,14 @@ export function auditAnnotations(pairs: Iterable<{ episode: Episode; annotation:
       }
     }
   }
-  if (gtEpisodes > 0) r.groundTruth = { episodes: gtEpisodes, textsCorrect: gtTexts, segments: gtSegments, boundaryErrorMean: gtErr / gtSegments, within2: gtWithin };
+  if (gtEpisodes > 0)
+    r.groundTruth = {
+      episodes: gtEpisodes,
+      textsCorrect: gtTexts,
+      segments: gtSegments,
+      boundaryErrorMean: gtErr / gtSegments,
+      within2: gtWithin,
+    };
   r.chunks.meanErrorCm = r.chunks.segments > 0 ? chunkErr / r.chunks.segments : 0;
   return r;
 }

@@ -19,7 +19,19 @@ export interface ParsedInstruction {
 }
 
 const DETERMINERS = /^(the|a|an|this|that|these|those|my|your|its|it|some|one|each|every)\b/;
-const PREP: Record<string, string> = { in: 'in', into: 'in', inside: 'in', 'inside of': 'in', on: 'on', onto: 'on', 'on top of': 'on', to: 'to', 'next to': 'next to', beside: 'next to', near: 'next to' };
+const PREP: Record<string, string> = {
+  in: 'in',
+  into: 'in',
+  inside: 'in',
+  'inside of': 'in',
+  on: 'on',
+  onto: 'on',
+  'on top of': 'on',
+  to: 'to',
+  'next to': 'next to',
+  beside: 'next to',
+  near: 'next to',
+};
 const PREPS = 'into|inside of|inside|in|onto|on top of|on|to|next to|beside|near';
 const PUT_VERBS = 'put|place|move|set|drop|transfer|bring|stack|throw';
 const PICK_VERBS = 'pick up|pick|grab|grasp|take|lift';
@@ -52,17 +64,26 @@ function put(object: string, prep: string, target: string): PlannedSubtask[] {
  *  'manipulate' subtask (preceded by a grasp when the object can be found). */
 export function parseInstruction(instruction: string): ParsedInstruction {
   const s = normalizeInstruction(instruction);
-  const result = (object: string | null, target: string | null, subtasks: PlannedSubtask[]): ParsedInstruction => ({ normalized: s, object, target, subtasks });
+  const result = (object: string | null, target: string | null, subtasks: PlannedSubtask[]): ParsedInstruction => ({
+    normalized: s,
+    object,
+    target,
+    subtasks,
+  });
   let m: RegExpExecArray | null;
 
   // pick, place and lift: "pick up X, put it in Y and lift it" / "pick up X and place it on Y, then lift it"
-  m = new RegExp(`^(?:${PICK_VERBS}) (?:up )?(.+?)(?: up)?(?:,| and|, and)(?: then)? (?:${PUT_VERBS}) (?:it|the .+?|.+?) (${PREPS}) (.+?)(?:,| and|, and)(?: then)? (?:lift|raise) (?:it|the .+?)(?: up)?$`).exec(s);
+  m = new RegExp(
+    `^(?:${PICK_VERBS}) (?:up )?(.+?)(?: up)?(?:,| and|, and)(?: then)? (?:${PUT_VERBS}) (?:it|the .+?|.+?) (${PREPS}) (.+?)(?:,| and|, and)(?: then)? (?:lift|raise) (?:it|the .+?)(?: up)?$`,
+  ).exec(s);
   if (m) {
     const [, object, prep, target] = m as unknown as [string, string, string, string];
     return result(object, target, [...put(object, prep, target), { kind: 'lift', text: `lift ${withArticle(object)}` }]);
   }
   // pick and place: "pick up X and put it in Y"
-  m = new RegExp(`^(?:${PICK_VERBS}) (?:up )?(.+?)(?: up)?(?:,| and|, and)(?: then)? (?:${PUT_VERBS}) (?:it|the .+?|.+?) (${PREPS}) (.+)$`).exec(s);
+  m = new RegExp(
+    `^(?:${PICK_VERBS}) (?:up )?(.+?)(?: up)?(?:,| and|, and)(?: then)? (?:${PUT_VERBS}) (?:it|the .+?|.+?) (${PREPS}) (.+)$`,
+  ).exec(s);
   if (m) {
     const [, object, prep, target] = m as unknown as [string, string, string, string];
     return result(object, target, put(object, prep, target));
@@ -82,7 +103,10 @@ export function parseInstruction(instruction: string): ParsedInstruction {
     return result(object, null, subtasks);
   }
   // Anything else: "<verb> <object> <rest>" → grasp the object, then do the whole thing.
-  m = /^([a-z]+) (.+?)(?= (?:upright|vertical|horizontal|which|that|from|in|into|on|onto|to|so|and|with|over|off|up|down|left|right|forward|back|open|closed)\b|$)(.*)$/.exec(s);
+  m =
+    /^([a-z]+) (.+?)(?= (?:upright|vertical|horizontal|which|that|from|in|into|on|onto|to|so|and|with|over|off|up|down|left|right|forward|back|open|closed)\b|$)(.*)$/.exec(
+      s,
+    );
   if (m) {
     const [, verb, object, rest] = m as unknown as [string, string, string, string];
     const phrase = `${verb} ${withArticle(object)}${rest}`;

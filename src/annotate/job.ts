@@ -38,7 +38,11 @@ export interface JobSummary {
 export function readAnnotations(path: string): AnnotationRecord[] {
   trimTornTail(path);
   const records = readJsonl(path, (line, text) => {
-    throw new FormatError('E_ANNOTATION', `${path}:${line} is not JSON: ${text.slice(0, 80)}`, { file: path, field: `line ${line}`, fix: 'delete that line and rerun' });
+    throw new FormatError('E_ANNOTATION', `${path}:${line} is not JSON: ${text.slice(0, 80)}`, {
+      file: path,
+      field: `line ${line}`,
+      fix: 'delete that line and rerun',
+    });
   }).map((r, i) => validateAnnotation(r, `${path}:${i + 1}`));
   const latest = new Map<string, AnnotationRecord>();
   for (const r of records) latest.set(r.key, r);
@@ -57,7 +61,15 @@ export async function runAnnotationJob(episodes: AsyncIterable<Episode>, annotat
   // before anything is appended to them.
   const priorIdAt = new Map(existing.map((r) => [r.episode.index, r.episode.episodeId]));
   const journal = new Journal(path);
-  const summary: JobSummary = { annotator: `${annotator.identity.name}@${annotator.identity.version}`, written: 0, skipped: 0, ok: 0, failed: 0, failures: [], seconds: 0 };
+  const summary: JobSummary = {
+    annotator: `${annotator.identity.name}@${annotator.identity.version}`,
+    written: 0,
+    skipped: 0,
+    ok: 0,
+    failed: 0,
+    failures: [],
+    seconds: 0,
+  };
   const limit = Math.max(1, opts.concurrency ?? 1);
   const inFlight = new Set<Promise<void>>();
   let index = -1;
@@ -68,7 +80,11 @@ export async function runAnnotationJob(episodes: AsyncIterable<Episode>, annotat
       if (opts.maxEpisodes !== undefined && started >= opts.maxEpisodes) break;
       const prior = priorIdAt.get(index);
       if (prior !== undefined && prior !== ep.metadata.episodeId) {
-        throw new FormatError('E_ANNOTATION', `${path} holds annotations of another dataset: its episode ${index} is ${prior}, the input's is ${ep.metadata.episodeId}`, { file: path, field: `episode ${index}`, fix: 'annotate into an empty folder (or the folder of this dataset\'s earlier run)' });
+        throw new FormatError(
+          'E_ANNOTATION',
+          `${path} holds annotations of another dataset: its episode ${index} is ${prior}, the input's is ${ep.metadata.episodeId}`,
+          { file: path, field: `episode ${index}`, fix: "annotate into an empty folder (or the folder of this dataset's earlier run)" },
+        );
       }
       const key = annotationKey(ep.metadata.episodeId, annotator.identity);
       if (done.has(key)) {

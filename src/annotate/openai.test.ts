@@ -38,8 +38,14 @@ test('Retry-After in seconds and as an HTTP date; replies are validated against 
   assert.equal(retryAfterMs(new Date(10_000).toUTCString(), 9_000), 1000);
   assert.equal(retryAfterMs('soon'), null);
   assert.equal(retryAfterMs(null), null);
-  assert.equal(typeof parseReply('{"subtasks": ["a"], "segments": [{"start": 0, "end": 5, "subtask": 0, "plan": "move up"}]}', 5), 'object');
-  assert.match(parseReply('{"subtasks": ["a"], "segments": [{"start": 0, "end": 4, "subtask": 0, "plan": "up"}]}', 5) as string, /cover 4 of 5/);
+  assert.equal(
+    typeof parseReply('{"subtasks": ["a"], "segments": [{"start": 0, "end": 5, "subtask": 0, "plan": "move up"}]}', 5),
+    'object',
+  );
+  assert.match(
+    parseReply('{"subtasks": ["a"], "segments": [{"start": 0, "end": 4, "subtask": 0, "plan": "up"}]}', 5) as string,
+    /cover 4 of 5/,
+  );
   assert.match(parseReply('```json\n{"subtasks": []}```', 5) as string, /subtasks/);
   assert.equal(parseReply('nope', 5), 'not JSON');
 });
@@ -48,14 +54,30 @@ test('every episode ends annotated or failed with a reason; the key is never wri
   const server = await startFakeServer(3);
   const data = await dataset(12);
   const out = mkdtempSync(join(tmpdir(), 'vlm2vla-oa-out-'));
-  const make = () => openAiAnnotator({ ...CLIENT_DEFAULTS, baseUrl: server.url, apiKey: KEY, model: 'fake-vlm', timeoutMs: 300, backoffMs: 5, maxRetries: 8, concurrency: 3, frames: 3, camera: 'image_0', cacheDir: join(out, 'cache') });
+  const make = () =>
+    openAiAnnotator({
+      ...CLIENT_DEFAULTS,
+      baseUrl: server.url,
+      apiKey: KEY,
+      model: 'fake-vlm',
+      timeoutMs: 300,
+      backoffMs: 5,
+      maxRetries: 8,
+      concurrency: 3,
+      frames: 3,
+      camera: 'image_0',
+      cacheDir: join(out, 'cache'),
+    });
   const annotator = make();
   const summary = await runAnnotationJob(openRlds(data).episodes(), annotator, { outDir: out, concurrency: 3 });
   assert.equal(summary.written, 12);
   const records = readAnnotations(join(out, ANNOTATIONS_FILE));
   assert.equal(new Set(records.map((r) => r.episode.episodeId)).size, 12);
   const failed = records.filter((r) => r.status === 'failed');
-  assert.deepEqual(failed.map((r) => r.episode.episodeId), ['oa-3']);
+  assert.deepEqual(
+    failed.map((r) => r.episode.episodeId),
+    ['oa-3'],
+  );
   assert.match(failed[0]!.reason!, /gave up after 9 attempts: HTTP 500/);
   for (const r of records.filter((x) => x.status === 'ok')) assert.equal(r.segments.length, 2);
   assert.ok(annotator.client.usage.retries > 0, 'the fault schedule caused retries');
@@ -81,13 +103,19 @@ test('killed with SIGKILL at random moments 10 times and resumed: no episode los
   const run = (kill: { records: number; delayMs: number } | null) =>
     new Promise<number | null>((resolve) => {
       const start = count();
-      const p = spawn(process.execPath, ['--import', 'tsx', child, data, out, server.url], { env: { ...process.env, TEST_API_KEY: KEY }, stdio: 'ignore' });
+      const p = spawn(process.execPath, ['--import', 'tsx', child, data, out, server.url], {
+        env: { ...process.env, TEST_API_KEY: KEY },
+        stdio: 'ignore',
+      });
       let timer: NodeJS.Timeout | null = null;
       // A child stuck behind the fake server's hung requests is killed all the same.
       const guard = kill === null ? null : setTimeout(() => p.kill('SIGKILL'), 20_000);
-      const poll = kill === null ? null : setInterval(() => {
-        if (timer === null && count() >= start + kill.records) timer = setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
-      }, 10);
+      const poll =
+        kill === null
+          ? null
+          : setInterval(() => {
+              if (timer === null && count() >= start + kill.records) timer = setTimeout(() => p.kill('SIGKILL'), kill.delayMs);
+            }, 10);
       p.on('exit', (code) => {
         if (poll) clearInterval(poll);
         if (timer) clearTimeout(timer);
@@ -102,7 +130,10 @@ test('killed with SIGKILL at random moments 10 times and resumed: no episode los
       progress.push(count());
     }
     // The kills landed while work was going on: records accumulated across killed runs.
-    assert.ok(progress[0]! < 16 && progress.some((n, i) => i > 0 && n > progress[i - 1]!), `records after each kill: ${progress.join(', ')}`);
+    assert.ok(
+      progress[0]! < 16 && progress.some((n, i) => i > 0 && n > progress[i - 1]!),
+      `records after each kill: ${progress.join(', ')}`,
+    );
     assert.equal(await run(null), 0);
     const records = readAnnotations(join(out, ANNOTATIONS_FILE));
     const ids = records.map((r) => r.episode.episodeId).sort();

@@ -17,7 +17,11 @@ export interface Annotator {
 export function buildSegments(ep: Episode, spans: readonly { start: number; end: number; subtask: number }[]): Segment[] {
   const actions = ep.steps.map((s) => s.action);
   return spans.map((span) => {
-    const chunk = chunkTrajectory(actions.slice(span.start, span.end)).map((e) => ({ ...e, start: e.start + span.start, end: e.end + span.start }));
+    const chunk = chunkTrajectory(actions.slice(span.start, span.end)).map((e) => ({
+      ...e,
+      start: e.start + span.start,
+      end: e.end + span.start,
+    }));
     return { start: span.start, end: span.end, subtask: span.subtask, plan: motionPlan(chunk), chunk };
   });
 }

@@ -21,7 +21,11 @@ const closed = (a: ArrayLike<number>) => a[6]! < 0.5;
 
 /** Step ranges per planned subtask; subtasks the trajectory never reaches (truncated episodes) get
  *  no span, and the last reached subtask takes the remaining steps. */
-export function segmentTrajectory(actions: readonly ArrayLike<number>[], subtasks: readonly PlannedSubtask[], opt: SegmentOptions = DEFAULT_SEGMENTS): SegmentSpan[] {
+export function segmentTrajectory(
+  actions: readonly ArrayLike<number>[],
+  subtasks: readonly PlannedSubtask[],
+  opt: SegmentOptions = DEFAULT_SEGMENTS,
+): SegmentSpan[] {
   const T = actions.length;
   const spans: SegmentSpan[] = [];
   let t = 0;
@@ -38,7 +42,12 @@ export function segmentTrajectory(actions: readonly ArrayLike<number>[], subtask
           if (kind === 'pick') {
             const lifting = (a: ArrayLike<number>) => a[2]! * 100 >= opt.liftStepCm && a[2]! >= 0.5 * Math.hypot(a[0]!, a[1]!);
             // Skip the steps that hold still while the fingers close, then take the lift.
-            while (end < T && closed(actions[end]!) && Math.hypot(actions[end]![0]!, actions[end]![1]!, actions[end]![2]!) * 100 < opt.liftStepCm) end++;
+            while (
+              end < T &&
+              closed(actions[end]!) &&
+              Math.hypot(actions[end]![0]!, actions[end]![1]!, actions[end]![2]!) * 100 < opt.liftStepCm
+            )
+              end++;
             while (end < T && closed(actions[end]!) && lifting(actions[end]!)) end++;
           }
         }

@@ -52,7 +52,11 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     }
     if (spec.type === 'number') {
       const n = parseDecimal(raw);
-      if (n === null) throw new UsageError(`--${name} needs a decimal number, got "${raw}"`, 'write numbers in plain decimal, e.g. 16, 0.5 or 2e-4 (no hex, underscores or commas)');
+      if (n === null)
+        throw new UsageError(
+          `--${name} needs a decimal number, got "${raw}"`,
+          'write numbers in plain decimal, e.g. 16, 0.5 or 2e-4 (no hex, underscores or commas)',
+        );
       flags[name] = n;
     } else {
       if (spec.choices && !spec.choices.includes(raw)) {

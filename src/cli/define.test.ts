@@ -33,7 +33,12 @@ test('typed flags: defaults filled, values typed, required and bounds checked be
   assert.deepEqual(seen[0], { out: 'x', steps: 5, lr: undefined, style: 'list', name: '', full: false, port: 8000 });
   await run(['--out', 'x', '--steps', '7', '--lr', '0.5', '--full', '--style', 'phrase']);
   assert.deepEqual(seen[1], { out: 'x', steps: 7, lr: 0.5, style: 'phrase', name: '', full: true, port: 8000 });
-  const usage = (argv: string[], re: RegExp) => assert.throws(() => run(argv), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && re.test(e.message), argv.join(' '));
+  const usage = (argv: string[], re: RegExp) =>
+    assert.throws(
+      () => run(argv),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && re.test(e.message),
+      argv.join(' '),
+    );
   usage([], /--out is required/);
   usage(['--out', 'x', '--steps', '1.5'], /whole number/);
   usage(['--out', 'x', '--steps', '0'], /at least 1/);

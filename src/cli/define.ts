@@ -36,12 +36,26 @@ export interface BooleanFlag extends FlagBase {
 }
 export type FlagDef = StringFlag | NumberFlag | BooleanFlag;
 
-type ValueOf<D extends FlagDef> = D extends { type: 'number' } ? number : D extends { type: 'boolean' } ? boolean : D extends { choices: readonly (infer C)[] } ? C : string;
-type Present<D extends FlagDef> = D extends { required: true } ? true : D extends { type: 'boolean' } ? true : D extends { default: unknown } ? true : false;
+type ValueOf<D extends FlagDef> = D extends { type: 'number' }
+  ? number
+  : D extends { type: 'boolean' }
+    ? boolean
+    : D extends { choices: readonly (infer C)[] }
+      ? C
+      : string;
+type Present<D extends FlagDef> = D extends { required: true }
+  ? true
+  : D extends { type: 'boolean' }
+    ? true
+    : D extends { default: unknown }
+      ? true
+      : false;
 
 /** The parsed flags of a declaration: a value for flags that are required, boolean or have a default,
  *  `undefined` possible for the others. */
-export type FlagValues<F extends Record<string, FlagDef>> = { [K in keyof F]: Present<F[K]> extends true ? ValueOf<F[K]> : ValueOf<F[K]> | undefined };
+export type FlagValues<F extends Record<string, FlagDef>> = {
+  [K in keyof F]: Present<F[K]> extends true ? ValueOf<F[K]> : ValueOf<F[K]> | undefined;
+};
 
 export interface CommandDef<F extends Record<string, FlagDef>> {
   name: string;
@@ -57,12 +71,21 @@ export interface CommandDef<F extends Record<string, FlagDef>> {
 
 function flagSpec(name: string, d: FlagDef): FlagSpec {
   const def = d.defaultHelp ?? (d.default === undefined || d.default === false || d.default === '' ? undefined : d.default);
-  return { name, type: d.type, help: d.required ? `${d.help} (required)` : d.help, ...(def !== undefined ? { default: def } : {}), ...(d.type === 'string' && d.choices ? { choices: d.choices } : {}) };
+  return {
+    name,
+    type: d.type,
+    help: d.required ? `${d.help} (required)` : d.help,
+    ...(def !== undefined ? { default: def } : {}),
+    ...(d.type === 'string' && d.choices ? { choices: d.choices } : {}),
+  };
 }
 
 function usageOf<F extends Record<string, FlagDef>>(c: CommandDef<F>): string {
   const parts = Object.entries(c.flags).map(([name, d]) => {
-    const meta = d.type === 'boolean' ? '' : ` ${d.meta ?? (d.type === 'string' && d.choices ? d.choices.join('|') : d.type === 'number' ? 'N' : 'VALUE')}`;
+    const meta =
+      d.type === 'boolean'
+        ? ''
+        : ` ${d.meta ?? (d.type === 'string' && d.choices ? d.choices.join('|') : d.type === 'number' ? 'N' : 'VALUE')}`;
     return d.required ? `--${name}${meta}` : `[--${name}${meta}]`;
   });
   return [...(c.positionals ? [c.positionals] : []), ...parts].join(' ');
@@ -77,7 +100,8 @@ export function checkFlags<F extends Record<string, FlagDef>>(flags: F, values: 
     if (d.required && (v === undefined || v === '')) throw new UsageError(`--${name} is required`, d.help);
     if (d.type === 'number' && typeof v === 'number') {
       const outside = (d.min !== undefined && v < d.min) || (d.max !== undefined && v > d.max);
-      if (d.integer && d.min !== undefined && d.max !== undefined && (outside || !Number.isInteger(v))) throw new UsageError(`--${name} must be a whole number from ${d.min} to ${d.max}, got ${v}`);
+      if (d.integer && d.min !== undefined && d.max !== undefined && (outside || !Number.isInteger(v)))
+        throw new UsageError(`--${name} must be a whole number from ${d.min} to ${d.max}, got ${v}`);
       if (d.integer && !Number.isInteger(v)) throw new UsageError(`--${name} needs a whole number, got ${v}`);
       if (d.min !== undefined && v < d.min) throw new UsageError(`--${name} must be at least ${d.min}, got ${v}`);
       if (d.max !== undefined && v > d.max) throw new UsageError(`--${name} must be at most ${d.max}, got ${v}`);
@@ -90,7 +114,12 @@ export function checkFlags<F extends Record<string, FlagDef>>(flags: F, values: 
 /** A registry command from a typed declaration. */
 export function defineCommand<const F extends Record<string, FlagDef>>(c: CommandDef<F>): Command {
   // parseArgs fills defaults from the specs; pass the real defaults (not the help words) to it.
-  const parseSpecs: FlagSpec[] = Object.entries(c.flags).map(([name, d]) => ({ name, type: d.type, help: d.help, ...(d.type === 'string' && d.choices ? { choices: d.choices } : {}) }));
+  const parseSpecs: FlagSpec[] = Object.entries(c.flags).map(([name, d]) => ({
+    name,
+    type: d.type,
+    help: d.help,
+    ...(d.type === 'string' && d.choices ? { choices: d.choices } : {}),
+  }));
   return {
     name: c.name,
     summary: c.summary,
@@ -99,7 +128,8 @@ export function defineCommand<const F extends Record<string, FlagDef>>(c: Comman
     ...(c.noEngine ? { noEngine: true } : {}),
     flags: Object.entries(c.flags).map(([name, d]) => flagSpec(name, d)),
     run: (args) => {
-      if (!c.positionals && args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`, `vlm2vla ${c.name} takes flags only (see --help)`);
+      if (!c.positionals && args.positionals.length > 0)
+        throw new UsageError(`unexpected argument "${args.positionals[0]}"`, `vlm2vla ${c.name} takes flags only (see --help)`);
       return c.run(checkFlags(c.flags, args.flags), args.positionals);
     },
     parse: (argv) => parseArgs(argv, parseSpecs),

@@ -11,12 +11,17 @@ import { packageVersion } from '../version.ts';
 function registry() {
   const loaded: string[] = [];
   const ran: string[] = [];
-  const make = (name: string, noEngine = true): Command => ({ name, summary: `does ${name}`, flags: [{ name: 'n', type: 'number', help: 'a number', default: 1 }], noEngine, run: (a) => (ran.push(`${name} ${a.flags.n}`), 0) });
+  const make = (name: string, noEngine = true): Command => ({
+    name,
+    summary: `does ${name}`,
+    flags: [{ name: 'n', type: 'number', help: 'a number', default: 1 }],
+    noEngine,
+    run: (a) => (ran.push(`${name} ${a.flags.n}`), 0),
+  });
   const all = [make('alpha'), make('group one'), make('group two')];
   const list = all.map(({ run: _run, ...info }) => info);
   return { loaded, ran, reg: { list, load: async (name: string) => (loaded.push(name), all.find((c) => c.name === name)!) } };
 }
-
 
 test('help, command help and group help come from metadata alone', async () => {
   const { loaded, reg } = registry();

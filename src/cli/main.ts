@@ -34,7 +34,10 @@ function findCommand(commands: readonly CommandInfo[], argv: readonly string[]):
   return best;
 }
 
-export async function main(argv: readonly string[], registry: CommandRegistry | (() => Promise<CommandRegistry>) = sourceRegistry): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  registry: CommandRegistry | (() => Promise<CommandRegistry>) = sourceRegistry,
+): Promise<number> {
   if (argv[0] === '--version' || argv[0] === '-V') {
     console.log(packageVersion());
     return 0;

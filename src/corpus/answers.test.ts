@@ -14,7 +14,19 @@ test('number lists match only as the same list: value by value, nothing around i
   const want = '[4.2, -1.0, 3.0]';
   assert.ok(answerMatches('[4.2, -1.0, 3.0]', want));
   assert.ok(answerMatches(' [4.2,-1,3] ', want), 'the same numbers with other spacing');
-  for (const bad of ['[4.2, -1.0, 3.0', '[4.2, -1.0, 3.0].', '[4.2, 1.0, 3.0]', '[4.2, -1.0]', '[4.2, -1.0, 3.0, 1]', '[[4.2, -1.0, 3.0]]', '4.2, -1.0, 3.0', '[4.2, -1.0, 3.0] cm', '[4.2, -1.0, 3.0][1]', '["4.2", "-1.0", "3.0"]', '[4,2, -1,0, 3,0]'])
+  for (const bad of [
+    '[4.2, -1.0, 3.0',
+    '[4.2, -1.0, 3.0].',
+    '[4.2, 1.0, 3.0]',
+    '[4.2, -1.0]',
+    '[4.2, -1.0, 3.0, 1]',
+    '[[4.2, -1.0, 3.0]]',
+    '4.2, -1.0, 3.0',
+    '[4.2, -1.0, 3.0] cm',
+    '[4.2, -1.0, 3.0][1]',
+    '["4.2", "-1.0", "3.0"]',
+    '[4,2, -1,0, 3,0]',
+  ])
     assert.ok(!answerMatches(bad, want), bad);
   const moves = '[[3.0, 0.0, -2.5], [0.0, 1.5, 0.0]]';
   assert.ok(answerMatches('[[3.0, 0.0, -2.5], [0.0, 1.5, 0.0]]', moves));
@@ -25,17 +37,27 @@ test('number lists match only as the same list: value by value, nothing around i
 test('string lists match exactly: case, order and quotes count', () => {
   const want = '["wash the apple","cut the apple"]';
   assert.ok(answerMatches('["wash the apple", "cut the apple"]', want));
-  for (const bad of ['["Wash the apple","cut the apple"]', '["cut the apple","wash the apple"]', "['wash the apple','cut the apple']", '[wash the apple, cut the apple]', '["wash the apple","cut the apple"'])
+  for (const bad of [
+    '["Wash the apple","cut the apple"]',
+    '["cut the apple","wash the apple"]',
+    "['wash the apple','cut the apple']",
+    '[wash the apple, cut the apple]',
+    '["wash the apple","cut the apple"',
+  ])
     assert.ok(!answerMatches(bad, want), bad);
   assert.ok(answerMatches('[]', '[]'));
   assert.ok(!answerMatches('[]', '["apple"]'));
 });
 
-test('well-formed: a list of the answer\'s shape, right or wrong', () => {
+test("well-formed: a list of the answer's shape, right or wrong", () => {
   assert.equal(listWellFormed('[1.0, 2.0, 3.0]', '[4.2, -1.0, 3.0]'), true);
   assert.equal(listWellFormed('[1.0, 2.0]', '[4.2, -1.0, 3.0]'), false);
   assert.equal(listWellFormed('[1.0, 2.0, 3.0', '[4.2, -1.0, 3.0]'), false);
-  assert.equal(listWellFormed('[[1.0, 2.0, 3.0]]', '[[3.0, 0.0, -2.5], [0.0, 1.5, 0.0]]'), true, 'a different number of moves is still well-formed');
+  assert.equal(
+    listWellFormed('[[1.0, 2.0, 3.0]]', '[[3.0, 0.0, -2.5], [0.0, 1.5, 0.0]]'),
+    true,
+    'a different number of moves is still well-formed',
+  );
   assert.equal(listWellFormed('[[1.0, 2.0, 3.0], [1.0]]', '[[3.0, 0.0, -2.5], [0.0, 1.5, 0.0]]'), false);
   assert.equal(listWellFormed('["a", "b", "c"]', '["apple"]'), true);
   assert.equal(listWellFormed('["a", 2]', '["apple"]'), false);

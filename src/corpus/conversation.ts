@@ -6,7 +6,20 @@ import type { Language } from '../sim/index.ts';
 /** Categories of the held-out VQA set (each non-English language is a category of its own; `lists`:
  *  displacements written as lists of numbers, `json`: JSON lists of strings). New categories go at the
  *  end: an item's draw depends on its category's place here. */
-export const VQA_CATEGORIES = ['colour', 'identity', 'category', 'counting', 'spatial', 'knowledge', 'es', 'fr', 'de', 'zh', 'lists', 'json'] as const;
+export const VQA_CATEGORIES = [
+  'colour',
+  'identity',
+  'category',
+  'counting',
+  'spatial',
+  'knowledge',
+  'es',
+  'fr',
+  'de',
+  'zh',
+  'lists',
+  'json',
+] as const;
 export type VqaCategory = (typeof VQA_CATEGORIES)[number];
 /** Kinds of question that only appear in training conversations (free-form answers). */
 export type CorpusKind = VqaCategory | 'position' | 'location' | 'caption' | 'translation' | 'displacement' | 'motion' | 'arithmetic';

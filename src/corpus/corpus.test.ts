@@ -5,12 +5,24 @@ import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CATALOGUE, getObject } from '../sim/index.ts';
-import { DEFAULT_CORPUS_MIX, article, checkCorpusMix, conversationMessages, corpusConversation, heldOutVqa, normaliseAnswer, renderScene, corpusTexts, tableLocation } from './corpus.ts';
+import {
+  DEFAULT_CORPUS_MIX,
+  article,
+  checkCorpusMix,
+  conversationMessages,
+  corpusConversation,
+  heldOutVqa,
+  normaliseAnswer,
+  renderScene,
+  corpusTexts,
+  tableLocation,
+} from './corpus.ts';
 import { VQA_CATEGORIES } from './conversation.ts';
 import type { VqaCategory } from './conversation.ts';
 import { isVlmError } from '../errors/index.ts';
 
-const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) => (s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text');
+const sceneKey = (s: { placements: { id: string; x: number; y: number }[] } | null) =>
+  s ? s.placements.map((p) => `${p.id}@${p.x.toFixed(6)},${p.y.toFixed(6)}`).join(';') : 'text';
 
 test('a conversation is a pure function of (seed, index)', () => {
   for (const i of [0, 1, 17, 123_456]) assert.deepEqual(corpusConversation(3, i), corpusConversation(3, i));
@@ -48,7 +60,15 @@ test('the corpus mixes scene and text conversations and covers every object, hel
 });
 
 test('a corpus mix sets the share of text conversations, the questions per scene, their kinds and the objects per scene', () => {
-  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 7, foreignShare: 0, positionShare: 0, captionShare: 1, maxObjects: 1 };
+  const mix = {
+    ...DEFAULT_CORPUS_MIX,
+    textShare: 0,
+    questionsPerScene: 7,
+    foreignShare: 0,
+    positionShare: 0,
+    captionShare: 1,
+    maxObjects: 1,
+  };
   for (let i = 0; i < 300; i++) {
     const c = corpusConversation(0, i, mix);
     assert.ok(c.scene, `conversation ${i} has no scene`);
@@ -71,12 +91,25 @@ test('a corpus mix sets the share of text conversations, the questions per scene
     [{ questionsPerScene: 0 }, /questionsPerScene must be a positive integer/],
     [{ maxObjects: 6 }, /maxObjects must be an integer from 1 to 5/],
   ];
-  for (const [patch, re] of bad) assert.throws(() => checkCorpusMix({ ...DEFAULT_CORPUS_MIX, ...patch }), (e: unknown) => isVlmError(e) && re.test((e as Error).message), JSON.stringify(patch));
+  for (const [patch, re] of bad)
+    assert.throws(
+      () => checkCorpusMix({ ...DEFAULT_CORPUS_MIX, ...patch }),
+      (e: unknown) => isVlmError(e) && re.test((e as Error).message),
+      JSON.stringify(patch),
+    );
   checkCorpusMix(DEFAULT_CORPUS_MIX);
 });
 
 test('location questions name where on the table an object stands, and none sits near a border', () => {
-  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 5, foreignShare: 0, positionShare: 0, captionShare: 0, locationShare: 1 };
+  const mix = {
+    ...DEFAULT_CORPUS_MIX,
+    textShare: 0,
+    questionsPerScene: 5,
+    foreignShare: 0,
+    positionShare: 0,
+    captionShare: 0,
+    locationShare: 1,
+  };
   const seen = new Set<string>();
   let asked = 0;
   for (let i = 0; i < 200; i++) {
@@ -145,7 +178,16 @@ test('answers normalise: case, width, spaces and surrounding punctuation', () =>
 });
 
 test('grounding questions name an object the model must find: "Is there", left/right, front/behind, with true answers', () => {
-  const mix = { ...DEFAULT_CORPUS_MIX, textShare: 0, questionsPerScene: 5, foreignShare: 0, positionShare: 0, captionShare: 0, groundingShare: 1, maxObjects: 2 };
+  const mix = {
+    ...DEFAULT_CORPUS_MIX,
+    textShare: 0,
+    questionsPerScene: 5,
+    foreignShare: 0,
+    positionShare: 0,
+    captionShare: 0,
+    groundingShare: 1,
+    maxObjects: 2,
+  };
   const forms = new Map<string, number>();
   for (let i = 0; i < 200; i++) {
     const c = corpusConversation(0, i, mix);
@@ -184,13 +226,17 @@ test('questions that name objects on the table say which, in the order they name
         return CATALOGUE.find((o) => o.id === p.id)!.names[q.language];
       });
       const where = names.map((n) => q.question.indexOf(n));
-      assert.ok(where.every((w) => w >= 0), `${q.question} names ${names.join(', ')}`);
+      assert.ok(
+        where.every((w) => w >= 0),
+        `${q.question} names ${names.join(', ')}`,
+      );
       if (where.length === 2) assert.ok(where[0]! < where[1]!, `${q.question}: in the order it names them`);
       counts[names.length === 1 ? 'one' : 'two']++;
     }
     for (const q of conv.qa) {
       if (/^Is the .* (left or right of|in front of or behind) the /.test(q.question)) assert.equal(q.refs?.length, 2, q.question);
-      if (/^Is there .* on the table\?$/.test(q.question)) assert.equal(q.refs !== undefined, q.answer === 'yes', `${q.question} ${q.answer}`);
+      if (/^Is there .* on the table\?$/.test(q.question))
+        assert.equal(q.refs !== undefined, q.answer === 'yes', `${q.question} ${q.answer}`);
     }
   }
   assert.ok(counts.one > 100 && counts.two > 50, JSON.stringify(counts));
@@ -203,12 +249,24 @@ test('the categories that existed before the list categories ask exactly what th
   const before = '9776304b341c3308800c893cb0812066ab9c27e1195d56d00c887fa67b7ba5f9';
   assert.equal(sha(heldOutVqa(2026, 100, old)), before);
   assert.equal(sha(heldOutVqa(2026, 100).filter((x) => old.includes(x.category))), before);
-  assert.deepEqual(heldOutVqa(2026, 3, ['json']), heldOutVqa(2026, 3).filter((x) => x.category === 'json'));
+  assert.deepEqual(
+    heldOutVqa(2026, 3, ['json']),
+    heldOutVqa(2026, 3).filter((x) => x.category === 'json'),
+  );
 });
 
 test('number and list questions come only with their shares, and a share of 0 changes no conversation', () => {
-  const base = { textShare: 0.17, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.12, locationShare: 0.1, groundingShare: 0.15 };
-  for (let i = 0; i < 100; i++) assert.deepEqual(corpusConversation(3, i, { ...base, listShare: 0, numberShare: 0 }), corpusConversation(3, i, base));
+  const base = {
+    textShare: 0.17,
+    questionsPerScene: 6,
+    foreignShare: 0.3,
+    positionShare: 0.04,
+    captionShare: 0.12,
+    locationShare: 0.1,
+    groundingShare: 0.15,
+  };
+  for (let i = 0; i < 100; i++)
+    assert.deepEqual(corpusConversation(3, i, { ...base, listShare: 0, numberShare: 0 }), corpusConversation(3, i, base));
   const kinds = new Map<string, number>();
   const mix = { ...base, textShare: 0.5, listShare: 0.2, numberShare: 0.5 };
   checkCorpusMix(mix);
@@ -217,8 +275,17 @@ test('number and list questions come only with their shares, and a share of 0 ch
     if (!c.scene && ['lists', 'json', 'displacement', 'motion', 'arithmetic'].includes(c.qa[0]!.kind)) assert.equal(c.qa.length, 3);
     for (const q of c.qa) kinds.set(`${q.kind}${c.scene ? ' scene' : ''}`, (kinds.get(`${q.kind}${c.scene ? ' scene' : ''}`) ?? 0) + 1);
   }
-  for (const k of ['lists', 'json', 'displacement', 'motion', 'arithmetic', 'lists scene', 'json scene', 'knowledge']) assert.ok((kinds.get(k) ?? 0) > 20, `${k}: ${kinds.get(k)}`);
-  for (let i = 0; i < 400; i++) for (const q of corpusConversation(3, i, base).qa) assert.ok(!['lists', 'json', 'displacement', 'motion', 'arithmetic'].includes(q.kind), q.question);
-  assert.throws(() => checkCorpusMix({ ...base, listShare: 0.5 }), (e: unknown) => isVlmError(e) && /listShare must be at most 1/.test((e as Error).message));
-  assert.throws(() => checkCorpusMix({ ...base, numberShare: 2 }), (e: unknown) => isVlmError(e) && /numberShare must be between 0 and 1/.test((e as Error).message));
+  for (const k of ['lists', 'json', 'displacement', 'motion', 'arithmetic', 'lists scene', 'json scene', 'knowledge'])
+    assert.ok((kinds.get(k) ?? 0) > 20, `${k}: ${kinds.get(k)}`);
+  for (let i = 0; i < 400; i++)
+    for (const q of corpusConversation(3, i, base).qa)
+      assert.ok(!['lists', 'json', 'displacement', 'motion', 'arithmetic'].includes(q.kind), q.question);
+  assert.throws(
+    () => checkCorpusMix({ ...base, listShare: 0.5 }),
+    (e: unknown) => isVlmError(e) && /listShare must be at most 1/.test((e as Error).message),
+  );
+  assert.throws(
+    () => checkCorpusMix({ ...base, numberShare: 2 }),
+    (e: unknown) => isVlmError(e) && /numberShare must be between 0 and 1/.test((e as Error).message),
+  );
 });

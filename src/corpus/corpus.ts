@@ -51,7 +51,14 @@ const CATEGORY_NAMES: Record<Category, Record<Language, string>> = {
   toy: { en: 'toy', es: 'juguete', fr: 'jouet', de: 'Spielzeug', zh: '玩具' },
   tool: { en: 'tool', es: 'herramienta', fr: 'outil', de: 'Werkzeug', zh: '工具' },
 };
-const PLURAL: Record<Category, string> = { fruit: 'fruits', vegetable: 'vegetables', utensil: 'utensils', container: 'containers', toy: 'toys', tool: 'tools' };
+const PLURAL: Record<Category, string> = {
+  fruit: 'fruits',
+  vegetable: 'vegetables',
+  utensil: 'utensils',
+  container: 'containers',
+  toy: 'toys',
+  tool: 'tools',
+};
 const LANGUAGE_NAMES: Record<Foreign, string> = { es: 'Spanish', fr: 'French', de: 'German', zh: 'Chinese' };
 
 /** "a" or "an" before a word: by its first letter, except a long u ("a utensil"); our nouns have no
@@ -111,7 +118,13 @@ const obj = (p: Placement) => getObject(p.id);
 type SceneQuestion = (s: Scene, rng: Rng) => QA | null;
 type TextQuestion = (rng: Rng) => QA | null;
 
-const qa = (question: string, answer: string, kind: CorpusKind, language: Language = 'en', refs?: number[]): QA => ({ question, answer, kind, language, ...(refs ? { refs } : {}) });
+const qa = (question: string, answer: string, kind: CorpusKind, language: Language = 'en', refs?: number[]): QA => ({
+  question,
+  answer,
+  kind,
+  language,
+  ...(refs ? { refs } : {}),
+});
 
 /** Where a placement is in its scene (for `QA.refs`). */
 const at = (s: Scene, p: Placement): number => s.placements.indexOf(p);
@@ -122,8 +135,22 @@ const at = (s: Scene, p: Placement): number => s.placements.indexOf(p);
 const EXTREMES: { en: string; es: string; fr: string; de: string; zh: string; pick: (s: Scene) => Placement }[] = [
   { en: 'furthest to the left', es: 'más a la izquierda', fr: 'le plus à gauche', de: 'am weitesten links', zh: '最左边', pick: leftmost },
   { en: 'furthest to the right', es: 'más a la derecha', fr: 'le plus à droite', de: 'am weitesten rechts', zh: '最右边', pick: rightmost },
-  { en: 'closest to the camera', es: 'más cerca de la cámara', fr: 'le plus près de la caméra', de: 'am nächsten zur Kamera', zh: '离相机最近', pick: nearest },
-  { en: 'furthest from the camera', es: 'más lejos de la cámara', fr: 'le plus loin de la caméra', de: 'am weitesten von der Kamera', zh: '离相机最远', pick: farthest },
+  {
+    en: 'closest to the camera',
+    es: 'más cerca de la cámara',
+    fr: 'le plus près de la caméra',
+    de: 'am nächsten zur Kamera',
+    zh: '离相机最近',
+    pick: nearest,
+  },
+  {
+    en: 'furthest from the camera',
+    es: 'más lejos de la cámara',
+    fr: 'le plus loin de la caméra',
+    de: 'am weitesten von der Kamera',
+    zh: '离相机最远',
+    pick: farthest,
+  },
 ];
 
 /** An extreme whose object is unambiguous (its runner-up is at least 6 cm less extreme). */
@@ -145,7 +172,10 @@ export function tableLocation(p: { x: number; y: number }): string | null {
   return `${p.x < 0.35 ? 'front' : 'back'} ${p.y > 0.07 ? 'left' : p.y < -0.07 ? 'right' : 'middle'}`;
 }
 
-export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign | 'lists' | 'json'> | 'position' | 'location' | 'caption', SceneQuestion[]> = {
+export const EN_SCENE: Record<
+  Exclude<VqaCategory, 'knowledge' | Foreign | 'lists' | 'json'> | 'position' | 'location' | 'caption',
+  SceneQuestion[]
+> = {
   colour: [
     (s, rng) => {
       const p = rng.pick(s.placements);
@@ -172,7 +202,13 @@ export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign | 'list
       const pool = CATALOGUE.filter((o) => s.placements.some((p) => p.id === o.id) === present);
       if (pool.length === 0) return null;
       const o = rng.pick(pool);
-      return qa(`Is there ${withArticle(o.names.en)} on the table?`, present ? 'yes' : 'no', 'identity', 'en', present ? [s.placements.findIndex((p) => p.id === o.id)] : undefined);
+      return qa(
+        `Is there ${withArticle(o.names.en)} on the table?`,
+        present ? 'yes' : 'no',
+        'identity',
+        'en',
+        present ? [s.placements.findIndex((p) => p.id === o.id)] : undefined,
+      );
     },
   ],
   category: [
@@ -199,13 +235,22 @@ export const EN_SCENE: Record<Exclude<VqaCategory, 'knowledge' | Foreign | 'list
       if (s.placements.length < 2) return null;
       const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
       if (Math.abs(a.y - b.y) < 0.05) return null;
-      return qa(`Is the ${obj(a).names.en} left or right of the ${obj(b).names.en}?`, a.y > b.y ? 'left' : 'right', 'spatial', 'en', [at(s, a), at(s, b)]);
+      return qa(`Is the ${obj(a).names.en} left or right of the ${obj(b).names.en}?`, a.y > b.y ? 'left' : 'right', 'spatial', 'en', [
+        at(s, a),
+        at(s, b),
+      ]);
     },
     (s, rng) => {
       if (s.placements.length < 2) return null;
       const [a, b] = rng.shuffle([...s.placements]) as [Placement, Placement];
       if (Math.abs(a.x - b.x) < 0.05) return null;
-      return qa(`Is the ${obj(a).names.en} in front of or behind the ${obj(b).names.en}?`, a.x < b.x ? 'in front' : 'behind', 'spatial', 'en', [at(s, a), at(s, b)]);
+      return qa(
+        `Is the ${obj(a).names.en} in front of or behind the ${obj(b).names.en}?`,
+        a.x < b.x ? 'in front' : 'behind',
+        'spatial',
+        'en',
+        [at(s, a), at(s, b)],
+      );
     },
   ],
   position: [
@@ -256,27 +301,44 @@ function foreignScene(lang: Foreign): SceneQuestion[] {
       const p = rng.pick(s.placements);
       const o = obj(p);
       const n = theName(o, lang);
-      const q = { es: `¿De qué color es ${n}?`, fr: `De quelle couleur est ${n} ?`, de: `Welche Farbe hat ${n}?`, zh: `${n}是什么颜色？` }[lang];
+      const q = { es: `¿De qué color es ${n}?`, fr: `De quelle couleur est ${n} ?`, de: `Welche Farbe hat ${n}?`, zh: `${n}是什么颜色？` }[
+        lang
+      ];
       return qa(q, colourIn(o, lang), lang, lang, [at(s, p)]);
     },
     (s, rng) => {
       const p = rng.pick(s.placements);
       const o = obj(p);
       const n = theName(o, lang);
-      const q = { es: `¿Qué tipo de objeto es ${n}?`, fr: `Quel type d'objet est ${n} ?`, de: `Was für ein Gegenstand ist ${n}?`, zh: `${n}是哪一类东西？` }[lang];
+      const q = {
+        es: `¿Qué tipo de objeto es ${n}?`,
+        fr: `Quel type d'objet est ${n} ?`,
+        de: `Was für ein Gegenstand ist ${n}?`,
+        zh: `${n}是哪一类东西？`,
+      }[lang];
       return qa(q, CATEGORY_NAMES[o.category][lang], lang, lang, [at(s, p)]);
     },
     (s) => qa(HOW_MANY[lang], String(s.placements.length), lang, lang),
     (s, rng) => {
       const e = clearExtreme(s, rng);
       if (!e) return null;
-      const q = { es: `¿Qué objeto está ${e.es}?`, fr: `Quel objet est ${e.fr} ?`, de: `Welcher Gegenstand ist ${e.de}?`, zh: `${e.zh}的物体是什么？` }[lang];
+      const q = {
+        es: `¿Qué objeto está ${e.es}?`,
+        fr: `Quel objet est ${e.fr} ?`,
+        de: `Welcher Gegenstand ist ${e.de}?`,
+        zh: `${e.zh}的物体是什么？`,
+      }[lang];
       return qa(q, obj(e.pick(s)).names[lang], lang, lang);
     },
   ];
 }
 
-const FOREIGN_SCENE: Record<Foreign, SceneQuestion[]> = { es: foreignScene('es'), fr: foreignScene('fr'), de: foreignScene('de'), zh: foreignScene('zh') };
+const FOREIGN_SCENE: Record<Foreign, SceneQuestion[]> = {
+  es: foreignScene('es'),
+  fr: foreignScene('fr'),
+  de: foreignScene('de'),
+  zh: foreignScene('zh'),
+};
 
 // ---------------------------------------------------------------------------------------------------
 // World knowledge (text only).
@@ -286,7 +348,9 @@ const SYNONYMS: [string, CatalogueObject][] = (() => {
   const owners = new Map<string, Set<string>>();
   for (const o of CATALOGUE) for (const s of o.synonyms) owners.set(s, (owners.get(s) ?? new Set()).add(o.id));
   const names = new Set(CATALOGUE.map((o) => o.names.en));
-  return [...owners].filter(([s, ids]) => ids.size === 1 && !names.has(s)).map(([s, ids]) => [s, getObject([...ids][0]!)] as [string, CatalogueObject]);
+  return [...owners]
+    .filter(([s, ids]) => ids.size === 1 && !names.has(s))
+    .map(([s, ids]) => [s, getObject([...ids][0]!)] as [string, CatalogueObject]);
 })();
 
 /** Foreign names that translate to exactly one English name. */
@@ -294,7 +358,8 @@ const FOREIGN_WORDS: [string, Foreign, CatalogueObject][] = (() => {
   const owners = new Map<string, Set<string>>();
   for (const o of CATALOGUE) for (const l of FOREIGN_LANGUAGES) owners.set(o.names[l], (owners.get(o.names[l]) ?? new Set()).add(o.id));
   const out: [string, Foreign, CatalogueObject][] = [];
-  for (const o of CATALOGUE) for (const l of FOREIGN_LANGUAGES) if (owners.get(o.names[l])!.size === 1 && o.names[l] !== o.names.en) out.push([o.names[l], l, o]);
+  for (const o of CATALOGUE)
+    for (const l of FOREIGN_LANGUAGES) if (owners.get(o.names[l])!.size === 1 && o.names[l] !== o.names.en) out.push([o.names[l], l, o]);
   return out;
 })();
 
@@ -417,7 +482,13 @@ export interface CorpusMix {
 
 /** The default mix (the tiny preset's; the base preset has its own): 3 in 4 conversations show a scene with 4
  *  questions, 30% of them in another language. */
-export const DEFAULT_CORPUS_MIX: CorpusMix = { textShare: 0.25, questionsPerScene: 4, foreignShare: 0.3, positionShare: 0.06, captionShare: 0.04 };
+export const DEFAULT_CORPUS_MIX: CorpusMix = {
+  textShare: 0.25,
+  questionsPerScene: 4,
+  foreignShare: 0.3,
+  positionShare: 0.06,
+  captionShare: 0.04,
+};
 
 /** Throws a UsageError naming the first bad field of a mix. */
 export function checkCorpusMix(mix: CorpusMix): void {
@@ -432,9 +503,17 @@ export function checkCorpusMix(mix: CorpusMix): void {
   share(mix.groundingShare ?? 0, 'groundingShare');
   share(mix.listShare ?? 0, 'listShare');
   share(mix.numberShare ?? 0, 'numberShare');
-  if (mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0) > 1 + 1e-9) throw new UsageError('corpus mix: foreignShare + positionShare + captionShare + locationShare + groundingShare + listShare must be at most 1');
-  if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1)) throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
-  if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5)) throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
+  if (
+    mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0) >
+    1 + 1e-9
+  )
+    throw new UsageError(
+      'corpus mix: foreignShare + positionShare + captionShare + locationShare + groundingShare + listShare must be at most 1',
+    );
+  if (!(Number.isInteger(mix.questionsPerScene) && mix.questionsPerScene >= 1))
+    throw new UsageError(`corpus mix: questionsPerScene must be a positive integer, got ${mix.questionsPerScene}`);
+  if (mix.maxObjects !== undefined && !(Number.isInteger(mix.maxObjects) && mix.maxObjects >= 1 && mix.maxObjects <= 5))
+    throw new UsageError(`corpus mix: maxObjects must be an integer from 1 to 5, got ${mix.maxObjects}`);
 }
 
 /** Conversation `index` of the training corpus: a scene with `questionsPerScene` questions about it
@@ -446,7 +525,8 @@ export function corpusConversation(seed: number, index: number, mix: CorpusMix =
   const rng = new Rng(itemSeed(seed, TRAIN_STREAM, index));
   if (rng.next() < mix.textShare) {
     // Three questions, not five: lists are long, and a batch is padded to its longest conversation.
-    if ((mix.numberShare ?? 0) > 0 && rng.next() < mix.numberShare!) return { scene: null, qa: Array.from({ length: 3 }, () => drawText(NUMBER_TEXT, rng)) };
+    if ((mix.numberShare ?? 0) > 0 && rng.next() < mix.numberShare!)
+      return { scene: null, qa: Array.from({ length: 3 }, () => drawText(NUMBER_TEXT, rng)) };
     return { scene: null, qa: Array.from({ length: 5 }, () => drawText(rng.next() < 0.3 ? TRANSLATION : KNOWLEDGE, rng)) };
   }
   const scene = sampleCorpusScene(rng, mix.maxObjects);
@@ -458,8 +538,13 @@ export function corpusConversation(seed: number, index: number, mix: CorpusMix =
     else if (r < mix.foreignShare + mix.positionShare) gens = EN_SCENE.position;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare) gens = EN_SCENE.caption;
     else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0)) gens = EN_SCENE.location;
-    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0)) gens = GROUNDING;
-    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0)) gens = SCENE_LISTS;
+    else if (r < mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0))
+      gens = GROUNDING;
+    else if (
+      r <
+      mix.foreignShare + mix.positionShare + mix.captionShare + (mix.locationShare ?? 0) + (mix.groundingShare ?? 0) + (mix.listShare ?? 0)
+    )
+      gens = SCENE_LISTS;
     else gens = EN_SCENE[rng.pick(['colour', 'identity', 'category', 'counting', 'spatial'] as const)];
     out.push(drawScene(scene, gens, rng) ?? EN_SCENE.counting[0]!(scene, rng)!);
   }
@@ -491,7 +576,10 @@ export function heldOutVqa(seed: number, perCategory: number, categories: readon
         items.push({ category, scene: null, question: q.question, answer: q.answer });
         continue;
       }
-      const gens = category === 'es' || category === 'fr' || category === 'de' || category === 'zh' ? FOREIGN_SCENE[category] : EN_SCENE[category as keyof typeof EN_SCENE];
+      const gens =
+        category === 'es' || category === 'fr' || category === 'de' || category === 'zh'
+          ? FOREIGN_SCENE[category]
+          : EN_SCENE[category as keyof typeof EN_SCENE];
       // A new scene until one answers a question of this category (e.g. spatial needs two objects).
       for (;;) {
         const scene = sampleCorpusScene(rng);
@@ -509,7 +597,8 @@ export function heldOutVqa(seed: number, perCategory: number, categories: readon
 export function conversationMessages(conv: CorpusConversation): ChatMessage[] {
   const messages: ChatMessage[] = [];
   conv.qa.forEach((q, k) => {
-    const content: ChatMessage['content'] = k === 0 && conv.scene ? [{ type: 'image' }, { type: 'text', text: q.question }] : [{ type: 'text', text: q.question }];
+    const content: ChatMessage['content'] =
+      k === 0 && conv.scene ? [{ type: 'image' }, { type: 'text', text: q.question }] : [{ type: 'text', text: q.question }];
     messages.push({ role: 'user', content });
     messages.push({ role: 'assistant', content: [{ type: 'text', text: q.answer }] });
   });
@@ -523,5 +612,10 @@ export function* corpusTexts(seed: number, n: number, mix: CorpusMix = DEFAULT_C
 
 /** Exact-match normalisation: Unicode NFKC, lower case, no surrounding punctuation or spaces. */
 export function normaliseAnswer(s: string): string {
-  return s.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim().replace(/^[\s"'“”«»]+|[\s.。!！?？"'“”«»]+$/gu, '');
+  return s
+    .normalize('NFKC')
+    .toLowerCase()
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^[\s"'“”«»]+|[\s.。!！?？"'“”«»]+$/gu, '');
 }

@@ -22,7 +22,17 @@ function phraseVector(phrase: string): number[] {
 
 const numberQuestions = (n: number): QA[] => {
   const out: QA[] = [];
-  for (let i = 0; out.length < n; i++) out.push(...corpusConversation(7, i, { textShare: 1, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0, numberShare: 1 }).qa);
+  for (let i = 0; out.length < n; i++)
+    out.push(
+      ...corpusConversation(7, i, {
+        textShare: 1,
+        questionsPerScene: 1,
+        foreignShare: 0,
+        positionShare: 0,
+        captionShare: 0,
+        numberShare: 1,
+      }).qa,
+    );
   return out;
 };
 
@@ -31,7 +41,13 @@ test('phrases and lists: one decimal, signs by axis, zero axes left out of the p
   assert.equal(displacementPhrase([0, 0, -15]), '1.5 cm down');
   assert.equal(displacementPhrase([-5, 0, 7]), '0.5 cm backward and 0.7 cm up');
   assert.equal(listText([42, -10, 0]), '[4.2, -1.0, 0.0]');
-  assert.equal(motionWords([[0, 0, 47], [129, 0, 60]]), 'move up, then far forward and up');
+  assert.equal(
+    motionWords([
+      [0, 0, 47],
+      [129, 0, 60],
+    ]),
+    'move up, then far forward and up',
+  );
   assert.equal(motionWords([[3, 2, 0]]), 'stay in place');
 });
 
@@ -49,7 +65,7 @@ test('every list answer states the numbers of its phrase, written as the list ac
   }
 });
 
-test('motion answers read back as plans whose directions are the moves\' significant axes', () => {
+test("motion answers read back as plans whose directions are the moves' significant axes", () => {
   let checked = 0;
   for (const q of numberQuestions(1500)) {
     if (q.kind !== 'motion') continue;
@@ -92,13 +108,21 @@ test('arithmetic answers are right', () => {
   for (const q of numberQuestions(3000)) {
     if (q.kind !== 'arithmetic') continue;
     let m: RegExpExecArray | null;
-    if ((m = /^What is (\S+) (plus|minus) (\S+)\?$/.exec(q.question))) assert.equal(Number(q.answer), Math.round((Number(m[1]) + (m[2] === 'plus' ? 1 : -1) * Number(m[3])) * 10) / 10, q.question);
-    else if ((m = /^What is the sum of (\[.+\])\?$/.exec(q.question))) assert.equal(Number(q.answer), Math.round((JSON.parse(m[1]!) as number[]).reduce((a, b) => a + b, 0) * 10) / 10, q.question);
-    else if ((m = /^How many cm are (\S+) m\?$/.exec(q.question))) assert.equal(Number(q.answer), Math.round(Number(m[1]) * 1000) / 10, q.question);
-    else if ((m = /^Which is larger, (\S+) or (\S+)\?$/.exec(q.question))) assert.equal(Number(q.answer), Math.max(Number(m[1]), Number(m[2])), q.question);
+    if ((m = /^What is (\S+) (plus|minus) (\S+)\?$/.exec(q.question)))
+      assert.equal(Number(q.answer), Math.round((Number(m[1]) + (m[2] === 'plus' ? 1 : -1) * Number(m[3])) * 10) / 10, q.question);
+    else if ((m = /^What is the sum of (\[.+\])\?$/.exec(q.question)))
+      assert.equal(Number(q.answer), Math.round((JSON.parse(m[1]!) as number[]).reduce((a, b) => a + b, 0) * 10) / 10, q.question);
+    else if ((m = /^How many cm are (\S+) m\?$/.exec(q.question)))
+      assert.equal(Number(q.answer), Math.round(Number(m[1]) * 1000) / 10, q.question);
+    else if ((m = /^Which is larger, (\S+) or (\S+)\?$/.exec(q.question)))
+      assert.equal(Number(q.answer), Math.max(Number(m[1]), Number(m[2])), q.question);
     else if ((m = /by (\[[^\]]+\]) and then by (\[[^\]]+\])/.exec(q.question))) {
       const [p, r] = [JSON.parse(m[1]!) as number[], JSON.parse(m[2]!) as number[]];
-      assert.deepEqual(JSON.parse(q.answer), p.map((x, k) => Math.round((x + r[k]!) * 10) / 10), q.question);
+      assert.deepEqual(
+        JSON.parse(q.answer),
+        p.map((x, k) => Math.round((x + r[k]!) * 10) / 10),
+        q.question,
+      );
     } else continue;
     checked++;
   }
@@ -113,6 +137,7 @@ test('no robot prompt, robot episode or action chunk enters the number language'
     const text = `${q.question} ${q.answer}`;
     assert.doesNotMatch(text, /Task:|subtask|Motion plan|next actions|gripper|robot/i, text);
     // Lists of numbers have three per element, never the four or seven of an action chunk.
-    for (const inner of text.match(/\[[^[\]"]*\]/g) ?? []) assert.ok(inner === '[forward, left, up]' || inner.split(',').length !== 4, inner);
+    for (const inner of text.match(/\[[^[\]"]*\]/g) ?? [])
+      assert.ok(inner === '[forward, left, up]' || inner.split(',').length !== 4, inner);
   }
 });

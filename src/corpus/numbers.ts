@@ -16,9 +16,22 @@ import type { CorpusKind, QA, Scene } from './conversation.ts';
 type TextQuestion = (rng: Rng) => QA | null;
 type SceneQuestion = (s: Scene, rng: Rng) => QA | null;
 
-const qa = (question: string, answer: string, kind: CorpusKind, refs?: number[]): QA => ({ question, answer, kind, language: 'en', ...(refs ? { refs } : {}) });
+const qa = (question: string, answer: string, kind: CorpusKind, refs?: number[]): QA => ({
+  question,
+  answer,
+  kind,
+  language: 'en',
+  ...(refs ? { refs } : {}),
+});
 
-const PLURAL: Record<Category, string> = { fruit: 'fruits', vegetable: 'vegetables', utensil: 'utensils', container: 'containers', toy: 'toys', tool: 'tools' };
+const PLURAL: Record<Category, string> = {
+  fruit: 'fruits',
+  vegetable: 'vegetables',
+  utensil: 'utensils',
+  container: 'containers',
+  toy: 'toys',
+  tool: 'tools',
+};
 const LANGUAGE_NAMES: Record<Foreign, string> = { es: 'Spanish', fr: 'French', de: 'German', zh: 'Chinese' };
 const AXIS_WORDS = [
   ['forward', 'backward'],
@@ -57,7 +70,17 @@ export function displacementPhrase(v: readonly number[]): string {
 
 /** The direction words of a sequence of moves, worded as motion plans are (`motionPlan`). */
 export function motionWords(moves: readonly (readonly number[])[]): string {
-  const elements: ChunkElement[] = moves.map((v, i) => ({ dx: v[0]! / 10, dy: v[1]! / 10, dz: v[2]! / 10, droll: 0, dpitch: 0, dyaw: 0, gripper: 1, start: i, end: i + 1 }));
+  const elements: ChunkElement[] = moves.map((v, i) => ({
+    dx: v[0]! / 10,
+    dy: v[1]! / 10,
+    dz: v[2]! / 10,
+    droll: 0,
+    dpitch: 0,
+    dyaw: 0,
+    gripper: 1,
+    start: i,
+    end: i + 1,
+  }));
   return motionPlan(elements);
 }
 
@@ -82,7 +105,11 @@ export const LISTS: TextQuestion[] = [
   },
   (rng) => {
     const m = moves(rng);
-    return qa(`The ${thing(rng)} moves ${m.map(displacementPhrase).join(', then ')}. Write its moves as a list of ${FRAME}.`, listsText(m), 'lists');
+    return qa(
+      `The ${thing(rng)} moves ${m.map(displacementPhrase).join(', then ')}. Write its moves as a list of ${FRAME}.`,
+      listsText(m),
+      'lists',
+    );
   },
 ];
 
@@ -93,18 +120,30 @@ const DISPLACEMENT: TextQuestion[] = [
   },
   (rng) => {
     const m = moves(rng);
-    return qa(`Say the moves ${listsText(m)} (each ${FRAME}) in words, one after the other.`, m.map(displacementPhrase).join(', then '), 'displacement');
+    return qa(
+      `Say the moves ${listsText(m)} (each ${FRAME}) in words, one after the other.`,
+      m.map(displacementPhrase).join(', then '),
+      'displacement',
+    );
   },
 ];
 
 const MOTION: TextQuestion[] = [
   (rng) => {
     const m = rng.next() < 0.4 ? [displacement(rng)] : moves(rng);
-    return qa(`The ${thing(rng)} moves ${m.map(displacementPhrase).join(', then ')}. Which way does it go, in direction words?`, motionWords(m), 'motion');
+    return qa(
+      `The ${thing(rng)} moves ${m.map(displacementPhrase).join(', then ')}. Which way does it go, in direction words?`,
+      motionWords(m),
+      'motion',
+    );
   },
   (rng) => {
     const m = rng.next() < 0.4 ? [displacement(rng)] : moves(rng);
-    return qa(`Which way is ${m.length === 1 ? listText(m[0]!) : listsText(m)} (${m.length === 1 ? '' : 'moves of '}${FRAME}), in direction words?`, motionWords(m), 'motion');
+    return qa(
+      `Which way is ${m.length === 1 ? listText(m[0]!) : listsText(m)} (${m.length === 1 ? '' : 'moves of '}${FRAME}), in direction words?`,
+      motionWords(m),
+      'motion',
+    );
   },
 ];
 
@@ -116,11 +155,15 @@ const tenths = (rng: Rng, most: number) => rng.int(0, most);
 const ARITHMETIC: TextQuestion[] = [
   (rng) => {
     const [a, b] = [tenths(rng, 300), tenths(rng, 300)];
-    return rng.next() < 0.5 ? qa(`What is ${cm(a)} plus ${cm(b)}?`, cm(a + b), 'arithmetic') : qa(`What is ${cm(a)} minus ${cm(b)}?`, cm(a - b), 'arithmetic');
+    return rng.next() < 0.5
+      ? qa(`What is ${cm(a)} plus ${cm(b)}?`, cm(a + b), 'arithmetic')
+      : qa(`What is ${cm(a)} minus ${cm(b)}?`, cm(a - b), 'arithmetic');
   },
   (rng) => {
     const t = rng.int(1, 600);
-    return rng.next() < 0.5 ? qa(`How many cm are ${(t / 1000).toFixed(3)} m?`, cm(t), 'arithmetic') : qa(`How many metres are ${cm(t)} cm?`, String(Number((t / 1000).toFixed(3))), 'arithmetic');
+    return rng.next() < 0.5
+      ? qa(`How many cm are ${(t / 1000).toFixed(3)} m?`, cm(t), 'arithmetic')
+      : qa(`How many metres are ${cm(t)} cm?`, String(Number((t / 1000).toFixed(3))), 'arithmetic');
   },
   (rng) => {
     const v = Array.from({ length: rng.int(2, 3) }, () => axisTenths(rng));
@@ -133,12 +176,20 @@ const ARITHMETIC: TextQuestion[] = [
   },
   (rng) => {
     const [p, q] = [displacement(rng), displacement(rng)];
-    return qa(`The ${thing(rng)} moves by ${listText(p)} and then by ${listText(q)}. Where does it end up relative to where it started, as ${FRAME}?`, listText(p.map((t, i) => t + q[i]!)), 'arithmetic');
+    return qa(
+      `The ${thing(rng)} moves by ${listText(p)} and then by ${listText(q)}. Where does it end up relative to where it started, as ${FRAME}?`,
+      listText(p.map((t, i) => t + q[i]!)),
+      'arithmetic',
+    );
   },
   (rng) => {
     const [a, b] = twoThings(rng);
     const [p, q] = [displacement(rng), displacement(rng)];
-    return qa(`The ${a} is at ${listText(p)} and the ${b} at ${listText(q)}, in cm from the middle of the table (forward, left, up). Where is the ${b} relative to the ${a}, as ${FRAME}?`, listText(q.map((t, i) => t - p[i]!)), 'arithmetic');
+    return qa(
+      `The ${a} is at ${listText(p)} and the ${b} at ${listText(q)}, in cm from the middle of the table (forward, left, up). Where is the ${b} relative to the ${a}, as ${FRAME}?`,
+      listText(q.map((t, i) => t - p[i]!)),
+      'arithmetic',
+    );
   },
   (rng) => {
     const names = rng.shuffle(CATALOGUE.map((o) => o.names.en)).slice(0, rng.int(1, 6));
@@ -182,34 +233,63 @@ const STEPS: Step[] = [
     },
     fits: (o, c) => !o.container && c.container,
   },
-  { say: (o, c) => [`move the ${o.names.en} next to the ${c.names.en}`, `moves the ${o.names.en} next to the ${c.names.en}`], fits: (o, c) => o.id !== c.id },
+  {
+    say: (o, c) => [`move the ${o.names.en} next to the ${c.names.en}`, `moves the ${o.names.en} next to the ${c.names.en}`],
+    fits: (o, c) => o.id !== c.id,
+  },
 ];
 
 export const JSON_LISTS: TextQuestion[] = [
   (rng) => {
     const n = rng.int(2, 4);
     const [o, other] = rng.shuffle([...CATALOGUE]) as [CatalogueObject, CatalogueObject];
-    const steps = rng.shuffle(STEPS.filter((s) => s.fits(o, other))).slice(0, n).map((s) => s.say(o, other));
+    const steps = rng
+      .shuffle(STEPS.filter((s) => s.fits(o, other)))
+      .slice(0, n)
+      .map((s) => s.say(o, other));
     if (steps.length < 2) return null;
-    const story = rng.next() < 0.5 ? `${rng.pick(PEOPLE)} ${steps.map((s) => s[1]).join(', then ')}.` : `First ${rng.pick(PEOPLE)} ${steps.slice(0, -1).map((s) => s[1]).join(', then ')}, and finally ${steps.at(-1)![1]}.`;
+    const story =
+      rng.next() < 0.5
+        ? `${rng.pick(PEOPLE)} ${steps.map((s) => s[1]).join(', then ')}.`
+        : `First ${rng.pick(PEOPLE)} ${steps
+            .slice(0, -1)
+            .map((s) => s[1])
+            .join(', then ')}, and finally ${steps.at(-1)![1]}.`;
     return qa(`${story} What are the steps? Answer with a JSON list of strings.`, JSON.stringify(steps.map((s) => s[0])), 'json');
   },
   (rng) => {
     const names = rng.shuffle([...CATALOGUE]).slice(0, rng.int(3, 5));
     const c = rng.next() < 0.7 ? rng.pick(names).category : rng.pick(Object.keys(PLURAL) as Category[]);
     const list = names.map((o) => o.names.en);
-    return qa(`Which of these are ${PLURAL[c]}: ${list.slice(0, -1).join(', ')} and ${list.at(-1)}? Answer with a JSON list of strings.`, JSON.stringify(names.filter((o) => o.category === c).map((o) => o.names.en)), 'json');
+    return qa(
+      `Which of these are ${PLURAL[c]}: ${list.slice(0, -1).join(', ')} and ${list.at(-1)}? Answer with a JSON list of strings.`,
+      JSON.stringify(names.filter((o) => o.category === c).map((o) => o.names.en)),
+      'json',
+    );
   },
   (rng) => {
     const names = rng.shuffle([...CATALOGUE]).slice(0, rng.int(2, 3));
     const l = rng.pick(FOREIGN_LANGUAGES);
     const list = names.map((o) => o.names.en);
-    return qa(`Write ${list.slice(0, -1).join(', ')} and ${list.at(-1)} in ${LANGUAGE_NAMES[l]}, as a JSON list of strings.`, JSON.stringify(names.map((o) => o.names[l])), 'json');
+    return qa(
+      `Write ${list.slice(0, -1).join(', ')} and ${list.at(-1)} in ${LANGUAGE_NAMES[l]}, as a JSON list of strings.`,
+      JSON.stringify(names.map((o) => o.names[l])),
+      'json',
+    );
   },
 ];
 
 /** Text conversations about numbers, lists and motions (`CorpusMix.numberShare`). */
-export const NUMBER_TEXT: TextQuestion[] = [...LISTS, ...LISTS, ...DISPLACEMENT, ...MOTION, ...MOTION, ...ARITHMETIC, ...JSON_LISTS, ...JSON_LISTS];
+export const NUMBER_TEXT: TextQuestion[] = [
+  ...LISTS,
+  ...LISTS,
+  ...DISPLACEMENT,
+  ...MOTION,
+  ...MOTION,
+  ...ARITHMETIC,
+  ...JSON_LISTS,
+  ...JSON_LISTS,
+];
 
 // ---------------------------------------------------------------------------------------------------
 // Scene questions answered as lists (`CorpusMix.listShare`).

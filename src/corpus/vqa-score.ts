@@ -40,8 +40,14 @@ export interface VqaReport {
 }
 
 /** Scores predictions (one per item, in order; a missing one counts as empty) per category and overall. */
-export function scoreVqa(items: readonly VqaItem[], predictions: readonly string[]): { categories: Record<VqaCategory, CategoryScore>; overall: number; predictions: VqaPrediction[] } {
-  const categories = Object.fromEntries(VQA_CATEGORIES.map((c) => [c, { correct: 0, total: 0, accuracy: 0 }])) as Record<VqaCategory, CategoryScore>;
+export function scoreVqa(
+  items: readonly VqaItem[],
+  predictions: readonly string[],
+): { categories: Record<VqaCategory, CategoryScore>; overall: number; predictions: VqaPrediction[] } {
+  const categories = Object.fromEntries(VQA_CATEGORIES.map((c) => [c, { correct: 0, total: 0, accuracy: 0 }])) as Record<
+    VqaCategory,
+    CategoryScore
+  >;
   const out: VqaPrediction[] = items.map((item, i) => {
     const prediction = predictions[i] ?? '';
     const correct = answerMatches(prediction, item.answer);
@@ -76,18 +82,23 @@ export function retention(run: VqaReport, baseline: VqaReport): Record<VqaCatego
 export function vqaTable(run: VqaReport, baseline?: VqaReport): string {
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   const ret = baseline ? retention(run, baseline) : null;
-  const head = baseline ? '| category | questions | accuracy | baseline | retention |\n|---|---:|---:|---:|---:|' : '| category | questions | accuracy |\n|---|---:|---:|';
+  const head = baseline
+    ? '| category | questions | accuracy | baseline | retention |\n|---|---:|---:|---:|---:|'
+    : '| category | questions | accuracy |\n|---|---:|---:|';
   const asked = VQA_CATEGORIES.filter((c) => run.categories[c].total > 0);
   const rows = asked.map((c) => {
     const s = run.categories[c];
     const cells = [c, String(s.total), pct(s.accuracy)];
-    if (baseline) cells.push(baseline.categories[c] ? pct(baseline.categories[c].accuracy) : 'n/a', ret![c] === null ? 'n/a' : ret![c]!.toFixed(3));
+    if (baseline)
+      cells.push(baseline.categories[c] ? pct(baseline.categories[c].accuracy) : 'n/a', ret![c] === null ? 'n/a' : ret![c]!.toFixed(3));
     return `| ${cells.join(' | ')} |`;
   });
   const total = asked.reduce((a, c) => a + run.categories[c].total, 0);
   const all = ['**overall**', String(total), `**${pct(run.overall)}**`];
   if (baseline) all.push(pct(baseline.overall), ret!.overall === null ? 'n/a' : ret!.overall.toFixed(3));
-  const formed = asked.filter((c) => run.categories[c].wellFormed !== undefined).map((c) => `${c} ${run.categories[c].wellFormed}/${run.categories[c].total}`);
+  const formed = asked
+    .filter((c) => run.categories[c].wellFormed !== undefined)
+    .map((c) => `${c} ${run.categories[c].wellFormed}/${run.categories[c].total}`);
   const table = [head, ...rows, `| ${all.join(' | ')} |`].join('\n');
   return formed.length > 0 ? `${table}\n\nWell-formed lists of the answer's shape (right or wrong): ${formed.join(', ')}.` : table;
 }

@@ -17,7 +17,14 @@ export function captionRows(lines: readonly string[], width = 256): number {
 
 /** `frame` scaled to `width` with `lines` written in a band under it and `label` on top (green for
  *  success, red for failure, white otherwise). */
-export function captionFrame(frame: RgbImage, lines: readonly string[], label: string, tone: 'success' | 'failure' | 'plain', width = 256, maxLines = 6): RgbImage {
+export function captionFrame(
+  frame: RgbImage,
+  lines: readonly string[],
+  label: string,
+  tone: 'success' | 'failure' | 'plain',
+  width = 256,
+  maxLines = 6,
+): RgbImage {
   const scale = 2;
   const chars = Math.floor((width - 8) / (4 * scale));
   let wrapped = lines.flatMap((l) => wrap(l, chars));
@@ -38,7 +45,8 @@ export function captionFrame(frame: RgbImage, lines: readonly string[], label: s
   wrapped.forEach((line, i) => drawText(rgb, width, height, line, 4, imageH + 4 + i * 7 * scale, [230, 230, 230], scale));
   const colour: [number, number, number] = tone === 'success' ? [60, 220, 90] : tone === 'failure' ? [240, 70, 60] : [255, 255, 255];
   const labelW = label.length * 4 * scale + 6;
-  for (let y = 0; y < 5 * scale + 6; y++) for (let x = 0; x < Math.min(width, labelW); x++) rgb.fill(0, (y * width + x) * 3, (y * width + x) * 3 + 3);
+  for (let y = 0; y < 5 * scale + 6; y++)
+    for (let x = 0; x < Math.min(width, labelW); x++) rgb.fill(0, (y * width + x) * 3, (y * width + x) * 3 + 3);
   drawText(rgb, width, height, label, 3, 3, colour, scale);
   return { width, height, rgb };
 }

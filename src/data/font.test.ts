@@ -11,7 +11,8 @@ test('glyphs are 3×5 bitmaps, pairwise distinct, and cover the action texts', (
     assert.ok(!seen.has(g), `${ch} looks like ${seen.get(g)}`);
     seen.set(g, ch);
   }
-  for (const ch of '[[4.2, 0.0, -1.5, 1], [0.0, 0.0, 3.0, 0]]move forward 4.2 cm; open gripper: yes? no!') if (ch !== ' ') assert.ok(GLYPHS[ch.toLowerCase()], JSON.stringify(ch));
+  for (const ch of '[[4.2, 0.0, -1.5, 1], [0.0, 0.0, 3.0, 0]]move forward 4.2 cm; open gripper: yes? no!')
+    if (ch !== ' ') assert.ok(GLYPHS[ch.toLowerCase()], JSON.stringify(ch));
 });
 
 test('drawText sets the pixels of a glyph and nothing outside the image', () => {

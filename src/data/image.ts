@@ -23,7 +23,8 @@ function fail(where: string, message: string): never {
  *  16383² is refused when read, not only when decoded). `where` names the frame in errors. */
 export function probeImage(bytes: Uint8Array, where: string): EncodedImage {
   const image = probeHeader(bytes, where);
-  if (image.width * image.height > MAX_PIXELS || image.width === 0 || image.height === 0) fail(where, `${image.format} declares ${image.width}×${image.height}, outside 1 … ${MAX_PIXELS} pixels`);
+  if (image.width * image.height > MAX_PIXELS || image.width === 0 || image.height === 0)
+    fail(where, `${image.format} declares ${image.width}×${image.height}, outside 1 … ${MAX_PIXELS} pixels`);
   return image;
 }
 
@@ -64,7 +65,12 @@ export function decodeImage(image: EncodedImage, where = 'image'): RgbImage {
   }
   try {
     if (probed.format === 'jpeg') {
-      const d = jpeg.decode(image.bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: MAX_PIXELS / 1e6 + 1, maxMemoryUsageInMB: 512 });
+      const d = jpeg.decode(image.bytes, {
+        useTArray: true,
+        formatAsRGBA: false,
+        maxResolutionInMP: MAX_PIXELS / 1e6 + 1,
+        maxMemoryUsageInMB: 512,
+      });
       return { width: d.width, height: d.height, rgb: d.data };
     }
     const png = PNG.sync.read(Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength));
@@ -76,7 +82,11 @@ export function decodeImage(image: EncodedImage, where = 'image'): RgbImage {
     }
     return { width: png.width, height: png.height, rgb };
   } catch (cause) {
-    throw new FormatError('E_IMAGE', `${where}: cannot decode ${probed.format}: ${(cause as Error).message}`, { field: where, fix: 'the frame is corrupt', cause });
+    throw new FormatError('E_IMAGE', `${where}: cannot decode ${probed.format}: ${(cause as Error).message}`, {
+      field: where,
+      fix: 'the frame is corrupt',
+      cause,
+    });
   }
 }
 
@@ -96,7 +106,15 @@ export function encodePng(img: RgbImage): EncodedImage {
 /** Encodes RGB as PNG quickly (RGB colour type, zlib level 1, the Sub filter on every row): about 5×
  *  faster than encodePng and a little larger, for frames decoded in bulk from video. */
 export function encodePngFast(img: RgbImage): EncodedImage {
-  const options = { width: img.width, height: img.height, colorType: 2, inputColorType: 2, inputHasAlpha: false, deflateLevel: 1, filterType: 1 } as const;
+  const options = {
+    width: img.width,
+    height: img.height,
+    colorType: 2,
+    inputColorType: 2,
+    inputHasAlpha: false,
+    deflateLevel: 1,
+    filterType: 1,
+  } as const;
   const png = new PNG(options);
   png.data = Buffer.from(img.rgb.buffer, img.rgb.byteOffset, img.rgb.byteLength);
   return { format: 'png', width: img.width, height: img.height, bytes: new Uint8Array(PNG.sync.write(png, options)) };

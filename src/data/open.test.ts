@@ -32,6 +32,12 @@ test('openDataset reads RLDS and LeRobot v3 folders alike', async () => {
   };
   assert.equal(openDataset(join(root, 'lr')).layout, 'lerobot');
   assert.equal(openDataset(join(root, 'rlds')).count, 2);
-  assert.deepEqual((await read(join(root, 'lr'))).map((e) => [e.metadata.episodeId, e.steps.length, e.instruction]), (await read(join(root, 'rlds'))).map((e) => [e.metadata.episodeId, e.steps.length, e.instruction]));
-  assert.throws(() => openDataset(join(root, 'missing')), (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET');
+  assert.deepEqual(
+    (await read(join(root, 'lr'))).map((e) => [e.metadata.episodeId, e.steps.length, e.instruction]),
+    (await read(join(root, 'rlds'))).map((e) => [e.metadata.episodeId, e.steps.length, e.instruction]),
+  );
+  assert.throws(
+    () => openDataset(join(root, 'missing')),
+    (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET',
+  );
 });

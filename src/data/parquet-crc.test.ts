@@ -76,10 +76,13 @@ function pages(bytes: Uint8Array): PageSpan[] {
   return out;
 }
 
-const plain = (bytes: Uint8Array) => parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false });
+const plain = (bytes: Uint8Array) =>
+  parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, utf8: false });
 
 test('round trip: every page carries a correct CRC-32 and the rows are those written', async () => {
-  const without = new Uint8Array(parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: false })) }));
+  const without = new Uint8Array(
+    parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: false })) }),
+  );
   const withCrc = parquetWriteWithPageCrcs(options);
   const spans = pages(withCrc);
   assert.ok(spans.length > 12, `${spans.length} pages`);
@@ -122,12 +125,16 @@ test('a file without page CRCs still reads', async () => {
 });
 
 test('a layout the rewrite cannot move (page indexes) is refused, never written wrong', () => {
-  const indexed = new Uint8Array(parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: true })) }));
+  const indexed = new Uint8Array(
+    parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: true })) }),
+  );
   assert.throws(() => addPageCrcs(indexed), /page index/);
 });
 
 test('the written file keeps its footer: schema, metadata and statistics unchanged but for offsets and sizes', () => {
-  const without = new Uint8Array(parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: false })) }));
+  const without = new Uint8Array(
+    parquetWriteBuffer({ ...options, columnData: options.columnData.map((c) => ({ ...c, offsetIndex: false })) }),
+  );
   const withCrc = addPageCrcs(without);
   const meta = (b: Uint8Array) => parquetMetadata(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer);
   const a = meta(without);

@@ -42,7 +42,9 @@ function decodeExact(bytes: Uint8Array, offset: number, limit: number, what: str
   const again = encode(value);
   const original = bytes.subarray(offset, reader.offset);
   if (again.length !== original.length || !again.every((b, i) => b === original[i])) {
-    throw new Error(`parquet page CRCs: the ${what} does not re-encode to the bytes it was read from (hyparquet and hyparquet-writer disagree on Thrift)`);
+    throw new Error(
+      `parquet page CRCs: the ${what} does not re-encode to the bytes it was read from (hyparquet and hyparquet-writer disagree on Thrift)`,
+    );
   }
   return { value, end: reader.offset };
 }
@@ -79,14 +81,17 @@ export function addPageCrcs(file: Uint8Array): Uint8Array {
       const meta = chunk.field_3 as Thrift | undefined;
       if (meta === undefined) throw new Error(`parquet page CRCs: ${where} has no metadata`);
       if (chunk.field_4 !== undefined || chunk.field_6 !== undefined || meta.field_14 !== undefined) {
-        throw new Error(`parquet page CRCs: ${where} has a page index or a bloom filter, whose offsets this rewrite does not move (write with offsetIndex: false)`);
+        throw new Error(
+          `parquet page CRCs: ${where} has a page index or a bloom filter, whose offsets this rewrite does not move (write with offsetIndex: false)`,
+        );
       }
       const start = meta.field_11 === undefined ? int(meta, 9, 'data_page_offset') : int(meta, 11, 'dictionary_page_offset');
       const end = start + int(meta, 7, 'total_compressed_size');
-      if (start !== expected || end > footerStart) throw new Error(`parquet page CRCs: ${where} spans bytes ${start}..${end}, expected to start at ${expected}`);
+      if (start !== expected || end > footerStart)
+        throw new Error(`parquet page CRCs: ${where} spans bytes ${start}..${end}, expected to start at ${expected}`);
       const moved = new Map<number, number>();
       const chunkStart = written;
-      for (let at = start; at < end; ) {
+      for (let at = start; at < end;) {
         const { value: header, end: body } = decodeExact(file, at, end, `page header at byte ${at}`);
         const pageEnd = body + int(header, 3, 'compressed_page_size');
         if (pageEnd > end) throw new Error(`parquet page CRCs: the page at byte ${at} runs past its column chunk`);
@@ -116,7 +121,8 @@ export function addPageCrcs(file: Uint8Array): Uint8Array {
     if (group.field_5 !== undefined) group.field_5 = BigInt(groupStart);
     if (group.field_6 !== undefined) group.field_6 = BigInt(written - groupStart);
   }
-  if (expected !== footerStart) throw new Error(`parquet page CRCs: bytes ${expected}..${footerStart} hold something other than column chunks`);
+  if (expected !== footerStart)
+    throw new Error(`parquet page CRCs: bytes ${expected}..${footerStart} hold something other than column chunks`);
   const meta = encode(footer);
   const tail = new Uint8Array(8);
   new DataView(tail.buffer).setUint32(0, meta.length, true);

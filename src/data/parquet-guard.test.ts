@@ -22,7 +22,10 @@ const put = (bytes: Uint8Array) => {
   return p;
 };
 const typed = (p: string, message?: RegExp) =>
-  assert.rejects(readParquetGuarded(p), (e: unknown) => isVlmError(e) && e.code === 'E_PARQUET' && e.file === p && (message === undefined || message.test(e.message)));
+  assert.rejects(
+    readParquetGuarded(p),
+    (e: unknown) => isVlmError(e) && e.code === 'E_PARQUET' && e.file === p && (message === undefined || message.test(e.message)),
+  );
 
 /** A one-column INT32 file whose single data page carries a CRC-32 (as pyarrow writes with
  *  write_page_checksum=True); `crcDelta` damages the stored CRC. */
@@ -45,9 +48,23 @@ function fileWithPageCrc(values: number[], crcDelta = 0, rootChildren = 1): Uint
   // FileMetaData in Thrift field numbers (parquet.thrift): schema, num_rows, row_groups.
   serializeTCompactProtocol(w, {
     field_1: 2,
-    field_2: [{ field_4: 'root', field_5: rootChildren }, { field_1: 1, field_3: 0, field_4: 'x' }],
+    field_2: [
+      { field_4: 'root', field_5: rootChildren },
+      { field_1: 1, field_3: 0, field_4: 'x' },
+    ],
     field_3: rows,
-    field_4: [{ field_1: [{ field_2: 4n, field_3: { field_1: 1, field_2: [0], field_3: ['x'], field_4: 0, field_5: rows, field_6: size, field_7: size, field_9: 4n } }], field_2: size, field_3: rows }],
+    field_4: [
+      {
+        field_1: [
+          {
+            field_2: 4n,
+            field_3: { field_1: 1, field_2: [0], field_3: ['x'], field_4: 0, field_5: rows, field_6: size, field_7: size, field_9: 4n },
+          },
+        ],
+        field_2: size,
+        field_3: rows,
+      },
+    ],
   });
   w.appendUint32(w.offset - metaStart);
   w.appendUint32(0x31524150);
@@ -56,7 +73,10 @@ function fileWithPageCrc(values: number[], crcDelta = 0, rootChildren = 1): Uint
 
 test('a page CRC is checked where the writer stored one', async () => {
   const good = await readParquetGuarded(put(fileWithPageCrc([1, 2, 3, 40000])));
-  assert.deepEqual(good.rows.map((r) => r.x), [1, 2, 3, 40000]);
+  assert.deepEqual(
+    good.rows.map((r) => r.x),
+    [1, 2, 3, 40000],
+  );
   assert.equal(good.checkedPages, 1);
   await typed(put(fileWithPageCrc([1, 2, 3], 1)), /page CRC mismatch/);
   const body = fileWithPageCrc([7, 8, 9]);
@@ -77,7 +97,10 @@ test('not Parquet, empty, truncated and an oversized footer length are typed err
   const long = Uint8Array.from(ok);
   new DataView(long.buffer).setUint32(long.length - 8, 0x7fffffff, true);
   await typed(put(long), /footer declares/);
-  assert.deepEqual((await readParquetGuarded(put(ok))).rows.map((r) => r.a), [1, 2, 3]);
+  assert.deepEqual(
+    (await readParquetGuarded(put(ok))).rows.map((r) => r.a),
+    [1, 2, 3],
+  );
 });
 
 test('bit flips in the footer of a real file: typed errors or a correct read, never a hang or a leaked rejection', async () => {
@@ -96,7 +119,9 @@ test('bit flips in the footer of a real file: typed errors or a correct read, ne
     { name: 'path', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
     { name: 'episode_index', type: 'INT64', repetition_type: 'OPTIONAL' },
   ];
-  const original = new Uint8Array(parquetWriteBuffer({ columnData: columns, schema } as unknown as Parameters<typeof parquetWriteBuffer>[0]));
+  const original = new Uint8Array(
+    parquetWriteBuffer({ columnData: columns, schema } as unknown as Parameters<typeof parquetWriteBuffer>[0]),
+  );
   const footerLength = new DataView(original.buffer).getUint32(original.length - 8, true);
   const leaked: unknown[] = [];
   const onLeak = (e: unknown) => leaked.push(e);

@@ -34,7 +34,13 @@ export interface ParquetReadResult {
  *  over the whole-file checksum's. */
 class PageCrcError extends FormatError {}
 
-function bad(code: string, file: string, message: string, fix = 'the file is corrupt; restore or re-download the dataset', cause?: unknown): never {
+function bad(
+  code: string,
+  file: string,
+  message: string,
+  fix = 'the file is corrupt; restore or re-download the dataset',
+  cause?: unknown,
+): never {
   throw new FormatError(code, `${file}: ${message}`, { file, field: 'parquet', fix, ...(cause === undefined ? {} : { cause }) });
 }
 
@@ -55,21 +61,27 @@ function safe(v: bigint | number | undefined, code: string, file: string, what: 
 function checkFooter(bytes: Uint8Array, code: string, file: string): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const length = view.getUint32(bytes.byteLength - 8, true);
-  if (length > bytes.byteLength - 12) bad(code, file, `the footer declares ${length} bytes, the file has ${bytes.byteLength - 12} after its magic`);
+  if (length > bytes.byteLength - 12)
+    bad(code, file, `the footer declares ${length} bytes, the file has ${bytes.byteLength - 12} after its magic`);
   let raw: Record<string, unknown>;
   try {
-    raw = deserializeTCompactProtocol({ view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength - 8), offset: bytes.byteLength - 8 - length });
+    raw = deserializeTCompactProtocol({
+      view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength - 8),
+      offset: bytes.byteLength - 8 - length,
+    });
   } catch (cause) {
     bad(code, file, `is not a readable Parquet file: its footer does not decode (${(cause as Error).message})`, undefined, cause);
   }
   const schema = raw.field_2;
-  if (!Array.isArray(schema) || schema.length === 0 || schema.length > MAX_SCHEMA_ELEMENTS) bad(code, file, 'the footer has no usable schema');
+  if (!Array.isArray(schema) || schema.length === 0 || schema.length > MAX_SCHEMA_ELEMENTS)
+    bad(code, file, 'the footer has no usable schema');
   if (!Array.isArray(raw.field_4)) bad(code, file, 'the footer has no row groups list');
   const consume = (i: number, depth: number): number => {
     const el = schema[i] as Record<string, unknown> | undefined;
     if (el === null || typeof el !== 'object' || depth > 64) bad(code, file, `schema element ${i} is malformed`);
     const n = el.field_5 ?? 0;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || i + n >= schema.length + (n === 0 ? 1 : 0)) bad(code, file, `schema element ${i} declares ${String(n)} children`);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || i + n >= schema.length + (n === 0 ? 1 : 0))
+      bad(code, file, `schema element ${i} declares ${String(n)} children`);
     let next = i + 1;
     for (let k = 0; k < n; k++) {
       if (next >= schema.length) bad(code, file, `schema element ${i} declares ${n} children, the schema ends first`);
@@ -82,7 +94,8 @@ function checkFooter(bytes: Uint8Array, code: string, file: string): void {
 
 /** Checks the footer's structure and walks every page header of every column chunk. */
 function checkStructure(bytes: Uint8Array, meta: FileMetaData, code: string, file: string): number {
-  const footerStart = bytes.byteLength - 8 - new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.byteLength - 8, true);
+  const footerStart =
+    bytes.byteLength - 8 - new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(bytes.byteLength - 8, true);
   let tree: SchemaTree;
   try {
     tree = parquetSchema(meta);
@@ -97,19 +110,27 @@ function checkStructure(bytes: Uint8Array, meta: FileMetaData, code: string, fil
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   meta.row_groups.forEach((group, g) => {
     groupRows += safe(group.num_rows, code, file, `row group ${g} num_rows`);
-    if (group.columns.length !== paths.length) bad(code, file, `row group ${g} has ${group.columns.length} column chunks, the schema ${paths.length} columns`);
+    if (group.columns.length !== paths.length)
+      bad(code, file, `row group ${g} has ${group.columns.length} column chunks, the schema ${paths.length} columns`);
     group.columns.forEach((chunk, c) => {
       const m = chunk.meta_data;
       const where = `row group ${g} column ${paths[c]}`;
       if (!m) bad(code, file, `${where} has no metadata`);
       if (m.path_in_schema.join('.') !== paths[c]) bad(code, file, `${where} is stored as ${JSON.stringify(m.path_in_schema.join('.'))}`);
-      if (!CODECS.has(m.codec)) bad(code, file, `${where} uses compression ${String(m.codec)}, which vlm2vla does not decode`, 'rewrite the file with SNAPPY or no compression');
+      if (!CODECS.has(m.codec))
+        bad(
+          code,
+          file,
+          `${where} uses compression ${String(m.codec)}, which vlm2vla does not decode`,
+          'rewrite the file with SNAPPY or no compression',
+        );
       const start = safe(m.dictionary_page_offset ?? m.data_page_offset, code, file, `${where} page offset`);
       const size = safe(m.total_compressed_size, code, file, `${where} size`);
       const maxPage = Math.min(MAX_PAGE_BYTES, safe(m.total_uncompressed_size, code, file, `${where} uncompressed size`));
       const values = safe(m.num_values, code, file, `${where} num_values`);
       const end = start + size;
-      if (start < 4 || end > footerStart) bad(code, file, `${where} spans bytes ${start}..${end}, outside the data region 4..${footerStart}`);
+      if (start < 4 || end > footerStart)
+        bad(code, file, `${where} spans bytes ${start}..${end}, outside the data region 4..${footerStart}`);
       const reader = { view: new DataView(bytes.buffer, bytes.byteOffset, end), offset: start };
       let seen = 0;
       let page = 0;
@@ -123,16 +144,22 @@ function checkStructure(bytes: Uint8Array, meta: FileMetaData, code: string, fil
         const compressed = header.compressed_page_size;
         const uncompressed = header.uncompressed_page_size;
         if (header.type === undefined) bad(code, file, `${where}: unknown page type at byte ${reader.offset}`);
-        if (!Number.isSafeInteger(compressed) || compressed < 0 || reader.offset + compressed > end) bad(code, file, `${where}: a page of ${compressed} bytes runs past its column chunk`);
-        if (!Number.isSafeInteger(uncompressed) || uncompressed < 0 || uncompressed > maxPage) bad(code, file, `${where}: a page declares ${uncompressed} decompressed bytes (limit ${maxPage})`);
+        if (!Number.isSafeInteger(compressed) || compressed < 0 || reader.offset + compressed > end)
+          bad(code, file, `${where}: a page of ${compressed} bytes runs past its column chunk`);
+        if (!Number.isSafeInteger(uncompressed) || uncompressed < 0 || uncompressed > maxPage)
+          bad(code, file, `${where}: a page declares ${uncompressed} decompressed bytes (limit ${maxPage})`);
         if (header.crc !== undefined) {
           const actual = crc32(new Uint8Array(view.buffer, view.byteOffset + reader.offset, compressed));
           if (actual !== header.crc >>> 0) {
-            throw new PageCrcError(code, `${file}: ${where}, page ${page}: page CRC mismatch (stored ${header.crc >>> 0}, computed ${actual} over bytes ${reader.offset}..${reader.offset + compressed})`, {
-              file,
-              field: `row group ${g} › ${paths[c]} › page ${page}`,
-              fix: 'the page changed after it was written: restore or re-download the dataset',
-            });
+            throw new PageCrcError(
+              code,
+              `${file}: ${where}, page ${page}: page CRC mismatch (stored ${header.crc >>> 0}, computed ${actual} over bytes ${reader.offset}..${reader.offset + compressed})`,
+              {
+                file,
+                field: `row group ${g} › ${paths[c]} › page ${page}`,
+                fix: 'the page changed after it was written: restore or re-download the dataset',
+              },
+            );
           }
           checked++;
         }
@@ -153,19 +180,29 @@ export async function readParquetGuarded(file: string, code = 'E_PARQUET', expec
   let bytes: Buffer;
   try {
     const size = statSync(file).size;
-    if (size > MAX_PARQUET_BYTES) bad(code, file, `is ${size} bytes, more than the ${MAX_PARQUET_BYTES}-byte limit`, 'split the dataset into smaller data files');
+    if (size > MAX_PARQUET_BYTES)
+      bad(code, file, `is ${size} bytes, more than the ${MAX_PARQUET_BYTES}-byte limit`, 'split the dataset into smaller data files');
     bytes = readFileSync(file);
   } catch (cause) {
     if (cause instanceof FormatError) throw cause;
-    throw new FormatError(code, `${file} is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { file, fix: 'the dataset is incomplete: restore this file or re-download the dataset', cause });
+    throw new FormatError(code, `${file} is missing or unreadable (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, {
+      file,
+      fix: 'the dataset is incomplete: restore this file or re-download the dataset',
+      cause,
+    });
   }
   const ab = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   const u8 = new Uint8Array(ab);
-  if (u8.byteLength < 12 || new TextDecoder().decode(u8.subarray(0, 4)) !== 'PAR1' || new TextDecoder().decode(u8.subarray(u8.byteLength - 4)) !== 'PAR1') {
+  if (
+    u8.byteLength < 12 ||
+    new TextDecoder().decode(u8.subarray(0, 4)) !== 'PAR1' ||
+    new TextDecoder().decode(u8.subarray(u8.byteLength - 4)) !== 'PAR1'
+  ) {
     bad(code, file, 'is not a readable Parquet file (no PAR1 magic at both ends)');
   }
   const fileCrc = expectedCrc === undefined ? undefined : crc32(bytes);
-  const changed = () => bad(code, file, `its CRC-32 is ${fileCrc}, the dataset's metadata recorded ${expectedCrc}: the file changed after it was written`);
+  const changed = () =>
+    bad(code, file, `its CRC-32 is ${fileCrc}, the dataset's metadata recorded ${expectedCrc}: the file changed after it was written`);
   let meta: FileMetaData;
   let checkedPages: number;
   try {

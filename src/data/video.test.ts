@@ -25,10 +25,17 @@ const mae = (a: Uint8Array, b: Uint8Array) => a.reduce((s, x, i) => s + Math.abs
 
 test('a range 2 s into a 4 s H.264 file: the right frames, at their exact times', { skip: SKIP }, async () => {
   const file = join(root, 'v.mp4');
-  encodeVideo(file, Array.from({ length: N }, (_, k) => frame(k)), { width: W, height: W, fps: FPS, codec: 'h264' });
+  encodeVideo(
+    file,
+    Array.from({ length: N }, (_, k) => frame(k)),
+    { width: W, height: W, fps: FPS, codec: 'h264' },
+  );
   const got: Uint8Array[] = [];
   const r = await decodeVideoRange({ file, start: 2.05, end: 2.55, width: W, height: W, maxFrames: 10 }, (rgb) => got.push(rgb.slice()));
-  assert.deepEqual(r.times.map((t) => Math.round(t * 1e6) / 1e6), [2.1, 2.2, 2.3, 2.4, 2.5]);
+  assert.deepEqual(
+    r.times.map((t) => Math.round(t * 1e6) / 1e6),
+    [2.1, 2.2, 2.3, 2.4, 2.5],
+  );
   assert.deepEqual([r.sourceWidth, r.sourceHeight], [W, W]);
   got.forEach((rgb, i) => {
     const k = 21 + i;

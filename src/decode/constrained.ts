@@ -85,7 +85,9 @@ const allowedCache = new WeakMap<TokenTrie, WeakMap<object, Map<string, Int32Arr
 const MAX_CACHED_STATES = 4096;
 
 function stateKey(state: unknown): string | null {
-  return state !== null && typeof state === 'object' && typeof (state as { key?: unknown }).key === 'string' ? (state as { key: string }).key : null;
+  return state !== null && typeof state === 'object' && typeof (state as { key?: unknown }).key === 'string'
+    ? (state as { key: string }).key
+    : null;
 }
 
 /** Follows one constrained generation: mask logits, then accept the chosen token. */
@@ -138,7 +140,11 @@ export class GrammarConstraint<S> {
     const allowed = this.#allowed();
     const stops = this.complete ? this.stopIds : [];
     const count = allowed.length + stops.length;
-    if (count === 0) throw new UsageError('the grammar allows no next token and is not complete', 'the grammar has a dead end; test it with its own corpus');
+    if (count === 0)
+      throw new UsageError(
+        'the grammar allows no next token and is not complete',
+        'the grammar has a dead end; test it with its own corpus',
+      );
     // Keep the allowed logits, set every other to -Infinity.
     const kept = new Float32Array(count);
     allowed.forEach((id, k) => (kept[k] = logits[id]!));

@@ -38,8 +38,16 @@ test('cached greedy generation equals greedy by full recomputation (past the sli
 });
 
 test('a batch with different lengths and an image equals each prompt alone', () => {
-  const prompts = [[2, 5, 6], [2, 61, I, I, I, I, 62, 9, 10, 11], [2, 40]];
-  const batch = generate(model, prompts.map((ids, i) => ({ ids, pixels: i === 1 ? pixels : null })), { maxNewTokens: 8, eosIds: [] });
+  const prompts = [
+    [2, 5, 6],
+    [2, 61, I, I, I, I, 62, 9, 10, 11],
+    [2, 40],
+  ];
+  const batch = generate(
+    model,
+    prompts.map((ids, i) => ({ ids, pixels: i === 1 ? pixels : null })),
+    { maxNewTokens: 8, eosIds: [] },
+  );
   prompts.forEach((ids, i) => {
     const [alone] = generate(model, [{ ids, pixels: i === 1 ? pixels : null }], { maxNewTokens: 8, eosIds: [] });
     assert.deepEqual(batch[i]!.tokens, alone!.tokens, `row ${i}`);
@@ -66,7 +74,10 @@ test('eos ends a row; stop strings split across tokens cut the text; the process
   const [c] = generate(model, [{ ids: prompt }], {
     maxNewTokens: 5,
     eosIds: [],
-    logitsProcessor: (_row, logits) => logits.forEach((_, i) => { if (!allowed.has(i)) logits[i] = -Infinity; }),
+    logitsProcessor: (_row, logits) =>
+      logits.forEach((_, i) => {
+        if (!allowed.has(i)) logits[i] = -Infinity;
+      }),
     onToken: (_row, id) => seen.push(id),
   });
   assert.ok(c!.tokens.every((id) => allowed.has(id)));
@@ -83,7 +94,11 @@ test('sampling is reproducible by seed and differs across seeds', () => {
 });
 
 test('bad generation requests are usage errors', () => {
-  const bad = (opts: Parameters<typeof generate>[2], ids: number[] = [2, 5]) => assert.throws(() => generate(model, [{ ids }], opts), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE');
+  const bad = (opts: Parameters<typeof generate>[2], ids: number[] = [2, 5]) =>
+    assert.throws(
+      () => generate(model, [{ ids }], opts),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE',
+    );
   bad({ maxNewTokens: 0 });
   bad({ maxNewTokens: 2 }, []);
   bad({ maxNewTokens: 2, stop: ['x'] });
@@ -103,7 +118,11 @@ test('generateYielding gives the event loop a turn every few tokens and returns 
   const open = withEos.find((g) => g.finishReason === 'length')!;
   const options = { ...sampled, eosIds, stop: [`t${open.tokens[6]}.`] };
   const want = generate(model, requests, options);
-  assert.deepEqual(new Set(want.map((g) => g.finishReason)), new Set(['eos', 'stop', 'length']), 'rows end by eos, by a stop string and at the limit');
+  assert.deepEqual(
+    new Set(want.map((g) => g.finishReason)),
+    new Set(['eos', 'stop', 'length']),
+    'rows end by eos, by a stop string and at the limit',
+  );
   for (const every of [{ tokens: 1 }, { tokens: 3, ms: 60_000 }, { ms: 0 }, {}]) {
     let turns = 0;
     let ticking = true;
@@ -115,7 +134,8 @@ test('generateYielding gives the event loop a turn every few tokens and returns 
     const got = await generateYielding(model, requests, options, every);
     ticking = false;
     assert.deepEqual(got, want, JSON.stringify(every));
-    if (every.tokens === 1 || every.ms === 0) assert.ok(turns >= want.reduce((n, g) => Math.max(n, g.tokens.length), 0) - 2, `a turn after each step (${turns})`);
+    if (every.tokens === 1 || every.ms === 0)
+      assert.ok(turns >= want.reduce((n, g) => Math.max(n, g.tokens.length), 0) - 2, `a turn after each step (${turns})`);
   }
   const order: string[] = [];
   const generation = generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 16, eosIds: [] }, { tokens: 4, ms: 60_000 }).then(([g]) => {
@@ -129,10 +149,18 @@ test('generateYielding gives the event loop a turn every few tokens and returns 
 test('generateYielding stops at a turn once its signal is aborted; bad yield settings are usage errors', async () => {
   const ac = new AbortController();
   let steps = 0;
-  const run = generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 40, eosIds: [], onToken: () => void (++steps === 3 && ac.abort(new Error('the client left'))) }, { tokens: 1, signal: ac.signal });
+  const run = generateYielding(
+    model,
+    [{ ids: [2, 5] }],
+    { maxNewTokens: 40, eosIds: [], onToken: () => void (++steps === 3 && ac.abort(new Error('the client left'))) },
+    { tokens: 1, signal: ac.signal },
+  );
   await assert.rejects(run, /the client left/);
   assert.ok(steps <= 4, `stopped at the next turn (${steps} steps)`);
   for (const every of [{ tokens: 0 }, { tokens: 1.5 }, { ms: -1 }]) {
-    await assert.rejects(generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 2 }, every), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE');
+    await assert.rejects(
+      generateYielding(model, [{ ids: [2, 5] }], { maxNewTokens: 2 }, every),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE',
+    );
   }
 });

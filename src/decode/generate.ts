@@ -64,10 +64,16 @@ export function generate(model: Gemma3Model, requests: readonly GenerateRequest[
 /** generate(), with a turn of the event loop (setImmediate) between decoding steps as `every` says.
  *  The steps, and so the output, are generate()'s: only the time between them changes. The prefill
  *  is one step. */
-export async function generateYielding(model: Gemma3Model, requests: readonly GenerateRequest[], options: GenerateOptions, every: YieldOptions = {}): Promise<Generation[]> {
+export async function generateYielding(
+  model: Gemma3Model,
+  requests: readonly GenerateRequest[],
+  options: GenerateOptions,
+  every: YieldOptions = {},
+): Promise<Generation[]> {
   const tokens = every.tokens ?? 8;
   const ms = every.ms ?? 50;
-  if (!(Number.isInteger(tokens) && tokens >= 1) || !(ms >= 0)) throw new UsageError(`yield every ${tokens} tokens or ${ms} ms: give a positive whole number of tokens and a non-negative time`);
+  if (!(Number.isInteger(tokens) && tokens >= 1) || !(ms >= 0))
+    throw new UsageError(`yield every ${tokens} tokens or ${ms} ms: give a positive whole number of tokens and a non-negative time`);
   const run = generationSteps(model, requests, options);
   let steps = 0;
   let since = performance.now();
@@ -84,10 +90,15 @@ export async function generateYielding(model: Gemma3Model, requests: readonly Ge
 
 /** The generation loop; it yields after each decoding step (one token per unfinished row) and
  *  returns the generations. */
-function* generationSteps(model: Gemma3Model, requests: readonly GenerateRequest[], options: GenerateOptions): Generator<void, Generation[]> {
+function* generationSteps(
+  model: Gemma3Model,
+  requests: readonly GenerateRequest[],
+  options: GenerateOptions,
+): Generator<void, Generation[]> {
   const sampling = options.sampling ?? GREEDY;
   checkSampling(sampling);
-  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1)) throw new UsageError(`maxNewTokens must be a positive integer, got ${options.maxNewTokens}`);
+  if (!(Number.isInteger(options.maxNewTokens) && options.maxNewTokens >= 1))
+    throw new UsageError(`maxNewTokens must be a positive integer, got ${options.maxNewTokens}`);
   if (requests.length === 0) return [];
   if ((options.stop?.length ?? 0) > 0 && !options.detokenize) throw new UsageError('stop strings need a detokenize function');
   const text = model.text;
@@ -97,7 +108,10 @@ function* generationSteps(model: Gemma3Model, requests: readonly GenerateRequest
   if (lengths.some((n) => n === 0)) throw new UsageError('every prompt needs at least one token (e.g. <bos>)');
   const T = Math.max(...lengths);
   const capacity = T + options.maxNewTokens;
-  if (capacity > text.maxPositionEmbeddings) throw new UsageError(`prompt (${T}) + maxNewTokens (${options.maxNewTokens}) exceeds the model's ${text.maxPositionEmbeddings} positions`);
+  if (capacity > text.maxPositionEmbeddings)
+    throw new UsageError(
+      `prompt (${T}) + maxNewTokens (${options.maxNewTokens}) exceeds the model's ${text.maxPositionEmbeddings} positions`,
+    );
   const pad = lengths.map((n) => T - n);
   const ids = new Int32Array(B * T).fill(text.padTokenId);
   const positions = new Int32Array(B * T);
@@ -116,15 +130,25 @@ function* generationSteps(model: Gemma3Model, requests: readonly GenerateRequest
   const cache = new KvCache(text, B, capacity);
   const rng = new Rng(options.seed ?? 0);
   const V = text.vocabSize;
-  const out: Generation[] = requests.map((r) => ({ tokens: [], text: options.detokenize ? '' : null, finishReason: 'length', promptTokens: r.ids.length }));
+  const out: Generation[] = requests.map((r) => ({
+    tokens: [],
+    text: options.detokenize ? '' : null,
+    finishReason: 'length',
+    promptTokens: r.ids.length,
+  }));
   const done = new Array<boolean>(B).fill(false);
   const stops = options.stop ?? [];
   const longestStop = Math.max(0, ...stops.map((s) => s.length));
   const logits = new Float32Array(B * V);
-  noGrad(() => arena.scoped(() => {
-    const l = model.forward({ ids, batch: B, length: T, positions, pixels, kvStart, rows: Int32Array.from({ length: B }, (_, b) => b * T + T - 1) }, cache);
-    logits.set(l.data);
-  }));
+  noGrad(() =>
+    arena.scoped(() => {
+      const l = model.forward(
+        { ids, batch: B, length: T, positions, pixels, kvStart, rows: Int32Array.from({ length: B }, (_, b) => b * T + T - 1) },
+        cache,
+      );
+      logits.set(l.data);
+    }),
+  );
   const stepIds = new Int32Array(B);
   const stepPos = new Int32Array(B);
   for (let step = 0; step < options.maxNewTokens; step++) {
@@ -164,10 +188,12 @@ function* generationSteps(model: Gemma3Model, requests: readonly GenerateRequest
       }
     }
     if (done.every(Boolean) || step === options.maxNewTokens - 1) break;
-    noGrad(() => arena.scoped(() => {
-      const l = model.forward({ ids: stepIds, batch: B, length: 1, positions: stepPos, kvStart }, cache);
-      logits.set(l.data);
-    }));
+    noGrad(() =>
+      arena.scoped(() => {
+        const l = model.forward({ ids: stepIds, batch: B, length: 1, positions: stepPos, kvStart }, cache);
+        logits.set(l.data);
+      }),
+    );
     yield;
   }
   return out;

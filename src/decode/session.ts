@@ -47,7 +47,10 @@ function imageRuns(ids: readonly number[], imageToken: number): [number, number]
   return runs;
 }
 
-const digest = (p: Float32Array) => createHash('sha1').update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength)).digest('hex');
+const digest = (p: Float32Array) =>
+  createHash('sha1')
+    .update(new Uint8Array(p.buffer, p.byteOffset, p.byteLength))
+    .digest('hex');
 
 export class DecodeSession {
   #cache: KvCache | null = null;
@@ -55,7 +58,10 @@ export class DecodeSession {
   #ids: number[] = [];
   #imageDigests: string[] = [];
 
-  constructor(readonly model: Gemma3Model, readonly capacity = model.text.maxPositionEmbeddings) {}
+  constructor(
+    readonly model: Gemma3Model,
+    readonly capacity = model.text.maxPositionEmbeddings,
+  ) {}
 
   /** Forgets the cache (the next generation prefills everything). */
   clear(): void {
@@ -95,11 +101,16 @@ export class DecodeSession {
 
   /** Prefills what the cache does not already hold of `ids` (with their images); returns the logits of
    *  the last position, or of every prefilled position with `allRows` ([T - reused, V]). */
-  #prefill(ids: readonly number[], images: readonly Float32Array[], allRows: boolean): { logits: Float32Array; reused: number; cache: KvCache } {
+  #prefill(
+    ids: readonly number[],
+    images: readonly Float32Array[],
+    allRows: boolean,
+  ): { logits: Float32Array; reused: number; cache: KvCache } {
     const model = this.model;
     const imageToken = model.cfg.modelType === 'gemma3' ? model.cfg.imageTokenIndex : -1;
     const runs = imageRuns(ids, imageToken);
-    if (runs.length !== images.length) throw new UsageError(`the prompt has ${runs.length} image(s) but ${images.length} pixel block(s) were given`);
+    if (runs.length !== images.length)
+      throw new UsageError(`the prompt has ${runs.length} image(s) but ${images.length} pixel block(s) were given`);
     const digests = images.map(digest);
     this.#cache ??= new KvCache(model.text, 1, this.capacity);
     const cache = this.#cache;
@@ -118,10 +129,15 @@ export class DecodeSession {
     // Until the prefill succeeds the cache holds only the reused prefix.
     this.#ids = ids.slice(0, reused);
     this.#imageDigests = digests.slice(0, runs.filter(([, end]) => end <= reused).length);
-    noGrad(() => arena.scoped(() => {
-      const l = model.forward({ ids: suffix, batch: 1, length: suffix.length, pixels, rows: allRows ? null : Int32Array.of(suffix.length - 1) }, cache);
-      logits.set(l.data);
-    }));
+    noGrad(() =>
+      arena.scoped(() => {
+        const l = model.forward(
+          { ids: suffix, batch: 1, length: suffix.length, pixels, rows: allRows ? null : Int32Array.of(suffix.length - 1) },
+          cache,
+        );
+        logits.set(l.data);
+      }),
+    );
     this.#ids = [...ids];
     this.#imageDigests = digests;
     return { logits, reused, cache };
@@ -131,9 +147,13 @@ export class DecodeSession {
     const model = this.model;
     const sampling = req.sampling ?? GREEDY;
     checkSampling(sampling);
-    if (!(Number.isInteger(req.maxNewTokens) && req.maxNewTokens >= 1)) throw new UsageError(`maxNewTokens must be a positive integer, got ${req.maxNewTokens}`);
+    if (!(Number.isInteger(req.maxNewTokens) && req.maxNewTokens >= 1))
+      throw new UsageError(`maxNewTokens must be a positive integer, got ${req.maxNewTokens}`);
     if (req.ids.length === 0) throw new UsageError('a prompt needs at least one token (e.g. <bos>)');
-    if (req.ids.length + req.maxNewTokens > this.capacity) throw new UsageError(`prompt (${req.ids.length}) + maxNewTokens (${req.maxNewTokens}) exceeds the session's ${this.capacity} positions`);
+    if (req.ids.length + req.maxNewTokens > this.capacity)
+      throw new UsageError(
+        `prompt (${req.ids.length}) + maxNewTokens (${req.maxNewTokens}) exceeds the session's ${this.capacity} positions`,
+      );
     const { logits, reused, cache } = this.#prefill(req.ids, req.images, false);
     const eos = new Set(req.eosIds);
     const rng = new Rng(req.seed ?? 0);
@@ -151,10 +171,12 @@ export class DecodeSession {
       tokens.push(id);
       if (i === req.maxNewTokens - 1) break;
       step[0] = id;
-      noGrad(() => arena.scoped(() => {
-        const l = model.forward({ ids: step, batch: 1, length: 1 }, cache);
-        logits.set(l.data);
-      }));
+      noGrad(() =>
+        arena.scoped(() => {
+          const l = model.forward({ ids: step, batch: 1, length: 1 }, cache);
+          logits.set(l.data);
+        }),
+      );
       this.#ids.push(id);
     }
     return { tokens, finishReason, promptTokens: req.ids.length, reusedTokens: reused };

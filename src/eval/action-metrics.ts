@@ -33,7 +33,15 @@ export function chunkError(pred: readonly ActionElement[], ref: readonly ActionE
   return { elements: n, errorCm, gripperMatches };
 }
 
-const element = (dx: number, dy: number, dz: number, gripper: 0 | 1): ActionElement => ({ dx, dy, dz, droll: 0, dpitch: 0, dyaw: 0, gripper });
+const element = (dx: number, dy: number, dz: number, gripper: 0 | 1): ActionElement => ({
+  dx,
+  dy,
+  dz,
+  droll: 0,
+  dpitch: 0,
+  dyaw: 0,
+  gripper,
+});
 
 /** The zero-motion baseline: `n` elements of no motion (gripper 0). */
 export const zeroChunk = (n: number): ActionElement[] => Array.from({ length: n }, () => element(0, 0, 0, 0));
@@ -43,7 +51,15 @@ export function meanElement(chunks: readonly (readonly ActionElement[])[]): (Act
   const all = chunks.flat();
   if (all.length === 0) return null;
   const mean = (f: (e: ActionElement) => number) => all.reduce((a, e) => a + f(e), 0) / all.length;
-  return { ...element(mean((e) => e.dx), mean((e) => e.dy), mean((e) => e.dz), mean((e) => e.gripper) >= 0.5 ? 1 : 0), count: all.length };
+  return {
+    ...element(
+      mean((e) => e.dx),
+      mean((e) => e.dy),
+      mean((e) => e.dz),
+      mean((e) => e.gripper) >= 0.5 ? 1 : 0,
+    ),
+    count: all.length,
+  };
 }
 
 /** One decoding pass's answer: its text and whether it was cut at the token limit. */
@@ -74,11 +90,21 @@ export interface PassScore {
 
 /** Scores the answers of one pass. An answer is well formed when it was not cut and the stage's
  *  strict decoder accepts it, exact when it was not cut and equals the reference. */
-export function scorePass(answers: readonly PassAnswer[], references: readonly string[], check: AnswerCheck, codec: ActionCodec, mean: ActionElement | null): PassScore {
+export function scorePass(
+  answers: readonly PassAnswer[],
+  references: readonly string[],
+  check: AnswerCheck,
+  codec: ActionCodec,
+  mean: ActionElement | null,
+): PassScore {
   let wellFormed = 0;
   let exact = 0;
   let cut = 0;
-  const sums = { model: { elements: 0, errorCm: 0, gripperMatches: 0 }, zero: { elements: 0, errorCm: 0 }, mean: { elements: 0, errorCm: 0 } };
+  const sums = {
+    model: { elements: 0, errorCm: 0, gripperMatches: 0 },
+    zero: { elements: 0, errorCm: 0 },
+    mean: { elements: 0, errorCm: 0 },
+  };
   let scored = 0;
   answers.forEach((a, i) => {
     const ref = references[i]!;
@@ -91,16 +117,33 @@ export function scorePass(answers: readonly PassAnswer[], references: readonly s
     const truth = codec.decode(ref);
     if (!pred.ok || !truth.ok) return;
     scored++;
-    const add = (into: { elements: number; errorCm: number }, s: ChunkErrorSums) => ((into.elements += s.elements), (into.errorCm += s.errorCm));
+    const add = (into: { elements: number; errorCm: number }, s: ChunkErrorSums) => (
+      (into.elements += s.elements),
+      (into.errorCm += s.errorCm)
+    );
     const m = chunkError(pred.value, truth.value);
     add(sums.model, m);
     sums.model.gripperMatches += m.gripperMatches;
     add(sums.zero, chunkError(zeroChunk(truth.value.length), truth.value));
-    if (mean) add(sums.mean, chunkError(Array.from({ length: truth.value.length }, () => mean), truth.value));
+    if (mean)
+      add(
+        sums.mean,
+        chunkError(
+          Array.from({ length: truth.value.length }, () => mean),
+          truth.value,
+        ),
+      );
   });
   const n = answers.length;
   const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
   const score: PassScore = { wellFormed, wellFormedRate: n > 0 ? wellFormed / n : 0, exact, exactRate: n > 0 ? exact / n : 0, cut };
-  if (check.actions) score.actions = { scored, errorCm: ratio(sums.model.errorCm, sums.model.elements), gripperAgreement: ratio(sums.model.gripperMatches, sums.model.elements), zeroErrorCm: ratio(sums.zero.errorCm, sums.zero.elements), meanErrorCm: mean ? ratio(sums.mean.errorCm, sums.mean.elements) : null };
+  if (check.actions)
+    score.actions = {
+      scored,
+      errorCm: ratio(sums.model.errorCm, sums.model.elements),
+      gripperAgreement: ratio(sums.model.gripperMatches, sums.model.elements),
+      zeroErrorCm: ratio(sums.zero.errorCm, sums.zero.elements),
+      meanErrorCm: mean ? ratio(sums.mean.errorCm, sums.mean.elements) : null,
+    };
   return score;
 }

@@ -16,7 +16,19 @@ import { GREEDY } from '../decode/index.ts';
 import { FormatError } from '../errors/index.ts';
 import { loadChatModel } from '../models/index.ts';
 import type { ChatModelFiles } from '../models/index.ts';
-import { DIRECTION_GRAMMAR, EngineBackend, MAX_NEW_TOKENS, PLAN_GRAMMAR, SUBTASKS_GRAMMAR, VERIFY_GRAMMAR, VERIFY_MAX_NEW_TOKENS, parseDirection, parsePlan, parseSubtasks, parseVerify } from '../policy/index.ts';
+import {
+  DIRECTION_GRAMMAR,
+  EngineBackend,
+  MAX_NEW_TOKENS,
+  PLAN_GRAMMAR,
+  SUBTASKS_GRAMMAR,
+  VERIFY_GRAMMAR,
+  VERIFY_MAX_NEW_TOKENS,
+  parseDirection,
+  parsePlan,
+  parseSubtasks,
+  parseVerify,
+} from '../policy/index.ts';
 import type { ModelBackend } from '../policy/index.ts';
 import { openSftDataset } from '../sft/dataset.ts';
 import type { SftDataset, SftRecord, SftSplit } from '../sft/dataset.ts';
@@ -48,7 +60,12 @@ export function stageChecks(codec: ActionCodec): Record<EvalStage, StageCheck> {
     chunk: { ...chunk, maxNewTokens: MAX_NEW_TOKENS.chunk },
     act: { ...chunk, maxNewTokens: MAX_NEW_TOKENS.act },
     verify: { grammar: VERIFY_GRAMMAR, wellFormed: (t) => parseVerify(t).ok, maxNewTokens: VERIFY_MAX_NEW_TOKENS, actions: false },
-    direction: { grammar: DIRECTION_GRAMMAR, wellFormed: (t) => parseDirection(t).ok, maxNewTokens: DIRECTION_MAX_NEW_TOKENS, actions: false },
+    direction: {
+      grammar: DIRECTION_GRAMMAR,
+      wellFormed: (t) => parseDirection(t).ok,
+      maxNewTokens: DIRECTION_MAX_NEW_TOKENS,
+      actions: false,
+    },
   };
 }
 
@@ -75,17 +92,37 @@ export interface EvalSet {
   meanAction: Partial<Record<EvalStage, (ActionElement & { count: number }) | null>>;
 }
 
-const textOf = (content: unknown): string => (typeof content === 'string' ? content : (content as { type: string; text?: string }[]).flatMap((p) => (p.type === 'text' ? [p.text!] : [])).join(''));
+const textOf = (content: unknown): string =>
+  typeof content === 'string'
+    ? content
+    : (content as { type: string; text?: string }[]).flatMap((p) => (p.type === 'text' ? [p.text!] : [])).join('');
 
 /** The stage, prompt and reference of a record; a record without a known stage, or that is not one
  *  user turn and one assistant answer, is an E_SFT_RECORD error naming it. */
 export function evalExample(rec: SftRecord, file: string): EvalExample {
   const { record, where } = rec;
   const stage = (record as { meta?: { stage?: unknown } }).meta?.stage;
-  if (typeof stage !== 'string' || !(EVAL_STAGES as readonly string[]).includes(stage)) throw new FormatError('E_SFT_RECORD', `${where}: meta.stage is ${JSON.stringify(stage ?? null)}, not one of ${EVAL_STAGES.join(', ')}`, { file, field: 'meta.stage', fix: 'evaluate a dataset written by `vlm2vla build` (every record names its stage)' });
+  if (typeof stage !== 'string' || !(EVAL_STAGES as readonly string[]).includes(stage))
+    throw new FormatError(
+      'E_SFT_RECORD',
+      `${where}: meta.stage is ${JSON.stringify(stage ?? null)}, not one of ${EVAL_STAGES.join(', ')}`,
+      { file, field: 'meta.stage', fix: 'evaluate a dataset written by `vlm2vla build` (every record names its stage)' },
+    );
   const [user, answer] = record.messages;
-  if (record.messages.length !== 2 || user?.role !== 'user' || answer?.role !== 'assistant') throw new FormatError('E_SFT_RECORD', `${where}: an evaluated record is one user turn and one assistant answer`, { file, field: 'messages', fix: 'evaluate a dataset written by `vlm2vla build`' });
-  return { where, stage: stage as EvalStage, images: record.images, text: textOf(user.content), reference: textOf(answer.content), record: rec };
+  if (record.messages.length !== 2 || user?.role !== 'user' || answer?.role !== 'assistant')
+    throw new FormatError('E_SFT_RECORD', `${where}: an evaluated record is one user turn and one assistant answer`, {
+      file,
+      field: 'messages',
+      fix: 'evaluate a dataset written by `vlm2vla build`',
+    });
+  return {
+    where,
+    stage: stage as EvalStage,
+    images: record.images,
+    text: textOf(user.content),
+    reference: textOf(answer.content),
+    record: rec,
+  };
 }
 
 /** The codec a dataset's chunks are written in (style `tokens`: with the dataset's bin ranges). */
@@ -99,7 +136,10 @@ export function datasetCodec(dataset: SftDataset): ActionCodec {
 export function openEvalSet(data: string | SftDataset, split: SftSplit = 'val', limit: number | null = null): EvalSet {
   const dataset = typeof data === 'string' ? openSftDataset(data) : data;
   const file = join(dataset.dir, `${split}.jsonl`);
-  const fix = split === 'val' ? 'rebuild the dataset with `vlm2vla build --val-fraction 0.1` (or evaluate --split train)' : 'point --data at a folder written by `vlm2vla build`';
+  const fix =
+    split === 'val'
+      ? 'rebuild the dataset with `vlm2vla build --val-fraction 0.1` (or evaluate --split train)'
+      : 'point --data at a folder written by `vlm2vla build`';
   if (!dataset.has(split)) throw new FormatError('E_EVAL_DATA', `${dataset.dir} has no ${split} split (${split}.jsonl)`, { file, fix });
   const taken = new Map<EvalStage, number>();
   const examples: EvalExample[] = [];
@@ -115,17 +155,36 @@ export function openEvalSet(data: string | SftDataset, split: SftSplit = 'val', 
   const decodeAll = (list: readonly EvalExample[], f: string) =>
     list.map((ex) => {
       const r = codec.decode(ex.reference);
-      if (!r.ok) throw new FormatError('E_SFT_RECORD', `${ex.where}: the reference ${ex.stage} is not a chunk of the dataset's ${codec.style} style: ${r.error.message}`, { file: f, field: 'messages[1]', fix: 'rebuild the dataset with `vlm2vla build` (build_info.json names the style its chunks are written in)' });
+      if (!r.ok)
+        throw new FormatError(
+          'E_SFT_RECORD',
+          `${ex.where}: the reference ${ex.stage} is not a chunk of the dataset's ${codec.style} style: ${r.error.message}`,
+          {
+            file: f,
+            field: 'messages[1]',
+            fix: 'rebuild the dataset with `vlm2vla build` (build_info.json names the style its chunks are written in)',
+          },
+        );
       return r.value;
     });
   const checks = stageChecks(codec);
   const actionStages = [...taken.keys()].filter((s) => checks[s].actions);
-  for (const s of actionStages) decodeAll(examples.filter((e) => e.stage === s), file);
+  for (const s of actionStages)
+    decodeAll(
+      examples.filter((e) => e.stage === s),
+      file,
+    );
   const meanAction: EvalSet['meanAction'] = {};
   if (actionStages.length > 0) {
     const trainFile = join(dataset.dir, 'train.jsonl');
     const train = dataset.has('train') ? dataset.records('train').map((r) => evalExample(r, trainFile)) : [];
-    for (const s of actionStages) meanAction[s] = meanElement(decodeAll(train.filter((e) => e.stage === s), trainFile));
+    for (const s of actionStages)
+      meanAction[s] = meanElement(
+        decodeAll(
+          train.filter((e) => e.stage === s),
+          trainFile,
+        ),
+      );
   }
   return { dataset, split, limit, codec, examples, meanAction };
 }
@@ -161,11 +220,23 @@ export function loadActionModel(modelDir: string, adapter: string | null, datase
   if (style === 'tokens' || style === 'at') {
     const dir = adapter ?? modelDir;
     const found = [dir, dirname(dir)].map((d) => ({ d, t: loadActionTokens(d) })).find((x) => x.t !== null);
-    if (!found || isDigitTokens(found.t!) !== (style === 'at')) throw new FormatError('E_RUN_INFO', `${dataset.dir} is written in the ${style} style but ${dir} has no matching ${ACTION_TOKENS_FILE}`, { file: join(dir, ACTION_TOKENS_FILE), fix: 'pass the training run of this dataset (--adapter RUN, or --model RUN/model for a full fine-tune)' });
+    if (!found || isDigitTokens(found.t!) !== (style === 'at'))
+      throw new FormatError(
+        'E_RUN_INFO',
+        `${dataset.dir} is written in the ${style} style but ${dir} has no matching ${ACTION_TOKENS_FILE}`,
+        {
+          file: join(dir, ACTION_TOKENS_FILE),
+          fix: 'pass the training run of this dataset (--adapter RUN, or --model RUN/model for a full fine-tune)',
+        },
+      );
     const tokens = found.t!;
     const bins = dataset.tokenBins;
     if (bins && !isDigitTokens(tokens) && [0, 1, 2].some((a) => tokens.low[a] !== bins.low[a] || tokens.high[a] !== bins.high[a])) {
-      throw new FormatError('E_ACTION_TOKENS', `${join(found.d, ACTION_TOKENS_FILE)}: its bin ranges differ from ${join(dataset.dir, 'build_info.json')}'s (the run was trained on another dataset)`, { file: join(found.d, ACTION_TOKENS_FILE), field: 'low', fix: 'evaluate the run on the dataset it was trained on' });
+      throw new FormatError(
+        'E_ACTION_TOKENS',
+        `${join(found.d, ACTION_TOKENS_FILE)}: its bin ranges differ from ${join(dataset.dir, 'build_info.json')}'s (the run was trained on another dataset)`,
+        { file: join(found.d, ACTION_TOKENS_FILE), field: 'low', fix: 'evaluate the run on the dataset it was trained on' },
+      );
     }
     backend.useActionTokens(tokens);
     actionTokens = tokens;
@@ -219,7 +290,11 @@ const IMAGE_CACHE = 8;
 
 /** Asks every example twice (free, then under its stage's grammar; greedy) and scores the answers
  *  per stage, with the validation loss of the same records. */
-export async function evaluateActions(subject: ActionEvalSubject, set: EvalSet, options: ActionEvalOptions = {}): Promise<ActionEvalReport> {
+export async function evaluateActions(
+  subject: ActionEvalSubject,
+  set: EvalSet,
+  options: ActionEvalOptions = {},
+): Promise<ActionEvalReport> {
   const started = performance.now();
   const { backend } = subject;
   backend.reset?.();
@@ -240,7 +315,15 @@ export async function evaluateActions(subject: ActionEvalSubject, set: EvalSet, 
   for (const ex of set.examples) {
     const check = checks[ex.stage];
     const ask = async (grammar: Grammar | null): Promise<PassAnswer> => {
-      const out = await backend.generate({ stage: ex.stage, images: ex.images.map((rel) => image(rel, ex.where)), text: ex.text, grammar, sampling: GREEDY, maxNewTokens: options.maxNewTokens?.[ex.stage] ?? check.maxNewTokens, seed: 0 });
+      const out = await backend.generate({
+        stage: ex.stage,
+        images: ex.images.map((rel) => image(rel, ex.where)),
+        text: ex.text,
+        grammar,
+        sampling: GREEDY,
+        maxNewTokens: options.maxNewTokens?.[ex.stage] ?? check.maxNewTokens,
+        seed: 0,
+      });
       return { text: out.text, cut: out.finishReason === 'length' };
     };
     answers.push({ free: await ask(null), constrained: await ask(check.grammar) });
@@ -258,10 +341,24 @@ export async function evaluateActions(subject: ActionEvalSubject, set: EvalSet, 
     stages[stage] = {
       examples: idx.length,
       referencesWellFormed: refs.filter((r) => check.wellFormed(r)).length,
-      free: scorePass(idx.map((i) => answers[i]!.free), refs, check, set.codec, mean),
-      constrained: scorePass(idx.map((i) => answers[i]!.constrained), refs, check, set.codec, mean),
+      free: scorePass(
+        idx.map((i) => answers[i]!.free),
+        refs,
+        check,
+        set.codec,
+        mean,
+      ),
+      constrained: scorePass(
+        idx.map((i) => answers[i]!.constrained),
+        refs,
+        check,
+        set.codec,
+        mean,
+      ),
       ...loss,
-      ...(check.actions ? { meanAction: mean ? { dx: mean.dx, dy: mean.dy, dz: mean.dz, gripper: mean.gripper, elements: mean.count } : null } : {}),
+      ...(check.actions
+        ? { meanAction: mean ? { dx: mean.dx, dy: mean.dy, dz: mean.dz, gripper: mean.gripper, elements: mean.count } : null }
+        : {}),
     };
   }
   return {
@@ -272,7 +369,13 @@ export async function evaluateActions(subject: ActionEvalSubject, set: EvalSet, 
     limit: set.limit,
     examples: set.examples.length,
     stages,
-    predictions: set.examples.map((ex, i) => ({ where: ex.where, stage: ex.stage, reference: ex.reference, free: answers[i]!.free.text, constrained: answers[i]!.constrained.text })),
+    predictions: set.examples.map((ex, i) => ({
+      where: ex.where,
+      stage: ex.stage,
+      reference: ex.reference,
+      free: answers[i]!.free.text,
+      constrained: answers[i]!.constrained.text,
+    })),
     seconds: (performance.now() - started) / 1000,
   };
 }
@@ -289,10 +392,18 @@ export function actionsTable(r: ActionEvalReport): string {
   for (const stage of EVAL_STAGES) {
     const s = r.stages[stage];
     if (!s) continue;
-    rows.push(`| ${stage} | ${s.examples} | ${pct(s.free.wellFormedRate)} | ${pct(s.constrained.wellFormedRate)} | ${pct(s.free.exactRate)} | ${pct(s.constrained.exactRate)} | ${s.valLoss === null ? '-' : s.valLoss.toFixed(4)} |`);
-    for (const [pass, p] of [['free', s.free], ['constrained', s.constrained]] as const) {
+    rows.push(
+      `| ${stage} | ${s.examples} | ${pct(s.free.wellFormedRate)} | ${pct(s.constrained.wellFormedRate)} | ${pct(s.free.exactRate)} | ${pct(s.constrained.exactRate)} | ${s.valLoss === null ? '-' : s.valLoss.toFixed(4)} |`,
+    );
+    for (const [pass, p] of [
+      ['free', s.free],
+      ['constrained', s.constrained],
+    ] as const) {
       const a = p.actions;
-      if (a) actionRows.push(`| ${stage} | ${pass} | ${a.scored} | ${cm(a.errorCm)} | ${a.gripperAgreement === null ? '-' : pct(a.gripperAgreement)} | ${cm(a.zeroErrorCm)} | ${cm(a.meanErrorCm)} |`);
+      if (a)
+        actionRows.push(
+          `| ${stage} | ${pass} | ${a.scored} | ${cm(a.errorCm)} | ${a.gripperAgreement === null ? '-' : pct(a.gripperAgreement)} | ${cm(a.zeroErrorCm)} | ${cm(a.meanErrorCm)} |`,
+        );
     }
   }
   const head = `${r.examples} ${r.split} examples of ${r.data} (action style ${r.actionStyle}${r.limit !== null ? `, at most ${r.limit} per stage` : ''}), greedy\n\n`;

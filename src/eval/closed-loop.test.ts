@@ -38,7 +38,10 @@ test('the expert succeeds in ≥ 98% of in-distribution episodes, random steps i
     const results = JSON.parse(readFileSync(join(dir, 'expert', 'results.json'), 'utf8'));
     assert.equal(results.success_rate, expert.success_rate);
     assert.equal(readdirSync(join(dir, 'expert', 'traces')).length, 50);
-    const trace = readFileSync(join(dir, 'expert', 'traces', 'in-distribution-0.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const trace = readFileSync(join(dir, 'expert', 'traces', 'in-distribution-0.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(trace[0].episode, 'in-distribution/0');
     assert.equal(trace[0].actions[0].length, 7);
   } finally {
@@ -49,7 +52,10 @@ test('the expert succeeds in ≥ 98% of in-distribution episodes, random steps i
 test('episodes are fixed by (suite, seed, index); every suite has its own scenes', () => {
   const a = episodeSpec('multilingual', 3, 7, ['pick']);
   assert.deepEqual(episodeSpec('multilingual', 3, 7, ['pick']), a);
-  assert.notEqual(episodeSpec('multilingual', 3, 8, ['pick']).task.instruction + episodeSpec('multilingual', 3, 8, ['pick']).gripper.x, a.task.instruction + a.gripper.x);
+  assert.notEqual(
+    episodeSpec('multilingual', 3, 8, ['pick']).task.instruction + episodeSpec('multilingual', 3, 8, ['pick']).gripper.x,
+    a.task.instruction + a.gripper.x,
+  );
   assert.notEqual(a.task.language, 'en');
   assert.equal(episodeSpec('in-distribution', 3, 1, ['pick', 'pick-place']).task.family, 'pick-place');
   const [lo, hi] = wilson(49, 50);
@@ -61,13 +67,22 @@ test('two worker processes give the same results as one; a rerun does no work', 
   const dir = tmp();
   try {
     const one = await evaluateSim(options('random', join(dir, 'one'), { episodes: 6, suites: ['in-distribution', 'semantic'] }));
-    const two = await evaluateSim(options('random', join(dir, 'two'), { episodes: 6, suites: ['in-distribution', 'semantic'], workers: 2 }));
-    const strip = (m: Map<string, { cycleMs: number[]; stageMs: unknown }>) => [...m.entries()].sort().map(([k, r]) => [k, { ...r, cycleMs: r.cycleMs.length, stageMs: null }]);
+    const two = await evaluateSim(
+      options('random', join(dir, 'two'), { episodes: 6, suites: ['in-distribution', 'semantic'], workers: 2 }),
+    );
+    const strip = (m: Map<string, { cycleMs: number[]; stageMs: unknown }>) =>
+      [...m.entries()].sort().map(([k, r]) => [k, { ...r, cycleMs: r.cycleMs.length, stageMs: null }]);
     assert.deepEqual(strip(readEpisodeJournals(join(dir, 'two'))), strip(readEpisodeJournals(join(dir, 'one'))));
     assert.equal(two.success_rate, one.success_rate);
     const started = Date.now();
     let built = 0;
-    await evaluateSim(options('random', join(dir, 'one'), { episodes: 6, suites: ['in-distribution', 'semantic'], policy: () => (built++, createPolicy({ kind: 'random', seed: 0 })) }));
+    await evaluateSim(
+      options('random', join(dir, 'one'), {
+        episodes: 6,
+        suites: ['in-distribution', 'semantic'],
+        policy: () => (built++, createPolicy({ kind: 'random', seed: 0 })),
+      }),
+    );
     assert.ok(built <= 1);
     assert.ok(Date.now() - started < 5000);
     await assert.rejects(evaluateSim(options('expert', join(dir, 'one'), { episodes: 6 })), /holds another evaluation/);
@@ -80,14 +95,35 @@ test('eval sim killed with SIGKILL mid-run resumes without losing or repeating a
   const dir = tmp();
   try {
     const out = join(dir, 'run');
-    const argv = ['--import', 'tsx', join(import.meta.dirname, '../../bin/vlm2vla.mjs'), 'eval', 'sim', '--policy', 'expert', '--episodes', '6', '--out', out];
-    const killed = spawnSync(process.execPath, argv, { env: { ...process.env, VLM2VLA_CRASH_AT: 'eval-sim:after-journal@3' }, encoding: 'utf8' });
+    const argv = [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, '../../bin/vlm2vla.mjs'),
+      'eval',
+      'sim',
+      '--policy',
+      'expert',
+      '--episodes',
+      '6',
+      '--out',
+      out,
+    ];
+    const killed = spawnSync(process.execPath, argv, {
+      env: { ...process.env, VLM2VLA_CRASH_AT: 'eval-sim:after-journal@3' },
+      encoding: 'utf8',
+    });
     assert.equal(killed.signal, 'SIGKILL');
     assert.equal(readEpisodeJournals(out).size, 3);
     const rerun = spawnSync(process.execPath, argv, { env: { ...process.env, VLM2VLA_CRASH_AT: '' }, encoding: 'utf8' });
     assert.equal(rerun.status, 0, rerun.stderr);
-    const lines = readFileSync(join(out, 'episodes.0.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).key);
-    assert.deepEqual(lines, Array.from({ length: 6 }, (_, i) => `in-distribution/${i}`));
+    const lines = readFileSync(join(out, 'episodes.0.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).key);
+    assert.deepEqual(
+      lines,
+      Array.from({ length: 6 }, (_, i) => `in-distribution/${i}`),
+    );
     assert.match(rerun.stdout, /overall: 100\.0%/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -95,15 +131,22 @@ test('eval sim killed with SIGKILL mid-run resumes without losing or repeating a
 });
 
 test('bad flags are one-line usage errors', () => {
-  const cli = (...a: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../bin/vlm2vla.mjs'), ...a], { encoding: 'utf8' });
+  const cli = (...a: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../../bin/vlm2vla.mjs'), ...a], { encoding: 'utf8' });
   const cases: [string[], RegExp][] = [
     [['eval', 'sim', '--policy', 'expert', '--suite', 'moon', '--out', 'x'], /--suite: unknown "moon"/],
     [['eval', 'sim', '--policy', 'expert', '--episodes', '0', '--out', 'x'], /--episodes must be a whole number/],
     [['eval', 'sim', '--policy', 'expert', '--model', 'm', '--out', 'x'], /--model is only for --policy model/],
     [['eval', 'sim', '--policy', 'model', '--out', 'x'], /--policy model needs --model/],
     [['eval', 'sim', '--policy', 'expert'], /--out is required/],
-    [['eval', 'sim', '--policy', 'model', '--model', 'models/base', '--verifier', 'psychic', '--out', join(tmpdir(), 'vlm2vla-never')], /unknown verifier "psychic"/],
-    [['eval', 'sim', '--policy', 'model', '--model', 'models/base', '--adapter', 'models', '--out', join(tmpdir(), 'vlm2vla-never')], /holds no adapter/],
+    [
+      ['eval', 'sim', '--policy', 'model', '--model', 'models/base', '--verifier', 'psychic', '--out', join(tmpdir(), 'vlm2vla-never')],
+      /unknown verifier "psychic"/,
+    ],
+    [
+      ['eval', 'sim', '--policy', 'model', '--model', 'models/base', '--adapter', 'models', '--out', join(tmpdir(), 'vlm2vla-never')],
+      /holds no adapter/,
+    ],
     [['act', '--model', 'models/base', '--image', 'nope.png', '--task', 'x'], /nope\.png is not a file/],
   ];
   for (const [args, re] of cases) {
@@ -120,12 +163,20 @@ test('a served policy is evaluated like a local one (eval sim --server, through 
   const { RandomPolicy } = await import('../policy/reference.ts');
   const served = new RandomPolicy(0);
   let calls = 0;
-  const counting = { metadata: served.metadata, reset: (i: string) => served.reset(i), infer: (o: Parameters<typeof served.infer>[0]) => (calls++, served.infer(o)) };
+  const counting = {
+    metadata: served.metadata,
+    reset: (i: string) => served.reset(i),
+    infer: (o: Parameters<typeof served.infer>[0]) => (calls++, served.infer(o)),
+  };
   const server = await startServer({ policy: counting, port: 0, log: () => {} });
   const dir = tmp();
   try {
     const spec = { kind: 'remote' as const, seed: 0, server: server.wsUrl };
-    const r = await evaluateSim({ ...options('random', join(dir, 'served'), { episodes: 3, suites: ['in-distribution', 'multilingual'] }), policy: () => createEvalPolicy(spec), policySpec: spec });
+    const r = await evaluateSim({
+      ...options('random', join(dir, 'served'), { episodes: 3, suites: ['in-distribution', 'multilingual'] }),
+      policy: () => createEvalPolicy(spec),
+      policySpec: spec,
+    });
     assert.equal(r.overall.episodes, 6);
     assert.ok(r.overall.mean_cycles > 1);
     assert.equal(calls, Math.round(r.overall.mean_cycles * 6), 'every cycle was one call to the served policy');
@@ -142,7 +193,10 @@ test('latency in simulated time: the robot waits for every call; asynchronous ex
   const fiveUp = {
     metadata: { name: 'five-up' } as never,
     reset: async () => {},
-    infer: async () => ({ actions: Array.from({ length: 5 }, () => Float32Array.of(0, 0, 0.01, 0, 0, 0, 1)), timing: { totalMs: 0, stages: {} } }),
+    infer: async () => ({
+      actions: Array.from({ length: 5 }, () => Float32Array.of(0, 0, 0.01, 0, 0, 0, 1)),
+      timing: { totalMs: 0, stages: {} },
+    }),
   };
   const spec = episodeSpec('in-distribution', 0, 0, ['pick']);
   const limits = { maxSteps: 1000, maxCycles: 10, imageSize: 32 };

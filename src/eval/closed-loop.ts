@@ -100,7 +100,12 @@ export interface EpisodeResult {
 }
 
 function observe(rollout: Rollout, size: number): Observation {
-  return { image: render(rollout.world, size, size), state: rollout.world.state(), instruction: rollout.task.instruction, privileged: { rollout } };
+  return {
+    image: render(rollout.world, size, size),
+    state: rollout.world.state(),
+    instruction: rollout.task.instruction,
+    privileged: { rollout },
+  };
 }
 
 export interface RunEpisodeOptions {
@@ -153,7 +158,8 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
   let lastLatency = timing?.delayMs ?? 0;
   let queue: { action: Float32Array; caption: string[] }[] = [];
   let pending: { out: PolicyResult; arrival: number } | null = null;
-  const frame = (caption: string[]) => options.video?.push(captionFrame(render(rollout.world, limits.imageSize, limits.imageSize), caption, `step ${result.steps}`, 'plain'));
+  const frame = (caption: string[]) =>
+    options.video?.push(captionFrame(render(rollout.world, limits.imageSize, limits.imageSize), caption, `step ${result.steps}`, 'plain'));
   for (;;) {
     if (result.steps >= limits.maxSteps) {
       result.end = 'steps';
@@ -176,7 +182,11 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
       if (out.text?.subtask !== undefined) previousSubtask = out.text.subtask;
       if (out.actions.length === 0 && !out.done) result.failedCycles++;
       for (const action of out.actions) {
-        if (action.length !== 7 || ![...action].every(Number.isFinite)) throw new UsageError(`the ${policy.metadata.name} policy returned a step that is not 7 finite values`, 'a policy must return steps that passed the safety envelope');
+        if (action.length !== 7 || ![...action].every(Number.isFinite))
+          throw new UsageError(
+            `the ${policy.metadata.name} policy returned a step that is not 7 finite values`,
+            'a policy must return steps that passed the safety envelope',
+          );
       }
       options.onCycle?.({
         episode: result.key,
@@ -202,7 +212,11 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
       }
       const out = pending.out;
       pending = null;
-      const caption = [out.text?.subtask ? `subtask: ${out.text.subtask}` : '', out.text?.plan ? `plan: ${out.text.plan}` : '', out.text?.chunk ? `chunk: ${out.text.chunk}` : ''].filter((l) => l !== '');
+      const caption = [
+        out.text?.subtask ? `subtask: ${out.text.subtask}` : '',
+        out.text?.plan ? `plan: ${out.text.plan}` : '',
+        out.text?.chunk ? `chunk: ${out.text.chunk}` : '',
+      ].filter((l) => l !== '');
       queue = out.actions.map((action) => ({ action, caption }));
       if (out.done && queue.length === 0) {
         result.end = 'done';
@@ -225,7 +239,14 @@ export async function runEpisode(policy: Policy, spec: EpisodeSpec, options: Run
       break;
     }
   }
-  options.video?.push(captionFrame(render(rollout.world, limits.imageSize, limits.imageSize), [spec.task.instruction], result.success ? 'success' : 'failure', result.success ? 'success' : 'failure'));
+  options.video?.push(
+    captionFrame(
+      render(rollout.world, limits.imageSize, limits.imageSize),
+      [spec.task.instruction],
+      result.success ? 'success' : 'failure',
+      result.success ? 'success' : 'failure',
+    ),
+  );
   return result;
 }
 
@@ -325,10 +346,14 @@ export interface SimEvalResults {
 export const MAX_EPISODES = 100_000;
 
 function checkOptions(o: SimEvalOptions): void {
-  if (!(Number.isInteger(o.episodes) && o.episodes >= 1 && o.episodes <= MAX_EPISODES)) throw new UsageError(`--episodes must be a whole number in 1…${MAX_EPISODES}, got ${o.episodes}`);
+  if (!(Number.isInteger(o.episodes) && o.episodes >= 1 && o.episodes <= MAX_EPISODES))
+    throw new UsageError(`--episodes must be a whole number in 1…${MAX_EPISODES}, got ${o.episodes}`);
   if (!(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new UsageError(`--seed must be a non-negative whole number, got ${o.seed}`);
-  for (const s of o.suites) if (!SUITES.includes(s)) throw new UsageError(`unknown suite ${JSON.stringify(s)}`, `use one or more of ${SUITES.join(', ')}`);
-  for (const f of o.families) if (!TASK_FAMILIES.includes(f)) throw new UsageError(`unknown task family ${JSON.stringify(f)}`, `use one or more of ${TASK_FAMILIES.join(', ')}`);
+  for (const s of o.suites)
+    if (!SUITES.includes(s)) throw new UsageError(`unknown suite ${JSON.stringify(s)}`, `use one or more of ${SUITES.join(', ')}`);
+  for (const f of o.families)
+    if (!TASK_FAMILIES.includes(f))
+      throw new UsageError(`unknown task family ${JSON.stringify(f)}`, `use one or more of ${TASK_FAMILIES.join(', ')}`);
   const w = o.workers ?? 1;
   if (!(Number.isInteger(w) && w >= 1 && w <= 64)) throw new UsageError(`--workers must be a whole number in 1…64, got ${w}`);
 }
@@ -350,14 +375,24 @@ const JOURNAL = (w: number) => `episodes.${w}.jsonl`;
 export function readEpisodeJournals(out: string): Map<string, EpisodeResult> {
   const done = new Map<string, EpisodeResult>();
   if (!existsSync(out)) return done;
-  for (const f of readdirSync(out).filter((n) => /^episodes\.\d+\.jsonl$/.test(n)).sort()) {
+  for (const f of readdirSync(out)
+    .filter((n) => /^episodes\.\d+\.jsonl$/.test(n))
+    .sort()) {
     for (const r of readJsonl<EpisodeResult>(join(out, f))) if (r && typeof r.key === 'string') done.set(r.key, r);
   }
   return done;
 }
 
 /** Runs the episodes of `keys` not yet journaled, appending to journal `w`. */
-export async function runShard(policy: Policy, manifest: RunManifest, out: string, w: number, keys: readonly string[], video: boolean, onEpisode?: (r: EpisodeResult) => void): Promise<void> {
+export async function runShard(
+  policy: Policy,
+  manifest: RunManifest,
+  out: string,
+  w: number,
+  keys: readonly string[],
+  video: boolean,
+  onEpisode?: (r: EpisodeResult) => void,
+): Promise<void> {
   const done = readEpisodeJournals(out);
   const journal = new Journal(join(out, JOURNAL(w)));
   try {
@@ -369,7 +404,12 @@ export async function runShard(policy: Policy, manifest: RunManifest, out: strin
       const traces: CycleTrace[] = [];
       const frames: RgbImage[] | undefined = video ? [] : undefined;
       const timing = manifest.timing ? { delayMs: manifest.timing.delayMs, async: mode === 'async' } : undefined;
-      const r = await runEpisode(policy, spec, { limits: manifest.limits, onCycle: (t) => traces.push(t), video: frames, ...(timing ? { timing } : {}) });
+      const r = await runEpisode(policy, spec, {
+        limits: manifest.limits,
+        onCycle: (t) => traces.push(t),
+        video: frames,
+        ...(timing ? { timing } : {}),
+      });
       const name = key.replace('/', '-').replace('#', '-');
       writeFileAtomic(join(out, 'traces', `${name}.jsonl`), traces.map((t) => JSON.stringify(t)).join('\n') + '\n');
       if (frames) writeFileAtomic(join(out, 'videos', `${name}.gif`), encodeGif(frames));
@@ -387,8 +427,18 @@ export async function runShard(policy: Policy, manifest: RunManifest, out: strin
 export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   checkOptions(o);
   const limits = o.limits ?? EPISODE_DEFAULTS;
-  if (o.timing && !(Number.isFinite(o.timing.delayMs) && o.timing.delayMs >= 0 && o.timing.delayMs <= 600_000)) throw new UsageError(`--delay-ms must be a number of milliseconds in 0…600000, got ${o.timing.delayMs}`);
-  const manifest: RunManifest = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, suites: [...o.suites], families: [...o.families], episodes: o.episodes, seed: o.seed, limits, timing: o.timing ?? null };
+  if (o.timing && !(Number.isFinite(o.timing.delayMs) && o.timing.delayMs >= 0 && o.timing.delayMs <= 600_000))
+    throw new UsageError(`--delay-ms must be a number of milliseconds in 0…600000, got ${o.timing.delayMs}`);
+  const manifest: RunManifest = {
+    schema: SIM_EVAL_SCHEMA,
+    policy: o.policyInfo,
+    suites: [...o.suites],
+    families: [...o.families],
+    episodes: o.episodes,
+    seed: o.seed,
+    limits,
+    timing: o.timing ?? null,
+  };
   // The policy is built before anything is written, so a bad model, adapter or verifier leaves no
   // run folder behind (worker processes build their own).
   const policy = await o.policy();
@@ -396,9 +446,15 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   const manifestPath = join(o.out, 'run.json');
   if (existsSync(manifestPath)) {
     const old = readJsonl<RunManifest>(manifestPath)[0];
-    if (JSON.stringify(old) !== JSON.stringify(manifest)) throw new VlmError('E_EVAL_EXISTS', `${o.out} holds another evaluation (other policy, suites, families, episodes, seed or limits)`, { file: manifestPath, fix: 'choose a new --out folder, or repeat the original command to resume it' });
+    if (JSON.stringify(old) !== JSON.stringify(manifest))
+      throw new VlmError('E_EVAL_EXISTS', `${o.out} holds another evaluation (other policy, suites, families, episodes, seed or limits)`, {
+        file: manifestPath,
+        fix: 'choose a new --out folder, or repeat the original command to resume it',
+      });
   } else writeFileAtomic(manifestPath, `${JSON.stringify(manifest)}\n`);
-  const keys = o.suites.flatMap((s) => Array.from({ length: o.episodes }, (_, i) => (o.timing?.async ? [`${s}/${i}`, `${s}/${i}#async`] : [`${s}/${i}`])).flat());
+  const keys = o.suites.flatMap((s) =>
+    Array.from({ length: o.episodes }, (_, i) => (o.timing?.async ? [`${s}/${i}`, `${s}/${i}#async`] : [`${s}/${i}`])).flat(),
+  );
   const before = readEpisodeJournals(o.out);
   const progress = new Progress({ label: 'eval sim', total: keys.length, unit: 'episodes', silent: o.silent });
   progress.resumedAt([...before.keys()].filter((k) => keys.includes(k)).length);
@@ -414,7 +470,17 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
     if (workers === 1) await runShard(policy, manifest, o.out, 0, keys, Boolean(o.video), tick);
     else {
       if (!o.policySpec) throw new UsageError('worker processes need the policy as a PolicySpec (policySpec)');
-      await Promise.all(Array.from({ length: workers }, (_, w) => runWorker(o, manifest, w, keys.filter((_, i) => i % workers === w), tick)));
+      await Promise.all(
+        Array.from({ length: workers }, (_, w) =>
+          runWorker(
+            o,
+            manifest,
+            w,
+            keys.filter((_, i) => i % workers === w),
+            tick,
+          ),
+        ),
+      );
     }
   } finally {
     await policy.close?.();
@@ -423,16 +489,35 @@ export async function evaluateSim(o: SimEvalOptions): Promise<SimEvalResults> {
   const all = readEpisodeJournals(o.out);
   const found = keys.map((k) => all.get(k)).filter((r): r is EpisodeResult => r !== undefined);
   const results = found.filter((r) => !r.key.endsWith('#async'));
-  if (found.length !== keys.length) throw new VlmError('E_EVAL_INCOMPLETE', `${keys.length - found.length} of ${keys.length} episodes did not finish`, { file: o.out, fix: 'repeat the command to resume the missing episodes' });
+  if (found.length !== keys.length)
+    throw new VlmError('E_EVAL_INCOMPLETE', `${keys.length - found.length} of ${keys.length} episodes did not finish`, {
+      file: o.out,
+      fix: 'repeat the command to resume the missing episodes',
+    });
   const overall = summarise(results);
   const suites: SimEvalResults['suites'] = {};
   for (const s of o.suites) {
     const rs = results.filter((r) => r.suite === s);
-    const families = Object.fromEntries(o.families.map((f) => [f, summarise(rs.filter((r) => r.family === f))]).filter(([, g]) => (g as GroupSummary).episodes > 0));
+    const families = Object.fromEntries(
+      o.families.map((f) => [f, summarise(rs.filter((r) => r.family === f))]).filter(([, g]) => (g as GroupSummary).episodes > 0),
+    );
     suites[s] = { ...summarise(rs), families };
   }
-  const timing = o.timing?.async ? { delay_ms: o.timing.delayMs, sync: overall, async: summarise(found.filter((r) => r.key.endsWith('#async'))) } : null;
-  const out: SimEvalResults = { schema: SIM_EVAL_SCHEMA, policy: o.policyInfo, seed: o.seed, episodes_per_suite: o.episodes, families: [...o.families], timing, success_rate: overall.success_rate, interval: overall.interval, overall, suites };
+  const timing = o.timing?.async
+    ? { delay_ms: o.timing.delayMs, sync: overall, async: summarise(found.filter((r) => r.key.endsWith('#async'))) }
+    : null;
+  const out: SimEvalResults = {
+    schema: SIM_EVAL_SCHEMA,
+    policy: o.policyInfo,
+    seed: o.seed,
+    episodes_per_suite: o.episodes,
+    families: [...o.families],
+    timing,
+    success_rate: overall.success_rate,
+    interval: overall.interval,
+    overall,
+    suites,
+  };
   writeFileAtomic(join(o.out, 'results.json'), `${JSON.stringify(out, null, 2)}\n`);
   return out;
 }
@@ -442,10 +527,14 @@ const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './sim-wo
 
 function runWorker(o: SimEvalOptions, manifest: RunManifest, w: number, keys: string[], tick: (r: EpisodeResult) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify({ out: o.out, worker: w, keys, video: Boolean(o.video), manifest, spec: o.policySpec })], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, VLM2VLA_THREADS: '1' },
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', WORKER, JSON.stringify({ out: o.out, worker: w, keys, video: Boolean(o.video), manifest, spec: o.policySpec })],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+        env: { ...process.env, VLM2VLA_THREADS: '1' },
+      },
+    );
     let buf = '';
     child.stdout.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
@@ -461,6 +550,14 @@ function runWorker(o: SimEvalOptions, manifest: RunManifest, w: number, keys: st
       }
     });
     child.on('error', reject);
-    child.on('exit', (code) => (code === 0 ? resolve() : reject(new VlmError('E_EVAL_WORKER', `evaluation worker ${w} exited with code ${code}`, { fix: 'see its error above; repeat the command to resume' }))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new VlmError('E_EVAL_WORKER', `evaluation worker ${w} exited with code ${code}`, {
+              fix: 'see its error above; repeat the command to resume',
+            }),
+          ),
+    );
   });
 }

@@ -3,6 +3,15 @@
 export { evaluateVqa, evaluateVqaFolder, loadVqaModel, vqaPrompt, answerStopIds } from './vqa.ts';
 export type { VqaOptions, VqaModel } from './vqa.ts';
 export { evaluateActions, openEvalSet, loadActionModel, actionsTable, stageChecks, EVAL_STAGES, ACTION_EVAL_SCHEMA } from './actions.ts';
-export type { ActionEvalReport, ActionEvalOptions, ActionEvalSubject, ActionEvalModel, EvalSet, EvalStage, StageReport, RecordsLoss } from './actions.ts';
+export type {
+  ActionEvalReport,
+  ActionEvalOptions,
+  ActionEvalSubject,
+  ActionEvalModel,
+  EvalSet,
+  EvalStage,
+  StageReport,
+  RecordsLoss,
+} from './actions.ts';
 export { chunkError, zeroChunk, meanElement, scorePass } from './action-metrics.ts';
 export type { ActionScore, PassScore } from './action-metrics.ts';

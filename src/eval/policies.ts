@@ -20,11 +20,13 @@ export type EvalPolicySpec = PolicySpec | RemotePolicySpec;
 
 export async function createEvalPolicy(spec: EvalPolicySpec): Promise<Policy> {
   if (spec.kind !== 'remote') return createPolicy(spec);
-  if (!/^wss?:\/\//.test(spec.server)) throw new UsageError(`--server must be a ws:// or wss:// URL, got ${JSON.stringify(spec.server)}`, 'e.g. --server ws://127.0.0.1:8000');
+  if (!/^wss?:\/\//.test(spec.server))
+    throw new UsageError(`--server must be a ws:// or wss:// URL, got ${JSON.stringify(spec.server)}`, 'e.g. --server ws://127.0.0.1:8000');
   let apiKey: string | undefined;
   if (spec.apiKeyEnv) {
     apiKey = process.env[spec.apiKeyEnv];
-    if (!apiKey) throw new UsageError(`the environment variable ${spec.apiKeyEnv} (--api-key-env) is not set`, `export ${spec.apiKeyEnv}=… first`);
+    if (!apiKey)
+      throw new UsageError(`the environment variable ${spec.apiKeyEnv} (--api-key-env) is not set`, `export ${spec.apiKeyEnv}=… first`);
   }
   return RemotePolicy.connect(spec.server, apiKey ? { apiKey } : {});
 }

@@ -6,7 +6,14 @@ import { runShard } from './closed-loop.ts';
 import type { RunManifest } from './closed-loop.ts';
 import { initBackend } from '../tensor/index.ts';
 
-const job = JSON.parse(process.argv[2]!) as { out: string; worker: number; keys: string[]; video: boolean; manifest: RunManifest; spec: EvalPolicySpec };
+const job = JSON.parse(process.argv[2]!) as {
+  out: string;
+  worker: number;
+  keys: string[];
+  video: boolean;
+  manifest: RunManifest;
+  spec: EvalPolicySpec;
+};
 await initBackend();
 const policy = await createEvalPolicy(job.spec);
 try {

@@ -58,11 +58,18 @@ export function vqaPrompt(m: VqaModel, item: VqaItem): { ids: number[]; pixels: 
   let pixels: Float32Array | null = null;
   let text: string;
   if (item.scene) {
-    if (cfg.modelType !== 'gemma3') throw new UsageError(`the model is text-only (${cfg.modelType}); the VQA set has image questions`, 'evaluate a gemma3 vision-language model');
+    if (cfg.modelType !== 'gemma3')
+      throw new UsageError(
+        `the model is text-only (${cfg.modelType}); the VQA set has image questions`,
+        'evaluate a gemma3 vision-language model',
+      );
     content.unshift({ type: 'image' });
     const size = cfg.vision.imageSize;
     pixels = imageToPixels(renderScene(item.scene, size), size);
-    text = expandImageTokens(m.template.render([{ role: 'user', content }], { addGenerationPrompt: true }), imageSpec({ tokenizer: m.tokenizer, cfg })!);
+    text = expandImageTokens(
+      m.template.render([{ role: 'user', content }], { addGenerationPrompt: true }),
+      imageSpec({ tokenizer: m.tokenizer, cfg })!,
+    );
   } else text = m.template.render([{ role: 'user', content }], { addGenerationPrompt: true });
   return { ids: m.tokenizer.encode(text), pixels };
 }
@@ -80,10 +87,16 @@ export function answerStopIds(m: VqaModel): number[] {
 export function evaluateVqa(m: VqaModel, options: VqaOptions = {}): VqaReport {
   const seed = options.seed ?? VQA_EVAL_SEED;
   const perCategory = options.perCategory ?? VQA_EVAL_PER_CATEGORY;
-  if (!Number.isInteger(perCategory) || perCategory < 1 || perCategory > MAX_VQA_PER_CATEGORY) throw new UsageError(`questions per category must be an integer in 1…${MAX_VQA_PER_CATEGORY}, got ${perCategory}`, 'the held-out set is generated in memory; more questions do not sharpen the estimate much beyond a few thousand');
+  if (!Number.isInteger(perCategory) || perCategory < 1 || perCategory > MAX_VQA_PER_CATEGORY)
+    throw new UsageError(
+      `questions per category must be an integer in 1…${MAX_VQA_PER_CATEGORY}, got ${perCategory}`,
+      'the held-out set is generated in memory; more questions do not sharpen the estimate much beyond a few thousand',
+    );
   const batchSize = options.batchSize ?? 32;
   const asked = options.categories ?? VQA_CATEGORIES;
-  for (const c of asked) if (!(VQA_CATEGORIES as readonly string[]).includes(c)) throw new UsageError(`unknown VQA category "${c}"`, `use some of ${VQA_CATEGORIES.join(', ')}`);
+  for (const c of asked)
+    if (!(VQA_CATEGORIES as readonly string[]).includes(c))
+      throw new UsageError(`unknown VQA category "${c}"`, `use some of ${VQA_CATEGORIES.join(', ')}`);
   const items = heldOutVqa(seed, perCategory, asked);
   const started = performance.now();
   const progress = new Progress({ label: 'vqa', total: items.length, unit: 'questions', silent: options.silent });

@@ -8,22 +8,34 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const cli = join(import.meta.dirname, '../../bin/vlm2vla.mjs');
-const run = (out: string, env: Record<string, string> = {}) => spawnSync(process.execPath, [cli, 'experiment', 'run', '--size', 'tiny', '--out', out], { encoding: 'utf8', env: { ...process.env, VLM2VLA_CRASH_AT: '', ...env } });
+const run = (out: string, env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [cli, 'experiment', 'run', '--size', 'tiny', '--out', out], {
+    encoding: 'utf8',
+    env: { ...process.env, VLM2VLA_CRASH_AT: '', ...env },
+  });
 
 /** The numbers of a results file, without times. */
 function numbers(dir: string) {
   const r = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8'));
   return {
     base: r.base.vqa,
-    arms: r.arms.map((a: { name: string; training: Record<string, unknown>; vqa: unknown; retention: unknown; sim: Record<string, Record<string, unknown>> }) => ({
-      name: a.name,
-      steps: a.training.steps,
-      loss: a.training.final_loss,
-      val: a.training.final_val_loss,
-      vqa: a.vqa,
-      retention: a.retention,
-      sim: Object.fromEntries(Object.entries(a.sim).map(([s, v]) => [s, [v.successes, v.episodes, v.malformed_per_cycle]])),
-    })),
+    arms: r.arms.map(
+      (a: {
+        name: string;
+        training: Record<string, unknown>;
+        vqa: unknown;
+        retention: unknown;
+        sim: Record<string, Record<string, unknown>>;
+      }) => ({
+        name: a.name,
+        steps: a.training.steps,
+        loss: a.training.final_loss,
+        val: a.training.final_val_loss,
+        vqa: a.vqa,
+        retention: a.retention,
+        sim: Object.fromEntries(Object.entries(a.sim).map(([s, v]) => [s, [v.successes, v.episodes, v.malformed_per_cycle]])),
+      }),
+    ),
   };
 }
 
@@ -33,10 +45,25 @@ test('the tiny experiment: every file, a rerun does nothing, SIGKILL mid-trainin
     const a = join(dir, 'a');
     const first = run(a);
     assert.equal(first.status, 0, first.stderr);
-    for (const f of ['results.json', 'RESULTS.md', 'preset.json', 'experiment.jsonl', 'vqa/base.json', 'arms/vlm2vla/run/adapter/adapter_config.json', 'arms/vlm2vla/vqa.json', 'arms/vlm2vla/sim/results.json', 'arms/openvla-style/run/model/config.json', 'arms/vlm2vla-nr/sim/results.json']) assert.ok(existsSync(join(a, f)), f);
+    for (const f of [
+      'results.json',
+      'RESULTS.md',
+      'preset.json',
+      'experiment.jsonl',
+      'vqa/base.json',
+      'arms/vlm2vla/run/adapter/adapter_config.json',
+      'arms/vlm2vla/vqa.json',
+      'arms/vlm2vla/sim/results.json',
+      'arms/openvla-style/run/model/config.json',
+      'arms/vlm2vla-nr/sim/results.json',
+    ])
+      assert.ok(existsSync(join(a, f)), f);
     const r = JSON.parse(readFileSync(join(a, 'results.json'), 'utf8'));
     assert.equal(r.schema, 'vlm2vla.experiment/1');
-    assert.deepEqual(r.arms.map((x: { name: string }) => x.name), ['vlm2vla', 'vlm2vla-nr', 'vlm2vla-at', 'openvla-style']);
+    assert.deepEqual(
+      r.arms.map((x: { name: string }) => x.name),
+      ['vlm2vla', 'vlm2vla-nr', 'vlm2vla-at', 'openvla-style'],
+    );
     assert.ok(existsSync(join(a, 'arms/vlm2vla-at/run/action_tokens.json')));
     assert.ok(r.arms[2].training.vocabulary_share > 0);
     assert.match(readFileSync(join(a, 'RESULTS.md'), 'utf8'), /\| vlm2vla \| \d+\.\d% \|/);

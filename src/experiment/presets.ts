@@ -37,7 +37,8 @@ export const ARMS: Record<ArmName, ArmSpec> = {
   },
   'vlm2vla-at': {
     name: 'vlm2vla-at',
-    description: 'LoRA; the same data and hierarchy, with every digit of the action numbers written as one of the base model\'s 10 least-used tokens (counted on its pretraining corpus; the paper\'s ablation)',
+    description:
+      "LoRA; the same data and hierarchy, with every digit of the action numbers written as one of the base model's 10 least-used tokens (counted on its pretraining corpus; the paper's ablation)",
     build: { actionStyle: 'at', reasoning: 'full' },
     mode: 'lora',
     lr: 2e-4,
@@ -45,7 +46,8 @@ export const ARMS: Record<ArmName, ArmSpec> = {
   },
   'openvla-style': {
     name: 'openvla-style',
-    description: 'full fine-tuning; action chunks only; each value one of 256 bins on the base model\'s 256 least-used tokens (counted on its pretraining corpus)',
+    description:
+      "full fine-tuning; action chunks only; each value one of 256 bins on the base model's 256 least-used tokens (counted on its pretraining corpus)",
     build: { actionStyle: 'tokens', reasoning: 'none' },
     mode: 'full',
     lr: 5e-5,
@@ -73,7 +75,16 @@ export interface ExperimentPreset {
     checkpointEvery: number;
   };
   vqa: { perCategory: number };
-  sim: { suites: Suite[]; families: TaskFamily[]; episodes: number; maxSteps: number; maxCycles: number; greedy: boolean; verifier: string; workers: number };
+  sim: {
+    suites: Suite[];
+    families: TaskFamily[];
+    episodes: number;
+    maxSteps: number;
+    maxCycles: number;
+    greedy: boolean;
+    verifier: string;
+    workers: number;
+  };
 }
 
 export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
@@ -87,7 +98,16 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
     arms: [...RUNNABLE_ARMS],
     training: { tokenBudget: 6_000, batchSize: 2, corpusConversations: 200, checkpointEvery: 5 },
     vqa: { perCategory: 2 },
-    sim: { suites: ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'], families: ['pick'], episodes: 1, maxSteps: 40, maxCycles: 3, greedy: true, verifier: 'model', workers: 1 },
+    sim: {
+      suites: ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'],
+      families: ['pick'],
+      episodes: 1,
+      maxSteps: 40,
+      maxCycles: 3,
+      greedy: true,
+      verifier: 'model',
+      workers: 1,
+    },
   },
   // The committed comparison (≤ 4 hours on this 2-core machine in total).
   small: {
@@ -99,12 +119,22 @@ export const EXPERIMENT_PRESETS: Record<string, ExperimentPreset> = {
     arms: [...RUNNABLE_ARMS],
     training: { tokenBudget: 1_500_000, batchSize: 8, corpusConversations: 5_000, checkpointEvery: 50 },
     vqa: { perCategory: 100 },
-    sim: { suites: ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'], families: ['pick', 'pick-place'], episodes: 50, maxSteps: 160, maxCycles: 60, greedy: true, verifier: 'model', workers: 2 },
+    sim: {
+      suites: ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'],
+      families: ['pick', 'pick-place'],
+      episodes: 50,
+      maxSteps: 160,
+      maxCycles: 60,
+      greedy: true,
+      verifier: 'model',
+      workers: 2,
+    },
   },
 };
 
 export function experimentPreset(size: string): ExperimentPreset {
   const p = EXPERIMENT_PRESETS[size];
-  if (!p) throw new UsageError(`unknown experiment size ${JSON.stringify(size)}`, `use one of ${Object.keys(EXPERIMENT_PRESETS).join(', ')}`);
+  if (!p)
+    throw new UsageError(`unknown experiment size ${JSON.stringify(size)}`, `use one of ${Object.keys(EXPERIMENT_PRESETS).join(', ')}`);
   return structuredClone(p);
 }

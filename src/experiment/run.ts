@@ -52,7 +52,8 @@ const variantOf = (arm: ArmSpec) => `${arm.build.actionStyle}-${arm.build.reason
 
 function vqaSummary(r: VqaReport): VqaSummary {
   const categories: VqaSummary['categories'] = {};
-  for (const [c, s] of Object.entries(r.categories)) if (s.total > 0) categories[c as VqaCategory] = { correct: s.correct, total: s.total, accuracy: s.accuracy };
+  for (const [c, s] of Object.entries(r.categories))
+    if (s.total > 0) categories[c as VqaCategory] = { correct: s.correct, total: s.total, accuracy: s.accuracy };
   return { overall: r.overall, categories };
 }
 
@@ -67,7 +68,13 @@ function gitCommit(): string | null {
 /** The stages of one run, in order (names as journaled). */
 export function experimentStages(preset: ExperimentPreset, arms: readonly ArmName[]): string[] {
   const variants = [...new Set(arms.map((a) => variantOf(ARMS[a])))];
-  return ['collect', 'annotate', ...variants.map((v) => `build:${v}`), 'vqa:base', ...arms.flatMap((a) => [`train:${a}`, `vqa:${a}`, `sim:${a}`])];
+  return [
+    'collect',
+    'annotate',
+    ...variants.map((v) => `build:${v}`),
+    'vqa:base',
+    ...arms.flatMap((a) => [`train:${a}`, `vqa:${a}`, `sim:${a}`]),
+  ];
 }
 
 export async function runExperiment(o: RunExperimentOptions): Promise<ExperimentResults> {
@@ -79,12 +86,18 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     if (!RUNNABLE_ARMS.includes(a)) throw new UsageError(`the ${a} arm is not built yet`, `run ${RUNNABLE_ARMS.join(', ')}`);
   }
   const suites = o.suites ?? p.sim.suites;
-  for (const s of suites) if (!SUITES.includes(s)) throw new UsageError(`unknown suite ${JSON.stringify(s)}`, `use some of ${SUITES.join(', ')}`);
-  if (!existsSync(join(p.base, 'config.json'))) throw new UsageError(`${p.base} is not a model folder (no config.json)`, 'pass --base with the base model (default models/base)');
+  for (const s of suites)
+    if (!SUITES.includes(s)) throw new UsageError(`unknown suite ${JSON.stringify(s)}`, `use some of ${SUITES.join(', ')}`);
+  if (!existsSync(join(p.base, 'config.json')))
+    throw new UsageError(`${p.base} is not a model folder (no config.json)`, 'pass --base with the base model (default models/base)');
   mkdirSync(o.out, { recursive: true });
   const presetFile = join(o.out, 'preset.json');
   const presetText = `${JSON.stringify(p, null, 2)}\n`;
-  if (existsSync(presetFile) && readFileSync(presetFile, 'utf8') !== presetText) throw new VlmError('E_EXPERIMENT_EXISTS', `${o.out} holds a run of another preset`, { file: presetFile, fix: 'choose a new --out folder, or repeat the original command to resume it' });
+  if (existsSync(presetFile) && readFileSync(presetFile, 'utf8') !== presetText)
+    throw new VlmError('E_EXPERIMENT_EXISTS', `${o.out} holds a run of another preset`, {
+      file: presetFile,
+      fix: 'choose a new --out folder, or repeat the original command to resume it',
+    });
   writeFileAtomic(presetFile, presetText);
   const journalPath = join(o.out, 'experiment.jsonl');
   const done = new Map(readJsonl<StageRecord>(journalPath).map((r) => [r.stage, r]));
@@ -105,7 +118,15 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
     const sim = join(o.out, 'data', 'sim');
     const ann = join(o.out, 'data', 'ann');
     await stage('collect', async () => {
-      const r = await collectEpisodes({ out: sim, tasks: p.data.tasks, episodes: p.data.episodes, seed: p.seed, size: p.data.imageSize, suite: 'in-distribution', imageFormat: 'png' });
+      const r = await collectEpisodes({
+        out: sim,
+        tasks: p.data.tasks,
+        episodes: p.data.episodes,
+        seed: p.seed,
+        size: p.data.imageSize,
+        suite: 'in-distribution',
+        imageFormat: 'png',
+      });
       return { written: r.written };
     });
     await stage('annotate', async () => {
@@ -118,7 +139,15 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       const arm = ARMS[arms.find((a) => variantOf(ARMS[a]) === variant)!];
       await stage(`build:${variant}`, async () => {
         rmSync(sftDir(arm), { recursive: true, force: true });
-        const info = await buildSft(openRlds(sim).episodes(), annotations(), { ...DEFAULT_EXAMPLES, actionStyle: arm.build.actionStyle, reasoning: arm.build.reasoning, outDir: sftDir(arm), format: 'jsonl', valFraction: p.data.valFraction, seed: p.seed });
+        const info = await buildSft(openRlds(sim).episodes(), annotations(), {
+          ...DEFAULT_EXAMPLES,
+          actionStyle: arm.build.actionStyle,
+          reasoning: arm.build.reasoning,
+          outDir: sftDir(arm),
+          format: 'jsonl',
+          valFraction: p.data.valFraction,
+          seed: p.seed,
+        });
         return { examples: info.examples };
       });
     }
@@ -170,7 +199,14 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       });
       const simDir = join(o.out, 'arms', name, 'sim');
       const simResults = await stage(`sim:${name}`, async () => {
-        const spec: PolicySpec = { kind: 'model', seed: p.seed, model: modelDir, adapter: adapter ?? null, greedy: p.sim.greedy, verifier: p.sim.verifier };
+        const spec: PolicySpec = {
+          kind: 'model',
+          seed: p.seed,
+          model: modelDir,
+          adapter: adapter ?? null,
+          greedy: p.sim.greedy,
+          verifier: p.sim.verifier,
+        };
         const r = await evaluateSim({
           policy: () => createPolicy(spec),
           policyInfo: { arm: name, ...spec },
@@ -195,7 +231,12 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
       size: p.size,
       preset: p,
       git_commit: gitCommit(),
-      machine: { cpus: cpus().length, model: cpus()[0]?.model ?? 'unknown', memory_gib: Math.round(totalmem() / 2 ** 30), node: process.version },
+      machine: {
+        cpus: cpus().length,
+        model: cpus()[0]?.model ?? 'unknown',
+        memory_gib: Math.round(totalmem() / 2 ** 30),
+        node: process.version,
+      },
       started,
       finished: new Date().toISOString(),
       base: { model: p.base, vqa: baseVqa },
@@ -210,17 +251,40 @@ export async function runExperiment(o: RunExperimentOptions): Promise<Experiment
 }
 
 function vocabularySize(modelDir: string): number {
-  const cfg = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as { text_config?: { vocab_size?: number }; vocab_size?: number };
+  const cfg = JSON.parse(readFileSync(join(modelDir, 'config.json'), 'utf8')) as {
+    text_config?: { vocab_size?: number };
+    vocab_size?: number;
+  };
   return cfg.text_config?.vocab_size ?? cfg.vocab_size ?? NaN;
 }
 
 function simSummary(r: SimEvalResults, run: string): ArmResult['sim'] {
-  return Object.fromEntries(Object.entries(r.suites).map(([s, g]) => [s, { episodes: g.episodes, successes: g.successes, success_rate: g.success_rate, interval: g.interval, malformed_per_cycle: g.malformed_per_cycle, cycle_ms_p50: g.cycle_ms.p50, run }]));
+  return Object.fromEntries(
+    Object.entries(r.suites).map(([s, g]) => [
+      s,
+      {
+        episodes: g.episodes,
+        successes: g.successes,
+        success_rate: g.success_rate,
+        interval: g.interval,
+        malformed_per_cycle: g.malformed_per_cycle,
+        cycle_ms_p50: g.cycle_ms.p50,
+        run,
+      },
+    ]),
+  );
 }
 
 /** A VqaReport shape around a summary, for `retention()`. */
 function fakeReport(s: VqaSummary): VqaReport {
-  return { seed: 0, perCategory: 0, seconds: 0, predictions: [], overall: s.overall, categories: Object.fromEntries(Object.entries(s.categories).map(([c, v]) => [c, { ...v }])) } as unknown as VqaReport;
+  return {
+    seed: 0,
+    perCategory: 0,
+    seconds: 0,
+    predictions: [],
+    overall: s.overall,
+    categories: Object.fromEntries(Object.entries(s.categories).map(([c, v]) => [c, { ...v }])),
+  } as unknown as VqaReport;
 }
 
 const pct = (v: number | null | undefined) => (v === null || v === undefined || !Number.isFinite(v) ? '–' : `${(v * 100).toFixed(1)}%`);
@@ -237,21 +301,37 @@ export function resultsMarkdown(r: ExperimentResults): string {
     '',
     `| arm | VQA retention | ${suites.map((s) => `${s} success`).join(' | ')} |`,
     `|---|---:|${suites.map(() => '---:').join('|')}|`,
-    ...r.arms.map((a) => `| ${a.name} | ${pct(a.retention.overall ?? null)} | ${suites.map((s) => (a.sim[s] ? `${pct(a.sim[s]!.success_rate)} (${pct(a.sim[s]!.interval[0])}–${pct(a.sim[s]!.interval[1])})` : '–')).join(' | ')} |`),
+    ...r.arms.map(
+      (a) =>
+        `| ${a.name} | ${pct(a.retention.overall ?? null)} | ${suites.map((s) => (a.sim[s] ? `${pct(a.sim[s]!.success_rate)} (${pct(a.sim[s]!.interval[0])}–${pct(a.sim[s]!.interval[1])})` : '–')).join(' | ')} |`,
+    ),
     '',
     '## VQA accuracy per category (retention against the base model)',
     '',
   ];
   const cats = Object.keys(r.base.vqa.categories) as VqaCategory[];
   lines.push(`| category | base | ${r.arms.map((a) => a.name).join(' | ')} |`, `|---|---:|${r.arms.map(() => '---:').join('|')}|`);
-  for (const c of cats) lines.push(`| ${c} | ${pct(r.base.vqa.categories[c]!.accuracy)} | ${r.arms.map((a) => `${pct(a.vqa.categories[c]?.accuracy)} (${a.retention[c] === null || a.retention[c] === undefined ? '–' : a.retention[c]!.toFixed(2)})`).join(' | ')} |`);
-  lines.push(`| **overall** | ${pct(r.base.vqa.overall)} | ${r.arms.map((a) => `${pct(a.vqa.overall)} (${a.retention.overall === null || a.retention.overall === undefined ? '–' : a.retention.overall.toFixed(2)})`).join(' | ')} |`, '');
-  lines.push('## Arms', '', '| arm | what | training | steps | tokens | time | final loss | val loss | vocabulary share | malformed / cycle | cycle ms p50 |', '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const c of cats)
+    lines.push(
+      `| ${c} | ${pct(r.base.vqa.categories[c]!.accuracy)} | ${r.arms.map((a) => `${pct(a.vqa.categories[c]?.accuracy)} (${a.retention[c] === null || a.retention[c] === undefined ? '–' : a.retention[c]!.toFixed(2)})`).join(' | ')} |`,
+    );
+  lines.push(
+    `| **overall** | ${pct(r.base.vqa.overall)} | ${r.arms.map((a) => `${pct(a.vqa.overall)} (${a.retention.overall === null || a.retention.overall === undefined ? '–' : a.retention.overall.toFixed(2)})`).join(' | ')} |`,
+    '',
+  );
+  lines.push(
+    '## Arms',
+    '',
+    '| arm | what | training | steps | tokens | time | final loss | val loss | vocabulary share | malformed / cycle | cycle ms p50 |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+  );
   for (const a of r.arms) {
     const sims = Object.values(a.sim);
     const malformed = sims.length > 0 ? sims.reduce((x, s) => x + s.malformed_per_cycle, 0) / sims.length : NaN;
     const cycle = sims.map((s) => s.cycle_ms_p50).filter((v): v is number => v !== null);
-    lines.push(`| ${a.name} | ${a.description} | ${a.training.mode} | ${a.training.steps} | ${a.training.tokens} | ${(a.training.seconds / 60).toFixed(1)} min | ${a.training.final_loss.toFixed(3)} | ${a.training.final_val_loss === null ? '–' : a.training.final_val_loss.toFixed(3)} | ${a.training.vocabulary_share === null ? '–' : pct(a.training.vocabulary_share)} | ${Number.isFinite(malformed) ? malformed.toFixed(3) : '–'} | ${cycle.length > 0 ? Math.max(...cycle).toFixed(0) : '–'} |`);
+    lines.push(
+      `| ${a.name} | ${a.description} | ${a.training.mode} | ${a.training.steps} | ${a.training.tokens} | ${(a.training.seconds / 60).toFixed(1)} min | ${a.training.final_loss.toFixed(3)} | ${a.training.final_val_loss === null ? '–' : a.training.final_val_loss.toFixed(3)} | ${a.training.vocabulary_share === null ? '–' : pct(a.training.vocabulary_share)} | ${Number.isFinite(malformed) ? malformed.toFixed(3) : '–'} | ${cycle.length > 0 ? Math.max(...cycle).toFixed(0) : '–'} |`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }

@@ -43,7 +43,10 @@ test('GGUF round trip: every value type, F32/F16/BF16/Q8_0, aligned offsets, rev
   assert.equal(f.version, 3);
   assert.deepEqual(f.metadata, metadata);
   assert.equal(f.dataOffset % 32, 0);
-  assert.deepEqual(f.tensors.map((t) => [t.name, t.type, t.shape]), tensors.map((t) => [t.name, t.type, t.shape]));
+  assert.deepEqual(
+    f.tensors.map((t) => [t.name, t.type, t.shape]),
+    tensors.map((t) => [t.name, t.type, t.shape]),
+  );
   for (const t of f.tensors) assert.equal(t.offset % 32, 0);
   assert.deepEqual(Array.from(ggufTensorValues(f, bytes, 'token_embd.weight')), Array.from(values[0]!));
   const q = ggufTensorValues(f, bytes, 'blk.0.attn_q.weight');
@@ -76,7 +79,10 @@ test('malformed GGUF files give typed errors', () => {
     edit(new DataView(b.buffer), b);
     return b;
   };
-  const kv = small([['k', { type: 'bool', value: true }], ['x', { type: 'u8', value: 2 }]]);
+  const kv = small([
+    ['k', { type: 'bool', value: true }],
+    ['x', { type: 'u8', value: 2 }],
+  ]);
   const one = small([], [{ name: 't', type: 'F32', shape: [8], data: new Uint8Array(32) }]);
   const cases: [string, Uint8Array, RegExp][] = [
     ['empty', new Uint8Array(0), /GGUF/],
@@ -98,12 +104,16 @@ test('malformed GGUF files give typed errors', () => {
     ['misaligned offset', at(one, (dv) => dv.setBigUint64(49, 4n, true)), /not aligned/],
   ];
   for (const [name, bytes, expect] of cases) {
-    assert.throws(() => parseGguf(bytes, `${name}.gguf`), (e: unknown) => {
-      assert.ok(isVlmError(e), `${name}: ${String(e)}`);
-      assert.equal(e.code, 'E_GGUF');
-      assert.match(e.message, expect, name);
-      return true;
-    }, name);
+    assert.throws(
+      () => parseGguf(bytes, `${name}.gguf`),
+      (e: unknown) => {
+        assert.ok(isVlmError(e), `${name}: ${String(e)}`);
+        assert.equal(e.code, 'E_GGUF');
+        assert.match(e.message, expect, name);
+        return true;
+      },
+      name,
+    );
   }
 });
 

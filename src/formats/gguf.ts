@@ -25,7 +25,21 @@ export type GgufValue =
   | { type: 'string'; value: string }
   | { type: 'array'; itemType: Exclude<GgufValue['type'], 'array'>; value: (number | bigint | boolean | string)[] };
 
-const VTYPE: Record<string, number> = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 };
+const VTYPE: Record<string, number> = {
+  u8: 0,
+  i8: 1,
+  u16: 2,
+  i16: 3,
+  u32: 4,
+  i32: 5,
+  f32: 6,
+  bool: 7,
+  string: 8,
+  array: 9,
+  u64: 10,
+  i64: 11,
+  f64: 12,
+};
 const VNAME = new Map(Object.entries(VTYPE).map(([k, v]) => [v, k]));
 
 export interface GgufTensor {
@@ -49,7 +63,10 @@ export interface GgufFile {
 export function tensorBytes(type: GgmlType, n: number): number {
   if (type === 'F32') return 4 * n;
   if (type === 'F16' || type === 'BF16') return 2 * n;
-  if (n % 32 !== 0) throw new FormatError('E_GGUF', `Q8_0 needs a multiple of 32 values, got ${n}`, { fix: 'quantize tensors whose innermost size is a multiple of 32' });
+  if (n % 32 !== 0)
+    throw new FormatError('E_GGUF', `Q8_0 needs a multiple of 32 values, got ${n}`, {
+      fix: 'quantize tensors whose innermost size is a multiple of 32',
+    });
   return (n / 32) * 34;
 }
 
@@ -111,18 +128,30 @@ class Writer {
   }
   scalar(type: string, v: number | bigint | boolean | string) {
     switch (type) {
-      case 'u8': return this.num(1, (d) => d.setUint8(0, v as number));
-      case 'i8': return this.num(1, (d) => d.setInt8(0, v as number));
-      case 'u16': return this.num(2, (d) => d.setUint16(0, v as number, true));
-      case 'i16': return this.num(2, (d) => d.setInt16(0, v as number, true));
-      case 'u32': return this.num(4, (d) => d.setUint32(0, v as number, true));
-      case 'i32': return this.num(4, (d) => d.setInt32(0, v as number, true));
-      case 'f32': return this.num(4, (d) => d.setFloat32(0, v as number, true));
-      case 'f64': return this.num(8, (d) => d.setFloat64(0, v as number, true));
-      case 'u64': return this.num(8, (d) => d.setBigUint64(0, BigInt(v as bigint), true));
-      case 'i64': return this.num(8, (d) => d.setBigInt64(0, BigInt(v as bigint), true));
-      case 'bool': return this.num(1, (d) => d.setUint8(0, v ? 1 : 0));
-      default: return this.str(v as string);
+      case 'u8':
+        return this.num(1, (d) => d.setUint8(0, v as number));
+      case 'i8':
+        return this.num(1, (d) => d.setInt8(0, v as number));
+      case 'u16':
+        return this.num(2, (d) => d.setUint16(0, v as number, true));
+      case 'i16':
+        return this.num(2, (d) => d.setInt16(0, v as number, true));
+      case 'u32':
+        return this.num(4, (d) => d.setUint32(0, v as number, true));
+      case 'i32':
+        return this.num(4, (d) => d.setInt32(0, v as number, true));
+      case 'f32':
+        return this.num(4, (d) => d.setFloat32(0, v as number, true));
+      case 'f64':
+        return this.num(8, (d) => d.setFloat64(0, v as number, true));
+      case 'u64':
+        return this.num(8, (d) => d.setBigUint64(0, BigInt(v as bigint), true));
+      case 'i64':
+        return this.num(8, (d) => d.setBigInt64(0, BigInt(v as bigint), true));
+      case 'bool':
+        return this.num(1, (d) => d.setUint8(0, v ? 1 : 0));
+      default:
+        return this.str(v as string);
     }
   }
   pad(alignment: number) {
@@ -151,7 +180,11 @@ export function encodeGguf(metadata: Map<string, GgufValue>, tensors: GgufTensor
   const offsets: number[] = [];
   for (const t of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== tensorBytes(t.type, n)) throw new FormatError('E_GGUF', `tensor ${t.name}: ${t.data.length} bytes for ${n} ${t.type} values`, { field: t.name, fix: 'encode the data with encodeTensorData' });
+    if (t.data.length !== tensorBytes(t.type, n))
+      throw new FormatError('E_GGUF', `tensor ${t.name}: ${t.data.length} bytes for ${n} ${t.type} values`, {
+        field: t.name,
+        fix: 'encode the data with encodeTensorData',
+      });
     w.str(t.name);
     w.u32(t.shape.length);
     for (const d of [...t.shape].reverse()) w.u64(d);
@@ -190,7 +223,11 @@ export function parseGguf(bytes: Uint8Array, file = '<buffer>'): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   const fail = (field: string, message: string): never => {
-    throw new FormatError('E_GGUF', `${file}: ${message} (at byte ${at})`, { file, field, fix: 'the file is not a GGUF v3 file or is corrupt' });
+    throw new FormatError('E_GGUF', `${file}: ${message} (at byte ${at})`, {
+      file,
+      field,
+      fix: 'the file is not a GGUF v3 file or is corrupt',
+    });
   };
   const need = (n: number, what: string) => {
     if (at + n > bytes.length) fail(what, `the file ends inside ${what}`);
@@ -216,23 +253,34 @@ export function parseGguf(bytes: Uint8Array, file = '<buffer>'): GgufFile {
   };
   const scalar = (type: string, what: string): number | bigint | boolean | string => {
     switch (type) {
-      case 'u8': return need(1, what), view.getUint8(at++);
-      case 'i8': return need(1, what), view.getInt8(at++);
-      case 'u16': return need(2, what), (at += 2), view.getUint16(at - 2, true);
-      case 'i16': return need(2, what), (at += 2), view.getInt16(at - 2, true);
-      case 'u32': return need(4, what), (at += 4), view.getUint32(at - 4, true);
-      case 'i32': return need(4, what), (at += 4), view.getInt32(at - 4, true);
-      case 'f32': return need(4, what), (at += 4), view.getFloat32(at - 4, true);
-      case 'f64': return need(8, what), (at += 8), view.getFloat64(at - 8, true);
-      case 'u64': return need(8, what), (at += 8), view.getBigUint64(at - 8, true);
-      case 'i64': return need(8, what), (at += 8), view.getBigInt64(at - 8, true);
+      case 'u8':
+        return (need(1, what), view.getUint8(at++));
+      case 'i8':
+        return (need(1, what), view.getInt8(at++));
+      case 'u16':
+        return (need(2, what), (at += 2), view.getUint16(at - 2, true));
+      case 'i16':
+        return (need(2, what), (at += 2), view.getInt16(at - 2, true));
+      case 'u32':
+        return (need(4, what), (at += 4), view.getUint32(at - 4, true));
+      case 'i32':
+        return (need(4, what), (at += 4), view.getInt32(at - 4, true));
+      case 'f32':
+        return (need(4, what), (at += 4), view.getFloat32(at - 4, true));
+      case 'f64':
+        return (need(8, what), (at += 8), view.getFloat64(at - 8, true));
+      case 'u64':
+        return (need(8, what), (at += 8), view.getBigUint64(at - 8, true));
+      case 'i64':
+        return (need(8, what), (at += 8), view.getBigInt64(at - 8, true));
       case 'bool': {
         need(1, what);
         const b = view.getUint8(at++);
         if (b > 1) fail(what, `${what} is a bool of value ${b}`);
         return b === 1;
       }
-      default: return str(what);
+      default:
+        return str(what);
     }
   };
   if (bytes.length < 4 || u32('magic') !== GGUF_MAGIC) {
@@ -262,7 +310,8 @@ export function parseGguf(bytes: Uint8Array, file = '<buffer>'): GgufFile {
   }
   const alignV = metadata.get('general.alignment');
   const alignment = alignV ? Number(alignV.value) : 32;
-  if (!Number.isInteger(alignment) || alignment < 1 || alignment > 4096 || (alignment & (alignment - 1)) !== 0) fail('general.alignment', `alignment ${alignment} is not a power of two up to 4096`);
+  if (!Number.isInteger(alignment) || alignment < 1 || alignment > 4096 || (alignment & (alignment - 1)) !== 0)
+    fail('general.alignment', `alignment ${alignment} is not a power of two up to 4096`);
   const tensors: GgufFile['tensors'] = [];
   const names = new Set<string>();
   for (let i = 0; i < nTensors; i++) {
@@ -299,7 +348,9 @@ export function parseGguf(bytes: Uint8Array, file = '<buffer>'): GgufFile {
     }
   }
   const sorted = [...tensors].sort((a, b) => a.offset - b.offset);
-  for (let i = 1; i < sorted.length; i++) if (sorted[i]!.offset < sorted[i - 1]!.offset + sorted[i - 1]!.byteLength) fail(sorted[i]!.name, `tensor ${sorted[i]!.name} overlaps ${sorted[i - 1]!.name}`);
+  for (let i = 1; i < sorted.length; i++)
+    if (sorted[i]!.offset < sorted[i - 1]!.offset + sorted[i - 1]!.byteLength)
+      fail(sorted[i]!.name, `tensor ${sorted[i]!.name} overlaps ${sorted[i - 1]!.name}`);
   return { version, metadata, tensors, alignment, dataOffset };
 }
 
@@ -318,5 +369,9 @@ export function ggufTensorValues(file: GgufFile, bytes: Uint8Array, name: string
   const t = file.tensors.find((x) => x.name === name);
   if (!t) throw new FormatError('E_GGUF', `no tensor ${name}`, { field: name, fix: 'check the tensor name' });
   const start = file.dataOffset + t.offset;
-  return decodeTensorData(t.type, bytes.subarray(start, start + t.byteLength), t.shape.reduce((a, b) => a * b, 1));
+  return decodeTensorData(
+    t.type,
+    bytes.subarray(start, start + t.byteLength),
+    t.shape.reduce((a, b) => a * b, 1),
+  );
 }

@@ -5,5 +5,16 @@ export { Checkpoint, writeCheckpoint, INDEX_FILE } from './sharded.ts';
 export { DTYPE_BYTES, isDtype, viewAs } from './dtype.ts';
 export { refusePickle } from './pickle.ts';
 export type { Dtype, AnyTypedArray } from './dtype.ts';
-export { encodeGguf, writeGguf, parseGguf, readGguf, ggufTensorValues, encodeTensorData, decodeTensorData, tensorBytes, GGML_TYPES, GGUF_MAGIC } from './gguf.ts';
+export {
+  encodeGguf,
+  writeGguf,
+  parseGguf,
+  readGguf,
+  ggufTensorValues,
+  encodeTensorData,
+  decodeTensorData,
+  tensorBytes,
+  GGML_TYPES,
+  GGUF_MAGIC,
+} from './gguf.ts';
 export type { GgufValue, GgufTensor, GgufFile, GgmlType } from './gguf.ts';

@@ -38,15 +38,27 @@ test('every dtype round-trips byte-exactly, with metadata and an 8-byte-aligned 
     assert.equal(info.dtype, t.dtype);
     assert.deepEqual(info.shape, t.shape);
     const back = f.readTensor(name);
-    assert.deepEqual(Buffer.from(back.buffer, back.byteOffset, back.byteLength), Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength), name);
+    assert.deepEqual(
+      Buffer.from(back.buffer, back.byteOffset, back.byteLength),
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+      name,
+    );
   }
-  assert.throws(() => f.info('nope'), (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_MISSING');
+  assert.throws(
+    () => f.info('nope'),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_MISSING',
+  );
   f.close();
 });
 
 test('sharded checkpoints: written with an index, read lazily, disagreements are typed errors', () => {
   const ck = join(dir, 'sharded');
-  const tensors = new Map<string, TensorToWrite>(Array.from({ length: 5 }, (_, i) => [`layer.${i}.weight`, { dtype: 'F32' as const, shape: [4, 4], data: new Float32Array(16).fill(i) }]));
+  const tensors = new Map<string, TensorToWrite>(
+    Array.from({ length: 5 }, (_, i) => [
+      `layer.${i}.weight`,
+      { dtype: 'F32' as const, shape: [4, 4], data: new Float32Array(16).fill(i) },
+    ]),
+  );
   const shards = writeCheckpoint(ck, tensors, 130);
   assert.equal(shards.length, 3);
   const c = Checkpoint.open(ck);
@@ -63,10 +75,13 @@ test('sharded checkpoints: written with an index, read lazily, disagreements are
     const ix = JSON.parse(JSON.stringify(index));
     mutate(ix);
     writeFileSync(join(ck, INDEX_FILE), JSON.stringify(ix));
-    assert.throws(() => {
-      const cc = Checkpoint.open(ck);
-      for (const n of cc.names()) cc.read(n);
-    }, (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_INDEX' && expect.test(e.message));
+    assert.throws(
+      () => {
+        const cc = Checkpoint.open(ck);
+        for (const n of cc.names()) cc.read(n);
+      },
+      (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_INDEX' && expect.test(e.message),
+    );
   };
   code((ix) => (ix.weight_map['layer.0.weight'] = 'model-00009-of-00009.safetensors'), /shard model-00009-of-00009.safetensors is missing/);
   code((ix) => (ix.weight_map['layer.0.weight'] = '../etc/passwd'), /expected a file name in the same folder/);
@@ -76,7 +91,11 @@ test('sharded checkpoints: written with an index, read lazily, disagreements are
 });
 
 /** Builds a file from a header object (or raw header text) and data bytes. */
-function file(header: unknown, data: Uint8Array = new Uint8Array(0), opts: { rawHeader?: string; declaredLength?: bigint; truncateTo?: number } = {}): string {
+function file(
+  header: unknown,
+  data: Uint8Array = new Uint8Array(0),
+  opts: { rawHeader?: string; declaredLength?: bigint; truncateTo?: number } = {},
+): string {
   const text = opts.rawHeader ?? JSON.stringify(header);
   const h = Buffer.from(text, 'utf8');
   const buf = Buffer.alloc(8 + h.length + data.length);
@@ -96,11 +115,19 @@ const CORPUS: [string, () => string, RegExp][] = [
   ['7-byte file', () => file(null, undefined, { rawHeader: '', truncateTo: 7 }), /fewer than the 8-byte/],
   ['header length 2^60', () => file({}, eight, { declaredLength: 2n ** 60n }), /over the limit/],
   ['header length 2^64 - 1', () => file({}, eight, { declaredLength: 2n ** 64n - 1n }), /over the limit/],
-  ['header length 100,000,001 (the format caps it at 100,000,000)', () => file({}, eight, { declaredLength: 100_000_001n }), /over the limit/],
+  [
+    'header length 100,000,001 (the format caps it at 100,000,000)',
+    () => file({}, eight, { declaredLength: 100_000_001n }),
+    /over the limit/,
+  ],
   ['header length past the end', () => file({}, eight, { declaredLength: 1000n }), /runs past the end/],
   ['header length 0', () => file({}, undefined, { rawHeader: '', declaredLength: 0n }), /too short/],
   ['header truncated mid-JSON', () => file({ a: T('F32', [2], [0, 8]) }, eight, { truncateTo: 20 }), /past the end|not valid JSON/],
-  ['invalid UTF-8', () => file(null, undefined, { rawHeader: '{"\xff": 1}'.replace('\xff', '\udcff') }), /not valid UTF-8|not valid JSON|not an object/],
+  [
+    'invalid UTF-8',
+    () => file(null, undefined, { rawHeader: '{"\xff": 1}'.replace('\xff', '\udcff') }),
+    /not valid UTF-8|not valid JSON|not an object/,
+  ],
   ['not JSON', () => file(null, undefined, { rawHeader: '{tensor: 1}' }), /not valid JSON/],
   ['JSON array', () => file([1, 2]), /must be a JSON object/],
   ['JSON string', () => file('x'), /must be a JSON object/],
@@ -125,7 +152,15 @@ const CORPUS: [string, () => string, RegExp][] = [
   ['gap between tensors', () => file({ a: T('F32', [1], [0, 4]), b: T('U8', [2], [6, 8]) }, eight), /unused bytes before tensor "b"/],
   ['trailing bytes', () => file({ a: T('F32', [1], [0, 4]) }, eight), /4 bytes after the last tensor/],
   ['data shorter than declared', () => file({ a: T('F32', [2], [0, 8]) }, new Uint8Array(4)), /past the 4 data bytes/],
-  ['duplicate tensor names', () => file(null, eight, { rawHeader: '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}' }), /appears twice/],
+  [
+    'duplicate tensor names',
+    () =>
+      file(null, eight, {
+        rawHeader:
+          '{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}',
+      }),
+    /appears twice/,
+  ],
   ['metadata not an object', () => file({ __metadata__: 'x' }), /__metadata__ must be an object/],
   ['metadata value not a string', () => file({ __metadata__: { n: 1 } }), /metadata value of "n" is not a string/],
   ['two identical offsets', () => file({ a: T('F32', [2], [0, 8]), b: T('F32', [2], [0, 8]) }, eight), /overlaps/],
@@ -135,34 +170,51 @@ test(`a corpus of ${CORPUS.length} malformed files: each is a typed error naming
   assert.ok(CORPUS.length >= 30);
   for (const [name, make, expect] of CORPUS) {
     const path = make();
-    assert.throws(() => SafetensorsFile.open(path).close(), (e: unknown) => {
-      assert.ok(isVlmError(e), `${name}: ${String(e)}`);
-      assert.equal(e.code, 'E_SAFETENSORS', `${name}: ${e.message}`);
-      assert.equal(e.file, path, name);
-      assert.match(e.message, expect, name);
-      return true;
-    }, name);
+    assert.throws(
+      () => SafetensorsFile.open(path).close(),
+      (e: unknown) => {
+        assert.ok(isVlmError(e), `${name}: ${String(e)}`);
+        assert.equal(e.code, 'E_SAFETENSORS', `${name}: ${e.message}`);
+        assert.equal(e.file, path, name);
+        assert.match(e.message, expect, name);
+        return true;
+      },
+      name,
+    );
     rmSync(path);
   }
-  assert.throws(() => SafetensorsFile.open(join(dir, 'missing.safetensors')), (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_OPEN');
+  assert.throws(
+    () => SafetensorsFile.open(join(dir, 'missing.safetensors')),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SAFETENSORS_OPEN',
+  );
 });
 
 test('random byte mutations of a valid file never throw anything but a typed error', () => {
-  const valid = encodeSafetensors({ w: { dtype: 'F32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) }, b: { dtype: 'BF16', shape: [3], data: Uint16Array.of(1, 2, 3) } }, { format: 'pt' });
+  const valid = encodeSafetensors(
+    {
+      w: { dtype: 'F32', shape: [2, 2], data: Float32Array.of(1, 2, 3, 4) },
+      b: { dtype: 'BF16', shape: [3], data: Uint16Array.of(1, 2, 3) },
+    },
+    { format: 'pt' },
+  );
   const path = join(dir, 'mutated.safetensors');
   fc.assert(
-    fc.property(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(valid.length), (edits, cut) => {
-      const bytes = Buffer.from(valid);
-      for (const [i, v] of edits) bytes[i] = v;
-      writeFileSync(path, cut % 3 === 0 ? bytes.subarray(0, cut) : bytes);
-      try {
-        const f = SafetensorsFile.open(path);
-        for (const n of f.tensors.keys()) f.readTensor(n);
-        f.close();
-      } catch (e) {
-        assert.ok(isVlmError(e), `untyped error: ${String(e)}`);
-      }
-    }),
+    fc.property(
+      fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.nat(valid.length),
+      (edits, cut) => {
+        const bytes = Buffer.from(valid);
+        for (const [i, v] of edits) bytes[i] = v;
+        writeFileSync(path, cut % 3 === 0 ? bytes.subarray(0, cut) : bytes);
+        try {
+          const f = SafetensorsFile.open(path);
+          for (const n of f.tensors.keys()) f.readTensor(n);
+          f.close();
+        } catch (e) {
+          assert.ok(isVlmError(e), `untyped error: ${String(e)}`);
+        }
+      },
+    ),
     { numRuns: 500, seed: 9 },
   );
 });

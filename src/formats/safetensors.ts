@@ -28,7 +28,12 @@ export interface TensorInfo {
   end: number;
 }
 
-function fail(file: string, field: string, message: string, fix = 'the file is corrupt or not a safetensors file; re-download or re-export it'): never {
+function fail(
+  file: string,
+  field: string,
+  message: string,
+  fix = 'the file is corrupt or not a safetensors file; re-download or re-export it',
+): never {
   throw new FormatError('E_SAFETENSORS', `${file}: ${message}`, { file, field, fix });
 }
 
@@ -64,7 +69,12 @@ export class SafetensorsFile {
   readonly #fd: number;
   #closed = false;
 
-  private constructor(readonly path: string, fd: number, tensors: Map<string, TensorInfo>, metadata: Record<string, string>) {
+  private constructor(
+    readonly path: string,
+    fd: number,
+    tensors: Map<string, TensorInfo>,
+    metadata: Record<string, string>,
+  ) {
     this.#fd = fd;
     this.tensors = tensors;
     this.metadata = metadata;
@@ -76,7 +86,11 @@ export class SafetensorsFile {
     try {
       fd = openSync(path, 'r');
     } catch (cause) {
-      throw new FormatError('E_SAFETENSORS_OPEN', `cannot open ${path}: ${(cause as Error).message}`, { file: path, fix: 'check the path', cause });
+      throw new FormatError('E_SAFETENSORS_OPEN', `cannot open ${path}: ${(cause as Error).message}`, {
+        file: path,
+        fix: 'check the path',
+        cause,
+      });
     }
     try {
       const size = fstatSync(fd).size;
@@ -116,26 +130,41 @@ export class SafetensorsFile {
       for (const [name, raw] of Object.entries(json as Record<string, unknown>)) {
         if (name === '__metadata__') {
           if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) fail(path, name, '__metadata__ must be an object of strings');
-          for (const [k, v] of Object.entries(raw as Record<string, unknown>)) if (typeof v !== 'string') fail(path, `__metadata__.${k}`, `metadata value of "${k}" is not a string`);
+          for (const [k, v] of Object.entries(raw as Record<string, unknown>))
+            if (typeof v !== 'string') fail(path, `__metadata__.${k}`, `metadata value of "${k}" is not a string`);
           metadata = raw as Record<string, string>;
           continue;
         }
         const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
         if (e === null || typeof e !== 'object' || Array.isArray(e)) fail(path, name, `entry "${name}" is not an object`);
-        if (!isDtype(e.dtype)) fail(path, `${name}.dtype`, `tensor "${name}" has unknown dtype ${JSON.stringify(e.dtype)}`, `supported: ${Object.keys(DTYPE_BYTES).join(', ')}`);
-        if (!Array.isArray(e.shape) || e.shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) fail(path, `${name}.shape`, `tensor "${name}" has shape ${JSON.stringify(e.shape)}, expected non-negative integers`);
+        if (!isDtype(e.dtype))
+          fail(
+            path,
+            `${name}.dtype`,
+            `tensor "${name}" has unknown dtype ${JSON.stringify(e.dtype)}`,
+            `supported: ${Object.keys(DTYPE_BYTES).join(', ')}`,
+          );
+        if (!Array.isArray(e.shape) || e.shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0))
+          fail(path, `${name}.shape`, `tensor "${name}" has shape ${JSON.stringify(e.shape)}, expected non-negative integers`);
         const off = e.data_offsets;
-        if (!Array.isArray(off) || off.length !== 2 || off.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0)) fail(path, `${name}.data_offsets`, `tensor "${name}" has data_offsets ${JSON.stringify(off)}, expected [begin, end]`);
+        if (!Array.isArray(off) || off.length !== 2 || off.some((o) => typeof o !== 'number' || !Number.isSafeInteger(o) || o < 0))
+          fail(path, `${name}.data_offsets`, `tensor "${name}" has data_offsets ${JSON.stringify(off)}, expected [begin, end]`);
         const [begin, end] = off as [number, number];
         if (begin > end) fail(path, `${name}.data_offsets`, `tensor "${name}" begins at ${begin} after it ends at ${end}`);
-        if (end > dataLen) fail(path, `${name}.data_offsets`, `tensor "${name}" ends at ${end}, past the ${dataLen} data bytes (truncated file?)`);
+        if (end > dataLen)
+          fail(path, `${name}.data_offsets`, `tensor "${name}" ends at ${end}, past the ${dataLen} data bytes (truncated file?)`);
         let count = 1;
         for (const d of e.shape as number[]) {
           count *= d;
           if (!Number.isSafeInteger(count)) fail(path, `${name}.shape`, `tensor "${name}" has too many elements`);
         }
         const bytes = count * DTYPE_BYTES[e.dtype as Dtype];
-        if (bytes !== end - begin) fail(path, `${name}.data_offsets`, `tensor "${name}" [${(e.shape as number[]).join(', ')}] ${e.dtype} needs ${bytes} bytes, its offsets span ${end - begin}`);
+        if (bytes !== end - begin)
+          fail(
+            path,
+            `${name}.data_offsets`,
+            `tensor "${name}" [${(e.shape as number[]).join(', ')}] ${e.dtype} needs ${bytes} bytes, its offsets span ${end - begin}`,
+          );
         tensors.push({ name, dtype: e.dtype as Dtype, shape: e.shape as number[], begin: dataStart + begin, end: dataStart + end });
       }
       const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
@@ -155,19 +184,30 @@ export class SafetensorsFile {
 
   info(name: string): TensorInfo {
     const t = this.tensors.get(name);
-    if (!t) throw new FormatError('E_SAFETENSORS_MISSING', `${this.path} has no tensor "${name}"`, { file: this.path, field: name, fix: 'check the tensor name (see `tensors`)' });
+    if (!t)
+      throw new FormatError('E_SAFETENSORS_MISSING', `${this.path} has no tensor "${name}"`, {
+        file: this.path,
+        field: name,
+        fix: 'check the tensor name (see `tensors`)',
+      });
     return t;
   }
 
   /** The raw bytes of one tensor. */
   readBytes(name: string): Uint8Array {
     const t = this.info(name);
-    if (this.#closed) throw new FormatError('E_SAFETENSORS_CLOSED', `${this.path} is closed`, { file: this.path, fix: 'read tensors before close()' });
+    if (this.#closed)
+      throw new FormatError('E_SAFETENSORS_CLOSED', `${this.path} is closed`, { file: this.path, fix: 'read tensors before close()' });
     const out = new Uint8Array(t.end - t.begin);
     let done = 0;
     while (done < out.length) {
       const n = readSync(this.#fd, out, done, out.length - done, t.begin + done);
-      if (n === 0) throw new FormatError('E_SAFETENSORS', `${this.path}: the file shrank while reading "${name}"`, { file: this.path, field: name, fix: 'do not modify model files while they are loaded' });
+      if (n === 0)
+        throw new FormatError('E_SAFETENSORS', `${this.path}: the file shrank while reading "${name}"`, {
+          file: this.path,
+          field: name,
+          fix: 'do not modify model files while they are loaded',
+        });
       done += n;
     }
     return out;
@@ -191,7 +231,10 @@ export interface TensorToWrite {
 }
 
 /** Serialises tensors (in the given order) with an 8-byte-aligned header. */
-export function encodeSafetensors(tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): Uint8Array {
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
   const entries: [string, TensorToWrite][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
@@ -199,7 +242,12 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorToWrite> | 
   for (const [name, t] of entries) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     const bytes = count * DTYPE_BYTES[t.dtype];
-    if (t.data.byteLength !== bytes) throw new FormatError('E_SAFETENSORS_WRITE', `tensor "${name}" [${t.shape.join(', ')}] ${t.dtype} needs ${bytes} bytes, got ${t.data.byteLength}`, { field: name, fix: 'the data does not match the shape and dtype' });
+    if (t.data.byteLength !== bytes)
+      throw new FormatError(
+        'E_SAFETENSORS_WRITE',
+        `tensor "${name}" [${t.shape.join(', ')}] ${t.dtype} needs ${bytes} bytes, got ${t.data.byteLength}`,
+        { field: name, fix: 'the data does not match the shape and dtype' },
+      );
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
@@ -218,6 +266,10 @@ export function encodeSafetensors(tensors: ReadonlyMap<string, TensorToWrite> | 
   return out;
 }
 
-export function writeSafetensors(path: string, tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>, metadata: Record<string, string> = {}): void {
+export function writeSafetensors(
+  path: string,
+  tensors: ReadonlyMap<string, TensorToWrite> | Record<string, TensorToWrite>,
+  metadata: Record<string, string> = {},
+): void {
   writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }

@@ -30,7 +30,11 @@ export class Checkpoint {
       return ck;
     }
     const fail = (field: string, message: string): never => {
-      throw new FormatError('E_SAFETENSORS_INDEX', `${indexPath}: ${message}`, { file: indexPath, field, fix: 'restore the index from the model repository' });
+      throw new FormatError('E_SAFETENSORS_INDEX', `${indexPath}: ${message}`, {
+        file: indexPath,
+        field,
+        fix: 'restore the index from the model repository',
+      });
     };
     let json: unknown;
     try {
@@ -42,7 +46,8 @@ export class Checkpoint {
     if (map === null || typeof map !== 'object' || Array.isArray(map)) fail('weight_map', 'has no weight_map object');
     const weightMap = new Map<string, string>();
     for (const [name, shard] of Object.entries(map as Record<string, unknown>)) {
-      if (typeof shard !== 'string' || shard === '' || basename(shard) !== shard) fail(`weight_map.${name}`, `shard of "${name}" is ${JSON.stringify(shard)}, expected a file name in the same folder`);
+      if (typeof shard !== 'string' || shard === '' || basename(shard) !== shard)
+        fail(`weight_map.${name}`, `shard of "${name}" is ${JSON.stringify(shard)}, expected a file name in the same folder`);
       weightMap.set(name, shard as string);
     }
     for (const shard of new Set(weightMap.values())) {
@@ -58,7 +63,11 @@ export class Checkpoint {
       for (const name of s.tensors.keys()) {
         const owner = this.weightMap.get(name);
         if (owner !== file) {
-          throw new FormatError('E_SAFETENSORS_INDEX', `tensor "${name}" is in ${file} but the index ${owner ? `puts it in ${owner}` : 'does not list it'}`, { file: join(this.dir, file), field: name, fix: 'the index and the shards disagree; re-download the checkpoint' });
+          throw new FormatError(
+            'E_SAFETENSORS_INDEX',
+            `tensor "${name}" is in ${file} but the index ${owner ? `puts it in ${owner}` : 'does not list it'}`,
+            { file: join(this.dir, file), field: name, fix: 'the index and the shards disagree; re-download the checkpoint' },
+          );
         }
       }
       this.#shards.set(file, s);
@@ -72,9 +81,19 @@ export class Checkpoint {
 
   info(name: string): TensorInfo {
     const file = this.weightMap.get(name);
-    if (!file) throw new FormatError('E_SAFETENSORS_MISSING', `the checkpoint in ${this.dir} has no tensor "${name}"`, { file: this.dir, field: name, fix: 'check the tensor name' });
+    if (!file)
+      throw new FormatError('E_SAFETENSORS_MISSING', `the checkpoint in ${this.dir} has no tensor "${name}"`, {
+        file: this.dir,
+        field: name,
+        fix: 'check the tensor name',
+      });
     const s = this.#shard(file);
-    if (!s.tensors.has(name)) throw new FormatError('E_SAFETENSORS_INDEX', `the index puts "${name}" in ${file}, which does not hold it`, { file: join(this.dir, file), field: name, fix: 're-download the checkpoint' });
+    if (!s.tensors.has(name))
+      throw new FormatError('E_SAFETENSORS_INDEX', `the index puts "${name}" in ${file}, which does not hold it`, {
+        file: join(this.dir, file),
+        field: name,
+        fix: 're-download the checkpoint',
+      });
     return s.info(name);
   }
 
@@ -96,7 +115,12 @@ export class Checkpoint {
 
 /** Writes tensors as shards of at most maxShardBytes (a tensor is never split) plus the index; a
  *  checkpoint that fits in one shard is written as plain model.safetensors. */
-export function writeCheckpoint(dir: string, tensors: ReadonlyMap<string, TensorToWrite>, maxShardBytes = 2 * 1024 ** 3, metadata: Record<string, string> = {}): string[] {
+export function writeCheckpoint(
+  dir: string,
+  tensors: ReadonlyMap<string, TensorToWrite>,
+  maxShardBytes = 2 * 1024 ** 3,
+  metadata: Record<string, string> = {},
+): string[] {
   const groups: [string, TensorToWrite][][] = [[]];
   let size = 0;
   let total = 0;

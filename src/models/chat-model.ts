@@ -19,7 +19,12 @@ export function adapterFolder(adapter: string): string {
   const dir = existsSync(join(adapter, 'adapter_config.json')) ? adapter : join(adapter, 'adapter');
   if (!existsSync(join(dir, 'adapter_config.json'))) {
     const full = existsSync(join(adapter, 'model', 'config.json'));
-    throw new UsageError(`${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`, full ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead` : 'pass a `vlm2vla train` run folder or a PEFT adapter folder');
+    throw new UsageError(
+      `${adapter} holds no adapter (no adapter_config.json in it or in ${join(adapter, 'adapter')})`,
+      full
+        ? `that run trained all weights: pass --model ${join(adapter, 'model')} instead`
+        : 'pass a `vlm2vla train` run folder or a PEFT adapter folder',
+    );
   }
   return dir;
 }
@@ -29,7 +34,8 @@ export function loadChatModel(dir: string, adapter?: string | null): ChatModelFi
   const model = loadModel(dir);
   const tokenizer = Tokenizer.fromDir(dir);
   const template = ChatTemplate.fromConfig(tokenizer.config, join(dir, 'tokenizer_config.json'));
-  if (!template) throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'use a chat model folder (with tokenizer_config.json)');
+  if (!template)
+    throw new UsageError(`${dir}/tokenizer_config.json has no chat_template`, 'use a chat model folder (with tokenizer_config.json)');
   if (adapter) {
     loadAdapter(model, adapterFolder(adapter));
     setActiveAdapter(model, 'default');

@@ -10,7 +10,20 @@ export { loadGemma3, saveGemma3, readModelConfigJson } from './gemma3/files.ts';
 export type { LoadOptions, SaveOptions } from './gemma3/files.ts';
 export { loadModel, saveModel, modelTypes, registerModelFamily } from './registry.ts';
 export type { ModelFamily } from './registry.ts';
-export { addAdapter, loadAdapter, saveAdapter, mergeAdapter, removeAdapter, setActiveAdapter, adapterParameters, adapterNames, adapterConfig, decoderTargets, loraConfig, DECODER_PROJECTIONS } from './lora/adapter.ts';
+export {
+  addAdapter,
+  loadAdapter,
+  saveAdapter,
+  mergeAdapter,
+  removeAdapter,
+  setActiveAdapter,
+  adapterParameters,
+  adapterNames,
+  adapterConfig,
+  decoderTargets,
+  loraConfig,
+  DECODER_PROJECTIONS,
+} from './lora/adapter.ts';
 export type { LoraHost, LoraSettings } from './lora/adapter.ts';
 export { PAPER_LORA, parseAdapterConfig, adapterConfigToJson, loraScaling, peftKey, parsePeftKey, targetMatches } from './lora/peft.ts';
 export type { LoraConfig } from './lora/peft.ts';

@@ -23,7 +23,12 @@ export function modelTypes(): string[] {
   return [...families.keys()];
 }
 
-registerModelFamily({ modelType: 'gemma3', description: 'Gemma3ForConditionalGeneration (SigLIP tower, pooled projector, Gemma 3 decoder)', load: loadGemma3, save: saveGemma3 });
+registerModelFamily({
+  modelType: 'gemma3',
+  description: 'Gemma3ForConditionalGeneration (SigLIP tower, pooled projector, Gemma 3 decoder)',
+  load: loadGemma3,
+  save: saveGemma3,
+});
 registerModelFamily({ modelType: 'gemma3_text', description: 'Gemma3ForCausalLM (text only)', load: loadGemma3, save: saveGemma3 });
 
 /** Loads any registered model family from a Hugging Face folder. */

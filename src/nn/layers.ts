@@ -17,10 +17,20 @@ export class Linear implements Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, rng: Rng, options: { bias?: boolean; name?: string } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    rng: Rng,
+    options: { bias?: boolean; name?: string } = {},
+  ) {
     const bound = 1 / Math.sqrt(inFeatures);
-    this.weight = new Tensor([outFeatures, inFeatures], uniform(rng, outFeatures * inFeatures, bound), { requiresGrad: true, name: `${options.name ?? 'linear'}.weight` });
-    this.bias = options.bias ? new Tensor([outFeatures], uniform(rng, outFeatures, bound), { requiresGrad: true, name: `${options.name ?? 'linear'}.bias` }) : null;
+    this.weight = new Tensor([outFeatures, inFeatures], uniform(rng, outFeatures * inFeatures, bound), {
+      requiresGrad: true,
+      name: `${options.name ?? 'linear'}.weight`,
+    });
+    this.bias = options.bias
+      ? new Tensor([outFeatures], uniform(rng, outFeatures, bound), { requiresGrad: true, name: `${options.name ?? 'linear'}.bias` })
+      : null;
   }
 
   forward(x: Tensor): Tensor {
@@ -39,10 +49,19 @@ export class LoraLinear implements Module {
   readonly loraB: Tensor;
   readonly scaling: number;
 
-  constructor(readonly base: Linear, readonly r: number, readonly alpha: number, rng: Rng, readonly dropout = 0) {
+  constructor(
+    readonly base: Linear,
+    readonly r: number,
+    readonly alpha: number,
+    rng: Rng,
+    readonly dropout = 0,
+  ) {
     base.weight.requiresGrad = false;
     if (base.bias) base.bias.requiresGrad = false;
-    this.loraA = new Tensor([r, base.inFeatures], uniform(rng, r * base.inFeatures, 1 / Math.sqrt(base.inFeatures)), { requiresGrad: true, name: 'lora_A' });
+    this.loraA = new Tensor([r, base.inFeatures], uniform(rng, r * base.inFeatures, 1 / Math.sqrt(base.inFeatures)), {
+      requiresGrad: true,
+      name: 'lora_A',
+    });
     this.loraB = Tensor.zeros([base.outFeatures, r], { requiresGrad: true, name: 'lora_B' });
     this.scaling = alpha / r;
   }
@@ -61,7 +80,11 @@ export class LoraLinear implements Module {
 
 export class Embedding implements Module {
   readonly weight: Tensor;
-  constructor(readonly vocab: number, readonly dim: number, rng: Rng) {
+  constructor(
+    readonly vocab: number,
+    readonly dim: number,
+    rng: Rng,
+  ) {
     const w = new Float32Array(vocab * dim);
     for (let i = 0; i < w.length; i++) w[i] = rng.normal() * 0.02;
     this.weight = new Tensor([vocab, dim], w, { requiresGrad: true, name: 'embedding' });
@@ -76,7 +99,11 @@ export class Embedding implements Module {
 
 export class RMSNorm implements Module {
   readonly weight: Tensor;
-  constructor(dim: number, readonly eps = 1e-6, readonly addOne = false) {
+  constructor(
+    dim: number,
+    readonly eps = 1e-6,
+    readonly addOne = false,
+  ) {
     this.weight = new Tensor([dim], new Float32Array(dim).fill(addOne ? 0 : 1), { requiresGrad: true, name: 'rmsnorm' });
   }
   forward(x: Tensor): Tensor {
@@ -90,7 +117,10 @@ export class RMSNorm implements Module {
 export class LayerNorm implements Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
-  constructor(dim: number, readonly eps = 1e-5) {
+  constructor(
+    dim: number,
+    readonly eps = 1e-5,
+  ) {
     this.weight = new Tensor([dim], new Float32Array(dim).fill(1), { requiresGrad: true, name: 'layernorm.weight' });
     this.bias = Tensor.zeros([dim], { requiresGrad: true, name: 'layernorm.bias' });
   }

@@ -25,7 +25,10 @@ export class TransformerBlock implements Module {
   readonly down: Linear;
   readonly invFreq: Float32Array;
 
-  constructor(readonly cfg: BlockConfig, rng: Rng) {
+  constructor(
+    readonly cfg: BlockConfig,
+    rng: Rng,
+  ) {
     const { dim, ffn } = cfg;
     this.ln1 = new LayerNorm(dim);
     this.ln2 = new LayerNorm(dim);

@@ -109,7 +109,11 @@ export class EngineBackend implements ModelBackend {
     readonly template: ChatTemplate,
     readonly info: { model: string; adapter: string | null },
   ) {
-    if (model.cfg.modelType !== 'gemma3') throw new UsageError(`the model is text-only (${model.cfg.modelType}); a policy needs a vision-language model`, 'use a gemma3 model folder');
+    if (model.cfg.modelType !== 'gemma3')
+      throw new UsageError(
+        `the model is text-only (${model.cfg.modelType}); a policy needs a vision-language model`,
+        'use a gemma3 model folder',
+      );
     this.#session = new DecodeSession(model);
     ({ texts: this.#texts, trie: this.#trie } = vocabularyOf(tokenizer, null));
     const eos = model.text.eosTokenId;
@@ -159,7 +163,15 @@ export class EngineBackend implements ModelBackend {
     const rendered = this.template.render([{ role: 'user', content }], { addGenerationPrompt: true });
     const t = this.tokenizer;
     const name = (id: number) => t.idToToken(id)!;
-    const text = req.images.length > 0 ? expandImageTokens(rendered, { boi: name(cfg.boiTokenIndex), eoi: name(cfg.eoiTokenIndex), imageToken: name(cfg.imageTokenIndex), tokensPerImage: cfg.mmTokensPerImage }) : rendered;
+    const text =
+      req.images.length > 0
+        ? expandImageTokens(rendered, {
+            boi: name(cfg.boiTokenIndex),
+            eoi: name(cfg.eoiTokenIndex),
+            imageToken: name(cfg.imageTokenIndex),
+            tokensPerImage: cfg.mmTokensPerImage,
+          })
+        : rendered;
     return t.encode(text);
   }
 
@@ -198,7 +210,9 @@ export class EngineBackend implements ModelBackend {
       onToken: constraint ? (id) => void constraint.accept(id) : undefined,
     });
     return {
-      text: this.#actionTokens ? actionIdsToText(out.tokens, this.#actionTokens, this.tokenizer) : this.tokenizer.decode(out.tokens, { skipSpecial: true }),
+      text: this.#actionTokens
+        ? actionIdsToText(out.tokens, this.#actionTokens, this.tokenizer)
+        : this.tokenizer.decode(out.tokens, { skipSpecial: true }),
       finishReason: out.finishReason,
       ms: performance.now() - started,
       promptTokens: out.promptTokens,
@@ -232,7 +246,16 @@ export class OpenAIBackend implements ModelBackend {
   readonly #client: ChatClient;
 
   constructor(readonly opts: OpenAIBackendOptions) {
-    this.#client = new ChatClient({ ...CLIENT_DEFAULTS, baseUrl: opts.baseUrl, apiKey: opts.apiKey, model: opts.model, timeoutMs: opts.timeoutMs ?? 60_000, maxRetries: opts.maxRetries ?? 3, concurrency: 1, cacheDir: null });
+    this.#client = new ChatClient({
+      ...CLIENT_DEFAULTS,
+      baseUrl: opts.baseUrl,
+      apiKey: opts.apiKey,
+      model: opts.model,
+      timeoutMs: opts.timeoutMs ?? 60_000,
+      maxRetries: opts.maxRetries ?? 3,
+      concurrency: 1,
+      cacheDir: null,
+    });
   }
 
   describe(): Record<string, unknown> {
@@ -241,7 +264,10 @@ export class OpenAIBackend implements ModelBackend {
 
   async generate(req: StageRequest): Promise<StageOutput> {
     const started = performance.now();
-    const content: Record<string, unknown>[] = req.images.map((img) => ({ type: 'image_url', image_url: { url: `data:image/png;base64,${Buffer.from(encodePng(img).bytes).toString('base64')}` } }));
+    const content: Record<string, unknown>[] = req.images.map((img) => ({
+      type: 'image_url',
+      image_url: { url: `data:image/png;base64,${Buffer.from(encodePng(img).bytes).toString('base64')}` },
+    }));
     content.push({ type: 'text', text: req.text });
     const body: Record<string, unknown> = {
       messages: [{ role: 'user', content }],

@@ -46,7 +46,9 @@ export async function createPolicy(spec: PolicySpec): Promise<Policy> {
         return v;
       };
       const apiKey = key(spec.apiKeyEnv, '--api-key-env');
-      const verifierEndpoint = spec.verifierBaseUrl ? { baseUrl: spec.verifierBaseUrl, model: spec.verifierModel ?? '', apiKey: key(spec.verifierApiKeyEnv, '--verifier-api-key-env') } : null;
+      const verifierEndpoint = spec.verifierBaseUrl
+        ? { baseUrl: spec.verifierBaseUrl, model: spec.verifierModel ?? '', apiKey: key(spec.verifierApiKeyEnv, '--verifier-api-key-env') }
+        : null;
       return loadModelPolicy({ ...spec, model: spec.model, apiKey, verifierEndpoint });
     }
     default:

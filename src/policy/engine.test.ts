@@ -22,10 +22,22 @@ test('prefix reuse: the same greedy answers as a fresh prefill, with the shared 
   const a = render(world, 64, 64);
   const b = render(new Rollout(sampleTask('pick', new Rng(3))).world, 64, 64);
   const reqs = [
-    { stage: 'plan', images: [a], text: 'Task: pick up the block\nCurrent subtask: pick up the block\nDescribe how the gripper should move next.' },
-    { stage: 'chunk', images: [a], text: 'Task: pick up the block\nCurrent subtask: pick up the block\nMotion plan: move down\nGive the next actions.' },
+    {
+      stage: 'plan',
+      images: [a],
+      text: 'Task: pick up the block\nCurrent subtask: pick up the block\nDescribe how the gripper should move next.',
+    },
+    {
+      stage: 'chunk',
+      images: [a],
+      text: 'Task: pick up the block\nCurrent subtask: pick up the block\nMotion plan: move down\nGive the next actions.',
+    },
     { stage: 'verify', images: [a, b], text: 'Is the subtask complete? Answer yes or no.' },
-    { stage: 'plan', images: [b], text: 'Task: pick up the block\nCurrent subtask: pick up the block\nDescribe how the gripper should move next.' },
+    {
+      stage: 'plan',
+      images: [b],
+      text: 'Task: pick up the block\nCurrent subtask: pick up the block\nDescribe how the gripper should move next.',
+    },
   ];
   const run = async (reuse: boolean) => {
     engine.reusePrefix = reuse;
@@ -36,7 +48,10 @@ test('prefix reuse: the same greedy answers as a fresh prefill, with the shared 
   };
   const fresh = await run(false);
   const reused = await run(true);
-  assert.deepEqual(reused.map((o) => o.text), fresh.map((o) => o.text));
+  assert.deepEqual(
+    reused.map((o) => o.text),
+    fresh.map((o) => o.text),
+  );
   assert.ok(fresh.every((o) => o.reusedTokens === 0));
   // The chunk prompt shares the frame and the task with the plan prompt; the verify prompt shares
   // the first frame; the next plan (another frame) shares only what comes before its image.
@@ -47,13 +62,24 @@ test('prefix reuse: the same greedy answers as a fresh prefill, with the shared 
     return n;
   };
   const imageToken = engine.model.cfg.modelType === 'gemma3' ? engine.model.cfg.imageTokenIndex : -1;
-  assert.deepEqual(reused.map((o) => o.reusedTokens), [0, lcp(ids[0]!, ids[1]!), lcp(ids[1]!, ids[2]!), ids[3]!.indexOf(imageToken)]);
+  assert.deepEqual(
+    reused.map((o) => o.reusedTokens),
+    [0, lcp(ids[0]!, ids[1]!), lcp(ids[1]!, ids[2]!), ids[3]!.indexOf(imageToken)],
+  );
   assert.ok(reused[1]!.reusedTokens > ids[1]!.lastIndexOf(imageToken));
 });
 
 test('under the grammars a random model writes well-formed subtasks, plans and chunks every time', async () => {
   const engine = tinyEngine(2);
-  const policy = new HierarchicalPolicy({ ...HIERARCHICAL_DEFAULTS, backend: engine, codec: getCodec('list'), formatHint: CHUNK_FORMATS.list!, verifier: new ModelVerifier(engine, 'model', GREEDY), sampling: PAPER_SAMPLING, seed: 0 });
+  const policy = new HierarchicalPolicy({
+    ...HIERARCHICAL_DEFAULTS,
+    backend: engine,
+    codec: getCodec('list'),
+    formatHint: CHUNK_FORMATS.list!,
+    verifier: new ModelVerifier(engine, 'model', GREEDY),
+    sampling: PAPER_SAMPLING,
+    seed: 0,
+  });
   const task = sampleTask('pick-place', new Rng(4));
   const rollout = new Rollout(task);
   let malformed = 0;
@@ -84,7 +110,15 @@ test('free decoding never writes the image placeholder, even when the model pref
   };
   prefers();
   const world = new Rollout(sampleTask('pick', new Rng(4))).world;
-  const out = await engine.generate({ stage: 'plan', images: [render(world, 64, 64)], text: 'Describe how the gripper should move next.', grammar: null, sampling: GREEDY, maxNewTokens: 12, seed: 0 });
+  const out = await engine.generate({
+    stage: 'plan',
+    images: [render(world, 64, 64)],
+    text: 'Describe how the gripper should move next.',
+    grammar: null,
+    sampling: GREEDY,
+    maxNewTokens: 12,
+    seed: 0,
+  });
   assert.equal(out.constrained, false);
   assert.ok(out.newTokens > 0);
   assert.ok(!out.text.includes(engine.tokenizer.idToToken(image)!), out.text);

@@ -14,7 +14,7 @@ export const MAX_SUBTASK_CHARS = 80;
 
 /** Characters a subtask may hold: ASCII letters, digits, space and light punctuation (robot data
  *  instructions are English; a subtask never needs quotes or backslashes, so no JSON escapes). */
-const SUBTASK_CHARS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 \',-';
+const SUBTASK_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ',-";
 const STRING = seq(lit('"'), rep(set(SUBTASK_CHARS), 1, MAX_SUBTASK_CHARS), lit('"'));
 const LIST_COMMA = seq(lit(','), opt(lit(' ')));
 export const SUBTASKS_GRAMMAR = new Grammar(seq(lit('['), STRING, rep(seq(LIST_COMMA, STRING), 0, MAX_SUBTASKS - 1), lit(']')));
@@ -40,7 +40,9 @@ function phaseNode(): GrammarNode {
 /** Most phases a plan has (motionPlan writes at most 3). */
 export const MAX_PLAN_PHASES = 3;
 const PHASE = phaseNode();
-export const PLAN_GRAMMAR = new Grammar(alt(lit('stay in place'), seq(lit('move '), PHASE, rep(seq(lit(', then '), PHASE), 0, MAX_PLAN_PHASES - 1))));
+export const PLAN_GRAMMAR = new Grammar(
+  alt(lit('stay in place'), seq(lit('move '), PHASE, rep(seq(lit(', then '), PHASE), 0, MAX_PLAN_PHASES - 1))),
+);
 
 export const VERIFY_GRAMMAR = new Grammar(alt(lit('yes'), lit('no')));
 
@@ -52,7 +54,8 @@ export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** The subtasks of a stage-1 answer; total, never throws. */
 export function parseSubtasks(text: string): Decoded<string[]> {
-  if (typeof text !== 'string' || !SUBTASKS_GRAMMAR.matches(text)) return { ok: false, error: `not a JSON list of 1-${MAX_SUBTASKS} plain strings: ${JSON.stringify(String(text).slice(0, 120))}` };
+  if (typeof text !== 'string' || !SUBTASKS_GRAMMAR.matches(text))
+    return { ok: false, error: `not a JSON list of 1-${MAX_SUBTASKS} plain strings: ${JSON.stringify(String(text).slice(0, 120))}` };
   // The grammar allows no quote, backslash or control character inside a string, so JSON.parse
   // of an accepted text cannot fail and yields exactly the strings between the quotes.
   return { ok: true, value: JSON.parse(text) as string[] };
@@ -60,7 +63,8 @@ export function parseSubtasks(text: string): Decoded<string[]> {
 
 /** The per-axis directions of a stage-2 plan; total, never throws. */
 export function parsePlan(text: string): Decoded<PlanPhase[]> {
-  if (typeof text !== 'string' || !PLAN_GRAMMAR.matches(text)) return { ok: false, error: `not a motion plan: ${JSON.stringify(String(text).slice(0, 120))}` };
+  if (typeof text !== 'string' || !PLAN_GRAMMAR.matches(text))
+    return { ok: false, error: `not a motion plan: ${JSON.stringify(String(text).slice(0, 120))}` };
   const phases = planDirections(text);
   if (!phases) return { ok: false, error: `not a motion plan: ${JSON.stringify(text.slice(0, 120))}` };
   return { ok: true, value: phases };
@@ -76,11 +80,14 @@ export function parseVerify(text: string): Decoded<boolean> {
 /** The direction stage's answer; total, never throws. */
 export function parseDirection(text: string): Decoded<(typeof DIRECTIONS_SAID)[number]> {
   const found = DIRECTIONS_SAID.find((d) => d === text);
-  return found ? { ok: true, value: found } : { ok: false, error: `the direction is left, right or none, got ${JSON.stringify(String(text).slice(0, 40))}` };
+  return found
+    ? { ok: true, value: found }
+    : { ok: false, error: `the direction is left, right or none, got ${JSON.stringify(String(text).slice(0, 40))}` };
 }
 
 const gbnfString = (s: string) => JSON.stringify(s);
-const gbnfClass = (chars: string) => `[${[...chars].map((c) => (c === ']' || c === '\\' || c === '-' || c === '^' ? `\\${c}` : c === '\n' ? '\\n' : c)).join('')}]`;
+const gbnfClass = (chars: string) =>
+  `[${[...chars].map((c) => (c === ']' || c === '\\' || c === '-' || c === '^' ? `\\${c}` : c === '\n' ? '\\n' : c)).join('')}]`;
 
 /** The grammar in llama.cpp's GBNF (one `root` rule; bounded repetition as {m,n}). */
 export function toGbnf(grammar: Grammar): string {

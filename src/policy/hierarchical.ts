@@ -61,7 +61,13 @@ export interface HierarchicalOptions {
   describe?: Record<string, unknown>;
 }
 
-export const HIERARCHICAL_DEFAULTS = { retries: 3, maxCyclesPerSubtask: 8, limits: BRIDGE_LIMITS, constrained: true, reasoning: 'full' as const };
+export const HIERARCHICAL_DEFAULTS = {
+  retries: 3,
+  maxCyclesPerSubtask: 8,
+  limits: BRIDGE_LIMITS,
+  constrained: true,
+  reasoning: 'full' as const,
+};
 
 interface EpisodeState {
   instruction: string;
@@ -116,7 +122,17 @@ export class HierarchicalPolicy implements Policy {
   }
 
   /** Generates one stage's answer and decodes it strictly, regenerating malformed answers. */
-  async #stage<T>(stage: Stage, images: Observation['image'][], text: string, grammar: Grammar, decode: (text: string) => Decoded<T>, sampling: SamplingConfig, stats: CycleStats, timing: Record<string, number>, raw: (s: string) => void): Promise<T | null> {
+  async #stage<T>(
+    stage: Stage,
+    images: Observation['image'][],
+    text: string,
+    grammar: Grammar,
+    decode: (text: string) => Decoded<T>,
+    sampling: SamplingConfig,
+    stats: CycleStats,
+    timing: Record<string, number>,
+    raw: (s: string) => void,
+  ): Promise<T | null> {
     for (let attempt = 0; attempt <= this.opts.retries; attempt++) {
       // The embedded engine decodes without yielding the thread; a turn of the event loop before each
       // generation lets a server read frames and answer WebSocket pings between stages.
@@ -134,7 +150,8 @@ export class HierarchicalPolicy implements Policy {
       stats.reusedTokens += out.reusedTokens;
       stats.promptTokens += out.promptTokens;
       raw(out.text);
-      const decoded = out.finishReason === 'length' && this.opts.constrained ? { ok: false as const, error: 'cut at the token limit' } : decode(out.text);
+      const decoded =
+        out.finishReason === 'length' && this.opts.constrained ? { ok: false as const, error: 'cut at the token limit' } : decode(out.text);
       if (decoded.ok) return decoded.value;
       stats.malformed[stage] = (stats.malformed[stage] ?? 0) + 1;
     }
@@ -167,24 +184,59 @@ export class HierarchicalPolicy implements Policy {
         done,
         malformed,
         ...(stats.verified !== null ? { verified: stats.verified } : {}),
-        ...(stats.failedStage !== null ? { failed: stats.refused ? `envelope: ${stats.refused}` : `${stats.failedStage}: no well-formed answer in ${this.opts.retries + 1} tries` } : {}),
+        ...(stats.failedStage !== null
+          ? {
+              failed: stats.refused
+                ? `envelope: ${stats.refused}`
+                : `${stats.failedStage}: no well-formed answer in ${this.opts.retries + 1} tries`,
+            }
+          : {}),
         timing: { totalMs: performance.now() - started, stages: timing },
       };
     };
     const o = this.opts;
     const task = obs.instruction;
     if (o.reasoning === 'none') {
-      const elements = await this.#stage('act', [obs.image], getPrompt('act').render({ task, format: o.formatHint }), o.codec.grammar, (t) => decodeChunk(o.codec, t), o.sampling.chunk, stats, timing, (t) => (text.chunk = t));
+      const elements = await this.#stage(
+        'act',
+        [obs.image],
+        getPrompt('act').render({ task, format: o.formatHint }),
+        o.codec.grammar,
+        (t) => decodeChunk(o.codec, t),
+        o.sampling.chunk,
+        stats,
+        timing,
+        (t) => (text.chunk = t),
+      );
       return finish(elements ? this.#execute(elements, obs, stats) : []);
     }
     if (s.subtasks === null) {
-      const subtasks = await this.#stage('subtasks', [obs.image], getPrompt('subtasks').render({ task }), SUBTASKS_GRAMMAR, parseSubtasks, o.sampling.subtasks, stats, timing, (t) => (text.subtasks = [t]));
+      const subtasks = await this.#stage(
+        'subtasks',
+        [obs.image],
+        getPrompt('subtasks').render({ task }),
+        SUBTASKS_GRAMMAR,
+        parseSubtasks,
+        o.sampling.subtasks,
+        stats,
+        timing,
+        (t) => (text.subtasks = [t]),
+      );
       // A task whose subtasks cannot be written is worked on as one subtask: the instruction.
       s.subtasks = subtasks ?? [task];
       text.subtasks = s.subtasks;
       stats.failedStage = null;
     } else if (s.previous) {
-      const decision = await o.verifier.verify({ instruction: task, subtask: s.subtasks[s.index]!, subtaskIndex: s.index, subtaskCount: s.subtasks.length, cycles: s.cyclesOnSubtask, before: s.previous, after: obs, seed: this.#seed('verify', 0) });
+      const decision = await o.verifier.verify({
+        instruction: task,
+        subtask: s.subtasks[s.index]!,
+        subtaskIndex: s.index,
+        subtaskCount: s.subtasks.length,
+        cycles: s.cyclesOnSubtask,
+        before: s.previous,
+        after: obs,
+        seed: this.#seed('verify', 0),
+      });
       timing.verify = decision.ms;
       if (decision.malformed > 0) stats.malformed.verify = decision.malformed;
       if (decision.text !== undefined) text.verify = decision.text;
@@ -198,9 +250,29 @@ export class HierarchicalPolicy implements Policy {
     const subtask = s.subtasks[s.index]!;
     text.subtask = subtask;
     s.cyclesOnSubtask++;
-    const plan = await this.#stage('plan', [obs.image], getPrompt('plan').render({ task, subtask }), PLAN_GRAMMAR, (t) => (parsePlan(t).ok ? { ok: true as const, value: t } : { ok: false as const, error: 'not a plan' }), o.sampling.plan, stats, timing, (t) => (text.plan = t));
+    const plan = await this.#stage(
+      'plan',
+      [obs.image],
+      getPrompt('plan').render({ task, subtask }),
+      PLAN_GRAMMAR,
+      (t) => (parsePlan(t).ok ? { ok: true as const, value: t } : { ok: false as const, error: 'not a plan' }),
+      o.sampling.plan,
+      stats,
+      timing,
+      (t) => (text.plan = t),
+    );
     if (plan === null) return finish([]);
-    const elements = await this.#stage('chunk', [obs.image], getPrompt('chunk').render({ task, subtask, plan, format: o.formatHint }), o.codec.grammar, (t) => decodeChunk(o.codec, t), o.sampling.chunk, stats, timing, (t) => (text.chunk = t));
+    const elements = await this.#stage(
+      'chunk',
+      [obs.image],
+      getPrompt('chunk').render({ task, subtask, plan, format: o.formatHint }),
+      o.codec.grammar,
+      (t) => decodeChunk(o.codec, t),
+      o.sampling.chunk,
+      stats,
+      timing,
+      (t) => (text.chunk = t),
+    );
     return finish(elements ? this.#execute(elements, obs, stats) : []);
   }
 

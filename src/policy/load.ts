@@ -37,7 +37,10 @@ function readJson(path: string): Record<string, unknown> {
     if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error('not a JSON object');
     return v as Record<string, unknown>;
   } catch (cause) {
-    throw new FormatError('E_RUN_INFO', `${path} is not a valid JSON object: ${(cause as Error).message}`, { file: path, fix: 'restore it from the training run, or pass --action-style and --reasoning explicitly' });
+    throw new FormatError('E_RUN_INFO', `${path} is not a valid JSON object: ${(cause as Error).message}`, {
+      file: path,
+      fix: 'restore it from the training run, or pass --action-style and --reasoning explicitly',
+    });
   }
 }
 
@@ -59,7 +62,12 @@ export function actingStyle(adapterOrModel: string | null): ActingStyle {
       if (typeof info.options?.actionStyle === 'string') actionStyle = info.options.actionStyle;
     }
     const marked = actionStyle === 'tokens' || actionStyle === 'at';
-    if (marked && (!tokens || isDigitTokens(tokens) !== (actionStyle === 'at'))) throw new FormatError('E_RUN_INFO', `${dir} was trained on ${actionStyle === 'at' ? 'digit' : 'discrete action'} tokens but has no matching action_tokens.json`, { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' });
+    if (marked && (!tokens || isDigitTokens(tokens) !== (actionStyle === 'at')))
+      throw new FormatError(
+        'E_RUN_INFO',
+        `${dir} was trained on ${actionStyle === 'at' ? 'digit' : 'discrete action'} tokens but has no matching action_tokens.json`,
+        { file: join(dir, 'action_tokens.json'), fix: 'restore it from the training run' },
+      );
     return { actionStyle, reasoning, actionTokens: marked ? tokens : null, source: runFile };
   }
   return { actionStyle: 'list', reasoning: 'full', actionTokens: null, source: null };
@@ -87,17 +95,30 @@ export interface LoadPolicyOptions {
   constrained?: boolean;
 }
 
-export function parseVerifier(spec: string, backend: ModelBackend, sampling: StageSampling, endpoint: LoadPolicyOptions['verifierEndpoint'] = null): Verifier {
+export function parseVerifier(
+  spec: string,
+  backend: ModelBackend,
+  sampling: StageSampling,
+  endpoint: LoadPolicyOptions['verifierEndpoint'] = null,
+): Verifier {
   if (spec === 'model') return new ModelVerifier(backend, spec, sampling.verify);
   if (spec === 'openai') {
-    if (endpoint) return new ModelVerifier(new OpenAIBackend({ ...endpoint, grammar: 'none' }), `openai:${endpoint.model}`, sampling.verify);
-    if (backend.name !== 'openai') throw new UsageError('--verifier openai needs an OpenAI-compatible VLM', 'add --verifier-base-url URL --verifier-model NAME (and --verifier-api-key-env VAR), or run the policy itself with --base-url');
+    if (endpoint)
+      return new ModelVerifier(new OpenAIBackend({ ...endpoint, grammar: 'none' }), `openai:${endpoint.model}`, sampling.verify);
+    if (backend.name !== 'openai')
+      throw new UsageError(
+        '--verifier openai needs an OpenAI-compatible VLM',
+        'add --verifier-base-url URL --verifier-model NAME (and --verifier-api-key-env VAR), or run the policy itself with --base-url',
+      );
     return new ModelVerifier(backend, spec, sampling.verify);
   }
   if (spec === 'oracle') return new OracleVerifier();
   const m = /^budget:(\d{1,4})$/.exec(spec);
   if (m) return new BudgetVerifier(Number(m[1]));
-  throw new UsageError(`unknown verifier ${JSON.stringify(spec)}`, 'use model, oracle, budget:K (advance after K cycles) or, with --base-url, openai');
+  throw new UsageError(
+    `unknown verifier ${JSON.stringify(spec)}`,
+    'use model, oracle, budget:K (advance after K cycles) or, with --base-url, openai',
+  );
 }
 
 /** A HierarchicalPolicy over the embedded engine (model folder + adapter) or a remote server. */
@@ -122,10 +143,15 @@ function modelPolicyMaker(opts: LoadPolicyOptions, files: ChatModelFiles | null)
   const style = actingStyle(opts.adapter ?? (opts.baseUrl ? null : opts.model));
   const actionStyle = opts.actionStyle ?? style.actionStyle;
   const reasoning = opts.reasoning ?? style.reasoning;
-  if (opts.baseUrl && (actionStyle === 'tokens' || actionStyle === 'at')) throw new UsageError(`a remote back-end cannot drive a model of the ${actionStyle} style (its action tokens are vocabulary ids)`, 'run it on the embedded engine');
+  if (opts.baseUrl && (actionStyle === 'tokens' || actionStyle === 'at'))
+    throw new UsageError(
+      `a remote back-end cannot drive a model of the ${actionStyle} style (its action tokens are vocabulary ids)`,
+      'run it on the embedded engine',
+    );
   const loaded = opts.baseUrl ? null : (files ?? loadChatModel(opts.model, opts.adapter));
   const backend = (): ModelBackend => {
-    if (!loaded) return new OpenAIBackend({ baseUrl: opts.baseUrl!, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
+    if (!loaded)
+      return new OpenAIBackend({ baseUrl: opts.baseUrl!, model: opts.model, apiKey: opts.apiKey ?? '', grammar: opts.grammar ?? 'none' });
     const engine = new EngineBackend(loaded.model, loaded.tokenizer, loaded.template, { model: opts.model, adapter: opts.adapter ?? null });
     if (style.actionTokens && (actionStyle === 'tokens' || actionStyle === 'at')) engine.useActionTokens(style.actionTokens);
     return engine;
@@ -133,14 +159,24 @@ function modelPolicyMaker(opts: LoadPolicyOptions, files: ChatModelFiles | null)
   let codec: ActionCodec;
   if (actionStyle === 'tokens') {
     const t = style.actionTokens;
-    if (!t || isDigitTokens(t)) throw new UsageError('the tokens action style needs the run\'s action_tokens.json (the bins\' ranges and ids)', 'pass --adapter with the training run folder');
+    if (!t || isDigitTokens(t))
+      throw new UsageError(
+        "the tokens action style needs the run's action_tokens.json (the bins' ranges and ids)",
+        'pass --adapter with the training run folder',
+      );
     codec = getCodec('tokens', { tokens: { low: t.low, high: t.high, tokens: ACTION_MARKERS } });
   } else codec = getCodec(actionStyle);
   const base = opts.greedy ? GREEDY_SAMPLING : PAPER_SAMPLING;
-  const sampling: StageSampling = opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
+  const sampling: StageSampling =
+    opts.outOfDistribution && !opts.greedy ? { ...base, subtasks: { ...base.subtasks, temperature: 1 } } : base;
   return () => {
     const b = backend();
-    const verifier = parseVerifier(opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'), b, sampling, opts.verifierEndpoint ?? null);
+    const verifier = parseVerifier(
+      opts.verifier ?? (reasoning === 'none' ? 'budget:1' : 'model'),
+      b,
+      sampling,
+      opts.verifierEndpoint ?? null,
+    );
     return new HierarchicalPolicy({
       ...HIERARCHICAL_DEFAULTS,
       backend: b,

@@ -11,11 +11,20 @@ import type { Rollout } from '../sim/rollout.ts';
 import { Rng } from '../util/index.ts';
 import type { Observation, Policy, PolicyMetadata, PolicyResult } from './types.ts';
 
-const metadataOf = (name: string, extra: Record<string, unknown> = {}): PolicyMetadata => ({ name, semantics: BRIDGE_SEMANTICS, limits: BRIDGE_LIMITS, ...extra });
+const metadataOf = (name: string, extra: Record<string, unknown> = {}): PolicyMetadata => ({
+  name,
+  semantics: BRIDGE_SEMANTICS,
+  limits: BRIDGE_LIMITS,
+  ...extra,
+});
 
 function rolloutOf(obs: Observation, who: string): Rollout {
   const rollout = obs.privileged?.rollout as Rollout | undefined;
-  if (!rollout || typeof rollout !== 'object' || !('world' in rollout)) throw new UsageError(`the ${who} policy reads the simulator's state, and this observation has none`, 'use it in `vlm2vla eval sim`, not behind a server or on a real robot');
+  if (!rollout || typeof rollout !== 'object' || !('world' in rollout))
+    throw new UsageError(
+      `the ${who} policy reads the simulator's state, and this observation has none`,
+      'use it in `vlm2vla eval sim`, not behind a server or on a real robot',
+    );
   return rollout;
 }
 
@@ -53,7 +62,10 @@ export class RandomPolicy implements Policy {
   readonly metadata = metadataOf('random');
   #rng: Rng;
 
-  constructor(readonly seed = 0, readonly stepsPerCycle = 4) {
+  constructor(
+    readonly seed = 0,
+    readonly stepsPerCycle = 4,
+  ) {
     this.#rng = new Rng(seed);
   }
 
@@ -64,7 +76,17 @@ export class RandomPolicy implements Policy {
   async infer(_obs: Observation): Promise<PolicyResult> {
     const started = performance.now();
     const m = BRIDGE_LIMITS.maxStepCm / 100;
-    const actions = Array.from({ length: this.stepsPerCycle }, () => Float32Array.of(this.#rng.uniform(-m, m), this.#rng.uniform(-m, m), this.#rng.uniform(-m, m), 0, 0, 0, this.#rng.uniform(0, 1) < 0.5 ? 0 : 1));
+    const actions = Array.from({ length: this.stepsPerCycle }, () =>
+      Float32Array.of(
+        this.#rng.uniform(-m, m),
+        this.#rng.uniform(-m, m),
+        this.#rng.uniform(-m, m),
+        0,
+        0,
+        0,
+        this.#rng.uniform(0, 1) < 0.5 ? 0 : 1,
+      ),
+    );
     const ms = performance.now() - started;
     return { actions, timing: { totalMs: ms, stages: { random: ms } } };
   }
@@ -75,9 +97,16 @@ export class ReplayPolicy implements Policy {
   readonly metadata = metadataOf('replay');
   #at = 0;
 
-  constructor(readonly actions: readonly Float32Array[], readonly stepsPerCycle = 1) {
+  constructor(
+    readonly actions: readonly Float32Array[],
+    readonly stepsPerCycle = 1,
+  ) {
     actions.forEach((a, i) => {
-      if (a.length !== 7 || ![...a].every(Number.isFinite)) throw new UsageError(`replay action ${i} is not 7 finite values`, 'replay an episode whose actions are [dx, dy, dz, droll, dpitch, dyaw, gripper]');
+      if (a.length !== 7 || ![...a].every(Number.isFinite))
+        throw new UsageError(
+          `replay action ${i} is not 7 finite values`,
+          'replay an episode whose actions are [dx, dy, dz, droll, dpitch, dyaw, gripper]',
+        );
     });
   }
 

@@ -75,7 +75,11 @@ async function* each<T>(xs: readonly T[]): AsyncIterable<T> {
   yield* xs;
 }
 
-const textOf = (r: ChatRecord, role: 'user' | 'assistant') => r.messages.find((m) => m.role === role)!.content.flatMap((c) => (c.type === 'text' ? [c.text] : [])).join('');
+const textOf = (r: ChatRecord, role: 'user' | 'assistant') =>
+  r.messages
+    .find((m) => m.role === role)!
+    .content.flatMap((c) => (c.type === 'text' ? [c.text] : []))
+    .join('');
 
 /** One SFT example as both sides see it: the record, what the builder made it from, the trainer's
  *  sequence and the run-time request (raw frames + the user text). */
@@ -119,24 +123,69 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
   try {
     const sims = await simulate(3);
     const build = (name: string, reasoning: 'full' | 'none') =>
-      buildSft(each(sims.map((s) => s.episode)), sims.map((s) => s.annotation), { ...DEFAULT_EXAMPLES, reasoning, maxChunkElements: 2, outDir: join(dir, name), format: 'jsonl', valFraction: 0, seed: 0 });
+      buildSft(
+        each(sims.map((s) => s.episode)),
+        sims.map((s) => s.annotation),
+        { ...DEFAULT_EXAMPLES, reasoning, maxChunkElements: 2, outDir: join(dir, name), format: 'jsonl', valFraction: 0, seed: 0 },
+      );
     await build('sft', 'full');
     await build('sft-nr', 'none');
 
     // A tiny gemma3 (vision tower 16 px, 4 image tokens per image) with bf16 weights as models/base
     // has, and its tokenizer trained on the dataset's text.
-    const records = (name: string) => readFileSync(join(dir, name, 'train.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChatRecord);
+    const records = (name: string) =>
+      readFileSync(join(dir, name, 'train.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as ChatRecord);
     const texts = [...records('sft'), ...records('sft-nr')].flatMap((r) => [textOf(r, 'user'), textOf(r, 'assistant')]);
     const tok = trainBpe(texts, { vocabSize: 700 });
     const modelDir = join(dir, 'base');
-    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 704, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: TOWER, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: IMAGE_TOKEN });
+    const cfg = parseGemma3Config({
+      model_type: 'gemma3',
+      text_config: {
+        vocab_size: 704,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 16,
+        sliding_window: 64,
+        max_position_embeddings: 4096,
+      },
+      vision_config: {
+        hidden_size: 16,
+        intermediate_size: 32,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        image_size: TOWER,
+        patch_size: 4,
+      },
+      mm_tokens_per_image: 4,
+      boi_token_index: 6,
+      eoi_token_index: 7,
+      image_token_index: IMAGE_TOKEN,
+    });
     saveModel(Gemma3Model.random(cfg, { seed: 1, std: 0.3 }), modelDir, { dtype: 'bf16' });
     writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tok.tokenizerJson));
     writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tok.tokenizerConfig));
 
     // A LoRA adapter trained for a few steps at a high rate, so its B matrices are far from zero.
     const run = join(dir, 'run');
-    await finetune({ model: modelDir, data: join(dir, 'sft'), out: run, steps: 6, batchSize: 4, lr: 2e-2, lora: { r: 4, alpha: 8, dropout: 0 }, evalEvery: 100, checkpointEvery: 100, silent: true, log: () => {} });
+    await finetune({
+      model: modelDir,
+      data: join(dir, 'sft'),
+      out: run,
+      steps: 6,
+      batchSize: 4,
+      lr: 2e-2,
+      lora: { r: 4, alpha: 8, dropout: 0 },
+      evalEvery: 100,
+      checkpointEvery: 100,
+      silent: true,
+      log: () => {},
+    });
 
     // Run time: as the policy loads a model and an adapter. Training: as finetune() does.
     const engine = EngineBackend.load(modelDir, run);
@@ -147,17 +196,28 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
     const template = ChatTemplate.fromConfig(tokenizer.config, join(modelDir, 'tokenizer_config.json'))!;
     const enc = { tokenizer, template, cfg: model.cfg };
     const lora = [...model.projections().values()].flatMap((p) => (p.active ? [p.active.B] : []));
-    assert.ok(lora.length > 0 && lora.every((B) => B.data.some((v) => Math.abs(v) > 1e-3)), 'every LoRA B matrix has been trained away from zero');
+    assert.ok(
+      lora.length > 0 && lora.every((B) => B.data.some((v) => Math.abs(v) > 1e-3)),
+      'every LoRA B matrix has been trained away from zero',
+    );
 
     // Every stage: the first record of each, and a verifier example of each answer.
     const cases: Case[] = [];
-    for (const [name, reasoning] of [['sft', 'full'], ['sft-nr', 'none']] as const) {
+    for (const [name, reasoning] of [
+      ['sft', 'full'],
+      ['sft-nr', 'none'],
+    ] as const) {
       const { examples, stats } = loadSftSplit(join(dir, name), 'train', enc, 4096);
       assert.equal(stats.tooLong, 0);
       const recs = records(name);
       assert.equal(examples.length, recs.length);
       // valFraction 0: the records are the builder's examples of each episode, in order.
-      const built: { ex: SftExample; frames: RgbImage[] }[] = sims.flatMap((s) => episodeExamples(s.episode, s.annotation, { ...DEFAULT_EXAMPLES, reasoning, maxChunkElements: 2 }, getCodec('list')).map((ex) => ({ ex, frames: s.frames })));
+      const built: { ex: SftExample; frames: RgbImage[] }[] = sims.flatMap((s) =>
+        episodeExamples(s.episode, s.annotation, { ...DEFAULT_EXAMPLES, reasoning, maxChunkElements: 2 }, getCodec('list')).map((ex) => ({
+          ex,
+          frames: s.frames,
+        })),
+      );
       assert.equal(built.length, recs.length);
       const seen = new Set<string>();
       recs.forEach((record, i) => {
@@ -166,7 +226,12 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
         const key = ex.stage === 'verify' ? `verify-${ex.assistant}` : ex.stage;
         if (seen.has(key)) return;
         seen.add(key);
-        cases.push({ name: key, record, example: examples[i]!, request: { images: ex.images.map((ref) => frames[ref.step]!), text: ex.user } });
+        cases.push({
+          name: key,
+          record,
+          example: examples[i]!,
+          request: { images: ex.images.map((ref) => frames[ref.step]!), text: ex.user },
+        });
       });
     }
     assert.deepEqual(cases.map((c) => c.name).sort(), ['act', 'chunk', 'direction', 'plan', 'subtasks', 'verify-no', 'verify-yes']);
@@ -175,7 +240,10 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
     const V = model.text.vocabSize;
     const eot = tokenizer.tokenToId('<end_of_turn>')!;
     // The trainer's forward over all the cases in one right-padded batch, every row, no dropout.
-    const { input, targets } = makeBatch(cases.map((c) => c.example), model.text.padTokenId);
+    const { input, targets } = makeBatch(
+      cases.map((c) => c.example),
+      model.text.padTokenId,
+    );
     const T = input.length;
     const trainerAll = noGrad(() => model.forward({ ...input, rows: null }).data.slice());
     // …and as the trainer computes it: only the rows whose next token is trained.
@@ -195,10 +263,17 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
       // <end_of_turn> (where generation stops), then the "\n" the template writes after the turn.
       const runtime = engine.stageInput(c.request);
       assert.deepEqual([...ids.subarray(0, P)], runtime.ids, `${c.name}: prompt ids`);
-      assert.ok(mask.subarray(P).every((m) => m === 1), `${c.name}: one assistant turn, trained to the end`);
+      assert.ok(
+        mask.subarray(P).every((m) => m === 1),
+        `${c.name}: one assistant turn, trained to the end`,
+      );
       const answerIds = engine.tokenizer.encode(answer);
       assert.deepEqual([...ids.subarray(P)], [...answerIds, eot, ...engine.tokenizer.encode('\n')], `${c.name}: answer ids`);
-      assert.equal(engine.tokenizer.decode(answerIds, { skipSpecial: true }), answer, `${c.name}: the answer's tokens read back as its text`);
+      assert.equal(
+        engine.tokenizer.decode(answerIds, { skipSpecial: true }),
+        answer,
+        `${c.name}: the answer's tokens read back as its text`,
+      );
       assert.equal(runtime.ids[0], tokenizer.bosId, `${c.name}: one <bos>, first`);
       assert.equal(runtime.ids.filter((id) => id === tokenizer.bosId).length, 1);
       assert.equal(runtime.ids.filter((id) => id === IMAGE_TOKEN).length, c.request.images.length * 4);
@@ -255,13 +330,24 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
       assert.ok(Math.abs(runTimeLoss - trainerLoss) <= LOSS_TOL, `${c.name}: loss ${runTimeLoss} at run time, ${trainerLoss} in training`);
       const written = crossEntropy(decoded, V, toWrite);
       const writtenTrainer = crossEntropy(trainer.subarray((P - 1) * V, (P - 1 + toWrite.length) * V), V, toWrite);
-      assert.ok(Math.abs(written - writtenTrainer) <= LOSS_TOL, `${c.name}: answer loss ${written} decoding, ${writtenTrainer} in training`);
+      assert.ok(
+        Math.abs(written - writtenTrainer) <= LOSS_TOL,
+        `${c.name}: answer loss ${written} decoding, ${writtenTrainer} in training`,
+      );
       trainedRow += L - P;
     }
     assert.equal(trainedRow, targets.length);
     // The padded batch's loss is the token-weighted mean of the examples' run-time losses.
-    const batchLoss = noGrad(() => nextTokenObjective(model, cases.map((c) => c.example)).loss!.item());
-    assert.ok(Math.abs(batchLoss - runTimeTotal / targets.length) <= LOSS_TOL, `batch loss ${batchLoss} vs ${runTimeTotal / targets.length}`);
+    const batchLoss = noGrad(() =>
+      nextTokenObjective(
+        model,
+        cases.map((c) => c.example),
+      ).loss!.item(),
+    );
+    assert.ok(
+      Math.abs(batchLoss - runTimeTotal / targets.length) <= LOSS_TOL,
+      `batch loss ${batchLoss} vs ${runTimeTotal / targets.length}`,
+    );
 
     // The adapter matters: without it the logits move by far more than the tolerance.
     setActiveAdapter(model, null);
@@ -269,7 +355,10 @@ test('run time and training agree on every stage: prompt ids, answer tokens, pix
     setActiveAdapter(model, 'default');
     let moved = 0;
     for (let i = 0; i < base.length; i++) moved = Math.max(moved, Math.abs(base[i]! - trainerAll[i]!));
-    assert.ok(moved > 1000 * Math.max(worst, ATOL), `the adapter moves the logits by ${moved}; run time and training differ by at most ${worst}`);
+    assert.ok(
+      moved > 1000 * Math.max(worst, ATOL),
+      `the adapter moves the logits by ${moved}; run time and training differ by at most ${worst}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -74,7 +74,8 @@ export class ModelVerifier implements Verifier {
 export class BudgetVerifier implements Verifier {
   readonly name: string;
   constructor(readonly cycles: number) {
-    if (!(Number.isInteger(cycles) && cycles >= 1 && cycles <= 1000)) throw new UsageError(`the verifier budget must be a whole number of cycles in 1…1000, got ${cycles}`, 'e.g. --verifier budget:3');
+    if (!(Number.isInteger(cycles) && cycles >= 1 && cycles <= 1000))
+      throw new UsageError(`the verifier budget must be a whole number of cycles in 1…1000, got ${cycles}`, 'e.g. --verifier budget:3');
     this.name = `budget:${cycles}`;
   }
 
@@ -126,7 +127,11 @@ export class OracleVerifier implements Verifier {
 
   async verify(ctx: VerifyContext): Promise<VerifyDecision> {
     const rollout = ctx.after.privileged?.rollout as Rollout | undefined;
-    if (!rollout || typeof rollout !== 'object' || !('world' in rollout)) throw new UsageError('the oracle verifier reads the simulator\'s state, and this observation has none', 'use --verifier model, budget:K or openai outside the simulator');
+    if (!rollout || typeof rollout !== 'object' || !('world' in rollout))
+      throw new UsageError(
+        "the oracle verifier reads the simulator's state, and this observation has none",
+        'use --verifier model, budget:K or openai outside the simulator',
+      );
     return { done: subtaskDoneInSim(rollout, ctx.subtask), ms: 0, malformed: 0 };
   }
 }

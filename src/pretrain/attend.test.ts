@@ -18,12 +18,24 @@ import { tinyExamples, tinyModel } from '../train/testing/fixtures.ts';
 import { groundingObjective } from './objective.ts';
 import type { GroundingExample } from './objective.ts';
 
-const B = 2, T = 7, Hq = 4, Hkv = 2, Dh = 3;
+const B = 2,
+  T = 7,
+  Hq = 4,
+  Hkv = 2,
+  Dh = 3;
 
 function randomQK(seed: number): { q: Tensor; k: Tensor } {
   const rng = new Rng(seed);
-  const q = new Tensor([B, T, Hq, Dh], Float32Array.from({ length: B * T * Hq * Dh }, () => rng.normal()), { requiresGrad: true });
-  const k = new Tensor([B, T, Hkv, Dh], Float32Array.from({ length: B * T * Hkv * Dh }, () => rng.normal()), { requiresGrad: true });
+  const q = new Tensor(
+    [B, T, Hq, Dh],
+    Float32Array.from({ length: B * T * Hq * Dh }, () => rng.normal()),
+    { requiresGrad: true },
+  );
+  const k = new Tensor(
+    [B, T, Hkv, Dh],
+    Float32Array.from({ length: B * T * Hkv * Dh }, () => rng.normal()),
+    { requiresGrad: true },
+  );
   return { q, k };
 }
 
@@ -47,17 +59,32 @@ function headProbs(q: Tensor, k: Tensor, b: number, a: AttendTargets, g: number,
 const targets = (keys: number[], groups: { query: number; head: number; targets: number[] }[]): AttendTargets => {
   const start = [0];
   for (const g of groups) start.push(start.at(-1)! + g.targets.length);
-  return { keys: Int32Array.from(keys), queries: Int32Array.from(groups, (g) => g.query), heads: Int32Array.from(groups, (g) => g.head), start: Int32Array.from(start), targets: Int32Array.from(groups.flatMap((g) => g.targets)) };
+  return {
+    keys: Int32Array.from(keys),
+    queries: Int32Array.from(groups, (g) => g.query),
+    heads: Int32Array.from(groups, (g) => g.head),
+    start: Int32Array.from(start),
+    targets: Int32Array.from(groups.flatMap((g) => g.targets)),
+  };
 };
 
 // Example 0: keys at positions 1-4; the query at 6 through head 0 (kv head 0) should look at keys 1
 // and 2 (positions 2, 3), through head 3 (kv head 1) at key 0. Example 1: keys 0-2, head 1 at key 2.
 const EXAMPLES = [
-  { ids: new Int32Array(T), attend: targets([1, 2, 3, 4], [{ query: 6, head: 0, targets: [1, 2] }, { query: 6, head: 3, targets: [0] }]) },
+  {
+    ids: new Int32Array(T),
+    attend: targets(
+      [1, 2, 3, 4],
+      [
+        { query: 6, head: 0, targets: [1, 2] },
+        { query: 6, head: 3, targets: [0] },
+      ],
+    ),
+  },
   { ids: new Int32Array(T - 1), attend: targets([0, 1, 2], [{ query: 5, head: 1, targets: [2] }]) },
 ];
 
-test('attention-target loss: the mean cross-entropy of each target key under the head\'s softmax over the candidate keys', () => {
+test("attention-target loss: the mean cross-entropy of each target key under the head's softmax over the candidate keys", () => {
   const { q, k } = randomQK(3);
   const s = 0.7;
   const got = attentionTargetLoss(q, k, EXAMPLES, s)!;
@@ -92,7 +119,10 @@ test('attention-target loss: gradients for queries and keys match finite differe
       const down = noGrad(() => f().item());
       p.data[i] = keep;
       const numeric = (up - down) / 2e-2;
-      assert.ok(Math.abs(numeric - analytic[i]!) < 2e-3 + 2e-2 * Math.abs(numeric), `${p === q ? 'q' : 'k'}[${i}]: analytic ${analytic[i]} vs numeric ${numeric}`);
+      assert.ok(
+        Math.abs(numeric - analytic[i]!) < 2e-3 + 2e-2 * Math.abs(numeric),
+        `${p === q ? 'q' : 'k'}[${i}]: analytic ${analytic[i]} vs numeric ${numeric}`,
+      );
       if (analytic[i] !== 0) touched++;
     }
     assert.ok(touched > 0, 'the loss reaches the tensor');
@@ -110,7 +140,11 @@ test('attention targets outside the sequence, the heads or the candidate keys ar
   ];
   for (const [patch, field] of bad) {
     const ex = [{ ...EXAMPLES[0]!, attend: { ...EXAMPLES[0]!.attend, ...patch } }];
-    assert.throws(() => attentionTargetLoss(q, k, ex, 1), (e: unknown) => isVlmError(e) && (e as { field?: string }).field === field, field);
+    assert.throws(
+      () => attentionTargetLoss(q, k, ex, 1),
+      (e: unknown) => isVlmError(e) && (e as { field?: string }).field === field,
+      field,
+    );
   }
 });
 
@@ -120,7 +154,16 @@ test('attention targets outside the sequence, the heads or the candidate keys ar
 function withTargets(examples: GroundingExample[]): GroundingExample[] {
   return examples.map((e) => {
     const before = e.mask.indexOf(1) - 1;
-    return { ...e, attend: targets([2, 3, 4, 5], [{ query: before, head: 0, targets: [3] }, { query: before, head: 2, targets: [1] }]) };
+    return {
+      ...e,
+      attend: targets(
+        [2, 3, 4, 5],
+        [
+          { query: before, head: 0, targets: [3] },
+          { query: before, head: 2, targets: [1] },
+        ],
+      ),
+    };
   });
 }
 
@@ -146,7 +189,15 @@ function targetMass(model: ReturnType<typeof tinyModel>, examples: GroundingExam
   return total / n;
 }
 
-const CFG: TrainerConfig = { ...TRAINER_DEFAULTS, steps: 60, batchSize: 4, schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 0 }, evalEvery: 0, checkpointEvery: 60, clip: 1 };
+const CFG: TrainerConfig = {
+  ...TRAINER_DEFAULTS,
+  steps: 60,
+  batchSize: 4,
+  schedule: { kind: 'constant', lr: 1e-2, warmupSteps: 0 },
+  evalEvery: 0,
+  checkpointEvery: 60,
+  clip: 1,
+};
 
 test('training with attention targets: the targeted heads learn to look at their targets; weight 0 changes nothing', async () => {
   const examples = withTargets(tinyExamples(16));
@@ -157,17 +208,36 @@ test('training with attention targets: the targeted heads learn to look at their
     const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-attend-'));
     dirs.push(dir);
     const before = targetMass(model, examples);
-    await train({ model, params: model.setTrainable(true), train: source, val: [], outDir: dir, silent: true, config: CFG, objective: groundingObjective(attention) });
+    await train({
+      model,
+      params: model.setTrainable(true),
+      train: source,
+      val: [],
+      outDir: dir,
+      silent: true,
+      config: CFG,
+      objective: groundingObjective(attention),
+    });
     model.setTrainable(false);
-    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { loss: number; attendLoss?: number });
+    const metrics = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss: number; attendLoss?: number });
     return { before, after: targetMass(model, examples), metrics };
   };
   try {
     const plain = await run(undefined);
     const zero = await run({ layer: 1, weight: 0 });
     const on = await run({ layer: 1, weight: 1 });
-    assert.deepEqual(zero.metrics.map((m) => m.loss), plain.metrics.map((m) => m.loss), 'weight 0: the same losses as without targets');
-    assert.ok(zero.metrics.every((m) => m.attendLoss !== undefined) && plain.metrics.every((m) => m.attendLoss === undefined), 'the attention loss is reported when trained');
+    assert.deepEqual(
+      zero.metrics.map((m) => m.loss),
+      plain.metrics.map((m) => m.loss),
+      'weight 0: the same losses as without targets',
+    );
+    assert.ok(
+      zero.metrics.every((m) => m.attendLoss !== undefined) && plain.metrics.every((m) => m.attendLoss === undefined),
+      'the attention loss is reported when trained',
+    );
     assert.ok(on.before < 0.4, `untrained, the target gets about a quarter of the attention (${on.before})`);
     assert.ok(on.after > 0.8, `trained, the heads look at their targets (${on.after}, without targets ${plain.after})`);
     assert.ok(plain.after < 0.6, `without targets they do not (${plain.after})`);
@@ -181,8 +251,24 @@ test('attention targets on a layer the model does not have, or a negative weight
   const model = tinyModel(4);
   const examples = withTargets(tinyExamples(4));
   const source = { length: examples.length, at: (i: number) => examples[i] };
-  for (const attention of [{ layer: 3, weight: 1 }, { layer: 0, weight: -1 }]) {
-    await assert.rejects(async () => train({ model, params: model.setTrainable(true), train: source, val: [], outDir: join(tmpdir(), 'vlm2vla-attend-never'), silent: true, config: CFG, objective: groundingObjective(attention) }), (e: unknown) => isVlmError(e) && /attention targets/.test((e as Error).message));
+  for (const attention of [
+    { layer: 3, weight: 1 },
+    { layer: 0, weight: -1 },
+  ]) {
+    await assert.rejects(
+      async () =>
+        train({
+          model,
+          params: model.setTrainable(true),
+          train: source,
+          val: [],
+          outDir: join(tmpdir(), 'vlm2vla-attend-never'),
+          silent: true,
+          config: CFG,
+          objective: groundingObjective(attention),
+        }),
+      (e: unknown) => isVlmError(e) && /attention targets/.test((e as Error).message),
+    );
   }
   model.setTrainable(false);
 });

@@ -24,7 +24,12 @@ export interface AttendTargets {
 
 /** The mean attention-target cross-entropy of a batch (null when no example has targets), from the
  *  layer's queries [B, T, Hq, Dh] and keys [B, T, Hkv, Dh] and the attention scale. */
-export function attentionTargetLoss(q: Tensor, k: Tensor, examples: readonly { ids: Int32Array; attend?: AttendTargets }[], attnScale: number): { loss: Tensor; count: number } | null {
+export function attentionTargetLoss(
+  q: Tensor,
+  k: Tensor,
+  examples: readonly { ids: Int32Array; attend?: AttendTargets }[],
+  attnScale: number,
+): { loss: Tensor; count: number } | null {
   const [B, T, Hq, Dh] = q.shape as [number, number, number, number];
   const Hkv = k.shape[2]!;
   const q2 = reshape(q, [B * T * Hq, Dh]);
@@ -49,8 +54,14 @@ export function attentionTargetLoss(q: Tensor, k: Tensor, examples: readonly { i
         }
       });
       if (t.length === 0) continue;
-      const Q = gatherRows(q2, Int32Array.from(gs, (g) => qRows[g]!));
-      const K = gatherRows(k2, Int32Array.from(a.keys, (p) => (b * T + p) * Hkv + kv));
+      const Q = gatherRows(
+        q2,
+        Int32Array.from(gs, (g) => qRows[g]!),
+      );
+      const K = gatherRows(
+        k2,
+        Int32Array.from(a.keys, (p) => (b * T + p) * Hkv + kv),
+      );
       const logits = scale(linear(Q, K), attnScale);
       parts.push({ loss: crossEntropy(gatherRows(logits, Int32Array.from(pick)), Int32Array.from(t)), n: t.length });
       total += t.length;
@@ -67,9 +78,22 @@ export function attentionTargetLoss(q: Tensor, k: Tensor, examples: readonly { i
 
 function checkTargets(a: AttendTargets, length: number, heads: number): void {
   const G = a.queries.length;
-  if (a.heads.length !== G || a.start.length !== G + 1 || a.start[0] !== 0 || a.start[G] !== a.targets.length) throw new ShapeError(`attention targets: ${G} queries need ${G} heads and ${G + 1} group starts from 0 to ${a.targets.length}`, { field: 'attend' });
-  for (const p of a.queries) if (!(p >= 0 && p < length)) throw new ShapeError(`attention targets: query position ${p} is outside the sequence of ${length} tokens`, { field: 'attend.queries' });
-  for (const p of a.keys) if (!(p >= 0 && p < length)) throw new ShapeError(`attention targets: key position ${p} is outside the sequence of ${length} tokens`, { field: 'attend.keys' });
-  for (const h of a.heads) if (!(h >= 0 && h < heads)) throw new ShapeError(`attention targets: head ${h} is outside the layer's ${heads} heads`, { field: 'attend.heads' });
-  for (const t of a.targets) if (!(t >= 0 && t < a.keys.length)) throw new ShapeError(`attention targets: target ${t} is outside the ${a.keys.length} candidate keys`, { field: 'attend.targets' });
+  if (a.heads.length !== G || a.start.length !== G + 1 || a.start[0] !== 0 || a.start[G] !== a.targets.length)
+    throw new ShapeError(`attention targets: ${G} queries need ${G} heads and ${G + 1} group starts from 0 to ${a.targets.length}`, {
+      field: 'attend',
+    });
+  for (const p of a.queries)
+    if (!(p >= 0 && p < length))
+      throw new ShapeError(`attention targets: query position ${p} is outside the sequence of ${length} tokens`, {
+        field: 'attend.queries',
+      });
+  for (const p of a.keys)
+    if (!(p >= 0 && p < length))
+      throw new ShapeError(`attention targets: key position ${p} is outside the sequence of ${length} tokens`, { field: 'attend.keys' });
+  for (const h of a.heads)
+    if (!(h >= 0 && h < heads))
+      throw new ShapeError(`attention targets: head ${h} is outside the layer's ${heads} heads`, { field: 'attend.heads' });
+  for (const t of a.targets)
+    if (!(t >= 0 && t < a.keys.length))
+      throw new ShapeError(`attention targets: target ${t} is outside the ${a.keys.length} candidate keys`, { field: 'attend.targets' });
 }

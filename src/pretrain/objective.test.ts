@@ -6,7 +6,7 @@ import { makeBatch } from '../train/trainer.ts';
 import { tinyExamples } from '../train/testing/fixtures.ts';
 import { namingBatch } from './objective.ts';
 
-test('own-token targets train a position on its own token\'s target, after the next-token rows', () => {
+test("own-token targets train a position on its own token's target, after the next-token rows", () => {
   const ex = tinyExamples(2);
   const own = { at: Int32Array.from([0, 2]), ids: Int32Array.from([7, 9]) };
   const plain = makeBatch(ex, 0);
@@ -16,5 +16,8 @@ test('own-token targets train a position on its own token\'s target, after the n
   assert.deepEqual([...targets], [...plain.targets, 7, 9]);
   assert.deepEqual([...input.rows.subarray(plain.input.rows.length)], [input.length + 0, input.length + 2]);
   assert.ok(firstRows > 0);
-  assert.throws(() => namingBatch([{ ...ex[0]!, own: { at: Int32Array.from([ex[0]!.ids.length]), ids: Int32Array.from([1]) } }], 0), /outside the sequence/);
+  assert.throws(
+    () => namingBatch([{ ...ex[0]!, own: { at: Int32Array.from([ex[0]!.ids.length]), ids: Int32Array.from([1]) } }], 0),
+    /outside the sequence/,
+  );
 });

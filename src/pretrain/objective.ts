@@ -39,7 +39,8 @@ export function namingBatch(examples: readonly GroundingExample[], padId: number
     if (!e.own) return;
     for (let k = 0; k < e.own.at.length; k++) {
       const t = e.own.at[k]!;
-      if (!(Number.isInteger(t) && t >= 0 && t < e.ids.length)) throw new RangeError(`own-token target at ${t} is outside the sequence of ${e.ids.length} tokens`);
+      if (!(Number.isInteger(t) && t >= 0 && t < e.ids.length))
+        throw new RangeError(`own-token target at ${t} is outside the sequence of ${e.ids.length} tokens`);
       rows.push(b * T + t);
       out.push(e.own.ids[k]!);
     }
@@ -57,14 +58,16 @@ export interface AttentionObjective {
 /** The language-stage objective: next-token and naming cross-entropy, plus `weight` × the attention
  *  targets' cross-entropy when `attention` is given (reported as the `attendLoss` metric). */
 export function groundingObjective(attention?: AttentionObjective): Objective<GroundingExample> {
-  if (attention && !(attention.weight >= 0 && Number.isFinite(attention.weight))) throw new UsageError(`attention targets: weight must be a finite number >= 0, got ${attention.weight}`);
+  if (attention && !(attention.weight >= 0 && Number.isFinite(attention.weight)))
+    throw new UsageError(`attention targets: weight must be a finite number >= 0, got ${attention.weight}`);
   return (model: Gemma3Model, examples: readonly GroundingExample[]) => {
     const { input, targets } = namingBatch(examples, model.text.padTokenId);
     const tokens = input.kvLen.reduce((a, b) => a + b, 0);
     if (targets.length === 0) return { loss: null, tokens };
     if (!attention || !examples.some((e) => e.attend)) return { loss: crossEntropy(model.forward(input), targets), tokens };
     const layers = model.text.numLayers;
-    if (!(Number.isInteger(attention.layer) && attention.layer >= 0 && attention.layer < layers)) throw new UsageError(`attention targets: layer ${attention.layer} is not one of the model's layers 0-${layers - 1}`);
+    if (!(Number.isInteger(attention.layer) && attention.layer >= 0 && attention.layer < layers))
+      throw new UsageError(`attention targets: layer ${attention.layer} is not one of the model's layers 0-${layers - 1}`);
     let probed: { q: Tensor; k: Tensor } | null = null;
     const onAttention = (li: number, q: Tensor, k: Tensor) => {
       if (li === attention.layer) probed = { q, k };

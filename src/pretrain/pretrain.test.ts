@@ -75,7 +75,10 @@ test('image-token naming: a few image tokens of each scene, each showing an obje
   }
   assert.ok(targets > 12, `${targets} targets`);
   assert.deepEqual(named.at(5)!.own, named.at(5)!.own, 'deterministic');
-  assert.throws(() => new CorpusSource({ tokenizer, template, cfg }, 0, 1, 0, scenes, undefined, 1.5), (e: unknown) => isVlmError(e) && /naming cells/.test((e as Error).message));
+  assert.throws(
+    () => new CorpusSource({ tokenizer, template, cfg }, 0, 1, 0, scenes, undefined, 1.5),
+    (e: unknown) => isVlmError(e) && /naming cells/.test((e as Error).message),
+  );
 });
 
 test('grounding attention: at the token before each answer whose question names objects, one head per named object targets the image tokens that show it', () => {
@@ -104,19 +107,31 @@ test('grounding attention: at the token before each answer whose question names 
     for (let t = 1; t < b.mask.length; t++) if (b.mask[t] && !b.mask[t - 1]) answerStarts.push(t);
     assert.equal(answerStarts.length, conv.qa.length);
     const want: { query: number; head: number; cls: number }[] = [];
-    conv.qa.forEach((q, k) => (q.refs ?? []).slice(0, 2).forEach((ref, r) => {
-      const cls = CATALOGUE.findIndex((o) => o.id === conv.scene!.placements[ref]!.id);
-      if (cells.includes(cls)) want.push({ query: answerStarts[k]! - 1, head: r === 0 ? 0 : 2, cls });
-    }));
+    conv.qa.forEach((q, k) =>
+      (q.refs ?? []).slice(0, 2).forEach((ref, r) => {
+        const cls = CATALOGUE.findIndex((o) => o.id === conv.scene!.placements[ref]!.id);
+        if (cells.includes(cls)) want.push({ query: answerStarts[k]! - 1, head: r === 0 ? 0 : 2, cls });
+      }),
+    );
     const at = b.attend;
     if (want.length === 0) {
       assert.equal(at, undefined);
       continue;
     }
     assert.ok(at);
-    assert.deepEqual([...at.keys], Array.from({ length: cfg.mmTokensPerImage }, (_, c) => first + c), 'the candidates are the image tokens');
-    assert.deepEqual([...at.queries], want.map((w) => w.query));
-    assert.deepEqual([...at.heads], want.map((w) => w.head));
+    assert.deepEqual(
+      [...at.keys],
+      Array.from({ length: cfg.mmTokensPerImage }, (_, c) => first + c),
+      'the candidates are the image tokens',
+    );
+    assert.deepEqual(
+      [...at.queries],
+      want.map((w) => w.query),
+    );
+    assert.deepEqual(
+      [...at.heads],
+      want.map((w) => w.head),
+    );
     want.forEach((w, g) => {
       const got = [...at.targets.subarray(at.start[g]!, at.start[g + 1]!)];
       const shows = [...cells.keys()].filter((c) => cells[c] === w.cls);
@@ -134,7 +149,11 @@ test('grounding attention on heads the model does not have is refused before tra
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ga-'));
   try {
     const preset = { ...PRETRAIN_PRESETS.tiny!, groundingAttention: { layer: 1, heads: [0, 2] as [number, number], weight: 1 } };
-    await assert.rejects(pretrain({ preset, out: join(dir, 'm'), vqaEvaluator: evaluateVqaFolder, steps: 2, silent: true, log: () => {} }), (e: unknown) => isVlmError(e) && /groundingAttention: heads 0, 2 must be among the model's 2 attention heads/.test((e as Error).message));
+    await assert.rejects(
+      pretrain({ preset, out: join(dir, 'm'), vqaEvaluator: evaluateVqaFolder, steps: 2, silent: true, log: () => {} }),
+      (e: unknown) =>
+        isVlmError(e) && /groundingAttention: heads 0, 2 must be among the model's 2 attention heads/.test((e as Error).message),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -147,7 +166,22 @@ test('shuffle: false reads the training source in order, epoch after epoch', asy
   const model = tinyModel();
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-order-'));
   try {
-    await train({ model, params: model.setTrainable(true), train: source, val: [], outDir: dir, silent: true, config: { ...TRAINER_DEFAULTS, steps: 4, batchSize: 3, evalEvery: 0, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 }, shuffle: false } });
+    await train({
+      model,
+      params: model.setTrainable(true),
+      train: source,
+      val: [],
+      outDir: dir,
+      silent: true,
+      config: {
+        ...TRAINER_DEFAULTS,
+        steps: 4,
+        batchSize: 3,
+        evalEvery: 0,
+        schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 },
+        shuffle: false,
+      },
+    });
   } finally {
     rmSync(dir, { recursive: true });
   }
@@ -161,23 +195,39 @@ test('a run folder records its recipe; resuming with another preset, seed or ste
     recordRunRecipe(dir, { preset, seed: 0, steps: 300 });
     recordRunRecipe(dir, { preset: { ...preset }, seed: 0, steps: 300 }); // the same recipe resumes
     const refused = (recipe: Parameters<typeof recordRunRecipe>[1], re: RegExp) =>
-      assert.throws(() => recordRunRecipe(dir, recipe), (e: unknown) => isVlmError(e) && re.test((e as Error).message), re.source);
-    refused({ preset: { ...preset, config: { ...preset.config, mm_tokens_per_image: 16 } }, seed: 0, steps: 300 }, /preset\.config\.mm_tokens_per_image was 4, now 16/);
+      assert.throws(
+        () => recordRunRecipe(dir, recipe),
+        (e: unknown) => isVlmError(e) && re.test((e as Error).message),
+        re.source,
+      );
+    refused(
+      { preset: { ...preset, config: { ...preset.config, mm_tokens_per_image: 16 } }, seed: 0, steps: 300 },
+      /preset\.config\.mm_tokens_per_image was 4, now 16/,
+    );
     refused({ preset: { ...preset, mix: { ...DEFAULT_CORPUS_MIX, captionShare: 0.3 } }, seed: 0, steps: 300 }, /preset\.mix was undefined/);
     refused({ preset, seed: 1, steps: 300 }, /seed was 0, now 1/);
     refused({ preset, seed: 0, steps: 301 }, /steps was 300, now 301/);
     writeFileSync(join(dir, 'recipe.json'), '{"preset": ');
-    assert.throws(() => recordRunRecipe(dir, { preset, seed: 0, steps: 300 }), (e: unknown) => isVlmError(e) && e.code === 'E_RUN_RECIPE' && e.file === join(dir, 'recipe.json'));
+    assert.throws(
+      () => recordRunRecipe(dir, { preset, seed: 0, steps: 300 }),
+      (e: unknown) => isVlmError(e) && e.code === 'E_RUN_RECIPE' && e.file === join(dir, 'recipe.json'),
+    );
   } finally {
     rmSync(dir, { recursive: true });
   }
 });
 
-test('with freezeTower the language stage keeps the vision stage\'s tower bit-identical, and trains the projector and decoder', async () => {
+test("with freezeTower the language stage keeps the vision stage's tower bit-identical, and trains the projector and decoder", async () => {
   await initBackend(); // the native kernels when built, as the CLI uses them
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-freeze-'));
   try {
-    const preset = { ...PRETRAIN_PRESETS.tiny!, vision: { steps: 4, batchSize: 4, lr: 3e-3, positions: true }, freezeTower: true, vqaPerCategory: 1, tokenizerConversations: 300 };
+    const preset = {
+      ...PRETRAIN_PRESETS.tiny!,
+      vision: { steps: 4, batchSize: 4, lr: 3e-3, positions: true },
+      freezeTower: true,
+      vqaPerCategory: 1,
+      tokenizerConversations: 300,
+    };
     await pretrain({ preset, out: join(dir, 'model'), vqaEvaluator: evaluateVqaFolder, steps: 6, silent: true, log: () => {} });
     const vision = SafetensorsFile.open(join(dir, 'model.run', 'vision', 'checkpoints', 'step-00000004', 'trainable.safetensors'));
     const saved = SafetensorsFile.open(join(dir, 'model', 'model.safetensors'));
@@ -204,12 +254,19 @@ test('with freezeTower the language stage keeps the vision stage\'s tower bit-id
   }
 });
 
-test('the base preset\'s tokenizer: every action style and subtask list without byte fallback, 256 bins at most 5% of it', () => {
+test("the base preset's tokenizer: every action style and subtask list without byte fallback, 256 bins at most 5% of it", () => {
   const trained = presetTokenizer(PRETRAIN_PRESETS.base!, 0);
   const tok = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'base preset' });
   assert.ok(tok.vocabSize >= 5120 && 256 / tok.vocabSize <= 0.05, `vocabulary ${tok.vocabSize}`);
-  const chunk = [{ dx: 4.2, dy: 0, dz: -1.5, droll: 12.5, dpitch: -3, dyaw: 0, gripper: 1 as const }, { dx: -0.3, dy: 7.9, dz: 3, droll: 0, dpitch: 0, dyaw: 6.1, gripper: 0 as const }];
-  const texts = [...['list', 'rot', 'phrase'].map((s) => getCodec(s).encode(chunk)), JSON.stringify(['pick up a cup', 'put a cup in a bowl']), 'move down and slightly forward, then far left'];
+  const chunk = [
+    { dx: 4.2, dy: 0, dz: -1.5, droll: 12.5, dpitch: -3, dyaw: 0, gripper: 1 as const },
+    { dx: -0.3, dy: 7.9, dz: 3, droll: 0, dpitch: 0, dyaw: 6.1, gripper: 0 as const },
+  ];
+  const texts = [
+    ...['list', 'rot', 'phrase'].map((s) => getCodec(s).encode(chunk)),
+    JSON.stringify(['pick up a cup', 'put a cup in a bowl']),
+    'move down and slightly forward, then far left',
+  ];
   for (const text of texts) {
     const pieces = tok.encode(text).map((id) => tok.idToToken(id)!);
     assert.ok(!pieces.some((p) => /^<0x[0-9A-F]{2}>$/.test(p)), `${text}: ${pieces.join(' ')}`);

@@ -23,7 +23,14 @@ import type { VqaReport } from '../corpus/vqa-score.ts';
 import { readJsonl, writeFileAtomic } from '../util/index.ts';
 import { Tensor } from '../tensor/index.ts';
 import type { Weight } from '../tensor/index.ts';
-import { DEFAULT_CORPUS_MIX, checkCorpusMix, conversationMessages, corpusConversation, corpusTexts, renderScene } from '../corpus/corpus.ts';
+import {
+  DEFAULT_CORPUS_MIX,
+  checkCorpusMix,
+  conversationMessages,
+  corpusConversation,
+  corpusTexts,
+  renderScene,
+} from '../corpus/corpus.ts';
 import type { CorpusMix } from '../corpus/corpus.ts';
 import type { CorpusConversation } from '../corpus/conversation.ts';
 import type { AttendTargets } from './attend.ts';
@@ -95,7 +102,15 @@ export interface GroundingAttention {
   weight: number;
 }
 
-const GEMMA_TEXT = { rope_theta: 1_000_000, rope_local_base_freq: 10_000, rms_norm_eps: 1e-6, hidden_activation: 'gelu_pytorch_tanh', final_logit_softcapping: null, attn_logit_softcapping: null, max_position_embeddings: 1024 };
+const GEMMA_TEXT = {
+  rope_theta: 1_000_000,
+  rope_local_base_freq: 10_000,
+  rms_norm_eps: 1e-6,
+  hidden_activation: 'gelu_pytorch_tanh',
+  final_logit_softcapping: null,
+  attn_logit_softcapping: null,
+  max_position_embeddings: 1024,
+};
 
 export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
   tiny: {
@@ -104,8 +119,27 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     vocabSize: 600,
     tokenizerConversations: 1500,
     config: {
-      text_config: { ...GEMMA_TEXT, hidden_size: 64, intermediate_size: 192, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 32, sliding_window: 64, layer_types: ['sliding_attention', 'full_attention'], query_pre_attn_scalar: 32 },
-      vision_config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8, layer_norm_eps: 1e-6 },
+      text_config: {
+        ...GEMMA_TEXT,
+        hidden_size: 64,
+        intermediate_size: 192,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 32,
+        sliding_window: 64,
+        layer_types: ['sliding_attention', 'full_attention'],
+        query_pre_attn_scalar: 32,
+      },
+      vision_config: {
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 1,
+        num_attention_heads: 2,
+        image_size: 32,
+        patch_size: 8,
+        layer_norm_eps: 1e-6,
+      },
       mm_tokens_per_image: 4,
     },
     steps: 300,
@@ -127,8 +161,27 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     padVocabulary: true,
     tokenizerConversations: 5_000,
     config: {
-      text_config: { ...GEMMA_TEXT, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 4, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 64, sliding_window: 128, layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'], query_pre_attn_scalar: 64 },
-      vision_config: { hidden_size: 128, intermediate_size: 512, num_hidden_layers: 3, num_attention_heads: 4, image_size: 96, patch_size: 12, layer_norm_eps: 1e-6 },
+      text_config: {
+        ...GEMMA_TEXT,
+        hidden_size: 256,
+        intermediate_size: 768,
+        num_hidden_layers: 4,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 64,
+        sliding_window: 128,
+        layer_types: ['sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
+        query_pre_attn_scalar: 64,
+      },
+      vision_config: {
+        hidden_size: 128,
+        intermediate_size: 512,
+        num_hidden_layers: 3,
+        num_attention_heads: 4,
+        image_size: 96,
+        patch_size: 12,
+        layer_norm_eps: 1e-6,
+      },
       mm_tokens_per_image: 64,
     },
     steps: 4300,
@@ -141,8 +194,21 @@ export const PRETRAIN_PRESETS: Record<string, PretrainPreset> = {
     valConversations: 64,
     vqaPerCategory: 100,
     dtype: 'bf16',
-    mix: { textShare: 0.24, numberShare: 0.3, questionsPerScene: 6, foreignShare: 0.3, positionShare: 0.04, captionShare: 0.08, locationShare: 0.08, groundingShare: 0.15, listShare: 0.06 },
-    warmup: { steps: 300, mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 } },
+    mix: {
+      textShare: 0.24,
+      numberShare: 0.3,
+      questionsPerScene: 6,
+      foreignShare: 0.3,
+      positionShare: 0.04,
+      captionShare: 0.08,
+      locationShare: 0.08,
+      groundingShare: 0.15,
+      listShare: 0.06,
+    },
+    warmup: {
+      steps: 300,
+      mix: { textShare: 0, questionsPerScene: 1, foreignShare: 0, positionShare: 0, captionShare: 0.7, locationShare: 0.3, maxObjects: 1 },
+    },
     vision: { steps: 1500, batchSize: 32, lr: 2e-3, positions: true },
     freezeTower: true,
     namingCells: 8,
@@ -206,7 +272,8 @@ export class CorpusSource implements ExampleSource<GroundingExample> {
      *  and the second named object at each answer (null = none). */
     readonly attendHeads: readonly [number, number] | null = null,
   ) {
-    if (!(Number.isInteger(namingCells) && namingCells >= 0)) throw new UsageError(`naming cells must be a whole number >= 0, got ${namingCells}`);
+    if (!(Number.isInteger(namingCells) && namingCells >= 0))
+      throw new UsageError(`naming cells must be a whole number >= 0, got ${namingCells}`);
   }
 
   #nameTokens: Int32Array | null = null;
@@ -229,7 +296,8 @@ export class CorpusSource implements ExampleSource<GroundingExample> {
     let attend: AttendTargets | undefined;
     if (conv.scene) {
       const cfg = this.enc.cfg;
-      if (cfg.modelType !== 'gemma3') throw new UsageError('the pretraining corpus has images; the model must be a gemma3 vision-language model');
+      if (cfg.modelType !== 'gemma3')
+        throw new UsageError('the pretraining corpus has images; the model must be a gemma3 vision-language model');
       const size = cfg.vision.imageSize;
       if (this.namingCells > 0 || this.attendHeads) {
         const grid = Math.round(Math.sqrt(cfg.mmTokensPerImage));
@@ -256,7 +324,10 @@ export class CorpusSource implements ExampleSource<GroundingExample> {
       if (k < CATALOGUE.length) cells.push(c);
     });
     const rng = new Rng((this.seed * 2_654_435_761 + index * 40_503 + 17) >>> 0);
-    const picked = rng.shuffle(cells).slice(0, this.namingCells).sort((a, b) => a - b);
+    const picked = rng
+      .shuffle(cells)
+      .slice(0, this.namingCells)
+      .sort((a, b) => a - b);
     return { at: Int32Array.from(picked, (c) => first + c), ids: Int32Array.from(picked, (c) => names[cellClasses[c]!]!) };
   }
 }
@@ -265,7 +336,14 @@ export class CorpusSource implements ExampleSource<GroundingExample> {
  *  the table (`QA.refs`), at the token before its answer, head `heads[r]` should attend to the image
  *  tokens (of the conversation's image) whose cell shows the r-th named object (first two only); an
  *  object that covers no cell gets no target. Undefined when there is none. */
-export function groundingTargets(conv: CorpusConversation, ids: readonly number[], mask: readonly number[], cellClasses: Int32Array, imageTokenIndex: number, heads: readonly [number, number]): AttendTargets | undefined {
+export function groundingTargets(
+  conv: CorpusConversation,
+  ids: readonly number[],
+  mask: readonly number[],
+  cellClasses: Int32Array,
+  imageTokenIndex: number,
+  heads: readonly [number, number],
+): AttendTargets | undefined {
   const first = ids.indexOf(imageTokenIndex);
   if (first < 0 || !conv.scene) return undefined;
   const keys = Int32Array.from(cellClasses, (_, c) => first + c);
@@ -292,7 +370,13 @@ export function groundingTargets(conv: CorpusConversation, ids: readonly number[
     });
   });
   if (queries.length === 0) return undefined;
-  return { keys, queries: Int32Array.from(queries), heads: Int32Array.from(headsOut), start: Int32Array.from(start), targets: Int32Array.from(targets) };
+  return {
+    keys,
+    queries: Int32Array.from(queries),
+    heads: Int32Array.from(headsOut),
+    start: Int32Array.from(start),
+    targets: Int32Array.from(targets),
+  };
 }
 
 /** What a pretraining run was started with: the whole preset, the seed and the step count. */
@@ -314,11 +398,17 @@ export function recordRunRecipe(runDir: string, recipe: RunRecipe): void {
     try {
       was = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new FormatError('E_RUN_RECIPE', `${file} is not valid JSON (${(e as Error).message})`, { file, fix: 'restore it, or start a new run in another folder' });
+      throw new FormatError('E_RUN_RECIPE', `${file} is not valid JSON (${(e as Error).message})`, {
+        file,
+        fix: 'restore it, or start a new run in another folder',
+      });
     }
     const diff = firstDifference(was, now, '');
     if (diff !== null) {
-      throw new UsageError(`${runDir} was started with another recipe: ${diff}`, 'resume with the same preset, --seed and --steps, or start a new run in another folder');
+      throw new UsageError(
+        `${runDir} was started with another recipe: ${diff}`,
+        'resume with the same preset, --seed and --steps, or start a new run in another folder',
+      );
     }
     return;
   }
@@ -348,7 +438,13 @@ export function presetConfig(preset: PretrainPreset, tok: Tokenizer): AnyGemma3C
   };
   return parseGemma3Config({
     model_type: 'gemma3',
-    text_config: { ...preset.config.text_config, vocab_size: tok.vocabSize, pad_token_id: id('<pad>'), bos_token_id: id('<bos>'), eos_token_id: [id('<eos>'), id('<end_of_turn>')] },
+    text_config: {
+      ...preset.config.text_config,
+      vocab_size: tok.vocabSize,
+      pad_token_id: id('<pad>'),
+      bos_token_id: id('<bos>'),
+      eos_token_id: [id('<eos>'), id('<end_of_turn>')],
+    },
     vision_config: preset.config.vision_config,
     mm_tokens_per_image: preset.config.mm_tokens_per_image,
     boi_token_index: id('<start_of_image>'),
@@ -362,14 +458,21 @@ export function presetConfig(preset: PretrainPreset, tok: Tokenizer): AnyGemma3C
  *  markers become vocabulary ids, not text.) */
 export function actionCharacters(): string {
   const sample = [-1.5, 2].map((v, i) => ({ dx: v, dy: -v, dz: v * 2, droll: v * 3, dpitch: -v, dyaw: v, gripper: (i % 2) as 0 | 1 }));
-  const texts = listCodecs().filter((s) => s !== 'tokens').map((s) => getCodec(s).encode(sample));
+  const texts = listCodecs()
+    .filter((s) => s !== 'tokens')
+    .map((s) => getCodec(s).encode(sample));
   return [...new Set([...texts.join(''), ...JSON.stringify(['a', 'b']), ...'0123456789'])].sort().join('');
 }
 
 /** The tokenizer files of a preset: BPE on the text of its first conversations, every action character
  *  a token, padded to the vocabulary size if the preset says so. */
 export function presetTokenizer(preset: PretrainPreset, seed: number): TrainedTokenizer {
-  return trainBpe(corpusTexts(seed, preset.tokenizerConversations, preset.mix), { vocabSize: preset.vocabSize, specialTokens: DEFAULT_SPECIAL_TOKENS, requiredCharacters: actionCharacters(), padWithUnused: preset.padVocabulary ?? false });
+  return trainBpe(corpusTexts(seed, preset.tokenizerConversations, preset.mix), {
+    vocabSize: preset.vocabSize,
+    specialTokens: DEFAULT_SPECIAL_TOKENS,
+    requiredCharacters: actionCharacters(),
+    padWithUnused: preset.padVocabulary ?? false,
+  });
 }
 
 function ensureTokenizer(dir: string, preset: PretrainPreset, seed: number, log: (s: string) => void): Tokenizer {
@@ -422,7 +525,10 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const ga = preset.groundingAttention;
   if (ga) {
     const heads = cfg.text.numHeads;
-    if (!ga.heads.every((h) => Number.isInteger(h) && h >= 0 && h < heads)) throw new UsageError(`groundingAttention: heads ${ga.heads.join(', ')} must be among the model's ${heads} attention heads (0-${heads - 1})`);
+    if (!ga.heads.every((h) => Number.isInteger(h) && h >= 0 && h < heads))
+      throw new UsageError(
+        `groundingAttention: heads ${ga.heads.join(', ')} must be among the model's ${heads} attention heads (0-${heads - 1})`,
+      );
   }
   const trainSet = new CorpusSource(enc, seed, corpusSize, 0, preset.mix, warmup, preset.namingCells ?? 0, ga?.heads ?? null);
   const valSource = new CorpusSource(enc, seed, preset.valConversations, 2_000_000_000, preset.mix);
@@ -432,9 +538,13 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     // Resumed (or, once done, just reloaded: the language stage's checkpoints then override it).
     log(`vision stage: ${preset.vision.steps} steps of ${preset.vision.batchSize} scenes with a label per image token`);
     vision = await runVisionStage(model, preset.vision, { seed, runDir: join(runDir, 'vision'), resume: o.resume, silent: o.silent });
-    log(`vision stage: ${(vision.cellAccuracy * 100).toFixed(1)}% of held-out cells right, ${(vision.objectCellAccuracy * 100).toFixed(1)}% of those showing an object${vision.positionAccuracy !== undefined ? `, ${(vision.positionAccuracy * 100).toFixed(1)}% of those placed within 2 cm` : ''}`);
+    log(
+      `vision stage: ${(vision.cellAccuracy * 100).toFixed(1)}% of held-out cells right, ${(vision.objectCellAccuracy * 100).toFixed(1)}% of those showing an object${vision.positionAccuracy !== undefined ? `, ${(vision.positionAccuracy * 100).toFixed(1)}% of those placed within 2 cm` : ''}`,
+    );
   }
-  log(`pretraining the ${preset.name} preset: ${(parameters / 1e6).toFixed(2)}M parameters, vocabulary ${tok.vocabSize}, ${steps} steps of ${preset.batchSize} conversations`);
+  log(
+    `pretraining the ${preset.name} preset: ${(parameters / 1e6).toFixed(2)}M parameters, vocabulary ${tok.vocabSize}, ${steps} steps of ${preset.batchSize} conversations`,
+  );
   const result = await train({
     model,
     params: trainableParams(model, preset.freezeTower ?? false),
@@ -469,18 +579,42 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   // Score the model as users load it (bf16 weights on disk).
   log(`scoring the held-out VQA set (${preset.vqaPerCategory} questions per category)`);
   const vqa = o.vqaEvaluator(o.out, { perCategory: preset.vqaPerCategory, silent: o.silent });
-  writeFileAtomic(join(o.out, 'vqa.json'), `${JSON.stringify({ seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, categories: vqa.categories }, null, 2)}\n`);
+  writeFileAtomic(
+    join(o.out, 'vqa.json'),
+    `${JSON.stringify({ seed: vqa.seed, perCategory: vqa.perCategory, overall: vqa.overall, categories: vqa.categories }, null, 2)}\n`,
+  );
   writeFileAtomic(join(runDir, 'vqa-predictions.jsonl'), vqa.predictions.map((p) => JSON.stringify(p)).join('\n') + '\n');
   const attendTail = metrics.slice(-100).filter((m) => m.attendLoss !== undefined);
   const attendLoss = attendTail.length > 0 ? attendTail.reduce((a, m) => a + m.attendLoss!, 0) / attendTail.length : undefined;
-  const res: PretrainResult = { cfg, parameters, steps: result.steps, resumedFrom: result.resumedFrom, finalLoss: result.finalLoss, trainSeconds, vision, vqa, ...(attendLoss !== undefined ? { attendLoss } : {}) };
-  writeFileAtomic(join(o.out, 'README.md'), modelCard(preset, res, seed, o.command ?? `vlm2vla pretrain --preset ${preset.name} --out ${o.out}${o.seed !== undefined ? ` --seed ${seed}` : ''}`, result.finalValLoss));
+  const res: PretrainResult = {
+    cfg,
+    parameters,
+    steps: result.steps,
+    resumedFrom: result.resumedFrom,
+    finalLoss: result.finalLoss,
+    trainSeconds,
+    vision,
+    vqa,
+    ...(attendLoss !== undefined ? { attendLoss } : {}),
+  };
+  writeFileAtomic(
+    join(o.out, 'README.md'),
+    modelCard(
+      preset,
+      res,
+      seed,
+      o.command ?? `vlm2vla pretrain --preset ${preset.name} --out ${o.out}${o.seed !== undefined ? ` --seed ${seed}` : ''}`,
+      result.finalValLoss,
+    ),
+  );
   return res;
 }
 
 /** Whether a report meets the base model's accuracy targets, in words. */
 export function targetVerdict(v: VqaReport): string {
-  const below = Object.entries(v.categories).filter(([, s]) => s.accuracy < 0.7).map(([c, s]) => `${c} ${(s.accuracy * 100).toFixed(0)}%`);
+  const below = Object.entries(v.categories)
+    .filter(([, s]) => s.accuracy < 0.7)
+    .map(([c, s]) => `${c} ${(s.accuracy * 100).toFixed(0)}%`);
   const overallOk = v.overall >= 0.85;
   if (overallOk && below.length === 0) return 'met';
   const parts = [];
@@ -522,12 +656,28 @@ ${command}
 \`\`\`
 
 - seed: ${seed}
-${preset.vision && r.vision ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell${preset.vision.positions ? ' and where on the table it stands (its x and y in 2 cm bins)' : ''} through linear heads that are then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object${r.vision.positionAccuracy !== undefined ? `, and for ${(r.vision.positionAccuracy * 100).toFixed(1)}% of those both bins within one of the truth` : ''}; ${(r.vision.seconds / 60).toFixed(1)} min
-- then ` : '- '}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1${preset.namingCells ? `
-- image-token naming: in every scene up to ${preset.namingCells} image tokens that show an object are also trained to predict the last token of its English name (through the tied LM head), so that a name in a question and its object's image tokens share a direction` : ''}${preset.groundingAttention ? `
-- grounding attention: at the token that produces each answer whose question names objects on the table, heads ${preset.groundingAttention.heads.join(' and ')} of decoder layer ${preset.groundingAttention.layer} are trained to attend to the image tokens of the first and the second named object (weight ${preset.groundingAttention.weight}; that cross-entropy over the ${imageTokens} image tokens averaged ${r.attendLoss !== undefined ? r.attendLoss.toFixed(3) : 'n/a'} over the last 100 steps, against ln ${imageTokens} = ${Math.log(imageTokens).toFixed(3)} for uniform attention)` : ''}
-- corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${preset.warmup ? `
-- grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}` : ''}
+${
+  preset.vision && r.vision
+    ? `- vision stage first: ${preset.vision.steps} steps of ${preset.vision.batchSize} rendered scenes, the tower and projector trained to name the object (or gripper, or nothing) that covers each image token's cell${preset.vision.positions ? ' and where on the table it stands (its x and y in 2 cm bins)' : ''} through linear heads that are then dropped (peak learning rate ${preset.vision.lr}); on 128 held-out scenes ${(r.vision.cellAccuracy * 100).toFixed(1)}% of cells right, ${(r.vision.objectCellAccuracy * 100).toFixed(1)}% of the cells that show an object${r.vision.positionAccuracy !== undefined ? `, and for ${(r.vision.positionAccuracy * 100).toFixed(1)}% of those both bins within one of the truth` : ''}; ${(r.vision.seconds / 60).toFixed(1)} min
+- then `
+    : '- '
+}${preset.freezeTower ? 'with the vision tower frozen (the projector and decoder train), ' : ''}${r.steps} steps of ${preset.batchSize} conversations (each generated once from the seed), cosine schedule, peak learning rate ${preset.lr}, AdamW weight decay ${preset.weightDecay}, gradient clipping 1${
+    preset.namingCells
+      ? `
+- image-token naming: in every scene up to ${preset.namingCells} image tokens that show an object are also trained to predict the last token of its English name (through the tied LM head), so that a name in a question and its object's image tokens share a direction`
+      : ''
+  }${
+    preset.groundingAttention
+      ? `
+- grounding attention: at the token that produces each answer whose question names objects on the table, heads ${preset.groundingAttention.heads.join(' and ')} of decoder layer ${preset.groundingAttention.layer} are trained to attend to the image tokens of the first and the second named object (weight ${preset.groundingAttention.weight}; that cross-entropy over the ${imageTokens} image tokens averaged ${r.attendLoss !== undefined ? r.attendLoss.toFixed(3) : 'n/a'} over the last 100 steps, against ln ${imageTokens} = ${Math.log(imageTokens).toFixed(3)} for uniform attention)`
+      : ''
+  }
+- corpus mix: ${mixLine(preset.mix ?? DEFAULT_CORPUS_MIX)}${
+    preset.warmup
+      ? `
+- grounding warm-up: the first ${preset.warmup.steps} steps draw from another mix: ${mixLine(preset.warmup.mix)}`
+      : ''
+  }
 - training time: ${minutes} min of optimizer steps on ${cpus().length} × ${cpu} (sum over all sessions of the run; tokenizer training, checkpoints and evaluation not included)
 - final training loss ${r.finalLoss.toFixed(4)}${preset.namingCells ? ` (answer tokens and naming targets${preset.groundingAttention ? ', plus the weighted grounding attention' : ''})` : ''}${valLoss !== null ? `, validation loss ${valLoss.toFixed(4)}` : ''} (nats per ${preset.namingCells ? 'target' : 'answer token'}; the validation loss counts answer tokens only)
 
@@ -549,4 +699,3 @@ ${vqaTable(r.vqa)}
 Targets (issue #6): ≥ 85% overall and ≥ 70% in every category — ${targetVerdict(r.vqa)}.
 `;
 }
-

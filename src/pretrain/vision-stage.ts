@@ -56,8 +56,17 @@ export const yBin = (y: number) => Math.min(Y_BINS - 1, Math.max(0, Math.floor((
  *  cell's pixels, if that covers at least 1/36 of them (4 of a 12 px cell), else nothing. With
  *  `positions`, two more blocks of grid × grid labels follow: the x bin and the y bin of where that
  *  object (or the gripper) stands, IGNORE for cells that show nothing. */
-export function denseLabels(scene: Scene, imageSize: number, grid: number, positions = false): { pixels: Float32Array; labels: Int32Array } {
-  if (!(Number.isInteger(grid) && grid >= 1 && imageSize % grid === 0)) throw new UsageError(`the vision stage needs the image (${imageSize} px) to split into ${grid}×${grid} whole cells`, 'choose mm_tokens_per_image as a square whose side divides image_size');
+export function denseLabels(
+  scene: Scene,
+  imageSize: number,
+  grid: number,
+  positions = false,
+): { pixels: Float32Array; labels: Int32Array } {
+  if (!(Number.isInteger(grid) && grid >= 1 && imageSize % grid === 0))
+    throw new UsageError(
+      `the vision stage needs the image (${imageSize} px) to split into ${grid}×${grid} whole cells`,
+      'choose mm_tokens_per_image as a square whose side divides image_size',
+    );
   const world = sceneWorld(scene);
   const owners = new Int16Array(imageSize * imageSize);
   const img = render(world, imageSize, imageSize, undefined, owners);
@@ -127,7 +136,11 @@ interface DenseHeads {
 
 /** Per head, logits [images · tokens, classes] over the model's image tokens and the matching labels
  *  (the examples' label blocks split per head). */
-function denseLogits(model: Gemma3Model, heads: DenseHeads, examples: readonly DenseExample[]): { cls: Tensor; labels: Int32Array; x?: Tensor; xLabels?: Int32Array; y?: Tensor; yLabels?: Int32Array } {
+function denseLogits(
+  model: Gemma3Model,
+  heads: DenseHeads,
+  examples: readonly DenseExample[],
+): { cls: Tensor; labels: Int32Array; x?: Tensor; xLabels?: Int32Array; y?: Tensor; yLabels?: Int32Array } {
   const px = new Float32Array(examples.reduce((a, e) => a + e.pixels!.length, 0));
   const labels = new Int32Array(examples.reduce((a, e) => a + e.labels.length, 0));
   let p = 0;
@@ -149,7 +162,14 @@ function denseLogits(model: Gemma3Model, heads: DenseHeads, examples: readonly D
     examples.forEach((_, i) => out.set(labels.subarray((3 * i + block) * per, (3 * i + block + 1) * per), i * per));
     return out;
   };
-  return { cls, labels: split(0), x: linear(features, heads.x, null), xLabels: split(1), y: linear(features, heads.y, null), yLabels: split(2) };
+  return {
+    cls,
+    labels: split(0),
+    x: linear(features, heads.x, null),
+    xLabels: split(1),
+    y: linear(features, heads.y, null),
+    yLabels: split(2),
+  };
 }
 
 export interface VisionStageResult {
@@ -175,7 +195,11 @@ export interface DenseData {
 
 /** Runs (or resumes, or just reloads when done) the vision stage in `runDir`: trains the model's
  *  vision_tower.* and multi_modal_projector.* tensors in place. */
-export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: { seed: number; runDir: string; resume?: boolean; silent?: boolean; data?: DenseData }): Promise<VisionStageResult> {
+export async function runVisionStage(
+  model: Gemma3Model,
+  stage: VisionStage,
+  o: { seed: number; runDir: string; resume?: boolean; silent?: boolean; data?: DenseData },
+): Promise<VisionStageResult> {
   const { imageSize, grid, hidden } = imageGeometry(model);
   const data: DenseData = o.data ?? {
     train: new VisionSource(o.seed, stage.steps * stage.batchSize, imageSize, grid, 0, stage.positions ?? false),
@@ -188,8 +212,13 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
     .filter(([n, w]) => (n.startsWith('vision_tower.') || n.startsWith('multi_modal_projector.')) && w instanceof Tensor)
     .map(([, w]) => w as Tensor);
   const rng = new Rng(o.seed ^ 0xd3a5e);
-  const headOf = (rows: number, name: string) => new Tensor([rows, hidden], rng.fillNormal(new Float32Array(rows * hidden), 0.02), { name });
-  if (stage.positions && o.data) throw new UsageError('the vision stage learns positions only on rendered scenes, not on other dense data', 'drop positions from the stage, or its data');
+  const headOf = (rows: number, name: string) =>
+    new Tensor([rows, hidden], rng.fillNormal(new Float32Array(rows * hidden), 0.02), { name });
+  if (stage.positions && o.data)
+    throw new UsageError(
+      'the vision stage learns positions only on rendered scenes, not on other dense data',
+      'drop positions from the stage, or its data',
+    );
   const positions = stage.positions ?? false;
   const heads: DenseHeads = { cls: headOf(classes, 'dense_head.weight') };
   if (positions) {
@@ -235,7 +264,11 @@ export async function runVisionStage(model: Gemma3Model, stage: VisionStage, o: 
   return { steps: stage.steps, seconds, ...denseAccuracy(model, heads, data) };
 }
 
-function denseAccuracy(model: Gemma3Model, heads: DenseHeads, data: DenseData): { cellAccuracy: number; objectCellAccuracy: number; positionAccuracy?: number } {
+function denseAccuracy(
+  model: Gemma3Model,
+  heads: DenseHeads,
+  data: DenseData,
+): { cellAccuracy: number; objectCellAccuracy: number; positionAccuracy?: number } {
   const source = data.heldOut;
   const K = data.classes;
   let right = 0;
@@ -252,7 +285,8 @@ function denseAccuracy(model: Gemma3Model, heads: DenseHeads, data: DenseData): 
       const ok = argmax(d.cls.data.subarray(r * K, (r + 1) * K)) === labels[r];
       if (d.x && d.y && d.xLabels![r] !== IGNORE && labels[r] !== GRIPPER_CLASS && labels[r] !== data.nothing) {
         posCells++;
-        const near = (logits: Tensor, rows: number, truth: number) => Math.abs(argmax(logits.data.subarray(r * rows, (r + 1) * rows)) - truth) <= 1;
+        const near = (logits: Tensor, rows: number, truth: number) =>
+          Math.abs(argmax(logits.data.subarray(r * rows, (r + 1) * rows)) - truth) <= 1;
         if (near(d.x, X_BINS, d.xLabels![r]!) && near(d.y, Y_BINS, d.yLabels![r]!)) posRight++;
       }
       cells++;
@@ -263,5 +297,9 @@ function denseAccuracy(model: Gemma3Model, heads: DenseHeads, data: DenseData): 
       }
     }
   }
-  return { cellAccuracy: right / cells, objectCellAccuracy: objCells > 0 ? objRight / objCells : 0, ...(heads.x ? { positionAccuracy: posCells > 0 ? posRight / posCells : 0 } : {}) };
+  return {
+    cellAccuracy: right / cells,
+    objectCellAccuracy: objCells > 0 ? objRight / objCells : 0,
+    ...(heads.x ? { positionAccuracy: posCells > 0 ? posRight / posCells : 0 } : {}),
+  };
 }

@@ -5,5 +5,6 @@ export const directionPrompt: Prompt = {
   stage: 'direction',
   version: 'direction-v1',
   images: 2,
-  render: () => 'The first image was taken before the robot moved and the second after. Did the gripper move left, right, or neither? Answer left, right or none.',
+  render: () =>
+    'The first image was taken before the robot moved and the second after. Did the gripper move left, right, or neither? Answer left, right or none.',
 };

@@ -6,5 +6,8 @@ export const planPrompt: Prompt = {
   stage: 'plan',
   version: 'plan-v1',
   images: 1,
-  render: (v) => (need(v, ['task', 'subtask']), `Task: ${v.task}\nCurrent subtask: ${v.subtask}\nDescribe how the gripper should move next.`),
+  render: (v) => (
+    need(v, ['task', 'subtask']),
+    `Task: ${v.task}\nCurrent subtask: ${v.subtask}\nDescribe how the gripper should move next.`
+  ),
 };

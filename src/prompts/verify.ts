@@ -6,5 +6,8 @@ export const verifyPrompt: Prompt = {
   stage: 'verify',
   version: 'verify-v1',
   images: 2,
-  render: (v) => (need(v, ['subtask']), `The first image was taken before the robot acted and the second after. Subtask: ${v.subtask}\nIs the subtask complete? Answer yes or no.`),
+  render: (v) => (
+    need(v, ['subtask']),
+    `The first image was taken before the robot acted and the second after. Subtask: ${v.subtask}\nIs the subtask complete? Answer yes or no.`
+  ),
 };

@@ -63,7 +63,9 @@ export function barChart(categories: readonly string[], series: readonly BarSeri
   const groupW = categories.length > 0 ? plotW / categories.length : plotW;
   const barW = series.length > 0 ? (groupW * 0.8) / series.length : 0;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12" role="img" aria-label="${escapeXml(opts.title)}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12" role="img" aria-label="${escapeXml(opts.title)}">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);
   out.push(`<text x="${W / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(opts.title)}</text>`);
   for (const t of ticks) {
@@ -79,31 +81,41 @@ export function barChart(categories: readonly string[], series: readonly BarSeri
       const v = s.values[ci];
       const colour = BAR_COLOURS[si % BAR_COLOURS.length]!;
       if (!finite(v)) {
-        out.push(`<text class="na" x="${(x + barW / 2).toFixed(1)}" y="${(py(y0) - 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#888">n/a</text>`);
+        out.push(
+          `<text class="na" x="${(x + barW / 2).toFixed(1)}" y="${(py(y0) - 4).toFixed(1)}" text-anchor="middle" font-size="9" fill="#888">n/a</text>`,
+        );
         return;
       }
       const top = py(Math.max(v, y0));
       const base = py(Math.max(0, y0));
       const y = Math.min(top, base);
       const h = Math.abs(base - top);
-      out.push(`<rect class="bar" data-series="${escapeXml(s.name)}" data-category="${escapeXml(c)}" data-value="${v}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${colour}"><title>${escapeXml(`${s.name} · ${c}: ${fmt(v, percent)}`)}</title></rect>`);
+      out.push(
+        `<rect class="bar" data-series="${escapeXml(s.name)}" data-category="${escapeXml(c)}" data-value="${v}" x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${barW.toFixed(1)}" height="${h.toFixed(1)}" fill="${colour}"><title>${escapeXml(`${s.name} · ${c}: ${fmt(v, percent)}`)}</title></rect>`,
+      );
       const iv = s.intervals?.[ci];
       if (iv && finite(iv[0]) && finite(iv[1])) {
         const cx = (x + barW / 2).toFixed(1);
         const [lo, hi] = [py(iv[0]).toFixed(1), py(iv[1]).toFixed(1)];
         const cap = Math.min(6, barW / 3);
-        out.push(`<path class="whisker" data-low="${iv[0]}" data-high="${iv[1]}" d="M${cx} ${lo}V${hi}M${(x + barW / 2 - cap).toFixed(1)} ${lo}h${(2 * cap).toFixed(1)}M${(x + barW / 2 - cap).toFixed(1)} ${hi}h${(2 * cap).toFixed(1)}" stroke="#222" stroke-width="1.2" fill="none"/>`);
+        out.push(
+          `<path class="whisker" data-low="${iv[0]}" data-high="${iv[1]}" d="M${cx} ${lo}V${hi}M${(x + barW / 2 - cap).toFixed(1)} ${lo}h${(2 * cap).toFixed(1)}M${(x + barW / 2 - cap).toFixed(1)} ${hi}h${(2 * cap).toFixed(1)}" stroke="#222" stroke-width="1.2" fill="none"/>`,
+        );
       }
     });
   });
   for (const r of opts.references ?? []) {
     if (!finite(r.value)) continue;
     const y = py(r.value).toFixed(1);
-    out.push(`<line class="reference" data-value="${r.value}" x1="${m.left}" x2="${m.left + plotW}" y1="${y}" y2="${y}" stroke="#555" stroke-dasharray="5 4"/>`);
+    out.push(
+      `<line class="reference" data-value="${r.value}" x1="${m.left}" x2="${m.left + plotW}" y1="${y}" y2="${y}" stroke="#555" stroke-dasharray="5 4"/>`,
+    );
     out.push(`<text x="${m.left + plotW + 4}" y="${y}" dominant-baseline="middle" font-size="11" fill="#555">${escapeXml(r.label)}</text>`);
   }
   out.push(`<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#333"/>`);
-  out.push(`<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(16 ${(m.top + H - m.bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(opts.yLabel)}</text>`,
+  );
   series.forEach((s, i) => {
     const ly = m.top + plotH - (series.length - i) * 16 + 8;
     out.push(`<rect x="${W - m.right + 60}" y="${ly - 5}" width="12" height="10" fill="${BAR_COLOURS[i % BAR_COLOURS.length]!}"/>`);

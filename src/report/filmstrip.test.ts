@@ -31,7 +31,10 @@ async function run(kind: 'expert' | 'random', out: string, extra: Partial<SimEva
   });
 }
 
-function replayAll(out: string, frames = 3): { key: string; journaled: { success: boolean; steps: number }; replayed: ReturnType<typeof replayEpisode> }[] {
+function replayAll(
+  out: string,
+  frames = 3,
+): { key: string; journaled: { success: boolean; steps: number }; replayed: ReturnType<typeof replayEpisode> }[] {
   const manifest = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as RunManifest;
   return [...readEpisodeJournals(out)].map(([key, r]) => {
     const file = traceFile(out, key);
@@ -73,7 +76,11 @@ test('expert episodes replayed from their traces succeed in the journaled number
 });
 
 test('frames show the cycle text; the outcome label is coloured; PNG data URIs decode', () => {
-  assert.deepEqual(captionOf({ subtask: 'pick up the carrot', plan: 'move left', chunk: '[[1.0, 0.0, 0.0, 1]]' }), ['subtask: pick up the carrot', 'plan: move left', 'chunk: [[1.0, 0.0, 0.0, 1]]']);
+  assert.deepEqual(captionOf({ subtask: 'pick up the carrot', plan: 'move left', chunk: '[[1.0, 0.0, 0.0, 1]]' }), [
+    'subtask: pick up the carrot',
+    'plan: move left',
+    'chunk: [[1.0, 0.0, 0.0, 1]]',
+  ]);
   assert.deepEqual(captionOf(null), []);
   const frame = { width: 4, height: 4, rgb: new Uint8Array(48).fill(100) };
   const ok = captionFrame(frame, ['x'.repeat(200)], 'success', 'success', 64, 3);
@@ -90,8 +97,28 @@ test('frames show the cycle text; the outcome label is coloured; PNG data URIs d
 });
 
 test('a damaged trace is a typed error naming the file and the line', () => {
-  const manifest: RunManifest = { schema: 'vlm2vla.eval-sim/1', policy: {}, suites: ['in-distribution'], families: ['pick'], episodes: 1, seed: 0, limits: { maxSteps: 10, maxCycles: 10, imageSize: 32 } };
-  const cycle = (actions: unknown): CycleTrace => ({ episode: 'in-distribution/0', cycle: 0, step: 0, text: null, actions: actions as number[][], malformed: 0, verified: null, verifiedTruth: null, failed: null, ms: 0, stages: {} });
+  const manifest: RunManifest = {
+    schema: 'vlm2vla.eval-sim/1',
+    policy: {},
+    suites: ['in-distribution'],
+    families: ['pick'],
+    episodes: 1,
+    seed: 0,
+    limits: { maxSteps: 10, maxCycles: 10, imageSize: 32 },
+  };
+  const cycle = (actions: unknown): CycleTrace => ({
+    episode: 'in-distribution/0',
+    cycle: 0,
+    step: 0,
+    text: null,
+    actions: actions as number[][],
+    malformed: 0,
+    verified: null,
+    verifiedTruth: null,
+    failed: null,
+    ms: 0,
+    stages: {},
+  });
   const bad = (traces: CycleTrace[], key = 'in-distribution/0') => {
     try {
       replayEpisode(manifest, key, traces, 'run/traces/x.jsonl');

@@ -46,7 +46,11 @@ export interface ReplayOptions {
 /** The lines a cycle's text gives: subtask, plan and chunk, each prefixed, the empty ones left out. */
 export function captionOf(text: CycleTrace['text']): string[] {
   if (!text) return [];
-  return [text.subtask ? `subtask: ${text.subtask}` : '', text.plan ? `plan: ${text.plan}` : '', text.chunk ? `chunk: ${text.chunk}` : ''].filter((l) => l !== '');
+  return [
+    text.subtask ? `subtask: ${text.subtask}` : '',
+    text.plan ? `plan: ${text.plan}` : '',
+    text.chunk ? `chunk: ${text.chunk}` : '',
+  ].filter((l) => l !== '');
 }
 
 /** `count` indices spread evenly over 0…n-1 (first and last included), without repeats. */
@@ -59,7 +63,12 @@ export function spread(n: number, count: number): number[] {
 
 function parseKey(key: string, where: string): { suite: Suite; index: number; async: boolean } {
   const m = /^([a-z-]+)\/(\d+)(#async)?$/.exec(key);
-  if (!m || !SUITES.includes(m[1] as Suite)) throw new FormatError('E_REPORT_TRACE', `${where}: episode key ${JSON.stringify(key)} is not <suite>/<index>[#async]`, { file: where, field: 'episode', fix: 'the trace is damaged or from another tool; rerun `vlm2vla eval sim`' });
+  if (!m || !SUITES.includes(m[1] as Suite))
+    throw new FormatError('E_REPORT_TRACE', `${where}: episode key ${JSON.stringify(key)} is not <suite>/<index>[#async]`, {
+      file: where,
+      field: 'episode',
+      fix: 'the trace is damaged or from another tool; rerun `vlm2vla eval sim`',
+    });
   return { suite: m[1] as Suite, index: Number(m[2]), async: m[3] !== undefined };
 }
 
@@ -68,7 +77,13 @@ function parseKey(key: string, where: string): { suite: Suite; index: number; as
  *  order until success or the step limit; under the run's timing model (`--delay-ms`, `--async`) a
  *  chunk arrives after the cycle's time plus the delay in simulated time and, in asynchronous mode,
  *  replaces what is left of the previous one. `where` (the trace file) is named in errors. */
-export function replayEpisode(manifest: RunManifest, key: string, traces: readonly CycleTrace[], where: string, options: ReplayOptions = {}): ReplayedEpisode {
+export function replayEpisode(
+  manifest: RunManifest,
+  key: string,
+  traces: readonly CycleTrace[],
+  where: string,
+  options: ReplayOptions = {},
+): ReplayedEpisode {
   const { suite, index, async } = parseKey(key, where);
   const spec = episodeSpec(suite, manifest.seed, index, manifest.families);
   const rollout = new Rollout(spec.task, spec.gripper);
@@ -77,7 +92,13 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
   const wanted = new Set(spread(traces.length, Math.max(0, (options.frames ?? 6) - 1)));
   // Every frame of a strip gets the same text band: as many rows as its longest caption (2…6).
   const finalCaption = (outcome: string) => [`${outcome} after ${manifest.limits.maxSteps} steps`, spec.task.instruction];
-  const rows = Math.min(6, Math.max(captionRows(finalCaption('failure'), width), ...[...wanted].map((c) => captionRows(captionOf(traces[c]?.text ?? null), width))));
+  const rows = Math.min(
+    6,
+    Math.max(
+      captionRows(finalCaption('failure'), width),
+      ...[...wanted].map((c) => captionRows(captionOf(traces[c]?.text ?? null), width)),
+    ),
+  );
   const frames: FilmFrame[] = [];
   const delayMs = manifest.timing ? manifest.timing.delayMs : null;
   let steps = 0;
@@ -94,11 +115,23 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
     if (!pending && wantsNext && c < traces.length) {
       const t = traces[c]!;
       const bad = (what: string): never => {
-        throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} ${what}`, { file: where, field: `line ${c + 1}.actions`, fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode' });
+        throw new FormatError('E_REPORT_TRACE', `${where}: cycle ${c} ${what}`, {
+          file: where,
+          field: `line ${c + 1}.actions`,
+          fix: 'the trace is damaged; rerun `vlm2vla eval sim` for this episode',
+        });
       };
       if (!Array.isArray(t.actions)) bad('has no actions list');
-      for (const a of t.actions) if (!Array.isArray(a) || a.length !== 7 || !a.every((v) => typeof v === 'number' && Number.isFinite(v))) bad('holds a step that is not 7 finite numbers');
-      if (wanted.has(c)) frames.push({ cycle: c, step: steps, caption: captionOf(t.text), image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width, rows) });
+      for (const a of t.actions)
+        if (!Array.isArray(a) || a.length !== 7 || !a.every((v) => typeof v === 'number' && Number.isFinite(v)))
+          bad('holds a step that is not 7 finite numbers');
+      if (wanted.has(c))
+        frames.push({
+          cycle: c,
+          step: steps,
+          caption: captionOf(t.text),
+          image: captionFrame(render(rollout.world, size, size), captionOf(t.text), `cycle ${c}`, 'plain', width, rows),
+        });
       const latency = delayMs === null ? 0 : (typeof t.ms === 'number' ? t.ms : 0) + delayMs;
       lastLatency = latency;
       pending = { actions: t.actions, arrival: clock + latency };
@@ -126,7 +159,19 @@ export function replayEpisode(manifest: RunManifest, key: string, traces: readon
     }
   }
   const outcome = success ? 'success' : 'failure';
-  frames.push({ cycle: -1, step: steps, caption: [`${outcome} after ${steps} steps`], image: captionFrame(render(rollout.world, size, size), [`${outcome} after ${steps} steps`, spec.task.instruction], outcome, success ? 'success' : 'failure', width, rows) });
+  frames.push({
+    cycle: -1,
+    step: steps,
+    caption: [`${outcome} after ${steps} steps`],
+    image: captionFrame(
+      render(rollout.world, size, size),
+      [`${outcome} after ${steps} steps`, spec.task.instruction],
+      outcome,
+      success ? 'success' : 'failure',
+      width,
+      rows,
+    ),
+  });
   return { key, instruction: spec.task.instruction, success, steps, cycles: traces.length, frames, actions: executed };
 }
 

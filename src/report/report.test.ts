@@ -27,7 +27,10 @@ after(() => rmSync(fx.dir, { recursive: true, force: true }));
 
 test('vlm2vla report writes one self-contained HTML file with the tables, figures and filmstrips of the results', () => {
   const out = join(fx.dir, 'out', 'report.html');
-  const line = vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4', '--figures', join(fx.dir, 'figures')], fx.dir);
+  const line = vlm2vla(
+    ['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4', '--figures', join(fx.dir, 'figures')],
+    fx.dir,
+  );
   assert.match(line, /wrote .*report\.html: 2 arm\(s\), 2 suite\(s\), \d+ filmstrip\(s\)/);
   const html = readFileSync(out, 'utf8');
   assert.ok(!/(src|href)="(https?:)?\/\//.test(html), 'nothing is fetched from the network');
@@ -36,7 +39,11 @@ test('vlm2vla report writes one self-contained HTML file with the tables, figure
   // Headline: one row per arm with retention and both suites.
   const headline = /<table class="headline">(.*?)<\/table>/s.exec(html)![1]!;
   assert.equal((headline.match(/<tr>/g) ?? []).length, 3);
-  assert.match(headline, /vlm2vla<\/b><\/td><td>91\.7%<\/td><td>100\.0%/, 'the expert arm: retention 0.55/0.6 and every in-distribution episode a success');
+  assert.match(
+    headline,
+    /vlm2vla<\/b><\/td><td>91\.7%<\/td><td>100\.0%/,
+    'the expert arm: retention 0.55/0.6 and every in-distribution episode a success',
+  );
   const vqa = /<table class="vqa">(.*?)<\/table>/s.exec(html)![1]!;
   assert.equal((vqa.match(/<tr>/g) ?? []).length, 1 + 3 + 1, 'header, three categories, overall');
   // Figures: retention bars (4 groups × 2 arms), success bars with whiskers (2 × 2), one loss line per arm.
@@ -47,9 +54,15 @@ test('vlm2vla report writes one self-contained HTML file with the tables, figure
   assert.equal((svgs[1]!.match(/class="bar"/g) ?? []).length + (svgs[1]!.match(/class="na"/g) ?? []).length, 4);
   assert.equal((svgs[1]!.match(/class="whisker"/g) ?? []).length, (svgs[1]!.match(/class="bar"/g) ?? []).length);
   assert.equal((svgs[2]!.match(/<path d=/g) ?? []).length, 2);
-  assert.deepEqual(['retention', 'success', 'loss'].map((n) => readFileSync(join(fx.dir, 'figures', `${n}.svg`), 'utf8').trim()), svgs, 'the standalone figures are the report\'s');
+  assert.deepEqual(
+    ['retention', 'success', 'loss'].map((n) => readFileSync(join(fx.dir, 'figures', `${n}.svg`), 'utf8').trim()),
+    svgs,
+    "the standalone figures are the report's",
+  );
   // Filmstrips: the expert's are successes, the random policy's failures; every trace link resolves.
-  const strips = [...html.matchAll(/<figure class="filmstrip (\w+)" data-arm="([^"]+)" data-suite="([^"]+)" data-outcome="\w+">(.*?)<\/figure>/gs)];
+  const strips = [
+    ...html.matchAll(/<figure class="filmstrip (\w+)" data-arm="([^"]+)" data-suite="([^"]+)" data-outcome="\w+">(.*?)<\/figure>/gs),
+  ];
   assert.ok(strips.length >= 4);
   for (const [, outcome, arm, , body] of strips) {
     if (arm === 'vlm2vla') assert.equal(outcome, 'success');
@@ -88,17 +101,27 @@ test('a missing or malformed results folder is a typed error naming the file and
     expectError(copy, 'E_REPORT_RESULTS', /results\.json$/);
     write({ ...good, schema: 'other/1' });
     expectError(copy, 'E_REPORT_RESULTS', /results\.json$/, 'schema');
-    write({ ...good, arms: [{ ...good.arms[0], sim: { 'in-distribution': { ...good.arms[0].sim['in-distribution'], success_rate: 'high' } } }] });
+    write({
+      ...good,
+      arms: [{ ...good.arms[0], sim: { 'in-distribution': { ...good.arms[0].sim['in-distribution'], success_rate: 'high' } } }],
+    });
     expectError(copy, 'E_REPORT_RESULTS', /results\.json$/, 'arms[0].sim.in-distribution.success_rate');
     write({ ...good, arms: [{ ...good.arms[0], training: { ...good.arms[0].training, metrics: '../../etc/passwd' } }] });
     expectError(copy, 'E_REPORT_RESULTS', /results\.json$/, 'arms[0].training.metrics');
-    write({ ...good, arms: [{ ...good.arms[0], sim: { 'in-distribution': { ...good.arms[0].sim['in-distribution'], run: 'arms/none' } } }] });
+    write({
+      ...good,
+      arms: [{ ...good.arms[0], sim: { 'in-distribution': { ...good.arms[0].sim['in-distribution'], run: 'arms/none' } } }],
+    });
     expectError(copy, 'E_REPORT_TRACE', /arms\/none\/run\.json$/);
     write(good);
     rmSync(join(copy, 'arms', 'vlm2vla', 'run', 'metrics.jsonl'));
     expectError(copy, 'E_REPORT_RESULTS', /metrics\.jsonl$/);
     // The CLI prints one paragraph, no stack trace.
-    const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'report', '--in', join(dir, 'nowhere'), '--out', join(dir, 'r.html')], { encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [join(ROOT, 'bin', 'vlm2vla.mjs'), 'report', '--in', join(dir, 'nowhere'), '--out', join(dir, 'r.html')],
+      { encoding: 'utf8' },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /error E_REPORT_RESULTS: .*nowhere/);
     assert.ok(!/\n\s+at /.test(r.stderr), r.stderr);
@@ -121,11 +144,22 @@ test('the viewer over a dataset: episodes filterable by task, frames, actions, a
     const index = await get(server, '/');
     assert.equal(index.status, 200);
     assert.equal((index.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, 3);
-    assert.equal((index.body.match(/<img class="thumb" src="data:image\/(jpeg|png);base64,/g) ?? []).length, 3 * 3, 'first, middle and last frame of each episode');
+    assert.equal(
+      (index.body.match(/<img class="thumb" src="data:image\/(jpeg|png);base64,/g) ?? []).length,
+      3 * 3,
+      'first, middle and last frame of each episode',
+    );
     const task = src.episodes[0]!.task;
     const filtered = await get(server, `/?task=${encodeURIComponent(task)}`);
-    assert.equal((filtered.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length, src.episodes.filter((e) => e.task === task).length);
-    assert.equal((await get(server, '/?outcome=success')).body.match(/<tr><td><a href/g), null, 'demonstrations have no closed-loop outcome');
+    assert.equal(
+      (filtered.body.match(/<tr><td><a href="\/episode\/\d+">/g) ?? []).length,
+      src.episodes.filter((e) => e.task === task).length,
+    );
+    assert.equal(
+      (await get(server, '/?outcome=success')).body.match(/<tr><td><a href/g),
+      null,
+      'demonstrations have no closed-loop outcome',
+    );
     const annotations = readAnnotations(join(fx.annotations, 'annotations.jsonl'));
     const ann = annotations.find((a) => a.episode.episodeId === src.episodes[0]!.episodeId)!;
     const ep = await get(server, '/episode/0');
@@ -140,12 +174,25 @@ test('the viewer over a dataset: episodes filterable by task, frames, actions, a
     const image = await get(server, img);
     assert.equal(image.status, 200);
     assert.match(image.type, /^image\//);
-    for (const bad of ['/sft/../ann/annotations.jsonl', '/sft/%2e%2e/ann/annotations.jsonl', '/sft/%2e%2e%2fann%2fannotations.jsonl', '/sft/%2fetc%2fpasswd', '/sft/train.jsonl/..', '/run/traces/x.jsonl', '/episode/99', '/nothing']) {
+    for (const bad of [
+      '/sft/../ann/annotations.jsonl',
+      '/sft/%2e%2e/ann/annotations.jsonl',
+      '/sft/%2e%2e%2fann%2fannotations.jsonl',
+      '/sft/%2fetc%2fpasswd',
+      '/sft/train.jsonl/..',
+      '/run/traces/x.jsonl',
+      '/episode/99',
+      '/nothing',
+    ]) {
       const r = await get(server, bad);
       assert.equal(r.status, 404, bad);
     }
     // fetch() does not let a caller set Host; a DNS-rebinding page would arrive with its own name.
-    const foreign = await new Promise<number>((done, reject) => request(server.url, { headers: { host: 'evil.example:80' } }, (res) => (res.resume(), done(res.statusCode ?? 0))).on('error', reject).end());
+    const foreign = await new Promise<number>((done, reject) =>
+      request(server.url, { headers: { host: 'evil.example:80' } }, (res) => (res.resume(), done(res.statusCode ?? 0)))
+        .on('error', reject)
+        .end(),
+    );
     assert.equal(foreign, 403);
     assert.equal((await fetch(server.url, { method: 'POST' })).status, 405);
   } finally {
@@ -162,7 +209,10 @@ test('the viewer reads a LeRobot v3 copy of the dataset the same way', async () 
     const src = await loadViewSource({ dir: join(dir, 'lr'), annotations: fx.annotations });
     assert.equal(src.kind, 'lerobot');
     const rlds = await loadViewSource({ dir: fx.sim });
-    assert.deepEqual(src.episodes.map((e) => [e.instruction, e.steps]), rlds.episodes.map((e) => [e.instruction, e.steps]));
+    assert.deepEqual(
+      src.episodes.map((e) => [e.instruction, e.steps]),
+      rlds.episodes.map((e) => [e.instruction, e.steps]),
+    );
     const server = await startViewServer(src, { frames: 3 });
     try {
       const ep = await get(server, '/episode/1');
@@ -182,7 +232,10 @@ test('the viewer over an eval run: outcome filter, filmstrip replayed from the t
     cpSync(fx.random, join(dir, 'run'), { recursive: true });
     // Text a model generated is shown as text, never as markup.
     const first = join(dir, 'run', 'traces', 'in-distribution-0.jsonl');
-    const lines = readFileSync(first, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = readFileSync(first, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     lines[0]!.text = { subtask: '<script>alert(1)</script>', plan: 'move "left" & <b>up</b>', chunk: '[[1.0, 0.0, 0.0, 1]]' };
     writeFileSync(first, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
     const src = await loadViewSource({ dir: join(dir, 'run') });
@@ -191,7 +244,10 @@ test('the viewer over an eval run: outcome filter, filmstrip replayed from the t
     try {
       const failures = src.episodes.filter((e) => e.outcome === 'failure').length;
       const shown = await get(server, '/?outcome=failure&suite=multilingual');
-      assert.equal((shown.body.match(/<tr><td><a href/g) ?? []).length, src.episodes.filter((e) => e.outcome === 'failure' && e.suite === 'multilingual').length);
+      assert.equal(
+        (shown.body.match(/<tr><td><a href/g) ?? []).length,
+        src.episodes.filter((e) => e.outcome === 'failure' && e.suite === 'multilingual').length,
+      );
       assert.ok(failures > 0);
       const ep = await get(server, '/episode/0');
       assert.equal((ep.body.match(/<figure><img src="data:image\/png;base64,/g) ?? []).length, 3);
@@ -216,9 +272,17 @@ test('the viewer over an eval run: outcome filter, filmstrip replayed from the t
 });
 
 test('vlm2vla view prints its URL, serves, and stops on Ctrl-C; a folder of no known kind is a typed error', async () => {
-  await assert.rejects(loadViewSource({ dir: fx.dir }), (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE' && e.file === fx.dir);
-  await assert.rejects(loadViewSource({ dir: fx.sim, annotations: join(fx.dir, 'none') }), (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE');
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await assert.rejects(
+    loadViewSource({ dir: fx.dir }),
+    (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE' && e.file === fx.dir,
+  );
+  await assert.rejects(
+    loadViewSource({ dir: fx.sim, annotations: join(fx.dir, 'none') }),
+    (e: unknown) => e instanceof VlmError && e.code === 'E_VIEW_SOURCE',
+  );
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   try {
     const url = await new Promise<string>((resolveUrl, reject) => {
       let out = '';
@@ -232,7 +296,9 @@ test('vlm2vla view prints its URL, serves, and stops on Ctrl-C; a folder of no k
     const r = await fetch(url);
     assert.equal(r.status, 200);
     assert.match(await r.text(), /eval sim run/);
-    const taken = spawnSync(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', new URL(url).port], { encoding: 'utf8' });
+    const taken = spawnSync(process.execPath, [join(ROOT, 'bin', 'vlm2vla.mjs'), 'view', fx.expert, '--port', new URL(url).port], {
+      encoding: 'utf8',
+    });
     assert.equal(taken.status, 2);
     assert.match(taken.stderr, /error E_USAGE: cannot listen on 127\.0\.0\.1:\d+: the port is in use/);
     const code = await new Promise<number | null>((done) => {
@@ -265,34 +331,43 @@ interface Facts {
   text: string;
 }
 
-test('in headless Chromium: the report and the viewer load without console errors, with their tables and images', { skip: chromium.path ? false : chromium.reason, timeout: 300_000 }, async () => {
-  mkdirSync(shots, { recursive: true });
-  const out = join(fx.dir, 'browser', 'report.html');
-  vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4'], fx.dir);
-  const browser = await launchBrowser(chromium.path!);
-  const src = await loadViewSource({ dir: fx.sim, annotations: fx.annotations, sft: fx.sft });
-  const server = await startViewServer(src, { frames: 6 });
-  const run = await startViewServer(await loadViewSource({ dir: fx.random }), { frames: 4 });
-  try {
-    const report = await browser.open(`file://${out}`, PAGE_FACTS, { width: 1200, height: 1600 });
-    assert.deepEqual(report.errors, []);
-    const r = report.value as Facts;
-    assert.equal(r.tables, 3);
-    assert.equal(r.svgs, 3);
-    assert.ok(r.images >= 8 && r.broken === 0, JSON.stringify(r));
-    writeFileSync(join(shots, 'report-screenshot.png'), report.png!);
-    for (const [page, url] of [['index', server.url], ['episode', `${server.url}episode/0`], ['eval index', `${run.url}?outcome=failure`], ['eval episode', `${run.url}episode/0`]] as const) {
-      const p = await browser.open(url, PAGE_FACTS, page === 'episode' ? { width: 1200, height: 1400 } : undefined);
-      assert.deepEqual(p.errors, [], page);
-      const f = p.value as Facts;
-      assert.ok(f.tables >= 1 && f.rows >= 1, `${page}: ${JSON.stringify(f)}`);
-      assert.equal(f.broken, 0, `${page}: every image loads`);
-      if (page.endsWith('episode')) assert.ok(f.images >= 4 && f.svgs === 2, `${page}: ${JSON.stringify(f)}`);
-      if (p.png) writeFileSync(join(shots, 'view-screenshot.png'), p.png);
+test(
+  'in headless Chromium: the report and the viewer load without console errors, with their tables and images',
+  { skip: chromium.path ? false : chromium.reason, timeout: 300_000 },
+  async () => {
+    mkdirSync(shots, { recursive: true });
+    const out = join(fx.dir, 'browser', 'report.html');
+    vlm2vla(['report', '--in', fx.results, '--out', out, '--examples', '1', '--frames', '4'], fx.dir);
+    const browser = await launchBrowser(chromium.path!);
+    const src = await loadViewSource({ dir: fx.sim, annotations: fx.annotations, sft: fx.sft });
+    const server = await startViewServer(src, { frames: 6 });
+    const run = await startViewServer(await loadViewSource({ dir: fx.random }), { frames: 4 });
+    try {
+      const report = await browser.open(`file://${out}`, PAGE_FACTS, { width: 1200, height: 1600 });
+      assert.deepEqual(report.errors, []);
+      const r = report.value as Facts;
+      assert.equal(r.tables, 3);
+      assert.equal(r.svgs, 3);
+      assert.ok(r.images >= 8 && r.broken === 0, JSON.stringify(r));
+      writeFileSync(join(shots, 'report-screenshot.png'), report.png!);
+      for (const [page, url] of [
+        ['index', server.url],
+        ['episode', `${server.url}episode/0`],
+        ['eval index', `${run.url}?outcome=failure`],
+        ['eval episode', `${run.url}episode/0`],
+      ] as const) {
+        const p = await browser.open(url, PAGE_FACTS, page === 'episode' ? { width: 1200, height: 1400 } : undefined);
+        assert.deepEqual(p.errors, [], page);
+        const f = p.value as Facts;
+        assert.ok(f.tables >= 1 && f.rows >= 1, `${page}: ${JSON.stringify(f)}`);
+        assert.equal(f.broken, 0, `${page}: every image loads`);
+        if (page.endsWith('episode')) assert.ok(f.images >= 4 && f.svgs === 2, `${page}: ${JSON.stringify(f)}`);
+        if (p.png) writeFileSync(join(shots, 'view-screenshot.png'), p.png);
+      }
+    } finally {
+      await browser.close();
+      await server.close();
+      await run.close();
     }
-  } finally {
-    await browser.close();
-    await server.close();
-    await run.close();
-  }
-});
+  },
+);

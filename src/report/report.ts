@@ -41,11 +41,17 @@ export interface ReportSummary {
 
 const SUITE_ORDER = ['in-distribution', 'multilingual', 'unseen-objects', 'semantic'];
 
-export const pct = (v: number | null | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
-const num = (v: number | null | undefined, digits = 3): string => (typeof v === 'number' && Number.isFinite(v) ? Number(v.toPrecision(digits)).toString() : '–');
+export const pct = (v: number | null | undefined): string =>
+  typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–';
+const num = (v: number | null | undefined, digits = 3): string =>
+  typeof v === 'number' && Number.isFinite(v) ? Number(v.toPrecision(digits)).toString() : '–';
 
 function traceFail(file: string, field: string, message: string): never {
-  throw new FormatError('E_REPORT_TRACE', `${file}: ${field ? `${field}: ` : ''}${message}`, { file, field, fix: 'the eval sim run folder is incomplete or damaged; rerun `vlm2vla experiment run` (or the `vlm2vla eval sim` command) to finish it' });
+  throw new FormatError('E_REPORT_TRACE', `${file}: ${field ? `${field}: ` : ''}${message}`, {
+    file,
+    field,
+    fix: 'the eval sim run folder is incomplete or damaged; rerun `vlm2vla experiment run` (or the `vlm2vla eval sim` command) to finish it',
+  });
 }
 
 /** An eval sim run folder's manifest (run.json). */
@@ -63,7 +69,14 @@ export function readRunManifest(runDir: string): RunManifest {
   if (typeof m.seed !== 'number') traceFail(file, 'seed', 'must be a number');
   if (!Array.isArray(m.families) || m.families.length === 0) traceFail(file, 'families', 'must be a non-empty list');
   const l = m.limits as Record<string, unknown> | undefined;
-  if (!l || typeof l.maxSteps !== 'number' || typeof l.maxCycles !== 'number' || typeof l.imageSize !== 'number' || !(l.imageSize >= 8 && l.imageSize <= 1024)) traceFail(file, 'limits', 'needs maxSteps, maxCycles and imageSize (8…1024)');
+  if (
+    !l ||
+    typeof l.maxSteps !== 'number' ||
+    typeof l.maxCycles !== 'number' ||
+    typeof l.imageSize !== 'number' ||
+    !(l.imageSize >= 8 && l.imageSize <= 1024)
+  )
+    traceFail(file, 'limits', 'needs maxSteps, maxCycles and imageSize (8…1024)');
   return m as unknown as RunManifest;
 }
 
@@ -84,7 +97,10 @@ export function replayFromRun(runDir: string, manifest: RunManifest, key: string
 
 /** A relative URL from the report's folder to `target`. */
 function linkFrom(outFile: string, target: string): string {
-  return relative(dirname(resolve(outFile)), resolve(target)).split(sep).map(encodeURIComponent).join('/');
+  return relative(dirname(resolve(outFile)), resolve(target))
+    .split(sep)
+    .map(encodeURIComponent)
+    .join('/');
 }
 
 const CSS = `
@@ -124,42 +140,74 @@ function categoriesOf(r: ReportedResults): string[] {
 /** The three figures of a results file as SVG strings. */
 export function reportFigures(dir: string, r: ReportedResults): { retention: string; success: string; loss: string } {
   const cats = categoriesOf(r);
-  const retention = barChart([...cats, 'overall'], r.arms.map((a) => ({ name: a.name, values: [...cats, 'overall'].map((c) => a.retention[c] ?? null) })), {
-    title: 'VQA retention per category (arm accuracy / base accuracy)',
-    yLabel: 'retention',
-    percent: true,
-    yMax: 1,
-    references: [{ value: 0.9, label: '90%' }, { value: 0.85, label: '85% (paper)' }],
-    width: Math.max(720, 80 + (cats.length + 1) * (24 + 14 * r.arms.length) + 170),
-  });
+  const retention = barChart(
+    [...cats, 'overall'],
+    r.arms.map((a) => ({ name: a.name, values: [...cats, 'overall'].map((c) => a.retention[c] ?? null) })),
+    {
+      title: 'VQA retention per category (arm accuracy / base accuracy)',
+      yLabel: 'retention',
+      percent: true,
+      yMax: 1,
+      references: [
+        { value: 0.9, label: '90%' },
+        { value: 0.85, label: '85% (paper)' },
+      ],
+      width: Math.max(720, 80 + (cats.length + 1) * (24 + 14 * r.arms.length) + 170),
+    },
+  );
   const suites = suitesOf(r);
-  const success = barChart(suites, r.arms.map((a) => ({
-    name: a.name,
-    values: suites.map((s) => a.sim[s]?.success_rate ?? null),
-    intervals: suites.map((s) => {
-      const iv = a.sim[s]?.interval;
-      return iv && typeof iv[0] === 'number' && typeof iv[1] === 'number' ? ([iv[0], iv[1]] as const) : null;
-    }),
-  })), { title: 'Closed-loop success per suite (95% Wilson interval)', yLabel: 'success', percent: true, yMax: 1 });
+  const success = barChart(
+    suites,
+    r.arms.map((a) => ({
+      name: a.name,
+      values: suites.map((s) => a.sim[s]?.success_rate ?? null),
+      intervals: suites.map((s) => {
+        const iv = a.sim[s]?.interval;
+        return iv && typeof iv[0] === 'number' && typeof iv[1] === 'number' ? ([iv[0], iv[1]] as const) : null;
+      }),
+    })),
+    { title: 'Closed-loop success per suite (95% Wilson interval)', yLabel: 'success', percent: true, yMax: 1 },
+  );
   const series: Series[] = [];
   r.arms.forEach((a, i) => {
-    const curve = readLossCurve(insideFolder(dir, a.training.metrics, join(dir, 'results.json'), `arms[${i}].training.metrics`), `arms[${i}].training.metrics`);
+    const curve = readLossCurve(
+      insideFolder(dir, a.training.metrics, join(dir, 'results.json'), `arms[${i}].training.metrics`),
+      `arms[${i}].training.metrics`,
+    );
     series.push({ name: a.name, points: curve.train });
     if (curve.val.length > 0) series.push({ name: `${a.name} (val)`, points: curve.val });
   });
-  const loss = lineChart(series, { title: 'Training loss', xLabel: 'step', yLabel: 'loss', logY: series.some((s) => s.points.some(([, y]) => y > 0)), legendOutside: true, width: 760 });
+  const loss = lineChart(series, {
+    title: 'Training loss',
+    xLabel: 'step',
+    yLabel: 'loss',
+    logY: series.some((s) => s.points.some(([, y]) => y > 0)),
+    legendOutside: true,
+    width: 760,
+  });
   return { retention, success, loss };
 }
 
 function filmstripHtml(ep: ReplayedEpisode, journaled: EpisodeResult, arm: string, suite: string, link: string): string {
   const outcome = ep.success ? 'success' : 'failure';
-  const imgs = ep.frames.map((f) => `<img src="${pngDataUri(f.image)}" alt="${escapeXml(f.cycle < 0 ? `final frame: ${outcome}` : `cycle ${f.cycle}: ${f.caption.join(' / ') || 'no text'}`)}" title="${escapeXml(f.caption.join('\n'))}">`).join('');
-  return `<figure class="filmstrip ${outcome}" data-arm="${escapeXml(arm)}" data-suite="${escapeXml(suite)}" data-outcome="${outcome}"><div class="frames">${imgs}</div>` +
-    `<figcaption><span class="outcome-${outcome}">${outcome}</span> · ${escapeXml(journaled.instruction)} · ${escapeXml(journaled.family)} · ${ep.steps} steps, ${ep.cycles} cycles, ${escapeXml(String(journaled.malformed))} malformed · end: ${escapeXml(journaled.end)} · <a href="${escapeXml(link)}">trace</a></figcaption></figure>`;
+  const imgs = ep.frames
+    .map(
+      (f) =>
+        `<img src="${pngDataUri(f.image)}" alt="${escapeXml(f.cycle < 0 ? `final frame: ${outcome}` : `cycle ${f.cycle}: ${f.caption.join(' / ') || 'no text'}`)}" title="${escapeXml(f.caption.join('\n'))}">`,
+    )
+    .join('');
+  return (
+    `<figure class="filmstrip ${outcome}" data-arm="${escapeXml(arm)}" data-suite="${escapeXml(suite)}" data-outcome="${outcome}"><div class="frames">${imgs}</div>` +
+    `<figcaption><span class="outcome-${outcome}">${outcome}</span> · ${escapeXml(journaled.instruction)} · ${escapeXml(journaled.family)} · ${ep.steps} steps, ${ep.cycles} cycles, ${escapeXml(String(journaled.malformed))} malformed · end: ${escapeXml(journaled.end)} · <a href="${escapeXml(link)}">trace</a></figcaption></figure>`
+  );
 }
 
 /** The report's HTML. */
-export function buildReport(o: ReportOptions): { html: string; figures: ReturnType<typeof reportFigures>; summary: Omit<ReportSummary, 'bytes'> } {
+export function buildReport(o: ReportOptions): {
+  html: string;
+  figures: ReturnType<typeof reportFigures>;
+  summary: Omit<ReportSummary, 'bytes'>;
+} {
   const r = loadResults(o.in);
   const examples = o.examples ?? 2;
   const frames = o.frames ?? 6;
@@ -168,32 +216,83 @@ export function buildReport(o: ReportOptions): { html: string; figures: ReturnTy
   const figures = reportFigures(o.in, r);
   const parts: string[] = [];
   parts.push(`<h1>${escapeXml(r.experiment)} (${escapeXml(r.size)}) — vlm2vla report</h1>`);
-  parts.push(`<p class="meta">Base model <code>${escapeXml(r.base.model)}</code> · commit ${escapeXml(r.git_commit ?? 'unknown')} · ${escapeXml(String(r.machine.cpus ?? '?'))} × ${escapeXml(r.machine.model ?? 'unknown CPU')} · ${escapeXml(r.started ?? '')} → ${escapeXml(r.finished ?? '')}</p>`);
+  parts.push(
+    `<p class="meta">Base model <code>${escapeXml(r.base.model)}</code> · commit ${escapeXml(r.git_commit ?? 'unknown')} · ${escapeXml(String(r.machine.cpus ?? '?'))} × ${escapeXml(r.machine.model ?? 'unknown CPU')} · ${escapeXml(r.started ?? '')} → ${escapeXml(r.finished ?? '')}</p>`,
+  );
   parts.push('<h2 id="headline">Headline</h2>');
-  parts.push(table(['arm', 'VQA retention', ...suites.map((s) => `${escapeXml(s)} success`)], r.arms.map((a) => [
-    `<b>${escapeXml(a.name)}</b>`,
-    pct(a.retention.overall),
-    ...suites.map((s) => {
-      const g = a.sim[s];
-      return g ? `${pct(g.success_rate)} <span class="interval">(${pct(g.interval[0])}–${pct(g.interval[1])}, n=${g.episodes})</span>` : '–';
-    }),
-  ]), 'headline'));
+  parts.push(
+    table(
+      ['arm', 'VQA retention', ...suites.map((s) => `${escapeXml(s)} success`)],
+      r.arms.map((a) => [
+        `<b>${escapeXml(a.name)}</b>`,
+        pct(a.retention.overall),
+        ...suites.map((s) => {
+          const g = a.sim[s];
+          return g
+            ? `${pct(g.success_rate)} <span class="interval">(${pct(g.interval[0])}–${pct(g.interval[1])}, n=${g.episodes})</span>`
+            : '–';
+        }),
+      ]),
+      'headline',
+    ),
+  );
   parts.push(`<ul>${r.arms.map((a) => `<li><b>${escapeXml(a.name)}</b>: ${escapeXml(a.description)}</li>`).join('')}</ul>`);
   parts.push('<h2 id="vqa">Held-out VQA per category</h2><p>Accuracy, and in brackets the retention (arm / base).</p>');
-  const cell = (acc: number | null | undefined, ret: number | null | undefined) => `${pct(acc)} <span class="interval">(${num(ret, 2)})</span>`;
-  parts.push(table(['category', 'base', ...r.arms.map((a) => escapeXml(a.name))], [
-    ...cats.map((c) => [escapeXml(c), pct(r.base.vqa.categories[c]?.accuracy), ...r.arms.map((a) => cell(a.vqa.categories[c]?.accuracy, a.retention[c]))]),
-    ['<b>overall</b>', pct(r.base.vqa.overall), ...r.arms.map((a) => cell(a.vqa.overall, a.retention.overall))],
-  ], 'vqa'));
+  const cell = (acc: number | null | undefined, ret: number | null | undefined) =>
+    `${pct(acc)} <span class="interval">(${num(ret, 2)})</span>`;
+  parts.push(
+    table(
+      ['category', 'base', ...r.arms.map((a) => escapeXml(a.name))],
+      [
+        ...cats.map((c) => [
+          escapeXml(c),
+          pct(r.base.vqa.categories[c]?.accuracy),
+          ...r.arms.map((a) => cell(a.vqa.categories[c]?.accuracy, a.retention[c])),
+        ]),
+        ['<b>overall</b>', pct(r.base.vqa.overall), ...r.arms.map((a) => cell(a.vqa.overall, a.retention.overall))],
+      ],
+      'vqa',
+    ),
+  );
   parts.push('<h2 id="training">Training and inference</h2>');
-  parts.push(table(['arm', 'mode', 'steps', 'tokens', 'seconds', 'final loss', 'final val loss', 'vocabulary share', 'malformed per cycle', 'cycle ms p50'], r.arms.map((a) => {
-    const sims = Object.values(a.sim);
-    const malformed = sims.length ? sims.reduce((s, g) => s + (g.malformed_per_cycle ?? 0), 0) / sims.length : null;
-    const p50 = sims.map((g) => g.cycle_ms_p50).filter((v): v is number => typeof v === 'number');
-    return [escapeXml(a.name), escapeXml(a.training.mode ?? '–'), num(a.training.steps, 6), num(a.training.tokens, 9), num(a.training.seconds, 4), num(a.training.final_loss, 4), num(a.training.final_val_loss, 4), a.training.vocabulary_share === null || a.training.vocabulary_share === undefined ? '–' : pct(a.training.vocabulary_share), num(malformed, 3), p50.length ? num(p50.reduce((x, y) => x + y, 0) / p50.length, 4) : '–'];
-  }), 'training'));
+  parts.push(
+    table(
+      [
+        'arm',
+        'mode',
+        'steps',
+        'tokens',
+        'seconds',
+        'final loss',
+        'final val loss',
+        'vocabulary share',
+        'malformed per cycle',
+        'cycle ms p50',
+      ],
+      r.arms.map((a) => {
+        const sims = Object.values(a.sim);
+        const malformed = sims.length ? sims.reduce((s, g) => s + (g.malformed_per_cycle ?? 0), 0) / sims.length : null;
+        const p50 = sims.map((g) => g.cycle_ms_p50).filter((v): v is number => typeof v === 'number');
+        return [
+          escapeXml(a.name),
+          escapeXml(a.training.mode ?? '–'),
+          num(a.training.steps, 6),
+          num(a.training.tokens, 9),
+          num(a.training.seconds, 4),
+          num(a.training.final_loss, 4),
+          num(a.training.final_val_loss, 4),
+          a.training.vocabulary_share === null || a.training.vocabulary_share === undefined ? '–' : pct(a.training.vocabulary_share),
+          num(malformed, 3),
+          p50.length ? num(p50.reduce((x, y) => x + y, 0) / p50.length, 4) : '–',
+        ];
+      }),
+      'training',
+    ),
+  );
   parts.push(`<h2 id="figures">Figures</h2><div class="figures">${figures.retention}${figures.success}${figures.loss}</div>`);
-  parts.push('<h2 id="episodes">Episodes</h2><p>Each filmstrip is the episode replayed from its trace in the simulator: frames at evenly spaced cycles with the text the policy generated (subtask, plan, chunk), then the last frame with the outcome.</p>');
+  parts.push(
+    '<h2 id="episodes">Episodes</h2><p>Each filmstrip is the episode replayed from its trace in the simulator: frames at evenly spaced cycles with the text the policy generated (subtask, plan, chunk), then the last frame with the outcome.</p>',
+  );
   const runs = new Map<string, { manifest: RunManifest; journals: Map<string, EpisodeResult> }>();
   let filmstrips = 0;
   r.arms.forEach((a, i) => {
@@ -208,8 +307,11 @@ export function buildReport(o: ReportOptions): { html: string; figures: ReturnTy
         runs.set(runDir, run);
       }
       // The synchronous episodes (results.json counts them; `#async` reruns are a timing comparison).
-      const episodes = [...run.journals.values()].filter((e) => e.suite === s && !e.key.endsWith('#async')).sort((x, y) => x.index - y.index);
-      if (episodes.length === 0) traceFail(join(runDir, 'episodes.0.jsonl'), '', `holds no journaled episode of suite ${s} (results.json counts ${g.episodes})`);
+      const episodes = [...run.journals.values()]
+        .filter((e) => e.suite === s && !e.key.endsWith('#async'))
+        .sort((x, y) => x.index - y.index);
+      if (episodes.length === 0)
+        traceFail(join(runDir, 'episodes.0.jsonl'), '', `holds no journaled episode of suite ${s} (results.json counts ${g.episodes})`);
       const chosen = [...episodes.filter((e) => e.success).slice(0, examples), ...episodes.filter((e) => !e.success).slice(0, examples)];
       parts.push(`<h4>${escapeXml(s)} — ${g.successes}/${g.episodes} succeeded</h4>`);
       for (const e of chosen) {

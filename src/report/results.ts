@@ -35,7 +35,16 @@ export interface ReportedSuite {
 export interface ReportedArm {
   name: string;
   description: string;
-  training: { mode?: string; steps: number | null; tokens: number | null; seconds: number | null; final_loss: number | null; final_val_loss?: number | null; metrics: string; vocabulary_share?: number | null };
+  training: {
+    mode?: string;
+    steps: number | null;
+    tokens: number | null;
+    seconds: number | null;
+    final_loss: number | null;
+    final_val_loss?: number | null;
+    metrics: string;
+    vocabulary_share?: number | null;
+  };
   vqa: ReportedVqa;
   retention: Partial<Record<string, number | null>>;
   sim: Record<string, ReportedSuite>;
@@ -57,17 +66,24 @@ export interface ReportedResults {
 /** results.json larger than this is refused before parsing. */
 export const MAX_RESULTS_BYTES = 64 * 1024 * 1024;
 
-function failAt(file: string, field: string, message: string, fix = 'the results folder is damaged or from another version; rerun `vlm2vla experiment run`'): never {
+function failAt(
+  file: string,
+  field: string,
+  message: string,
+  fix = 'the results folder is damaged or from another version; rerun `vlm2vla experiment run`',
+): never {
   throw new FormatError('E_REPORT_RESULTS', `${file}: ${field ? `${field}: ` : ''}${message}`, { file, field, fix });
 }
 
 /** `rel` (a path inside the results folder, as results.json writes it) resolved under `root`, or a
  *  typed error when it is absolute or leaves the folder. */
 export function insideFolder(root: string, rel: string, file: string, field: string): string {
-  if (typeof rel !== 'string' || rel === '' || isAbsolute(rel) || rel.includes('\0')) failAt(file, field, `must be a relative path inside the results folder, got ${JSON.stringify(rel)}`);
+  if (typeof rel !== 'string' || rel === '' || isAbsolute(rel) || rel.includes('\0'))
+    failAt(file, field, `must be a relative path inside the results folder, got ${JSON.stringify(rel)}`);
   const full = resolve(root, normalize(rel));
   const back = relative(resolve(root), full);
-  if (back === '..' || back.startsWith(`..${sep}`) || isAbsolute(back)) failAt(file, field, `${JSON.stringify(rel)} leaves the results folder`);
+  if (back === '..' || back.startsWith(`..${sep}`) || isAbsolute(back))
+    failAt(file, field, `${JSON.stringify(rel)} leaves the results folder`);
   return full;
 }
 
@@ -76,8 +92,10 @@ type Obj = Record<string, unknown>;
 /** Reads and checks RESULTS_DIR/results.json. */
 export function loadResults(dir: string): ReportedResults {
   const file = join(dir, 'results.json');
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) failAt(dir, '', 'is not a folder', 'give the folder `vlm2vla experiment run` wrote (it holds results.json)');
-  if (!existsSync(file)) failAt(file, '', 'does not exist', 'give the folder `vlm2vla experiment run` wrote (it holds results.json), or let the run finish');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    failAt(dir, '', 'is not a folder', 'give the folder `vlm2vla experiment run` wrote (it holds results.json)');
+  if (!existsSync(file))
+    failAt(file, '', 'does not exist', 'give the folder `vlm2vla experiment run` wrote (it holds results.json), or let the run finish');
   if (statSync(file).size > MAX_RESULTS_BYTES) failAt(file, '', `is larger than ${MAX_RESULTS_BYTES} bytes`);
   let value: unknown;
   try {
@@ -124,13 +142,15 @@ export function loadResults(dir: string): ReportedResults {
     str(arm.name, `${f}.name`);
     str(arm.description, `${f}.description`);
     const t = obj(arm.training, `${f}.training`);
-    for (const k of ['steps', 'tokens', 'seconds', 'final_loss', 'final_val_loss', 'vocabulary_share']) num(t[k] ?? null, `${f}.training.${k}`);
+    for (const k of ['steps', 'tokens', 'seconds', 'final_loss', 'final_val_loss', 'vocabulary_share'])
+      num(t[k] ?? null, `${f}.training.${k}`);
     insideFolder(dir, str(t.metrics, `${f}.training.metrics`), file, `${f}.training.metrics`);
     vqa(arm.vqa, `${f}.vqa`);
     for (const [c, v] of Object.entries(obj(arm.retention, `${f}.retention`))) num(v, `${f}.retention.${c}`);
     for (const [s, v] of Object.entries(obj(arm.sim, `${f}.sim`))) {
       const g = obj(v, `${f}.sim.${s}`);
-      if (typeof g.episodes !== 'number' || typeof g.successes !== 'number') failAt(file, `${f}.sim.${s}.episodes`, 'episodes and successes must be numbers');
+      if (typeof g.episodes !== 'number' || typeof g.successes !== 'number')
+        failAt(file, `${f}.sim.${s}.episodes`, 'episodes and successes must be numbers');
       rate(g.success_rate, `${f}.sim.${s}.success_rate`);
       if (!Array.isArray(g.interval) || g.interval.length !== 2) failAt(file, `${f}.sim.${s}.interval`, 'must be [low, high]');
       (g.interval as unknown[]).forEach((x, j) => rate(x, `${f}.sim.${s}.interval[${j}]`));
@@ -151,13 +171,20 @@ export interface LossCurve {
 /** The loss curve of a training run's metrics.jsonl (`{step, loss, valLoss?}` per line). `field`
  *  names the results.json entry that points at it. */
 export function readLossCurve(path: string, field: string): LossCurve {
-  if (!existsSync(path)) failAt(path, '', `does not exist (named by results.json ${field})`, 'the arm\'s training run is missing from the results folder; rerun `vlm2vla experiment run`');
+  if (!existsSync(path))
+    failAt(
+      path,
+      '',
+      `does not exist (named by results.json ${field})`,
+      "the arm's training run is missing from the results folder; rerun `vlm2vla experiment run`",
+    );
   const train: [number, number][] = [];
   const val: [number, number][] = [];
   let bad = 0;
   const lines = readJsonl<Obj>(path, () => bad++);
   lines.forEach((m, i) => {
-    if (m === null || typeof m !== 'object' || typeof m.step !== 'number') failAt(path, `line ${i + 1}.step`, 'each line needs a numeric step');
+    if (m === null || typeof m !== 'object' || typeof m.step !== 'number')
+      failAt(path, `line ${i + 1}.step`, 'each line needs a numeric step');
     const loss = typeof m.loss === 'number' ? m.loss : Number.NaN;
     train.push([m.step as number, loss]);
     if (typeof m.valLoss === 'number') val.push([m.step as number, m.valLoss]);

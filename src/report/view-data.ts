@@ -66,18 +66,24 @@ function sourceError(path: string, message: string, fix: string): never {
 /** What kind of folder `dir` is: an eval sim run (run.json), LeRobot v3 (meta/info.json) or RLDS
  *  (dataset_info.json). */
 export function detectSource(dir: string): SourceKind {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) sourceError(dir, 'is not a folder', 'give a dataset folder (RLDS or LeRobot v3) or an `eval sim` run folder');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    sourceError(dir, 'is not a folder', 'give a dataset folder (RLDS or LeRobot v3) or an `eval sim` run folder');
   if (existsSync(join(dir, 'run.json'))) return 'eval-sim';
   if (existsSync(join(dir, 'meta', 'info.json'))) return 'lerobot';
   if (existsSync(join(dir, 'dataset_info.json'))) return 'rlds';
-  sourceError(dir, 'holds neither run.json (an eval sim run), meta/info.json (LeRobot v3) nor dataset_info.json (RLDS)', 'give a dataset folder (RLDS or LeRobot v3) or an `eval sim` run folder');
+  sourceError(
+    dir,
+    'holds neither run.json (an eval sim run), meta/info.json (LeRobot v3) nor dataset_info.json (RLDS)',
+    'give a dataset folder (RLDS or LeRobot v3) or an `eval sim` run folder',
+  );
 }
 
 function annotationsOf(path: string | undefined): Map<string, AnnotationRecord> {
   const out = new Map<string, AnnotationRecord>();
   if (path === undefined) return out;
   const file = existsSync(path) && statSync(path).isDirectory() ? join(path, 'annotations.jsonl') : path;
-  if (!existsSync(file)) sourceError(file, 'does not exist', 'give --annotations the folder `vlm2vla annotate` wrote, or its annotations.jsonl');
+  if (!existsSync(file))
+    sourceError(file, 'does not exist', 'give --annotations the folder `vlm2vla annotate` wrote, or its annotations.jsonl');
   for (const r of readAnnotations(file)) out.set(r.episode.episodeId, r);
   return out;
 }
@@ -107,8 +113,26 @@ export async function loadViewSource(o: LoadViewOptions): Promise<ViewSource> {
     const manifest = readRunManifest(o.dir);
     const episodes = [...readEpisodeJournals(o.dir).values()]
       .sort((a, b) => manifest.suites.indexOf(a.suite) - manifest.suites.indexOf(b.suite) || a.index - b.index)
-      .map((r, n): ViewEpisode => ({ n, episodeId: r.key, instruction: r.instruction, task: r.family, suite: r.suite, outcome: r.success ? 'success' : 'failure', steps: r.steps, result: r }));
-    return { kind, dir: o.dir, title: `eval sim run ${o.dir} (policy ${JSON.stringify(manifest.policy)})`, episodes, truncated: false, manifest, annotations, sft };
+      .map((r, n): ViewEpisode => ({
+        n,
+        episodeId: r.key,
+        instruction: r.instruction,
+        task: r.family,
+        suite: r.suite,
+        outcome: r.success ? 'success' : 'failure',
+        steps: r.steps,
+        result: r,
+      }));
+    return {
+      kind,
+      dir: o.dir,
+      title: `eval sim run ${o.dir} (policy ${JSON.stringify(manifest.policy)})`,
+      episodes,
+      truncated: false,
+      manifest,
+      annotations,
+      sft,
+    };
   }
   const ds = kind === 'lerobot' ? openLeRobot(o.dir) : openRlds(o.dir, o.split ?? 'train');
   const episodes: ViewEpisode[] = [];
@@ -119,14 +143,35 @@ export async function loadViewSource(o: LoadViewOptions): Promise<ViewSource> {
       break;
     }
     const gt = ep.groundTruth?.task;
-    episodes.push({ n: episodes.length, episodeId: ep.metadata.episodeId, instruction: ep.instruction, task: gt?.family ?? ep.instruction, suite: gt?.suite ?? null, outcome: null, steps: ep.steps.length, episode: ep });
+    episodes.push({
+      n: episodes.length,
+      episodeId: ep.metadata.episodeId,
+      instruction: ep.instruction,
+      task: gt?.family ?? ep.instruction,
+      suite: gt?.suite ?? null,
+      outcome: null,
+      steps: ep.steps.length,
+      episode: ep,
+    });
   }
-  return { kind, dir: o.dir, title: `${kind === 'lerobot' ? 'LeRobot v3' : 'RLDS'} dataset ${o.dir}`, episodes, truncated, annotations, sft };
+  return {
+    kind,
+    dir: o.dir,
+    title: `${kind === 'lerobot' ? 'LeRobot v3' : 'RLDS'} dataset ${o.dir}`,
+    episodes,
+    truncated,
+    annotations,
+    sft,
+  };
 }
 
 /** An eval episode's cycle traces. */
 export function readTraces(source: ViewSource, key: string): { file: string; traces: CycleTrace[] } {
   const file = traceFile(source.dir, key);
-  if (!existsSync(file)) throw new FormatError('E_REPORT_TRACE', `${file} does not exist (episode ${key} is journaled)`, { file, fix: 'the run folder is incomplete; rerun its `vlm2vla eval sim` command' });
+  if (!existsSync(file))
+    throw new FormatError('E_REPORT_TRACE', `${file} does not exist (episode ${key} is journaled)`, {
+      file,
+      fix: 'the run folder is incomplete; rerun its `vlm2vla eval sim` command',
+    });
   return { file, traces: readJsonl<CycleTrace>(file) };
 }

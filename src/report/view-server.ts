@@ -31,7 +31,10 @@ export interface ViewServerOptions {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -51,7 +54,15 @@ function page(title: string, body: string): string {
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(title)}</title><style>${CSS}</style></head><body>\n${body}\n</body></html>\n`;
 }
 
-const MIME: Record<string, string> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif', '.json': 'text/plain; charset=utf-8', '.jsonl': 'text/plain; charset=utf-8', '.md': 'text/plain; charset=utf-8' };
+const MIME: Record<string, string> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.json': 'text/plain; charset=utf-8',
+  '.jsonl': 'text/plain; charset=utf-8',
+  '.md': 'text/plain; charset=utf-8',
+};
 
 /** The real path of `rel` under `root`, or a 404 when it leaves the folder, is not a file, or is not a
  *  type the viewer serves. */
@@ -83,31 +94,40 @@ function thumbnails(e: ViewEpisode): string {
   if (!ep) return `<a href="/episode/${e.n}">filmstrip</a>`;
   const cam = mainCamera(ep);
   if (cam === undefined) return '–';
-  return spread(ep.steps.length, 3).map((t) => {
-    const img = ep.steps[t]!.images[cam]!;
-    return `<img class="thumb" src="data:image/${img.format};base64,${Buffer.from(img.bytes).toString('base64')}" alt="step ${t}">`;
-  }).join('');
+  return spread(ep.steps.length, 3)
+    .map((t) => {
+      const img = ep.steps[t]!.images[cam]!;
+      return `<img class="thumb" src="data:image/${img.format};base64,${Buffer.from(img.bytes).toString('base64')}" alt="step ${t}">`;
+    })
+    .join('');
 }
 
 function indexPage(src: ViewSource, q: URLSearchParams): string {
   const f = { task: q.get('task') ?? '', suite: q.get('suite') ?? '', outcome: q.get('outcome') ?? '' };
-  const shown = src.episodes.filter((e) => (!f.task || e.task === f.task) && (!f.suite || e.suite === f.suite) && (!f.outcome || (e.outcome ?? 'demonstration') === f.outcome));
+  const shown = src.episodes.filter(
+    (e) =>
+      (!f.task || e.task === f.task) && (!f.suite || e.suite === f.suite) && (!f.outcome || (e.outcome ?? 'demonstration') === f.outcome),
+  );
   const outcomes = distinct(src.episodes.map((e) => e.outcome ?? 'demonstration'));
   const rows = shown.map((e) => {
     const ann = src.annotations.get(e.episodeId);
     const chats = src.sft?.byEpisode.get(e.episodeId)?.length ?? 0;
     return `<tr><td><a href="/episode/${e.n}">${e.n}</a></td><td>${escapeXml(e.episodeId)}</td><td>${escapeXml(e.instruction)}</td><td>${escapeXml(e.task)}</td><td>${escapeXml(e.suite ?? '–')}</td><td${e.outcome ? ` class="${e.outcome}"` : ''}>${e.outcome ?? 'demonstration'}</td><td>${escapeXml(String(e.steps))}</td><td>${ann ? `${ann.status === 'ok' ? ann.segments.length : 0} segments` : '–'}</td><td>${chats || '–'}</td><td>${thumbnails(e)}</td></tr>`;
   });
-  return page(src.title, [
-    `<h1>${escapeXml(src.title)}</h1>`,
-    `<form method="get" action="/">${select('task', distinct(src.episodes.map((e) => e.task)), f.task)}${select('suite', distinct(src.episodes.map((e) => e.suite)), f.suite)}${select('outcome', outcomes, f.outcome)}<button type="submit">filter</button></form>`,
-    `<p>${shown.length} of ${src.episodes.length} episode(s)${src.truncated ? ` (the first ${src.episodes.length} of the dataset; raise --max-episodes to see more)` : ''}${src.annotations.size ? ` · ${src.annotations.size} annotation record(s)` : ''}${src.sft ? ` · chat examples from ${escapeXml(src.sft.dataset.dir)}` : ''}</p>`,
-    `<table class="episodes"><thead><tr><th>#</th><th>episode</th><th>instruction</th><th>task</th><th>suite</th><th>outcome</th><th>steps</th><th>annotation</th><th>chat examples</th><th>frames</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
-  ].join('\n'));
+  return page(
+    src.title,
+    [
+      `<h1>${escapeXml(src.title)}</h1>`,
+      `<form method="get" action="/">${select('task', distinct(src.episodes.map((e) => e.task)), f.task)}${select('suite', distinct(src.episodes.map((e) => e.suite)), f.suite)}${select('outcome', outcomes, f.outcome)}<button type="submit">filter</button></form>`,
+      `<p>${shown.length} of ${src.episodes.length} episode(s)${src.truncated ? ` (the first ${src.episodes.length} of the dataset; raise --max-episodes to see more)` : ''}${src.annotations.size ? ` · ${src.annotations.size} annotation record(s)` : ''}${src.sft ? ` · chat examples from ${escapeXml(src.sft.dataset.dir)}` : ''}</p>`,
+      `<table class="episodes"><thead><tr><th>#</th><th>episode</th><th>instruction</th><th>task</th><th>suite</th><th>outcome</th><th>steps</th><th>annotation</th><th>chat examples</th><th>frames</th></tr></thead><tbody>${rows.join('')}</tbody></table>`,
+    ].join('\n'),
+  );
 }
 
 function actionCharts(actions: readonly ArrayLike<number>[]): string {
-  const series = (names: readonly string[], dims: readonly number[], k: number) => names.map((name, i) => ({ name, points: actions.map((a, t) => [t, a[dims[i]!]! * k] as [number, number]) }));
+  const series = (names: readonly string[], dims: readonly number[], k: number) =>
+    names.map((name, i) => ({ name, points: actions.map((a, t) => [t, a[dims[i]!]! * k] as [number, number]) }));
   if (actions.length === 0) return '<p>No actions.</p>';
   return `<div class="charts">${lineChart(series(['dx', 'dy', 'dz'], [0, 1, 2], 100), { title: 'Translation per step', xLabel: 'step', yLabel: 'cm', width: 560, height: 300 })}${lineChart([...series(['droll', 'dpitch', 'dyaw'], [3, 4, 5], 180 / Math.PI), ...series(['gripper'], [6], 1)], { title: 'Rotation per step and gripper', xLabel: 'step', yLabel: 'degrees / gripper (1 = open)', width: 560, height: 300 })}</div>`;
 }
@@ -121,27 +141,39 @@ function annotationTable(src: ViewSource, e: ViewEpisode): string {
   const ann = src.annotations.get(e.episodeId);
   if (!ann) return src.annotations.size ? '<p>No annotation record for this episode.</p>' : '';
   if (ann.status !== 'ok') return `<p>Annotation failed: ${escapeXml(ann.reason ?? '')}</p>`;
-  const chunk = (els: typeof ann.segments[number]['chunk']) => els.map((c) => `[${[c.dx, c.dy, c.dz].map((v) => v.toFixed(1)).join(', ')}, ${c.gripper}]`).join(', ');
-  return `<p>Subtasks: ${ann.subtasks.map((s) => `<code>${escapeXml(s)}</code>`).join(' → ')} (annotator ${escapeXml(ann.annotator.name)}@${escapeXml(ann.annotator.version)})</p>` +
-    `<table class="segments"><thead><tr><th>steps</th><th>subtask</th><th>motion plan</th><th>action chunk (cm, gripper)</th></tr></thead><tbody>${ann.segments.map((s) => `<tr><td>${s.start}–${s.end}</td><td>${escapeXml(ann.subtasks[s.subtask] ?? '?')}</td><td>${escapeXml(s.plan)}</td><td><code>${escapeXml(chunk(s.chunk))}</code></td></tr>`).join('')}</tbody></table>`;
+  const chunk = (els: (typeof ann.segments)[number]['chunk']) =>
+    els.map((c) => `[${[c.dx, c.dy, c.dz].map((v) => v.toFixed(1)).join(', ')}, ${c.gripper}]`).join(', ');
+  return (
+    `<p>Subtasks: ${ann.subtasks.map((s) => `<code>${escapeXml(s)}</code>`).join(' → ')} (annotator ${escapeXml(ann.annotator.name)}@${escapeXml(ann.annotator.version)})</p>` +
+    `<table class="segments"><thead><tr><th>steps</th><th>subtask</th><th>motion plan</th><th>action chunk (cm, gripper)</th></tr></thead><tbody>${ann.segments.map((s) => `<tr><td>${s.start}–${s.end}</td><td>${escapeXml(ann.subtasks[s.subtask] ?? '?')}</td><td>${escapeXml(s.plan)}</td><td><code>${escapeXml(chunk(s.chunk))}</code></td></tr>`).join('')}</tbody></table>`
+  );
 }
 
 function chatExamples(src: ViewSource, e: ViewEpisode): string {
   const recs = src.sft?.byEpisode.get(e.episodeId);
   if (!src.sft) return '';
   if (!recs || recs.length === 0) return '<p>No chat example of this episode in the SFT dataset.</p>';
-  return recs.map((r, i) => {
-    let img = 0;
-    const msgs = r.messages.map((m) => `<div><span class="role">${escapeXml(String(m.role))}</span>${m.content.map((c) => (c.type === 'image' ? `<img src="/sft/${r.images[img++]!.split('/').map(encodeURIComponent).join('/')}" alt="image ${img}">` : escapeXml(c.text))).join(' ')}</div>`).join('');
-    return `<div class="chat" data-stage="${escapeXml(r.meta.stage)}"><b>#${i} ${escapeXml(r.meta.stage)}</b>${msgs}</div>`;
-  }).join('\n');
+  return recs
+    .map((r, i) => {
+      let img = 0;
+      const msgs = r.messages
+        .map(
+          (m) =>
+            `<div><span class="role">${escapeXml(String(m.role))}</span>${m.content.map((c) => (c.type === 'image' ? `<img src="/sft/${r.images[img++]!.split('/').map(encodeURIComponent).join('/')}" alt="image ${img}">` : escapeXml(c.text))).join(' ')}</div>`,
+        )
+        .join('');
+      return `<div class="chat" data-stage="${escapeXml(r.meta.stage)}"><b>#${i} ${escapeXml(r.meta.stage)}</b>${msgs}</div>`;
+    })
+    .join('\n');
 }
 
 function episodePage(src: ViewSource, e: ViewEpisode, frames: number): string {
   const parts: string[] = [];
   const nav = `<nav><a href="/">all episodes</a>${e.n > 0 ? `<a href="/episode/${e.n - 1}">previous</a>` : ''}${e.n + 1 < src.episodes.length ? `<a href="/episode/${e.n + 1}">next</a>` : ''}</nav>`;
   parts.push(nav, `<h1>${escapeXml(e.instruction)}</h1>`);
-  parts.push(`<p>episode <code>${escapeXml(e.episodeId)}</code> · task ${escapeXml(e.task)} · suite ${escapeXml(e.suite ?? '–')} · ${e.outcome ? `<span class="${e.outcome}">${e.outcome}</span>` : 'demonstration'} · ${escapeXml(String(e.steps))} steps</p>`);
+  parts.push(
+    `<p>episode <code>${escapeXml(e.episodeId)}</code> · task ${escapeXml(e.task)} · suite ${escapeXml(e.suite ?? '–')} · ${e.outcome ? `<span class="${e.outcome}">${e.outcome}</span>` : 'demonstration'} · ${escapeXml(String(e.steps))} steps</p>`,
+  );
   let actions: ArrayLike<number>[] = [];
   if (e.episode) {
     const ep = e.episode;
@@ -152,18 +184,25 @@ function episodePage(src: ViewSource, e: ViewEpisode, frames: number): string {
       const s = ann.segments.find((g) => t >= g.start && t < g.end);
       return s ? `${ann.subtasks[s.subtask] ?? ''} · ${s.plan}` : '';
     };
-    const figs = cam === undefined ? [] : spread(ep.steps.length, frames).map((t) => {
-      const img = ep.steps[t]!.images[cam]!;
-      return `<figure><img src="data:image/${img.format};base64,${Buffer.from(img.bytes).toString('base64')}" alt="step ${t}"><figcaption>step ${t}${subtaskAt(t) ? `: ${escapeXml(subtaskAt(t))}` : ''}</figcaption></figure>`;
-    });
+    const figs =
+      cam === undefined
+        ? []
+        : spread(ep.steps.length, frames).map((t) => {
+            const img = ep.steps[t]!.images[cam]!;
+            return `<figure><img src="data:image/${img.format};base64,${Buffer.from(img.bytes).toString('base64')}" alt="step ${t}"><figcaption>step ${t}${subtaskAt(t) ? `: ${escapeXml(subtaskAt(t))}` : ''}</figcaption></figure>`;
+          });
     parts.push(`<h2>Frames${cam ? ` (${escapeXml(cam)})` : ''}</h2><div class="frames">${figs.join('')}</div>`);
     actions = ep.steps.map((s) => s.action);
   } else if (e.result && src.manifest) {
     const replay = replayFromRun(src.dir, src.manifest, e.result.key, frames);
     const { traces } = readTraces(src, e.result.key);
     const traceHref = `/run/traces/${encodeURIComponent(e.result.key.replace('/', '-').replace('#', '-'))}.jsonl`;
-    parts.push(`<h2>Filmstrip (replayed from the <a href="${traceHref}">trace</a>)</h2><div class="frames">${replay.frames.map((f) => `<figure><img src="${pngDataUri(f.image)}" alt="${f.cycle < 0 ? 'final frame' : `cycle ${f.cycle}`}"><figcaption>${f.cycle < 0 ? escapeXml(f.caption.join(' ')) : `cycle ${f.cycle}, step ${f.step}`}</figcaption></figure>`).join('')}</div>`);
-    parts.push(`<h2>Cycles</h2><table class="cycles"><thead><tr><th>cycle</th><th>step</th><th>subtask</th><th>plan</th><th>chunk</th><th>steps</th><th>malformed</th><th>verified</th><th>failed</th><th>ms</th></tr></thead><tbody>${traces.map((t) => `<tr><td>${escapeXml(String(t.cycle))}</td><td>${escapeXml(String(t.step))}</td><td>${escapeXml(String(t.text?.subtask ?? ''))}</td><td>${escapeXml(String(t.text?.plan ?? ''))}</td><td><code>${escapeXml(String(t.text?.chunk ?? ''))}</code></td><td>${t.actions.length}</td><td>${escapeXml(String(t.malformed))}</td><td>${t.verified === null ? '' : escapeXml(String(t.verified))}</td><td>${escapeXml(String(t.failed ?? ''))}</td><td>${typeof t.ms === 'number' && Number.isFinite(t.ms) ? t.ms.toFixed(0) : ''}</td></tr>`).join('')}</tbody></table>`);
+    parts.push(
+      `<h2>Filmstrip (replayed from the <a href="${traceHref}">trace</a>)</h2><div class="frames">${replay.frames.map((f) => `<figure><img src="${pngDataUri(f.image)}" alt="${f.cycle < 0 ? 'final frame' : `cycle ${f.cycle}`}"><figcaption>${f.cycle < 0 ? escapeXml(f.caption.join(' ')) : `cycle ${f.cycle}, step ${f.step}`}</figcaption></figure>`).join('')}</div>`,
+    );
+    parts.push(
+      `<h2>Cycles</h2><table class="cycles"><thead><tr><th>cycle</th><th>step</th><th>subtask</th><th>plan</th><th>chunk</th><th>steps</th><th>malformed</th><th>verified</th><th>failed</th><th>ms</th></tr></thead><tbody>${traces.map((t) => `<tr><td>${escapeXml(String(t.cycle))}</td><td>${escapeXml(String(t.step))}</td><td>${escapeXml(String(t.text?.subtask ?? ''))}</td><td>${escapeXml(String(t.text?.plan ?? ''))}</td><td><code>${escapeXml(String(t.text?.chunk ?? ''))}</code></td><td>${t.actions.length}</td><td>${escapeXml(String(t.malformed))}</td><td>${t.verified === null ? '' : escapeXml(String(t.verified))}</td><td>${escapeXml(String(t.failed ?? ''))}</td><td>${typeof t.ms === 'number' && Number.isFinite(t.ms) ? t.ms.toFixed(0) : ''}</td></tr>`).join('')}</tbody></table>`,
+    );
     actions = replay.actions;
   }
   parts.push(`<h2>Actions over time</h2>${actionCharts(actions)}`);
@@ -191,7 +230,8 @@ export function startViewServer(src: ViewSource, o: ViewServerOptions = {}): Pro
     };
     try {
       const host = req.headers.host ?? '';
-      if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`) throw new HttpError(403, 'forbidden: the viewer answers only requests addressed to 127.0.0.1 or localhost');
+      if (host !== `127.0.0.1:${port}` && host !== `localhost:${port}`)
+        throw new HttpError(403, 'forbidden: the viewer answers only requests addressed to 127.0.0.1 or localhost');
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'the viewer is read-only (GET only)');
       const url = new URL(req.url ?? '/', `http://${host}`);
       const path = url.pathname;
@@ -218,7 +258,12 @@ export function startViewServer(src: ViewSource, o: ViewServerOptions = {}): Pro
       throw new HttpError(404, 'not found');
     } catch (e) {
       const status = e instanceof HttpError ? e.status : 500;
-      const message = e instanceof HttpError ? e.message : isVlmError(e) ? `error ${e.code}: ${e.message}${e.fix ? ` (fix: ${e.fix})` : ''}` : 'internal error (see the terminal running vlm2vla view)';
+      const message =
+        e instanceof HttpError
+          ? e.message
+          : isVlmError(e)
+            ? `error ${e.code}: ${e.message}${e.fix ? ` (fix: ${e.fix})` : ''}`
+            : 'internal error (see the terminal running vlm2vla view)';
       if (status === 500) console.error(isVlmError(e) ? e.describe() : `vlm2vla view: ${req.method} ${req.url}: ${(e as Error).message}`);
       if (!res.headersSent) send(status, 'text/plain; charset=utf-8', `${message}\n`);
       else res.end();
@@ -226,16 +271,26 @@ export function startViewServer(src: ViewSource, o: ViewServerOptions = {}): Pro
   };
   const server = createServer(handle);
   return new Promise((resolveStart, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' || e.code === 'EACCES' ? new UsageError(`cannot listen on 127.0.0.1:${o.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}`, 'choose another --port, or --port 0 for any free port') : e));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        e.code === 'EADDRINUSE' || e.code === 'EACCES'
+          ? new UsageError(
+              `cannot listen on 127.0.0.1:${o.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : 'permission denied'}`,
+              'choose another --port, or --port 0 for any free port',
+            )
+          : e,
+      ),
+    );
     server.listen(o.port ?? 0, '127.0.0.1', () => {
       port = (server.address() as AddressInfo).port;
       resolveStart({
         url: `http://127.0.0.1:${port}/`,
         port,
-        close: () => new Promise<void>((done) => {
-          server.close(() => done());
-          server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => done());
+            server.closeAllConnections();
+          }),
       });
     });
   });

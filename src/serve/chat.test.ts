@@ -23,9 +23,25 @@ const png = `data:image/png;base64,${Buffer.from(encodePng({ width: 8, height: 8
 const user = (content: unknown) => ({ messages: [{ role: 'user', content }] });
 
 test('parseChatRequest: defaults, every honoured field, and a ProtocolError naming the field otherwise', () => {
-  const r = parseChatRequest({ model: 'x', ...user([{ type: 'text', text: 'what is this?' }, { type: 'image_url', image_url: { url: png } }]), temperature: 0, top_p: 0.9, max_tokens: 7, stop: '\n', seed: 3, stream: true, response_format: { type: 'text' } });
+  const r = parseChatRequest({
+    model: 'x',
+    ...user([
+      { type: 'text', text: 'what is this?' },
+      { type: 'image_url', image_url: { url: png } },
+    ]),
+    temperature: 0,
+    top_p: 0.9,
+    max_tokens: 7,
+    stop: '\n',
+    seed: 3,
+    stream: true,
+    response_format: { type: 'text' },
+  });
   assert.deepEqual(r.messages, [{ role: 'user', content: [{ type: 'text', text: 'what is this?' }, { type: 'image' }] }]);
-  assert.deepEqual([r.images.length, r.images[0]!.width, r.temperature, r.topP, r.maxTokens, r.stop, r.seed, r.stream], [1, 8, 0, 0.9, 7, ['\n'], 3, true]);
+  assert.deepEqual(
+    [r.images.length, r.images[0]!.width, r.temperature, r.topP, r.maxTokens, r.stop, r.seed, r.stream],
+    [1, 8, 0, 0.9, 7, ['\n'], 3, true],
+  );
   const d = parseChatRequest(user('hi'));
   assert.deepEqual([d.temperature, d.topP, d.maxTokens, d.stop, d.stream], [1, 1, 256, [], false]);
   assert.equal(parseChatRequest({ ...user('hi'), max_completion_tokens: 5 }).maxTokens, 5);
@@ -49,7 +65,11 @@ test('parseChatRequest: defaults, every honoured field, and a ProtocolError nami
     [{ ...user('hi'), stream: 'yes' }, 'stream'],
     [user('x'.repeat(70_000)), 'messages'],
   ] as const) {
-    assert.throws(() => parseChatRequest(body), (e: unknown) => e instanceof ProtocolError && e.field === field, JSON.stringify(body).slice(0, 80));
+    assert.throws(
+      () => parseChatRequest(body),
+      (e: unknown) => e instanceof ProtocolError && e.field === field,
+      JSON.stringify(body).slice(0, 80),
+    );
   }
 });
 
@@ -67,13 +87,25 @@ test('the chat routes over the base model: completion, the same answer streamed,
   const chat = loadChatModel(MODEL);
   const server = await startServer({ policy: new EchoPolicy(), port: 0, log: () => {}, routes: chatRoutes(chat) });
   try {
-    const post = (body: unknown) => fetch(`${server.httpUrl}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${server.httpUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const models = (await (await fetch(`${server.httpUrl}/v1/models`)).json()) as { data: { id: string }[] };
-    assert.deepEqual(models.data.map((m) => m.id), ['base']);
+    assert.deepEqual(
+      models.data.map((m) => m.id),
+      ['base'],
+    );
     const ask = { model: 'base', ...user('What is a zanahoria?'), temperature: 0, max_tokens: 12 };
     const r = await post(ask);
     assert.equal(r.status, 200);
-    const body = (await r.json()) as { object: string; choices: { message: { role: string; content: string }; finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number } };
+    const body = (await r.json()) as {
+      object: string;
+      choices: { message: { role: string; content: string }; finish_reason: string }[];
+      usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+    };
     assert.equal(body.object, 'chat.completion');
     const answer = body.choices[0]!.message.content;
     assert.ok(answer.length > 0);
@@ -83,7 +115,13 @@ test('the chat routes over the base model: completion, the same answer streamed,
     assert.equal(s.headers.get('content-type'), 'text/event-stream');
     const events = (await s.text()).split('\n\n').filter((e) => e.length > 0);
     assert.equal(events.at(-1), 'data: [DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')) as { object: string; choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[] });
+    const chunks = events.slice(0, -1).map(
+      (e) =>
+        JSON.parse(e.replace(/^data: /, '')) as {
+          object: string;
+          choices: { delta: { role?: string; content?: string }; finish_reason: string | null }[];
+        },
+    );
     assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk'));
     assert.equal(chunks[0]!.choices[0]!.delta.role, 'assistant');
     assert.equal(chunks.map((c) => c.choices[0]!.delta.content ?? '').join(''), answer, 'the streamed text is the completion');
@@ -94,19 +132,38 @@ test('the chat routes over the base model: completion, the same answer streamed,
     const cut = (await (await post({ ...ask, stop })).json()) as typeof body;
     assert.equal(cut.choices[0]!.message.content, answer.slice(0, 1));
     const cutStream = await (await post({ ...ask, stop, stream: true })).text();
-    const streamed = cutStream.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => (JSON.parse(e.slice(6)) as typeof chunks[0]).choices[0]!.delta.content ?? '').join('');
+    const streamed = cutStream
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => (JSON.parse(e.slice(6)) as (typeof chunks)[0]).choices[0]!.delta.content ?? '')
+      .join('');
     assert.equal(streamed, answer.slice(0, 1));
 
     const short = (await (await post({ ...user('Describe the table in detail.'), temperature: 0, max_tokens: 1 })).json()) as typeof body;
     assert.equal(short.usage.completion_tokens, 1);
     assert.equal(short.choices[0]!.finish_reason, 'length');
 
-    const seen = await post({ ...user([{ type: 'image_url', image_url: { url: png } }, { type: 'text', text: 'What colour is the table?' }]), temperature: 0, max_tokens: 8 });
+    const seen = await post({
+      ...user([
+        { type: 'image_url', image_url: { url: png } },
+        { type: 'text', text: 'What colour is the table?' },
+      ]),
+      temperature: 0,
+      max_tokens: 8,
+    });
     assert.equal(seen.status, 200);
 
     // vlm2vla's own OpenAI client (the policy's remote back-end, the annotator's ChatClient) uses it too.
     const backend = new OpenAIBackend({ baseUrl: `${server.httpUrl}/v1`, model: 'base', apiKey: 'unused', grammar: 'none', maxRetries: 0 });
-    const stage = await backend.generate({ stage: 'vqa', images: [{ width: 8, height: 8, rgb: new Uint8Array(192).fill(90) }], text: 'What is a zanahoria?', grammar: null, sampling: { temperature: 0, topP: 1, topK: 0 }, maxNewTokens: 8, seed: 0 });
+    const stage = await backend.generate({
+      stage: 'vqa',
+      images: [{ width: 8, height: 8, rgb: new Uint8Array(192).fill(90) }],
+      text: 'What is a zanahoria?',
+      grammar: null,
+      sampling: { temperature: 0, topP: 1, topK: 0 },
+      maxNewTokens: 8,
+      seed: 0,
+    });
     assert.ok(stage.text.length > 0);
 
     const bad = await post({ ...user('hi'), temperature: -1 });
@@ -139,7 +196,10 @@ test('a completion that gives the event loop turns answers exactly what one unin
   const cut = await complete(chat, { ...req, stop: [stop] }, undefined, undefined, uninterrupted);
   assert.equal(cut.finishReason, 'stop');
   for (const every of [CHAT_YIELD, { tokens: 1 }, { tokens: 5, ms: 0 }]) {
-    const cases: [ChatRequest, Generation][] = [[req, want], [{ ...req, stop: [stop] }, cut]];
+    const cases: [ChatRequest, Generation][] = [
+      [req, want],
+      [{ ...req, stop: [stop] }, cut],
+    ];
     for (const [r, expected] of cases) {
       assert.deepEqual(await complete(chat, r, undefined, undefined, every), expected);
       const deltas: string[] = [];
@@ -156,7 +216,13 @@ test('during a long completion the server answers /healthz and WebSocket pings; 
   const ws = new WebSocket(server.wsUrl);
   await new Promise((resolve) => ws.once('message', resolve));
   try {
-    const ask = (maxTokens: number, signal?: AbortSignal) => fetch(`${server.httpUrl}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...user('Tell me everything.'), seed: 1, max_tokens: maxTokens, stream: true }), ...(signal ? { signal } : {}) });
+    const ask = (maxTokens: number, signal?: AbortSignal) =>
+      fetch(`${server.httpUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...user('Tell me everything.'), seed: 1, max_tokens: maxTokens, stream: true }),
+        ...(signal ? { signal } : {}),
+      });
     const order: string[] = [];
     const res = await ask(600);
     const reader = res.body!.getReader();
@@ -187,7 +253,8 @@ test('during a long completion the server answers /healthz and WebSocket pings; 
     while (!head.includes('"content"')) head += decoder.decode((await r2.read()).value, { stream: true });
     leaving.abort();
     const until = performance.now() + 10_000;
-    while (!lines.some((l) => /POST \/v1\/chat\/completions 500 .*E_POLICY the request was cancelled/.test(l)) && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+    while (!lines.some((l) => /POST \/v1\/chat\/completions 500 .*E_POLICY the request was cancelled/.test(l)) && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 20));
     while (server.stats().running && performance.now() < until) await new Promise((r) => setTimeout(r, 5));
     assert.ok(forwards() - before < 200, `${forwards() - before} forward passes for a client that left at once`);
   } finally {
@@ -199,11 +266,21 @@ test('during a long completion the server answers /healthz and WebSocket pings; 
 test('a completion past --timeout stops at its next turn, streamed or not (no write after the answer ended)', async () => {
   const { chat, forwards } = longWinded();
   const lines: string[] = [];
-  const server = await startServer({ policy: new EchoPolicy(), port: 0, log: (l) => lines.push(l), routes: chatRoutes(chat), requestTimeoutMs: 200 });
+  const server = await startServer({
+    policy: new EchoPolicy(),
+    port: 0,
+    log: (l) => lines.push(l),
+    routes: chatRoutes(chat),
+    requestTimeoutMs: 200,
+  });
   try {
     for (const stream of [false, true]) {
       const before = forwards();
-      const r = await fetch(`${server.httpUrl}/v1/chat/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ ...user('Tell me everything.'), seed: 1, max_tokens: 1000, stream }) });
+      const r = await fetch(`${server.httpUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...user('Tell me everything.'), seed: 1, max_tokens: 1000, stream }),
+      });
       const body = await r.text();
       if (stream) assert.doesNotMatch(body, /\[DONE\]/, 'a stream cut by the timeout has no [DONE]');
       else assert.deepEqual([r.status, (JSON.parse(body) as { error: { code: string } }).error.code], [504, 'E_TIMEOUT']);

@@ -15,14 +15,22 @@ import { BRIDGE_SEMANTICS } from '../data/episode.ts';
 import { SemanticsError } from '../errors/index.ts';
 
 const STATE = Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1);
-const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({ image: { width: 2, height: 2, rgb: new Uint8Array(12).fill(255) }, state, instruction });
+const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({
+  image: { width: 2, height: 2, rgb: new Uint8Array(12).fill(255) },
+  state,
+  instruction,
+});
 
 async function waitForNoConnections(server: PolicyServer): Promise<void> {
   for (let i = 0; i < 200 && server.stats().connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
   assert.equal(server.stats().connections, 0, 'the refused connections are closed');
 }
 
-async function withServer(policy: EchoPolicy, options: Partial<ServeOptions>, body: (server: PolicyServer) => Promise<void>): Promise<void> {
+async function withServer(
+  policy: EchoPolicy,
+  options: Partial<ServeOptions>,
+  body: (server: PolicyServer) => Promise<void>,
+): Promise<void> {
   const server = await startServer({ policy, port: 0, log: () => {}, ...options });
   try {
     await body(server);
@@ -45,7 +53,10 @@ test('RemotePolicy: metadata, infer, reset, server timing; calls run in order', 
     assert.ok(remote.lastServerTiming!.inferMs >= 15);
     // Three calls at once: the client sends one at a time (the server, with no queue, would say busy).
     const many = await Promise.all([remote.infer(obs()), remote.infer(obs()), remote.infer(obs())]);
-    assert.deepEqual(many.map((m) => m.text?.subtask), ['cycle 2', 'cycle 3', 'cycle 4']);
+    assert.deepEqual(
+      many.map((m) => m.text?.subtask),
+      ['cycle 2', 'cycle 3', 'cycle 4'],
+    );
     await remote.reset('pick up the carrot');
     assert.equal((await remote.infer(obs())).text?.subtask, 'cycle 1');
     assert.deepEqual(policy.resets, ['pick up the carrot', 'pick up the carrot']);
@@ -58,7 +69,10 @@ test('RemotePolicy: an error frame is a RemoteError naming the server code; the 
     const remote = await RemotePolicy.connect(server.wsUrl);
     const nan = Float32Array.from(STATE);
     nan[0] = NaN;
-    await assert.rejects(remote.infer(obs('pick up the carrot', nan)), (e: unknown) => e instanceof RemoteError && e.code === 'E_REMOTE' && /E_PROTOCOL: observation\/state\[0\] is NaN/.test(e.message));
+    await assert.rejects(
+      remote.infer(obs('pick up the carrot', nan)),
+      (e: unknown) => e instanceof RemoteError && e.code === 'E_REMOTE' && /E_PROTOCOL: observation\/state\[0\] is NaN/.test(e.message),
+    );
     const r = await remote.infer(obs());
     assert.equal(r.text?.subtask, 'cycle 1');
     await remote.close();
@@ -67,7 +81,10 @@ test('RemotePolicy: an error frame is a RemoteError naming the server code; the 
 
 test('RemotePolicy: API key, refused connections and a server that is not there are RemoteErrors', async () => {
   await withServer(new EchoPolicy(), { apiKey: 'k-9' }, async (server) => {
-    await assert.rejects(RemotePolicy.connect(server.wsUrl), (e: unknown) => e instanceof RemoteError && /HTTP 401/.test(e.message) && /API key/.test(e.fix ?? ''));
+    await assert.rejects(
+      RemotePolicy.connect(server.wsUrl),
+      (e: unknown) => e instanceof RemoteError && /HTTP 401/.test(e.message) && /API key/.test(e.fix ?? ''),
+    );
     const remote = await RemotePolicy.connect(server.wsUrl, { apiKey: 'k-9' });
     assert.equal((await remote.infer(obs())).actions.length, 1);
     await remote.close();
@@ -81,7 +98,11 @@ test('RemotePolicy: expectSemantics refuses a server whose actions mean somethin
   await withServer(new EchoPolicy(), {}, async (server) => {
     const same = await RemotePolicy.connect(server.wsUrl, { expectSemantics: BRIDGE_SEMANTICS });
     await same.close();
-    await assert.rejects(RemotePolicy.connect(server.wsUrl, { expectSemantics: { ...BRIDGE_SEMANTICS, frame: 'franka-base' } }), (e: unknown) => e instanceof SemanticsError && e.code === 'E_SEMANTICS' && /frame: the server declares "bridge-widowx"/.test(e.message));
+    await assert.rejects(
+      RemotePolicy.connect(server.wsUrl, { expectSemantics: { ...BRIDGE_SEMANTICS, frame: 'franka-base' } }),
+      (e: unknown) =>
+        e instanceof SemanticsError && e.code === 'E_SEMANTICS' && /frame: the server declares "bridge-widowx"/.test(e.message),
+    );
     await assert.rejects(RemotePolicy.connect(server.wsUrl, { expectSemantics: { ...BRIDGE_SEMANTICS, controlHz: 15 } }), /controlHz/);
     await waitForNoConnections(server);
   });
@@ -112,10 +133,16 @@ test('vlm2vla/client is exported and loads no engine module (nothing from src/te
     port1.close();
     console.log(JSON.stringify(seen));`;
   const client = new URL('./client.ts', import.meta.url).href;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe, client], { encoding: 'utf8', cwd: fileURLToPath(new URL('../..', import.meta.url)) });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe, client], {
+    encoding: 'utf8',
+    cwd: fileURLToPath(new URL('../..', import.meta.url)),
+  });
   assert.equal(r.status, 0, r.stderr);
   const loaded = (JSON.parse(r.stdout) as string[]).filter((u) => u.startsWith('file:')).map((u) => fileURLToPath(u));
-  assert.ok(loaded.some((f) => f.endsWith('src/serve/protocol.ts')), `the probe sees the client's modules: ${loaded.join(', ')}`);
+  assert.ok(
+    loaded.some((f) => f.endsWith('src/serve/protocol.ts')),
+    `the probe sees the client's modules: ${loaded.join(', ')}`,
+  );
   const engine = loaded.filter((f) => /\/src\/(tensor|models|nn|decode|train)\//.test(f) || f.endsWith('.node'));
   assert.deepEqual(engine, []);
 });

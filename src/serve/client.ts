@@ -26,7 +26,8 @@ export interface RemotePolicyOptions {
 /** The first field of the server's action semantics that differs from the expected ones. */
 function semanticsMismatch(expected: ActionSemantics, got: Record<string, unknown>): string | null {
   for (const key of ['frame', 'translationUnit', 'rotationUnit', 'actionDims', 'stateDims', 'gripperOpen', 'controlHz'] as const) {
-    if (JSON.stringify(got[key]) !== JSON.stringify(expected[key])) return `${key}: the server declares ${JSON.stringify(got[key])}, the caller expects ${JSON.stringify(expected[key])}`;
+    if (JSON.stringify(got[key]) !== JSON.stringify(expected[key]))
+      return `${key}: the server declares ${JSON.stringify(got[key])}, the caller expects ${JSON.stringify(expected[key])}`;
   }
   return null;
 }
@@ -58,7 +59,10 @@ class Connection {
       }
     });
     ws.on('close', (code, reason) => {
-      this.#closed ??= new RemoteError(`the server closed the connection (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`, code === 1009 ? 'the observation is larger than the server accepts; send smaller images' : 'the next call reconnects');
+      this.#closed ??= new RemoteError(
+        `the server closed the connection (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`,
+        code === 1009 ? 'the observation is larger than the server accepts; send smaller images' : 'the next call reconnects',
+      );
       this.#pending?.reject(this.#closed);
       this.#pending = null;
     });
@@ -70,7 +74,12 @@ class Connection {
   }
 
   static async open(url: string, options: RemotePolicyOptions): Promise<{ connection: Connection; metadata: WireValue }> {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 0, handshakeTimeout: options.timeoutMs ?? 120_000, ...(options.apiKey ? { headers: { Authorization: `Api-Key ${options.apiKey}` } } : {}) });
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false,
+      maxPayload: 0,
+      handshakeTimeout: options.timeoutMs ?? 120_000,
+      ...(options.apiKey ? { headers: { Authorization: `Api-Key ${options.apiKey}` } } : {}),
+    });
     const connection = new Connection(ws);
     const metadata = connection.#expect(options.timeoutMs ?? 120_000);
     metadata.catch(() => {}); // when the handshake fails, its error is the one reported
@@ -80,13 +89,20 @@ class Connection {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));
         const refused = () => {
-          reject(new RemoteError(`the server refused the connection (HTTP ${res.statusCode}): ${body.trim()}`, res.statusCode === 401 ? 'pass the API key the server expects' : 'check the URL and the server log'));
+          reject(
+            new RemoteError(
+              `the server refused the connection (HTTP ${res.statusCode}): ${body.trim()}`,
+              res.statusCode === 401 ? 'pass the API key the server expects' : 'check the URL and the server log',
+            ),
+          );
           ws.terminate();
         };
         res.on('end', refused);
         res.on('error', refused);
       });
-      ws.once('error', (e) => reject(new RemoteError(`cannot connect to ${url}: ${e.message}`, 'start the server (vlm2vla serve) and check the URL', e)));
+      ws.once('error', (e) =>
+        reject(new RemoteError(`cannot connect to ${url}: ${e.message}`, 'start the server (vlm2vla serve) and check the URL', e)),
+      );
     });
     return { connection, metadata: await metadata };
   }
@@ -145,14 +161,28 @@ export class RemotePolicy implements Policy {
   static async connect(url: string, options: RemotePolicyOptions = {}): Promise<RemotePolicy> {
     const { connection, metadata } = await Connection.open(url, options);
     const meta = fromWire(metadata);
-    if (typeof meta !== 'object' || meta === null || typeof (meta as PolicyMetadata).name !== 'string' || typeof (meta as PolicyMetadata).semantics !== 'object') {
+    if (
+      typeof meta !== 'object' ||
+      meta === null ||
+      typeof (meta as PolicyMetadata).name !== 'string' ||
+      typeof (meta as PolicyMetadata).semantics !== 'object'
+    ) {
       await connection.close();
-      throw new ProtocolError('the server metadata has no policy name and action semantics', 'metadata', 'connect to a vlm2vla server (vlm2vla serve), or one whose metadata follows docs/serve.md');
+      throw new ProtocolError(
+        'the server metadata has no policy name and action semantics',
+        'metadata',
+        'connect to a vlm2vla server (vlm2vla serve), or one whose metadata follows docs/serve.md',
+      );
     }
-    const mismatch = options.expectSemantics ? semanticsMismatch(options.expectSemantics, (meta as PolicyMetadata).semantics as unknown as Record<string, unknown>) : null;
+    const mismatch = options.expectSemantics
+      ? semanticsMismatch(options.expectSemantics, (meta as PolicyMetadata).semantics as unknown as Record<string, unknown>)
+      : null;
     if (mismatch) {
       await connection.close();
-      throw new SemanticsError('E_SEMANTICS', `the served policy's actions mean something else (${mismatch})`, { field: 'metadata.semantics', fix: 'serve a policy trained for this robot, or convert its actions explicitly' });
+      throw new SemanticsError('E_SEMANTICS', `the served policy's actions mean something else (${mismatch})`, {
+        field: 'metadata.semantics',
+        fix: 'serve a policy trained for this robot, or convert its actions explicitly',
+      });
     }
     // Named `remote`, as every policy names its kind; what the server runs stays in `served`.
     const served = meta as PolicyMetadata;
@@ -178,8 +208,14 @@ export class RemotePolicy implements Policy {
 
   reset(instruction: string): Promise<void> {
     return this.#serial(async () => {
-      const answer = await this.#send(new Map<string, WireValue>([['reset', true], ['prompt', instruction]]));
-      if (!(answer instanceof Map) || answer.get('reset') !== true) throw new ProtocolError('the server did not acknowledge the reset', 'reset', 'connect to a vlm2vla server');
+      const answer = await this.#send(
+        new Map<string, WireValue>([
+          ['reset', true],
+          ['prompt', instruction],
+        ]),
+      );
+      if (!(answer instanceof Map) || answer.get('reset') !== true)
+        throw new ProtocolError('the server did not acknowledge the reset', 'reset', 'connect to a vlm2vla server');
     });
   }
 
@@ -188,7 +224,10 @@ export class RemotePolicy implements Policy {
       const started = performance.now();
       const { result, serverTiming } = parseResult(await this.#send(observationMessage(observation)));
       this.#lastTiming = serverTiming;
-      result.timing = { totalMs: performance.now() - started, stages: { ...result.timing.stages, server: serverTiming.inferMs, queue: serverTiming.queueMs ?? 0 } };
+      result.timing = {
+        totalMs: performance.now() - started,
+        stages: { ...result.timing.stages, server: serverTiming.inferMs, queue: serverTiming.queueMs ?? 0 },
+      };
       return result;
     });
   }

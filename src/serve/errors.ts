@@ -10,7 +10,17 @@ export class ProtocolError extends VlmError {
 }
 
 /** Codes the server answers with besides E_PROTOCOL; each is stable and documented in docs/serve.md. */
-export type ServeErrorCode = 'E_BUSY' | 'E_SESSION_LIMIT' | 'E_TIMEOUT' | 'E_SHUTTING_DOWN' | 'E_UNAUTHORIZED' | 'E_FORBIDDEN' | 'E_TOO_LARGE' | 'E_POLICY' | 'E_NOT_FOUND' | 'E_LISTEN';
+export type ServeErrorCode =
+  | 'E_BUSY'
+  | 'E_SESSION_LIMIT'
+  | 'E_TIMEOUT'
+  | 'E_SHUTTING_DOWN'
+  | 'E_UNAUTHORIZED'
+  | 'E_FORBIDDEN'
+  | 'E_TOO_LARGE'
+  | 'E_POLICY'
+  | 'E_NOT_FOUND'
+  | 'E_LISTEN';
 
 /** A request the server could not serve for a reason other than its content. */
 export class ServeError extends VlmError {

@@ -20,7 +20,14 @@ import { isVlmError } from '../errors/index.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const frame = () => packMessage(observationMessage({ image: { width: 4, height: 2, rgb: new Uint8Array(24).fill(51) }, state: Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1), instruction: 'pick up the carrot' }));
+const frame = () =>
+  packMessage(
+    observationMessage({
+      image: { width: 4, height: 2, rgb: new Uint8Array(24).fill(51) },
+      state: Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1),
+      instruction: 'pick up the carrot',
+    }),
+  );
 
 class Fake implements Pingable {
   pings = 0;
@@ -39,7 +46,11 @@ test('heartbeat: a miss is an unanswered ping at least half an interval old; any
     for (const c of [quiet, talker, closing]) beat.add(c);
     const now = () => performance.now();
     beat.judge(now());
-    assert.deepEqual([quiet.pings, talker.pings, closing.pings], [1, 1, 0], 'every open connection is pinged; a closing one is neither pinged nor judged');
+    assert.deepEqual(
+      [quiet.pings, talker.pings, closing.pings],
+      [1, 1, 0],
+      'every open connection is pinged; a closing one is neither pinged nor judged',
+    );
     beat.add(late);
     // A turn that read everything up to 1 s after those pings: unanswered, a first miss; pinged again.
     beat.judge(now() + 1000);
@@ -53,14 +64,27 @@ test('heartbeat: a miss is an unanswered ping at least half an interval old; any
     assert.deepEqual(dead, [[quiet, 2]], 'two misses in a row');
     beat.heard(late);
     beat.judge(now() + 2000);
-    assert.deepEqual(dead, [[quiet, 2], [talker, 2]], 'the talker fell silent after its last word; the late one spoke');
+    assert.deepEqual(
+      dead,
+      [
+        [quiet, 2],
+        [talker, 2],
+      ],
+      'the talker fell silent after its last word; the late one spoke',
+    );
     assert.equal(beat.size, 2, 'the dead are forgotten');
     assert.equal(late.pings, 3);
   } finally {
     beat.stop();
   }
-  for (const bad of [{ intervalMs: 10, maxMissed: 0 }, { intervalMs: -1, maxMissed: 2 }]) {
-    assert.throws(() => new Heartbeat({ ...bad, onDead: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE');
+  for (const bad of [
+    { intervalMs: 10, maxMissed: 0 },
+    { intervalMs: -1, maxMissed: 2 },
+  ]) {
+    assert.throws(
+      () => new Heartbeat({ ...bad, onDead: () => {} }),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE',
+    );
   }
 });
 
@@ -70,7 +94,10 @@ async function serve(policy: Policy, options: Partial<ServeOptions>): Promise<{ 
   return { server, lines };
 }
 
-function connect(url: string, options: { autoPong?: boolean } = {}): Promise<{ ws: WebSocket; next: () => Promise<Buffer>; closed: Promise<number> }> {
+function connect(
+  url: string,
+  options: { autoPong?: boolean } = {},
+): Promise<{ ws: WebSocket; next: () => Promise<Buffer>; closed: Promise<number> }> {
   const ws = new WebSocket(url, options);
   const frames: Buffer[] = [];
   const waiters: ((b: Buffer) => void)[] = [];
@@ -81,7 +108,9 @@ function connect(url: string, options: { autoPong?: boolean } = {}): Promise<{ w
   });
   const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, next: () => (frames.length > 0 ? Promise.resolve(frames.shift()!) : new Promise((r) => waiters.push(r))), closed }));
+    ws.once('open', () =>
+      resolve({ ws, next: () => (frames.length > 0 ? Promise.resolve(frames.shift()!) : new Promise((r) => waiters.push(r))), closed }),
+    );
     ws.once('error', reject);
   });
 }
@@ -100,7 +129,10 @@ test('a client that stops answering pings is disconnected after 2 missed pongs a
     assert.equal(await mute.closed, 1006, 'terminated: a dead peer would never finish a closing handshake');
     const after = performance.now() - opened;
     assert.ok(after >= 150 && after < 1500, `closed after ${after.toFixed(0)} ms: two intervals and a little`);
-    assert.ok(lines.some((l) => / ws 127\.0\.0\.1:\d+ ping closed no pong to 2 pings in a row$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => / ws 127\.0\.0\.1:\d+ ping closed no pong to 2 pings in a row$/.test(l)),
+      lines.join('\n'),
+    );
     const until = performance.now() + 2000;
     while (server.stats().sessions > 0 && performance.now() < until) await sleep(10);
     assert.equal(server.stats().sessions, 0, 'its session is freed');
@@ -164,7 +196,10 @@ test('a policy call that holds the thread for many ping intervals disconnects no
   };
   // One missed pong disconnects: a single ping judged before its pong was read would show.
   const { server, lines } = await serve(blocking, { pingIntervalMs: 300, maxMissedPongs: 1 });
-  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, server.wsUrl, Buffer.from(frame()).toString('base64')], { cwd: ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD, server.wsUrl, Buffer.from(frame()).toString('base64')], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const waitFor = async (re: RegExp, ms: number) => {
@@ -178,9 +213,15 @@ test('a policy call that holds the thread for many ping intervals disconnects no
     await waitFor(/answer 0 binary/, 20_000);
     await sleep(1000); // more rounds of pings after the call
     assert.doesNotMatch(out, /closed/, out);
-    assert.deepEqual(lines.filter((l) => / ping closed /.test(l)), []);
+    assert.deepEqual(
+      lines.filter((l) => / ping closed /.test(l)),
+      [],
+    );
     assert.equal(server.stats().connections, 2);
-    assert.ok(lines.some((l) => / infer ok (\d+)\.\dms/.test(l) && Number(/ infer ok (\d+)/.exec(l)![1]) >= STAGES * STAGE_MS), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => / infer ok (\d+)\.\dms/.test(l) && Number(/ infer ok (\d+)/.exec(l)![1]) >= STAGES * STAGE_MS),
+      lines.join('\n'),
+    );
   } finally {
     child.stdin.end();
     await new Promise((resolve) => child.once('exit', resolve));

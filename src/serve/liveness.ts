@@ -33,7 +33,10 @@ export class Heartbeat<T extends Pingable> {
   readonly #timer: NodeJS.Timeout | null;
 
   constructor(readonly options: HeartbeatOptions<T>) {
-    if (!(options.intervalMs >= 0) || !(Number.isInteger(options.maxMissed) && options.maxMissed >= 1)) throw new UsageError(`pings every ${options.intervalMs} ms, ${options.maxMissed} missed pongs: give an interval of 0 ms or more and a whole number of pongs from 1`);
+    if (!(options.intervalMs >= 0) || !(Number.isInteger(options.maxMissed) && options.maxMissed >= 1))
+      throw new UsageError(
+        `pings every ${options.intervalMs} ms, ${options.maxMissed} missed pongs: give an interval of 0 ms or more and a whole number of pongs from 1`,
+      );
     this.#timer = options.intervalMs > 0 ? setInterval(() => this.#tick(), options.intervalMs) : null;
     this.#timer?.unref();
   }

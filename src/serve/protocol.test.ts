@@ -61,18 +61,44 @@ function assertProtocolError(fn: () => unknown, field?: RegExp): void {
 // The observation of the "observation" golden case, laid out by hand from the msgpack spec.
 const HAND_OBSERVATION = hex(
   '83', // fixmap, 3 entries (str keys)
-  'b1', ascii('observation/image'), // fixstr of 17 bytes
+  'b1',
+  ascii('observation/image'), // fixstr of 17 bytes
   '84', // fixmap, 4 entries (bin keys): the NumPy array
-  'c4 0b', ascii('__ndarray__'), 'c3', // bin8 key, true
-  'c4 04', ascii('data'), 'c4 0c', '000102030405060708090a0b', // bin8 of 12 bytes
-  'c4 05', ascii('dtype'), 'a3', ascii('|u1'), // str "|u1"
-  'c4 05', ascii('shape'), '93 02 02 03', // fixarray [2, 2, 3]
-  'b1', ascii('observation/state'),
-  '84', 'c4 0b', ascii('__ndarray__'), 'c3',
-  'c4 04', ascii('data'), 'c4 1c', '0000803e 000000bf 0000003e 00000000 00000000 0000c03f 0000803f', // 7 × float32 LE
-  'c4 05', ascii('dtype'), 'a3', ascii('<f4'),
-  'c4 05', ascii('shape'), '91 07',
-  'a6', ascii('prompt'), 'b2', ascii('pick up the carrot'),
+  'c4 0b',
+  ascii('__ndarray__'),
+  'c3', // bin8 key, true
+  'c4 04',
+  ascii('data'),
+  'c4 0c',
+  '000102030405060708090a0b', // bin8 of 12 bytes
+  'c4 05',
+  ascii('dtype'),
+  'a3',
+  ascii('|u1'), // str "|u1"
+  'c4 05',
+  ascii('shape'),
+  '93 02 02 03', // fixarray [2, 2, 3]
+  'b1',
+  ascii('observation/state'),
+  '84',
+  'c4 0b',
+  ascii('__ndarray__'),
+  'c3',
+  'c4 04',
+  ascii('data'),
+  'c4 1c',
+  '0000803e 000000bf 0000003e 00000000 00000000 0000c03f 0000803f', // 7 × float32 LE
+  'c4 05',
+  ascii('dtype'),
+  'a3',
+  ascii('<f4'),
+  'c4 05',
+  ascii('shape'),
+  '91 07',
+  'a6',
+  ascii('prompt'),
+  'b2',
+  ascii('pick up the carrot'),
 );
 const STATE = [0.25, -0.5, 0.125, 0, 0, 1.5, 1];
 
@@ -96,7 +122,11 @@ test('an observation in openpi bytes decodes into an Observation', () => {
 
 test('an observation encodes to exactly the bytes openpi_client sends', () => {
   const rgb = Uint8Array.from({ length: 12 }, (_, i) => i);
-  const msg = observationMessage({ image: { width: 2, height: 2, rgb }, state: Float32Array.from(STATE), instruction: 'pick up the carrot' });
+  const msg = observationMessage({
+    image: { width: 2, height: 2, rgb },
+    state: Float32Array.from(STATE),
+    instruction: 'pick up the carrot',
+  });
   assert.equal(toHex(packMessage(msg)), GOLDEN.get('observation'));
 });
 
@@ -114,14 +144,21 @@ test('bin16 data, str8 prompt and a wrist camera, both directions', () => {
   assert.equal(o.instruction, 'put the carrot in the pot, then stop now');
   // Python sent the state as float64; re-encoded by us it is float32, everything else is identical.
   const again = toHex(packMessage(observationMessage(o)));
-  const expected = GOLDEN.get('observation_bin16')!.replace(`c438${'00'.repeat(56)}c4056474797065a33c6638`, `c41c${'00'.repeat(28)}c4056474797065a33c6634`);
+  const expected = GOLDEN.get('observation_bin16')!.replace(
+    `c438${'00'.repeat(56)}c4056474797065a33c6638`,
+    `c41c${'00'.repeat(28)}c4056474797065a33c6634`,
+  );
   assert.notEqual(expected, GOLDEN.get('observation_bin16'));
   assert.equal(again, expected);
 });
 
 test('bin32 data (65536 bytes) both directions', () => {
   const payload = new Uint8Array(65536).map((_, i) => i & 0xff);
-  const bytes = new Uint8Array([...hex('81 a1 61 84 c40b', ascii('__ndarray__'), 'c3 c404', ascii('data'), 'c6 00010000'), ...payload, ...hex('c405', ascii('dtype'), 'a3', ascii('|u1'), 'c405', ascii('shape'), '91 ce00010000')]);
+  const bytes = new Uint8Array([
+    ...hex('81 a1 61 84 c40b', ascii('__ndarray__'), 'c3 c404', ascii('data'), 'c6 00010000'),
+    ...payload,
+    ...hex('c405', ascii('dtype'), 'a3', ascii('|u1'), 'c405', ascii('shape'), '91 ce00010000'),
+  ]);
   const msg = unpackMessage(bytes) as WireMap;
   const a = msg.get('a') as NdArray;
   assert.deepEqual([a.dtype, a.shape, a.data[255], a.data[65535]], ['u1', [65536], 255, 255]);
@@ -183,11 +220,27 @@ test('negative ints, signed zero, infinities and halves decode exactly', () => {
   assert.deepEqual([...(msg.get('i') as NdArray).data], [-1, -128]);
   assert.deepEqual([...(msg.get('f') as NdArray).data], [-0, Infinity, -Infinity]);
   assert.ok(Object.is((msg.get('f') as NdArray).data[0], -0));
-  assert.deepEqual([...(msg.get('h') as NdArray).data].map((v) => halfToFloat(Number(v))), [0.5, -2, 65504]);
+  assert.deepEqual(
+    [...(msg.get('h') as NdArray).data].map((v) => halfToFloat(Number(v))),
+    [0.5, -2, 65504],
+  );
   assert.equal(toHex(packMessage(msg)), GOLDEN.get('dtype_neg'));
 });
 
-const ARRAY_TYPES = { b1: Uint8Array, i1: Int8Array, i2: Int16Array, i4: Int32Array, i8: BigInt64Array, u1: Uint8Array, u2: Uint16Array, u4: Uint32Array, u8: BigUint64Array, f2: Uint16Array, f4: Float32Array, f8: Float64Array } as const;
+const ARRAY_TYPES = {
+  b1: Uint8Array,
+  i1: Int8Array,
+  i2: Int16Array,
+  i4: Int32Array,
+  i8: BigInt64Array,
+  u1: Uint8Array,
+  u2: Uint16Array,
+  u4: Uint32Array,
+  u8: BigUint64Array,
+  f2: Uint16Array,
+  f4: Float32Array,
+  f8: Float64Array,
+} as const;
 
 /** An array of random bit patterns (every float bit pattern, NaNs included, must survive). */
 function randomArray(dtype: Dtype, shape: number[], seed: number): NdArray {
@@ -196,20 +249,28 @@ function randomArray(dtype: Dtype, shape: number[], seed: number): NdArray {
   let s = seed >>> 0 || 1;
   for (let i = 0; i < bytes.length; i++) {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    bytes[i] = dtype === 'b1' ? (s >>> 31) : s >>> 24;
+    bytes[i] = dtype === 'b1' ? s >>> 31 : s >>> 24;
   }
   return new NdArray(dtype, shape, new ARRAY_TYPES[dtype](bytes.buffer));
 }
 
 test('every dtype round-trips bit for bit through pack and unpack, any shape', () => {
   fc.assert(
-    fc.property(fc.constantFrom(...DTYPES), fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 4 }), fc.integer(), (dtype, shape, seed) => {
-      const a = randomArray(dtype, shape, seed);
-      const back = (unpackMessage(packMessage(new Map([['x', a]]))) as WireMap).get('x') as NdArray;
-      assert.equal(back.dtype, dtype);
-      assert.deepEqual(back.shape, shape);
-      assert.deepEqual(Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength), Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength));
-    }),
+    fc.property(
+      fc.constantFrom(...DTYPES),
+      fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 4 }),
+      fc.integer(),
+      (dtype, shape, seed) => {
+        const a = randomArray(dtype, shape, seed);
+        const back = (unpackMessage(packMessage(new Map([['x', a]]))) as WireMap).get('x') as NdArray;
+        assert.equal(back.dtype, dtype);
+        assert.deepEqual(back.shape, shape);
+        assert.deepEqual(
+          Buffer.from(back.data.buffer, back.data.byteOffset, back.data.byteLength),
+          Buffer.from(a.data.buffer, a.data.byteOffset, a.data.byteLength),
+        );
+      },
+    ),
     { numRuns: 200 },
   );
 });
@@ -277,7 +338,8 @@ const obsMessage = (over: Record<string, WireValue | undefined>): WireMap => {
 };
 
 test('observations: missing keys, wrong types, shapes, sizes, non-finite state are refused with the key', () => {
-  const img = (dtype: Dtype, shape: number[]) => new NdArray(dtype, shape, new (dtype === 'f4' ? Float32Array : Uint8Array)(shape.reduce((a, b) => a * b, 1)));
+  const img = (dtype: Dtype, shape: number[]) =>
+    new NdArray(dtype, shape, new (dtype === 'f4' ? Float32Array : Uint8Array)(shape.reduce((a, b) => a * b, 1)));
   assertProtocolError(() => parseRequest('hello'), /^message$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': undefined })), /^observation\/image$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': 'png bytes' })), /^observation\/image$/);
@@ -285,13 +347,25 @@ test('observations: missing keys, wrong types, shapes, sizes, non-finite state a
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': img('u1', [3, 4, 4]) })), /^observation\/image$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': img('u1', [4, 4]) })), /^observation\/image$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': img('u1', [0, 4, 3]) })), /^observation\/image$/);
-  assertProtocolError(() => parseRequest(obsMessage({ 'observation/image': img('u1', [5, 5, 3]) }), { stateDims: 7, maxImagePixels: 16 }), /^observation\/image$/);
+  assertProtocolError(
+    () => parseRequest(obsMessage({ 'observation/image': img('u1', [5, 5, 3]) }), { stateDims: 7, maxImagePixels: 16 }),
+    /^observation\/image$/,
+  );
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/wrist_image': img('u1', [2, 2, 4]) })), /^observation\/wrist_image$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': undefined })), /^observation\/state$/);
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': [1, 2, 3, 4, 5, 6, 7] })), /^observation\/state$/);
-  assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': new NdArray('i4', [7], new Int32Array(7)) })), /^observation\/state$/);
-  assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': new NdArray('f4', [6], new Float32Array(6)) })), /^observation\/state$/);
-  assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': new NdArray('f4', [1, 7], new Float32Array(7)) })), /^observation\/state$/);
+  assertProtocolError(
+    () => parseRequest(obsMessage({ 'observation/state': new NdArray('i4', [7], new Int32Array(7)) })),
+    /^observation\/state$/,
+  );
+  assertProtocolError(
+    () => parseRequest(obsMessage({ 'observation/state': new NdArray('f4', [6], new Float32Array(6)) })),
+    /^observation\/state$/,
+  );
+  assertProtocolError(
+    () => parseRequest(obsMessage({ 'observation/state': new NdArray('f4', [1, 7], new Float32Array(7)) })),
+    /^observation\/state$/,
+  );
   for (const bad of [NaN, Infinity, -Infinity]) {
     const s = new Float32Array(7);
     s[3] = bad;
@@ -302,7 +376,10 @@ test('observations: missing keys, wrong types, shapes, sizes, non-finite state a
   assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': new NdArray('f8', [7], wide) })), /^observation\/state\[6\]$/);
   const halfNaN = new Uint16Array(7);
   halfNaN[0] = 0x7e00;
-  assertProtocolError(() => parseRequest(obsMessage({ 'observation/state': new NdArray('f2', [7], halfNaN) })), /^observation\/state\[0\]$/);
+  assertProtocolError(
+    () => parseRequest(obsMessage({ 'observation/state': new NdArray('f2', [7], halfNaN) })),
+    /^observation\/state\[0\]$/,
+  );
   assertProtocolError(() => parseRequest(obsMessage({ prompt: undefined })), /^prompt$/);
   assertProtocolError(() => parseRequest(obsMessage({ prompt: Uint8Array.of(0x61) })), /^prompt$/);
   assertProtocolError(() => parseRequest(obsMessage({ prompt: '   ' })), /^prompt$/);
@@ -312,7 +389,15 @@ test('observations: missing keys, wrong types, shapes, sizes, non-finite state a
 
 test('reset: alone, with a prompt, and with an observation; unknown keys are ignored', () => {
   assert.deepEqual(parseRequest(new Map([['reset', true]])), { kind: 'reset', prompt: undefined });
-  assert.deepEqual(parseRequest(new Map<string, WireValue>([['reset', true], ['prompt', 'stack the cups']])), { kind: 'reset', prompt: 'stack the cups' });
+  assert.deepEqual(
+    parseRequest(
+      new Map<string, WireValue>([
+        ['reset', true],
+        ['prompt', 'stack the cups'],
+      ]),
+    ),
+    { kind: 'reset', prompt: 'stack the cups' },
+  );
   const r = parseRequest(obsMessage({ reset: true, 'observation/joint_position': new NdArray('f8', [6], new Float64Array(6)) }));
   assert.ok(r.kind === 'infer' && r.reset);
   // np.True_ as Python's msgpack writes it (the golden scalars' "b"), e.g. from `t == 0` on a NumPy int.
@@ -351,14 +436,22 @@ test('fuzz: any bytes, and mutated golden messages, decode or fail with a Protoc
       assert.ok(e instanceof VlmError);
     }
   };
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (b) => check(b)), { numRuns: 500 });
   fc.assert(
-    fc.property(fc.integer({ min: 0, max: seeds.length - 1 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (which, flips, cut) => {
-      const b = seeds[which]!.slice();
-      for (const [at, v] of flips) b[at % b.length] = v;
-      check(b);
-      check(b.subarray(0, cut % (b.length + 1)));
-    }),
+    fc.property(fc.uint8Array({ maxLength: 64 }), (b) => check(b)),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: seeds.length - 1 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.nat(),
+      (which, flips, cut) => {
+        const b = seeds[which]!.slice();
+        for (const [at, v] of flips) b[at % b.length] = v;
+        check(b);
+        check(b.subarray(0, cut % (b.length + 1)));
+      },
+    ),
     { numRuns: 1000 },
   );
 });

@@ -25,17 +25,26 @@ export interface ObservationLimits {
 export const DEFAULT_OBSERVATION_LIMITS: ObservationLimits = { stateDims: 7, maxImagePixels: MAX_IMAGE_PIXELS };
 
 /** One request a client sends: an observation to act on, or a reset alone. */
-export type PolicyRequest =
-  | { kind: 'infer'; observation: Observation; reset: boolean }
-  | { kind: 'reset'; prompt: string | undefined };
+export type PolicyRequest = { kind: 'infer'; observation: Observation; reset: boolean } | { kind: 'reset'; prompt: string | undefined };
 
 function parseImage(v: WireValue | undefined, field: string, limits: ObservationLimits): RgbImage {
   const fix = 'send the camera frame as a uint8 NumPy array of shape (H, W, 3)';
   if (!(v instanceof NdArray)) throw new ProtocolError(`${field} is ${v === undefined ? 'missing' : 'not a NumPy array'}`, field, fix);
-  if (v.dtype !== 'u1') throw new ProtocolError(`${field} has dtype ${dtypeString(v.dtype)}, not uint8`, field, `${fix} (convert with image_tools.convert_to_uint8)`);
+  if (v.dtype !== 'u1')
+    throw new ProtocolError(
+      `${field} has dtype ${dtypeString(v.dtype)}, not uint8`,
+      field,
+      `${fix} (convert with image_tools.convert_to_uint8)`,
+    );
   const [h, w, c] = v.shape;
-  if (v.shape.length !== 3 || c !== 3) throw new ProtocolError(`${field} has shape [${v.shape.join(', ')}], not (H, W, 3)`, field, `${fix} (channels last)`);
-  if (h! < 1 || w! < 1 || h! * w! > limits.maxImagePixels) throw new ProtocolError(`${field} is ${w}×${h}, outside 1 … ${limits.maxImagePixels} pixels`, field, 'resize the frame (Bridge frames are 256×256)');
+  if (v.shape.length !== 3 || c !== 3)
+    throw new ProtocolError(`${field} has shape [${v.shape.join(', ')}], not (H, W, 3)`, field, `${fix} (channels last)`);
+  if (h! < 1 || w! < 1 || h! * w! > limits.maxImagePixels)
+    throw new ProtocolError(
+      `${field} is ${w}×${h}, outside 1 … ${limits.maxImagePixels} pixels`,
+      field,
+      'resize the frame (Bridge frames are 256×256)',
+    );
   return { width: w!, height: h!, rgb: v.data as Uint8Array };
 }
 
@@ -44,30 +53,52 @@ function parseState(v: WireValue | undefined, limits: ObservationLimits): Float3
   const fix = `send the state as a float NumPy array of shape (${limits.stateDims},): x, y, z (m), roll, pitch, yaw (rad), gripper (1 = open)`;
   if (!(v instanceof NdArray)) throw new ProtocolError(`${field} is ${v === undefined ? 'missing' : 'not a NumPy array'}`, field, fix);
   if (!v.dtype.startsWith('f')) throw new ProtocolError(`${field} has dtype ${dtypeString(v.dtype)}, not a float`, field, fix);
-  if (v.shape.length !== 1 || v.shape[0] !== limits.stateDims) throw new ProtocolError(`${field} has shape [${v.shape.join(', ')}], not [${limits.stateDims}]`, field, fix);
+  if (v.shape.length !== 1 || v.shape[0] !== limits.stateDims)
+    throw new ProtocolError(`${field} has shape [${v.shape.join(', ')}], not [${limits.stateDims}]`, field, fix);
   const state = new Float32Array(limits.stateDims);
   for (let i = 0; i < state.length; i++) {
     state[i] = v.dtype === 'f2' ? halfToFloat(v.data[i] as number) : (v.data[i] as number);
-    if (!Number.isFinite(state[i]!)) throw new ProtocolError(`${field}[${i}] is ${v.data[i]}${Number.isFinite(v.data[i] as number) ? ' (beyond float32)' : ''}`, `${field}[${i}]`, 'every state value must be finite');
+    if (!Number.isFinite(state[i]!))
+      throw new ProtocolError(
+        `${field}[${i}] is ${v.data[i]}${Number.isFinite(v.data[i] as number) ? ' (beyond float32)' : ''}`,
+        `${field}[${i}]`,
+        'every state value must be finite',
+      );
   }
   return state;
 }
 
 function parsePrompt(v: WireValue | undefined, required: boolean): string | undefined {
   if (v === undefined && !required) return undefined;
-  if (typeof v !== 'string') throw new ProtocolError(`prompt is ${v === undefined ? 'missing' : 'not a str'}`, 'prompt', 'send the task instruction as a str under "prompt"');
-  if (v.trim() === '' || v.length > MAX_PROMPT_CHARS) throw new ProtocolError(`prompt has ${v.length} characters; 1 … ${MAX_PROMPT_CHARS} are accepted`, 'prompt', 'send the task instruction, e.g. "put the carrot in the pot"');
+  if (typeof v !== 'string')
+    throw new ProtocolError(
+      `prompt is ${v === undefined ? 'missing' : 'not a str'}`,
+      'prompt',
+      'send the task instruction as a str under "prompt"',
+    );
+  if (v.trim() === '' || v.length > MAX_PROMPT_CHARS)
+    throw new ProtocolError(
+      `prompt has ${v.length} characters; 1 … ${MAX_PROMPT_CHARS} are accepted`,
+      'prompt',
+      'send the task instruction, e.g. "put the carrot in the pot"',
+    );
   return v;
 }
 
 /** Validates a decoded message into a request. Unknown keys are ignored (openpi clients send extra
  *  observations); every key the protocol names is checked for type, shape and range. */
 export function parseRequest(message: WireValue, limits: ObservationLimits = DEFAULT_OBSERVATION_LIMITS): PolicyRequest {
-  if (!(message instanceof Map)) throw new ProtocolError('the message is not a map', 'message', 'send a dict such as {"observation/image": …, "observation/state": …, "prompt": …}');
+  if (!(message instanceof Map))
+    throw new ProtocolError(
+      'the message is not a map',
+      'message',
+      'send a dict such as {"observation/image": …, "observation/state": …, "prompt": …}',
+    );
   const rawReset = message.get('reset');
   // A NumPy bool (`t == 0` with a NumPy step counter gives np.True_) counts as a Python one.
   const reset = rawReset instanceof NpScalar && rawReset.dtype === 'b1' ? rawReset.value : rawReset;
-  if (reset !== undefined && typeof reset !== 'boolean') throw new ProtocolError('reset is not a bool', 'reset', 'send reset as True or leave it out');
+  if (reset !== undefined && typeof reset !== 'boolean')
+    throw new ProtocolError('reset is not a bool', 'reset', 'send reset as True or leave it out');
   const hasObservation = ['observation/image', 'observation/state', 'observation/wrist_image'].some((k) => message.has(k));
   if (reset === true && !hasObservation) return { kind: 'reset', prompt: parsePrompt(message.get('prompt'), false) };
   const image = parseImage(message.get('observation/image'), 'observation/image', limits);
@@ -111,7 +142,12 @@ export function resultMessage(result: PolicyResult, timing: ServerTiming): WireM
   const n = result.actions.length;
   const actions = new Float32Array(n * 7);
   result.actions.forEach((step, i) => {
-    if (step.length !== 7) throw new ProtocolError(`the policy returned a step of ${step.length} values`, `actions[${i}]`, 'a policy returns 7-D steps (dx, dy, dz, droll, dpitch, dyaw, gripper)');
+    if (step.length !== 7)
+      throw new ProtocolError(
+        `the policy returned a step of ${step.length} values`,
+        `actions[${i}]`,
+        'a policy returns 7-D steps (dx, dy, dz, droll, dpitch, dyaw, gripper)',
+      );
     actions.set(step, i * 7);
   });
   const msg: WireMap = new Map<string, WireValue>([['actions', new NdArray('f4', [n, 7], actions)]]);
@@ -132,7 +168,8 @@ export interface RemoteResult {
   serverTiming: ServerTiming;
 }
 
-const numberOf = (v: WireValue | undefined): number | undefined => (v instanceof WireFloat ? v.value : typeof v === 'number' ? v : undefined);
+const numberOf = (v: WireValue | undefined): number | undefined =>
+  v instanceof WireFloat ? v.value : typeof v === 'number' ? v : undefined;
 
 /** Reads a result message (actions float32 or float64 [n, 7]). */
 export function parseResult(message: WireValue): RemoteResult {

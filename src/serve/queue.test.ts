@@ -24,7 +24,10 @@ test('jobs run one at a time, in arrival order, with their queue and run times',
   };
   const tickets = ['a', 'b', 'c'].map((n) => q.submit(job(n), 5000));
   const results = await Promise.all(tickets.map((t) => t.done));
-  assert.deepEqual(results.map((r) => r.value), ['a', 'b', 'c']);
+  assert.deepEqual(
+    results.map((r) => r.value),
+    ['a', 'b', 'c'],
+  );
   assert.deepEqual(log, ['start a', 'end a', 'start b', 'end b', 'start c', 'end c']);
   assert.ok(results[2]!.timing.queueMs >= 30 && results[0]!.timing.runMs >= 15);
   await q.drained();

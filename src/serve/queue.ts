@@ -67,14 +67,29 @@ export class RequestQueue {
       this.#settle(
         job,
         full
-          ? new ServeError('E_BUSY', `the server is busy (${this.#waiting} requests waiting)`, 'retry in a moment, or start the server with a larger --max-queue')
-          : new ServeError('E_BUSY', `this client already has ${inLane} requests waiting (at most ${this.maxPerLane} of the queue's ${this.maxWaiting} places)`, 'send fewer requests at once, or start the server with a larger --max-queue'),
+          ? new ServeError(
+              'E_BUSY',
+              `the server is busy (${this.#waiting} requests waiting)`,
+              'retry in a moment, or start the server with a larger --max-queue',
+            )
+          : new ServeError(
+              'E_BUSY',
+              `this client already has ${inLane} requests waiting (at most ${this.maxPerLane} of the queue's ${this.maxWaiting} places)`,
+              'send fewer requests at once, or start the server with a larger --max-queue',
+            ),
       );
       return { done, cancel: () => {} };
     }
     job.timer = setTimeout(() => {
       this.#drop(job);
-      this.#settle(job, new ServeError('E_TIMEOUT', `no answer within ${timeoutMs} ms`, 'the policy is slower than the request timeout; raise it or send fewer concurrent requests'));
+      this.#settle(
+        job,
+        new ServeError(
+          'E_TIMEOUT',
+          `no answer within ${timeoutMs} ms`,
+          'the policy is slower than the request timeout; raise it or send fewer concurrent requests',
+        ),
+      );
     }, timeoutMs);
     const jobs = this.#lanes.get(lane);
     if (jobs) jobs.push(job);

@@ -25,7 +25,12 @@ const frameOf = (seed: number, instruction: string): Observation => ({
 });
 
 type Step = { reset: string } | Observation;
-const scriptA: Step[] = [frameOf(1, 'put the carrot in the pot'), frameOf(2, 'put the carrot in the pot'), { reset: 'put the carrot in the pot' }, frameOf(3, 'put the carrot in the pot')];
+const scriptA: Step[] = [
+  frameOf(1, 'put the carrot in the pot'),
+  frameOf(2, 'put the carrot in the pot'),
+  { reset: 'put the carrot in the pot' },
+  frameOf(3, 'put the carrot in the pot'),
+];
 const scriptB: Step[] = [frameOf(4, 'pick up the spoon'), frameOf(5, 'pick up the spoon'), frameOf(6, 'pick up the spoon')];
 
 async function step(p: RemotePolicy, s: Step): Promise<string> {

@@ -21,7 +21,11 @@ import type { Observation } from '../policy/types.ts';
 import { isVlmError } from '../errors/index.ts';
 
 const STATE = Float32Array.of(0.3, -0.1, 0.2, 0, 0.1, -0.2, 1);
-const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({ image: { width: 4, height: 2, rgb: new Uint8Array(24).fill(51) }, state, instruction });
+const obs = (instruction = 'pick up the carrot', state: Float32Array = STATE): Observation => ({
+  image: { width: 4, height: 2, rgb: new Uint8Array(24).fill(51) },
+  state,
+  instruction,
+});
 const frame = (o: Observation = obs(), reset = false) => packMessage(observationMessage(o, reset));
 
 interface Raw {
@@ -41,21 +45,37 @@ function connect(url: string, headers: Record<string, string> = {}): Promise<Raw
     if (w) w(f);
     else frames.push(f);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   return new Promise((resolve, reject) => {
-    ws.once('open', () => resolve({ ws, next: () => (frames.length > 0 ? Promise.resolve(frames.shift()!) : new Promise((r) => waiters.push(r))), closed }));
+    ws.once('open', () =>
+      resolve({ ws, next: () => (frames.length > 0 ? Promise.resolve(frames.shift()!) : new Promise((r) => waiters.push(r))), closed }),
+    );
     ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
     ws.once('error', reject);
   });
 }
 
-async function serve(policy: Policy | PolicyFactory, options: Partial<ServeOptions> = {}): Promise<{ server: PolicyServer; lines: string[] }> {
+async function serve(
+  policy: Policy | PolicyFactory,
+  options: Partial<ServeOptions> = {},
+): Promise<{ server: PolicyServer; lines: string[] }> {
   const lines: string[] = [];
-  const server = await startServer({ ...('create' in policy ? { policyFactory: policy } : { policy }), port: 0, log: (l) => lines.push(l), ...options });
+  const server = await startServer({
+    ...('create' in policy ? { policyFactory: policy } : { policy }),
+    port: 0,
+    log: (l) => lines.push(l),
+    ...options,
+  });
   return { server, lines };
 }
 
-async function withServer(policy: Policy | PolicyFactory, options: Partial<ServeOptions>, body: (server: PolicyServer, lines: string[]) => Promise<void>): Promise<void> {
+async function withServer(
+  policy: Policy | PolicyFactory,
+  options: Partial<ServeOptions>,
+  body: (server: PolicyServer, lines: string[]) => Promise<void>,
+): Promise<void> {
   const { server, lines } = await serve(policy, options);
   try {
     await body(server, lines);
@@ -119,7 +139,11 @@ test('metadata first, then one result per observation with openpi timing; prev_t
 
 test('state of every float dtype is accepted; other dtypes are an error frame', async () => {
   await withServer(new EchoPolicy(), {}, async (server) => {
-    const floats: [Dtype, NdArray['data']][] = [['f4', STATE], ['f8', Float64Array.from(STATE)], ['f2', Uint16Array.from([0x3c00, 0, 0, 0, 0, 0, 0x3c00])]];
+    const floats: [Dtype, NdArray['data']][] = [
+      ['f4', STATE],
+      ['f8', Float64Array.from(STATE)],
+      ['f2', Uint16Array.from([0x3c00, 0, 0, 0, 0, 0, 0x3c00])],
+    ];
     for (const [dtype, data] of floats) {
       const msg = observationMessage(obs());
       msg.set('observation/state', new NdArray(dtype, [7], data));
@@ -132,7 +156,17 @@ test('state of every float dtype is accepted; other dtypes are an error frame', 
     for (const dtype of ['b1', 'i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8'] as Dtype[]) {
       const msg = observationMessage(obs());
       const bytes = new Uint8Array(7 * Number(dtype.slice(1)));
-      const view = { b1: Uint8Array, i1: Int8Array, i2: Int16Array, i4: Int32Array, i8: BigInt64Array, u1: Uint8Array, u2: Uint16Array, u4: Uint32Array, u8: BigUint64Array }[dtype as 'b1'];
+      const view = {
+        b1: Uint8Array,
+        i1: Int8Array,
+        i2: Int16Array,
+        i4: Int32Array,
+        i8: BigInt64Array,
+        u1: Uint8Array,
+        u2: Uint16Array,
+        u4: Uint32Array,
+        u8: BigUint64Array,
+      }[dtype as 'b1'];
       msg.set('observation/state', new NdArray(dtype, [7], new view(bytes.buffer)));
       const text = await expectErrorFrame(server.wsUrl, packMessage(msg), 'E_PROTOCOL');
       assert.match(text, /observation\/state has dtype/);
@@ -151,7 +185,10 @@ test('bad messages get an error frame then close 1011, and the server serves the
     const nan = Float32Array.from(STATE);
     nan[2] = NaN;
     const huge = `84 c40b${Buffer.from('__ndarray__').toString('hex')} c3 c404${Buffer.from('data').toString('hex')} c403 010203 c405${Buffer.from('dtype').toString('hex')} a3${Buffer.from('|u1').toString('hex')} c405${Buffer.from('shape').toString('hex')} 93 ce000186a0 ce000186a0 03`;
-    const hugeImage = Buffer.concat([Buffer.from('81b16f62736572766174696f6e2f696d616765', 'hex'), Buffer.from(huge.replace(/\s+/g, ''), 'hex')]);
+    const hugeImage = Buffer.concat([
+      Buffer.from('81b16f62736572766174696f6e2f696d616765', 'hex'),
+      Buffer.from(huge.replace(/\s+/g, ''), 'hex'),
+    ]);
     const cases: [string, Uint8Array | string, RegExp][] = [
       ['garbage', Uint8Array.of(0xc1, 0x00, 0xff), /not valid msgpack/],
       ['truncated', frame().subarray(0, 30), /not valid msgpack/],
@@ -184,7 +221,10 @@ test('a failing policy: the client sees a code and no stack; --debug adds the st
   await withServer(new EchoPolicy({ failWith: 'secret internal detail' }), {}, async (server, lines) => {
     const text = await expectErrorFrame(server.wsUrl, frame(), 'E_POLICY');
     assert.doesNotMatch(text, /secret internal detail/);
-    assert.ok(lines.some((l) => / E_POLICY .*secret internal detail/.test(l)), 'the server log has the reason');
+    assert.ok(
+      lines.some((l) => / E_POLICY .*secret internal detail/.test(l)),
+      'the server log has the reason',
+    );
   });
   await withServer(new EchoPolicy({ failWith: 'kaboom' }), { debug: true }, async (server) => {
     const { answer } = await once(server.wsUrl, frame());
@@ -252,7 +292,9 @@ test('malformed handshakes and raw garbage on the socket leave nothing counted',
         s.on('error', () => resolve(got));
       });
     for (let i = 0; i < 3; i++) {
-      const answer = await send(`GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+      const answer = await send(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
       assert.match(answer, /^HTTP\/1\.1 400/);
     }
     assert.match(await send('\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400/);
@@ -281,7 +323,9 @@ test('slow clients are closed: HTTP headers that never finish (408), a WebSocket
     // Half a binary frame (masked, 4096 bytes announced, 10 sent), then silence.
     const c = await connect(server.wsUrl);
     await c.next();
-    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.write(Buffer.concat([Buffer.from([0x82, 0xfe, 0x10, 0x00, 1, 2, 3, 4]), Buffer.alloc(10)]));
+    (c.ws as unknown as { _socket: import('node:net').Socket })._socket.write(
+      Buffer.concat([Buffer.from([0x82, 0xfe, 0x10, 0x00, 1, 2, 3, 4]), Buffer.alloc(10)]),
+    );
     assert.deepEqual(await c.closed, { code: 1000, reason: 'idle timeout' });
     await waitFor(() => server.stats().connections === 0);
   });
@@ -307,7 +351,14 @@ test('episodes: reset on a new prompt, on {"reset": true}, and when another clie
     await b.next();
     assert.equal(await ask(b, frame(obs('stack the cups'))), 'cycle 1');
     assert.equal(await ask(a, frame(obs('put the spoon in the bowl'))), 'cycle 1');
-    assert.deepEqual(policy.resets, ['pick up the carrot', 'put the spoon in the bowl', 'put the spoon in the bowl', 'put the spoon in the bowl', 'stack the cups', 'put the spoon in the bowl']);
+    assert.deepEqual(policy.resets, [
+      'pick up the carrot',
+      'put the spoon in the bowl',
+      'put the spoon in the bowl',
+      'put the spoon in the bowl',
+      'stack the cups',
+      'put the spoon in the bowl',
+    ]);
     a.ws.close();
     b.ws.close();
   });
@@ -341,14 +392,21 @@ test('API key, Host and Origin checks; /healthz needs neither; connection cap; i
 test('HTTP: POST /v1/act with a base64 PNG, its errors as JSON with codes, 413 beyond the cap, 404', async () => {
   await withServer(new EchoPolicy(), { maxMessageBytes: 64 * 1024 }, async (server, lines) => {
     const png = Buffer.from(encodePng({ width: 4, height: 2, rgb: new Uint8Array(24).fill(102) }).bytes).toString('base64');
-    const post = (body: unknown) => fetch(`${server.httpUrl}/v1/act`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${server.httpUrl}/v1/act`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
     const ok = await post({ image: `data:image/png;base64,${png}`, state: [...STATE], prompt: 'pick up the carrot', session: 'r1' });
     assert.equal(ok.status, 200);
     const json = (await ok.json()) as { actions: number[][]; text: { subtask: string }; server_timing: { infer_ms: number } };
     assert.deepEqual(json.actions, [[0.3, -0.1, 0.2, 0, 0.1, -0.2, 0.4]]);
     assert.equal(json.text.subtask, 'cycle 1');
     assert.equal(typeof json.server_timing.infer_ms, 'number');
-    const again = (await (await post({ image: png, state: [...STATE], prompt: 'pick up the carrot', session: 'r1' })).json()) as { text: { subtask: string } };
+    const again = (await (await post({ image: png, state: [...STATE], prompt: 'pick up the carrot', session: 'r1' })).json()) as {
+      text: { subtask: string };
+    };
     assert.equal(again.text.subtask, 'cycle 2');
     for (const [body, field] of [
       [{ image: 'not base64!', state: [...STATE], prompt: 'x' }, 'image'],
@@ -375,7 +433,12 @@ test('HTTP: POST /v1/act with a base64 PNG, its errors as JSON with codes, 413 b
         c.close();
       },
     });
-    const chunked = await fetch(`${server.httpUrl}/v1/act`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: chunks, duplex: 'half' } as RequestInit);
+    const chunked = await fetch(`${server.httpUrl}/v1/act`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
     assert.equal(chunked.status, 413);
     assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'E_TOO_LARGE');
     assert.equal((await fetch(`${server.httpUrl}/nope`)).status, 404);
@@ -405,9 +468,15 @@ test('close(): stops accepting, answers the requests in flight, then closes conn
 
 test('a port in use or a foreign host is E_LISTEN, not a Node stack', async () => {
   await withServer(new EchoPolicy(), {}, async (server) => {
-    await assert.rejects(startServer({ policy: new EchoPolicy(), port: server.port, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /the port is in use/.test(e.message));
+    await assert.rejects(
+      startServer({ policy: new EchoPolicy(), port: server.port, log: () => {} }),
+      (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /the port is in use/.test(e.message),
+    );
   });
-  await assert.rejects(startServer({ policy: new EchoPolicy(), host: '192.0.2.1', port: 0, log: () => {} }), (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /not an address of this machine/.test(e.message));
+  await assert.rejects(
+    startServer({ policy: new EchoPolicy(), host: '192.0.2.1', port: 0, log: () => {} }),
+    (e: unknown) => isVlmError(e) && e.code === 'E_LISTEN' && /not an address of this machine/.test(e.message),
+  );
 });
 
 test('close() waits for a policy call whose client already left', async () => {
@@ -425,7 +494,9 @@ test('close() waits for a policy call whose client already left', async () => {
 });
 
 test('SIGTERM with requests in flight: a child server answers them, then exits 0', async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing-child.ts', import.meta.url)), '400'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./testing-child.ts', import.meta.url)), '400'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -438,7 +509,10 @@ test('SIGTERM with requests in flight: a child server answers them, then exits 0
     await new Promise((r) => setTimeout(r, 100));
     child.kill('SIGTERM');
     const answers = await Promise.all(clients.map((c) => c.next()));
-    assert.deepEqual(answers.map((a) => a.binary), [true, true, true]);
+    assert.deepEqual(
+      answers.map((a) => a.binary),
+      [true, true, true],
+    );
     assert.equal(await exited, 0);
     assert.match(out, /closed after SIGTERM/);
   } finally {
@@ -470,11 +544,22 @@ async function ask(c: Raw, bytes: Uint8Array): Promise<string> {
   return JSON.stringify([...((m.get('actions') as NdArray).data as Float32Array)]);
 }
 
-const resetFrame = (prompt: string) => packMessage(new Map<string, WireValue>([['reset', true], ['prompt', prompt]]));
+const resetFrame = (prompt: string) =>
+  packMessage(
+    new Map<string, WireValue>([
+      ['reset', true],
+      ['prompt', prompt],
+    ]),
+  );
 
 test('a policy per session: two clients interleaving reset and infer each get what they get alone', async () => {
   const scriptA = [resetFrame('pick up the carrot'), frame(), frame(), resetFrame('pick up the carrot'), frame(), frame()];
-  const scriptB = [frame(obs('stack the cups')), frame(obs('stack the cups')), frame(obs('stack the cups'), true), frame(obs('stack the cups'))];
+  const scriptB = [
+    frame(obs('stack the cups')),
+    frame(obs('stack the cups')),
+    frame(obs('stack the cups'), true),
+    frame(obs('stack the cups')),
+  ];
   const alone = async (script: Uint8Array[]) => {
     const answers: string[] = [];
     await withServer(randomFactory(), {}, async (server) => {
@@ -532,7 +617,10 @@ test('a closed connection frees its session; an idle session is evicted and its 
     const c = await connect(server.wsUrl);
     await c.next();
     assert.equal(await ask(c, frame()), first);
-    assert.ok(lines.some((l) => / session 127\.0\.0\.1:\d+ evicted ok no request for 0\.3 s/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => / session 127\.0\.0\.1:\d+ evicted ok no request for 0\.3 s/.test(l)),
+      lines.join('\n'),
+    );
     await new Promise((r) => setTimeout(r, 350));
     assert.equal(await ask(b, frame()), first, 'b was evicted: its next request is a new episode');
     assert.equal(b.ws.readyState, WebSocket.OPEN, 'eviction frees the episode, not the connection');
@@ -549,7 +637,11 @@ test('the session cap: the client over it gets E_SESSION_LIMIT (WebSocket close 
     const text = await expectErrorFrame(server.wsUrl, frame(), 'E_SESSION_LIMIT', 1013);
     assert.match(text, /^error E_SESSION_LIMIT: 1 sessions are open; the next idle one expires in \d+ s\nfix: .*--max-sessions/);
     const png = Buffer.from(encodePng({ width: 4, height: 2, rgb: new Uint8Array(24).fill(102) }).bytes).toString('base64');
-    const r = await fetch(`${server.httpUrl}/v1/act`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ image: png, state: [...STATE], prompt: 'x', session: 'r2' }) });
+    const r = await fetch(`${server.httpUrl}/v1/act`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ image: png, state: [...STATE], prompt: 'x', session: 'r2' }),
+    });
     assert.equal(r.status, 503);
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
     assert.equal(((await r.json()) as { error: { code: string } }).error.code, 'E_SESSION_LIMIT');

@@ -105,7 +105,18 @@ export interface PolicyServer {
   close(graceMs?: number): Promise<void>;
 }
 
-const STATUS: Record<string, number> = { E_PROTOCOL: 400, E_IMAGE: 400, E_UNAUTHORIZED: 401, E_FORBIDDEN: 403, E_NOT_FOUND: 404, E_TOO_LARGE: 413, E_BUSY: 503, E_SESSION_LIMIT: 503, E_SHUTTING_DOWN: 503, E_TIMEOUT: 504 };
+const STATUS: Record<string, number> = {
+  E_PROTOCOL: 400,
+  E_IMAGE: 400,
+  E_UNAUTHORIZED: 401,
+  E_FORBIDDEN: 403,
+  E_NOT_FOUND: 404,
+  E_TOO_LARGE: 413,
+  E_BUSY: 503,
+  E_SESSION_LIMIT: 503,
+  E_SHUTTING_DOWN: 503,
+  E_TIMEOUT: 504,
+};
 const WS_CLOSE: Record<string, number> = { E_BUSY: 1013, E_SESSION_LIMIT: 1013, E_SHUTTING_DOWN: 1001 };
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '::1', '[::1]', '0.0.0.0']);
 
@@ -119,12 +130,18 @@ function hostnameOf(hostHeader: string): string {
 
 /** The error a client sees: code, message, fix; the stack only with --debug. */
 function clientError(e: unknown, debug: boolean): { code: string; message: string; fix?: string; stack?: string } {
-  if (isVlmError(e)) return { code: e.code, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(debug && e.stack ? { stack: e.stack } : {}) };
+  if (isVlmError(e))
+    return { code: e.code, message: e.message, ...(e.fix ? { fix: e.fix } : {}), ...(debug && e.stack ? { stack: e.stack } : {}) };
   const err = e as Error;
-  return { code: 'E_POLICY', message: debug ? `the policy failed: ${err?.message ?? String(e)}` : 'the policy failed (see the server log)', ...(debug && err?.stack ? { stack: err.stack } : {}) };
+  return {
+    code: 'E_POLICY',
+    message: debug ? `the policy failed: ${err?.message ?? String(e)}` : 'the policy failed (see the server log)',
+    ...(debug && err?.stack ? { stack: err.stack } : {}),
+  };
 }
 
-const errorText = (e: ReturnType<typeof clientError>) => [`error ${e.code}: ${e.message}`, ...(e.fix ? [`fix: ${e.fix}`] : []), ...(e.stack ? [e.stack] : [])].join('\n');
+const errorText = (e: ReturnType<typeof clientError>) =>
+  [`error ${e.code}: ${e.message}`, ...(e.fix ? [`fix: ${e.fix}`] : []), ...(e.stack ? [e.stack] : [])].join('\n');
 const ms = (x: number) => `${x.toFixed(1)}ms`;
 
 interface Connection {
@@ -154,7 +171,10 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const apiKey = options.apiKey ? digest(options.apiKey) : null;
   const queue = new RequestQueue(options.maxQueue ?? 16);
-  if ((options.policy === undefined) === (options.policyFactory === undefined)) throw new UsageError('startServer needs exactly one of policy (shared by every client) and policyFactory (a policy per client session)');
+  if ((options.policy === undefined) === (options.policyFactory === undefined))
+    throw new UsageError(
+      'startServer needs exactly one of policy (shared by every client) and policyFactory (a policy per client session)',
+    );
   const metadata = (options.policyFactory ?? options.policy)!.metadata;
   const sessionIdleMs = options.sessionIdleMs ?? 300_000;
   const sessions = new SessionTable(options.policyFactory ? { factory: options.policyFactory } : { policy: options.policy! }, {
@@ -179,13 +199,20 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
 
   /** time, transport, peer, request, status, latency (from `started`, when the line is a request), notes */
   const logLine = (kind: string, peer: string, what: string, status: string | number, started: number | null, extra = '') =>
-    log(`${new Date().toISOString()} ${kind} ${peer} ${what} ${status}${started === null ? '' : ` ${ms(performance.now() - started)}`}${extra ? ` ${extra}` : ''}`);
+    log(
+      `${new Date().toISOString()} ${kind} ${peer} ${what} ${status}${started === null ? '' : ` ${ms(performance.now() - started)}`}${extra ? ` ${extra}` : ''}`,
+    );
 
   /** Refuses DNS-rebinding and cross-site requests to a loopback server, and checks the key. */
   function admit(req: IncomingMessage): void {
     if (isLoopback(host)) {
       const h = hostnameOf(req.headers.host ?? '');
-      if (!isLoopback(h)) throw new ServeError('E_FORBIDDEN', `Host "${req.headers.host ?? ''}" is not this machine`, 'connect to localhost or 127.0.0.1; to serve other machines start with --host 0.0.0.0 and an --api-key-env');
+      if (!isLoopback(h))
+        throw new ServeError(
+          'E_FORBIDDEN',
+          `Host "${req.headers.host ?? ''}" is not this machine`,
+          'connect to localhost or 127.0.0.1; to serve other machines start with --host 0.0.0.0 and an --api-key-env',
+        );
       const origin = req.headers.origin;
       if (origin !== undefined) {
         let originHost = '';
@@ -194,17 +221,31 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
         } catch {
           // an unparsable Origin is refused below
         }
-        if (!isLoopback(originHost)) throw new ServeError('E_FORBIDDEN', `Origin "${origin}" may not use this server`, 'call the server from a program, not from a web page');
+        if (!isLoopback(originHost))
+          throw new ServeError(
+            'E_FORBIDDEN',
+            `Origin "${origin}" may not use this server`,
+            'call the server from a program, not from a web page',
+          );
       }
     }
     if (apiKey) {
       const auth = req.headers.authorization ?? '';
       const m = /^(?:Api-Key|Bearer) (.+)$/.exec(auth);
-      if (!m || !timingSafeEqual(digest(m[1]!), apiKey)) throw new ServeError('E_UNAUTHORIZED', 'missing or wrong API key', 'send the header "Authorization: Api-Key <key>" (openpi clients: api_key=…)');
+      if (!m || !timingSafeEqual(digest(m[1]!), apiKey))
+        throw new ServeError(
+          'E_UNAUTHORIZED',
+          'missing or wrong API key',
+          'send the header "Authorization: Api-Key <key>" (openpi clients: api_key=…)',
+        );
     }
   }
 
-  function submitRun<T>(job: () => Promise<T>, lane: string, onCancel: (cancel: () => void) => void): Promise<{ value: T; timing: QueueTiming }> {
+  function submitRun<T>(
+    job: () => Promise<T>,
+    lane: string,
+    onCancel: (cancel: () => void) => void,
+  ): Promise<{ value: T; timing: QueueTiming }> {
     const ticket = queue.submit(job, requestTimeoutMs, lane);
     onCancel(ticket.cancel);
     return ticket.done;
@@ -248,7 +289,14 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
 
   function failConnection(conn: Connection, e: unknown, what: string, started: number): void {
     const ce = clientError(e, debug);
-    logLine('ws', conn.peer, what, ce.code, started, isVlmError(e) ? e.message : `${(e as Error)?.message ?? e}${debug ? '' : ' (internal)'}`);
+    logLine(
+      'ws',
+      conn.peer,
+      what,
+      ce.code,
+      started,
+      isVlmError(e) ? e.message : `${(e as Error)?.message ?? e}${debug ? '' : ' (internal)'}`,
+    );
     if (!isVlmError(e) && debug) log(String((e as Error)?.stack));
     if (conn.ws.readyState !== WebSocket.OPEN) return;
     conn.ws.send(errorText(ce));
@@ -258,7 +306,17 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
   async function onFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
     const started = performance.now();
     let what = 'infer';
-    if (conn.busy) return failConnection(conn, new ServeError('E_BUSY', 'a request on this connection is still running', 'wait for each answer before sending the next observation (or open another connection)'), what, started);
+    if (conn.busy)
+      return failConnection(
+        conn,
+        new ServeError(
+          'E_BUSY',
+          'a request on this connection is still running',
+          'wait for each answer before sending the next observation (or open another connection)',
+        ),
+        what,
+        started,
+      );
     conn.busy = true;
     begin();
     try {
@@ -281,7 +339,13 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
           (cancel) => (conn.cancel = cancel),
         ),
       );
-      const reply = packMessage(resultMessage(value, { inferMs: timing.runMs, queueMs: timing.queueMs, ...(conn.prevTotalMs === undefined ? {} : { prevTotalMs: conn.prevTotalMs }) }));
+      const reply = packMessage(
+        resultMessage(value, {
+          inferMs: timing.runMs,
+          queueMs: timing.queueMs,
+          ...(conn.prevTotalMs === undefined ? {} : { prevTotalMs: conn.prevTotalMs }),
+        }),
+      );
       if (conn.ws.readyState !== WebSocket.OPEN) return;
       conn.ws.send(reply);
       conn.prevTotalMs = performance.now() - started;
@@ -341,13 +405,16 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
 
   function refuseUpgrade(socket: Duplex, status: number, text: string): void {
     const body = `${text}\n`;
-    socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Service Unavailable'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
   }
 
   // ---- HTTP -------------------------------------------------------------------------------------
 
   function readJson(req: IncomingMessage): Promise<unknown> {
-    const tooLarge = () => new ServeError('E_TOO_LARGE', `the body is larger than ${maxMessageBytes} bytes`, 'send a smaller body (e.g. downscale images)');
+    const tooLarge = () =>
+      new ServeError('E_TOO_LARGE', `the body is larger than ${maxMessageBytes} bytes`, 'send a smaller body (e.g. downscale images)');
     if (Number(req.headers['content-length'] ?? 0) > maxMessageBytes) return Promise.reject(tooLarge());
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
@@ -383,7 +450,9 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     const request = parseActJson(await ctx.json(), limits);
     const id = `http:${request.session}`;
     const session: Session = sessions.open(id, `session ${JSON.stringify(request.session)}`);
-    const { value, timing } = await sessions.request(session, () => ctx.submit(() => sessions.infer(session, request.observation, request.reset), id));
+    const { value, timing } = await sessions.request(session, () =>
+      ctx.submit(() => sessions.infer(session, request.observation, request.reset), id),
+    );
     ctx.note(`queue=${ms(timing.queueMs)} infer=${ms(timing.runMs)} steps=${value.actions.length}`);
     sendJson(ctx.res, 200, actResultJson(value as PolicyResult, { inferMs: timing.runMs, queueMs: timing.queueMs }));
   }
@@ -415,7 +484,11 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       const route = routes[what];
       if (!route) {
         const known = Object.keys(routes).filter((r) => r.endsWith(` ${path}`));
-        throw new ServeError('E_NOT_FOUND', known.length > 0 ? `${what} is not served (${known.join(', ')} is)` : `no route ${what}`, 'see docs/serve.md for the routes (GET /healthz, POST /v1/act, GET /v1/metadata, the OpenAI routes, WebSocket on /)');
+        throw new ServeError(
+          'E_NOT_FOUND',
+          known.length > 0 ? `${what} is not served (${known.join(', ')} is)` : `no route ${what}`,
+          'see docs/serve.md for the routes (GET /healthz, POST /v1/act, GET /v1/metadata, the OpenAI routes, WebSocket on /)',
+        );
       }
       await route({
         req,
@@ -435,20 +508,42 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
       if (ce.code === 'E_SESSION_LIMIT') headers['Retry-After'] = String(sessions.retryAfterSeconds());
       if (ce.code === 'E_TOO_LARGE' || draining) headers.Connection = 'close';
       if (res.headersSent) res.end();
-      else sendJson(res, status, { error: { code: ce.code, type: ce.code, message: ce.message, ...(ce.fix ? { fix: ce.fix } : {}), ...(ce.stack ? { stack: ce.stack } : {}) } }, headers);
+      else
+        sendJson(
+          res,
+          status,
+          {
+            error: {
+              code: ce.code,
+              type: ce.code,
+              message: ce.message,
+              ...(ce.fix ? { fix: ce.fix } : {}),
+              ...(ce.stack ? { stack: ce.stack } : {}),
+            },
+          },
+          headers,
+        );
     } finally {
       end();
     }
   }
 
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  const http = createServer({ headersTimeout, requestTimeout: 6 * headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 }, (req, res) => void onRequest(req, res));
+  const http = createServer(
+    { headersTimeout, requestTimeout: 6 * headersTimeout, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1000 },
+    (req, res) => void onRequest(req, res),
+  );
   http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     try {
       admit(req);
       if (draining) throw new ServeError('E_SHUTTING_DOWN', 'the server is shutting down', 'reconnect when it is back');
-      if (connections.size + upgrading >= maxConnections) throw new ServeError('E_BUSY', `${maxConnections} connections are open`, 'close idle clients or start the server with a larger connection cap');
+      if (connections.size + upgrading >= maxConnections)
+        throw new ServeError(
+          'E_BUSY',
+          `${maxConnections} connections are open`,
+          'close idle clients or start the server with a larger connection cap',
+        );
     } catch (e) {
       const ce = clientError(e, false);
       logLine('ws', `${req.socket.remoteAddress}:${req.socket.remotePort}`, 'connect', ce.code, null, ce.message);
@@ -468,7 +563,12 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     });
   });
   http.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    const status =
+      err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? '408 Request Timeout'
+        : err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : '400 Bad Request';
     if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
@@ -477,8 +577,21 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     const refused = (e: NodeJS.ErrnoException) => {
       heartbeat.stop();
       clearInterval(sweeper);
-      const why = e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND' ? 'the host is not an address of this machine' : e.code === 'EACCES' ? 'not permitted (ports below 1024 need privileges)' : e.message;
-      reject(new ServeError('E_LISTEN', `cannot listen on ${host}:${options.port ?? 8000}: ${why}`, 'choose another --port (0 picks a free one) or --host'));
+      const why =
+        e.code === 'EADDRINUSE'
+          ? 'the port is in use'
+          : e.code === 'EADDRNOTAVAIL' || e.code === 'ENOTFOUND'
+            ? 'the host is not an address of this machine'
+            : e.code === 'EACCES'
+              ? 'not permitted (ports below 1024 need privileges)'
+              : e.message;
+      reject(
+        new ServeError(
+          'E_LISTEN',
+          `cannot listen on ${host}:${options.port ?? 8000}: ${why}`,
+          'choose another --port (0 picks a free one) or --host',
+        ),
+      );
     };
     http.once('error', refused);
     http.listen(options.port ?? 8000, host, () => {
@@ -524,7 +637,14 @@ export async function startServer(options: ServeOptions): Promise<PolicyServer> 
     port,
     httpUrl: `http://${urlHost}:${port}`,
     wsUrl: `ws://${urlHost}:${port}`,
-    stats: () => ({ connections: connections.size, upgrading, waiting: queue.waiting, running: queue.running, inFlight, sessions: sessions.size }),
+    stats: () => ({
+      connections: connections.size,
+      upgrading,
+      waiting: queue.waiting,
+      running: queue.running,
+      inFlight,
+      sessions: sessions.size,
+    }),
     close,
   };
 }

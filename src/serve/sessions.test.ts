@@ -11,7 +11,11 @@ import { EchoPolicy } from './testing.ts';
 import { isVlmError } from '../errors/index.ts';
 import type { Observation, PolicyFactory } from '../policy/types.ts';
 
-const obs = (instruction: string): Observation => ({ image: { width: 1, height: 1, rgb: new Uint8Array(3) }, state: new Float32Array(7), instruction });
+const obs = (instruction: string): Observation => ({
+  image: { width: 1, height: 1, rgb: new Uint8Array(3) },
+  state: new Float32Array(7),
+  instruction,
+});
 const OPTIONS = { maxSessions: 8, idleMs: 60_000 };
 
 /** A factory of echo policies that counts the ones alive (made and not yet closed). */
@@ -46,7 +50,10 @@ test('with a factory every session runs its own episode: interleaving changes no
   assert.equal(await cycle(t, a, 'place'), 'cycle 1', 'a new prompt starts a new episode');
   assert.equal(await cycle(t, a, 'place', true), 'cycle 1');
   assert.equal(factory.made.length, 2, 'one policy per session');
-  assert.deepEqual(factory.made.map((p) => p.resets), [['pick', 'pick', 'place', 'place'], ['stack']]);
+  assert.deepEqual(
+    factory.made.map((p) => p.resets),
+    [['pick', 'pick', 'place', 'place'], ['stack']],
+  );
   assert.equal(t.open('a', 'a'), a, 'open() finds the live session');
 });
 
@@ -82,7 +89,11 @@ test('the cap: one session more is E_SESSION_LIMIT; idle sessions are evicted, b
   const t = new SessionTable({ factory }, { maxSessions: 2, idleMs: 1000, onEvict: (s) => evicted.push(s.id) });
   const a = t.open('a', 'a', 0);
   t.open('b', 'b', 500);
-  const limit = (e: unknown) => isVlmError(e) && e.code === 'E_SESSION_LIMIT' && /2 sessions are open; the next idle one expires in 1 s/.test(e.message) && /--max-sessions/.test(e.fix ?? '');
+  const limit = (e: unknown) =>
+    isVlmError(e) &&
+    e.code === 'E_SESSION_LIMIT' &&
+    /2 sessions are open; the next idle one expires in 1 s/.test(e.message) &&
+    /--max-sessions/.test(e.fix ?? '');
   assert.throws(() => t.open('c', 'c', 900), limit);
   assert.equal(t.retryAfterSeconds(900), 1);
   t.open('c', 'c', 1000); // a has been idle for 1000 ms: evicted to make room
@@ -96,15 +107,25 @@ test('the cap: one session more is E_SESSION_LIMIT; idle sessions are evicted, b
   const c = t.get('c')!;
   c.usedAt = 0;
   b.usedAt = 0;
-  assert.deepEqual(t.sweep(5000).map((s) => s.id), ['c']);
+  assert.deepEqual(
+    t.sweep(5000).map((s) => s.id),
+    ['c'],
+  );
   const d = t.open('d', 'd', 5000);
   let releaseD!: () => void;
   const pendingD = t.request(d, () => new Promise<void>((r) => (releaseD = r)));
-  assert.throws(() => t.open('e', 'e', 1e9), (e: unknown) => isVlmError(e) && e.code === 'E_SESSION_LIMIT' && /2 sessions are open, all with requests in flight/.test(e.message));
+  assert.throws(
+    () => t.open('e', 'e', 1e9),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SESSION_LIMIT' && /2 sessions are open, all with requests in flight/.test(e.message),
+  );
   release();
   releaseD();
   await Promise.all([pending, pendingD]);
-  assert.deepEqual(t.sweep(performance.now() + 1000).map((s) => s.id), ['b', 'd'], 'idle once their requests settled');
+  assert.deepEqual(
+    t.sweep(performance.now() + 1000).map((s) => s.id),
+    ['b', 'd'],
+    'idle once their requests settled',
+  );
 });
 
 test('one shared policy: the episode restarts on a new prompt, on reset, and after another session ran', async () => {
@@ -142,7 +163,7 @@ test('a reset that fails is tried again at the next observation', async () => {
   assert.deepEqual(policy.resets, ['pick']);
 });
 
-test('after the policy answers done, the session\'s next observation starts a new episode (same prompt, no reset)', async () => {
+test("after the policy answers done, the session's next observation starts a new episode (same prompt, no reset)", async () => {
   const made: EchoPolicy[] = [];
   const factory: PolicyFactory = { metadata: new EchoPolicy().metadata, create: () => made[made.push(new EchoPolicy({ doneAt: 2 })) - 1]! };
   const shared = new EchoPolicy({ doneAt: 2 });

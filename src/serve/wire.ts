@@ -28,17 +28,40 @@ export const DTYPES = ['b1', 'i1', 'i2', 'i4', 'i8', 'u1', 'u2', 'u4', 'u8', 'f2
 export type Dtype = (typeof DTYPES)[number];
 
 /** Typed array per dtype. b1 holds 0/1 bytes; f2 holds the raw IEEE half bits (see halfToFloat). */
-export type NdData = Uint8Array | Int8Array | Int16Array | Int32Array | BigInt64Array | Uint16Array | Uint32Array | BigUint64Array | Float32Array | Float64Array;
+export type NdData =
+  | Uint8Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array
+  | Float32Array
+  | Float64Array;
 
 const ARRAY_OF: Record<Dtype, { new (buffer: ArrayBuffer): NdData }> = {
-  b1: Uint8Array, i1: Int8Array, i2: Int16Array, i4: Int32Array, i8: BigInt64Array,
-  u1: Uint8Array, u2: Uint16Array, u4: Uint32Array, u8: BigUint64Array,
-  f2: Uint16Array, f4: Float32Array, f8: Float64Array,
+  b1: Uint8Array,
+  i1: Int8Array,
+  i2: Int16Array,
+  i4: Int32Array,
+  i8: BigInt64Array,
+  u1: Uint8Array,
+  u2: Uint16Array,
+  u4: Uint32Array,
+  u8: BigUint64Array,
+  f2: Uint16Array,
+  f4: Float32Array,
+  f8: Float64Array,
 };
 
 /** An n-dimensional NumPy array on the wire: dtype, shape, and the elements in C order. */
 export class NdArray {
-  constructor(readonly dtype: Dtype, readonly shape: readonly number[], readonly data: NdData) {
+  constructor(
+    readonly dtype: Dtype,
+    readonly shape: readonly number[],
+    readonly data: NdData,
+  ) {
     const size = shape.reduce((a, b) => a * b, 1);
     if (data.length !== size) throw new RangeError(`NdArray: ${data.length} elements for shape [${shape.join(', ')}]`);
   }
@@ -49,7 +72,10 @@ export class NdArray {
 
 /** A NumPy scalar (np.float32(1.5), np.int64(3), np.bool_(True)). */
 export class NpScalar {
-  constructor(readonly dtype: Dtype, readonly value: number | bigint | boolean) {}
+  constructor(
+    readonly dtype: Dtype,
+    readonly value: number | bigint | boolean,
+  ) {}
 }
 
 /** A number written as float64 even when it is whole (Python floats are always float64). */
@@ -58,7 +84,8 @@ export class WireFloat {
 }
 
 /** A decoded or to-be-encoded message: msgpack values with str-keyed maps, arrays and scalars. */
-export type WireValue = null | boolean | number | bigint | string | Uint8Array | WireFloat | NdArray | NpScalar | readonly WireValue[] | WireMap;
+export type WireValue =
+  null | boolean | number | bigint | string | Uint8Array | WireFloat | NdArray | NpScalar | readonly WireValue[] | WireMap;
 export type WireMap = Map<string, WireValue>;
 
 const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -71,7 +98,11 @@ export function dtypeString(dtype: Dtype): string {
 function parseDtype(text: string, field: string): { dtype: Dtype; swap: boolean } {
   const m = /^([<>|=])([biuf][1248])$/.exec(text);
   if (!m || !(DTYPES as readonly string[]).includes(m[2]!)) {
-    throw new ProtocolError(`${field}: dtype '${text}' is not carried by the protocol`, field, `send one of ${DTYPES.map((d) => dtypeString(d)).join(', ')} (NumPy bool, int, uint or float)`);
+    throw new ProtocolError(
+      `${field}: dtype '${text}' is not carried by the protocol`,
+      field,
+      `send one of ${DTYPES.map((d) => dtypeString(d)).join(', ')} (NumPy bool, int, uint or float)`,
+    );
   }
   const dtype = m[2] as Dtype;
   const little = m[1] === '<' || (m[1] === '=' && HOST_LITTLE);
@@ -121,7 +152,15 @@ function encodeInto(value: WireValue, out: Uint8Array[], depth: number): void {
   } else if (value instanceof NpScalar) {
     const v = value.value;
     const data = typeof v === 'number' && value.dtype.startsWith('f') ? floatEncoder.encode(v) : leafEncoder.encode(v);
-    out.push(mapHeader(3), binKey('__npgeneric__'), leafEncoder.encode(true), binKey('data'), data, binKey('dtype'), leafEncoder.encode(dtypeString(value.dtype)));
+    out.push(
+      mapHeader(3),
+      binKey('__npgeneric__'),
+      leafEncoder.encode(true),
+      binKey('data'),
+      data,
+      binKey('dtype'),
+      leafEncoder.encode(dtypeString(value.dtype)),
+    );
   } else if (value instanceof WireFloat) {
     out.push(floatEncoder.encode(value.value));
   } else if (value instanceof Map) {
@@ -171,7 +210,8 @@ const decoder = new Decoder({
   },
 });
 
-const isPlainMap = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.getPrototypeOf(v) === Object.prototype;
+const isPlainMap = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && Object.getPrototypeOf(v) === Object.prototype;
 
 function decodeNdArray(raw: Record<string, unknown>, field: string): NdArray {
   const fix = "send NumPy arrays as openpi_client's msgpack_numpy packs them";
@@ -180,21 +220,28 @@ function decodeNdArray(raw: Record<string, unknown>, field: string): NdArray {
   const dtypeRaw = raw['bdtype'];
   const shapeRaw = raw['bshape'];
   if (!(data instanceof Uint8Array)) throw new ProtocolError(`${field}: the array's data is not bin`, `${field}.data`, fix);
-  const dtypeText = typeof dtypeRaw === 'string' ? dtypeRaw : dtypeRaw instanceof Uint8Array ? Buffer.from(dtypeRaw).toString('latin1') : null;
+  const dtypeText =
+    typeof dtypeRaw === 'string' ? dtypeRaw : dtypeRaw instanceof Uint8Array ? Buffer.from(dtypeRaw).toString('latin1') : null;
   if (dtypeText === null) throw new ProtocolError(`${field}: the array's dtype is not a string`, `${field}.dtype`, fix);
   const { dtype, swap } = parseDtype(dtypeText, `${field}.dtype`);
-  if (!Array.isArray(shapeRaw) || shapeRaw.length > MAX_RANK) throw new ProtocolError(`${field}: the array's shape is not a list of at most ${MAX_RANK} dimensions`, `${field}.shape`, fix);
+  if (!Array.isArray(shapeRaw) || shapeRaw.length > MAX_RANK)
+    throw new ProtocolError(`${field}: the array's shape is not a list of at most ${MAX_RANK} dimensions`, `${field}.shape`, fix);
   const itemSize = Number(dtype.slice(1));
   let size = 1;
   const shape = shapeRaw.map((d) => {
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw new ProtocolError(`${field}: shape entry ${String(d)} is not a non-negative integer`, `${field}.shape`, fix);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw new ProtocolError(`${field}: shape entry ${String(d)} is not a non-negative integer`, `${field}.shape`, fix);
     size *= d;
     return d;
   });
   // Checked against the bytes that arrived before anything is allocated (size stays exact or
   // becomes far larger than any frame, so a 10^5 × 10^5 shape fails here).
   if (size * itemSize !== data.length) {
-    throw new ProtocolError(`${field}: shape [${shape.join(', ')}] of ${dtypeText} needs ${size * itemSize} bytes, the data has ${data.length}`, `${field}.shape`, 'send the shape of the data (array.shape) with its bytes (array.tobytes())');
+    throw new ProtocolError(
+      `${field}: shape [${shape.join(', ')}] of ${dtypeText} needs ${size * itemSize} bytes, the data has ${data.length}`,
+      `${field}.shape`,
+      'send the shape of the data (array.shape) with its bytes (array.tobytes())',
+    );
   }
   const copy = new ArrayBuffer(data.length);
   const bytes = new Uint8Array(copy);
@@ -210,7 +257,12 @@ function decodeScalar(raw: Record<string, unknown>, field: string): NpScalar {
   if (typeof dtypeRaw !== 'string') throw new ProtocolError(`${field}: the scalar's dtype is not a string`, `${field}.dtype`, fix);
   const { dtype } = parseDtype(dtypeRaw, `${field}.dtype`);
   const v = raw['bdata'];
-  const ok = dtype === 'b1' ? typeof v === 'boolean' : dtype.startsWith('f') ? typeof v === 'number' : (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
+  const ok =
+    dtype === 'b1'
+      ? typeof v === 'boolean'
+      : dtype.startsWith('f')
+        ? typeof v === 'number'
+        : (typeof v === 'number' && Number.isInteger(v)) || typeof v === 'bigint';
   if (!ok) throw new ProtocolError(`${field}: scalar data ${String(v)} does not fit dtype ${dtypeRaw}`, `${field}.data`, fix);
   return new NpScalar(dtype, v as number | bigint | boolean);
 }
@@ -227,12 +279,21 @@ function fromDecoded(raw: unknown, field: string, depth: number): WireValue {
     const map: WireMap = new Map();
     for (const [tagged, v] of Object.entries(raw)) {
       const key = tagged.slice(1);
-      if (tagged[0] !== 's') throw new ProtocolError(`${field}: map key ${JSON.stringify(key)} is ${tagged[0] === 'b' ? 'bin' : 'an int'}, not str`, field, 'dict keys must be str (openpi writes them so); bin keys belong to NumPy arrays only');
+      if (tagged[0] !== 's')
+        throw new ProtocolError(
+          `${field}: map key ${JSON.stringify(key)} is ${tagged[0] === 'b' ? 'bin' : 'an int'}, not str`,
+          field,
+          'dict keys must be str (openpi writes them so); bin keys belong to NumPy arrays only',
+        );
       map.set(key, fromDecoded(v, field === 'message' ? key : `${field}.${key}`, depth + 1));
     }
     return map;
   }
-  throw new ProtocolError(`${field}: msgpack extension types are not part of the protocol`, field, 'send maps, arrays, str, bin, numbers, bools and NumPy arrays only');
+  throw new ProtocolError(
+    `${field}: msgpack extension types are not part of the protocol`,
+    field,
+    'send maps, arrays, str, bin, numbers, bools and NumPy arrays only',
+  );
 }
 
 /** Most msgpack values (of any kind, containers included) one message may hold. */
@@ -244,7 +305,11 @@ export const MAX_VALUES = 100_000;
  *  millions of decoder states. */
 export function checkStructure(bytes: Uint8Array): void {
   const fail = (what: string, at: number): never => {
-    throw new ProtocolError(`the message is not valid msgpack: ${what} at byte ${at}`, 'message', 'send one msgpack object per frame, packed with openpi_client.msgpack_numpy');
+    throw new ProtocolError(
+      `the message is not valid msgpack: ${what} at byte ${at}`,
+      'message',
+      'send one msgpack object per frame, packed with openpi_client.msgpack_numpy',
+    );
   };
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pending: number[] = [1]; // values still expected at each open level
@@ -294,18 +359,26 @@ export function checkStructure(bytes: Uint8Array): void {
 
 /** Decodes one message. Garbage, truncation, trailing bytes and unknown types are ProtocolErrors. */
 export function unpackMessage(bytes: Uint8Array): WireValue {
-  if (bytes.length > MAX_MESSAGE_BYTES) throw new ProtocolError(`the message has ${bytes.length} bytes, more than ${MAX_MESSAGE_BYTES}`, 'message', 'send smaller frames (e.g. downscale images to 256×256)');
+  if (bytes.length > MAX_MESSAGE_BYTES)
+    throw new ProtocolError(
+      `the message has ${bytes.length} bytes, more than ${MAX_MESSAGE_BYTES}`,
+      'message',
+      'send smaller frames (e.g. downscale images to 256×256)',
+    );
   checkStructure(bytes);
   let raw: unknown;
   try {
     raw = decoder.decode(bytes);
   } catch (cause) {
     if (cause instanceof ProtocolError) throw cause;
-    throw new ProtocolError(`the message is not valid msgpack (${(cause as Error).message})`, 'message', 'send one msgpack object per frame, packed with openpi_client.msgpack_numpy');
+    throw new ProtocolError(
+      `the message is not valid msgpack (${(cause as Error).message})`,
+      'message',
+      'send one msgpack object per frame, packed with openpi_client.msgpack_numpy',
+    );
   }
   return fromDecoded(raw, 'message', 0);
 }
-
 
 /** Plain data (metadata) as a message: objects become str-keyed maps, typed arrays NumPy arrays. */
 export function toWire(value: unknown, field = 'metadata', depth = 0): WireValue {

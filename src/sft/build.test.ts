@@ -22,7 +22,8 @@ function episode(id: number, rng: Rng): Episode {
   const image = (t: number) => encodePng({ width: 8, height: 8, rgb: new Uint8Array(8 * 8 * 3).fill((id * 16 + t) % 256) });
   const actions: number[][] = [];
   const phase = (n: number, dx: number, dz: number, g: number) => {
-    for (let i = 0; i < n; i++) actions.push([(dx + rng.normal() * 0.2) / 100, rng.normal() * 0.01, (dz + rng.normal() * 0.2) / 100, 0, 0, 0, g]);
+    for (let i = 0; i < n; i++)
+      actions.push([(dx + rng.normal() * 0.2) / 100, rng.normal() * 0.01, (dz + rng.normal() * 0.2) / 100, 0, 0, 0, g]);
   };
   phase(rng.int(2, 6), 2, -1.5, 1);
   phase(1, 0, 0, 0);
@@ -31,7 +32,16 @@ function episode(id: number, rng: Rng): Episode {
   phase(1, 0, -1, 1);
   return {
     instruction: 'put the carrot in the pot',
-    steps: actions.map((a, t) => ({ images: { image_0: image(t) }, state: new Float32Array(7), action: Float32Array.from(a), isFirst: t === 0, isLast: t === actions.length - 1, isTerminal: false, reward: 0, discount: 1 })),
+    steps: actions.map((a, t) => ({
+      images: { image_0: image(t) },
+      state: new Float32Array(7),
+      action: Float32Array.from(a),
+      isFirst: t === 0,
+      isLast: t === actions.length - 1,
+      isTerminal: false,
+      reward: 0,
+      discount: 1,
+    })),
     metadata: { source: 'test', episodeId: `ep-${id}`, semantics: BRIDGE_SEMANTICS },
   };
 }
@@ -46,7 +56,14 @@ test('build: counts per stage follow the annotations, split by episode, answers 
   const annotations: AnnotationRecord[] = [];
   for (const [i, ep] of episodes.entries()) if (i !== 3) annotations.push(await rulesAnnotator.annotate(ep, i));
   const out = mkdtempSync(join(tmpdir(), 'vlm2vla-build-out-'));
-  const info = await buildSft(openRlds(data).episodes(), annotations, { ...DEFAULT_EXAMPLES, outDir: out, format: 'parquet', valFraction: 0.25, seed: 1, maxChunkElements: 2 });
+  const info = await buildSft(openRlds(data).episodes(), annotations, {
+    ...DEFAULT_EXAMPLES,
+    outDir: out,
+    format: 'parquet',
+    valFraction: 0.25,
+    seed: 1,
+    maxChunkElements: 2,
+  });
 
   // Expected counts, computed from the annotations.
   const expected: Record<string, number> = { subtasks: 0, plan: 0, chunk: 0, direction: 0, verify: 0 };
@@ -66,7 +83,11 @@ test('build: counts per stage follow the annotations, split by episode, answers 
   assert.equal(info.episodes.train + info.episodes.val, 19);
   assert.ok(info.episodes.val > 0 && info.episodes.train > 0);
 
-  const read = (split: string) => readFileSync(join(out, `${split}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as ChatRecord);
+  const read = (split: string) =>
+    readFileSync(join(out, `${split}.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ChatRecord);
   const train = read('train');
   const val = read('val');
   const trainIds = new Set(train.map((r) => r.meta.episodeId));
@@ -81,8 +102,14 @@ test('build: counts per stage follow the annotations, split by episode, answers 
     if (r.meta.stage === 'verify') assert.ok(answer === 'yes' || answer === 'no');
   }
 
-  for (const [split, records] of [['train', train], ['val', val]] as const) {
-    const rows = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(out, `${split}.parquet`))).buffer, utf8: false })) as { messages: unknown; images: { bytes: Uint8Array; path: Uint8Array | string }[] }[];
+  for (const [split, records] of [
+    ['train', train],
+    ['val', val],
+  ] as const) {
+    const rows = (await parquetReadObjects({ file: new Uint8Array(readFileSync(join(out, `${split}.parquet`))).buffer, utf8: false })) as {
+      messages: unknown;
+      images: { bytes: Uint8Array; path: Uint8Array | string }[];
+    }[];
     assert.equal(rows.length, records.length);
     rows.forEach((row, i) => {
       const rec = records[i]!;
@@ -92,9 +119,15 @@ test('build: counts per stage follow the annotations, split by episode, answers 
         content: m.content.map((c) => (text(c.type) === 'image' ? { type: 'image' } : { type: 'text', text: text(c.text) })),
       }));
       assert.deepEqual(messages, rec.messages);
-      assert.deepEqual(row.images.map((im) => text(im.path)), rec.images);
+      assert.deepEqual(
+        row.images.map((im) => text(im.path)),
+        rec.images,
+      );
       row.images.forEach((im, j) => assert.deepEqual(Buffer.from(im.bytes), readFileSync(join(out, rec.images[j]!))));
     });
   }
-  await assert.rejects(buildSft(openRlds(data).episodes(), annotations, { ...DEFAULT_EXAMPLES, outDir: out, format: 'jsonl', valFraction: 0.1, seed: 1 }), (e: unknown) => isVlmError(e) && e.code === 'E_BUILD_EXISTS');
+  await assert.rejects(
+    buildSft(openRlds(data).episodes(), annotations, { ...DEFAULT_EXAMPLES, outDir: out, format: 'jsonl', valFraction: 0.1, seed: 1 }),
+    (e: unknown) => isVlmError(e) && e.code === 'E_BUILD_EXISTS',
+  );
 });

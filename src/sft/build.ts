@@ -75,17 +75,27 @@ export function checkBuildOutput(outDir: string): void {
   checkOutputDir(outDir, { what: 'the SFT dataset folder' });
   for (const [marker, what] of HELD_DATASETS) {
     if (existsSync(join(outDir, marker))) {
-      throw new FormatError('E_BUILD_EXISTS', `${outDir} already holds ${what} (${marker})`, { file: outDir, fix: 'give --out a new or empty folder (or delete the old build)' });
+      throw new FormatError('E_BUILD_EXISTS', `${outDir} already holds ${what} (${marker})`, {
+        file: outDir,
+        fix: 'give --out a new or empty folder (or delete the old build)',
+      });
     }
   }
 }
 
-export async function buildSft(episodes: AsyncIterable<Episode>, annotations: readonly AnnotationRecord[], opts: BuildOptions): Promise<BuildInfo> {
+export async function buildSft(
+  episodes: AsyncIterable<Episode>,
+  annotations: readonly AnnotationRecord[],
+  opts: BuildOptions,
+): Promise<BuildInfo> {
   if (!(opts.valFraction >= 0 && opts.valFraction < 1)) throw new UsageError(`--val-fraction must be in [0, 1), got ${opts.valFraction}`);
   checkBuildOutput(opts.outDir);
   // Style `tokens` bins each axis between the dataset's 1st and 99th percentiles (over every
   // annotated chunk element) and writes bins as the markers <a000>…<a255>.
-  const bins = opts.actionStyle === 'tokens' ? tokenBinRanges(annotations.filter((a) => a.status === 'ok').flatMap((a) => a.segments.flatMap((s) => s.chunk))) : null;
+  const bins =
+    opts.actionStyle === 'tokens'
+      ? tokenBinRanges(annotations.filter((a) => a.status === 'ok').flatMap((a) => a.segments.flatMap((s) => s.chunk)))
+      : null;
   const codec = bins ? getCodec('tokens', { tokens: { ...bins, tokens: ACTION_MARKERS } }) : codecFor(opts.actionStyle);
   const byEpisode = new Map<string, AnnotationRecord>();
   const failed = new Set<string>();
@@ -103,7 +113,16 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
     examples: { train: {}, val: {} },
     images: 0,
     prompts: promptVersions(),
-    options: { actionStyle: opts.actionStyle, camera: opts.camera, maxChunkElements: opts.maxChunkElements, directionCm: opts.directionCm, reasoning: opts.reasoning ?? 'full', valFraction: opts.valFraction, seed: opts.seed, ...(bins ? { tokens: { ...bins, markers: `${ACTION_MARKERS[0]}…${ACTION_MARKERS.at(-1)}` } } : {}) },
+    options: {
+      actionStyle: opts.actionStyle,
+      camera: opts.camera,
+      maxChunkElements: opts.maxChunkElements,
+      directionCm: opts.directionCm,
+      reasoning: opts.reasoning ?? 'full',
+      valFraction: opts.valFraction,
+      seed: opts.seed,
+      ...(bins ? { tokens: { ...bins, markers: `${ACTION_MARKERS[0]}…${ACTION_MARKERS.at(-1)}` } } : {}),
+    },
   };
   const written = new Set<string>();
   let episodeIndex = 0;
@@ -117,10 +136,17 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
       continue;
     }
     if (ann.episode.steps !== ep.steps.length) {
-      throw new FormatError('E_BUILD_MISMATCH', `annotation of ${ep.metadata.episodeId} covers ${ann.episode.steps} steps, the episode has ${ep.steps.length}`, { field: 'episode.steps', fix: 'the annotations belong to another version of the dataset; re-annotate' });
+      throw new FormatError(
+        'E_BUILD_MISMATCH',
+        `annotation of ${ep.metadata.episodeId} covers ${ann.episode.steps} steps, the episode has ${ep.steps.length}`,
+        { field: 'episode.steps', fix: 'the annotations belong to another version of the dataset; re-annotate' },
+      );
     }
     if (!(opts.camera in (ep.steps[0]?.images ?? {}))) {
-      throw new UsageError(`episode ${ep.metadata.episodeId} has no camera ${opts.camera} (it has ${Object.keys(ep.steps[0]?.images ?? {}).join(', ')})`, 'choose one with --camera');
+      throw new UsageError(
+        `episode ${ep.metadata.episodeId} has no camera ${opts.camera} (it has ${Object.keys(ep.steps[0]?.images ?? {}).join(', ')})`,
+        'choose one with --camera',
+      );
     }
     const split = isValidation(ep.metadata.episodeId, opts.seed, opts.valFraction) ? 'val' : 'train';
     info.episodes[split]++;
@@ -146,7 +172,11 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
     writeFileAtomic(join(tmp, `${split}.jsonl`), lines[split].map((l) => `${l}\n`).join(''));
     files.push(`${split}.jsonl`);
     if (opts.format === 'parquet') {
-      writeSftParquet(join(tmp, `${split}.parquet`), lines[split].map((l) => JSON.parse(l) as ChatRecord), tmp);
+      writeSftParquet(
+        join(tmp, `${split}.parquet`),
+        lines[split].map((l) => JSON.parse(l) as ChatRecord),
+        tmp,
+      );
       files.push(`${split}.parquet`);
     }
   }
@@ -160,4 +190,3 @@ export async function buildSft(episodes: AsyncIterable<Episode>, annotations: re
   fsyncDir(opts.outDir);
   return info;
 }
-

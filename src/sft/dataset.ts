@@ -42,9 +42,11 @@ function readBuildInfo(file: string): BuildInfo | null {
   } catch (cause) {
     throw new FormatError('E_SFT_RECORD', `${file} is not valid JSON: ${(cause as Error).message}`, { file, fix: REBUILD, cause });
   }
-  if (!info || typeof info !== 'object' || Array.isArray(info)) throw new FormatError('E_SFT_RECORD', `${file} is not a JSON object`, { file, fix: REBUILD });
+  if (!info || typeof info !== 'object' || Array.isArray(info))
+    throw new FormatError('E_SFT_RECORD', `${file} is not a JSON object`, { file, fix: REBUILD });
   const options = (info as { options?: unknown }).options;
-  if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) throw new FormatError('E_SFT_RECORD', `${file}: options must be an object`, { file, field: 'options', fix: REBUILD });
+  if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options)))
+    throw new FormatError('E_SFT_RECORD', `${file}: options must be an object`, { file, field: 'options', fix: REBUILD });
   return info as BuildInfo;
 }
 
@@ -52,23 +54,54 @@ function tokenBins(info: BuildInfo | null, file: string): SftDataset['tokenBins'
   if (info?.options?.actionStyle !== 'tokens') return null;
   const t = info.options.tokens as { low?: unknown; high?: unknown } | undefined;
   const triple = (v: unknown) => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
-  if (!t || !triple(t.low) || !triple(t.high)) throw new FormatError('E_SFT_RECORD', `${file}: options.tokens (the bin ranges of the tokens action style) is missing or malformed`, { file, field: 'options.tokens', fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`' });
+  if (!t || !triple(t.low) || !triple(t.high))
+    throw new FormatError('E_SFT_RECORD', `${file}: options.tokens (the bin ranges of the tokens action style) is missing or malformed`, {
+      file,
+      field: 'options.tokens',
+      fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`',
+    });
   return { low: t.low as [number, number, number], high: t.high as [number, number, number] };
 }
 
 function checkRecord(rec: unknown, where: string, file: string): SftRecord {
   const r = rec as Partial<ChatRecord> | null;
-  if (!r || typeof r !== 'object' || !Array.isArray(r.messages) || !Array.isArray(r.images)) throw new FormatError('E_SFT_RECORD', `${where}: a record needs "messages" and "images" arrays`, { file, field: 'messages', fix: REBUILD });
+  if (!r || typeof r !== 'object' || !Array.isArray(r.messages) || !Array.isArray(r.images))
+    throw new FormatError('E_SFT_RECORD', `${where}: a record needs "messages" and "images" arrays`, {
+      file,
+      field: 'messages',
+      fix: REBUILD,
+    });
   for (const [k, m] of r.messages.entries()) {
-    if (!m || typeof m !== 'object' || (m.role !== 'user' && m.role !== 'assistant' && (m.role as string) !== 'system') || !(Array.isArray(m.content) || typeof m.content === 'string')) throw new FormatError('E_SFT_RECORD', `${where}: messages[${k}] needs a role (user, assistant or system) and a content (text, or an array of parts)`, { file, field: `messages[${k}]`, fix: REBUILD });
+    if (
+      !m ||
+      typeof m !== 'object' ||
+      (m.role !== 'user' && m.role !== 'assistant' && (m.role as string) !== 'system') ||
+      !(Array.isArray(m.content) || typeof m.content === 'string')
+    )
+      throw new FormatError(
+        'E_SFT_RECORD',
+        `${where}: messages[${k}] needs a role (user, assistant or system) and a content (text, or an array of parts)`,
+        { file, field: `messages[${k}]`, fix: REBUILD },
+      );
     if (typeof m.content === 'string') continue;
     for (const p of m.content) {
-      if (!p || (p.type !== 'image' && !(p.type === 'text' && typeof p.text === 'string'))) throw new FormatError('E_SFT_RECORD', `${where}: messages[${k}].content holds a part that is neither {type: "image"} nor {type: "text", text}`, { file, field: `messages[${k}].content`, fix: REBUILD });
+      if (!p || (p.type !== 'image' && !(p.type === 'text' && typeof p.text === 'string')))
+        throw new FormatError(
+          'E_SFT_RECORD',
+          `${where}: messages[${k}].content holds a part that is neither {type: "image"} nor {type: "text", text}`,
+          { file, field: `messages[${k}].content`, fix: REBUILD },
+        );
     }
   }
-  if (!r.images.every((p) => typeof p === 'string')) throw new FormatError('E_SFT_RECORD', `${where}: images must be relative paths (strings)`, { file, field: 'images', fix: REBUILD });
+  if (!r.images.every((p) => typeof p === 'string'))
+    throw new FormatError('E_SFT_RECORD', `${where}: images must be relative paths (strings)`, { file, field: 'images', fix: REBUILD });
   const markers = r.messages.reduce((a, m) => a + (Array.isArray(m.content) ? m.content.filter((p) => p.type === 'image').length : 0), 0);
-  if (markers !== r.images.length) throw new FormatError('E_SFT_RECORD', `${where}: ${markers} image markers in the messages but ${r.images.length} image paths`, { file, field: 'images', fix: REBUILD });
+  if (markers !== r.images.length)
+    throw new FormatError('E_SFT_RECORD', `${where}: ${markers} image markers in the messages but ${r.images.length} image paths`, {
+      file,
+      field: 'images',
+      fix: REBUILD,
+    });
   return { record: r as ChatRecord, where, images: markers };
 }
 
@@ -89,22 +122,29 @@ export function openSftDataset(dir: string): SftDataset {
       const file = fileOf(split);
       if (!existsSync(file)) throw new UsageError(`${file} does not exist`, 'point --data at a folder written by `vlm2vla build`');
       const out: SftRecord[] = [];
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (line.trim() === '') return;
-        const where = `${file}:${i + 1}`;
-        let rec: unknown;
-        try {
-          rec = JSON.parse(line);
-        } catch (cause) {
-          throw new FormatError('E_SFT_RECORD', `${where}: not valid JSON (${(cause as Error).message})`, { file, fix: REBUILD, cause });
-        }
-        out.push(checkRecord(rec, where, file));
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (line.trim() === '') return;
+          const where = `${file}:${i + 1}`;
+          let rec: unknown;
+          try {
+            rec = JSON.parse(line);
+          } catch (cause) {
+            throw new FormatError('E_SFT_RECORD', `${where}: not valid JSON (${(cause as Error).message})`, { file, fix: REBUILD, cause });
+          }
+          out.push(checkRecord(rec, where, file));
+        });
       return out;
     },
     imagePath(rel, where) {
       const path = join(dir, rel);
-      if (rel.includes('..') || rel.startsWith('/') || !existsSync(path)) throw new FormatError('E_SFT_RECORD', `${where}: image ${rel} does not exist in ${dir}`, { file: where.replace(/:\d+$/, ''), field: 'images', fix: 'copy the whole dataset folder, images included' });
+      if (rel.includes('..') || rel.startsWith('/') || !existsSync(path))
+        throw new FormatError('E_SFT_RECORD', `${where}: image ${rel} does not exist in ${dir}`, {
+          file: where.replace(/:\d+$/, ''),
+          field: 'images',
+          fix: 'copy the whole dataset folder, images included',
+        });
       return path;
     },
   };
@@ -112,5 +152,9 @@ export function openSftDataset(dir: string): SftDataset {
 
 /** The text of every message part of a split (e.g. to count which tokens a dataset uses). */
 export function recordTexts(records: readonly SftRecord[]): string[] {
-  return records.flatMap((r) => r.record.messages.flatMap((m) => (typeof m.content === 'string' ? [m.content as string] : m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])))));
+  return records.flatMap((r) =>
+    r.record.messages.flatMap((m) =>
+      typeof m.content === 'string' ? [m.content as string] : m.content.flatMap((p) => (p.type === 'text' ? [p.text] : [])),
+    ),
+  );
 }

@@ -35,7 +35,13 @@ export interface ExampleOptions {
   reasoning: 'full' | 'none';
 }
 
-export const DEFAULT_EXAMPLES: ExampleOptions = { actionStyle: 'list', camera: 'image_0', maxChunkElements: 4, directionCm: 1, reasoning: 'full' };
+export const DEFAULT_EXAMPLES: ExampleOptions = {
+  actionStyle: 'list',
+  camera: 'image_0',
+  maxChunkElements: 4,
+  directionCm: 1,
+  reasoning: 'full',
+};
 
 export function codecFor(style: string): ActionCodec {
   return getCodec(style);
@@ -54,7 +60,13 @@ export function episodeExamples(ep: Episode, ann: AnnotationRecord, opt: Example
       const elements = seg.chunk as ChunkElement[];
       for (let i = 0; i < elements.length; i += opt.maxChunkElements) {
         const window = elements.slice(i, i + opt.maxChunkElements);
-        out.push({ stage: 'act', episodeId: id, images: [img(window[0]!.start)], user: p('act', { task, format }), assistant: codec.encode(window) });
+        out.push({
+          stage: 'act',
+          episodeId: id,
+          images: [img(window[0]!.start)],
+          user: p('act', { task, format }),
+          assistant: codec.encode(window),
+        });
       }
     }
     return out;

@@ -30,7 +30,9 @@ export const SFT_PARQUET_SCHEMA = [
 
 /** Writes records to `file`, reading each image's bytes from `root`. */
 export function writeSftParquet(file: string, records: readonly ChatRecord[], root: string): void {
-  const messages = records.map((r) => r.messages.map((m) => ({ role: m.role, content: m.content.map((c) => ({ type: c.type, text: c.type === 'text' ? c.text : null })) })));
+  const messages = records.map((r) =>
+    r.messages.map((m) => ({ role: m.role, content: m.content.map((c) => ({ type: c.type, text: c.type === 'text' ? c.text : null })) })),
+  );
   const images = records.map((r) => r.images.map((path) => ({ bytes: new Uint8Array(readFileSync(join(root, path))), path })));
   const bytes = parquetWriteWithPageCrcs({
     columnData: [

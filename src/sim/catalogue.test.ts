@@ -14,7 +14,10 @@ test('the catalogue has ≥ 24 complete objects with unique names in every langu
   for (const o of CATALOGUE) {
     assert.ok(o.synonyms.length >= 2, `${o.id} needs 2+ synonyms`);
     assert.ok(o.affordance.startsWith('you '), `${o.id}: affordances read "you …"`);
-    assert.ok(['m', 'f'].includes(o.gender.es) && ['m', 'f'].includes(o.gender.fr) && ['m', 'f', 'n'].includes(o.gender.de), `${o.id}: genders`);
+    assert.ok(
+      ['m', 'f'].includes(o.gender.es) && ['m', 'f'].includes(o.gender.fr) && ['m', 'f', 'n'].includes(o.gender.de),
+      `${o.id}: genders`,
+    );
     assert.ok(o.colour.name.length > 0 && ['sphere', 'box', 'cylinder', 'ellipsoid'].includes(o.shape));
     assert.ok(o.affordance.includes(o.names.en.split(' ').pop()!), `${o.id}: the affordance names the object`);
     assert.ok(o.size.every((s) => s > 0 && s < 0.2));
@@ -47,7 +50,10 @@ test('objects that can share a scene look different: shape, size or colour', () 
       const ea = extents(a);
       const eb = extents(b);
       const size = Math.max(...ea.map((v, k) => Math.abs(v - eb[k]!) / Math.max(v, eb[k]!)));
-      assert.ok(a.shape !== b.shape || size >= 0.3 || colour >= 60, `${a.id} and ${b.id} look alike (colour distance ${colour.toFixed(0)}, size difference ${(size * 100).toFixed(0)}%)`);
+      assert.ok(
+        a.shape !== b.shape || size >= 0.3 || colour >= 60,
+        `${a.id} and ${b.id} look alike (colour distance ${colour.toFixed(0)}, size difference ${(size * 100).toFixed(0)}%)`,
+      );
     }
   }
 });

@@ -39,11 +39,31 @@ const GENDERS: Record<string, string> = {
 
 function genderOf(id: string): CatalogueObject['gender'] {
   const g = GENDERS[id];
-  if (!g || !/^[mf][mf][mfn]$/.test(g)) throw new VlmError('E_SIM_OBJECT', `catalogue object "${id}" has no es/fr/de genders`, { field: 'gender', fix: 'add it to GENDERS in src/sim/catalogue.ts' });
+  if (!g || !/^[mf][mf][mfn]$/.test(g))
+    throw new VlmError('E_SIM_OBJECT', `catalogue object "${id}" has no es/fr/de genders`, {
+      field: 'gender',
+      fix: 'add it to GENDERS in src/sim/catalogue.ts',
+    });
   return { es: g[0] as 'm' | 'f', fr: g[1] as 'm' | 'f', de: g[2] as 'm' | 'f' | 'n' };
 }
 
-type Row = [id: string, en: string, es: string, fr: string, de: string, zh: string, synonyms: string[], category: Category, colour: string, rgb: [number, number, number], shape: Shape, size: [number, number, number], affordance: string, container: boolean, heldOut: boolean];
+type Row = [
+  id: string,
+  en: string,
+  es: string,
+  fr: string,
+  de: string,
+  zh: string,
+  synonyms: string[],
+  category: Category,
+  colour: string,
+  rgb: [number, number, number],
+  shape: Shape,
+  size: [number, number, number],
+  affordance: string,
+  container: boolean,
+  heldOut: boolean,
+];
 
 // prettier-ignore
 const ROWS: Row[] = [
@@ -77,25 +97,31 @@ const ROWS: Row[] = [
   ['sponge', 'sponge', 'esponja', 'éponge', 'Schwamm', '海绵', ['scrubber pad', 'dish sponge'], 'tool', 'yellow', [240, 230, 90], 'box', [0.045, 0.03, 0.015], 'you wash dishes with a sponge', false, true],
 ];
 
-export const CATALOGUE: readonly CatalogueObject[] = ROWS.map(([id, en, es, fr, de, zh, synonyms, category, colour, rgb, shape, size, affordance, container, heldOut]) => ({
-  id,
-  names: { en, es, fr, de, zh },
-  synonyms,
-  category,
-  colour: { name: colour, rgb },
-  shape,
-  size,
-  affordance,
-  container,
-  heldOut,
-  gender: genderOf(id),
-}));
+export const CATALOGUE: readonly CatalogueObject[] = ROWS.map(
+  ([id, en, es, fr, de, zh, synonyms, category, colour, rgb, shape, size, affordance, container, heldOut]) => ({
+    id,
+    names: { en, es, fr, de, zh },
+    synonyms,
+    category,
+    colour: { name: colour, rgb },
+    shape,
+    size,
+    affordance,
+    container,
+    heldOut,
+    gender: genderOf(id),
+  }),
+);
 
 const BY_ID = new Map(CATALOGUE.map((o) => [o.id, o]));
 
 export function getObject(id: string): CatalogueObject {
   const o = BY_ID.get(id);
-  if (!o) throw new VlmError('E_SIM_OBJECT', `unknown catalogue object "${id}"`, { field: 'id', fix: `use one of ${CATALOGUE.map((c) => c.id).join(', ')}` });
+  if (!o)
+    throw new VlmError('E_SIM_OBJECT', `unknown catalogue object "${id}"`, {
+      field: 'id',
+      fix: `use one of ${CATALOGUE.map((c) => c.id).join(', ')}`,
+    });
   return o;
 }
 

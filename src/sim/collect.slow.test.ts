@@ -19,7 +19,23 @@ async function readBack(out: string): Promise<Episode[]> {
 }
 
 test('a SIGKILL at every crash point of sim collect loses nothing', async () => {
-  const argv = (out: string) => ['bin/vlm2vla.mjs', 'sim', 'collect', '--tasks', 'pick,pick-place-lift', '--episodes', '4', '--seed', '41', '--size', '24', '--image-format', 'png', '--out', out];
+  const argv = (out: string) => [
+    'bin/vlm2vla.mjs',
+    'sim',
+    'collect',
+    '--tasks',
+    'pick,pick-place-lift',
+    '--episodes',
+    '4',
+    '--seed',
+    '41',
+    '--size',
+    '24',
+    '--image-format',
+    'png',
+    '--out',
+    out,
+  ];
   const reference = join(mkdtempSync(join(tmpdir(), 'vlm2vla-sim-ref-')), 'data');
   assert.equal(spawnSync(process.execPath, argv(reference), { encoding: 'utf8' }).status, 0);
   const want = await readBack(reference);

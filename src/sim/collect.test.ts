@@ -27,7 +27,8 @@ async function readBack(out: string): Promise<Episode[]> {
 /** What attempt k of a collection with these options produces (every attempt succeeds for these seeds). */
 function expected(seed: number, k: number, size: number): Episode {
   const rng = new Rng(seed + k);
-  return runExpert(sampleTask(tasks[k % 2]!, rng), rng, { episodeId: `sim-${seed}-${k}`, render: (w) => renderEncoded(w, size, 'png') }).episode;
+  return runExpert(sampleTask(tasks[k % 2]!, rng), rng, { episodeId: `sim-${seed}-${k}`, render: (w) => renderEncoded(w, size, 'png') })
+    .episode;
 }
 
 test('collected episodes read back from RLDS exactly as the expert made them', async () => {
@@ -43,7 +44,16 @@ test('collected episodes read back from RLDS exactly as the expert made them', a
 
 test('--format lerobot writes a LeRobot v3 dataset that reads back as the expert made it; an RLDS folder is not reused for it', async () => {
   const out = fresh();
-  const opts: CollectOptions = { out, tasks, episodes: 3, seed: 11, size: 32, suite: 'in-distribution', imageFormat: 'png', format: 'lerobot' };
+  const opts: CollectOptions = {
+    out,
+    tasks,
+    episodes: 3,
+    seed: 11,
+    size: 32,
+    suite: 'in-distribution',
+    imageFormat: 'png',
+    format: 'lerobot',
+  };
   assert.equal((await collectEpisodes(opts)).written, 3);
   const back: Episode[] = [];
   for await (const ep of openLeRobot(out).episodes()) back.push(ep);
@@ -58,9 +68,12 @@ test('an interrupted collection resumes from its checkpoints; a finished one is 
   const out = fresh();
   const opts: CollectOptions = { out, tasks, episodes: 5, seed: 21, size: 24, suite: 'in-distribution', imageFormat: 'png' };
   await assert.rejects(
-    collectEpisodes({ ...opts, onEpisode: (done) => {
-      if (done === 3) throw new Error('interrupted');
-    } }),
+    collectEpisodes({
+      ...opts,
+      onEpisode: (done) => {
+        if (done === 3) throw new Error('interrupted');
+      },
+    }),
     /interrupted/,
   );
   assert.ok(!existsSync(join(out, 'dataset_info.json')));
@@ -78,8 +91,27 @@ test('an interrupted collection resumes from its checkpoints; a finished one is 
 
 test('sim collect killed with SIGKILL mid-run resumes to the same dataset', async () => {
   const out = fresh();
-  const argv = ['bin/vlm2vla.mjs', 'sim', 'collect', '--tasks', 'pick,pick-place', '--episodes', '4', '--seed', '31', '--size', '24', '--image-format', 'png', '--out', out];
-  const killed = spawnSync(process.execPath, argv, { env: { ...process.env, VLM2VLA_CRASH_AT: 'sim-collect-attempt@3' }, encoding: 'utf8' });
+  const argv = [
+    'bin/vlm2vla.mjs',
+    'sim',
+    'collect',
+    '--tasks',
+    'pick,pick-place',
+    '--episodes',
+    '4',
+    '--seed',
+    '31',
+    '--size',
+    '24',
+    '--image-format',
+    'png',
+    '--out',
+    out,
+  ];
+  const killed = spawnSync(process.execPath, argv, {
+    env: { ...process.env, VLM2VLA_CRASH_AT: 'sim-collect-attempt@3' },
+    encoding: 'utf8',
+  });
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
   assert.ok(!existsSync(join(out, 'dataset_info.json')));
   const rerun = spawnSync(process.execPath, argv, { env: { ...process.env, VLM2VLA_CRASH_AT: '' }, encoding: 'utf8' });
@@ -93,10 +125,19 @@ test('sim collect killed with SIGKILL mid-run resumes to the same dataset', asyn
 test('a damaged checkpoint stops the resume with E_SIM_CACHE naming the file', async () => {
   const out = fresh();
   const opts: CollectOptions = { out, tasks, episodes: 3, seed: 51, size: 16, suite: 'in-distribution', imageFormat: 'png' };
-  await assert.rejects(collectEpisodes({ ...opts, onEpisode: (done) => {
-    if (done === 2) throw new Error('interrupted');
-  } }), /interrupted/);
+  await assert.rejects(
+    collectEpisodes({
+      ...opts,
+      onEpisode: (done) => {
+        if (done === 2) throw new Error('interrupted');
+      },
+    }),
+    /interrupted/,
+  );
   const file = join(out, CACHE_DIR, 'ep-000000.json');
   writeFileSync(file, readFileSync(file, 'utf8').replace('"isFirst":true', '"isFirst":"yes"'));
-  await assert.rejects(collectEpisodes(opts), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_CACHE' && e.file === file && e.field === 'steps[0].isFirst');
+  await assert.rejects(
+    collectEpisodes(opts),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_CACHE' && e.file === file && e.field === 'steps[0].isFirst',
+  );
 });

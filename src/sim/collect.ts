@@ -73,7 +73,17 @@ interface Attempt {
 }
 
 function manifestOf(o: CollectOptions): Manifest {
-  return { version: 1, tasks: [...o.tasks], seed: o.seed, size: o.size, suite: o.suite, imageFormat: o.imageFormat ?? 'jpeg', keepFailures: o.keepFailures ?? false, ...(o.format === 'lerobot' ? { format: 'lerobot' as const } : {}), ...(o.video ? { video: o.video } : {}) };
+  return {
+    version: 1,
+    tasks: [...o.tasks],
+    seed: o.seed,
+    size: o.size,
+    suite: o.suite,
+    imageFormat: o.imageFormat ?? 'jpeg',
+    keepFailures: o.keepFailures ?? false,
+    ...(o.format === 'lerobot' ? { format: 'lerobot' as const } : {}),
+    ...(o.video ? { video: o.video } : {}),
+  };
 }
 
 function readJson(path: string): Record<string, unknown> {
@@ -82,19 +92,26 @@ function readJson(path: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (cause) {
-    throw new FormatError('E_SIM_CACHE', `${path} is not a JSON object`, { file: path, fix: 'delete it (and the .sim-collect folder) and rerun sim collect', cause });
+    throw new FormatError('E_SIM_CACHE', `${path} is not a JSON object`, {
+      file: path,
+      fix: 'delete it (and the .sim-collect folder) and rerun sim collect',
+      cause,
+    });
   }
 }
 
 const sameManifest = (a: unknown, b: Manifest) => JSON.stringify(a) === JSON.stringify(b);
 
 export async function collectEpisodes(opts: CollectOptions): Promise<CollectResult> {
-  for (const t of opts.tasks) if (!TASK_FAMILIES.includes(t)) throw new UsageError(`unknown task family "${t}"`, `use ${TASK_FAMILIES.join(', ')}`);
+  for (const t of opts.tasks)
+    if (!TASK_FAMILIES.includes(t)) throw new UsageError(`unknown task family "${t}"`, `use ${TASK_FAMILIES.join(', ')}`);
   if (opts.tasks.length === 0) throw new UsageError('no task families given', `use ${TASK_FAMILIES.join(', ')}`);
   if (opts.video) {
     // Checked before any simulation, not when the dataset is written at the end.
-    if (opts.format !== 'lerobot') throw new UsageError('--video stores cameras as video in a LeRobot v3 dataset', 'add --format lerobot, or drop --video');
-    if (opts.size % 2 !== 0) throw new UsageError(`--size ${opts.size} is odd; video frames (yuv420p) need an even size`, 'choose an even --size');
+    if (opts.format !== 'lerobot')
+      throw new UsageError('--video stores cameras as video in a LeRobot v3 dataset', 'add --format lerobot, or drop --video');
+    if (opts.size % 2 !== 0)
+      throw new UsageError(`--size ${opts.size} is odd; video frames (yuv420p) need an even size`, 'choose an even --size');
     requireFfmpeg(opts.video, opts.size, opts.size);
   }
   const manifest = manifestOf(opts);
@@ -111,14 +128,20 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
       opts.onEpisode?.(written, failed);
       return { written, failed, resumed: 0, simulated: 0, alreadyComplete: true };
     }
-    throw new ConfigError('E_SIM_COLLECT_EXISTS', `${opts.out} already holds a dataset${done ? ' collected with other options' : ''}`, { file: opts.out, fix: 'choose another --out, or rerun with the options recorded in sim_collect.json' });
+    throw new ConfigError('E_SIM_COLLECT_EXISTS', `${opts.out} already holds a dataset${done ? ' collected with other options' : ''}`, {
+      file: opts.out,
+      fix: 'choose another --out, or rerun with the options recorded in sim_collect.json',
+    });
   }
 
   const manifestPath = join(cacheDir, 'manifest.json');
   if (existsSync(manifestPath)) {
     const old = readJson(manifestPath);
     if (!sameManifest(old, manifest)) {
-      throw new ConfigError('E_SIM_RESUME', `${opts.out} holds an interrupted collection with other options (${JSON.stringify(old)})`, { file: manifestPath, fix: 'rerun with the same --tasks, --seed, --size, --suite, --image-format, --format and --video, or delete the .sim-collect folder to start over' });
+      throw new ConfigError('E_SIM_RESUME', `${opts.out} holds an interrupted collection with other options (${JSON.stringify(old)})`, {
+        file: manifestPath,
+        fix: 'rerun with the same --tasks, --seed, --size, --suite, --image-format, --format and --video, or delete the .sim-collect folder to start over',
+      });
     }
   } else {
     writeFileAtomic(manifestPath, `${JSON.stringify(manifest)}\n`);
@@ -128,10 +151,18 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   const journal = new Journal(journalPath); // trims a line torn by a crash
   const finished = new Map<number, Attempt>();
   for (const a of readJsonl<Attempt>(journalPath, (line) => {
-    throw new FormatError('E_SIM_CACHE', `${journalPath}:${line} is not JSON`, { file: journalPath, field: `line ${line}`, fix: 'delete the .sim-collect folder and rerun sim collect' });
+    throw new FormatError('E_SIM_CACHE', `${journalPath}:${line} is not JSON`, {
+      file: journalPath,
+      field: `line ${line}`,
+      fix: 'delete the .sim-collect folder and rerun sim collect',
+    });
   })) {
     if (!Number.isInteger(a.k) || a.k < 0 || typeof a.success !== 'boolean' || (a.file !== null && typeof a.file !== 'string')) {
-      throw new FormatError('E_SIM_CACHE', `${journalPath}: bad attempt record ${JSON.stringify(a)}`, { file: journalPath, field: 'k', fix: 'delete the .sim-collect folder and rerun sim collect' });
+      throw new FormatError('E_SIM_CACHE', `${journalPath}: bad attempt record ${JSON.stringify(a)}`, {
+        file: journalPath,
+        field: 'k',
+        fix: 'delete the .sim-collect folder and rerun sim collect',
+      });
     }
     if (a.file !== null && !existsSync(join(cacheDir, a.file))) continue; // deleted by hand: simulate it again
     finished.set(a.k, a);
@@ -143,7 +174,11 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
   let simulated = 0;
   try {
     for (let k = 0; kept.length < opts.episodes; k++) {
-      if (k > opts.episodes * 2 + 10) throw new VlmError('E_SIM_EXPERT', `the scripted expert failed on ${failed} of ${k} attempts`, { field: 'tasks', fix: 'report this as a bug (the expert succeeds on ≥ 98% of episodes in tests)' });
+      if (k > opts.episodes * 2 + 10)
+        throw new VlmError('E_SIM_EXPERT', `the scripted expert failed on ${failed} of ${k} attempts`, {
+          field: 'tasks',
+          fix: 'report this as a bug (the expert succeeds on ≥ 98% of episodes in tests)',
+        });
       let attempt = finished.get(k);
       if (attempt) {
         resumed++;
@@ -151,7 +186,10 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
         const rng = new Rng(opts.seed + k);
         const family = opts.tasks[k % opts.tasks.length]!;
         const task = sampleTask(family, rng, opts.suite);
-        const { episode, success } = runExpert(task, rng, { episodeId: `sim-${opts.seed}-${k}`, render: (w) => renderEncoded(w, opts.size, manifest.imageFormat) });
+        const { episode, success } = runExpert(task, rng, {
+          episodeId: `sim-${opts.seed}-${k}`,
+          render: (w) => renderEncoded(w, opts.size, manifest.imageFormat),
+        });
         const keep = success || manifest.keepFailures;
         const file = keep ? `ep-${String(k).padStart(6, '0')}.json` : null;
         if (file) writeEpisodeCache(join(cacheDir, file), episode);
@@ -170,7 +208,10 @@ export async function collectEpisodes(opts: CollectOptions): Promise<CollectResu
     journal.close();
   }
 
-  const writer = opts.format === 'lerobot' ? LeRobotWriter.create(opts.out, { fps: BRIDGE_SEMANTICS.controlHz, ...(opts.video ? { video: opts.video } : {}) }) : await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
+  const writer =
+    opts.format === 'lerobot'
+      ? LeRobotWriter.create(opts.out, { fps: BRIDGE_SEMANTICS.controlHz, ...(opts.video ? { video: opts.video } : {}) })
+      : await RldsWriter.create(opts.out, { datasetName: 'vlm2vla_sim', episodesPerShard: 100 });
   for (const file of kept) await writer.add(readEpisodeCache(join(cacheDir, file)));
   // Before close(): close() makes the dataset visible last (dataset_info.json, or meta/ for LeRobot),
   // so a dataset folder always has this file.

@@ -13,12 +13,28 @@ const MAX_CACHE_STEPS = 10_000;
 
 function encodeStep(s: Step): unknown {
   const images: Record<string, unknown> = {};
-  for (const [cam, im] of Object.entries(s.images)) images[cam] = { format: im.format, width: im.width, height: im.height, bytes: Buffer.from(im.bytes).toString('base64') };
-  return { images, state: Array.from(s.state), action: Array.from(s.action), isFirst: s.isFirst, isLast: s.isLast, isTerminal: s.isTerminal, reward: s.reward, discount: s.discount };
+  for (const [cam, im] of Object.entries(s.images))
+    images[cam] = { format: im.format, width: im.width, height: im.height, bytes: Buffer.from(im.bytes).toString('base64') };
+  return {
+    images,
+    state: Array.from(s.state),
+    action: Array.from(s.action),
+    isFirst: s.isFirst,
+    isLast: s.isLast,
+    isTerminal: s.isTerminal,
+    reward: s.reward,
+    discount: s.discount,
+  };
 }
 
 export function encodeEpisodeCache(ep: Episode): string {
-  return JSON.stringify({ version: CACHE_VERSION, instruction: ep.instruction, metadata: ep.metadata, groundTruth: ep.groundTruth ?? null, steps: ep.steps.map(encodeStep) });
+  return JSON.stringify({
+    version: CACHE_VERSION,
+    instruction: ep.instruction,
+    metadata: ep.metadata,
+    groundTruth: ep.groundTruth ?? null,
+    steps: ep.steps.map(encodeStep),
+  });
 }
 
 export function writeEpisodeCache(path: string, ep: Episode): void {
@@ -28,7 +44,11 @@ export function writeEpisodeCache(path: string, ep: Episode): void {
 class Checker {
   constructor(readonly file: string) {}
   fail(field: string, message: string): never {
-    throw new FormatError('E_SIM_CACHE', `${this.file}: ${field}: ${message}`, { file: this.file, field, fix: 'the checkpoint is damaged: delete it (and its line in attempts.jsonl) or the whole .sim-collect folder, then rerun sim collect' });
+    throw new FormatError('E_SIM_CACHE', `${this.file}: ${field}: ${message}`, {
+      file: this.file,
+      field,
+      fix: 'the checkpoint is damaged: delete it (and its line in attempts.jsonl) or the whole .sim-collect folder, then rerun sim collect',
+    });
   }
   obj(v: unknown, field: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(field, 'expected an object');
@@ -60,7 +80,8 @@ function decodeImage(c: Checker, v: unknown, field: string): EncodedImage {
   if (format !== 'jpeg' && format !== 'png') c.fail(`${field}.format`, 'expected "jpeg" or "png"');
   const width = c.num(o.width, `${field}.width`);
   const height = c.num(o.height, `${field}.height`);
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 8192 || height > 8192) c.fail(`${field}.width`, 'expected integer sizes in [1, 8192]');
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 8192 || height > 8192)
+    c.fail(`${field}.width`, 'expected integer sizes in [1, 8192]');
   const b64 = c.str(o.bytes, `${field}.bytes`);
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) c.fail(`${field}.bytes`, 'is not base64');
   return { format, width, height, bytes: new Uint8Array(Buffer.from(b64, 'base64')) };
@@ -87,7 +108,8 @@ export function decodeEpisodeCache(text: string, file: string): Episode {
   const actionDims = aDims.length;
   const stateDims = sDims.length;
   const rawSteps = o.steps;
-  if (!Array.isArray(rawSteps) || rawSteps.length === 0 || rawSteps.length > MAX_CACHE_STEPS) c.fail('steps', `expected 1 to ${MAX_CACHE_STEPS} steps`);
+  if (!Array.isArray(rawSteps) || rawSteps.length === 0 || rawSteps.length > MAX_CACHE_STEPS)
+    c.fail('steps', `expected 1 to ${MAX_CACHE_STEPS} steps`);
   const steps: Step[] = rawSteps.map((sv: unknown, t: number) => {
     const s = c.obj(sv, `steps[${t}]`);
     const imgs = c.obj(s.images, `steps[${t}].images`);
@@ -107,7 +129,8 @@ export function decodeEpisodeCache(text: string, file: string): Episode {
   const ep: Episode = { instruction, steps, metadata: meta as unknown as Episode['metadata'] };
   if (o.groundTruth !== null && o.groundTruth !== undefined) {
     const gt = c.obj(o.groundTruth, 'groundTruth');
-    if (!Array.isArray(gt.objectPoses) || gt.objectPoses.length !== steps.length) c.fail('groundTruth.objectPoses', `expected one pose list per step (${steps.length})`);
+    if (!Array.isArray(gt.objectPoses) || gt.objectPoses.length !== steps.length)
+      c.fail('groundTruth.objectPoses', `expected one pose list per step (${steps.length})`);
     const spans = gt.subtasks;
     if (!Array.isArray(spans)) c.fail('groundTruth.subtasks', 'expected a list');
     spans.forEach((sp: unknown, i: number) => {
@@ -115,7 +138,8 @@ export function decodeEpisodeCache(text: string, file: string): Episode {
       c.str(s.text, `groundTruth.subtasks[${i}].text`);
       const a = c.num(s.start, `groundTruth.subtasks[${i}].start`);
       const b = c.num(s.end, `groundTruth.subtasks[${i}].end`);
-      if (!(a >= 0 && a < b && b <= steps.length)) c.fail(`groundTruth.subtasks[${i}]`, `span [${a}, ${b}) is not inside the episode's ${steps.length} steps`);
+      if (!(a >= 0 && a < b && b <= steps.length))
+        c.fail(`groundTruth.subtasks[${i}]`, `span [${a}, ${b}) is not inside the episode's ${steps.length} steps`);
     });
     c.obj(gt.task, 'groundTruth.task');
     c.bool(gt.success, 'groundTruth.success');
@@ -129,8 +153,16 @@ export function readEpisodeCache(path: string): Episode {
   try {
     size = statSync(path).size;
   } catch (cause) {
-    throw new FormatError('E_SIM_CACHE', `${path} is missing`, { file: path, fix: 'delete the .sim-collect folder and rerun sim collect', cause });
+    throw new FormatError('E_SIM_CACHE', `${path} is missing`, {
+      file: path,
+      fix: 'delete the .sim-collect folder and rerun sim collect',
+      cause,
+    });
   }
-  if (size > MAX_CACHE_BYTES) throw new FormatError('E_SIM_CACHE', `${path} is ${size} bytes, more than ${MAX_CACHE_BYTES}`, { file: path, fix: 'delete the .sim-collect folder and rerun sim collect' });
+  if (size > MAX_CACHE_BYTES)
+    throw new FormatError('E_SIM_CACHE', `${path} is ${size} bytes, more than ${MAX_CACHE_BYTES}`, {
+      file: path,
+      fix: 'delete the .sim-collect folder and rerun sim collect',
+    });
   return decodeEpisodeCache(readFileSync(path, 'utf8'), path);
 }

@@ -24,7 +24,10 @@ for (const family of TASK_FAMILIES) {
           assert.ok(Math.abs(s.action[i]!) <= 0.05 + 1e-6);
           // The expert never pushes against the workspace bounds (commands that would be clamped).
           const next = s.state[i]! + s.action[i]!;
-          assert.ok(next >= WORKSPACE.min[i]! - 1e-6 && next <= WORKSPACE.max[i]! + 1e-6, `${family} seed ${seed}: axis ${i} leaves the workspace`);
+          assert.ok(
+            next >= WORKSPACE.min[i]! - 1e-6 && next <= WORKSPACE.max[i]! + 1e-6,
+            `${family} seed ${seed}: axis ${i} leaves the workspace`,
+          );
         }
       }
       assert.equal(episode.groundTruth!.subtasks[0]!.start, 0);
@@ -35,7 +38,10 @@ for (const family of TASK_FAMILIES) {
 
 test('the world rejects non-finite actions before clamping and clamps to the workspace', () => {
   const w = new World([{ id: 'apple', x: 0.3, y: 0 }]);
-  assert.throws(() => w.step([0, Number.NaN, 0, 0, 0, 0, 1]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[1]');
+  assert.throws(
+    () => w.step([0, Number.NaN, 0, 0, 0, 0, 1]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[1]',
+  );
   for (let i = 0; i < 20; i++) w.step([0.05, 0.05, 0.05, 0, 0, 0, 1]);
   assert.deepEqual([w.gripper.x, w.gripper.y, w.gripper.z], [WORKSPACE.max[0], WORKSPACE.max[1], WORKSPACE.max[2]]);
   w.step([1, 0, 0, 0, 0, 0, 1]);

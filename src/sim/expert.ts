@@ -66,7 +66,8 @@ export function* expertActions(task: Task, world: World, rng: Rng): Generator<Ex
   phases.push({ subtask: 0, target: () => [obj.x, obj.y, top()], gripper: 1, settle: 0 });
   phases.push({ subtask: 0, target: () => [world.gripper.x, world.gripper.y, world.gripper.z], gripper: 0, settle: 1 });
   // Lift 10 cm above the grasp height (at least to 20 cm) so tall objects clear the table too.
-  const liftTo = () => [world.gripper.x, world.gripper.y, Math.min(0.33, Math.max(0.2, obj.spec.size[2] * 2 + 0.1))] as [number, number, number];
+  const liftTo = () =>
+    [world.gripper.x, world.gripper.y, Math.min(0.33, Math.max(0.2, obj.spec.size[2] * 2 + 0.1))] as [number, number, number];
   phases.push({ subtask: 0, target: liftTo, gripper: 0, settle: 0 });
   if (tgt) {
     let place: () => [number, number, number];
@@ -85,7 +86,13 @@ export function* expertActions(task: Task, world: World, rng: Rng): Generator<Ex
       phases.push({ subtask: 2, target: () => [world.gripper.x, world.gripper.y, world.gripper.z], gripper: 0, settle: 1 });
       phases.push({ subtask: 2, target: liftTo, gripper: 0, settle: 0 });
     } else {
-      phases.push({ subtask: 1, target: () => [world.gripper.x, world.gripper.y, world.gripper.z + 0.06], gripper: 1, settle: 0, fixed: true });
+      phases.push({
+        subtask: 1,
+        target: () => [world.gripper.x, world.gripper.y, world.gripper.z + 0.06],
+        gripper: 1,
+        settle: 0,
+        fixed: true,
+      });
     }
   }
   let count = 0;
@@ -111,14 +118,27 @@ export function* expertActions(task: Task, world: World, rng: Rng): Generator<Ex
 }
 
 export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode: Episode; success: boolean } {
-  const rollout = new Rollout(task, { x: GRIPPER_START.x + rng.uniform(-0.05, 0.05), y: GRIPPER_START.y + rng.uniform(-0.05, 0.05), z: GRIPPER_START.z });
+  const rollout = new Rollout(task, {
+    x: GRIPPER_START.x + rng.uniform(-0.05, 0.05),
+    y: GRIPPER_START.y + rng.uniform(-0.05, 0.05),
+    z: GRIPPER_START.z,
+  });
   const world = rollout.world;
   const steps: Step[] = [];
   const poses: ObjectPose[][] = [];
   const subtaskOfStep: number[] = [];
   for (const { action, subtask } of expertActions(task, world, rng)) {
     const image = opts.render?.(world);
-    steps.push({ images: image ? { image_0: image } : {}, state: world.state(), action, isFirst: steps.length === 0, isLast: false, isTerminal: false, reward: 0, discount: 1 });
+    steps.push({
+      images: image ? { image_0: image } : {},
+      state: world.state(),
+      action,
+      isFirst: steps.length === 0,
+      isLast: false,
+      isTerminal: false,
+      reward: 0,
+      discount: 1,
+    });
     poses.push(world.poses());
     subtaskOfStep.push(subtask);
     rollout.step(action);
@@ -131,18 +151,31 @@ export function runExpert(task: Task, rng: Rng, opts: ExpertOptions): { episode:
   const success = rollout.success();
   if (last && success) last.reward = 1;
   const texts = subtaskTexts(task);
-  const spans = texts.map((text, k) => {
-    const idx = subtaskOfStep.flatMap((s, t) => (s === k ? [t] : []));
-    return { text, start: idx[0] ?? steps.length, end: (idx[idx.length - 1] ?? steps.length - 1) + 1 };
-  }).filter((s) => s.end > s.start);
+  const spans = texts
+    .map((text, k) => {
+      const idx = subtaskOfStep.flatMap((s, t) => (s === k ? [t] : []));
+      return { text, start: idx[0] ?? steps.length, end: (idx[idx.length - 1] ?? steps.length - 1) + 1 };
+    })
+    .filter((s) => s.end > s.start);
   const groundTruth: GroundTruth = {
     objectPoses: poses,
     subtasks: spans,
-    task: { family: task.family, object: task.object, ...(task.target ? { target: task.target } : {}), suite: task.suite, language: task.language },
+    task: {
+      family: task.family,
+      object: task.object,
+      ...(task.target ? { target: task.target } : {}),
+      suite: task.suite,
+      language: task.language,
+    },
     success,
   };
   return {
-    episode: { instruction: task.instruction, steps, metadata: { source: 'sim', episodeId: opts.episodeId, semantics: BRIDGE_SEMANTICS }, groundTruth },
+    episode: {
+      instruction: task.instruction,
+      steps,
+      metadata: { source: 'sim', episodeId: opts.episodeId, semantics: BRIDGE_SEMANTICS },
+      groundTruth,
+    },
     success,
   };
 }

@@ -18,7 +18,8 @@ const esLo = (o: CatalogueObject) => (o.gender.es === 'f' ? 'la' : 'lo');
 // French: le/la, l' before a vowel; "de le" contracts to "du".
 const vowel = (w: string) => /^[aeiouyàâéèêëîïôûh]/i.test(w);
 const fr = (o: CatalogueObject) => (vowel(o.names.fr) ? `l'${o.names.fr}` : `${o.gender.fr === 'f' ? 'la' : 'le'} ${o.names.fr}`);
-const frDe = (o: CatalogueObject) => (vowel(o.names.fr) ? `de l'${o.names.fr}` : o.gender.fr === 'f' ? `de la ${o.names.fr}` : `du ${o.names.fr}`);
+const frDe = (o: CatalogueObject) =>
+  vowel(o.names.fr) ? `de l'${o.names.fr}` : o.gender.fr === 'f' ? `de la ${o.names.fr}` : `du ${o.names.fr}`;
 const frLe = (o: CatalogueObject) => (o.gender.fr === 'f' ? 'la' : 'le');
 const frIn = (p: 'in' | 'on') => (p === 'in' ? 'dans' : 'sur');
 
@@ -33,7 +34,10 @@ const zhPut = (y: CatalogueObject, p: 'in' | 'on') => (p === 'in' ? `放进${y.n
 const TEMPLATES: Record<Foreign, Record<TaskFamily, Template[]>> = {
   es: {
     pick: [(x) => `recoge ${es(x)}`, (x) => `toma ${es(x)}`],
-    'pick-place': [(x, y, p) => `pon ${es(x)} ${p === 'in' ? 'en' : 'sobre'} ${es(y!)}`, (x, y, p) => `coloca ${es(x)} ${p === 'in' ? `dentro ${esDe(y!)}` : `sobre ${es(y!)}`}`],
+    'pick-place': [
+      (x, y, p) => `pon ${es(x)} ${p === 'in' ? 'en' : 'sobre'} ${es(y!)}`,
+      (x, y, p) => `coloca ${es(x)} ${p === 'in' ? `dentro ${esDe(y!)}` : `sobre ${es(y!)}`}`,
+    ],
     'pick-place-lift': [(x, y, p) => `recoge ${es(x)}, pon${esLo(x)} ${p === 'in' ? 'en' : 'sobre'} ${es(y!)} y levánta${esLo(x)}`],
     'move-next-to': [(x, y) => `mueve ${es(x)} junto ${esA(y!)}`, (x, y) => `pon ${es(x)} al lado ${esDe(y!)}`],
   },
@@ -45,7 +49,10 @@ const TEMPLATES: Record<Foreign, Record<TaskFamily, Template[]>> = {
   },
   de: {
     pick: [(x) => `heb ${de(x)} auf`, (x) => `nimm ${de(x)}`],
-    'pick-place': [(x, y, p) => `leg ${de(x)} ${deIn(p)} ${de(y!)}`, (x, y, p) => `${p === 'in' ? 'gib' : 'stell'} ${de(x)} ${deIn(p)} ${de(y!)}`],
+    'pick-place': [
+      (x, y, p) => `leg ${de(x)} ${deIn(p)} ${de(y!)}`,
+      (x, y, p) => `${p === 'in' ? 'gib' : 'stell'} ${de(x)} ${deIn(p)} ${de(y!)}`,
+    ],
     'pick-place-lift': [(x, y, p) => `nimm ${de(x)}, leg ${deIhn(x)} ${deIn(p)} ${de(y!)} und heb ${deIhn(x)} hoch`],
     'move-next-to': [(x, y) => `stell ${de(x)} neben ${de(y!)}`, (x, y) => `schieb ${de(x)} neben ${de(y!)}`],
   },
@@ -58,6 +65,12 @@ const TEMPLATES: Record<Foreign, Record<TaskFamily, Template[]>> = {
 };
 
 /** The phrasings of a family's instruction in a language (object x, target y, "in" or "on"). */
-export function foreignInstructions(lang: Foreign, family: TaskFamily, x: CatalogueObject, y: CatalogueObject | null, prep: 'in' | 'on'): string[] {
+export function foreignInstructions(
+  lang: Foreign,
+  family: TaskFamily,
+  x: CatalogueObject,
+  y: CatalogueObject | null,
+  prep: 'in' | 'on',
+): string[] {
   return TEMPLATES[lang][family].map((t) => t(x, y, prep));
 }

@@ -54,17 +54,53 @@ function primitives(world: World): Prim[] {
     const s = o.spec;
     const kind = s.shape === 'sphere' || s.shape === 'ellipsoid' ? 'ellipsoid' : isOpenContainer(s) ? 'open-cylinder' : s.shape;
     const h: [number, number, number] = s.shape === 'sphere' ? [s.size[0], s.size[0], s.size[0]] : [s.size[0], s.size[1], s.size[2]];
-    out.push({ kind, c: [o.x, o.y, o.z], h, cos: Math.cos(o.yaw), sin: Math.sin(o.yaw), rgb: s.colour.rgb, shadow: !(s.container && s.size[2] < 0.01), owner });
+    out.push({
+      kind,
+      c: [o.x, o.y, o.z],
+      h,
+      cos: Math.cos(o.yaw),
+      sin: Math.sin(o.yaw),
+      rgb: s.colour.rgb,
+      shadow: !(s.container && s.size[2] < 0.01),
+      owner,
+    });
   });
   const g = world.gripper;
   const c = Math.cos(g.yaw);
   const sn = Math.sin(g.yaw);
   const gap = g.aperture === 1 ? 0.035 : 0.012;
   // Palm above the fingertips, fingers reaching down to z (the grasp point).
-  out.push({ kind: 'box', c: [g.x, g.y, g.z + 0.07], h: [0.02, 0.05, 0.012], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true, owner: GRIPPER_OWNER });
-  out.push({ kind: 'cylinder', c: [g.x, g.y, g.z + 0.14], h: [0.015, 0.015, 0.06], cos: 1, sin: 0, rgb: [110, 112, 120], shadow: true, owner: GRIPPER_OWNER });
+  out.push({
+    kind: 'box',
+    c: [g.x, g.y, g.z + 0.07],
+    h: [0.02, 0.05, 0.012],
+    cos: c,
+    sin: sn,
+    rgb: GRIPPER_RGB,
+    shadow: true,
+    owner: GRIPPER_OWNER,
+  });
+  out.push({
+    kind: 'cylinder',
+    c: [g.x, g.y, g.z + 0.14],
+    h: [0.015, 0.015, 0.06],
+    cos: 1,
+    sin: 0,
+    rgb: [110, 112, 120],
+    shadow: true,
+    owner: GRIPPER_OWNER,
+  });
   for (const side of [-1, 1]) {
-    out.push({ kind: 'box', c: [g.x - sn * side * gap, g.y + c * side * gap, g.z + 0.03], h: [0.012, 0.005, 0.03], cos: c, sin: sn, rgb: GRIPPER_RGB, shadow: true, owner: GRIPPER_OWNER });
+    out.push({
+      kind: 'box',
+      c: [g.x - sn * side * gap, g.y + c * side * gap, g.z + 0.03],
+      h: [0.012, 0.005, 0.03],
+      cos: c,
+      sin: sn,
+      rgb: GRIPPER_RGB,
+      shadow: true,
+      owner: GRIPPER_OWNER,
+    });
   }
   return out;
 }
@@ -88,8 +124,12 @@ function intersect(p: Prim, o: [number, number, number], d: [number, number, num
   let ny = 0;
   let nz = 0;
   if (p.kind === 'ellipsoid') {
-    const ax = lx / hx, ay = ly / hy, az = oz / hz;
-    const bx = dx / hx, by = dy / hy, bz = dz / hz;
+    const ax = lx / hx,
+      ay = ly / hy,
+      az = oz / hz;
+    const bx = dx / hx,
+      by = dy / hy,
+      bz = dz / hz;
     const A = bx * bx + by * by + bz * bz;
     const B = ax * bx + ay * by + az * bz;
     const C = ax * ax + ay * ay + az * az - 1;
@@ -270,7 +310,12 @@ function cameraBasis(camera: CameraSpec): { f: number[]; r: number[]; u: number[
 
 /** Where a world point appears in a width × height frame: [column, row] in pixels (pixel centres at
  *  integers), or null behind the camera. */
-export function projectPoint(point: readonly [number, number, number], width: number, height: number, camera: CameraSpec = DEFAULT_CAMERA): [number, number] | null {
+export function projectPoint(
+  point: readonly [number, number, number],
+  width: number,
+  height: number,
+  camera: CameraSpec = DEFAULT_CAMERA,
+): [number, number] | null {
   const { f, r, u, scale } = cameraBasis(camera);
   const v = [point[0] - camera.eye[0], point[1] - camera.eye[1], point[2] - camera.eye[2]];
   const depth = v[0]! * f[0]! + v[1]! * f[1]! + v[2]! * f[2]!;
@@ -300,7 +345,7 @@ export function render(world: World, width = 256, height = 256, camera: CameraSp
     const sy = (v[0]! * u[0]! + v[1]! * u[1]! + v[2]! * u[2]!) / depth / scale;
     const cx = ((sx + 1) / 2) * width;
     const cy = ((1 - sy) / 2) * height;
-    const rad = (R / Math.sqrt(depth * depth - R * R)) / scale * (height / 2) * 1.05 + 2;
+    const rad = (R / Math.sqrt(depth * depth - R * R) / scale) * (height / 2) * 1.05 + 2;
     return [Math.floor(cx - rad * (height / width) * aspect), Math.ceil(cx + rad), Math.floor(cy - rad), Math.ceil(cy + rad)];
   });
   const o: [number, number, number] = [ex, ey, ez];

@@ -21,7 +21,8 @@ test('replaying recorded actions reproduces the poses and the success of the exp
       r.world.poses().forEach((p, k) => {
         const q = want[k]!;
         assert.deepEqual([p.id, p.support], [q.id, q.support], `step ${t}`);
-        for (const f of ['x', 'y', 'z', 'yaw'] as const) assert.ok(Math.abs(p[f] - q[f]) < 1e-6, `step ${t} ${p.id}.${f}: ${p[f]} vs ${q[f]}`);
+        for (const f of ['x', 'y', 'z', 'yaw'] as const)
+          assert.ok(Math.abs(p[f] - q[f]) < 1e-6, `step ${t} ${p.id}.${f}: ${p[f]} vs ${q[f]}`);
       });
       r.step(s.action);
     });
@@ -32,7 +33,18 @@ test('replaying recorded actions reproduces the poses and the success of the exp
 });
 
 test('pick-place-lift succeeds only after the object rested on the target; frames are encoded', () => {
-  const task: Task = { family: 'pick-place-lift', object: 'apple', target: 'bowl', placements: [{ id: 'apple', x: 0.3, y: 0, yaw: 0 }, { id: 'bowl', x: 0.3, y: 0.2, yaw: 0 }], instruction: 'x', language: 'en', suite: 'in-distribution' };
+  const task: Task = {
+    family: 'pick-place-lift',
+    object: 'apple',
+    target: 'bowl',
+    placements: [
+      { id: 'apple', x: 0.3, y: 0, yaw: 0 },
+      { id: 'bowl', x: 0.3, y: 0.2, yaw: 0 },
+    ],
+    instruction: 'x',
+    language: 'en',
+    suite: 'in-distribution',
+  };
   const r = new Rollout(task, { x: 0.3, y: 0, z: 0.07 });
   r.step([0, 0, 0, 0, 0, 0, 0]); // grasp
   for (let i = 0; i < 3; i++) r.step([0, 0, 0.05, 0, 0, 0, 0]);

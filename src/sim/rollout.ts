@@ -16,7 +16,10 @@ export class Rollout {
   #placedOnce = false;
   #steps = 0;
 
-  constructor(readonly task: Task, gripper: Partial<Gripper> = {}) {
+  constructor(
+    readonly task: Task,
+    gripper: Partial<Gripper> = {},
+  ) {
     this.world = new World(task.placements, { ...GRIPPER_START, ...gripper });
   }
 

@@ -20,24 +20,39 @@ test('suites: languages, held-out objects and semantic references', () => {
     const sem = sampleTask(fam, new Rng(i), 'semantic');
     const o = getObject(sem.object);
     const synonym = o.synonyms.some((syn) => sem.instruction.includes(`the ${syn}`));
-    if (!synonym) assert.ok(!sem.instruction.includes(` ${o.names.en}`) || (sem.target !== null && getObject(sem.target).names.en.includes(o.names.en)), sem.instruction);
+    if (!synonym)
+      assert.ok(
+        !sem.instruction.includes(` ${o.names.en}`) || (sem.target !== null && getObject(sem.target).names.en.includes(o.names.en)),
+        sem.instruction,
+      );
     if (synonym) kinds.add('synonym');
     else if (sem.instruction.includes(`the ${o.category}`)) {
       kinds.add('category');
-      assert.equal(sem.placements.filter((p) => getObject(p.id).category === o.category && !getObject(p.id).container).length, 1, 'the category names one object');
+      assert.equal(
+        sem.placements.filter((p) => getObject(p.id).category === o.category && !getObject(p.id).container).length,
+        1,
+        'the category names one object',
+      );
     } else if (sem.instruction.includes('the thing you')) kinds.add('affordance');
     else if (sem.instruction.includes(`the ${o.colour.name} object`)) {
       kinds.add('colour');
       const same = sem.placements.filter((p) => getObject(p.id).colour.name === o.colour.name);
-      assert.deepEqual(same.map((p) => p.id), [sem.object], `the colour names one object: ${sem.instruction}`);
-    }
-    else if (/the object (left|right) of the/.test(sem.instruction)) {
+      assert.deepEqual(
+        same.map((p) => p.id),
+        [sem.object],
+        `the colour names one object: ${sem.instruction}`,
+      );
+    } else if (/the object (left|right) of the/.test(sem.instruction)) {
       kinds.add('place');
       const dir = /the object (left|right) of/.exec(sem.instruction)![1];
       const ref = sem.placements.find((p) => sem.instruction.includes(`the object ${dir} of the ${getObject(p.id).names.en}`))!;
       assert.ok(ref, sem.instruction);
       const side = sem.placements.filter((p) => p.id !== ref.id && (dir === 'left' ? p.y > ref.y + 0.05 : p.y < ref.y - 0.05));
-      assert.deepEqual(side.map((p) => p.id), [sem.object], sem.instruction);
+      assert.deepEqual(
+        side.map((p) => p.id),
+        [sem.object],
+        sem.instruction,
+      );
     }
   }
   assert.deepEqual([...kinds].sort(), ['affordance', 'category', 'colour', 'place', 'synonym']);

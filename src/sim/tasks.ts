@@ -33,8 +33,15 @@ export function prepositionFor(target: string): 'in' | 'on' {
 /** English instruction templates per family (the first is the canonical phrasing). */
 export const EN: Record<TaskFamily, ((x: string, y: string, p: string) => string)[]> = {
   pick: [(x) => `pick up the ${x}`, (x) => `pick the ${x} up`, (x) => `grab the ${x}`],
-  'pick-place': [(x, y, p) => `put the ${x} ${p} the ${y}`, (x, y, p) => `place the ${x} ${p} the ${y}`, (x, y, p) => `move the ${x} ${p === 'in' ? 'into' : 'onto'} the ${y}`],
-  'pick-place-lift': [(x, y, p) => `pick up the ${x}, put it ${p} the ${y} and lift it`, (x, y, p) => `pick up the ${x} and place it ${p} the ${y}, then lift it`],
+  'pick-place': [
+    (x, y, p) => `put the ${x} ${p} the ${y}`,
+    (x, y, p) => `place the ${x} ${p} the ${y}`,
+    (x, y, p) => `move the ${x} ${p === 'in' ? 'into' : 'onto'} the ${y}`,
+  ],
+  'pick-place-lift': [
+    (x, y, p) => `pick up the ${x}, put it ${p} the ${y} and lift it`,
+    (x, y, p) => `pick up the ${x} and place it ${p} the ${y}, then lift it`,
+  ],
   'move-next-to': [(x, y) => `move the ${x} next to the ${y}`, (x, y) => `put the ${x} beside the ${y}`],
 };
 
@@ -55,7 +62,10 @@ export function sampleScene(rng: Rng, ids: string[], required: number): { id: st
     }
     if (ids.slice(0, required).every((id) => out.some((p) => p.id === id))) return out;
   }
-  throw new VlmError('E_SIM_SCENE', `found no room for ${ids.slice(0, required).join(' and ')} on the table`, { field: 'placements', fix: 'report this as a bug (the table fits at least 6 objects 15 cm apart)' });
+  throw new VlmError('E_SIM_SCENE', `found no room for ${ids.slice(0, required).join(' and ')} on the table`, {
+    field: 'placements',
+    fix: 'report this as a bug (the table fits at least 6 objects 15 cm apart)',
+  });
 }
 
 /** Samples a task of a family for a suite. Robot-data suites use English and training objects. */
@@ -66,8 +76,18 @@ export function sampleTask(family: TaskFamily, rng: Rng, suite: Suite = 'in-dist
   const object = rng.pick(movable).id;
   let target: string | null = null;
   if (family === 'pick-place' || family === 'pick-place-lift') target = rng.pick(containers).id;
-  if (family === 'move-next-to') target = rng.pick(CATALOGUE.filter((o) => !o.heldOut && o.id !== object && !o.container && o.category !== getObject(object).category)).id;
-  const distractors = rng.shuffle(CATALOGUE.filter((o) => !o.heldOut && !o.container && o.id !== object && o.id !== target && o.category !== getObject(object).category)).slice(0, rng.int(1, 2)).map((o) => o.id);
+  if (family === 'move-next-to')
+    target = rng.pick(
+      CATALOGUE.filter((o) => !o.heldOut && o.id !== object && !o.container && o.category !== getObject(object).category),
+    ).id;
+  const distractors = rng
+    .shuffle(
+      CATALOGUE.filter(
+        (o) => !o.heldOut && !o.container && o.id !== object && o.id !== target && o.category !== getObject(object).category,
+      ),
+    )
+    .slice(0, rng.int(1, 2))
+    .map((o) => o.id);
   const placements = sampleScene(rng, [object, ...(target ? [target] : []), ...distractors], target ? 2 : 1);
   let language: Language = 'en';
   const x = getObject(object);
@@ -113,7 +133,8 @@ export function semanticReference(o: CatalogueObject, placements: Task['placemen
   kinds.push(() => `the ${rng.pick(o.synonyms)}`);
   kinds.push(() => {
     const others = placements.filter((p) => p.id !== o.id).map((p) => getObject(p.id));
-    const close = (c: CatalogueObject) => c.colour.name === o.colour.name || Math.hypot(...c.colour.rgb.map((v, k) => v - o.colour.rgb[k]!)) < 60;
+    const close = (c: CatalogueObject) =>
+      c.colour.name === o.colour.name || Math.hypot(...c.colour.rgb.map((v, k) => v - o.colour.rgb[k]!)) < 60;
     if (o.colour.name.includes(o.names.en) || o.names.en.includes(o.colour.name)) return null; // "the orange object"
     return others.some(close) ? null : `the ${o.colour.name} object`;
   });

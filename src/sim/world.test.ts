@@ -11,7 +11,14 @@ const CLOSED = 0;
 const apple = getObject('apple');
 
 /** Gripper fingertips at the apple's top, offset by dx. */
-const atApple = (dx: number) => new World([{ id: 'apple', x: 0.3, y: 0 }, { id: 'bowl', x: 0.3, y: 0.2 }], { x: 0.3 + dx, y: 0, z: apple.size[2] * 2 });
+const atApple = (dx: number) =>
+  new World(
+    [
+      { id: 'apple', x: 0.3, y: 0 },
+      { id: 'bowl', x: 0.3, y: 0.2 },
+    ],
+    { x: 0.3 + dx, y: 0, z: apple.size[2] * 2 },
+  );
 
 test('closing within reach grasps; the object moves and turns with the gripper', () => {
   const w = atApple(0.02);
@@ -68,10 +75,19 @@ test('yaw is limited per step; unknown object ids are typed errors', () => {
   assert.equal(w.gripper.yaw, MAX_STEP_RAD);
   w.step([0, 0, 0, 0, 0, -3, OPEN]);
   assert.equal(w.gripper.yaw, 0);
-  assert.throws(() => w.step([0, 0, 0, 0, 0, Number.POSITIVE_INFINITY, OPEN]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[5]');
+  assert.throws(
+    () => w.step([0, 0, 0, 0, 0, Number.POSITIVE_INFINITY, OPEN]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[5]',
+  );
   assert.equal(w.gripper.yaw, 0, 'a rejected action changes nothing');
-  assert.throws(() => w.object('teapot'), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT');
-  assert.throws(() => getObject('teapot'), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT' && e.field === 'id');
+  assert.throws(
+    () => w.object('teapot'),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT',
+  );
+  assert.throws(
+    () => getObject('teapot'),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_OBJECT' && e.field === 'id',
+  );
 });
 
 test('container footprints: a bowl is a disc, a towel is its yawed rectangle', () => {
@@ -83,7 +99,14 @@ test('container footprints: a bowl is a disc, a towel is its yawed rectangle', (
     w.step([0, 0, 0, 0, 0, 0, OPEN]);
     return w.object('apple');
   };
-  const scene = (id: string, yaw: number) => new World([{ id: 'apple', x: 0.3, y: 0 }, { id, x: 0.4, y: 0.15, yaw }], { x: 0.3, y: 0, z: apple.size[2] * 2 });
+  const scene = (id: string, yaw: number) =>
+    new World(
+      [
+        { id: 'apple', x: 0.3, y: 0 },
+        { id, x: 0.4, y: 0.15, yaw },
+      ],
+      { x: 0.3, y: 0, z: apple.size[2] * 2 },
+    );
   assert.equal(dropAt(scene('bowl', 0), 0.4 + 0.045, 0.15 + 0.045).support, 'bowl', 'inside the disc');
   assert.equal(dropAt(scene('bowl', 0), 0.4 + 0.06, 0.15 + 0.06).support, null, 'in the square around the bowl but outside its disc');
   assert.equal(dropAt(scene('towel', Math.PI / 2), 0.4, 0.15 + 0.08).support, 'towel', 'along the turned towel’s long side');
@@ -94,9 +117,28 @@ test('container footprints: a bowl is a disc, a towel is its yawed rectangle', (
 
 test('bad actions and scenes are typed errors', () => {
   const w = atApple(0);
-  assert.throws(() => w.step([0, 0, 0, 0, 0, 0]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action' && /got 6/.test(e.message));
-  assert.throws(() => w.step([0, 0, 0, 0, 0, 0, Number.NaN]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[6]');
-  assert.throws(() => new World([{ id: 'apple', x: Number.NaN, y: 0 }]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[0].x');
-  assert.throws(() => new World([{ id: 'apple', x: 0.3, y: 0 }, { id: 'apple', x: 0.4, y: 0 }]), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[1].id');
-  assert.throws(() => new World([], { z: Number.POSITIVE_INFINITY }), (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'gripper.z');
+  assert.throws(
+    () => w.step([0, 0, 0, 0, 0, 0]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action' && /got 6/.test(e.message),
+  );
+  assert.throws(
+    () => w.step([0, 0, 0, 0, 0, 0, Number.NaN]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_ACTION' && e.field === 'action[6]',
+  );
+  assert.throws(
+    () => new World([{ id: 'apple', x: Number.NaN, y: 0 }]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[0].x',
+  );
+  assert.throws(
+    () =>
+      new World([
+        { id: 'apple', x: 0.3, y: 0 },
+        { id: 'apple', x: 0.4, y: 0 },
+      ]),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'placements[1].id',
+  );
+  assert.throws(
+    () => new World([], { z: Number.POSITIVE_INFINITY }),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SIM_SCENE' && e.field === 'gripper.z',
+  );
 });

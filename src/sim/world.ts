@@ -19,11 +19,18 @@ import type { CatalogueObject } from './catalogue.ts';
 
 export class SimActionError extends VlmError {
   constructor(index: number, value: unknown, message = `action value ${index} is ${String(value)}; actions must be finite numbers`) {
-    super('E_SIM_ACTION', message, { field: index < 0 ? 'action' : `action[${index}]`, fix: 'the policy produced an invalid action; it was not executed' });
+    super('E_SIM_ACTION', message, {
+      field: index < 0 ? 'action' : `action[${index}]`,
+      fix: 'the policy produced an invalid action; it was not executed',
+    });
   }
 }
 
-const sceneError = (field: string, message: string) => new VlmError('E_SIM_SCENE', message, { field, fix: 'give finite positions in metres (table x 0.15…0.55, y −0.3…0.3) and unique object ids' });
+const sceneError = (field: string, message: string) =>
+  new VlmError('E_SIM_SCENE', message, {
+    field,
+    fix: 'give finite positions in metres (table x 0.15…0.55, y −0.3…0.3) and unique object ids',
+  });
 
 export const WORKSPACE = { min: [0.15, -0.3, 0.0] as const, max: [0.55, 0.3, 0.35] as const };
 export const MAX_STEP_M = 0.05;
@@ -85,16 +92,23 @@ export class World {
       const spec = getObject(p.id);
       if (seen.has(p.id)) throw sceneError(`placements[${i}].id`, `object "${p.id}" is placed twice`);
       seen.add(p.id);
-      for (const f of ['x', 'y', 'yaw'] as const) if (p[f] !== undefined && !Number.isFinite(p[f])) throw sceneError(`placements[${i}].${f}`, `placement of "${p.id}" has ${f} = ${p[f]}`);
+      for (const f of ['x', 'y', 'yaw'] as const)
+        if (p[f] !== undefined && !Number.isFinite(p[f]))
+          throw sceneError(`placements[${i}].${f}`, `placement of "${p.id}" has ${f} = ${p[f]}`);
       return { id: p.id, spec, x: p.x, y: p.y, z: spec.size[2], yaw: p.yaw ?? 0, support: null };
     });
     this.gripper = { x: 0.3, y: 0, z: 0.25, yaw: 0, aperture: 1, holding: null, ...gripper };
-    for (const f of ['x', 'y', 'z', 'yaw'] as const) if (!Number.isFinite(this.gripper[f])) throw sceneError(`gripper.${f}`, `the gripper's start ${f} is ${this.gripper[f]}`);
+    for (const f of ['x', 'y', 'z', 'yaw'] as const)
+      if (!Number.isFinite(this.gripper[f])) throw sceneError(`gripper.${f}`, `the gripper's start ${f} is ${this.gripper[f]}`);
   }
 
   object(id: string): SimObject {
     const o = this.objects.find((x) => x.id === id);
-    if (!o) throw new VlmError('E_SIM_OBJECT', `no object "${id}" in the scene`, { field: 'id', fix: `the scene holds ${this.objects.map((x) => x.id).join(', ')}` });
+    if (!o)
+      throw new VlmError('E_SIM_OBJECT', `no object "${id}" in the scene`, {
+        field: 'id',
+        fix: `the scene holds ${this.objects.map((x) => x.id).join(', ')}`,
+      });
     return o;
   }
 
@@ -112,7 +126,12 @@ export class World {
   }
 
   step(action: ArrayLike<number>): void {
-    if (action.length !== 7) throw new SimActionError(-1, action.length, `an action has 7 values [dx, dy, dz, droll, dpitch, dyaw, gripper], got ${action.length}`);
+    if (action.length !== 7)
+      throw new SimActionError(
+        -1,
+        action.length,
+        `an action has 7 values [dx, dy, dz, droll, dpitch, dyaw, gripper], got ${action.length}`,
+      );
     for (let i = 0; i < 7; i++) if (!Number.isFinite(action[i]!)) throw new SimActionError(i, action[i]);
     const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
     const g = this.gripper;

@@ -59,7 +59,10 @@ test('large buffers are pooled by size class: a slightly different length reuses
   const c = a.take(3_059_712);
   assert.equal(c.length, 3_059_712);
   assert.equal(c.buffer, b.buffer, 'the store was not reused');
-  assert.ok(c.every((v) => v === 0), 'a reused view is zeroed');
+  assert.ok(
+    c.every((v) => v === 0),
+    'a reused view is zeroed',
+  );
   assert.equal(a.reuses, 1);
   a.give(c);
   assert.equal(a.take(3_145_728).buffer, b.buffer, 'the full class length fits the same store');

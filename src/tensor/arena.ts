@@ -15,7 +15,10 @@ import { totalmem } from 'node:os';
 /** Default cap: an eighth of the machine's memory, at most 4 GiB (VLM2VLA_ARENA_MB overrides). */
 function defaultCapFloats(): number {
   const env = process.env.VLM2VLA_ARENA_MB;
-  const mb = env !== undefined && env !== '' && Number.isFinite(Number(env)) && Number(env) >= 0 ? Number(env) : Math.min(4096, totalmem() / 8 / 2 ** 20);
+  const mb =
+    env !== undefined && env !== '' && Number.isFinite(Number(env)) && Number(env) >= 0
+      ? Number(env)
+      : Math.min(4096, totalmem() / 8 / 2 ** 20);
   return Math.floor((mb * 2 ** 20) / 4);
 }
 

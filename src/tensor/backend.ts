@@ -99,20 +99,55 @@ export interface Backend {
 
   /** LayerNorm over the last dim: y = (x - mean) * rstd * w + b. Saves mean and rstd ([rows]).
    *  w and b may be null (no affine). */
-  layerNorm(x: Float32Array, w: Float32Array | null, b: Float32Array | null, y: Float32Array,
-    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  layerNorm(
+    x: Float32Array,
+    w: Float32Array | null,
+    b: Float32Array | null,
+    y: Float32Array,
+    mean: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   /** Writes dx; ACCUMULATES into dw and db (+=) when they are non-null. */
-  layerNormBackward(x: Float32Array, w: Float32Array | null, mean: Float32Array, rstd: Float32Array,
-    dy: Float32Array, dx: Float32Array, dw: Float32Array | null, db: Float32Array | null,
-    rows: number, cols: number): void;
+  layerNormBackward(
+    x: Float32Array,
+    w: Float32Array | null,
+    mean: Float32Array,
+    rstd: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array | null,
+    db: Float32Array | null,
+    rows: number,
+    cols: number,
+  ): void;
 
   /** RMSNorm: y = x * rstd * (addOne ? 1 + w : w), rstd = 1/sqrt(mean(x²) + eps). Saves rstd ([rows]).
    *  addOne is Gemma's `1 + w` variant. */
-  rmsNorm(x: Float32Array, w: Float32Array, y: Float32Array, rstd: Float32Array,
-    rows: number, cols: number, eps: number, addOne: boolean): void;
+  rmsNorm(
+    x: Float32Array,
+    w: Float32Array,
+    y: Float32Array,
+    rstd: Float32Array,
+    rows: number,
+    cols: number,
+    eps: number,
+    addOne: boolean,
+  ): void;
   /** Writes dx; ACCUMULATES into dw (+=). */
-  rmsNormBackward(x: Float32Array, w: Float32Array, rstd: Float32Array, dy: Float32Array,
-    dx: Float32Array, dw: Float32Array, rows: number, cols: number, addOne: boolean): void;
+  rmsNormBackward(
+    x: Float32Array,
+    w: Float32Array,
+    rstd: Float32Array,
+    dy: Float32Array,
+    dx: Float32Array,
+    dw: Float32Array,
+    rows: number,
+    cols: number,
+    addOne: boolean,
+  ): void;
 
   /** Elementwise activations over n values. In place allowed. gelu is the tanh approximation
    *  (gelu_pytorch_tanh). Backward: dx = dy * f'(x). */
@@ -125,16 +160,22 @@ export interface Backend {
    *  kind 'geglu': y = gelu_tanh(gate) * up; 'swiglu': y = silu(gate) * up. */
   gatedAct(kind: 'geglu' | 'swiglu', gate: Float32Array, up: Float32Array, y: Float32Array, n: number): void;
   /** Writes dGate and dUp (not accumulating). */
-  gatedActBackward(kind: 'geglu' | 'swiglu', gate: Float32Array, up: Float32Array, dy: Float32Array,
-    dGate: Float32Array, dUp: Float32Array, n: number): void;
+  gatedActBackward(
+    kind: 'geglu' | 'swiglu',
+    gate: Float32Array,
+    up: Float32Array,
+    dy: Float32Array,
+    dGate: Float32Array,
+    dUp: Float32Array,
+    n: number,
+  ): void;
 
   /** Rotary embedding, HF "rotate_half" convention, in place on x: [N, H, Dh] where row n has
    *  position positions[n]. For i < Dh/2: angle = pos * invFreq[i],
    *  (x[i], x[i+Dh/2]) <- (x[i] cos - x[i+Dh/2] sin, x[i+Dh/2] cos + x[i] sin).
    *  invFreq has Dh/2 entries (the caller folds in theta and any linear scaling).
    *  inverse = true applies the opposite rotation (this is the backward pass). */
-  rope(x: Float32Array, positions: Int32Array, invFreq: Float32Array, N: number, H: number, Dh: number,
-    inverse: boolean): void;
+  rope(x: Float32Array, positions: Int32Array, invFreq: Float32Array, N: number, H: number, Dh: number, inverse: boolean): void;
 
   /** out[n, :] = table[ids[n], :] for n < N; table is [V, D]. Ids are assumed validated. */
   embedding(table: Float32Array, ids: Int32Array, out: Float32Array, N: number, D: number): void;
@@ -145,21 +186,44 @@ export interface Backend {
    *  Rows whose target equals ignoreIndex contribute nothing. Writes the per-row loss into
    *  `losses` ([N], 0 for ignored rows) and the per-row log-sum-exp into `lse` ([N]).
    *  Returns the number of non-ignored rows. */
-  crossEntropy(logits: Float32Array, targets: Int32Array, ignoreIndex: number, losses: Float32Array,
-    lse: Float32Array, N: number, V: number): number;
+  crossEntropy(
+    logits: Float32Array,
+    targets: Int32Array,
+    ignoreIndex: number,
+    losses: Float32Array,
+    lse: Float32Array,
+    N: number,
+    V: number,
+  ): number;
   /** dLogits[n, :] = scale * (softmax(logits[n]) - onehot(target)) for non-ignored rows, 0 otherwise.
    *  (scale is typically dLoss / count.) In place allowed (dLogits === logits). */
-  crossEntropyBackward(logits: Float32Array, targets: Int32Array, ignoreIndex: number, lse: Float32Array,
-    scale: number, dLogits: Float32Array, N: number, V: number): void;
+  crossEntropyBackward(
+    logits: Float32Array,
+    targets: Int32Array,
+    ignoreIndex: number,
+    lse: Float32Array,
+    scale: number,
+    dLogits: Float32Array,
+    N: number,
+    V: number,
+  ): void;
 
   /** Fused attention (online softmax; memory O(T), never materialises [Tq, Tk]). */
-  attention(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array,
-    out: Float32Array, lse: Float32Array): void;
+  attention(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array): void;
   /** Writes dq; ACCUMULATES into dk and dv (+=) so that grouped heads sum. dOut and out are
    *  [B, Tq, Hq, Dh]; dk and dv share k's layout (kvBatchStride). */
-  attentionBackward(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array,
-    out: Float32Array, lse: Float32Array, dOut: Float32Array,
-    dq: Float32Array, dk: Float32Array, dv: Float32Array): void;
+  attentionBackward(
+    s: AttentionShape,
+    q: Float32Array,
+    k: Float32Array,
+    v: Float32Array,
+    out: Float32Array,
+    lse: Float32Array,
+    dOut: Float32Array,
+    dq: Float32Array,
+    dk: Float32Array,
+    dv: Float32Array,
+  ): void;
 
   /** Decoupled-weight-decay Adam, in place on param, m, v over n values:
    *  m = b1 m + (1-b1) g; v = b2 v + (1-b2) g²; mhat = m/(1-b1^t); vhat = v/(1-b2^t);

@@ -11,7 +11,18 @@ import './ops/lora.ts';
 export { Tensor, Bf16Tensor, assertShape } from './tensor.ts';
 export type { Weight } from './tensor.ts';
 export { Arena, arena } from './arena.ts';
-export { registerOp, run, noGrad, backward, clearTape, activation, listOps, tapeLength, tapeActivationFloats, lastBackwardGradFloats } from './tape.ts';
+export {
+  registerOp,
+  run,
+  noGrad,
+  backward,
+  clearTape,
+  activation,
+  listOps,
+  tapeLength,
+  tapeActivationFloats,
+  lastBackwardGradFloats,
+} from './tape.ts';
 export type { OpDef } from './tape.ts';
 export { add, scale, reshape, mse, sum } from './ops/basic.ts';
 export { linear, matmul } from './ops/linear.ts';

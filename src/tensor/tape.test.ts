@@ -3,13 +3,49 @@
 // noGrad, and release of activations.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, backward, noGrad, tapeLength, add, scale, reshape, mse, sum, linear, layerNorm, rmsNorm, gelu, silu, gated, attention, rope, ropeInvFreq, embedding, crossEntropy, listOps, Bf16Tensor, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, loraLinear } from './index.ts';
+import {
+  Tensor,
+  backward,
+  noGrad,
+  tapeLength,
+  add,
+  scale,
+  reshape,
+  mse,
+  sum,
+  linear,
+  layerNorm,
+  rmsNorm,
+  gelu,
+  silu,
+  gated,
+  attention,
+  rope,
+  ropeInvFreq,
+  embedding,
+  crossEntropy,
+  listOps,
+  Bf16Tensor,
+  addRows,
+  matmul,
+  poolPatches,
+  scatterRows,
+  gatherRows,
+  softcap,
+  dropout,
+  getBackend,
+  loraLinear,
+} from './index.ts';
 import { Rng } from '../util/index.ts';
 import { assertClose } from './testing/index.ts';
 
 function param(rng: Rng, shape: number[], s = 1): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return new Tensor(shape, Float32Array.from({ length: n }, () => rng.normal() * s), { requiresGrad: true });
+  return new Tensor(
+    shape,
+    Float32Array.from({ length: n }, () => rng.normal() * s),
+    { requiresGrad: true },
+  );
 }
 
 /** f builds a scalar from params; compares tape gradients with central differences (f32, h = 1e-2). */
@@ -40,28 +76,75 @@ test('every op is covered and its gradient through the tape matches finite diffe
   const x = param(rng, [4, 6]);
   const w = param(rng, [5, 6], 0.5);
   const b = param(rng, [5]);
-  check('linear+add+scale+sum', [x, w, b], () => (covered.add('linear').add('add').add('scale').add('sum'), sum(scale(add(linear(x, w, b), linear(x, w, b)), 0.3))));
+  check(
+    'linear+add+scale+sum',
+    [x, w, b],
+    () => (covered.add('linear').add('add').add('scale').add('sum'), sum(scale(add(linear(x, w, b), linear(x, w, b)), 0.3))),
+  );
   const g = param(rng, [6]);
   const beta = param(rng, [6]);
-  check('layerNorm+gelu+mse', [x, g, beta], () => (covered.add('layerNorm').add('act').add('mse'), mse(gelu(layerNorm(x, g, beta)), new Tensor([4, 6], new Float32Array(24).fill(0.1)))));
-  check('rmsNorm(1+w)+silu+gated', [x, g], () => (covered.add('rmsNorm').add('gated'), sum(gated('geglu', rmsNorm(x, g, 1e-6, true), silu(x)))));
+  check(
+    'layerNorm+gelu+mse',
+    [x, g, beta],
+    () => (
+      covered.add('layerNorm').add('act').add('mse'),
+      mse(gelu(layerNorm(x, g, beta)), new Tensor([4, 6], new Float32Array(24).fill(0.1)))
+    ),
+  );
+  check(
+    'rmsNorm(1+w)+silu+gated',
+    [x, g],
+    () => (covered.add('rmsNorm').add('gated'), sum(gated('geglu', rmsNorm(x, g, 1e-6, true), silu(x)))),
+  );
   const q = param(rng, [1, 3, 2, 4]);
   const k = param(rng, [1, 3, 1, 4]);
   const v = param(rng, [1, 3, 1, 4]);
   const pos = Int32Array.of(0, 1, 2);
   const inv = ropeInvFreq(4, 10_000);
-  check('rope+attention+reshape', [q, k, v], () => (covered.add('rope').add('attention').add('reshape'), sum(scale(reshape(attention(rope(q, pos, inv), rope(k, pos, inv), v, { causal: true, window: 0 }), [6, 4]), 0.5))));
+  check(
+    'rope+attention+reshape',
+    [q, k, v],
+    () => (
+      covered.add('rope').add('attention').add('reshape'),
+      sum(scale(reshape(attention(rope(q, pos, inv), rope(k, pos, inv), v, { causal: true, window: 0 }), [6, 4]), 0.5))
+    ),
+  );
   const table = param(rng, [7, 3]);
-  check('embedding+crossEntropy', [table], () => (covered.add('embedding').add('crossEntropy'), crossEntropy(linear(embedding(table, Int32Array.of(1, 4, 1)), table), Int32Array.of(2, -100, 6))));
+  check(
+    'embedding+crossEntropy',
+    [table],
+    () => (
+      covered.add('embedding').add('crossEntropy'),
+      crossEntropy(linear(embedding(table, Int32Array.of(1, 4, 1)), table), Int32Array.of(2, -100, 6))
+    ),
+  );
   const rows = param(rng, [2, 6]);
   const wIn = param(rng, [6, 3], 0.5);
-  check('addRows+matmul+softcap', [x, rows, wIn], () => (covered.add('addRows').add('matmul').add('softcap'), sum(softcap(matmul(addRows(x, rows), wIn), 1.5))));
+  check(
+    'addRows+matmul+softcap',
+    [x, rows, wIn],
+    () => (covered.add('addRows').add('matmul').add('softcap'), sum(softcap(matmul(addRows(x, rows), wIn), 1.5))),
+  );
   const grid = param(rng, [2, 16, 3]);
   const feats = param(rng, [2, 3]);
   const base = param(rng, [9, 3]);
   const head = param(rng, [4, 3]);
-  check('poolPatches+scatterRows', [grid, base], () => (covered.add('poolPatches').add('scatterRows'), sum(gelu(scatterRows(base, reshape(poolPatches(grid, 4, 2), [8, 3]), Int32Array.of(0, 2, 3, 4, 5, 6, 7, 8))))));
-  check('scatterRows rows+gatherRows', [feats, base, head], () => (covered.add('gatherRows'), sum(gelu(linear(gatherRows(scatterRows(base, feats, Int32Array.of(7, 1)), Int32Array.of(7, 7, 0, 1)), head)))));
+  check(
+    'poolPatches+scatterRows',
+    [grid, base],
+    () => (
+      covered.add('poolPatches').add('scatterRows'),
+      sum(gelu(scatterRows(base, reshape(poolPatches(grid, 4, 2), [8, 3]), Int32Array.of(0, 2, 3, 4, 5, 6, 7, 8))))
+    ),
+  );
+  check(
+    'scatterRows rows+gatherRows',
+    [feats, base, head],
+    () => (
+      covered.add('gatherRows'),
+      sum(gelu(linear(gatherRows(scatterRows(base, feats, Int32Array.of(7, 1)), Int32Array.of(7, 7, 0, 1)), head)))
+    ),
+  );
   check('dropout', [x], () => (covered.add('dropout'), sum(gelu(dropout(x, 0.5, new Rng(9))))));
   const bits = new Uint16Array(w.size);
   getBackend().f32ToBf16(w.data, bits, w.size);
@@ -71,7 +154,9 @@ test('every op is covered and its gradient through the tape matches finite diffe
   const loraA = param(rng, [2, 6], 0.5);
   const loraB = param(rng, [5, 2], 0.5);
   check('loraLinear', [x, loraA, loraB, b], () => (covered.add('loraLinear'), sum(gelu(loraLinear(x, x, frozen, b, loraA, loraB, 1.5)))));
-  check('loraLinear with dropout, bf16 W', [x, loraA, loraB], () => sum(gelu(loraLinear(x, dropout(x, 0.5, new Rng(3)), wb, null, loraA, loraB, 0.7))));
+  check('loraLinear with dropout, bf16 W', [x, loraA, loraB], () =>
+    sum(gelu(loraLinear(x, dropout(x, 0.5, new Rng(3)), wb, null, loraA, loraB, 0.7))),
+  );
   assert.deepEqual([...covered].sort(), listOps().sort());
 });
 
@@ -87,7 +172,11 @@ test('backward hands each activation and gradient back as soon as nothing reads 
   const { arena } = await import('./arena.ts');
   const n = 77_777; // a size class no other test uses, so the pool starts without it
   const depth = 8;
-  const x = new Tensor([n], Float32Array.from({ length: n }, (_, i) => Math.sin(i)), { requiresGrad: true });
+  const x = new Tensor(
+    [n],
+    Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
+    { requiresGrad: true },
+  );
   let h = x;
   for (let i = 0; i < depth; i++) h = gelu(h);
   const loss = sum(h);
@@ -117,8 +206,15 @@ test('gradient buffers come from the arena during backward and are reused by the
   const { arena } = await import('./arena.ts');
   const { gradBuffer } = await import('./tape.ts');
   const rng = new Rng(3);
-  const w = new Tensor([64, 48], Float32Array.from({ length: 64 * 48 }, () => rng.normal() * 0.1), { requiresGrad: true });
-  const x = new Tensor([40, 48], Float32Array.from({ length: 40 * 48 }, () => rng.normal()));
+  const w = new Tensor(
+    [64, 48],
+    Float32Array.from({ length: 64 * 48 }, () => rng.normal() * 0.1),
+    { requiresGrad: true },
+  );
+  const x = new Tensor(
+    [40, 48],
+    Float32Array.from({ length: 40 * 48 }, () => rng.normal()),
+  );
   const step = () => {
     w.zeroGrad();
     const h = gelu(linear(x, w));

@@ -82,7 +82,8 @@ export function tapeActivationFloats(): number {
   for (const e of entries) {
     n += e.output.size;
     if (e.saved instanceof Float32Array) n += e.saved.length;
-    else if (e.saved !== null && typeof e.saved === 'object') for (const v of Object.values(e.saved)) if (v instanceof Float32Array) n += v.length;
+    else if (e.saved !== null && typeof e.saved === 'object')
+      for (const v of Object.values(e.saved)) if (v instanceof Float32Array) n += v.length;
   }
   return n;
 }

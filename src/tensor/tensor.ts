@@ -15,7 +15,8 @@ export class Tensor {
     options: { requiresGrad?: boolean; name?: string } = {},
   ) {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (n !== data.length) throw new ShapeError(`shape [${shape.join(', ')}] holds ${n} values, the buffer ${data.length}`, { field: options.name ?? 'tensor' });
+    if (n !== data.length)
+      throw new ShapeError(`shape [${shape.join(', ')}] holds ${n} values, the buffer ${data.length}`, { field: options.name ?? 'tensor' });
     this.requiresGrad = options.requiresGrad ?? false;
     this.name = options.name;
   }
@@ -65,7 +66,8 @@ export class Bf16Tensor {
     readonly name?: string,
   ) {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (n !== bits.length) throw new ShapeError(`shape [${shape.join(', ')}] holds ${n} values, the buffer ${bits.length}`, { field: name ?? 'tensor' });
+    if (n !== bits.length)
+      throw new ShapeError(`shape [${shape.join(', ')}] holds ${n} values, the buffer ${bits.length}`, { field: name ?? 'tensor' });
   }
 
   get size(): number {

@@ -7,13 +7,17 @@ import { Tokenizer } from './tokenizer.ts';
 import { trainBpe } from './bpe-trainer.ts';
 
 const texts = Array.from({ length: 200 }, (_, i) => `the cup is ${i % 17} cm to the left of the bowl`);
-const load = (t: ReturnType<typeof trainBpe>) => new Tokenizer({ tokenizerJson: t.tokenizerJson, tokenizerConfig: t.tokenizerConfig, source: 'test' });
+const load = (t: ReturnType<typeof trainBpe>) =>
+  new Tokenizer({ tokenizerJson: t.tokenizerJson, tokenizerConfig: t.tokenizerConfig, source: 'test' });
 
 test('required characters are single ordinary tokens, not byte fallback', () => {
   const plain = load(trainBpe(texts, { vocabSize: 400 }));
   const listText = '[[4.2, -1.0, 3.0, 1]]; ["put up"]';
   const isByte = (tok: Tokenizer, id: number) => /^<0x[0-9A-F]{2}>$/.test(tok.idToToken(id)!);
-  assert.ok(plain.encode(listText).some((id) => isByte(plain, id)), 'without the option "[" and friends fall back to bytes');
+  assert.ok(
+    plain.encode(listText).some((id) => isByte(plain, id)),
+    'without the option "[" and friends fall back to bytes',
+  );
   const tok = load(trainBpe(texts, { vocabSize: 400, requiredCharacters: '[]",.;-' }));
   for (const ch of '[]",.;-') assert.notEqual(tok.tokenToId(ch), null, ch);
   const ids = tok.encode(listText);
@@ -32,5 +36,9 @@ test('padding with unused tokens: the vocabulary has the size asked for and text
   assert.equal(b.tokenToId('<unused0>'), a.vocabSize);
   for (const t of [...texts.slice(0, 20), 'a <unused0> b']) assert.deepEqual(b.encode(t), a.encode(t), t);
   assert.ok(!b.encode('<unused0>').includes(b.tokenToId('<unused0>')!));
-  assert.deepEqual(padded.tokenizerJson.added_tokens, short.tokenizerJson.added_tokens, 'the unused tokens are not added or special tokens');
+  assert.deepEqual(
+    padded.tokenizerJson.added_tokens,
+    short.tokenizerJson.added_tokens,
+    'the unused tokens are not added or special tokens',
+  );
 });

@@ -63,17 +63,23 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Tra
 
   const charCounts = new Map<string, number>();
   for (const [w, c] of wordCounts) for (const ch of w) charCounts.set(ch, (charCounts.get(ch) ?? 0) + c);
-  const alphabet = [...new Set([...[...charCounts].filter(([, c]) => c >= minChar).map(([ch]) => ch), ...(options.requiredCharacters ?? '')])].sort();
+  const alphabet = [
+    ...new Set([...[...charCounts].filter(([, c]) => c >= minChar).map(([ch]) => ch), ...(options.requiredCharacters ?? '')]),
+  ].sort();
 
   const vocab: string[] = [...specials];
   for (let b = 0; b < 256; b++) vocab.push(byteToken(b));
   const known = new Set(vocab);
   for (const ch of alphabet) if (!known.has(ch)) (vocab.push(ch), known.add(ch));
   if (vocab.length > options.vocabSize) {
-    throw new ConfigError('E_BPE_VOCAB', `vocabSize ${options.vocabSize} is smaller than the ${vocab.length} base tokens (specials, bytes, characters)`, {
-      field: 'vocabSize',
-      fix: `use a vocabSize of at least ${vocab.length}, or raise minCharFrequency`,
-    });
+    throw new ConfigError(
+      'E_BPE_VOCAB',
+      `vocabSize ${options.vocabSize} is smaller than the ${vocab.length} base tokens (specials, bytes, characters)`,
+      {
+        field: 'vocabSize',
+        fix: `use a vocabSize of at least ${vocab.length}, or raise minCharFrequency`,
+      },
+    );
   }
 
   // Words as symbol arrays; characters outside the alphabet are never merged (byte fallback).
@@ -136,7 +142,8 @@ export function trainBpe(texts: Iterable<string>, options: BpeTrainOptions): Tra
     pairWords.delete(best);
     for (const [k, c] of pairCounts) if (c <= 0) (pairCounts.delete(k), pairWords.delete(k));
   }
-  if (options.padWithUnused) for (let k = 0; vocab.length < options.vocabSize; k++) if (!known.has(`<unused${k}>`)) vocab.push(`<unused${k}>`);
+  if (options.padWithUnused)
+    for (let k = 0; vocab.length < options.vocabSize; k++) if (!known.has(`<unused${k}>`)) vocab.push(`<unused${k}>`);
   return { ...buildFiles(vocab, merges, specials), merges: merges.length };
 }
 

@@ -144,7 +144,11 @@ export class ChatTemplate {
    *  ConfigErrors (E_CHAT_TEMPLATE_RENDER); a budget that runs out is E_CHAT_TEMPLATE_UNSAFE. */
   render(messages: ChatMessage[], { addGenerationPrompt = false, extra = {}, budget = DEFAULT_RENDER_BUDGET }: RenderOptions = {}): string {
     try {
-      return renderWithBudget(this.#template, { ...this.#specials, ...extra, messages, add_generation_prompt: addGenerationPrompt }, budget);
+      return renderWithBudget(
+        this.#template,
+        { ...this.#specials, ...extra, messages, add_generation_prompt: addGenerationPrompt },
+        budget,
+      );
     } catch (cause) {
       if (cause instanceof TemplateBudgetExceeded) {
         throw new FormatError('E_CHAT_TEMPLATE_UNSAFE', `chat template ${cause.message} while rendering this conversation; stopped`, {

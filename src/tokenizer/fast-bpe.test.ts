@@ -27,15 +27,60 @@ function assertSame(tok: Tokenizer, text: string, addSpecial = false): void {
   const reference = tok.encodeReference(text, { addSpecial });
   if (fast.length !== reference.length || fast.some((id, i) => id !== reference[i])) {
     const at = fast.findIndex((id, i) => id !== reference[i]);
-    assert.fail(`ids differ at ${at} for ${JSON.stringify(text.slice(0, 200))}: fast ${JSON.stringify(fast.slice(Math.max(0, at - 2), at + 4))}, reference ${JSON.stringify(reference.slice(Math.max(0, at - 2), at + 4))}`);
+    assert.fail(
+      `ids differ at ${at} for ${JSON.stringify(text.slice(0, 200))}: fast ${JSON.stringify(fast.slice(Math.max(0, at - 2), at + 4))}, reference ${JSON.stringify(reference.slice(Math.max(0, at - 2), at + 4))}`,
+    );
   }
 }
 
 /** Structure-aware text: fragments a tokenizer finds hard, glued together. */
 const fragment = fc.oneof(
-  fc.constantFrom('the', ' red', ' apple', ' put', ' it in the bowl.', 'Move forward 4.2 cm', '[[4.2, 0.0, -1.5, 1]]', '  ', ' ', '\n', '\n\n\n', '\t', '▁', '▁▁x'),
-  fc.constantFrom('la zanahoria está', ' le couteau', ' der Apfel ist rot', '苹果是红色的', 'Привет', 'مرحبا', '🍎', '👩‍🔬', '\u0000', '\u00a0', '\u200b', 'é', 'e\u0301'),
-  fc.constantFrom('<bos>', '<eos>', '<start_of_turn>', '<end_of_turn>', '<start_of_image>', '<image_soft_token>', '<unused5>', '<start_of', '<', '>', '<pad', '[multimodal]', '<unk>'),
+  fc.constantFrom(
+    'the',
+    ' red',
+    ' apple',
+    ' put',
+    ' it in the bowl.',
+    'Move forward 4.2 cm',
+    '[[4.2, 0.0, -1.5, 1]]',
+    '  ',
+    ' ',
+    '\n',
+    '\n\n\n',
+    '\t',
+    '▁',
+    '▁▁x',
+  ),
+  fc.constantFrom(
+    'la zanahoria está',
+    ' le couteau',
+    ' der Apfel ist rot',
+    '苹果是红色的',
+    'Привет',
+    'مرحبا',
+    '🍎',
+    '👩‍🔬',
+    '\u0000',
+    '\u00a0',
+    '\u200b',
+    'é',
+    'e\u0301',
+  ),
+  fc.constantFrom(
+    '<bos>',
+    '<eos>',
+    '<start_of_turn>',
+    '<end_of_turn>',
+    '<start_of_image>',
+    '<image_soft_token>',
+    '<unused5>',
+    '<start_of',
+    '<',
+    '>',
+    '<pad',
+    '[multimodal]',
+    '<unk>',
+  ),
   fc.constantFrom('\ud800', '\udc00', 'a\ud83c', '\udf4eb'),
   fc.string({ unit: 'grapheme', maxLength: 12 }),
   fc.string({ unit: 'binary', maxLength: 8 }),
@@ -43,7 +88,12 @@ const fragment = fc.oneof(
 );
 const structuredText = fc.array(fragment, { maxLength: 40 }).map((parts) => parts.join(''));
 
-const docsText = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))].map((f) => readFileSync(join(root, f), 'utf8'));
+const docsText = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => join('docs', f)),
+].map((f) => readFileSync(join(root, f), 'utf8'));
 
 function chatPrompts(): string[] {
   const template = ChatTemplate.compile(GEMMA_STYLE_TEMPLATE, { bos_token: '<bos>' });
@@ -107,12 +157,20 @@ test('encode refuses text beyond MAX_ENCODE_CHARS with a typed error, before any
 });
 
 /** A small hand-made BPE tokenizer.json whose parts can be swapped to reach every branch of the fast path. */
-function handmade(overrides: { model?: Record<string, unknown>; normalizer?: unknown; pre_tokenizer?: unknown; post_processor?: unknown; added?: Record<string, unknown>[] }): Record<string, unknown> {
+function handmade(overrides: {
+  model?: Record<string, unknown>;
+  normalizer?: unknown;
+  pre_tokenizer?: unknown;
+  post_processor?: unknown;
+  added?: Record<string, unknown>[];
+}): Record<string, unknown> {
   const chars = ['<unk>', '<0x41>', '<0xC3>', '<0xA9>', 'a', 'b', 'c', 'd', '▁', ' ', 'ab', 'abc', 'bc', 'cd', '▁a', 'aa', 'aaa'];
   const vocab = Object.fromEntries(chars.map((t, i) => [t, i]));
   return {
     version: '1.0',
-    added_tokens: overrides.added ?? [{ id: 100, content: '<s>', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false }],
+    added_tokens: overrides.added ?? [
+      { id: 100, content: '<s>', special: true, lstrip: false, rstrip: false, normalized: false, single_word: false },
+    ],
     normalizer: overrides.normalizer ?? null,
     pre_tokenizer: overrides.pre_tokenizer ?? null,
     post_processor: overrides.post_processor ?? null,
@@ -126,7 +184,17 @@ function handmade(overrides: { model?: Record<string, unknown>; normalizer?: unk
       vocab,
       // duplicate ("a", "b") keeps its last rank; ("c", "d") makes a token that is in the vocabulary via the merge only;
       // ("b", "d") makes "bd", which is not in the vocabulary (byte fallback / unknown).
-      merges: [['a', 'b'], ['a', 'a'], ['aa', 'a'], ['b', 'c'], ['ab', 'c'], ['c', 'd'], ['▁', 'a'], ['a', 'b'], ['b', 'd']],
+      merges: [
+        ['a', 'b'],
+        ['a', 'a'],
+        ['aa', 'a'],
+        ['b', 'c'],
+        ['ab', 'c'],
+        ['c', 'd'],
+        ['▁', 'a'],
+        ['a', 'b'],
+        ['b', 'd'],
+      ],
       ...overrides.model,
     },
   };
@@ -138,10 +206,35 @@ const VARIANTS: [string, Parameters<typeof handmade>[0]][] = [
   ['fused unknowns without byte fallback', { model: { fuse_unk: true } }],
   ['ignore_merges', { model: { ignore_merges: true } }],
   ['merges as "a b" strings', { model: { merges: ['a b', 'a a', 'aa a', 'b c', 'ab c', 'c d', '▁ a', 'b d'] } }],
-  ['Replace normaliser and Split pre-tokenizer', { normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' }, pre_tokenizer: { type: 'Split', pattern: { String: '▁' }, behavior: 'MergedWithPrevious', invert: false } }],
+  [
+    'Replace normaliser and Split pre-tokenizer',
+    {
+      normalizer: { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      pre_tokenizer: { type: 'Split', pattern: { String: '▁' }, behavior: 'MergedWithPrevious', invert: false },
+    },
+  ],
   ['Split with behaviour "Removed"', { pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Removed', invert: false } }],
-  ['TemplateProcessing prefix', { post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }], pair: [], special_tokens: {} } }],
-  ['added tokens that strip whitespace', { added: [{ id: 100, content: '<s>', lstrip: true, rstrip: false }, { id: 101, content: '<t>', lstrip: false, rstrip: true }, { id: 102, content: '<s><t>', lstrip: false, rstrip: false }] }],
+  [
+    'TemplateProcessing prefix',
+    {
+      post_processor: {
+        type: 'TemplateProcessing',
+        single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
+        pair: [],
+        special_tokens: {},
+      },
+    },
+  ],
+  [
+    'added tokens that strip whitespace',
+    {
+      added: [
+        { id: 100, content: '<s>', lstrip: true, rstrip: false },
+        { id: 101, content: '<t>', lstrip: false, rstrip: true },
+        { id: 102, content: '<s><t>', lstrip: false, rstrip: false },
+      ],
+    },
+  ],
 ];
 
 for (const [name, overrides] of VARIANTS) {

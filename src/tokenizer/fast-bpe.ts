@@ -35,10 +35,15 @@ const NO_RANK = -1;
  * Checks that every component of the tokenizer is one the fast encoder reproduces and collects its parts, or says
  * which component needs the reference. Building the tables (a second or two for Gemma 3) is left to `new FastBpeEncoder`.
  */
-export function planFastEncoder(json: Record<string, unknown>, config: Record<string, unknown>, vocab: ReferenceVocabulary): FastEncoderPlan {
+export function planFastEncoder(
+  json: Record<string, unknown>,
+  config: Record<string, unknown>,
+  vocab: ReferenceVocabulary,
+): FastEncoderPlan {
   const cls = typeof config.tokenizer_class === 'string' ? config.tokenizer_class.replace(/Fast$/, '') : 'PreTrainedTokenizer';
   if (cls !== 'GemmaTokenizer' && cls !== 'PreTrainedTokenizer') return { unsupported: `tokenizer_class ${cls}` };
-  if (config.remove_space === true || Boolean(config.do_lowercase_and_remove_accent)) return { unsupported: 'remove_space / do_lowercase_and_remove_accent' };
+  if (config.remove_space === true || Boolean(config.do_lowercase_and_remove_accent))
+    return { unsupported: 'remove_space / do_lowercase_and_remove_accent' };
 
   const model = json.model as Record<string, unknown>;
   if (model.type !== 'BPE') return { unsupported: `model type ${String(model.type)}` };

@@ -12,7 +12,10 @@ import { isVlmError } from '../errors/index.ts';
 const unsafe = (e: unknown) => isVlmError(e) && e.code === 'E_CHAT_TEMPLATE_UNSAFE' && e.field === 'chat_template';
 
 test('a template that loops only on some content passes vetting, then stops within its budget', () => {
-  const t = ChatTemplate.compile("{% if 'boom' in messages[0]['content'] %}{% for i in range(100000000) %}x{% endfor %}{% endif %}{{ messages[0]['content'] }}", {});
+  const t = ChatTemplate.compile(
+    "{% if 'boom' in messages[0]['content'] %}{% for i in range(100000000) %}x{% endfor %}{% endif %}{{ messages[0]['content'] }}",
+    {},
+  );
   assert.equal(t.render([{ role: 'user', content: 'hello' }]), 'hello');
   const started = performance.now();
   assert.throws(() => t.render([{ role: 'user', content: 'boom' }]), unsafe);
@@ -23,12 +26,19 @@ test('nested loops, doubling strings and growing lists each run out of one budge
   const cases: [string, RegExp][] = [
     ['{% for i in range(3000) %}{% for j in range(3000) %}{{ j }}{% endfor %}{% endfor %}', /evaluation steps|within|characters/],
     ["{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}", /characters/],
-    ['{% set ns = namespace(a=[]) %}{% for i in range(60000) %}{% set ns.a = ns.a + [i, i] %}{% endfor %}', /list of more than|evaluation steps|within/],
+    [
+      '{% set ns = namespace(a=[]) %}{% for i in range(60000) %}{% set ns.a = ns.a + [i, i] %}{% endfor %}',
+      /list of more than|evaluation steps|within/,
+    ],
     ['{{ range(500000) | length }}', /range\(\)/],
   ];
   for (const [source, why] of cases) {
     const t = ChatTemplate.compile(`{% if messages[0]['content'] == 'go' %}${source}{% endif %}`, {});
-    assert.throws(() => t.render([{ role: 'user', content: 'go' }]), (e: unknown) => unsafe(e) && why.test((e as Error).message), source);
+    assert.throws(
+      () => t.render([{ role: 'user', content: 'go' }]),
+      (e: unknown) => unsafe(e) && why.test((e as Error).message),
+      source,
+    );
   }
   const tiny = { ...DEFAULT_RENDER_BUDGET, steps: 50 };
   const t = ChatTemplate.compile(GEMMA_STYLE_TEMPLATE, { bos_token: '<bos>' });

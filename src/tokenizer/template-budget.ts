@@ -45,14 +45,18 @@ class BudgetedInterpreter extends BaseInterpreter {
   #chars = 0;
   readonly #deadline: number;
 
-  constructor(env: JinjaEnvironment, readonly budget: RenderBudget) {
+  constructor(
+    env: JinjaEnvironment,
+    readonly budget: RenderBudget,
+  ) {
     super(env);
     this.#deadline = performance.now() + budget.timeMs;
   }
 
   override evaluate(statement: unknown, environment: JinjaEnvironment): JinjaValue {
     if (++this.#steps > this.budget.steps) throw new TemplateBudgetExceeded(`took more than ${this.budget.steps} evaluation steps`);
-    if ((this.#steps & 1023) === 0 && performance.now() > this.#deadline) throw new TemplateBudgetExceeded(`did not finish within ${this.budget.timeMs} ms`);
+    if ((this.#steps & 1023) === 0 && performance.now() > this.#deadline)
+      throw new TemplateBudgetExceeded(`did not finish within ${this.budget.timeMs} ms`);
     const value = super.evaluate(statement, environment);
     if (value.type === 'StringValue') {
       this.#chars += (value.value as string).length;
@@ -71,18 +75,37 @@ function strftimeNow(format: string): string {
   const d = new Date();
   const month = (style: 'long' | 'short') => new Intl.DateTimeFormat('en-US', { month: style }).format(d);
   return String(format).replace(/%[YmdbBHM%]/g, (t) =>
-    t === '%Y' ? String(d.getFullYear()) : t === '%m' ? pad2(d.getMonth() + 1) : t === '%d' ? pad2(d.getDate()) : t === '%b' ? month('short') : t === '%B' ? month('long') : t === '%H' ? pad2(d.getHours()) : t === '%M' ? pad2(d.getMinutes()) : '%',
+    t === '%Y'
+      ? String(d.getFullYear())
+      : t === '%m'
+        ? pad2(d.getMonth() + 1)
+        : t === '%d'
+          ? pad2(d.getDate())
+          : t === '%b'
+            ? month('short')
+            : t === '%B'
+              ? month('long')
+              : t === '%H'
+                ? pad2(d.getHours())
+                : t === '%M'
+                  ? pad2(d.getMinutes())
+                  : '%',
   );
 }
 
 /** Renders `template` with `context` under `budget`; throws TemplateBudgetExceeded when it runs out. */
-export function renderWithBudget(template: Template, context: Record<string, unknown>, budget: RenderBudget = DEFAULT_RENDER_BUDGET): string {
+export function renderWithBudget(
+  template: Template,
+  context: Record<string, unknown>,
+  budget: RenderBudget = DEFAULT_RENDER_BUDGET,
+): string {
   const env = newEnvironment();
   const range = (start: number, stop?: number, step = 1): number[] => {
     const [lo, hi] = stop === undefined ? [0, start] : [start, stop];
     if (step === 0) throw new Error('range() step must not be zero');
     const n = Math.max(0, Math.ceil((hi - lo) / step));
-    if (!Number.isFinite(n) || n > budget.items) throw new TemplateBudgetExceeded(`asked for range() of ${hi - lo} items (limit ${budget.items})`);
+    if (!Number.isFinite(n) || n > budget.items)
+      throw new TemplateBudgetExceeded(`asked for range() of ${hi - lo} items (limit ${budget.items})`);
     return Array.from({ length: n }, (_, i) => lo + i * step);
   };
   const globals: Record<string, unknown> = {

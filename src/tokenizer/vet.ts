@@ -24,7 +24,11 @@ export function runVetJob(job: unknown, timeoutMs = VET_TIMEOUT_MS): { result: V
     timeout: timeoutMs,
     maxBuffer: 64 * 1024 * 1024,
   });
-  if (child.error) return { result: null, why: (child.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `did not finish within ${timeoutMs} ms` : child.error.message };
+  if (child.error)
+    return {
+      result: null,
+      why: (child.error as NodeJS.ErrnoException).code === 'ETIMEDOUT' ? `did not finish within ${timeoutMs} ms` : child.error.message,
+    };
   if (child.status !== 0) {
     const oom = /heap out of memory|Allocation failed/i.test(child.stderr);
     return { result: null, why: oom ? `exhausted a ${VET_HEAP_MB} MB heap` : `crashed (exit ${child.status ?? child.signal})` };
@@ -70,20 +74,28 @@ export function vetRegexes(json: Record<string, unknown>, file: string): void {
     try {
       new RegExp(p, 'u');
     } catch (cause) {
-      throw new FormatError('E_TOKENIZER_REGEX', `tokenizer regex ${JSON.stringify(p.slice(0, 80))} does not compile: ${(cause as Error).message}`, {
-        file,
-        field: 'pre_tokenizer',
-        fix: 'this tokenizer uses regex syntax JavaScript cannot run; it is not supported',
-        cause,
-      });
+      throw new FormatError(
+        'E_TOKENIZER_REGEX',
+        `tokenizer regex ${JSON.stringify(p.slice(0, 80))} does not compile: ${(cause as Error).message}`,
+        {
+          file,
+          field: 'pre_tokenizer',
+          fix: 'this tokenizer uses regex syntax JavaScript cannot run; it is not supported',
+          cause,
+        },
+      );
     }
   }
   const { result, why } = runVetJob({ kind: 'regex', patterns, probes: REGEX_PROBES });
   if (!result?.ok) {
-    throw new FormatError('E_TOKENIZER_REGEX', `tokenizer regexes ${why || result?.error} on probe inputs (possible catastrophic backtracking)`, {
-      file,
-      field: 'pre_tokenizer',
-      fix: 'refusing to run this tokenizer; use a tokenizer.json from a trusted model repository',
-    });
+    throw new FormatError(
+      'E_TOKENIZER_REGEX',
+      `tokenizer regexes ${why || result?.error} on probe inputs (possible catastrophic backtracking)`,
+      {
+        file,
+        field: 'pre_tokenizer',
+        fix: 'refusing to run this tokenizer; use a tokenizer.json from a trusted model repository',
+      },
+    );
   }
 }

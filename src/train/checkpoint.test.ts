@@ -62,11 +62,14 @@ test('a checkpoint that fails while being written (disk full) leaves no partial 
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-ckpt-full-'));
   const store = new CheckpointStore(dir, 2);
   await store.save(1, (tmp) => writeFileSync(join(tmp, 'w.bin'), Buffer.alloc(10, 1)));
-  const enospc = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC', syscall: 'write' });
-  await assert.rejects(store.save(2, (tmp) => {
-    writeFileSync(join(tmp, 'w.bin'), Buffer.alloc(10, 2));
-    throw enospc;
-  }), (e: unknown) => e === enospc);
+  const enospc = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' });
+  await assert.rejects(
+    store.save(2, (tmp) => {
+      writeFileSync(join(tmp, 'w.bin'), Buffer.alloc(10, 2));
+      throw enospc;
+    }),
+    (e: unknown) => e === enospc,
+  );
   assert.deepEqual(readdirSync(dir), ['step-00000001']);
   assert.equal((await store.latest())!.step, 1);
 });
@@ -88,6 +91,9 @@ test('learning-rate schedules: warm-up, linear and cosine decay, floors; bad con
     [{ minLrRatio: 2 }, 'minLrRatio'],
     [{ kind: 'step' }, 'kind'],
   ] as const) {
-    assert.throws(() => checkSchedule({ ...base, kind: 'linear', ...(patch as object) } as never), (e: unknown) => isVlmError(e) && e.field === field);
+    assert.throws(
+      () => checkSchedule({ ...base, kind: 'linear', ...(patch as object) } as never),
+      (e: unknown) => isVlmError(e) && e.field === field,
+    );
   }
 });

@@ -47,7 +47,8 @@ export class CheckpointStore {
   ) {
     mkdirSync(dir, { recursive: true });
     // Temp folders of checkpoints that never completed are garbage.
-    for (const name of readdirSync(dir)) if (name.startsWith('.tmp-') || name.startsWith('.old-')) rmSync(join(dir, name), { recursive: true, force: true });
+    for (const name of readdirSync(dir))
+      if (name.startsWith('.tmp-') || name.startsWith('.old-')) rmSync(join(dir, name), { recursive: true, force: true });
   }
 
   /** Steps of the checkpoint folders present, newest first (not yet verified). */
@@ -93,7 +94,8 @@ export class CheckpointStore {
     } else renameSync(tmp, final);
     fsyncDir(this.dir);
     crashPoint('checkpoint:after-rename');
-    for (const s of this.steps().slice(this.keep)) rmSync(join(this.dir, `step-${String(s).padStart(8, '0')}`), { recursive: true, force: true });
+    for (const s of this.steps().slice(this.keep))
+      rmSync(join(this.dir, `step-${String(s).padStart(8, '0')}`), { recursive: true, force: true });
     return final;
   }
 
@@ -105,15 +107,26 @@ export class CheckpointStore {
     try {
       manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as CheckpointManifest;
     } catch (cause) {
-      throw new FormatError('E_CHECKPOINT_MANIFEST', `${manifestPath} is missing or not JSON`, { file: manifestPath, fix: 'the checkpoint is incomplete; an older one will be used', cause });
+      throw new FormatError('E_CHECKPOINT_MANIFEST', `${manifestPath} is missing or not JSON`, {
+        file: manifestPath,
+        fix: 'the checkpoint is incomplete; an older one will be used',
+        cause,
+      });
     }
     if (manifest?.schema !== CHECKPOINT_SCHEMA || manifest.step !== step || typeof manifest.files !== 'object' || manifest.files === null) {
-      throw new FormatError('E_CHECKPOINT_MANIFEST', `${manifestPath} is not a ${CHECKPOINT_SCHEMA} manifest for step ${step}`, { file: manifestPath, field: 'schema', fix: 'the checkpoint is damaged; an older one will be used' });
+      throw new FormatError('E_CHECKPOINT_MANIFEST', `${manifestPath} is not a ${CHECKPOINT_SCHEMA} manifest for step ${step}`, {
+        file: manifestPath,
+        field: 'schema',
+        fix: 'the checkpoint is damaged; an older one will be used',
+      });
     }
     for (const [name, entry] of Object.entries(manifest.files)) {
       const path = join(dir, name);
       if (!existsSync(path) || statSync(path).size !== entry.bytes || (await sha256File(path)) !== entry.sha256) {
-        throw new FormatError('E_CHECKPOINT_CORRUPT', `${path} does not match its sha256 in the manifest`, { file: path, fix: 'the checkpoint is damaged; an older one will be used' });
+        throw new FormatError('E_CHECKPOINT_CORRUPT', `${path} does not match its sha256 in the manifest`, {
+          file: path,
+          fix: 'the checkpoint is damaged; an older one will be used',
+        });
       }
     }
     return { step, dir, manifest };

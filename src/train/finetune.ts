@@ -92,7 +92,8 @@ export interface FinetunePreset {
 
 export const FINETUNE_PRESETS: Record<string, FinetunePreset> = {
   paper: {
-    summary: "the paper's recipe: LoRA r 16, alpha 32 on the seven decoder projections, learning rate 5e-5, linear schedule, batch 8, one epoch",
+    summary:
+      "the paper's recipe: LoRA r 16, alpha 32 on the seven decoder projections, learning rate 5e-5, linear schedule, batch 8, one epoch",
     lora: { r: 16, alpha: 32, dropout: 0.05 },
     lr: 5e-5,
     schedule: 'linear',
@@ -101,7 +102,8 @@ export const FINETUNE_PRESETS: Record<string, FinetunePreset> = {
     corpusShare: 0,
   },
   vla: {
-    summary: "the committed VLA's recipe (models/vla, docs/train.md): the paper's LoRA, learning rate 2e-4, cosine schedule, batch 8, two epochs, 20% of the sequences rehearsal of the base model's corpus",
+    summary:
+      "the committed VLA's recipe (models/vla, docs/train.md): the paper's LoRA, learning rate 2e-4, cosine schedule, batch 8, two epochs, 20% of the sequences rehearsal of the base model's corpus",
     lora: { r: 16, alpha: 32, dropout: 0.05 },
     lr: 2e-4,
     schedule: 'cosine',
@@ -118,7 +120,20 @@ export function finetunePreset(name: string): FinetunePreset {
   return structuredClone(p);
 }
 
-export const FINETUNE_DEFAULTS = { steps: 200, batchSize: 4, gradAccum: 1, schedule: 'cosine', weightDecay: 0, clip: 1, maxLength: 1024, evalEvery: 50, checkpointEvery: 50, seed: 0, loraLr: 2e-4, fullLr: 5e-5 } as const;
+export const FINETUNE_DEFAULTS = {
+  steps: 200,
+  batchSize: 4,
+  gradAccum: 1,
+  schedule: 'cosine',
+  weightDecay: 0,
+  clip: 1,
+  maxLength: 1024,
+  evalEvery: 50,
+  checkpointEvery: 50,
+  seed: 0,
+  loraLr: 2e-4,
+  fullLr: 5e-5,
+} as const;
 
 export interface FinetuneResult {
   mode: 'lora' | 'full';
@@ -151,14 +166,27 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   const countTexts = () => o.tokenCountTexts ?? recordTexts(data.records('train')).map(stripMarkers);
   if (data.tokenBins) actionTokens = { ids: leastUsedTokens(tokenizer, countTexts()), ...data.tokenBins };
   // Style `at` (the -AT ablation): the ten digits on ten least-used tokens.
-  else if (data.actionStyle === 'at') actionTokens = { kind: 'digits', ids: leastUsedTokens(tokenizer, countTexts(), DIGIT_MARKERS.length) };
+  else if (data.actionStyle === 'at')
+    actionTokens = { kind: 'digits', ids: leastUsedTokens(tokenizer, countTexts(), DIGIT_MARKERS.length) };
   const enc = { tokenizer, template, cfg: model.cfg, actionTokens: actionTokens ? markerMap(actionTokens) : undefined };
   const maxLength = o.maxLength ?? FINETUNE_DEFAULTS.maxLength;
   const trainSplit = loadSftSplit(data, 'train', enc, maxLength);
   const valSplit = loadSftSplit(data, 'val', enc, maxLength);
-  if (trainSplit.examples.length === 0) throw new UsageError(`no training sequence fits in a maximum length of ${maxLength} tokens (${trainSplit.stats.tooLong} too long)`, 'raise --max-length');
+  if (trainSplit.examples.length === 0)
+    throw new UsageError(
+      `no training sequence fits in a maximum length of ${maxLength} tokens (${trainSplit.stats.tooLong} too long)`,
+      'raise --max-length',
+    );
   const seed = o.seed ?? FINETUNE_DEFAULTS.seed;
-  const replay = o.corpus && o.corpus.share > 0 ? new CorpusReplaySource({ tokenizer, template, cfg: model.cfg }, o.corpus.seed, replayCount(trainSplit.examples.length, o.corpus.share), o.corpus.mix) : null;
+  const replay =
+    o.corpus && o.corpus.share > 0
+      ? new CorpusReplaySource(
+          { tokenizer, template, cfg: model.cfg },
+          o.corpus.seed,
+          replayCount(trainSplit.examples.length, o.corpus.share),
+          o.corpus.mix,
+        )
+      : null;
   const trainSource = replay ? new MixedSource(trainSplit.examples, replay) : trainSplit.examples;
   let lora: LoraConfig | null = null;
   let params;
@@ -172,32 +200,67 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
   let steps = o.steps ?? FINETUNE_DEFAULTS.steps;
   if (o.epochs !== undefined) {
     if (!(Number.isFinite(o.epochs) && o.epochs > 0)) throw new UsageError(`epochs must be a positive number, got ${o.epochs}`);
-    steps = Math.max(1, Math.ceil((o.epochs * trainSource.length) / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum))));
+    steps = Math.max(
+      1,
+      Math.ceil(
+        (o.epochs * trainSource.length) / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum)),
+      ),
+    );
   }
   if (o.tokenBudget !== undefined) {
-    if (!(Number.isFinite(o.tokenBudget) && o.tokenBudget >= 1)) throw new UsageError(`the token budget must be a positive number, got ${o.tokenBudget}`);
+    if (!(Number.isFinite(o.tokenBudget) && o.tokenBudget >= 1))
+      throw new UsageError(`the token budget must be a positive number, got ${o.tokenBudget}`);
     const meanTokens = trainSplit.examples.reduce((a, e) => a + e.ids.length, 0) / trainSplit.examples.length;
-    steps = Math.max(1, Math.round(o.tokenBudget / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum) * meanTokens)));
+    steps = Math.max(
+      1,
+      Math.round(
+        o.tokenBudget / ((o.batchSize ?? FINETUNE_DEFAULTS.batchSize) * (o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum) * meanTokens),
+      ),
+    );
   }
   const config: TrainerConfig = {
     ...TRAINER_DEFAULTS,
     steps,
     batchSize: o.batchSize ?? FINETUNE_DEFAULTS.batchSize,
     gradAccum: o.gradAccum ?? FINETUNE_DEFAULTS.gradAccum,
-    schedule: { kind: o.schedule ?? FINETUNE_DEFAULTS.schedule, lr: o.lr ?? (full ? FINETUNE_DEFAULTS.fullLr : FINETUNE_DEFAULTS.loraLr), warmupSteps: o.warmup ?? Math.min(10, Math.floor(steps / 10)), minLrRatio: 0.1 },
+    schedule: {
+      kind: o.schedule ?? FINETUNE_DEFAULTS.schedule,
+      lr: o.lr ?? (full ? FINETUNE_DEFAULTS.fullLr : FINETUNE_DEFAULTS.loraLr),
+      warmupSteps: o.warmup ?? Math.min(10, Math.floor(steps / 10)),
+      minLrRatio: 0.1,
+    },
     weightDecay: o.weightDecay ?? FINETUNE_DEFAULTS.weightDecay,
     clip: o.clip ?? FINETUNE_DEFAULTS.clip,
     seed,
     evalEvery: o.evalEvery ?? FINETUNE_DEFAULTS.evalEvery,
     checkpointEvery: o.checkpointEvery ?? FINETUNE_DEFAULTS.checkpointEvery,
   };
-  if (actionTokens) log(`${isDigitTokens(actionTokens) ? 'digits of the action numbers: 10' : 'discrete-token actions: 256 bins'} on the least-used tokens ${actionTokens.ids.slice(0, 4).map((id) => JSON.stringify(tokenizer.idToToken(id))).join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`);
-  log(`training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)${replay ? ` and ${replay.length} rehearsal conversations of its pretraining corpus` : ''}, ${steps} steps`);
-  const result = await train({ model, params, train: trainSource, val: valSplit.examples, config, outDir: o.out, resume: o.resume, silent: o.silent, onStep: o.onStep });
+  if (actionTokens)
+    log(
+      `${isDigitTokens(actionTokens) ? 'digits of the action numbers: 10' : 'discrete-token actions: 256 bins'} on the least-used tokens ${actionTokens.ids
+        .slice(0, 4)
+        .map((id) => JSON.stringify(tokenizer.idToToken(id)))
+        .join(', ')}, …${full ? '' : ' (their embedding rows train next to LoRA)'}`,
+    );
+  log(
+    `training ${full ? 'all weights' : `LoRA r ${lora!.r} alpha ${lora!.alpha}`} of ${o.model} on ${trainSplit.examples.length} sequences (${trainSplit.stats.trainedTokens} trained tokens; ${valSplit.examples.length} for validation)${replay ? ` and ${replay.length} rehearsal conversations of its pretraining corpus` : ''}, ${steps} steps`,
+  );
+  const result = await train({
+    model,
+    params,
+    train: trainSource,
+    val: valSplit.examples,
+    config,
+    outDir: o.out,
+    resume: o.resume,
+    silent: o.silent,
+    onStep: o.onStep,
+  });
   const output = join(o.out, full ? 'model' : 'adapter');
   if (full) {
     saveModel(model, output);
-    for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (existsSync(join(o.model, f))) copyFileSync(join(o.model, f), join(output, f));
+    for (const f of ['tokenizer.json', 'tokenizer_config.json'])
+      if (existsSync(join(o.model, f))) copyFileSync(join(o.model, f), join(output, f));
   } else saveAdapter(model, 'default', output, o.model);
   if (actionTokens) {
     saveActionTokens(o.out, actionTokens);
@@ -216,20 +279,33 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneResult> {
     finalValLoss: result.finalValLoss,
     seconds: result.seconds,
   };
-  writeFileAtomic(join(o.out, 'run.json'), `${JSON.stringify({
-    schema: RUN_SCHEMA,
-    mode: res.mode,
-    actionStyle: actionTokens ? (isDigitTokens(actionTokens) ? 'at' : 'tokens') : 'language',
-    actionTokens,
-    baseModel: o.model,
-    data: o.data,
-    preset: o.preset ?? null,
-    epochs: o.epochs ?? null,
-    corpus: replay ? { share: o.corpus!.share, seed: o.corpus!.seed, conversations: replay.length, offset: replay.offset } : null,
-    lora,
-    trainer: config,
-    dataset: res.dataset,
-    result: { steps: res.steps, resumedFrom: res.resumedFrom, finalLoss: res.finalLoss, finalValLoss: res.finalValLoss, seconds: res.seconds },
-  }, null, 2)}\n`);
+  writeFileAtomic(
+    join(o.out, 'run.json'),
+    `${JSON.stringify(
+      {
+        schema: RUN_SCHEMA,
+        mode: res.mode,
+        actionStyle: actionTokens ? (isDigitTokens(actionTokens) ? 'at' : 'tokens') : 'language',
+        actionTokens,
+        baseModel: o.model,
+        data: o.data,
+        preset: o.preset ?? null,
+        epochs: o.epochs ?? null,
+        corpus: replay ? { share: o.corpus!.share, seed: o.corpus!.seed, conversations: replay.length, offset: replay.offset } : null,
+        lora,
+        trainer: config,
+        dataset: res.dataset,
+        result: {
+          steps: res.steps,
+          resumedFrom: res.resumedFrom,
+          finalLoss: res.finalLoss,
+          finalValLoss: res.finalValLoss,
+          seconds: res.seconds,
+        },
+      },
+      null,
+      2,
+    )}\n`,
+  );
   return res;
 }

@@ -14,7 +14,25 @@ function encoder() {
   const trained = trainBpe(corpusTexts(0, 200), { vocabSize: 600 });
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
   const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
-  const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 600, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 64, max_position_embeddings: 4096 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 }, mm_tokens_per_image: 4, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 });
+  const cfg = parseGemma3Config({
+    model_type: 'gemma3',
+    text_config: {
+      vocab_size: 600,
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 16,
+      sliding_window: 64,
+      max_position_embeddings: 4096,
+    },
+    vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 16, patch_size: 4 },
+    mm_tokens_per_image: 4,
+    boi_token_index: 6,
+    eoi_token_index: 7,
+    image_token_index: 8,
+  });
   return { tokenizer, template, cfg };
 }
 
@@ -48,13 +66,23 @@ test('a rehearsal example is its corpus conversation: answers trained, questions
 
 test('a mixed source lists the SFT sequences, then the rehearsal ones; the share sets the count', () => {
   const sft: TrainExample[] = [0, 1, 2].map((k) => ({ ids: Int32Array.of(k), mask: Uint8Array.of(1), pixels: null }));
-  const replay = { length: 2, at: (i: number) => (i < 2 ? { ids: Int32Array.of(100 + i), mask: Uint8Array.of(1), pixels: null } : undefined) };
+  const replay = {
+    length: 2,
+    at: (i: number) => (i < 2 ? { ids: Int32Array.of(100 + i), mask: Uint8Array.of(1), pixels: null } : undefined),
+  };
   const mixed = new MixedSource(sft, replay);
   assert.equal(mixed.length, 5);
-  assert.deepEqual([0, 1, 2, 3, 4].map((i) => mixed.at(i)!.ids[0]), [0, 1, 2, 100, 101]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => mixed.at(i)!.ids[0]),
+    [0, 1, 2, 100, 101],
+  );
   assert.equal(mixed.at(5), undefined);
   assert.equal(replayCount(300, 0), 0);
   assert.equal(replayCount(300, 0.25), 100);
   assert.equal(replayCount(10, 0.5), 10);
-  for (const bad of [-0.1, 1, Number.NaN]) assert.throws(() => replayCount(10, bad), (e: unknown) => isVlmError(e) && /corpus share/.test((e as Error).message));
+  for (const bad of [-0.1, 1, Number.NaN])
+    assert.throws(
+      () => replayCount(10, bad),
+      (e: unknown) => isVlmError(e) && /corpus share/.test((e as Error).message),
+    );
 });

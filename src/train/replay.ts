@@ -31,7 +31,11 @@ export class CorpusReplaySource implements ExampleSource {
     let pixels: Float32Array | null = null;
     if (conv.scene) {
       const cfg = this.enc.cfg;
-      if (cfg.modelType !== 'gemma3') throw new UsageError('corpus rehearsal has images; the model must be a gemma3 vision-language model', 'drop --corpus-share for a text-only model');
+      if (cfg.modelType !== 'gemma3')
+        throw new UsageError(
+          'corpus rehearsal has images; the model must be a gemma3 vision-language model',
+          'drop --corpus-share for a text-only model',
+        );
       pixels = imageToPixels(renderScene(conv.scene, cfg.vision.imageSize), cfg.vision.imageSize);
     }
     return { ids: Int32Array.from(ids), mask: Uint8Array.from(mask), pixels };
@@ -56,6 +60,7 @@ export class MixedSource implements ExampleSource {
 
 /** How many rehearsal conversations make up `share` of a training set with `sft` sequences. */
 export function replayCount(sft: number, share: number): number {
-  if (!(Number.isFinite(share) && share >= 0 && share < 1)) throw new UsageError(`the corpus share must be at least 0 and below 1, got ${share}`, 'e.g. --corpus-share 0.2');
+  if (!(Number.isFinite(share) && share >= 0 && share < 1))
+    throw new UsageError(`the corpus share must be at least 0 and below 1, got ${share}`, 'e.g. --corpus-share 0.2');
   return Math.round((sft * share) / (1 - share));
 }

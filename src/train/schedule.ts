@@ -23,8 +23,10 @@ export function checkSchedule(cfg: ScheduleConfig): void {
   };
   if (!(cfg.kind in SCHEDULES)) fail('kind', `unknown schedule ${JSON.stringify(cfg.kind)}; use constant, linear or cosine`);
   if (!(Number.isFinite(cfg.lr) && cfg.lr > 0)) fail('lr', `lr must be a positive number, got ${cfg.lr}`);
-  if (!(Number.isInteger(cfg.totalSteps) && cfg.totalSteps > 0)) fail('totalSteps', `totalSteps must be a positive integer, got ${cfg.totalSteps}`);
-  if (!(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0 && cfg.warmupSteps <= cfg.totalSteps)) fail('warmupSteps', `warmupSteps must be an integer in [0, totalSteps], got ${cfg.warmupSteps}`);
+  if (!(Number.isInteger(cfg.totalSteps) && cfg.totalSteps > 0))
+    fail('totalSteps', `totalSteps must be a positive integer, got ${cfg.totalSteps}`);
+  if (!(Number.isInteger(cfg.warmupSteps) && cfg.warmupSteps >= 0 && cfg.warmupSteps <= cfg.totalSteps))
+    fail('warmupSteps', `warmupSteps must be an integer in [0, totalSteps], got ${cfg.warmupSteps}`);
   const floor = cfg.minLrRatio ?? 0;
   if (!(floor >= 0 && floor <= 1)) fail('minLrRatio', `minLrRatio must be in [0, 1], got ${floor}`);
 }

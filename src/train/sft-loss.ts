@@ -20,8 +20,19 @@ export type RecordsLoss = (records: readonly SftRecord[]) => { valLoss: number |
 
 /** The loss of records of `split` under a model; a marker-token run (`tokens`, `at`) encodes its
  *  markers as its action token ids, as training did. */
-export function recordsLoss(m: ChatModelFiles, dataset: SftDataset, split: SftSplit, actionTokens: MarkerTokens | null, options: RecordsLossOptions = {}): RecordsLoss {
-  const enc = { tokenizer: m.tokenizer, template: m.template, cfg: m.model.cfg, ...(actionTokens ? { actionTokens: markerMap(actionTokens) } : {}) };
+export function recordsLoss(
+  m: ChatModelFiles,
+  dataset: SftDataset,
+  split: SftSplit,
+  actionTokens: MarkerTokens | null,
+  options: RecordsLossOptions = {},
+): RecordsLoss {
+  const enc = {
+    tokenizer: m.tokenizer,
+    template: m.template,
+    cfg: m.model.cfg,
+    ...(actionTokens ? { actionTokens: markerMap(actionTokens) } : {}),
+  };
   return (records) => {
     const view: SftDataset = { ...dataset, records: () => [...records] };
     const { examples, stats } = loadSftSplit(view, split, enc, options.maxLength ?? FINETUNE_DEFAULTS.maxLength);

@@ -14,7 +14,10 @@ import type { ChatEncoder } from './sft.ts';
 import { ACTION_MARKERS } from '../actions/index.ts';
 import { leastUsedTokens } from '../actions/action-tokens.ts';
 
-const trained = trainBpe(Array.from({ length: 50 }, (_, i) => `pick up the carrot ${i} move left then down [[1.0, 0.0, -2.5, 1]]`), { vocabSize: 330 });
+const trained = trainBpe(
+  Array.from({ length: 50 }, (_, i) => `pick up the carrot ${i} move left then down [[1.0, 0.0, -2.5, 1]]`),
+  { vocabSize: 330 },
+);
 const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
 const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
 const cfg = tinyGemma3Config({ boi_token_index: 6, eoi_token_index: 7, image_token_index: 8, text_config: { vocab_size: 330 } });
@@ -44,7 +47,13 @@ test('image preprocessing: [-1, 1], channels first, area-averaging when shrinkin
   // Red: 0 on the left half, 255 on the right. The triangle filter of a 4× shrink spans 4 input
   // pixels each side: output 0 (centre 2) weighs inputs 0..5 by .625 .875 .875 .625 .375 .125.
   const left = (255 * 0.5) / 3.5 / 127.5 - 1;
-  for (const [i, want] of [[0, left], [1, -left], [2, left], [3, -left]] as const) assert.ok(Math.abs(px[i]! - want) < 1e-5, `red ${i}: ${px[i]} vs ${want}`);
+  for (const [i, want] of [
+    [0, left],
+    [1, -left],
+    [2, left],
+    [3, -left],
+  ] as const)
+    assert.ok(Math.abs(px[i]! - want) < 1e-5, `red ${i}: ${px[i]} vs ${want}`);
   assert.ok([...px.subarray(4, 8)].every((v) => Math.abs(v - 1) < 1e-6));
   assert.ok([...px.subarray(8, 12)].every((v) => Math.abs(v + 1) < 1e-6));
   const up = imageToPixels({ width: 1, height: 1, rgb: Uint8Array.of(51, 102, 153) }, 4);
@@ -56,28 +65,52 @@ test('malformed SFT folders and records are typed errors naming the file and lin
   const enc: ChatEncoder = { tokenizer, template, cfg };
   const expect = (lines: string[], code: string, re: RegExp, encoder = enc) => {
     writeFileSync(join(dir, 'train.jsonl'), lines.join('\n'));
-    assert.throws(() => loadSftSplit(dir, 'train', encoder, 4096), (e: unknown) => isVlmError(e) && e.code === code && re.test(e.message));
+    assert.throws(
+      () => loadSftSplit(dir, 'train', encoder, 4096),
+      (e: unknown) => isVlmError(e) && e.code === code && re.test(e.message),
+    );
   };
   const user = { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'pick up the carrot' }] };
   const answer = { role: 'assistant', content: [{ type: 'text', text: 'move left' }] };
   try {
-    assert.throws(() => loadSftSplit(dir, 'train', enc, 4096), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /train\.jsonl does not exist/.test(e.message));
+    assert.throws(
+      () => loadSftSplit(dir, 'train', enc, 4096),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /train\.jsonl does not exist/.test(e.message),
+    );
     assert.equal(loadSftSplit(dir, 'val', enc, 4096).examples.length, 0);
     expect(['{"images": ['], 'E_SFT_RECORD', /train\.jsonl:1: not valid JSON/);
     expect(['', '{"images": []}'], 'E_SFT_RECORD', /train\.jsonl:2: a record needs "messages" and "images"/);
     expect([JSON.stringify({ images: [], messages: [user, answer] })], 'E_SFT_RECORD', /1 image markers in the messages but 0 image paths/);
-    expect([JSON.stringify({ images: ['images/none.png'], messages: [user, answer] })], 'E_SFT_RECORD', /image images\/none\.png does not exist/);
+    expect(
+      [JSON.stringify({ images: ['images/none.png'], messages: [user, answer] })],
+      'E_SFT_RECORD',
+      /image images\/none\.png does not exist/,
+    );
     expect([JSON.stringify({ images: ['../x.png'], messages: [user, answer] })], 'E_SFT_RECORD', /image \.\.\/x\.png does not exist/);
-    expect([JSON.stringify({ images: ['images/a.png'], messages: [user, answer] })], 'E_USAGE', /model is text-only/, { ...enc, cfg: tinyTextConfig({ vocab_size: 330 }) });
-    const odd = ChatTemplate.compile("{{ bos_token }}{% for m in messages %}{{ m['role'] }}{% endfor %}{% if add_generation_prompt %}!{% endif %}", { bos_token: '<bos>' });
-    expect([JSON.stringify({ images: [], messages: [{ role: 'user', content: 'hi' }, answer] })], 'E_CHAT_TEMPLATE', /not render the prompt of turn 1 as a prefix/, { ...enc, template: odd });
+    expect([JSON.stringify({ images: ['images/a.png'], messages: [user, answer] })], 'E_USAGE', /model is text-only/, {
+      ...enc,
+      cfg: tinyTextConfig({ vocab_size: 330 }),
+    });
+    const odd = ChatTemplate.compile(
+      "{{ bos_token }}{% for m in messages %}{{ m['role'] }}{% endfor %}{% if add_generation_prompt %}!{% endif %}",
+      { bos_token: '<bos>' },
+    );
+    expect(
+      [JSON.stringify({ images: [], messages: [{ role: 'user', content: 'hi' }, answer] })],
+      'E_CHAT_TEMPLATE',
+      /not render the prompt of turn 1 as a prefix/,
+      { ...enc, template: odd },
+    );
   } finally {
     rmSync(dir, { recursive: true });
   }
 });
 
 test('the SFT encoder maps each action marker to one trained id', () => {
-  const trained = trainBpe(['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)], { vocabSize: 400 });
+  const trained = trainBpe(
+    ['pick up the carrot', 'move forward', 'put it in the pot', ...Array.from({ length: 50 }, (_, i) => `word${i} token${i * 7}`)],
+    { vocabSize: 400 },
+  );
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 't' });
   const template = ChatTemplate.fromConfig(tokenizer.config, 't')!;
   const ids = leastUsedTokens(tokenizer, ['pick up the carrot'], 20);
@@ -93,5 +126,8 @@ test('the SFT encoder maps each action marker to one trained id', () => {
   assert.ok(at > 0);
   assert.deepEqual(out.ids.slice(at, at + 3), [ids[3], ids[19], ids[0]]);
   assert.deepEqual(out.mask.slice(at, at + 3), [1, 1, 1]);
-  assert.throws(() => encodeConversation([messages[0]!, { role: 'assistant', content: [{ type: 'text', text: '<a200>' }] }], enc, 'rec 7'), (e: unknown) => isVlmError(e) && e.code === 'E_SFT_RECORD' && /rec 7/.test(e.message));
+  assert.throws(
+    () => encodeConversation([messages[0]!, { role: 'assistant', content: [{ type: 'text', text: '<a200>' }] }], enc, 'rec 7'),
+    (e: unknown) => isVlmError(e) && e.code === 'E_SFT_RECORD' && /rec 7/.test(e.message),
+  );
 });

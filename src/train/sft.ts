@@ -53,7 +53,10 @@ export function encodeConversation(messages: ChatMessage[], enc: ChatEncoder, wh
       if (!piece.marker) pushText(piece.text, trained);
       else {
         const id = enc.actionTokens.get(piece.text);
-        if (id === undefined) throw new FormatError('E_SFT_RECORD', `${where}: action marker ${piece.text} has no token`, { fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`' });
+        if (id === undefined)
+          throw new FormatError('E_SFT_RECORD', `${where}: action marker ${piece.text} has no token`, {
+            fix: 'rebuild the dataset with `vlm2vla build --action-style tokens`',
+          });
         ids.push(id);
         mask.push(trained ? 1 : 0);
       }
@@ -65,19 +68,32 @@ export function encodeConversation(messages: ChatMessage[], enc: ChatEncoder, wh
     const prompt = enc.template.render(messages.slice(0, k), { addGenerationPrompt: true });
     const full = enc.template.render(messages.slice(0, k + 1));
     if (!prompt.startsWith(done) || !full.startsWith(prompt)) {
-      throw new FormatError('E_CHAT_TEMPLATE', `${where}: the chat template does not render the prompt of turn ${k} as a prefix of the conversation`, { fix: 'use a template whose generation prompt is a prefix of the rendered conversation (Gemma 3 style)' });
+      throw new FormatError(
+        'E_CHAT_TEMPLATE',
+        `${where}: the chat template does not render the prompt of turn ${k} as a prefix of the conversation`,
+        { fix: 'use a template whose generation prompt is a prefix of the rendered conversation (Gemma 3 style)' },
+      );
     }
     push(prompt.slice(done.length), false);
     push(full.slice(prompt.length), true);
     done = full;
   });
-  if (done === '') throw new FormatError('E_SFT_RECORD', `${where}: the conversation has no assistant turn`, { field: 'messages', fix: 'every SFT record needs an assistant answer to train on' });
+  if (done === '')
+    throw new FormatError('E_SFT_RECORD', `${where}: the conversation has no assistant turn`, {
+      field: 'messages',
+      fix: 'every SFT record needs an assistant answer to train on',
+    });
   return { ids, mask };
 }
 
 /** The training sequences of one split of an SFT dataset (`openSftDataset`); a missing validation
  *  split is empty. Sequences longer than `maxLength` are left out and counted. */
-export function loadSftSplit(dir: string | SftDataset, split: SftSplit, enc: ChatEncoder, maxLength: number): { examples: TrainExample[]; stats: SplitStats } {
+export function loadSftSplit(
+  dir: string | SftDataset,
+  split: SftSplit,
+  enc: ChatEncoder,
+  maxLength: number,
+): { examples: TrainExample[]; stats: SplitStats } {
   const data = typeof dir === 'string' ? openSftDataset(dir) : dir;
   const stats: SplitStats = { records: 0, tokens: 0, trainedTokens: 0, images: 0, tooLong: 0, maxTokens: 0 };
   if (split === 'val' && !data.has('val')) return { examples: [], stats };
@@ -85,7 +101,11 @@ export function loadSftSplit(dir: string | SftDataset, split: SftSplit, enc: Cha
   const imageCache = new Map<string, Float32Array>();
   const examples: TrainExample[] = [];
   for (const { record: rec, where, images } of data.records(split)) {
-    if (images > 0 && enc.cfg.modelType !== 'gemma3') throw new UsageError(`${where}: the record has images but the model is text-only (${enc.cfg.modelType})`, 'train a gemma3 (vision-language) model on image data');
+    if (images > 0 && enc.cfg.modelType !== 'gemma3')
+      throw new UsageError(
+        `${where}: the record has images but the model is text-only (${enc.cfg.modelType})`,
+        'train a gemma3 (vision-language) model on image data',
+      );
     const { ids, mask } = encodeConversation(rec.messages as ChatMessage[], enc, where);
     stats.records++;
     if (ids.length > maxLength) {

@@ -16,13 +16,26 @@ import type { TrainerConfig } from './trainer.ts';
 import { tinyModel, tinyExamples } from './testing/fixtures.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'vlm2vla-train-'));
-const CFG: TrainerConfig = { ...TRAINER_DEFAULTS, steps: 100, batchSize: 4, schedule: { kind: 'constant', lr: 2e-2, warmupSteps: 0 }, evalEvery: 0, checkpointEvery: 50, clip: 1 };
+const CFG: TrainerConfig = {
+  ...TRAINER_DEFAULTS,
+  steps: 100,
+  batchSize: 4,
+  schedule: { kind: 'constant', lr: 2e-2, warmupSteps: 0 },
+  evalEvery: 0,
+  checkpointEvery: 50,
+  clip: 1,
+};
 
 test('only the marked tokens are trained: batch rows and targets', () => {
   const ex = tinyExamples(3);
   const { input, targets } = makeBatch(ex, 0);
   const want: number[] = [];
-  ex.forEach((e, b) => e.mask.forEach((m, t) => { if (m && t > 0) want.push(e.ids[t]!); void b; }));
+  ex.forEach((e, b) =>
+    e.mask.forEach((m, t) => {
+      if (m && t > 0) want.push(e.ids[t]!);
+      void b;
+    }),
+  );
   assert.deepEqual([...targets], want);
   for (let i = 0; i < input.rows.length; i++) {
     const b = Math.floor(input.rows[i]! / input.length);
@@ -47,7 +60,10 @@ test('LoRA overfits a small set and leaves the base weights bit-identical', asyn
     assert.equal(r.steps, 100);
     for (const [k, w] of model.params) assert.deepEqual((w as Tensor).data, before.get(k), `${k} changed`);
     assert.ok(existsSync(join(dir, 'loss.svg')));
-    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     assert.equal(lines.length, 100);
     assert.ok(lines.at(-1).valLoss < 0.1);
     assert.equal(adapterParameters(model, 'a').length, params.length);
@@ -62,7 +78,15 @@ test('full fine-tuning overfits a small set', async () => {
   const data = tinyExamples(8);
   const dir = tmp();
   try {
-    await train({ model, params, train: data, val: [], config: { ...CFG, steps: 60, schedule: { kind: 'constant', lr: 3e-3, warmupSteps: 0 } }, outDir: dir, silent: true });
+    await train({
+      model,
+      params,
+      train: data,
+      val: [],
+      config: { ...CFG, steps: 60, schedule: { kind: 'constant', lr: 3e-3, warmupSteps: 0 } },
+      outDir: dir,
+      silent: true,
+    });
     const end = evaluateLoss(model, data, 4);
     assert.ok(end < 0.05, `loss → ${end}`);
   } finally {
@@ -77,8 +101,21 @@ async function loraRun(dir: string, steps: number, resume: boolean, stopAt?: num
   const losses: number[] = [];
   try {
     await train({
-      model, params, train: tinyExamples(10), val: [], outDir: dir, resume, silent: true,
-      config: { ...CFG, steps, gradAccum: 2, batchSize: 3, checkpointEvery: 4, schedule: { kind: 'cosine', lr: 5e-3, warmupSteps: 2, minLrRatio: 0.1 } },
+      model,
+      params,
+      train: tinyExamples(10),
+      val: [],
+      outDir: dir,
+      resume,
+      silent: true,
+      config: {
+        ...CFG,
+        steps,
+        gradAccum: 2,
+        batchSize: 3,
+        checkpointEvery: 4,
+        schedule: { kind: 'cosine', lr: 5e-3, warmupSteps: 2, minLrRatio: 0.1 },
+      },
       onStep: (m) => {
         losses.push(m.loss);
         if (m.step === stopAt) throw new Error('interrupted');
@@ -100,7 +137,10 @@ test('resume after an interruption reproduces the uninterrupted losses exactly (
     const rest = await loraRun(b, 14, true);
     // The last checkpoint was at step 8: steps 9..14 are computed again.
     assert.deepEqual(rest, full.slice(8));
-    const metrics = readFileSync(join(b, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).loss);
+    const metrics = readFileSync(join(b, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).loss);
     assert.deepEqual(metrics, full);
   } finally {
     rmSync(a, { recursive: true });
@@ -114,7 +154,10 @@ test('a run killed with SIGKILL resumes from its last checkpoint with the same l
   try {
     const full = await loraRun(a, 12, false);
     const child = fileURLToPath(new URL('./testing/train-child.ts', import.meta.url));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', child, b], { env: { ...process.env, VLM2VLA_CRASH_AT: 'train:step@7' }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child, b], {
+      env: { ...process.env, VLM2VLA_CRASH_AT: 'train:step@7' },
+      encoding: 'utf8',
+    });
     assert.equal(r.signal, 'SIGKILL', r.stderr);
     const rest = await loraRun(b, 12, true);
     assert.deepEqual(rest, full.slice(4));
@@ -130,7 +173,16 @@ test('resuming into a run of other tensors, or from a checkpoint with edited sta
     const model = tinyModel();
     const params = addAdapter(model, 'a', { ...PAPER_LORA, r, alpha: 8, dropout: 0, targetModules: decoderTargets('gemma3') }, 3);
     setActiveAdapter(model, 'a');
-    return train({ model, params, train: tinyExamples(4), val: [], outDir: dir, resume: true, silent: true, config: { ...CFG, steps: 2, checkpointEvery: 1 } });
+    return train({
+      model,
+      params,
+      train: tinyExamples(4),
+      val: [],
+      outDir: dir,
+      resume: true,
+      silent: true,
+      config: { ...CFG, steps: 2, checkpointEvery: 1 },
+    });
   };
   try {
     await run(4);
@@ -145,7 +197,7 @@ test('resuming into a run of other tensors, or from a checkpoint with edited sta
   }
 });
 
-test('a run folder has one trainer at a time; a dead trainer\'s lock is taken over', async () => {
+test("a run folder has one trainer at a time; a dead trainer's lock is taken over", async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-lock-'));
   try {
     assertRunDirFree(dir);
@@ -153,7 +205,18 @@ test('a run folder has one trainer at a time; a dead trainer\'s lock is taken ov
     assert.throws(() => lockRunDir(dir), /in use by another trainer/);
     assert.throws(() => assertRunDirFree(dir), /in use by another trainer/);
     const model = tinyModel();
-    await assert.rejects(train({ model, params: model.setTrainable(true), train: tinyExamples(4), val: [], config: { ...TRAINER_DEFAULTS, steps: 1 }, outDir: dir, silent: true }), /in use/);
+    await assert.rejects(
+      train({
+        model,
+        params: model.setTrainable(true),
+        train: tinyExamples(4),
+        val: [],
+        config: { ...TRAINER_DEFAULTS, steps: 1 },
+        outDir: dir,
+        silent: true,
+      }),
+      /in use/,
+    );
     release();
     assert.ok(!existsSync(join(dir, '.lock')));
     // A live process holds it: refused. A process that has exited: taken over.
@@ -162,7 +225,10 @@ test('a run folder has one trainer at a time; a dead trainer\'s lock is taken ov
       writeFileSync(join(dir, '.lock'), `${live.pid}\n`);
       assert.throws(() => lockRunDir(dir), new RegExp(`process ${live.pid}`));
       // The pre-flight a command runs before loading its model refuses it too, without taking it.
-      assert.throws(() => assertRunDirFree(dir), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && new RegExp(`process ${live.pid}`).test(e.message));
+      assert.throws(
+        () => assertRunDirFree(dir),
+        (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && new RegExp(`process ${live.pid}`).test(e.message),
+      );
     } finally {
       live.kill('SIGKILL');
     }
@@ -180,7 +246,16 @@ test('a new run never overwrites a folder that holds checkpoints', async () => {
   try {
     const run = (resume: boolean) => {
       const model = tinyModel();
-      return train({ model, params: model.setTrainable(true), train: tinyExamples(4), val: [], config: { ...TRAINER_DEFAULTS, steps: 1, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 } }, outDir: dir, resume, silent: true });
+      return train({
+        model,
+        params: model.setTrainable(true),
+        train: tinyExamples(4),
+        val: [],
+        config: { ...TRAINER_DEFAULTS, steps: 1, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 } },
+        outDir: dir,
+        resume,
+        silent: true,
+      });
     };
     await run(false);
     await assert.rejects(run(false), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /already holds checkpoints/.test(e.message));
@@ -198,7 +273,15 @@ test('learning-rate multipliers scale the steps of the matching parameters only;
     const before = params.map((p) => Float32Array.from(p.data));
     const dir = tmp();
     try {
-      await train({ model, params, train: tinyExamples(4), val: [], outDir: dir, silent: true, config: { ...CFG, steps: 1, clip: 0, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 }, lrMultipliers } });
+      await train({
+        model,
+        params,
+        train: tinyExamples(4),
+        val: [],
+        outDir: dir,
+        silent: true,
+        config: { ...CFG, steps: 1, clip: 0, schedule: { kind: 'constant', lr: 1e-3, warmupSteps: 0 }, lrMultipliers },
+      });
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -213,8 +296,12 @@ test('learning-rate multipliers scale the steps of the matching parameters only;
     if (want === 4) vision++;
     // The first AdamW step moves a weight by lr·g/(|g| + ε): a full lr step unless the gradient is
     // below ε (e.g. key biases, which softmax ignores). Full steps must scale exactly.
-    for (let k = 0; k < d.length; k++) if (Math.abs(d[k]!) > 5e-4) assert.ok(Math.abs(f[k]! / d[k]! - want) < 1e-2, `${name}[${k}]: ${f[k]} vs ${d[k]}`);
+    for (let k = 0; k < d.length; k++)
+      if (Math.abs(d[k]!) > 5e-4) assert.ok(Math.abs(f[k]! / d[k]! - want) < 1e-2, `${name}[${k}]: ${f[k]} vs ${d[k]}`);
   }
   assert.ok(vision > 0, 'the tiny model has a vision tower');
-  await assert.rejects(deltas([{ prefix: 'x', factor: 0 }]), (e: unknown) => isVlmError(e) && /multiplier for x must be > 0/.test((e as Error).message));
+  await assert.rejects(
+    deltas([{ prefix: 'x', factor: 0 }]),
+    (e: unknown) => isVlmError(e) && /multiplier for x must be > 0/.test((e as Error).message),
+  );
 });

@@ -154,7 +154,8 @@ export function checkTrainerConfig(c: TrainerConfig): void {
   if (!(c.clip >= 0 && Number.isFinite(c.clip))) throw new UsageError(`clip must be >= 0, got ${c.clip}`);
   checkSchedule({ ...c.schedule, totalSteps: c.steps });
   for (const m of c.lrMultipliers ?? []) {
-    if (!(m.factor > 0 && Number.isFinite(m.factor))) throw new UsageError(`learning-rate multiplier for ${m.prefix} must be > 0, got ${m.factor}`);
+    if (!(m.factor > 0 && Number.isFinite(m.factor)))
+      throw new UsageError(`learning-rate multiplier for ${m.prefix} must be > 0, got ${m.factor}`);
   }
 }
 
@@ -241,13 +242,22 @@ interface ResumeMeta {
 /** The resume state of a checkpoint manifest, checked field by field. */
 function checkResumeMeta(meta: Record<string, unknown>, file: string): ResumeMeta {
   const bad = (field: string): never => {
-    throw new FormatError('E_CHECKPOINT_META', `${file}: meta.${field} is missing or malformed`, { file, field: `meta.${field}`, fix: 'the checkpoint was edited or written by another tool; delete it to resume from an older one' });
+    throw new FormatError('E_CHECKPOINT_META', `${file}: meta.${field} is missing or malformed`, {
+      file,
+      field: `meta.${field}`,
+      fix: 'the checkpoint was edited or written by another tool; delete it to resume from an older one',
+    });
   };
   const m = meta as Partial<ResumeMeta>;
   if (!Number.isInteger(m.cursor) || m.cursor! < 0) bad('cursor');
   if (!Number.isInteger(m.adamStep) || m.adamStep! < 0) bad('adamStep');
   if (!Array.isArray(m.names) || !m.names.every((n) => typeof n === 'string')) bad('names');
-  if (!Array.isArray(m.shapes) || m.shapes.length !== m.names!.length || !m.shapes.every((s) => Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0))) bad('shapes');
+  if (
+    !Array.isArray(m.shapes) ||
+    m.shapes.length !== m.names!.length ||
+    !m.shapes.every((s) => Array.isArray(s) && s.every((d) => Number.isInteger(d) && d >= 0))
+  )
+    bad('shapes');
   if (!Array.isArray(m.rng)) bad('rng');
   try {
     Rng.fromState(m.rng!);
@@ -299,7 +309,10 @@ export function lockRunDir(dir: string): () => void {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const pid = Number.parseInt(readFileSync(path, 'utf8'), 10);
       if (Number.isInteger(pid) && pidAlive(pid)) {
-        throw new UsageError(`${dir} is in use by another trainer (process ${pid})`, 'wait for it to finish, stop it, or train into another folder');
+        throw new UsageError(
+          `${dir} is in use by another trainer (process ${pid})`,
+          'wait for it to finish, stop it, or train into another folder',
+        );
       }
       rmSync(path, { force: true }); // stale: its process is gone
     }
@@ -320,7 +333,10 @@ export function assertRunDirFree(dir: string): void {
     return;
   }
   if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
-    throw new UsageError(`${dir} is in use by another trainer (process ${pid})`, 'wait for it to finish, stop it, or train into another folder');
+    throw new UsageError(
+      `${dir} is in use by another trainer (process ${pid})`,
+      'wait for it to finish, stop it, or train into another folder',
+    );
   }
 }
 
@@ -361,8 +377,14 @@ async function trainLocked<E extends TrainExample>(run: TrainerRun<E>): Promise<
       const have = meta.names.map((n, i) => `${n} [${meta.shapes[i]!.join(', ')}]`);
       if (JSON.stringify(want) !== JSON.stringify(have)) {
         const i = want.findIndex((w, k) => w !== have[k]);
-        const diff = i >= 0 && i < have.length ? `the checkpoint has ${have[i]}, this run ${want[i]}` : `the checkpoint has ${have.length} tensors, this run ${want.length}`;
-        throw new UsageError(`the checkpoint in ${ck.dir} holds other tensors than this run trains (first difference: ${diff})`, 'resume with the same model, mode and adapter settings, or use a new --out');
+        const diff =
+          i >= 0 && i < have.length
+            ? `the checkpoint has ${have[i]}, this run ${want[i]}`
+            : `the checkpoint has ${have.length} tensors, this run ${want.length}`;
+        throw new UsageError(
+          `the checkpoint in ${ck.dir} holds other tensors than this run trains (first difference: ${diff})`,
+          'resume with the same model, mode and adapter settings, or use a new --out',
+        );
       }
       const load = (file: string, into: (name: string, i: number) => Float32Array) => {
         const f = SafetensorsFile.open(join(ck.dir, file));
@@ -388,11 +410,15 @@ async function trainLocked<E extends TrainExample>(run: TrainerRun<E>): Promise<
   writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m)).join('\n') + (metrics.length ? '\n' : ''));
   const shapes = new Map(names.map((n, i) => [n, run.params[i]!.shape]));
   const saveCheckpoint = async () => {
-    await store.save(step, (dir) => {
-      tensorsFile(join(dir, 'trainable.safetensors'), new Map(names.map((n, i) => [n, run.params[i]!.data])), shapes);
-      tensorsFile(join(dir, 'adam_m.safetensors'), new Map(names.map((n, i) => [n, opt.m[i]!])), shapes);
-      tensorsFile(join(dir, 'adam_v.safetensors'), new Map(names.map((n, i) => [n, opt.v[i]!])), shapes);
-    }, { cursor, rng: rng.getState(), adamStep: opt.step, names, shapes: run.params.map((p) => [...p.shape]) });
+    await store.save(
+      step,
+      (dir) => {
+        tensorsFile(join(dir, 'trainable.safetensors'), new Map(names.map((n, i) => [n, run.params[i]!.data])), shapes);
+        tensorsFile(join(dir, 'adam_m.safetensors'), new Map(names.map((n, i) => [n, opt.m[i]!])), shapes);
+        tensorsFile(join(dir, 'adam_v.safetensors'), new Map(names.map((n, i) => [n, opt.v[i]!])), shapes);
+      },
+      { cursor, rng: rng.getState(), adamStep: opt.step, names, shapes: run.params.map((p) => [...p.shape]) },
+    );
   };
   const n = run.train.length;
   let epoch = -1;
@@ -432,7 +458,11 @@ async function trainLocked<E extends TrainExample>(run: TrainerRun<E>): Promise<
         const loss = out.loss;
         if (!loss) continue;
         const value = loss.item();
-        if (!Number.isFinite(value)) throw new UsageError(`the loss became ${value} at step ${step + 1}`, 'lower the learning rate or enable clipping; the last checkpoint is intact');
+        if (!Number.isFinite(value))
+          throw new UsageError(
+            `the loss became ${value} at step ${step + 1}`,
+            'lower the learning rate or enable clipping; the last checkpoint is intact',
+          );
         lossSum += value;
         backward(c.gradAccum > 1 ? scale(loss, 1 / c.gradAccum) : loss);
       }
@@ -451,11 +481,20 @@ async function trainLocked<E extends TrainExample>(run: TrainerRun<E>): Promise<
       metrics.push(m);
       if (step % c.logEvery === 0 || m.valLoss !== undefined || step === c.steps) {
         // Append the lines since the last write (a torn last line is trimmed on resume).
-        appendFileSync(metricsPath, metrics.slice(logged).map((x) => `${JSON.stringify(x)}\n`).join(''));
+        appendFileSync(
+          metricsPath,
+          metrics
+            .slice(logged)
+            .map((x) => `${JSON.stringify(x)}\n`)
+            .join(''),
+        );
         logged = metrics.length;
       }
       run.onStep?.(m);
-      progress.tick(1, `loss ${lastLoss.toFixed(4)}${lastVal !== null ? ` val ${lastVal.toFixed(4)}` : ''} ${Math.round(m.tokensPerSec)} tok/s`);
+      progress.tick(
+        1,
+        `loss ${lastLoss.toFixed(4)}${lastVal !== null ? ` val ${lastVal.toFixed(4)}` : ''} ${Math.round(m.tokensPerSec)} tok/s`,
+      );
       crashPoint('train:step');
       if (step % c.checkpointEvery === 0 || step === c.steps) await saveCheckpoint();
     }

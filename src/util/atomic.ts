@@ -1,5 +1,16 @@
 // Crash-safe file writes: temp file, fsync, rename, fsync the directory; and fsynced journal appends.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, mkdirSync, unlinkSync, existsSync, readFileSync, truncateSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  writeSync,
+  mkdirSync,
+  unlinkSync,
+  existsSync,
+  readFileSync,
+  truncateSync,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 

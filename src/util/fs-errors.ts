@@ -18,15 +18,39 @@ interface Kind {
 
 const KINDS: Record<string, Kind> = {
   EROFS: { code: 'E_FS_READONLY', what: 'is on a read-only file system', fix: () => 'write the output to a writable folder (--out)' },
-  EACCES: { code: 'E_FS_PERMISSION', what: 'is not writable by this user', fix: (p) => `choose a folder you may write to, or fix the permissions of ${p}` },
-  EPERM: { code: 'E_FS_PERMISSION', what: 'may not be changed by this user', fix: (p) => `choose a folder you may write to, or fix the permissions of ${p}` },
-  ENOSPC: { code: 'E_FS_NO_SPACE', what: 'is on a full disk', fix: () => 'free disk space or write to another disk, then run the command again (long jobs resume)' },
-  EDQUOT: { code: 'E_FS_NO_SPACE', what: 'is over the disk quota', fix: () => 'free space within your quota or write elsewhere, then run the command again' },
+  EACCES: {
+    code: 'E_FS_PERMISSION',
+    what: 'is not writable by this user',
+    fix: (p) => `choose a folder you may write to, or fix the permissions of ${p}`,
+  },
+  EPERM: {
+    code: 'E_FS_PERMISSION',
+    what: 'may not be changed by this user',
+    fix: (p) => `choose a folder you may write to, or fix the permissions of ${p}`,
+  },
+  ENOSPC: {
+    code: 'E_FS_NO_SPACE',
+    what: 'is on a full disk',
+    fix: () => 'free disk space or write to another disk, then run the command again (long jobs resume)',
+  },
+  EDQUOT: {
+    code: 'E_FS_NO_SPACE',
+    what: 'is over the disk quota',
+    fix: () => 'free space within your quota or write elsewhere, then run the command again',
+  },
   EEXIST: { code: 'E_FS_EXISTS', what: 'already exists', fix: (p) => `remove ${p} or choose another output path` },
-  ENOTDIR: { code: 'E_OUTPUT_NOT_DIR', what: 'has a file where a folder is needed', fix: () => 'choose an output path whose parents are folders, or move the file away' },
+  ENOTDIR: {
+    code: 'E_OUTPUT_NOT_DIR',
+    what: 'has a file where a folder is needed',
+    fix: () => 'choose an output path whose parents are folders, or move the file away',
+  },
   EISDIR: { code: 'E_OUTPUT_NOT_DIR', what: 'is a folder where a file is needed', fix: () => 'give a file path, not a folder' },
   ENOENT: { code: 'E_FS', what: 'does not exist', fix: () => 'check the path' },
-  EMFILE: { code: 'E_FS', what: 'could not be opened: too many open files', fix: () => 'raise the open-file limit (ulimit -n) or close other programs' },
+  EMFILE: {
+    code: 'E_FS',
+    what: 'could not be opened: too many open files',
+    fix: () => 'raise the open-file limit (ulimit -n) or close other programs',
+  },
   EIO: { code: 'E_FS', what: 'could not be read or written (I/O error)', fix: () => 'check the disk (dmesg) and run the command again' },
 };
 
@@ -65,7 +89,11 @@ export function checkOutputDir(dir: string, { minFreeBytes = 0, what = 'the outp
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
-    if (!isDir) throw new EnvironmentError('E_OUTPUT_NOT_DIR', `${dir} is a file, but ${what} must be a folder`, { file: dir, fix: 'give a folder path (it is created when missing), or move the file away' });
+    if (!isDir)
+      throw new EnvironmentError('E_OUTPUT_NOT_DIR', `${dir} is a file, but ${what} must be a folder`, {
+        file: dir,
+        fix: 'give a folder path (it is created when missing), or move the file away',
+      });
   } catch (e) {
     if (e instanceof VlmError) throw e;
     if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw fsError(e, firstFileAbove(dir) ?? dir)!;
@@ -102,7 +130,11 @@ export function checkOutputDir(dir: string, { minFreeBytes = 0, what = 'the outp
     const s = statfsSync(dir);
     const free = s.bavail * s.bsize;
     if (free < minFreeBytes) {
-      throw new EnvironmentError('E_FS_NO_SPACE', `${dir} has ${(free / 2 ** 20).toFixed(0)} MiB free, ${what} needs about ${(minFreeBytes / 2 ** 20).toFixed(0)} MiB`, { file: dir, fix: 'free disk space or write to another disk' });
+      throw new EnvironmentError(
+        'E_FS_NO_SPACE',
+        `${dir} has ${(free / 2 ** 20).toFixed(0)} MiB free, ${what} needs about ${(minFreeBytes / 2 ** 20).toFixed(0)} MiB`,
+        { file: dir, fix: 'free disk space or write to another disk' },
+      );
     }
   }
 }
@@ -111,7 +143,11 @@ export function checkOutputDir(dir: string, { minFreeBytes = 0, what = 'the outp
  *  checkOutputDir. */
 export function checkOutputFile(file: string, opts: OutputCheck = {}): void {
   try {
-    if (statSync(file).isDirectory()) throw new EnvironmentError('E_OUTPUT_NOT_DIR', `${file} is a folder, but the output must be a file`, { file, fix: 'give a file path, e.g. out.gguf' });
+    if (statSync(file).isDirectory())
+      throw new EnvironmentError('E_OUTPUT_NOT_DIR', `${file} is a folder, but the output must be a file`, {
+        file,
+        fix: 'give a file path, e.g. out.gguf',
+      });
   } catch (e) {
     if (e instanceof VlmError) throw e;
     const code = (e as NodeJS.ErrnoException).code;

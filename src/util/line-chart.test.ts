@@ -11,8 +11,22 @@ test('nice ticks are round and cover the range', () => {
 
 test('a loss chart is deterministic SVG with escaped labels and a gap at NaN', () => {
   const series = [
-    { name: 'train <loss>', points: [[0, 4], [1, 2], [2, Number.NaN], [3, 1]] as [number, number][] },
-    { name: 'val', points: [[0, 4.5], [3, 1.5]] as [number, number][] },
+    {
+      name: 'train <loss>',
+      points: [
+        [0, 4],
+        [1, 2],
+        [2, Number.NaN],
+        [3, 1],
+      ] as [number, number][],
+    },
+    {
+      name: 'val',
+      points: [
+        [0, 4.5],
+        [3, 1.5],
+      ] as [number, number][],
+    },
   ];
   const svg = lineChart(series, { title: 'Loss & co', xLabel: 'step', yLabel: 'loss', logY: true });
   assert.equal(svg, lineChart(series, { title: 'Loss & co', xLabel: 'step', yLabel: 'loss', logY: true }));
@@ -28,10 +42,21 @@ test('a loss chart is deterministic SVG with escaped labels and a gap at NaN', (
 });
 
 test('the legend can sit right of the plot, clear of the lines', () => {
-  const series = [{ name: 'vlm2vla', points: [[0, 1], [10, 2]] as [number, number][] }];
+  const series = [
+    {
+      name: 'vlm2vla',
+      points: [
+        [0, 1],
+        [10, 2],
+      ] as [number, number][],
+    },
+  ];
   const inside = lineChart(series, { title: 't', xLabel: 'x', yLabel: 'y' });
   const outside = lineChart(series, { title: 't', xLabel: 'x', yLabel: 'y', legendOutside: true });
-  const plotRight = (svg: string) => { const m = /<rect x="70" y="40" width="([\d.]+)"/.exec(svg)!; return 70 + Number(m[1]); };
+  const plotRight = (svg: string) => {
+    const m = /<rect x="70" y="40" width="([\d.]+)"/.exec(svg)!;
+    return 70 + Number(m[1]);
+  };
   const legendX = (svg: string) => Number(/<text x="([\d.]+)"[^>]*>vlm2vla</.exec(svg)![1]);
   assert.ok(legendX(inside) < plotRight(inside), 'by default the legend is inside the plot');
   assert.ok(legendX(outside) > plotRight(outside), 'legendOutside puts it right of the plot');

@@ -29,7 +29,11 @@ export class Rng {
   }
 
   static fromState(state: readonly (number | null)[]): Rng {
-    if (state.length !== 5 || state.slice(0, 4).some((w) => !Number.isInteger(w) || w! < -0x80000000 || w! > 0xffffffff) || !(state[4] === null || Number.isFinite(state[4]))) {
+    if (
+      state.length !== 5 ||
+      state.slice(0, 4).some((w) => !Number.isInteger(w) || w! < -0x80000000 || w! > 0xffffffff) ||
+      !(state[4] === null || Number.isFinite(state[4]))
+    ) {
       throw new Error('Rng.fromState: expected 4 32-bit words and a spare normal (or null)');
     }
     const r = new Rng(0);

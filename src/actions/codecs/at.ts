@@ -14,9 +14,23 @@ export const DIGIT_MARKERS: readonly string[] = Array.from({ length: 10 }, (_, d
 
 const digit = (from: number) => alt(...DIGIT_MARKERS.slice(from).map(lit));
 /** The list style's number, (0|[1-9][0-9]{0,2})(\.[0-9]{1,2})? with an optional minus, in markers. */
-const SIGNED: Node = seq(opt(lit('-')), alt(lit(DIGIT_MARKERS[0]!), seq(digit(1), rep(digit(0), 0, 2))), opt(seq(lit('.'), rep(digit(0), 1, 2))));
+const SIGNED: Node = seq(
+  opt(lit('-')),
+  alt(lit(DIGIT_MARKERS[0]!), seq(digit(1), rep(digit(0), 0, 2))),
+  opt(seq(lit('.'), rep(digit(0), 1, 2))),
+);
 const COMMA: Node = seq(lit(','), opt(lit(' ')));
-const ELEMENT: Node = seq(lit('['), SIGNED, COMMA, SIGNED, COMMA, SIGNED, COMMA, alt(lit(DIGIT_MARKERS[0]!), lit(DIGIT_MARKERS[1]!)), lit(']'));
+const ELEMENT: Node = seq(
+  lit('['),
+  SIGNED,
+  COMMA,
+  SIGNED,
+  COMMA,
+  SIGNED,
+  COMMA,
+  alt(lit(DIGIT_MARKERS[0]!), lit(DIGIT_MARKERS[1]!)),
+  lit(']'),
+);
 const GRAMMAR = new Grammar(seq(lit('['), ELEMENT, rep(seq(COMMA, ELEMENT), 0, MAX_ELEMENTS - 1), lit(']')));
 
 const toMarkers = (text: string) => text.replace(/\d/g, (d) => DIGIT_MARKERS[Number(d)]!);

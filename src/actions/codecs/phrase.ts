@@ -59,4 +59,8 @@ const phraseCodec: ActionCodec = {
   },
 };
 
-registerCodec('phrase', () => phraseCodec, 'as phrases such as "move forward 4.2 cm, open gripper", one group per step, separated by semicolons');
+registerCodec(
+  'phrase',
+  () => phraseCodec,
+  'as phrases such as "move forward 4.2 cm, open gripper", one group per step, separated by semicolons',
+);

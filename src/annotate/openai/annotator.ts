@@ -48,22 +48,35 @@ export interface Reply {
 /** Parses and checks a reply against the episode; returns the reply or an error message. */
 export function parseReply(content: string, steps: number): Reply | string {
   let v: unknown;
-  const trimmed = content.trim().replace(/^```(?:json)?\s*/, '').replace(/```$/, '');
+  const trimmed = content
+    .trim()
+    .replace(/^```(?:json)?\s*/, '')
+    .replace(/```$/, '');
   try {
     v = JSON.parse(trimmed);
   } catch {
     return 'not JSON';
   }
   const r = v as Partial<Reply>;
-  if (!r || !Array.isArray(r.subtasks) || r.subtasks.length === 0 || r.subtasks.some((s) => typeof s !== 'string' || s.trim() === '')) return 'subtasks must be a non-empty list of strings';
+  if (!r || !Array.isArray(r.subtasks) || r.subtasks.length === 0 || r.subtasks.some((s) => typeof s !== 'string' || s.trim() === ''))
+    return 'subtasks must be a non-empty list of strings';
   if (!Array.isArray(r.segments) || r.segments.length === 0) return 'segments must be a non-empty list';
   let cursor = 0;
   let last = -1;
   for (const [i, s] of r.segments.entries()) {
-    if (!s || !Number.isInteger(s.start) || !Number.isInteger(s.end) || !Number.isInteger(s.subtask) || typeof s.plan !== 'string' || s.plan.trim() === '') return `segment ${i} needs integer start, end, subtask and a plan`;
+    if (
+      !s ||
+      !Number.isInteger(s.start) ||
+      !Number.isInteger(s.end) ||
+      !Number.isInteger(s.subtask) ||
+      typeof s.plan !== 'string' ||
+      s.plan.trim() === ''
+    )
+      return `segment ${i} needs integer start, end, subtask and a plan`;
     if (s.start !== cursor) return `segment ${i} starts at ${s.start}, expected ${cursor}`;
     if (s.end <= s.start || s.end > steps) return `segment ${i} ends at ${s.end}, outside (${s.start}, ${steps}]`;
-    if (s.subtask <= last || s.subtask >= r.subtasks.length) return `segment ${i} has subtask ${s.subtask}, expected an increasing index below ${r.subtasks.length}`;
+    if (s.subtask <= last || s.subtask >= r.subtasks.length)
+      return `segment ${i} has subtask ${s.subtask}, expected an increasing index below ${r.subtasks.length}`;
     cursor = s.end;
     last = s.subtask;
   }
@@ -91,9 +104,20 @@ export function openAiAnnotator(opts: OpenAiAnnotatorOptions): Annotator & { cli
     client,
     async annotate(ep, index): Promise<AnnotationRecord> {
       const T = ep.steps.length;
-      const picks = Array.from(new Set(Array.from({ length: Math.min(opts.frames, T) }, (_, i) => Math.round((i * (T - 1)) / Math.max(1, Math.min(opts.frames, T) - 1)))));
-      const log = ep.steps.map((s, t) => `${t}: [${[0, 1, 2].map((i) => (s.action[i]! * 100).toFixed(1)).join(', ')}, ${s.action[6]! >= 0.5 ? 1 : 0}]`).join('\n');
-      const content: unknown[] = [{ type: 'text', text: `Task: ${ep.instruction}\nThe episode has ${T} steps (0 to ${T - 1}).\nFrames follow for steps ${picks.join(', ')}.` }];
+      const picks = Array.from(
+        new Set(
+          Array.from({ length: Math.min(opts.frames, T) }, (_, i) => Math.round((i * (T - 1)) / Math.max(1, Math.min(opts.frames, T) - 1))),
+        ),
+      );
+      const log = ep.steps
+        .map((s, t) => `${t}: [${[0, 1, 2].map((i) => (s.action[i]! * 100).toFixed(1)).join(', ')}, ${s.action[6]! >= 0.5 ? 1 : 0}]`)
+        .join('\n');
+      const content: unknown[] = [
+        {
+          type: 'text',
+          text: `Task: ${ep.instruction}\nThe episode has ${T} steps (0 to ${T - 1}).\nFrames follow for steps ${picks.join(', ')}.`,
+        },
+      ];
       for (const t of picks) {
         const url = dataUrl(ep, t, opts.camera);
         if (url) content.push({ type: 'text', text: `Step ${t}:` }, { type: 'image_url', image_url: { url } });

@@ -37,7 +37,10 @@ export const CLIENT_DEFAULTS: Omit<ClientOptions, 'baseUrl' | 'apiKey' | 'model'
 };
 
 export class ApiError extends VlmError {
-  constructor(message: string, readonly status: number | null) {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
     super('E_API', message, { fix: 'check --base-url and --model; transient failures are retried automatically' });
   }
 }
@@ -159,7 +162,8 @@ export class ChatClient {
           });
         } catch (e) {
           clearTimeout(timer);
-          lastError = (e as Error).name === 'AbortError' ? `timed out after ${this.opts.timeoutMs} ms` : `network error: ${(e as Error).message}`;
+          lastError =
+            (e as Error).name === 'AbortError' ? `timed out after ${this.opts.timeoutMs} ms` : `network error: ${(e as Error).message}`;
           continue;
         }
         this.usage.requests++;
@@ -178,7 +182,8 @@ export class ChatClient {
           lastError = `HTTP ${res.status}`;
           continue;
         }
-        if (!res.ok) throw new ApiError(`HTTP ${res.status} from the API: ${raw.slice(0, 200).replaceAll(this.opts.apiKey, '***')}`, res.status);
+        if (!res.ok)
+          throw new ApiError(`HTTP ${res.status} from the API: ${raw.slice(0, 200).replaceAll(this.opts.apiKey, '***')}`, res.status);
         let parsed: { choices?: { message?: { content?: unknown } }[]; usage?: { prompt_tokens?: number; completion_tokens?: number } };
         try {
           parsed = JSON.parse(raw);

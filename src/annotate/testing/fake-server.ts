@@ -51,7 +51,9 @@ export async function startFakeServer(seed = 1, faults: FaultRates = DEFAULT_FAU
       let acc = 0;
       const hit = (p: number) => u < (acc += p);
       if (hit(faults.rateLimit)) {
-        res.writeHead(429, { 'retry-after': rng.next() < 0.5 ? '0' : new Date(Date.now() + 100).toUTCString() }).end('{"error": "rate limited"}');
+        res
+          .writeHead(429, { 'retry-after': rng.next() < 0.5 ? '0' : new Date(Date.now() + 100).toUTCString() })
+          .end('{"error": "rate limited"}');
         return;
       }
       if (hit(faults.serverError)) {
@@ -64,9 +66,22 @@ export async function startFakeServer(seed = 1, faults: FaultRates = DEFAULT_FAU
         return;
       }
       const half = Math.max(1, Math.floor(steps / 2));
-      const segments = steps >= 2 ? [{ start: 0, end: half, subtask: 0, plan: 'move down and slightly forward' }, { start: half, end: steps, subtask: 1, plan: 'move up' }] : [{ start: 0, end: steps, subtask: 0, plan: 'move down' }];
-      const reply = hit(faults.wrongSchema) ? { subtasks: [task], segments: [{ start: 1, end: steps, subtask: 0, plan: '' }] } : { subtasks: steps >= 2 ? [`reach for the object of: ${task}`, task] : [task], segments };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: JSON.stringify(reply) } }], usage: { prompt_tokens: 1000, completion_tokens: 60 } }));
+      const segments =
+        steps >= 2
+          ? [
+              { start: 0, end: half, subtask: 0, plan: 'move down and slightly forward' },
+              { start: half, end: steps, subtask: 1, plan: 'move up' },
+            ]
+          : [{ start: 0, end: steps, subtask: 0, plan: 'move down' }];
+      const reply = hit(faults.wrongSchema)
+        ? { subtasks: [task], segments: [{ start: 1, end: steps, subtask: 0, plan: '' }] }
+        : { subtasks: steps >= 2 ? [`reach for the object of: ${task}`, task] : [task], segments };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          choices: [{ message: { role: 'assistant', content: JSON.stringify(reply) } }],
+          usage: { prompt_tokens: 1000, completion_tokens: 60 },
+        }),
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -13,36 +13,59 @@ const { policy: _policy, ...MODEL_POLICY_FLAGS } = POLICY_FLAGS;
 
 export const actCommand = defineCommand({
   name: 'act',
-  summary: 'one frame and an instruction in, the policy\'s subtasks, plan, chunk and steps out',
+  summary: "one frame and an instruction in, the policy's subtasks, plan, chunk and steps out",
   description:
     'Runs the first cycle of the hierarchical policy on one observation: stage 1 (subtasks), stage 2\n' +
     '(motion plan) and stage 3 (action chunk), each decoded under its grammar; prints the text of each\n' +
     'stage, the steps the safety envelope makes of the chunk (metres, radians, gripper 1 = open) and the\n' +
-    'time per stage. --state is the end effector in metres (default: the simulator\'s start pose).',
+    "time per stage. --state is the end effector in metres (default: the simulator's start pose).",
   flags: {
     ...MODEL_POLICY_FLAGS,
-    image: { type: 'string', required: true, meta: 'frame.png', help: 'camera frame (PNG or JPEG), over the shoulder as in the training data' },
+    image: {
+      type: 'string',
+      required: true,
+      meta: 'frame.png',
+      help: 'camera frame (PNG or JPEG), over the shoulder as in the training data',
+    },
     task: { type: 'string', required: true, meta: '"put the apple in the bowl"', help: 'the instruction' },
-    state: { type: 'string', meta: 'x,y,z,roll,pitch,yaw,gripper', help: 'end-effector state (m, rad, 1 = open)', defaultHelp: "the simulator's start pose" },
+    state: {
+      type: 'string',
+      meta: 'x,y,z,roll,pitch,yaw,gripper',
+      help: 'end-effector state (m, rad, 1 = open)',
+      defaultHelp: "the simulator's start pose",
+    },
     json: { type: 'boolean', help: 'print the result as one JSON object' },
   },
   async run(f) {
     const imagePath = f.image;
     const task = f.task.trim();
     if (!task) throw new UsageError('--task is required', 'e.g. --task "pick up the carrot"');
-    if (!statSync(imagePath, { throwIfNoEntry: false })?.isFile()) throw new UsageError(`${imagePath} is not a file`, 'pass a PNG or JPEG frame');
+    if (!statSync(imagePath, { throwIfNoEntry: false })?.isFile())
+      throw new UsageError(`${imagePath} is not a file`, 'pass a PNG or JPEG frame');
     const image = decodeImage(probeImage(new Uint8Array(readFileSync(imagePath)), imagePath), imagePath);
     let state = Float32Array.of(GRIPPER_START.x, GRIPPER_START.y, GRIPPER_START.z, 0, 0, 0, 1);
     if (f.state !== undefined) {
       const parts = f.state.split(',');
-      if (parts.length !== 7 || !parts.every((p) => /^-?\d+(\.\d+)?$/.test(p.trim()))) throw new UsageError(`--state needs 7 comma-separated decimal numbers, got "${f.state}"`, 'x,y,z,roll,pitch,yaw,gripper, e.g. 0.3,0,0.25,0,0,0,1');
+      if (parts.length !== 7 || !parts.every((p) => /^-?\d+(\.\d+)?$/.test(p.trim())))
+        throw new UsageError(
+          `--state needs 7 comma-separated decimal numbers, got "${f.state}"`,
+          'x,y,z,roll,pitch,yaw,gripper, e.g. 0.3,0,0.25,0,0,0,1',
+        );
       state = Float32Array.from(parts.map((p) => Number(p)));
     }
     const policy = await createPolicy({ ...policySpecFrom({ ...f, policy: 'model' }) });
     const result = await policy.infer({ image, state, instruction: task });
     const steps = result.actions.map((a) => [...a].map((v) => Number(v.toFixed(5))));
     if (f.json) {
-      console.log(JSON.stringify({ text: result.text ?? {}, steps, malformed: result.malformed ?? 0, failed: result.failed ?? null, timing: result.timing }));
+      console.log(
+        JSON.stringify({
+          text: result.text ?? {},
+          steps,
+          malformed: result.malformed ?? 0,
+          failed: result.failed ?? null,
+          timing: result.timing,
+        }),
+      );
       return 0;
     }
     const t = result.text ?? {};

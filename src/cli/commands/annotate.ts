@@ -3,7 +3,15 @@
 import { defineCommand } from '../define.ts';
 import { UsageError } from '../../errors/index.ts';
 import { openDataset } from '../../data/open.ts';
-import { rulesAnnotator, runAnnotationJob, openAiAnnotator, CLIENT_DEFAULTS, ANNOTATIONS_FILE, readAnnotations, auditAnnotations } from '../../annotate/index.ts';
+import {
+  rulesAnnotator,
+  runAnnotationJob,
+  openAiAnnotator,
+  CLIENT_DEFAULTS,
+  ANNOTATIONS_FILE,
+  readAnnotations,
+  auditAnnotations,
+} from '../../annotate/index.ts';
 import type { AnnotationRecord } from '../../annotate/index.ts';
 import type { Episode } from '../../data/episode.ts';
 import { statSync } from 'node:fs';
@@ -39,7 +47,12 @@ export const annotateCommand = defineCommand({
     model: { type: 'string', meta: 'NAME', help: 'openai: model name' },
     'api-key-env': { type: 'string', meta: 'NAME', default: 'OPENAI_API_KEY', help: 'openai: environment variable holding the API key' },
     rpm: { type: 'number', min: 0, default: CLIENT_DEFAULTS.requestsPerMinute, help: 'openai: requests per minute' },
-    tpm: { type: 'number', min: 0, default: CLIENT_DEFAULTS.tokensPerMinute, help: 'openai: tokens per minute (estimated from request size)' },
+    tpm: {
+      type: 'number',
+      min: 0,
+      default: CLIENT_DEFAULTS.tokensPerMinute,
+      help: 'openai: tokens per minute (estimated from request size)',
+    },
     timeout: { type: 'number', min: 0, default: CLIENT_DEFAULTS.timeoutMs / 1000, help: 'openai: seconds per request' },
     'max-retries': { type: 'number', integer: true, min: 0, default: CLIENT_DEFAULTS.maxRetries, help: 'openai: retries per request' },
     frames: { type: 'number', integer: true, min: 1, default: 4, help: 'openai: frames sent per episode' },
@@ -54,7 +67,12 @@ export const annotateCommand = defineCommand({
     const { in: input, out, concurrency } = f;
     const max = f['max-episodes'];
     if (f.annotator === 'rules') {
-      for (const name of ['model', 'base-url'] as const) if (f[name] !== undefined) throw new UsageError(`--${name} is for --annotator openai; the rules annotator takes no model`, 'drop it, or add --annotator openai');
+      for (const name of ['model', 'base-url'] as const)
+        if (f[name] !== undefined)
+          throw new UsageError(
+            `--${name} is for --annotator openai; the rules annotator takes no model`,
+            'drop it, or add --annotator openai',
+          );
     }
     checkOutputDir(out, { what: 'the annotation folder' });
     const ds = openDataset(input);
@@ -63,10 +81,18 @@ export const annotateCommand = defineCommand({
     if (f.annotator === 'openai') {
       const baseUrl = f['base-url'];
       const model = f.model;
-      if (!baseUrl || !model) throw new UsageError(`--annotator openai needs --${baseUrl ? 'model' : 'base-url'}`, 'e.g. --base-url https://api.openai.com/v1 --model gpt-4o-mini');
+      if (!baseUrl || !model)
+        throw new UsageError(
+          `--annotator openai needs --${baseUrl ? 'model' : 'base-url'}`,
+          'e.g. --base-url https://api.openai.com/v1 --model gpt-4o-mini',
+        );
       const envName = f['api-key-env'];
       const apiKey = process.env[envName];
-      if (!apiKey) throw new UsageError(`the environment variable ${envName} is not set`, `export ${envName}=… (the key is read from the environment only)`);
+      if (!apiKey)
+        throw new UsageError(
+          `the environment variable ${envName} is not set`,
+          `export ${envName}=… (the key is read from the environment only)`,
+        );
       const oa = openAiAnnotator({
         ...CLIENT_DEFAULTS,
         baseUrl,
@@ -95,9 +121,14 @@ export const annotateCommand = defineCommand({
       extraSummary: () => (usage ? { usage, costUsd: cost() } : {}),
     });
     progress.finish();
-    console.log(`annotated ${summary.written} episode(s) (${summary.ok} ok, ${summary.failed} failed), skipped ${summary.skipped} already done, in ${summary.seconds.toFixed(1)} s`);
+    console.log(
+      `annotated ${summary.written} episode(s) (${summary.ok} ok, ${summary.failed} failed), skipped ${summary.skipped} already done, in ${summary.seconds.toFixed(1)} s`,
+    );
     for (const f of summary.failures.slice(0, 10)) console.log(`  failed ${f.episodeId}: ${f.reason}`);
-    if (usage) console.log(`API: ${usage.requests} requests (${usage.retries} retries, ${usage.cacheHits} cache hits), ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, ≈ $${cost().toFixed(4)}`);
+    if (usage)
+      console.log(
+        `API: ${usage.requests} requests (${usage.retries} retries, ${usage.cacheHits} cache hits), ${usage.promptTokens} prompt + ${usage.completionTokens} completion tokens, ≈ $${cost().toFixed(4)}`,
+      );
     console.log(`wrote ${join(out, ANNOTATIONS_FILE)}`);
     return summary.failed > 0 ? 1 : 0;
   },
@@ -126,15 +157,31 @@ export const annotateAuditCommand = defineCommand({
     const r = auditAnnotations(pairs);
     const pct = (a: number, b: number) => (b > 0 ? `${((100 * a) / b).toFixed(1)}%` : 'n/a');
     const rows: [string, string, string][] = [
-      ['episodes', `${r.episodes}`, `${r.annotated} annotated, ${r.failed} failed, ${r.episodes - r.annotated - r.failed} without annotation`],
+      [
+        'episodes',
+        `${r.episodes}`,
+        `${r.annotated} annotated, ${r.failed} failed, ${r.episodes - r.annotated - r.failed} without annotation`,
+      ],
     ];
     if (r.groundTruth) {
       const g = r.groundTruth;
       rows.push(['subtask texts = ground truth', pct(g.textsCorrect, g.episodes), `of ${g.episodes} episodes with ground truth`]);
-      rows.push(['boundaries within 2 steps', pct(g.within2, g.segments), `of ${g.segments} segments; mean error ${g.boundaryErrorMean.toFixed(2)} steps`]);
+      rows.push([
+        'boundaries within 2 steps',
+        pct(g.within2, g.segments),
+        `of ${g.segments} segments; mean error ${g.boundaryErrorMean.toFixed(2)} steps`,
+      ]);
     }
-    rows.push(['plan directions agree', pct(r.plans.agree, r.plans.axes), `of ${r.plans.axes} axes that moved ≥ 1 cm; ${r.plans.unparseable} of ${r.plans.segments} plans unreadable`]);
-    rows.push(['chunk reconstruction error', `${r.chunks.meanErrorCm.toFixed(3)} cm`, `mean over ${r.chunks.segments} segments; max ${r.chunks.maxErrorCm.toFixed(3)} cm`]);
+    rows.push([
+      'plan directions agree',
+      pct(r.plans.agree, r.plans.axes),
+      `of ${r.plans.axes} axes that moved ≥ 1 cm; ${r.plans.unparseable} of ${r.plans.segments} plans unreadable`,
+    ]);
+    rows.push([
+      'chunk reconstruction error',
+      `${r.chunks.meanErrorCm.toFixed(3)} cm`,
+      `mean over ${r.chunks.segments} segments; max ${r.chunks.maxErrorCm.toFixed(3)} cm`,
+    ]);
     const w0 = Math.max(...rows.map((x) => x[0].length));
     const w1 = Math.max(...rows.map((x) => x[1].length));
     for (const [a, b, c] of rows) console.log(`${a.padEnd(w0)}  ${b.padStart(w1)}  ${c}`);

@@ -21,12 +21,33 @@ export const buildCommand = defineCommand({
   flags: {
     annotations: { type: 'string', required: true, meta: 'ANN', help: 'annotation folder or annotations.jsonl' },
     episodes: { type: 'string', required: true, meta: 'DATA_DIR', help: 'the dataset (RLDS or LeRobot v3) the annotations were made from' },
-    out: { type: 'string', required: true, meta: 'SFT_DIR', help: 'output folder (must not hold a built dataset, robot data or annotations)' },
+    out: {
+      type: 'string',
+      required: true,
+      meta: 'SFT_DIR',
+      help: 'output folder (must not hold a built dataset, robot data or annotations)',
+    },
     format: { type: 'string', default: 'jsonl', choices: ['jsonl', 'parquet'], help: 'output format' },
-    'action-style': { type: 'string', default: DEFAULT_EXAMPLES.actionStyle, choices: ['list', 'phrase', 'rot', 'tokens', 'at'], help: 'action text style' },
-    reasoning: { type: 'string', default: DEFAULT_EXAMPLES.reasoning, choices: ['full', 'none'], help: "full: subtasks, motion plans, action chunks and verifier examples; none: action chunks from frame and task only (the paper's -NR ablation)" },
+    'action-style': {
+      type: 'string',
+      default: DEFAULT_EXAMPLES.actionStyle,
+      choices: ['list', 'phrase', 'rot', 'tokens', 'at'],
+      help: 'action text style',
+    },
+    reasoning: {
+      type: 'string',
+      default: DEFAULT_EXAMPLES.reasoning,
+      choices: ['full', 'none'],
+      help: "full: subtasks, motion plans, action chunks and verifier examples; none: action chunks from frame and task only (the paper's -NR ablation)",
+    },
     camera: { type: 'string', default: DEFAULT_EXAMPLES.camera, help: 'camera whose frames the examples show' },
-    'max-chunk-elements': { type: 'number', integer: true, min: 1, default: DEFAULT_EXAMPLES.maxChunkElements, help: 'elements per stage-3 answer (longer segments become several cycles)' },
+    'max-chunk-elements': {
+      type: 'number',
+      integer: true,
+      min: 1,
+      default: DEFAULT_EXAMPLES.maxChunkElements,
+      help: 'elements per stage-3 answer (longer segments become several cycles)',
+    },
     'val-fraction': { type: 'number', min: 0, max: 1, default: 0.1, help: 'fraction of episodes held out for validation' },
     seed: { type: 'number', integer: true, min: 0, default: 0, help: 'seed of the train/validation split' },
   },
@@ -51,8 +72,13 @@ export const buildCommand = defineCommand({
       onEpisode: () => progress.tick(1),
     });
     progress.finish();
-    const fmt = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => `${k} ${v}`).join(', ') || 'none';
-    console.log(`episodes: ${info.episodes.train} train, ${info.episodes.val} val, ${info.episodes.withoutAnnotation} without annotation, ${info.episodes.failedAnnotation} with failed annotation`);
+    const fmt = (r: Record<string, number>) =>
+      Object.entries(r)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none';
+    console.log(
+      `episodes: ${info.episodes.train} train, ${info.episodes.val} val, ${info.episodes.withoutAnnotation} without annotation, ${info.episodes.failedAnnotation} with failed annotation`,
+    );
     console.log(`train examples: ${fmt(info.examples.train)}`);
     console.log(`val examples:   ${fmt(info.examples.val)}`);
     console.log(`${info.images} images; wrote ${f.out}`);

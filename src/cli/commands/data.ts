@@ -43,7 +43,13 @@ export const dataInspectCommand = defineCommand({
       const l = openLeRobot(path);
       const semantics = (l.info.vlm2vla as { semantics?: ActionSemantics } | undefined)?.semantics;
       ds = {
-        info: { name: `LeRobot dataset (${String(l.info.robot_type ?? 'robot')})`, version: String(l.info.codebase_version), shards: [], writtenByVlm2vla: semantics !== undefined, semantics: semantics ?? BRIDGE_SEMANTICS },
+        info: {
+          name: `LeRobot dataset (${String(l.info.robot_type ?? 'robot')})`,
+          version: String(l.info.codebase_version),
+          shards: [],
+          writtenByVlm2vla: semantics !== undefined,
+          semantics: semantics ?? BRIDGE_SEMANTICS,
+        },
         count: l.count,
         episodes: () => l.episodes(),
       };
@@ -90,8 +96,12 @@ export const dataInspectCommand = defineCommand({
       console.log(JSON.stringify(summary));
       return 0;
     }
-    console.log(`${ds.info.name} ${ds.info.version} — ${episodes} episodes, ${steps} steps, ${ds.info.shards.length > 0 ? `${ds.info.shards.length} shard(s)` : 'parquet'}${ds.info.writtenByVlm2vla ? ' (written by vlm2vla)' : ''}`);
-    console.log(`semantics: ${ds.info.semantics.frame}, ${ds.info.semantics.controlHz} Hz, action [${ds.info.semantics.actionDims.join(', ')}]`);
+    console.log(
+      `${ds.info.name} ${ds.info.version} — ${episodes} episodes, ${steps} steps, ${ds.info.shards.length > 0 ? `${ds.info.shards.length} shard(s)` : 'parquet'}${ds.info.writtenByVlm2vla ? ' (written by vlm2vla)' : ''}`,
+    );
+    console.log(
+      `semantics: ${ds.info.semantics.frame}, ${ds.info.semantics.controlHz} Hz, action [${ds.info.semantics.actionDims.join(', ')}]`,
+    );
     console.log(`cameras: ${[...cameras].map(([c, d]) => `${c} (${d})`).join(', ')}`);
     console.log('\ninstructions:');
     for (const [text, n] of [...instructions].sort((a, b) => b[1] - a[1]).slice(0, 20)) console.log(`  ${String(n).padStart(5)}  ${text}`);

@@ -11,19 +11,31 @@ export const evalActionsCommand = defineCommand({
   summary: 'per-stage well-formed rate, exact match, action error and validation loss on an SFT split',
   description:
     'Asks every example of the split (a dataset written by `vlm2vla build`) twice with greedy decoding:\n' +
-    'freely, then under its stage\'s grammar (as the policy decodes). Per stage (subtasks, plan, chunk,\n' +
-    'act, verify, direction — those in the data) it reports the share of answers the stage\'s strict\n' +
-    'decoder accepts (chunks: the dataset\'s action codec) and the share equal to the reference; for\n' +
+    "freely, then under its stage's grammar (as the policy decodes). Per stage (subtasks, plan, chunk,\n" +
+    "act, verify, direction — those in the data) it reports the share of answers the stage's strict\n" +
+    "decoder accepts (chunks: the dataset's action codec) and the share equal to the reference; for\n" +
     'chunks the mean per-element error in cm (|dx|, |dy|, |dz| averaged; elements aligned by index, the\n' +
     'shorter chunk padded with zero motion) and gripper agreement, beside the same error of zero motion\n' +
-    'and of the train split\'s mean element; and the teacher-forced validation loss as the trainer\n' +
-    'computes it. A `tokens` or `at` dataset needs the run\'s action_tokens.json (pass --adapter RUN).',
+    "and of the train split's mean element; and the teacher-forced validation loss as the trainer\n" +
+    "computes it. A `tokens` or `at` dataset needs the run's action_tokens.json (pass --adapter RUN).",
   flags: {
-    model: { type: 'string', required: true, meta: 'DIR', help: 'model folder (config.json, weights, tokenizer files), or RUN/model of a full fine-tune' },
+    model: {
+      type: 'string',
+      required: true,
+      meta: 'DIR',
+      help: 'model folder (config.json, weights, tokenizer files), or RUN/model of a full fine-tune',
+    },
     adapter: { type: 'string', meta: 'RUN', help: 'a `vlm2vla train` run folder or a PEFT adapter folder to apply' },
     data: { type: 'string', required: true, meta: 'SFT_DIR', help: 'SFT dataset folder written by `vlm2vla build`' },
     split: { type: 'string', default: 'val', choices: ['val', 'train'], help: 'which split to ask' },
-    limit: { type: 'number', integer: true, min: 1, meta: 'N', help: 'at most N examples of each stage (the first in file order)', defaultHelp: 'all' },
+    limit: {
+      type: 'number',
+      integer: true,
+      min: 1,
+      meta: 'N',
+      help: 'at most N examples of each stage (the first in file order)',
+      defaultHelp: 'all',
+    },
     out: { type: 'string', meta: 'FILE.json', help: 'also write the report (and every answer) to this JSON file' },
   },
   async run(f) {

@@ -20,7 +20,13 @@ export const evalVqaCommand = defineCommand({
     adapter: { type: 'string', meta: 'RUN', help: 'a `vlm2vla train` run folder or a PEFT adapter folder to apply' },
     baseline: { type: 'string', meta: 'DIR', help: 'model folder to compare against (retention ratio)' },
     'per-category': { type: 'number', integer: true, min: 1, default: VQA_EVAL_PER_CATEGORY, help: 'questions per category' },
-    seed: { type: 'number', integer: true, min: 0, default: VQA_EVAL_SEED, help: 'seed of the held-out set (the model cards use the default)' },
+    seed: {
+      type: 'number',
+      integer: true,
+      min: 0,
+      default: VQA_EVAL_SEED,
+      help: 'seed of the held-out set (the model cards use the default)',
+    },
     'batch-size': { type: 'number', integer: true, min: 1, default: 32, help: 'questions decoded together' },
     out: { type: 'string', meta: 'FILE.json', help: 'also write the report (and every prediction) to this JSON file' },
   },
@@ -34,7 +40,13 @@ export const evalVqaCommand = defineCommand({
     console.log(vqaTable(run, baseline));
     const out = f.out;
     if (out) {
-      const json = { model: dir, adapter: f.adapter ?? null, ...run, baseline: baseline ? { model: baselineDir, overall: baseline.overall, categories: baseline.categories } : null, retention: baseline ? retention(run, baseline) : null };
+      const json = {
+        model: dir,
+        adapter: f.adapter ?? null,
+        ...run,
+        baseline: baseline ? { model: baselineDir, overall: baseline.overall, categories: baseline.categories } : null,
+        retention: baseline ? retention(run, baseline) : null,
+      };
       writeFileAtomic(out, `${JSON.stringify(json, null, 2)}\n`);
       console.log(`wrote ${out}`);
     }

@@ -10,8 +10,13 @@ import { SUITES } from '../../sim/index.ts';
 import type { Suite } from '../../sim/index.ts';
 
 function list<T extends string>(value: string, allowed: readonly T[], flag: string): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
-  for (const s of items) if (!allowed.includes(s as T)) throw new UsageError(`--${flag}: unknown ${JSON.stringify(s)}`, `use some of ${allowed.join(', ')} (comma-separated)`);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const s of items)
+    if (!allowed.includes(s as T))
+      throw new UsageError(`--${flag}: unknown ${JSON.stringify(s)}`, `use some of ${allowed.join(', ')} (comma-separated)`);
   if (items.length === 0) throw new UsageError(`--${flag} is empty`, `use some of ${allowed.join(', ')}`);
   return [...new Set(items)] as T[];
 }
@@ -20,7 +25,7 @@ export const experimentRunCommand = defineCommand({
   name: 'experiment run',
   summary: 'the forgetting experiment: arms trained from the base model, VQA retention and closed-loop success',
   description:
-    'Collects, annotates and builds one robot dataset with the project\'s own commands, trains every arm\n' +
+    "Collects, annotates and builds one robot dataset with the project's own commands, trains every arm\n" +
     '(vlm2vla: LoRA, language actions, hierarchy; vlm2vla-nr: LoRA, action chunks only; openvla-style:\n' +
     'full fine-tuning on 256 action-bin tokens) from the base model with the same token budget, then\n' +
     'measures held-out VQA (retention against the base) and closed-loop success on the evaluation\n' +

@@ -9,18 +9,49 @@ import { join } from 'node:path';
 import { capture } from '../testing.ts';
 import { trainBpe, Tokenizer } from '../../tokenizer/index.ts';
 import { readGguf } from '../../formats/index.ts';
-import { Gemma3Model, saveModel, addAdapter, saveAdapter, decoderTargets, PAPER_LORA, parseGemma3Config, gemma3ConfigToJson } from '../../models/index.ts';
+import {
+  Gemma3Model,
+  saveModel,
+  addAdapter,
+  saveAdapter,
+  decoderTargets,
+  PAPER_LORA,
+  parseGemma3Config,
+  gemma3ConfigToJson,
+} from '../../models/index.ts';
 
-const cfgJson = (c: Parameters<typeof gemma3ConfigToJson>[0]) => gemma3ConfigToJson(c) as Record<string, Record<string, unknown>> & Record<string, unknown>;
+const cfgJson = (c: Parameters<typeof gemma3ConfigToJson>[0]) =>
+  gemma3ConfigToJson(c) as Record<string, Record<string, unknown>> & Record<string, unknown>;
 
 test('model info and model export-gguf on a tiny folder; llama.cpp loads and tokenizes like us', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-cli-model-'));
   try {
-    const corpus = Array.from({ length: 200 }, (_, i) => `put the ${['carrot', 'red cup', 'spoon'][i % 3]} in the ${['pot', 'bowl'][i % 2]} ${i % 10}`);
+    const corpus = Array.from(
+      { length: 200 },
+      (_, i) => `put the ${['carrot', 'red cup', 'spoon'][i % 3]} in the ${['pot', 'bowl'][i % 2]} ${i % 10}`,
+    );
     const trained = trainBpe(corpus, { vocabSize: 400 });
     const modelDir = join(dir, 'model');
-    const tokVocab = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'x' }).vocabSize;
-    const cfg = parseGemma3Config({ model_type: 'gemma3', text_config: { vocab_size: 448, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, sliding_window: 16 }, vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 8, patch_size: 2 }, mm_tokens_per_image: 4, boi_token_index: 440, eoi_token_index: 441, image_token_index: 442 });
+    const tokVocab = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'x' })
+      .vocabSize;
+    const cfg = parseGemma3Config({
+      model_type: 'gemma3',
+      text_config: {
+        vocab_size: 448,
+        hidden_size: 32,
+        intermediate_size: 64,
+        num_hidden_layers: 2,
+        num_attention_heads: 2,
+        num_key_value_heads: 1,
+        head_dim: 16,
+        sliding_window: 16,
+      },
+      vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 8, patch_size: 2 },
+      mm_tokens_per_image: 4,
+      boi_token_index: 440,
+      eoi_token_index: 441,
+      image_token_index: 442,
+    });
     assert.ok(tokVocab <= 448);
     const model = Gemma3Model.random(cfg, { seed: 1 });
     saveModel(model, modelDir);
@@ -36,7 +67,20 @@ test('model info and model export-gguf on a tiny folder; llama.cpp loads and tok
     assert.equal(parsed.text.layers, 2);
 
     const out = join(dir, 'm.gguf');
-    const ex = await capture(['model', 'export-gguf', '--model', modelDir, '--out', out, '--type', 'q8_0', '--adapter', join(dir, 'adapter'), '--adapter-out', join(dir, 'a.gguf')]);
+    const ex = await capture([
+      'model',
+      'export-gguf',
+      '--model',
+      modelDir,
+      '--out',
+      out,
+      '--type',
+      'q8_0',
+      '--adapter',
+      join(dir, 'adapter'),
+      '--adapter-out',
+      join(dir, 'a.gguf'),
+    ]);
     assert.equal(ex.code, 0, ex.err);
     const { file } = readGguf(out);
     assert.equal(file.metadata.get('general.architecture')?.value, 'gemma3');
@@ -50,7 +94,19 @@ test('model info and model export-gguf on a tiny folder; llama.cpp loads and tok
     const bad = await capture(['model', 'export-gguf', '--model', modelDir, '--out', out, '--type', 'q4']);
     assert.equal(bad.code, 2);
     const small = join(dir, 'small');
-    saveModel(Gemma3Model.random(parseGemma3Config({ ...cfgJson(cfg), text_config: { ...cfgJson(cfg).text_config, vocab_size: 300 }, boi_token_index: 6, eoi_token_index: 7, image_token_index: 8 }), { seed: 2 }), small);
+    saveModel(
+      Gemma3Model.random(
+        parseGemma3Config({
+          ...cfgJson(cfg),
+          text_config: { ...cfgJson(cfg).text_config, vocab_size: 300 },
+          boi_token_index: 6,
+          eoi_token_index: 7,
+          image_token_index: 8,
+        }),
+        { seed: 2 },
+      ),
+      small,
+    );
     const noTok = await capture(['model', 'export-gguf', '--model', small, '--out', join(dir, 's.gguf')]);
     assert.equal(noTok.code, 2);
     assert.match(noTok.err, /has no tokenizer\.json/);

@@ -32,14 +32,40 @@ export const modelInfoCommand = defineCommand({
       model_type: model.cfg.modelType,
       parameters: params,
       bf16_parameters: bf16,
-      text: { vocab: t.vocabSize, hidden: t.hiddenSize, layers: t.numLayers, heads: t.numHeads, kv_heads: t.numKvHeads, head_dim: t.headDim, ffn: t.intermediateSize, sliding_window: t.slidingWindow, global_layers: t.layerTypes.flatMap((l, i) => (l === 'full_attention' ? [i] : [])) },
-      vision: model.cfg.modelType === 'gemma3' ? { image_size: model.cfg.vision.imageSize, patch: model.cfg.vision.patchSize, hidden: model.cfg.vision.hiddenSize, layers: model.cfg.vision.numLayers, tokens_per_image: model.cfg.mmTokensPerImage } : null,
+      text: {
+        vocab: t.vocabSize,
+        hidden: t.hiddenSize,
+        layers: t.numLayers,
+        heads: t.numHeads,
+        kv_heads: t.numKvHeads,
+        head_dim: t.headDim,
+        ffn: t.intermediateSize,
+        sliding_window: t.slidingWindow,
+        global_layers: t.layerTypes.flatMap((l, i) => (l === 'full_attention' ? [i] : [])),
+      },
+      vision:
+        model.cfg.modelType === 'gemma3'
+          ? {
+              image_size: model.cfg.vision.imageSize,
+              patch: model.cfg.vision.patchSize,
+              hidden: model.cfg.vision.hiddenSize,
+              layers: model.cfg.vision.numLayers,
+              tokens_per_image: model.cfg.mmTokensPerImage,
+            }
+          : null,
     };
     if (f.json) console.log(JSON.stringify(info));
     else {
-      console.log(`${dir}: ${info.model_type}, ${(params / 1e6).toFixed(2)}M parameters${bf16 ? ` (${(bf16 / 1e6).toFixed(2)}M kept in bf16)` : ''}`);
-      console.log(`  text decoder: vocab ${t.vocabSize}, width ${t.hiddenSize}, ${t.numLayers} layers (global: ${info.text.global_layers.join(', ') || 'none'}), ${t.numHeads} heads / ${t.numKvHeads} KV heads × ${t.headDim}, FFN ${t.intermediateSize}, window ${t.slidingWindow}`);
-      if (info.vision) console.log(`  vision tower: ${info.vision.image_size}² images, patch ${info.vision.patch}, width ${info.vision.hidden}, ${info.vision.layers} layers → ${info.vision.tokens_per_image} tokens per image`);
+      console.log(
+        `${dir}: ${info.model_type}, ${(params / 1e6).toFixed(2)}M parameters${bf16 ? ` (${(bf16 / 1e6).toFixed(2)}M kept in bf16)` : ''}`,
+      );
+      console.log(
+        `  text decoder: vocab ${t.vocabSize}, width ${t.hiddenSize}, ${t.numLayers} layers (global: ${info.text.global_layers.join(', ') || 'none'}), ${t.numHeads} heads / ${t.numKvHeads} KV heads × ${t.headDim}, FFN ${t.intermediateSize}, window ${t.slidingWindow}`,
+      );
+      if (info.vision)
+        console.log(
+          `  vision tower: ${info.vision.image_size}² images, patch ${info.vision.patch}, width ${info.vision.hidden}, ${info.vision.layers} layers → ${info.vision.tokens_per_image} tokens per image`,
+        );
     }
     return 0;
   },
@@ -67,11 +93,23 @@ export const modelExportGgufCommand = defineCommand({
     if (f.adapter && !f['adapter-out']) throw new UsageError('--adapter needs --adapter-out', 'name the GGUF file the adapter goes to');
     checkOutputFile(out);
     if (f['adapter-out']) checkOutputFile(f['adapter-out']);
-    if (!existsSync(join(dir, 'tokenizer.json'))) throw new UsageError(`${dir} has no tokenizer.json; the GGUF file needs the vocabulary`, 'copy the tokenizer files into the model folder');
+    if (!existsSync(join(dir, 'tokenizer.json')))
+      throw new UsageError(
+        `${dir} has no tokenizer.json; the GGUF file needs the vocabulary`,
+        'copy the tokenizer files into the model folder',
+      );
     const model = loadModel(dir);
     const tok = Tokenizer.fromDir(dir);
-    if (tok.vocabSize > model.text.vocabSize) throw new UsageError(`tokenizer.json has ${tok.vocabSize} tokens, the model's vocabulary ${model.text.vocabSize}`, 'use the tokenizer the model was trained with');
-    exportGemma3Gguf(model, out, { vocab: vocabFromTokenizer(tok, model.text.vocabSize), type, name: dir.split('/').filter(Boolean).pop() });
+    if (tok.vocabSize > model.text.vocabSize)
+      throw new UsageError(
+        `tokenizer.json has ${tok.vocabSize} tokens, the model's vocabulary ${model.text.vocabSize}`,
+        'use the tokenizer the model was trained with',
+      );
+    exportGemma3Gguf(model, out, {
+      vocab: vocabFromTokenizer(tok, model.text.vocabSize),
+      type,
+      name: dir.split('/').filter(Boolean).pop(),
+    });
     console.log(`wrote ${out} (${type})`);
     const adapter = f.adapter;
     const adapterOut = f['adapter-out'];

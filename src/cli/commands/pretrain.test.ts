@@ -18,11 +18,16 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     const out = join(dir, 'tiny');
     const r = await capture(['pretrain', '--preset', 'tiny', '--out', out]);
     assert.equal(r.code, 0, r.err);
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'vqa.json', 'loss.svg']) assert.ok(existsSync(join(out, f)), f);
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json', 'README.md', 'vqa.json', 'loss.svg'])
+      assert.ok(existsSync(join(out, f)), f);
     assert.ok(existsSync(join(`${out}.run`, 'checkpoints')));
     const model = loadModel(out);
     assert.equal(model.cfg.modelType, 'gemma3');
-    const vqa = JSON.parse(readFileSync(join(out, 'vqa.json'), 'utf8')) as { overall: number; perCategory: number; categories: Record<string, { accuracy: number }> };
+    const vqa = JSON.parse(readFileSync(join(out, 'vqa.json'), 'utf8')) as {
+      overall: number;
+      perCategory: number;
+      categories: Record<string, { accuracy: number }>;
+    };
     assert.ok(vqa.overall >= 0.12, `tiny preset: ${(vqa.overall * 100).toFixed(1)}% overall on the held-out VQA set, expected >= 12%`);
     const card = readFileSync(join(out, 'README.md'), 'utf8');
     assert.ok(card.includes(`vlm2vla pretrain --preset tiny --out ${out}`));
@@ -40,7 +45,11 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     const report = join(dir, 'vqa.json');
     const e = await capture(['eval', 'vqa', '--model', out, '--baseline', out, '--per-category', String(vqa.perCategory), '--out', report]);
     assert.equal(e.code, 0, e.err);
-    const json = JSON.parse(readFileSync(report, 'utf8')) as { overall: number; retention: Record<string, number | null>; predictions: unknown[] };
+    const json = JSON.parse(readFileSync(report, 'utf8')) as {
+      overall: number;
+      retention: Record<string, number | null>;
+      predictions: unknown[];
+    };
     assert.equal(json.overall, vqa.overall);
     assert.equal(json.predictions.length, 20 * VQA_CATEGORIES.length);
     assert.equal(json.retention.overall, 1);
@@ -53,11 +62,25 @@ test('vlm2vla pretrain --preset tiny, then eval vqa', async () => {
     for (const p of adapterParams) for (let i = 0; i < p.data.length; i++) p.data[i] = rng.normal() * 0.5;
     saveAdapter(m, 'r', join(dir, 'peft'));
     const withAdapter = join(dir, 'vqa-adapter.json');
-    const a = await capture(['eval', 'vqa', '--model', out, '--adapter', join(dir, 'peft'), '--per-category', String(vqa.perCategory), '--out', withAdapter]);
+    const a = await capture([
+      'eval',
+      'vqa',
+      '--model',
+      out,
+      '--adapter',
+      join(dir, 'peft'),
+      '--per-category',
+      String(vqa.perCategory),
+      '--out',
+      withAdapter,
+    ]);
     assert.equal(a.code, 0, a.err);
     const adapted = JSON.parse(readFileSync(withAdapter, 'utf8')) as { predictions: { prediction: string }[] };
     const base = json.predictions as { prediction: string }[];
-    assert.ok(adapted.predictions.some((p, i) => p.prediction !== base[i]!.prediction), 'the adapter did not change a single answer: it was loaded but not applied');
+    assert.ok(
+      adapted.predictions.some((p, i) => p.prediction !== base[i]!.prediction),
+      'the adapter did not change a single answer: it was loaded but not applied',
+    );
 
     const noAdapter = await capture(['eval', 'vqa', '--model', out, '--adapter', dir]);
     assert.equal(noAdapter.code, 2);

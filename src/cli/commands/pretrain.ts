@@ -14,7 +14,9 @@ export const pretrainCommand = defineCommand({
     'its vision tower alone, to name the object under each image token of rendered scenes, then\n' +
     'the whole model on conversations about rendered tabletop scenes, world knowledge and five\n' +
     'languages (each conversation generated once from the seed). Presets:\n' +
-    Object.values(PRETRAIN_PRESETS).map((p) => `  ${p.name.padEnd(5)} ${p.summary}; ${p.steps} steps\n`).join('') +
+    Object.values(PRETRAIN_PRESETS)
+      .map((p) => `  ${p.name.padEnd(5)} ${p.summary}; ${p.steps} steps\n`)
+      .join('') +
     'DIR gets the model (config.json, model.safetensors, tokenizer files), vqa.json and a model card\n' +
     'README.md with the held-out VQA accuracy per category. Checkpoints and metrics go to DIR.run/;\n' +
     'after an interruption rerun the same command with --resume to continue with the same losses.',
@@ -33,8 +35,19 @@ export const pretrainCommand = defineCommand({
     const parts = [`vlm2vla pretrain --preset ${preset.name} --out ${out}`];
     if (seed !== 0) parts.push(`--seed ${seed}`);
     if (steps !== undefined) parts.push(`--steps ${steps}`);
-    const result = await pretrain({ preset, out, vqaEvaluator: evaluateVqaFolder, runDir: f['run-dir'], resume: f.resume, seed, steps, command: parts.join(' ') });
-    console.log(`done: ${result.steps} steps in ${(result.trainSeconds / 60).toFixed(1)} min of training, final loss ${result.finalLoss.toFixed(4)}; model in ${out}`);
+    const result = await pretrain({
+      preset,
+      out,
+      vqaEvaluator: evaluateVqaFolder,
+      runDir: f['run-dir'],
+      resume: f.resume,
+      seed,
+      steps,
+      command: parts.join(' '),
+    });
+    console.log(
+      `done: ${result.steps} steps in ${(result.trainSeconds / 60).toFixed(1)} min of training, final loss ${result.finalLoss.toFixed(4)}; model in ${out}`,
+    );
     console.log(vqaTable(result.vqa));
     return 0;
   },

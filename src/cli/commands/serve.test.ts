@@ -24,7 +24,11 @@ test('serve: usage errors exit 2 before loading anything', async () => {
 });
 
 test('serve: the base model behind the printed URLs with an API key; SIGTERM exits 0', async () => {
-  const child = spawn(process.execPath, ['bin/vlm2vla.mjs', 'serve', '--model', 'models/base', '--port', '0', '--api-key-env', 'SERVE_TEST_KEY', '--greedy'], { cwd: ROOT, env: { ...process.env, SERVE_TEST_KEY: 'k-serve-test' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['bin/vlm2vla.mjs', 'serve', '--model', 'models/base', '--port', '0', '--api-key-env', 'SERVE_TEST_KEY', '--greedy'],
+    { cwd: ROOT, env: { ...process.env, SERVE_TEST_KEY: 'k-serve-test' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let out = '';
   let err = '';
   child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -41,12 +45,20 @@ test('serve: the base model behind the printed URLs with an API key; SIGTERM exi
     assert.equal((await fetch(`${http}/healthz`)).status, 200);
     assert.equal((await fetch(`${http}/v1/models`)).status, 401);
     const auth = { Authorization: 'Bearer k-serve-test', 'Content-Type': 'application/json' };
-    const chat = await fetch(`${http}/v1/chat/completions`, { method: 'POST', headers: auth, body: JSON.stringify({ messages: [{ role: 'user', content: 'What is a zanahoria?' }], temperature: 0, max_tokens: 8 }) });
+    const chat = await fetch(`${http}/v1/chat/completions`, {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'What is a zanahoria?' }], temperature: 0, max_tokens: 8 }),
+    });
     assert.equal(chat.status, 200);
     assert.ok(((await chat.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content.length > 0);
     const remote = await RemotePolicy.connect(ws, { apiKey: 'k-serve-test' });
     assert.equal(remote.metadata.served, 'hierarchical');
-    const r = await remote.infer({ image: { width: 64, height: 64, rgb: new Uint8Array(64 * 64 * 3).fill(128) }, state: Float32Array.of(0.3, 0, 0.1, 0, 0, 0, 1), instruction: 'pick up the carrot' });
+    const r = await remote.infer({
+      image: { width: 64, height: 64, rgb: new Uint8Array(64 * 64 * 3).fill(128) },
+      state: Float32Array.of(0.3, 0, 0.1, 0, 0, 0, 1),
+      instruction: 'pick up the carrot',
+    });
     assert.ok(r.actions.every((a) => a.length === 7 && a.every(Number.isFinite)));
     assert.equal(typeof r.text?.subtask, 'string');
     await remote.close();

@@ -27,12 +27,38 @@ export const serveCommand = defineCommand({
     port: { type: 'number', integer: true, min: 0, max: 65535, default: 8000, help: 'TCP port (0 picks a free one)' },
     host: { type: 'string', default: '127.0.0.1', help: 'interface to bind; 0.0.0.0 serves other machines (use an API key then)' },
     'api-key-env': { type: 'string', meta: 'VAR', help: 'name of the environment variable holding the API key clients must send' },
-    'max-queue': { type: 'number', integer: true, min: 0, max: 100_000, default: 16, help: 'requests that may wait for the model before new ones are answered busy' },
+    'max-queue': {
+      type: 'number',
+      integer: true,
+      min: 0,
+      max: 100_000,
+      default: 16,
+      help: 'requests that may wait for the model before new ones are answered busy',
+    },
     'max-connections': { type: 'number', integer: true, min: 1, max: 100_000, default: 64, help: 'open WebSocket connections' },
-    'max-sessions': { type: 'number', integer: true, min: 1, max: 100_000, default: 64, help: 'client sessions (episodes, each with its own KV cache) alive at once; one more is answered E_SESSION_LIMIT' },
-    'session-idle': { type: 'number', min: 1, max: 86_400, default: 300, help: 'seconds without a request after which a session is evicted (its episode freed)' },
+    'max-sessions': {
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: 100_000,
+      default: 64,
+      help: 'client sessions (episodes, each with its own KV cache) alive at once; one more is answered E_SESSION_LIMIT',
+    },
+    'session-idle': {
+      type: 'number',
+      min: 1,
+      max: 86_400,
+      default: 300,
+      help: 'seconds without a request after which a session is evicted (its episode freed)',
+    },
     timeout: { type: 'number', default: 120, help: 'seconds a request may wait and run before it is answered E_TIMEOUT' },
-    'ping-interval': { type: 'number', min: 0, max: 3600, default: 10, help: 'seconds between the server’s pings to each WebSocket client; a client that misses 2 pongs in a row is disconnected (0: no pings)' },
+    'ping-interval': {
+      type: 'number',
+      min: 0,
+      max: 3600,
+      default: 10,
+      help: 'seconds between the server’s pings to each WebSocket client; a client that misses 2 pongs in a row is disconnected (0: no pings)',
+    },
     greedy: { type: 'boolean', help: 'greedy decoding in every stage', defaultHelp: 'the paper’s sampling' },
     seed: { type: 'number', integer: true, min: 0, default: 0, help: 'sampling seed' },
     verifier: { type: 'string', default: 'model', help: 'subtask verifier: model, budget:K' },
@@ -48,10 +74,17 @@ export const serveCommand = defineCommand({
     let apiKey: string | undefined;
     if (keyEnv !== undefined) {
       apiKey = process.env[keyEnv];
-      if (!apiKey) throw new UsageError(`--api-key-env ${keyEnv}: the environment variable ${keyEnv} is not set or empty`, `export ${keyEnv}=<a long random key> before starting the server`);
+      if (!apiKey)
+        throw new UsageError(
+          `--api-key-env ${keyEnv}: the environment variable ${keyEnv} is not set or empty`,
+          `export ${keyEnv}=<a long random key> before starting the server`,
+        );
     }
     const files = loadChatModel(model, adapter);
-    const policies = modelPolicyFactory({ model, ...(adapter ? { adapter } : {}), greedy: f.greedy, seed: f.seed, verifier: f.verifier }, files);
+    const policies = modelPolicyFactory(
+      { model, ...(adapter ? { adapter } : {}), greedy: f.greedy, seed: f.seed, verifier: f.verifier },
+      files,
+    );
     const chat = f['no-chat'] ? null : chatModelOf(files, model, adapter);
     const server = await startServer({
       policyFactory: policies,
@@ -68,12 +101,17 @@ export const serveCommand = defineCommand({
       ...(chat ? { routes: chatRoutes(chat) } : {}),
       log: (line) => console.log(line),
     });
-    console.log(`vlm2vla serve: ${policies.metadata.name} policy from ${model}${adapter ? ` + ${adapter}` : ''}${apiKey ? `, API key from $${keyEnv}` : ''}`);
+    console.log(
+      `vlm2vla serve: ${policies.metadata.name} policy from ${model}${adapter ? ` + ${adapter}` : ''}${apiKey ? `, API key from $${keyEnv}` : ''}`,
+    );
     console.log(`  ${server.wsUrl}  openpi WebSocket protocol (WebsocketClientPolicy, vlm2vla/client)`);
     console.log(`  ${server.httpUrl}/v1/act  POST one observation as JSON`);
     if (chat) console.log(`  ${server.httpUrl}/v1  OpenAI-compatible chat (model "${chat.id}")`);
     console.log(`  ${server.httpUrl}/healthz`);
-    if (!apiKey && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') console.log(`warning: serving on ${host} without an API key: anyone who can reach this port can drive the policy (--api-key-env VAR)`);
+    if (!apiKey && host !== '127.0.0.1' && host !== 'localhost' && host !== '::1')
+      console.log(
+        `warning: serving on ${host} without an API key: anyone who can reach this port can drive the policy (--api-key-env VAR)`,
+      );
     await closeOnSignal(server, (line) => console.log(line));
     await policies.close?.();
     console.log('vlm2vla serve: stopped');

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { capture } from '../testing.ts';
 import { decodeImage, probeImage } from '../../data/image.ts';
 
-
 test('sim play writes a GIF animation and a PNG filmstrip; plays episodes of a dataset', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-play-'));
   const gif = await capture(['sim', 'play', '--task', 'pick', '--seed', '2', '--size', '32', '--out', join(dir, 'a.gif')]);
@@ -22,7 +21,27 @@ test('sim play writes a GIF animation and a PNG filmstrip; plays episodes of a d
   assert.ok(strip.width % 32 === 0 && strip.width / 32 >= 4 && strip.width / 32 <= 8, `filmstrip of ${strip.width / 32} frames`);
 
   const data = join(dir, 'data');
-  assert.equal((await capture(['sim', 'collect', '--tasks', 'pick', '--episodes', '2', '--seed', '5', '--size', '24', '--image-format', 'png', '--out', data])).code, 0);
+  assert.equal(
+    (
+      await capture([
+        'sim',
+        'collect',
+        '--tasks',
+        'pick',
+        '--episodes',
+        '2',
+        '--seed',
+        '5',
+        '--size',
+        '24',
+        '--image-format',
+        'png',
+        '--out',
+        data,
+      ])
+    ).code,
+    0,
+  );
   const fromData = await capture(['sim', 'play', '--in', data, '--episode', '1', '--out', join(dir, 'b.png')]);
   assert.equal(fromData.code, 0, fromData.err);
   assert.equal(decodeImage(probeImage(new Uint8Array(readFileSync(join(dir, 'b.png'))), 'b.png')).height, 24);

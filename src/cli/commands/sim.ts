@@ -12,8 +12,13 @@ import { encodeGif } from '../../data/gif.ts';
 import { Progress, Rng, writeFileAtomic, checkOutputDir } from '../../util/index.ts';
 
 function families(arg: string): TaskFamily[] {
-  const list = arg.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const f of list) if (!TASK_FAMILIES.includes(f as TaskFamily)) throw new UsageError(`unknown task family "${f}"`, `use a comma-separated list of ${TASK_FAMILIES.join(', ')}`);
+  const list = arg
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const f of list)
+    if (!TASK_FAMILIES.includes(f as TaskFamily))
+      throw new UsageError(`unknown task family "${f}"`, `use a comma-separated list of ${TASK_FAMILIES.join(', ')}`);
   return list as TaskFamily[];
 }
 
@@ -32,14 +37,40 @@ export const simCollectCommand = defineCommand({
     'after an interruption skips them, and rerunning it on a finished dataset does nothing.',
   flags: {
     tasks: { type: 'string', meta: 'pick,pick-place', default: 'pick,pick-place', help: 'comma-separated task families' },
-    episodes: { type: 'number', integer: true, min: 1, max: MAX_COLLECT_EPISODES, default: 100, help: 'successful episodes to record (collect more in several runs into separate folders)' },
+    episodes: {
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: MAX_COLLECT_EPISODES,
+      default: 100,
+      help: 'successful episodes to record (collect more in several runs into separate folders)',
+    },
     seed: { type: 'number', integer: true, min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, help: 'seed of the first episode' },
     size: { type: 'number', integer: true, min: 16, max: 1024, default: 128, help: 'frame size in pixels (square)' },
     suite: { type: 'string', default: 'in-distribution', choices: SUITES, help: 'instruction/object suite' },
-    'image-format': { type: 'string', default: 'jpeg', choices: ['jpeg', 'png'], help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)' },
-    format: { type: 'string', default: 'rlds', choices: ['rlds', 'lerobot'], help: "dataset layout: RLDS in Bridge's schema, or LeRobot v3" },
-    video: { type: 'string', choices: ['h264', 'av1'], help: "with --format lerobot: store the camera as MP4 video, as LeRobot does by default (needs ffmpeg; lossy)" },
-    out: { type: 'string', required: true, meta: 'DIR', help: 'output folder (empty, or an interrupted run of the same command to resume)' },
+    'image-format': {
+      type: 'string',
+      default: 'jpeg',
+      choices: ['jpeg', 'png'],
+      help: 'frame encoding (jpeg as in Bridge; png is lossless and faster)',
+    },
+    format: {
+      type: 'string',
+      default: 'rlds',
+      choices: ['rlds', 'lerobot'],
+      help: "dataset layout: RLDS in Bridge's schema, or LeRobot v3",
+    },
+    video: {
+      type: 'string',
+      choices: ['h264', 'av1'],
+      help: 'with --format lerobot: store the camera as MP4 video, as LeRobot does by default (needs ffmpeg; lossy)',
+    },
+    out: {
+      type: 'string',
+      required: true,
+      meta: 'DIR',
+      help: 'output folder (empty, or an interrupted run of the same command to resume)',
+    },
   },
   async run(f) {
     const { out, episodes, size, seed } = f;
@@ -59,7 +90,10 @@ export const simCollectCommand = defineCommand({
     });
     progress.finish();
     if (r.alreadyComplete) console.log(`${out} already holds these ${r.written} episodes; nothing to do`);
-    else console.log(`wrote ${r.written} episodes to ${out} (${r.failed} unsuccessful demonstrations skipped${r.resumed > 0 ? `; ${r.resumed} attempts resumed from checkpoints, ${r.simulated} simulated` : ''})`);
+    else
+      console.log(
+        `wrote ${r.written} episodes to ${out} (${r.failed} unsuccessful demonstrations skipped${r.resumed > 0 ? `; ${r.resumed} attempts resumed from checkpoints, ${r.simulated} simulated` : ''})`,
+      );
     return 0;
   },
 });
@@ -96,7 +130,8 @@ export const simPlayCommand = defineCommand({
           break;
         }
       }
-      if (!found) throw new UsageError(`${input} has ${i} episodes; --episode ${k} is out of range`, `use --episode 0…${Math.max(0, i - 1)}`);
+      if (!found)
+        throw new UsageError(`${input} has ${i} episodes; --episode ${k} is out of range`, `use --episode 0…${Math.max(0, i - 1)}`);
       found.steps.forEach((s, t) => {
         const im = s.images.image_0 ?? Object.values(s.images)[0];
         if (!im) throw new UsageError(`episode ${k} of ${input} has no camera frames at step ${t}`);
@@ -108,12 +143,16 @@ export const simPlayCommand = defineCommand({
       const size = f.size;
       const rng = new Rng(f.seed);
       const task = sampleTask(f.task, rng, f.suite);
-      const { success, episode } = runExpert(task, rng, { episodeId: 'play', render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }) });
+      const { success, episode } = runExpert(task, rng, {
+        episodeId: 'play',
+        render: (w: World) => (frames.push(render(w, size, size)), { format: 'png', width: size, height: size, bytes: new Uint8Array(0) }),
+      });
       summary = `"${task.instruction}": ${episode.steps.length} steps, ${success ? 'success' : 'failure'}`;
     }
     const width = frames[0]!.width;
     const height = frames[0]!.height;
-    if (frames.some((f) => f.width !== width || f.height !== height)) throw new UsageError('the episode\'s frames differ in size; cannot make one animation of them');
+    if (frames.some((f) => f.width !== width || f.height !== height))
+      throw new UsageError("the episode's frames differ in size; cannot make one animation of them");
     if (/\.gif$/i.test(out)) {
       writeFileAtomic(out, encodeGif(frames));
     } else {
@@ -121,7 +160,8 @@ export const simPlayCommand = defineCommand({
       const picked = frames.filter((_, i) => i % every === 0);
       const strip = { width: width * picked.length, height, rgb: new Uint8Array(width * picked.length * height * 3) };
       picked.forEach((f, k) => {
-        for (let y = 0; y < height; y++) strip.rgb.set(f.rgb.subarray(y * width * 3, (y + 1) * width * 3), (y * strip.width + k * width) * 3);
+        for (let y = 0; y < height; y++)
+          strip.rgb.set(f.rgb.subarray(y * width * 3, (y + 1) * width * 3), (y * strip.width + k * width) * 3);
       });
       writeFileAtomic(out, encodePng(strip).bytes);
     }

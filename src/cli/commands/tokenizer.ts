@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../../util/index.ts';
 
 export const tokenizerEncodeCommand = defineCommand({
   name: 'tokenizer encode',
-  summary: 'show the token ids and pieces of a text under a model folder\'s tokenizer',
+  summary: "show the token ids and pieces of a text under a model folder's tokenizer",
   positionals: 'TEXT',
   description:
     'Reads DIR/tokenizer.json (and tokenizer_config.json). With --chat the text is sent as one user turn\n' +
@@ -23,7 +23,8 @@ export const tokenizerEncodeCommand = defineCommand({
   run(f, positionals) {
     const dir = f.model;
     const text = positionals.join(' ');
-    if (text === '') throw new UsageError('give the text to encode after the flags', 'vlm2vla tokenizer encode --model DIR "put the carrot in the pot"');
+    if (text === '')
+      throw new UsageError('give the text to encode after the flags', 'vlm2vla tokenizer encode --model DIR "put the carrot in the pot"');
     const tok = Tokenizer.fromDir(dir);
     let input = text;
     if (f.chat) {
@@ -52,7 +53,13 @@ export const tokenizerTrainCommand = defineCommand({
     'Digits always stay single tokens; unseen characters fall back to byte tokens.',
   flags: {
     corpus: { type: 'string', required: true, meta: 'FILE', help: 'text or JSONL corpus file' },
-    'vocab-size': { type: 'number', integer: true, min: 300, default: 4096, help: 'total vocabulary size (specials + 256 bytes + characters + merges)' },
+    'vocab-size': {
+      type: 'number',
+      integer: true,
+      min: 300,
+      default: 4096,
+      help: 'total vocabulary size (specials + 256 bytes + characters + merges)',
+    },
     'min-char-frequency': { type: 'number', integer: true, min: 1, default: 2, help: 'rarer characters are left to byte fallback' },
     out: { type: 'string', required: true, meta: 'DIR', help: 'output folder' },
   },
@@ -66,7 +73,9 @@ export const tokenizerTrainCommand = defineCommand({
       throw new UsageError(`corpus file ${corpus} does not exist`);
     }
     if (size > 512 * 1024 * 1024) throw new UsageError(`corpus ${corpus} is larger than 512 MB`, 'train on a sample of it');
-    const lines = readFileSync(corpus, 'utf8').split('\n').filter((l) => l.trim() !== '');
+    const lines = readFileSync(corpus, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     const texts = lines.map((line, i) => {
       if (!line.startsWith('{')) return line;
       try {

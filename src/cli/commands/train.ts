@@ -15,7 +15,8 @@ export function parseLoraSettings(spec: string): LoraSettings {
   if (spec === '' || spec === 'true') return out;
   for (const part of spec.split(',')) {
     const [key, value] = part.split('=');
-    if (value === undefined || value === '') throw new UsageError(`--lora ${spec}: "${part}" is not key=value`, 'e.g. --lora r=16,alpha=32,dropout=0.05');
+    if (value === undefined || value === '')
+      throw new UsageError(`--lora ${spec}: "${part}" is not key=value`, 'e.g. --lora r=16,alpha=32,dropout=0.05');
     const num = parseDecimal(value) ?? Number.NaN;
     if (key === 'r') out.r = num;
     else if (key === 'alpha') out.alpha = num;
@@ -43,24 +44,63 @@ export const trainCommand = defineCommand({
     'RUN_DIR/model in Hugging Face layout. Checkpoints go to RUN_DIR/checkpoints; after an interruption,\n' +
     'rerun the same command with --resume to continue with exactly the same losses.\n' +
     'A --preset sets the recipe (flags given as well override it):\n' +
-    Object.entries(FINETUNE_PRESETS).map(([k, p]) => `  ${k.padEnd(6)}${p.summary}`).join('\n') +
-    '\n--corpus-share S mixes conversations of the base model\'s pretraining corpus (seed --corpus-seed, the\n' +
-    'embedded base preset\'s mix) into the training split as S of its sequences: rehearsal against forgetting.',
+    Object.entries(FINETUNE_PRESETS)
+      .map(([k, p]) => `  ${k.padEnd(6)}${p.summary}`)
+      .join('\n') +
+    "\n--corpus-share S mixes conversations of the base model's pretraining corpus (seed --corpus-seed, the\n" +
+    "embedded base preset's mix) into the training split as S of its sequences: rehearsal against forgetting.",
   flags: {
     model: { type: 'string', required: true, meta: 'DIR', help: 'base model folder (config.json, model.safetensors, tokenizer files)' },
     data: { type: 'string', required: true, meta: 'SFT_DIR', help: 'SFT dataset folder written by `vlm2vla build`' },
     out: { type: 'string', required: true, meta: 'RUN_DIR', help: 'run folder' },
-    lora: { type: 'string', meta: 'r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj', help: 'LoRA settings key=value,…', defaultHelp: "the paper's: r=16,alpha=32,dropout=0.05 on all seven decoder projections" },
-    preset: { type: 'string', choices: Object.keys(FINETUNE_PRESETS), help: 'a named recipe (LoRA settings, learning rate, schedule, batch, epochs, rehearsal)' },
+    lora: {
+      type: 'string',
+      meta: 'r=16,alpha=32,dropout=0.05,targets=q_proj+v_proj',
+      help: 'LoRA settings key=value,…',
+      defaultHelp: "the paper's: r=16,alpha=32,dropout=0.05 on all seven decoder projections",
+    },
+    preset: {
+      type: 'string',
+      choices: Object.keys(FINETUNE_PRESETS),
+      help: 'a named recipe (LoRA settings, learning rate, schedule, batch, epochs, rehearsal)',
+    },
     full: { type: 'boolean', help: 'full fine-tuning instead of LoRA' },
     steps: { type: 'number', integer: true, min: 1, help: 'optimizer steps', defaultHelp: `the preset's, else ${D.steps}` },
     epochs: { type: 'number', min: 0, help: 'passes over the training split instead of --steps', defaultHelp: "the preset's" },
-    'batch-size': { type: 'number', integer: true, min: 1, help: 'sequences per micro-batch', defaultHelp: `the preset's, else ${D.batchSize}` },
+    'batch-size': {
+      type: 'number',
+      integer: true,
+      min: 1,
+      help: 'sequences per micro-batch',
+      defaultHelp: `the preset's, else ${D.batchSize}`,
+    },
     'grad-accum': { type: 'number', integer: true, min: 1, default: D.gradAccum, help: 'micro-batches per optimizer step' },
-    lr: { type: 'number', min: 0, help: 'peak learning rate', defaultHelp: `the preset's, else ${D.loraLr} with LoRA, ${D.fullLr} with --full` },
-    schedule: { type: 'string', choices: ['cosine', 'linear', 'constant'], help: 'learning-rate schedule', defaultHelp: `the preset's, else ${D.schedule}` },
-    'corpus-share': { type: 'number', min: 0, max: 0.9, help: "share of rehearsal conversations from the base model's pretraining corpus", defaultHelp: "the preset's, else 0" },
-    'corpus-seed': { type: 'number', integer: true, min: 0, default: 0, help: "seed of the base model's pretraining corpus (`vlm2vla pretrain --seed`)" },
+    lr: {
+      type: 'number',
+      min: 0,
+      help: 'peak learning rate',
+      defaultHelp: `the preset's, else ${D.loraLr} with LoRA, ${D.fullLr} with --full`,
+    },
+    schedule: {
+      type: 'string',
+      choices: ['cosine', 'linear', 'constant'],
+      help: 'learning-rate schedule',
+      defaultHelp: `the preset's, else ${D.schedule}`,
+    },
+    'corpus-share': {
+      type: 'number',
+      min: 0,
+      max: 0.9,
+      help: "share of rehearsal conversations from the base model's pretraining corpus",
+      defaultHelp: "the preset's, else 0",
+    },
+    'corpus-seed': {
+      type: 'number',
+      integer: true,
+      min: 0,
+      default: 0,
+      help: "seed of the base model's pretraining corpus (`vlm2vla pretrain --seed`)",
+    },
     warmup: { type: 'number', integer: true, min: 0, help: 'warm-up steps', defaultHelp: '10% of the steps, at most 10' },
     'weight-decay': { type: 'number', min: 0, default: D.weightDecay, help: 'AdamW weight decay' },
     clip: { type: 'number', min: 0, default: D.clip, help: 'max gradient norm (0 = off)' },
@@ -72,7 +112,8 @@ export const trainCommand = defineCommand({
   },
   async run(f) {
     if (f.full && f.lora !== undefined) throw new UsageError('--full and --lora exclude each other');
-    if (f.full && f.preset !== undefined) throw new UsageError('--preset names a LoRA recipe; --full excludes it', 'drop --full, or set the full run\'s flags yourself');
+    if (f.full && f.preset !== undefined)
+      throw new UsageError('--preset names a LoRA recipe; --full excludes it', "drop --full, or set the full run's flags yourself");
     checkOutputDir(f.out, { what: 'the run folder' });
     assertRunDirFree(f.out);
     const p = f.preset !== undefined ? finetunePreset(f.preset) : null;
@@ -102,7 +143,9 @@ export const trainCommand = defineCommand({
       seed: f.seed,
       resume: f.resume,
     });
-    console.log(`done: ${r.steps} steps, loss ${r.finalLoss.toFixed(4)}${r.finalValLoss !== null ? `, validation ${r.finalValLoss.toFixed(4)}` : ''}; ${r.mode === 'full' ? 'model' : 'adapter'} in ${r.output}`);
+    console.log(
+      `done: ${r.steps} steps, loss ${r.finalLoss.toFixed(4)}${r.finalValLoss !== null ? `, validation ${r.finalValLoss.toFixed(4)}` : ''}; ${r.mode === 'full' ? 'model' : 'adapter'} in ${r.output}`,
+    );
     return 0;
   },
 });

@@ -20,12 +20,20 @@ export const viewCommand = defineCommand({
     sft: { type: 'string', meta: 'SFT_DIR', help: 'the SFT dataset `vlm2vla build` wrote from those annotations' },
     port: { type: 'number', integer: true, min: 0, max: 65535, default: 0, help: 'port on 127.0.0.1 (0 = any free port)' },
     split: { type: 'string', default: 'train', help: 'RLDS split to read' },
-    'max-episodes': { type: 'number', integer: true, min: 1, max: 100_000, default: 500, help: 'dataset episodes held in memory (the first N)' },
+    'max-episodes': {
+      type: 'number',
+      integer: true,
+      min: 1,
+      max: 100_000,
+      default: 500,
+      help: 'dataset episodes held in memory (the first N)',
+    },
     frames: { type: 'number', integer: true, min: 2, max: 60, default: 10, help: 'frames per filmstrip' },
   },
   async run(f, positionals) {
     const dir = positionals[0];
-    if (!dir) throw new UsageError('give the folder to view', 'vlm2vla view data/sim (a dataset) or vlm2vla view runs/eval (an eval sim run)');
+    if (!dir)
+      throw new UsageError('give the folder to view', 'vlm2vla view data/sim (a dataset) or vlm2vla view runs/eval (an eval sim run)');
     if (positionals.length > 1) throw new UsageError(`one folder at a time, got ${positionals.length}`);
     const source = await loadViewSource({ dir, annotations: f.annotations, sft: f.sft, split: f.split, maxEpisodes: f['max-episodes'] });
     const server = await startViewServer(source, { port: f.port, frames: f.frames });

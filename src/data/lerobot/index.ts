@@ -45,7 +45,8 @@ const imageStruct = (name: string) => [
 ];
 const scalar = (name: string, type: string) => ({ name, type, repetition_type: 'OPTIONAL' });
 /** meta/episodes columns locating an episode in a camera's video: chunk, file, from and to seconds. */
-const videoColumns = (camera: string) => ['chunk_index', 'file_index', 'from_timestamp', 'to_timestamp'].map((c) => `videos/observation.images.${camera}/${c}`);
+const videoColumns = (camera: string) =>
+  ['chunk_index', 'file_index', 'from_timestamp', 'to_timestamp'].map((c) => `videos/observation.images.${camera}/${c}`);
 
 /** Writes one Parquet file, a CRC-32 in every page header, and returns the whole file's CRC-32,
  *  recorded in meta/info.json (`vlm2vla.checksums`): the page CRCs name a damaged page to any reader
@@ -92,7 +93,15 @@ export class LeRobotWriter {
   readonly #opts: Required<Omit<LeRobotWriterOptions, 'video'>>;
   readonly #video: EpisodeVideoWriter | null;
   readonly #tasks = new Map<string, number>();
-  readonly #episodes: { index: number; tasks: string[]; length: number; file: number; from: number; to: number; video: { from: number; to: number } | null }[] = [];
+  readonly #episodes: {
+    index: number;
+    tasks: string[];
+    length: number;
+    file: number;
+    from: number;
+    to: number;
+    video: { from: number; to: number } | null;
+  }[] = [];
   readonly #sidecar: string[] = [];
   readonly #checksums: Record<string, number> = {};
   #rows: Row[] = [];
@@ -102,7 +111,10 @@ export class LeRobotWriter {
   readonly #action: StatsAccumulator;
   readonly #state: StatsAccumulator;
 
-  private constructor(readonly dir: string, opts: LeRobotWriterOptions) {
+  private constructor(
+    readonly dir: string,
+    opts: LeRobotWriterOptions,
+  ) {
     const { video, ...rest } = opts;
     this.#opts = { fps: 5, robotType: 'widowx', semantics: BRIDGE_SEMANTICS, episodesPerFile: 500, ...rest };
     this.#tmp = join(dir, '.partial');
@@ -115,7 +127,11 @@ export class LeRobotWriter {
   }
 
   static create(dir: string, opts: LeRobotWriterOptions = {}): LeRobotWriter {
-    if (existsSync(join(dir, 'meta', 'info.json'))) throw new FormatError('E_LEROBOT_EXISTS', `${dir} already holds a LeRobot dataset`, { file: dir, fix: 'choose an empty output folder' });
+    if (existsSync(join(dir, 'meta', 'info.json')))
+      throw new FormatError('E_LEROBOT_EXISTS', `${dir} already holds a LeRobot dataset`, {
+        file: dir,
+        fix: 'choose an empty output folder',
+      });
     return new LeRobotWriter(dir, opts);
   }
 
@@ -123,7 +139,11 @@ export class LeRobotWriter {
     assertFiniteEpisode(ep, this.dir);
     const cams = Object.keys(ep.steps[0]?.images ?? {}).sort();
     if (this.#cameras === null) this.#cameras = cams;
-    else if (cams.join() !== this.#cameras.join()) throw new FormatError('E_LEROBOT', `episode ${ep.metadata.episodeId} has cameras [${cams}], the dataset [${this.#cameras}]`, { field: 'images', fix: 'LeRobot datasets have one set of image features; write episodes with the same cameras' });
+    else if (cams.join() !== this.#cameras.join())
+      throw new FormatError('E_LEROBOT', `episode ${ep.metadata.episodeId} has cameras [${cams}], the dataset [${this.#cameras}]`, {
+        field: 'images',
+        fix: 'LeRobot datasets have one set of image features; write episodes with the same cameras',
+      });
     const video = this.#video?.add(ep, cams) ?? null;
     let task = this.#tasks.get(ep.instruction);
     if (task === undefined) this.#tasks.set(ep.instruction, (task = this.#tasks.size));
@@ -133,7 +153,17 @@ export class LeRobotWriter {
       this.#rows.push({
         state: Array.from(s.state),
         action: Array.from(s.action),
-        images: this.#video ? {} : Object.fromEntries(cams.map((c) => [c, { bytes: s.images[c]!.bytes, path: `frame_${String(this.#frames).padStart(9, '0')}.${s.images[c]!.format === 'jpeg' ? 'jpg' : 'png'}` }])),
+        images: this.#video
+          ? {}
+          : Object.fromEntries(
+              cams.map((c) => [
+                c,
+                {
+                  bytes: s.images[c]!.bytes,
+                  path: `frame_${String(this.#frames).padStart(9, '0')}.${s.images[c]!.format === 'jpeg' ? 'jpg' : 'png'}`,
+                },
+              ]),
+            ),
         timestamp: t / this.#opts.fps,
         frame: t,
         episode: index,
@@ -151,7 +181,15 @@ export class LeRobotWriter {
     });
     this.#episodes.push({ index, tasks: [ep.instruction], length: ep.steps.length, file: this.#fileIndex, from, to: this.#frames, video });
     const m = ep.metadata;
-    this.#sidecar.push(JSON.stringify({ episodeId: m.episodeId, source: m.source, ...(m.filePath !== undefined ? { filePath: m.filePath } : {}), ...(m.extra !== undefined ? { extra: m.extra } : {}), ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}) }));
+    this.#sidecar.push(
+      JSON.stringify({
+        episodeId: m.episodeId,
+        source: m.source,
+        ...(m.filePath !== undefined ? { filePath: m.filePath } : {}),
+        ...(m.extra !== undefined ? { extra: m.extra } : {}),
+        ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}),
+      }),
+    );
     if (this.#episodes.filter((e) => e.file === this.#fileIndex).length >= this.#opts.episodesPerFile) this.#flush();
   }
 
@@ -190,7 +228,9 @@ export class LeRobotWriter {
       scalar('is_terminal', 'BOOLEAN'),
       scalar('discount', 'FLOAT'),
     ];
-    const big = columns.map((c) => (['frame_index', 'episode_index', 'index', 'task_index'].includes(c.name) ? { ...c, data: (c.data as number[]).map(BigInt) } : c));
+    const big = columns.map((c) =>
+      ['frame_index', 'episode_index', 'index', 'task_index'].includes(c.name) ? { ...c, data: (c.data as number[]).map(BigInt) } : c,
+    );
     const rel = `data/chunk-000/file-${String(this.#fileIndex).padStart(3, '0')}.parquet`;
     this.#checksums[rel] = writeParquet(join(this.#tmp, rel), big, schema);
     this.#rows = [];
@@ -200,13 +240,21 @@ export class LeRobotWriter {
   close(): void {
     const hadRows = this.#rows.length > 0;
     this.#flush();
-    if (!hadRows && this.#fileIndex === 0) throw new FormatError('E_LEROBOT', 'no episodes were written', { fix: 'add at least one episode' });
+    if (!hadRows && this.#fileIndex === 0)
+      throw new FormatError('E_LEROBOT', 'no episodes were written', { fix: 'add at least one episode' });
     const cams = this.#cameras ?? [];
     const s = this.#opts.semantics;
     const features: Record<string, unknown> = {
       'observation.state': { dtype: 'float32', shape: [s.stateDims.length], names: [...s.stateDims] },
       action: { dtype: 'float32', shape: [s.actionDims.length], names: [...s.actionDims] },
-      ...(this.#video ? this.#video.features(cams) : Object.fromEntries(cams.map((c) => [`observation.images.${c}`, { dtype: 'image', shape: [null, null, 3], names: ['height', 'width', 'channels'] }]))),
+      ...(this.#video
+        ? this.#video.features(cams)
+        : Object.fromEntries(
+            cams.map((c) => [
+              `observation.images.${c}`,
+              { dtype: 'image', shape: [null, null, 3], names: ['height', 'width', 'channels'] },
+            ]),
+          )),
       timestamp: { dtype: 'float32', shape: [1], names: null },
       frame_index: { dtype: 'int64', shape: [1], names: null },
       episode_index: { dtype: 'int64', shape: [1], names: null },
@@ -237,9 +285,19 @@ export class LeRobotWriter {
       const r = a.result();
       return { mean: r.mean, std: r.std, min: r.min, max: r.max, q01: r.q01, q99: r.q99, count: [r.count] };
     };
-    writeFileAtomic(join(this.#tmp, 'meta', 'stats.json'), `${JSON.stringify({ action: stat(this.#action), 'observation.state': stat(this.#state) }, null, 2)}\n`);
+    writeFileAtomic(
+      join(this.#tmp, 'meta', 'stats.json'),
+      `${JSON.stringify({ action: stat(this.#action), 'observation.state': stat(this.#state) }, null, 2)}\n`,
+    );
     const tasks = [...this.#tasks];
-    this.#checksums['meta/tasks.parquet'] = writeParquet(join(this.#tmp, 'meta', 'tasks.parquet'), [{ name: 'task_index', data: tasks.map(([, i]) => BigInt(i)) }, { name: 'task', data: tasks.map(([t]) => t) }], [scalar('task_index', 'INT64'), utf8('task')]);
+    this.#checksums['meta/tasks.parquet'] = writeParquet(
+      join(this.#tmp, 'meta', 'tasks.parquet'),
+      [
+        { name: 'task_index', data: tasks.map(([, i]) => BigInt(i)) },
+        { name: 'task', data: tasks.map(([t]) => t) },
+      ],
+      [scalar('task_index', 'INT64'), utf8('task')],
+    );
     const e = this.#episodes;
     this.#checksums['meta/episodes/chunk-000/file-000.parquet'] = writeParquet(
       join(this.#tmp, 'meta', 'episodes', 'chunk-000', 'file-000.parquet'),
@@ -251,7 +309,11 @@ export class LeRobotWriter {
         { name: 'data/file_index', data: e.map((x) => BigInt(x.file)) },
         { name: 'dataset_from_index', data: e.map((x) => BigInt(x.from)) },
         { name: 'dataset_to_index', data: e.map((x) => BigInt(x.to)) },
-        ...(this.#video ? cams.flatMap((c) => videoColumns(c).map((name, k) => ({ name, data: e.map((x) => [0n, BigInt(x.file), x.video!.from, x.video!.to][k]) }))) : []),
+        ...(this.#video
+          ? cams.flatMap((c) =>
+              videoColumns(c).map((name, k) => ({ name, data: e.map((x) => [0n, BigInt(x.file), x.video!.from, x.video!.to][k]) })),
+            )
+          : []),
       ],
       [
         scalar('episode_index', 'INT64'),

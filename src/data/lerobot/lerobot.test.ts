@@ -14,7 +14,10 @@ import { isVlmError } from '../../errors/index.ts';
 function episodes(n: number): Episode[] {
   return Array.from({ length: n }, (_, i) => {
     const rng = new Rng(300 + i);
-    return runExpert(sampleTask(i % 2 ? 'pick' : 'pick-place', rng), rng, { episodeId: `lr-${i}`, render: (w) => renderEncoded(w, 16, i === 0 ? 'jpeg' : 'png') }).episode;
+    return runExpert(sampleTask(i % 2 ? 'pick' : 'pick-place', rng), rng, {
+      episodeId: `lr-${i}`,
+      render: (w) => renderEncoded(w, 16, i === 0 ? 'jpeg' : 'png'),
+    }).episode;
   });
 }
 
@@ -33,11 +36,17 @@ test('LeRobot v3 write → read is exact, across several data files', async () =
   const info = JSON.parse(readFileSync(join(dir, 'meta', 'info.json'), 'utf8'));
   assert.equal(info.codebase_version, 'v3.0');
   assert.equal(info.total_episodes, 5);
-  assert.equal(info.total_frames, eps.reduce((a, e) => a + e.steps.length, 0));
+  assert.equal(
+    info.total_frames,
+    eps.reduce((a, e) => a + e.steps.length, 0),
+  );
   const stats = JSON.parse(readFileSync(join(dir, 'meta', 'stats.json'), 'utf8'));
   assert.equal(stats.action.q99.length, 7);
   assert.deepEqual(await readAll(dir), eps);
-  assert.throws(() => LeRobotWriter.create(dir), (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT_EXISTS');
+  assert.throws(
+    () => LeRobotWriter.create(dir),
+    (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT_EXISTS',
+  );
 });
 
 test('bad LeRobot datasets are typed errors naming the file and field', async () => {
@@ -47,12 +56,23 @@ test('bad LeRobot datasets are typed errors naming the file and field', async ()
   w.close();
   const infoPath = join(dir, 'meta', 'info.json');
   const info = JSON.parse(readFileSync(infoPath, 'utf8'));
-  const expectError = (fn: () => unknown, field: string) => assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT' && e.field === field, field);
+  const expectError = (fn: () => unknown, field: string) =>
+    assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT' && e.field === field, field);
   writeFileSync(infoPath, JSON.stringify({ ...info, codebase_version: 'v2.1' }));
   expectError(() => openLeRobot(dir), 'codebase_version');
-  writeFileSync(infoPath, JSON.stringify({ ...info, features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 3] } } }));
+  writeFileSync(
+    infoPath,
+    JSON.stringify({ ...info, features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 3] } } }),
+  );
   expectError(() => openLeRobot(dir), 'video_path');
-  writeFileSync(infoPath, JSON.stringify({ ...info, video_path: 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4', features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 4] } } }));
+  writeFileSync(
+    infoPath,
+    JSON.stringify({
+      ...info,
+      video_path: 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4',
+      features: { ...info.features, 'observation.images.wrist': { dtype: 'video', shape: [64, 64, 4] } },
+    }),
+  );
   expectError(() => openLeRobot(dir), 'features.observation.images.wrist');
   const noAction = { ...info.features };
   delete noAction.action;
@@ -60,9 +80,15 @@ test('bad LeRobot datasets are typed errors naming the file and field', async ()
   expectError(() => openLeRobot(dir), 'features.action');
   writeFileSync(infoPath, JSON.stringify(info));
   writeFileSync(join(dir, 'data', 'chunk-000', 'file-000.parquet'), 'not parquet');
-  await assert.rejects(readAll(dir), (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT' && /not a readable Parquet file/.test(e.message));
+  await assert.rejects(
+    readAll(dir),
+    (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT' && /not a readable Parquet file/.test(e.message),
+  );
   rmSync(join(dir, 'meta', 'tasks.parquet'));
   await assert.rejects(readAll(dir), (e: unknown) => isVlmError(e) && /tasks\.parquet is missing/.test(e.message));
   writeFileSync(infoPath, '{');
-  assert.throws(() => openLeRobot(dir), (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT');
+  assert.throws(
+    () => openLeRobot(dir),
+    (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT',
+  );
 });

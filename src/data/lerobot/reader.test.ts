@@ -60,7 +60,10 @@ async function rewrite(path: string, edit: (rows: Record<string, unknown>[]) => 
     top.push(meta.schema[i]!.name);
     i = skip(i);
   }
-  const buffer = parquetWriteBuffer({ columnData: top.map((name) => ({ name, data: rows.map((r) => r[name]) })), schema: meta.schema } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
+  const buffer = parquetWriteBuffer({
+    columnData: top.map((name) => ({ name, data: rows.map((r) => r[name]) })),
+    schema: meta.schema,
+  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
   writeFileSync(path, new Uint8Array(buffer));
 }
 
@@ -108,14 +111,20 @@ test('fps must be a positive number', () => {
   for (const fps of [0, -5, 'x', null, 1e9]) {
     const dir = copy();
     editInfo(dir, (i) => (i.fps = fps));
-    assert.throws(() => openLeRobot(dir), (e: unknown) => isVlmError(e) && e.field === 'fps');
+    assert.throws(
+      () => openLeRobot(dir),
+      (e: unknown) => isVlmError(e) && e.field === 'fps',
+    );
   }
 });
 
 test('a data_path that leaves the dataset is refused', () => {
   const dir = copy();
   editInfo(dir, (i) => (i.data_path = '../../etc/file-{file_index:03d}.parquet'));
-  assert.throws(() => openLeRobot(dir), (e: unknown) => isVlmError(e) && e.field === 'data_path');
+  assert.throws(
+    () => openLeRobot(dir),
+    (e: unknown) => isVlmError(e) && e.field === 'data_path',
+  );
 });
 
 test('timestamps must advance by 1/fps: reversed or at another rate is an error', async () => {
@@ -184,6 +193,10 @@ test('a changed byte inside a page names the column and page, with or without th
     const chunk = parquetMetadata(ab).row_groups[0]!.columns.find((c) => c.meta_data!.path_in_schema[0] === 'action')!.meta_data!;
     b[Number(chunk.data_page_offset) + Number(chunk.total_compressed_size) - 3]! ^= 0x01;
     writeFileSync(p, b);
-    await rejects(dir, /^row group 0 › action\.list\.element › page \d+$/, /file-001\.parquet: row group 0 column action\.list\.element, page \d+: page CRC mismatch/);
+    await rejects(
+      dir,
+      /^row group 0 › action\.list\.element › page \d+$/,
+      /file-001\.parquet: row group 0 column action\.list\.element, page \d+: page CRC mismatch/,
+    );
   }
 });

@@ -20,8 +20,15 @@ export class EpisodeVideoWriter {
   #framesInFile = 0;
   #count = 0;
 
-  constructor(readonly tmp: string, readonly codec: VideoCodec, readonly fps: number) {
-    if (!(codec in VIDEO_CODECS)) throw new FormatError('E_VIDEO', `unknown video codec ${JSON.stringify(codec)}`, { fix: `choose one of ${Object.keys(VIDEO_CODECS).join(', ')}` });
+  constructor(
+    readonly tmp: string,
+    readonly codec: VideoCodec,
+    readonly fps: number,
+  ) {
+    if (!(codec in VIDEO_CODECS))
+      throw new FormatError('E_VIDEO', `unknown video codec ${JSON.stringify(codec)}`, {
+        fix: `choose one of ${Object.keys(VIDEO_CODECS).join(', ')}`,
+      });
   }
 
   /** Encodes the episode's frames of every camera; its [from, to) seconds in the current file. */
@@ -31,11 +38,20 @@ export class EpisodeVideoWriter {
       const size = this.#sizes.get(c) ?? { width: frames[0]!.width, height: frames[0]!.height };
       this.#sizes.set(c, size);
       frames.forEach((f, t) => {
-        if (f.width !== size.width || f.height !== size.height) throw new FormatError('E_VIDEO', `episode ${ep.metadata.episodeId} step ${t}: camera ${c} is ${f.width}×${f.height}, its video ${size.width}×${size.height}`, { field: c, fix: 'a camera stored as video keeps one frame size: write frames of one size' });
+        if (f.width !== size.width || f.height !== size.height)
+          throw new FormatError(
+            'E_VIDEO',
+            `episode ${ep.metadata.episodeId} step ${t}: camera ${c} is ${f.width}×${f.height}, its video ${size.width}×${size.height}`,
+            { field: c, fix: 'a camera stored as video keeps one frame size: write frames of one size' },
+          );
       });
       const segment = join(this.tmp, 'segments', c, `episode-${this.#count}.mp4`);
       mkdirSync(dirname(segment), { recursive: true });
-      encodeVideo(segment, frames.map((f) => f.rgb), { width: size.width, height: size.height, fps: this.fps, codec: this.codec });
+      encodeVideo(
+        segment,
+        frames.map((f) => f.rgb),
+        { width: size.width, height: size.height, fps: this.fps, codec: this.codec },
+      );
       this.#segments.set(c, [...(this.#segments.get(c) ?? []), segment]);
     }
     this.#count++;
@@ -63,7 +79,17 @@ export class EpisodeVideoWriter {
       cameras.map((c) => {
         const { width, height } = this.#sizes.get(c)!;
         const codec = this.codec === 'h264' ? 'h264' : 'av1';
-        const info = { 'video.height': height, 'video.width': width, 'video.codec': codec, 'video.pix_fmt': 'yuv420p', 'video.is_depth_map': false, 'video.fps': this.fps, 'video.channels': 3, has_audio: false, 'vlm2vla.encoder': videoEncoder(this.codec, width, height) };
+        const info = {
+          'video.height': height,
+          'video.width': width,
+          'video.codec': codec,
+          'video.pix_fmt': 'yuv420p',
+          'video.is_depth_map': false,
+          'video.fps': this.fps,
+          'video.channels': 3,
+          has_audio: false,
+          'vlm2vla.encoder': videoEncoder(this.codec, width, height),
+        };
         return [`observation.images.${c}`, { dtype: 'video', shape: [height, width, 3], names: ['height', 'width', 'channels'], info }];
       }),
     );

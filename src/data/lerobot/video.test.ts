@@ -68,7 +68,34 @@ const rgbOf = (e: number, cam: 'front' | 'wrist') => eps[e]!.steps.map((s) => de
 /** Encodes RGB frames to an MP4 at FPS with `encoder` (LeRobot's settings: yuv420p, a key frame every 2). */
 function encode(file: string, frames: Uint8Array[], encoder: string): void {
   mkdirSync(join(file, '..'), { recursive: true });
-  const r = spawnSync(ffmpegPath(), ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${SIZE}x${SIZE}`, '-r', String(FPS), '-i', 'pipe:0', '-c:v', encoder, ...ENCODER_ARGS[encoder]!, '-g', '2', '-pix_fmt', 'yuv420p', file], { input: Buffer.concat(frames), encoding: 'latin1' });
+  const r = spawnSync(
+    ffmpegPath(),
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-s',
+      `${SIZE}x${SIZE}`,
+      '-r',
+      String(FPS),
+      '-i',
+      'pipe:0',
+      '-c:v',
+      encoder,
+      ...ENCODER_ARGS[encoder]!,
+      '-g',
+      '2',
+      '-pix_fmt',
+      'yuv420p',
+      file,
+    ],
+    { input: Buffer.concat(frames), encoding: 'latin1' },
+  );
   assert.equal(r.status, 0, r.stderr);
 }
 
@@ -81,18 +108,43 @@ const scalar = (name: string, type: string) => ({ name, type, repetition_type: '
 const utf8 = (name: string) => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' });
 function parquet(path: string, columns: { name: string; data: unknown[] }[], schema: unknown[]): void {
   mkdirSync(join(path, '..'), { recursive: true });
-  const buffer = parquetWriteBuffer({ columnData: columns, schema: [{ name: 'schema', num_children: columns.length }, ...schema] } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
+  const buffer = parquetWriteBuffer({
+    columnData: columns,
+    schema: [{ name: 'schema', num_children: columns.length }, ...schema],
+  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
   writeFileSync(path, new Uint8Array(buffer));
 }
 
 /** Writes the dataset as LeRobot v3 does; `encoder` null writes placeholder MP4s (no ffmpeg needed). */
 function writeDataset(dir: string, encoder: string | null): void {
   const cams = ['observation.images.front', 'observation.images.wrist'];
-  const videoFeature = { dtype: 'video', shape: [SIZE, SIZE, 3], names: ['height', 'width', 'channels'], info: { 'video.height': SIZE, 'video.width': SIZE, 'video.codec': encoder === 'libx264' ? 'h264' : 'av1', 'video.pix_fmt': 'yuv420p', 'video.is_depth_map': false, 'video.fps': FPS, 'video.channels': 3, 'has_audio': false } };
+  const videoFeature = {
+    dtype: 'video',
+    shape: [SIZE, SIZE, 3],
+    names: ['height', 'width', 'channels'],
+    info: {
+      'video.height': SIZE,
+      'video.width': SIZE,
+      'video.codec': encoder === 'libx264' ? 'h264' : 'av1',
+      'video.pix_fmt': 'yuv420p',
+      'video.is_depth_map': false,
+      'video.fps': FPS,
+      'video.channels': 3,
+      has_audio: false,
+    },
+  };
   const total = STEPS.reduce((a, b) => a + b, 0);
   const info = {
-    codebase_version: 'v3.0', robot_type: 'widowx', total_episodes: eps.length, total_frames: total, total_tasks: new Set(eps.map((ep) => ep.instruction)).size, chunks_size: 1000,
-    data_files_size_in_mb: 100, video_files_size_in_mb: 500, fps: FPS, splits: { train: `0:${eps.length}` },
+    codebase_version: 'v3.0',
+    robot_type: 'widowx',
+    total_episodes: eps.length,
+    total_frames: total,
+    total_tasks: new Set(eps.map((ep) => ep.instruction)).size,
+    chunks_size: 1000,
+    data_files_size_in_mb: 100,
+    video_files_size_in_mb: 500,
+    fps: FPS,
+    splits: { train: `0:${eps.length}` },
     data_path: 'data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet',
     video_path: 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4',
     features: {
@@ -110,7 +162,14 @@ function writeDataset(dir: string, encoder: string | null): void {
   writeFileSync(join(dir, 'meta', 'info.json'), JSON.stringify(info, null, 4));
   const tasks = [...new Set(eps.map((ep) => ep.instruction))];
   const taskOf = (e: number) => BigInt(tasks.indexOf(eps[e]!.instruction));
-  parquet(join(dir, 'meta', 'tasks.parquet'), [{ name: 'task_index', data: tasks.map((_, i) => BigInt(i)) }, { name: '__index_level_0__', data: tasks }], [scalar('task_index', 'INT64'), utf8('__index_level_0__')]);
+  parquet(
+    join(dir, 'meta', 'tasks.parquet'),
+    [
+      { name: 'task_index', data: tasks.map((_, i) => BigInt(i)) },
+      { name: '__index_level_0__', data: tasks },
+    ],
+    [scalar('task_index', 'INT64'), utf8('__index_level_0__')],
+  );
   const rows = eps.flatMap((ep, e) => ep.steps.map((s, t) => ({ s, t, e })));
   parquet(
     join(dir, 'data', 'chunk-000', 'file-000.parquet'),
@@ -123,7 +182,15 @@ function writeDataset(dir: string, encoder: string | null): void {
       { name: 'index', data: rows.map((_, k) => BigInt(k)) },
       { name: 'task_index', data: rows.map((r) => taskOf(r.e)) },
     ],
-    [...floatList('action'), ...floatList('observation.state'), scalar('timestamp', 'FLOAT'), scalar('frame_index', 'INT64'), scalar('episode_index', 'INT64'), scalar('index', 'INT64'), scalar('task_index', 'INT64')],
+    [
+      ...floatList('action'),
+      ...floatList('observation.state'),
+      scalar('timestamp', 'FLOAT'),
+      scalar('frame_index', 'INT64'),
+      scalar('episode_index', 'INT64'),
+      scalar('index', 'INT64'),
+      scalar('task_index', 'INT64'),
+    ],
   );
   const starts = STEPS.map((_, e) => STEPS.slice(0, e).reduce((a, b) => a + b, 0));
   // front: both episodes in file-000, episode 1 from STEPS[0]/FPS s; wrist: file-00e per episode, from 0 s.
@@ -152,13 +219,27 @@ function writeDataset(dir: string, encoder: string | null): void {
       { name: 'meta/episodes/file_index', data: eps.map(() => 0n) },
     ],
     [
-      scalar('episode_index', 'INT64'), scalar('data/chunk_index', 'INT64'), scalar('data/file_index', 'INT64'), scalar('dataset_from_index', 'INT64'), scalar('dataset_to_index', 'INT64'),
-      ...(['front', 'wrist'] as const).flatMap((cam) => [scalar(`videos/observation.images.${cam}/chunk_index`, 'INT64'), scalar(`videos/observation.images.${cam}/file_index`, 'INT64'), scalar(`videos/observation.images.${cam}/from_timestamp`, 'DOUBLE'), scalar(`videos/observation.images.${cam}/to_timestamp`, 'DOUBLE')]),
-      { name: 'tasks', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 }, { name: 'list', repetition_type: 'REPEATED', num_children: 1 }, utf8('element'),
-      scalar('length', 'INT64'), scalar('meta/episodes/chunk_index', 'INT64'), scalar('meta/episodes/file_index', 'INT64'),
+      scalar('episode_index', 'INT64'),
+      scalar('data/chunk_index', 'INT64'),
+      scalar('data/file_index', 'INT64'),
+      scalar('dataset_from_index', 'INT64'),
+      scalar('dataset_to_index', 'INT64'),
+      ...(['front', 'wrist'] as const).flatMap((cam) => [
+        scalar(`videos/observation.images.${cam}/chunk_index`, 'INT64'),
+        scalar(`videos/observation.images.${cam}/file_index`, 'INT64'),
+        scalar(`videos/observation.images.${cam}/from_timestamp`, 'DOUBLE'),
+        scalar(`videos/observation.images.${cam}/to_timestamp`, 'DOUBLE'),
+      ]),
+      { name: 'tasks', repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 },
+      { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
+      utf8('element'),
+      scalar('length', 'INT64'),
+      scalar('meta/episodes/chunk_index', 'INT64'),
+      scalar('meta/episodes/file_index', 'INT64'),
     ],
   );
-  const video = (cam: string, file: number) => join(dir, 'videos', `observation.images.${cam}`, 'chunk-000', `file-${String(file).padStart(3, '0')}.mp4`);
+  const video = (cam: string, file: number) =>
+    join(dir, 'videos', `observation.images.${cam}`, 'chunk-000', `file-${String(file).padStart(3, '0')}.mp4`);
   const write = (path: string, frames: Uint8Array[]) => {
     if (encoder) encode(path, frames, encoder);
     else {
@@ -220,24 +301,39 @@ async function readsBack(dir: string, codec: string): Promise<void> {
           if (u !== t) assert.ok(err < mae(decodeImage(img).rgb, other), `${codec} episode ${e} ${cam} step ${t} looks like step ${u}`);
         });
       });
-      assert.deepEqual(ep.steps.map((s) => Array.from(s.action)), eps[e]!.steps.map((s) => Array.from(s.action)));
+      assert.deepEqual(
+        ep.steps.map((s) => Array.from(s.action)),
+        eps[e]!.steps.map((s) => Array.from(s.action)),
+      );
     }
   });
 }
 
-test('H.264 videos (libx264): every frame of both cameras reads back within the lossy tolerance; episode 1 starts mid-file', { skip: NO_FFMPEG }, async () => {
-  await readsBack(h264Dataset(), 'h264');
-});
+test(
+  'H.264 videos (libx264): every frame of both cameras reads back within the lossy tolerance; episode 1 starts mid-file',
+  { skip: NO_FFMPEG },
+  async () => {
+    await readsBack(h264Dataset(), 'h264');
+  },
+);
 
-test(`AV1 videos (${AV1 ?? 'no encoder'}): every frame reads back within the lossy tolerance`, { skip: NO_FFMPEG || (AV1 ? false : 'this ffmpeg has no AV1 encoder for 32×32 frames (libaom-av1 or librav1e): AV1 is not tested') }, async () => {
-  const dir = join(root, 'av1');
-  writeDataset(dir, AV1);
-  await readsBack(dir, 'av1');
-});
+test(
+  `AV1 videos (${AV1 ?? 'no encoder'}): every frame reads back within the lossy tolerance`,
+  { skip: NO_FFMPEG || (AV1 ? false : 'this ffmpeg has no AV1 encoder for 32×32 frames (libaom-av1 or librav1e): AV1 is not tested') },
+  async () => {
+    const dir = join(root, 'av1');
+    writeDataset(dir, AV1);
+    await readsBack(dir, 'av1');
+  },
+);
 
 test('a video with fewer frames than meta/episodes says is E_VIDEO_FRAMES naming the file and the fix', { skip: NO_FFMPEG }, async () => {
   const dir = copyOf(h264Dataset());
-  encode(join(dir, 'videos', 'observation.images.front', 'chunk-000', 'file-000.mp4'), [...rgbOf(0, 'front'), ...rgbOf(1, 'front')].slice(0, -1), 'libx264');
+  encode(
+    join(dir, 'videos', 'observation.images.front', 'chunk-000', 'file-000.mp4'),
+    [...rgbOf(0, 'front'), ...rgbOf(1, 'front')].slice(0, -1),
+    'libx264',
+  );
   await assert.rejects(readAll(dir), (e: unknown) => {
     assert.ok(isVlmError(e), String(e));
     assert.equal(e.code, 'E_VIDEO_FRAMES');
@@ -258,15 +354,25 @@ test('a from_timestamp that points past the frames is E_VIDEO_FRAMES', { skip: N
   rows[0]!['videos/observation.images.front/from_timestamp'] = 1.0;
   rows[0]!['videos/observation.images.front/to_timestamp'] = 1.0 + STEPS[0]! / FPS;
   const names = Object.keys(rows[0]!);
-  const buffer = parquetWriteBuffer({ columnData: names.map((name) => ({ name, data: rows.map((r) => r[name]) })), schema: meta.schema } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
+  const buffer = parquetWriteBuffer({
+    columnData: names.map((name) => ({ name, data: rows.map((r) => r[name]) })),
+    schema: meta.schema,
+  } as unknown as Parameters<typeof parquetWriteBuffer>[0]);
   writeFileSync(p, new Uint8Array(buffer));
-  await assert.rejects(readAll(dir), (e: unknown) => isVlmError(e) && e.code === 'E_VIDEO_FRAMES' && /episode 0 of observation\.images\.front: decoded 3 frame/.test(e.message));
+  await assert.rejects(
+    readAll(dir),
+    (e: unknown) =>
+      isVlmError(e) && e.code === 'E_VIDEO_FRAMES' && /episode 0 of observation\.images\.front: decoded 3 frame/.test(e.message),
+  );
 });
 
 test('a garbage or truncated mp4 is E_VIDEO naming the file, never a stack trace', { skip: NO_FFMPEG }, async () => {
   const front = (dir: string) => join(dir, 'videos', 'observation.images.front', 'chunk-000', 'file-000.mp4');
   let dir = copyOf(h264Dataset());
-  writeFileSync(front(dir), Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251));
+  writeFileSync(
+    front(dir),
+    Uint8Array.from({ length: 3000 }, (_, i) => (i * 7919) % 251),
+  );
   const check = (e: unknown, dir: string) => {
     assert.ok(isVlmError(e), String(e));
     assert.equal(e.code, 'E_VIDEO');
@@ -285,7 +391,13 @@ test('a garbage or truncated mp4 is E_VIDEO naming the file, never a stack trace
 test('a missing video file is E_LEROBOT naming it', { skip: NO_FFMPEG }, async () => {
   const dir = copyOf(h264Dataset());
   rmSync(join(dir, 'videos', 'observation.images.front', 'chunk-000', 'file-000.mp4'));
-  await assert.rejects(readAll(dir), (e: unknown) => isVlmError(e) && e.code === 'E_LEROBOT' && /video file videos\/observation\.images\.front\/chunk-000\/file-000\.mp4 is missing/.test(e.message));
+  await assert.rejects(
+    readAll(dir),
+    (e: unknown) =>
+      isVlmError(e) &&
+      e.code === 'E_LEROBOT' &&
+      /video file videos\/observation\.images\.front\/chunk-000\/file-000\.mp4 is missing/.test(e.message),
+  );
 });
 
 test('without ffmpeg: one typed error naming the install command (VLM2VLA_FFMPEG at a missing binary)', async () => {
@@ -326,38 +438,72 @@ test('commands that take a dataset read a video dataset: data inspect, annotate,
   assert.equal(b.code, 0, b.err);
 });
 
-test('LeRobotWriter with video: H.264 files per camera, episodes joined per data file, read back within the tolerance', { skip: NO_FFMPEG }, async () => {
-  const dir = join(root, 'written');
-  const frontOnly = (ep: Episode, id: string): Episode => ({ ...ep, metadata: { ...ep.metadata, episodeId: id }, steps: ep.steps.map((s) => ({ ...s, images: { front: s.images.front! } })) });
-  const written = [frontOnly(eps[0]!, 'w-0'), frontOnly(eps[1]!, 'w-1'), frontOnly(eps[0]!, 'w-2')];
-  const w = LeRobotWriter.create(dir, { fps: FPS, episodesPerFile: 2, video: 'h264' });
-  for (const ep of written) w.add(ep);
-  w.close();
-  const info = JSON.parse(readFileSync(join(dir, 'meta', 'info.json'), 'utf8')) as { video_path: string; features: Record<string, { dtype: string; shape: number[] }> };
-  assert.equal(info.video_path, 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4');
-  assert.deepEqual([info.features['observation.images.front']!.dtype, info.features['observation.images.front']!.shape], ['video', [SIZE, SIZE, 3]]);
-  for (const f of ['file-000.mp4', 'file-001.mp4']) assert.ok(readFileSync(join(dir, 'videos', 'observation.images.front', 'chunk-000', f)).length > 0);
-  const got = await readAll(dir);
-  const strip = (ep: Episode) => ({ ...ep, steps: ep.steps.map((s) => ({ ...s, images: {} })) });
-  assert.deepEqual(got.map(strip), written.map(strip));
-  got.forEach((ep, e) =>
-    ep.steps.forEach((s, t) => {
-      const err = mae(decodeImage(s.images.front!).rgb, decodeImage(written[e]!.steps[t]!.images.front!).rgb);
-      assert.ok(err <= MAE_BOUND, `episode ${e} step ${t}: mean abs error ${err.toFixed(2)}`);
-    }),
-  );
-});
+test(
+  'LeRobotWriter with video: H.264 files per camera, episodes joined per data file, read back within the tolerance',
+  { skip: NO_FFMPEG },
+  async () => {
+    const dir = join(root, 'written');
+    const frontOnly = (ep: Episode, id: string): Episode => ({
+      ...ep,
+      metadata: { ...ep.metadata, episodeId: id },
+      steps: ep.steps.map((s) => ({ ...s, images: { front: s.images.front! } })),
+    });
+    const written = [frontOnly(eps[0]!, 'w-0'), frontOnly(eps[1]!, 'w-1'), frontOnly(eps[0]!, 'w-2')];
+    const w = LeRobotWriter.create(dir, { fps: FPS, episodesPerFile: 2, video: 'h264' });
+    for (const ep of written) w.add(ep);
+    w.close();
+    const info = JSON.parse(readFileSync(join(dir, 'meta', 'info.json'), 'utf8')) as {
+      video_path: string;
+      features: Record<string, { dtype: string; shape: number[] }>;
+    };
+    assert.equal(info.video_path, 'videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4');
+    assert.deepEqual(
+      [info.features['observation.images.front']!.dtype, info.features['observation.images.front']!.shape],
+      ['video', [SIZE, SIZE, 3]],
+    );
+    for (const f of ['file-000.mp4', 'file-001.mp4'])
+      assert.ok(readFileSync(join(dir, 'videos', 'observation.images.front', 'chunk-000', f)).length > 0);
+    const got = await readAll(dir);
+    const strip = (ep: Episode) => ({ ...ep, steps: ep.steps.map((s) => ({ ...s, images: {} })) });
+    assert.deepEqual(got.map(strip), written.map(strip));
+    got.forEach((ep, e) =>
+      ep.steps.forEach((s, t) => {
+        const err = mae(decodeImage(s.images.front!).rgb, decodeImage(written[e]!.steps[t]!.images.front!).rgb);
+        assert.ok(err <= MAE_BOUND, `episode ${e} step ${t}: mean abs error ${err.toFixed(2)}`);
+      }),
+    );
+  },
+);
 
-test('sim collect --format lerobot --video h264 writes a video dataset that data inspect reads; --video needs --format lerobot', { skip: NO_FFMPEG }, async () => {
-  const out = join(root, 'collected');
-  const c = await capture(['sim', 'collect', '--tasks', 'pick', '--episodes', '1', '--size', '32', '--format', 'lerobot', '--video', 'h264', '--out', out]);
-  assert.equal(c.code, 0, c.err);
-  const info = JSON.parse(readFileSync(join(out, 'meta', 'info.json'), 'utf8')) as { features: Record<string, { dtype: string }> };
-  assert.equal(info.features['observation.images.image_0']!.dtype, 'video');
-  const r = await capture(['data', 'inspect', out, '--json']);
-  assert.equal(r.code, 0, r.err);
-  assert.deepEqual((JSON.parse(r.out) as { cameras: unknown }).cameras, { image_0: 'png 32×32' });
-  const bad = await capture(['sim', 'collect', '--episodes', '1', '--size', '32', '--video', 'h264', '--out', join(root, 'rlds-video')]);
-  assert.equal(bad.code, 2);
-  assert.match(bad.err, /E_USAGE.*--format lerobot/s);
-});
+test(
+  'sim collect --format lerobot --video h264 writes a video dataset that data inspect reads; --video needs --format lerobot',
+  { skip: NO_FFMPEG },
+  async () => {
+    const out = join(root, 'collected');
+    const c = await capture([
+      'sim',
+      'collect',
+      '--tasks',
+      'pick',
+      '--episodes',
+      '1',
+      '--size',
+      '32',
+      '--format',
+      'lerobot',
+      '--video',
+      'h264',
+      '--out',
+      out,
+    ]);
+    assert.equal(c.code, 0, c.err);
+    const info = JSON.parse(readFileSync(join(out, 'meta', 'info.json'), 'utf8')) as { features: Record<string, { dtype: string }> };
+    assert.equal(info.features['observation.images.image_0']!.dtype, 'video');
+    const r = await capture(['data', 'inspect', out, '--json']);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual((JSON.parse(r.out) as { cameras: unknown }).cameras, { image_0: 'png 32×32' });
+    const bad = await capture(['sim', 'collect', '--episodes', '1', '--size', '32', '--video', 'h264', '--out', join(root, 'rlds-video')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /E_USAGE.*--format lerobot/s);
+  },
+);

@@ -64,27 +64,56 @@ function readJson(path: string, what: string): Record<string, unknown> {
 }
 
 export function openRlds(dir: string, split = 'train'): RldsDataset {
-  if (!existsSync(dir)) throw new FormatError('E_RLDS_DATASET', `${dir} does not exist`, { file: dir, fix: 'give the folder holding dataset_info.json and the .tfrecord shards' });
+  if (!existsSync(dir))
+    throw new FormatError('E_RLDS_DATASET', `${dir} does not exist`, {
+      file: dir,
+      fix: 'give the folder holding dataset_info.json and the .tfrecord shards',
+    });
   const infoPath = join(dir, 'dataset_info.json');
   const info = readJson(infoPath, 'dataset_info.json');
   const name = typeof info.name === 'string' ? info.name : null;
-  if (!name) throw new FormatError('E_RLDS_DATASET', `${infoPath} has no "name"`, { file: infoPath, field: 'name', fix: 'restore dataset_info.json' });
+  if (!name)
+    throw new FormatError('E_RLDS_DATASET', `${infoPath} has no "name"`, {
+      file: infoPath,
+      field: 'name',
+      fix: 'restore dataset_info.json',
+    });
   const shards = readdirSync(dir)
     .filter((f) => {
       const m = SHARD.exec(f);
       return m !== null && m[1] === name && m[2] === split;
     })
     .sort();
-  if (shards.length === 0) throw new FormatError('E_RLDS_DATASET', `${dir} has no ${name}-${split}.tfrecord-* shards`, { file: dir, fix: 'check the folder and the split name' });
+  if (shards.length === 0)
+    throw new FormatError('E_RLDS_DATASET', `${dir} has no ${name}-${split}.tfrecord-* shards`, {
+      file: dir,
+      fix: 'check the folder and the split name',
+    });
   const total = Number(SHARD.exec(shards[0]!)![4]);
   if (shards.length !== total) {
-    throw new FormatError('E_RLDS_DATASET', `${dir} has ${shards.length} of ${total} shards of split ${split}`, { file: dir, field: 'shards', fix: 'a shard is missing; re-copy the dataset' });
+    throw new FormatError('E_RLDS_DATASET', `${dir} has ${shards.length} of ${total} shards of split ${split}`, {
+      file: dir,
+      field: 'shards',
+      fix: 'a shard is missing; re-copy the dataset',
+    });
   }
   const splits = Array.isArray(info.splits) ? (info.splits as { name?: unknown; shardLengths?: unknown }[]) : [];
   const lengths = splits.find((s) => s.name === split)?.shardLengths;
-  const shardLengths = Array.isArray(lengths) ? lengths.map((l) => (typeof l === 'string' && /^\d{1,15}$/.test(l) ? Number(l) : typeof l === 'number' && Number.isSafeInteger(l) && l >= 0 ? l : Number.NaN)) : null;
+  const shardLengths = Array.isArray(lengths)
+    ? lengths.map((l) =>
+        typeof l === 'string' && /^\d{1,15}$/.test(l)
+          ? Number(l)
+          : typeof l === 'number' && Number.isSafeInteger(l) && l >= 0
+            ? l
+            : Number.NaN,
+      )
+    : null;
   if (shardLengths && (shardLengths.length !== shards.length || shardLengths.some((l) => Number.isNaN(l)))) {
-    throw new FormatError('E_RLDS_DATASET', `${infoPath}: shardLengths of split ${split} is ${JSON.stringify(lengths)}, expected one episode count per shard (${shards.length})`, { file: infoPath, field: 'splits.shardLengths', fix: 'restore dataset_info.json' });
+    throw new FormatError(
+      'E_RLDS_DATASET',
+      `${infoPath}: shardLengths of split ${split} is ${JSON.stringify(lengths)}, expected one episode count per shard (${shards.length})`,
+      { file: infoPath, field: 'splits.shardLengths', fix: 'restore dataset_info.json' },
+    );
   }
   const ours = info.moduleName === WRITER_MODULE;
   let semantics = BRIDGE_SEMANTICS;
@@ -94,7 +123,16 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
     semantics = extra.semantics as ActionSemantics;
     stats = { action: extra.action as FeatureStats, state: extra.state as FeatureStats };
   }
-  const rinfo: RldsInfo = { name, version: String(info.version ?? ''), split, shards, shardLengths, writtenByVlm2vla: ours, semantics, stats };
+  const rinfo: RldsInfo = {
+    name,
+    version: String(info.version ?? ''),
+    split,
+    shards,
+    shardLengths,
+    writtenByVlm2vla: ours,
+    semantics,
+    stats,
+  };
   return {
     dir,
     info: rinfo,
@@ -111,12 +149,29 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
           try {
             features = decodeExample(rec.data);
           } catch (cause) {
-            throw new FormatError('E_RLDS_RECORD', `${file}: record ${rec.index} is not a tf.train.Example: ${(cause as Error).message}`, { file, field: `record ${rec.index}`, fix: 'the shard is corrupt', cause });
+            throw new FormatError('E_RLDS_RECORD', `${file}: record ${rec.index} is not a tf.train.Example: ${(cause as Error).message}`, {
+              file,
+              field: `record ${rec.index}`,
+              fix: 'the shard is corrupt',
+              cause,
+            });
           }
-          const ep = exampleToEpisode(features, { file, index: rec.index, semantics, source: ours ? 'vlm2vla' : 'bridge', trustImageFlags: ours });
+          const ep = exampleToEpisode(features, {
+            file,
+            index: rec.index,
+            semantics,
+            source: ours ? 'vlm2vla' : 'bridge',
+            trustImageFlags: ours,
+          });
           const side = sidecar?.[n];
           if (side) {
-            const metadata: EpisodeMetadata = { source: side.source, episodeId: side.episodeId, semantics, ...(side.filePath !== undefined ? { filePath: side.filePath } : {}), ...(side.extra !== undefined ? { extra: side.extra } : {}) };
+            const metadata: EpisodeMetadata = {
+              source: side.source,
+              episodeId: side.episodeId,
+              semantics,
+              ...(side.filePath !== undefined ? { filePath: side.filePath } : {}),
+              ...(side.extra !== undefined ? { extra: side.extra } : {}),
+            };
             ep.metadata = metadata;
             if (side.groundTruth) ep.groundTruth = side.groundTruth;
           }
@@ -125,7 +180,11 @@ export function openRlds(dir: string, split = 'train'): RldsDataset {
         }
         const promised = shardLengths?.[s];
         if (promised !== undefined && inShard !== promised) {
-          throw new FormatError('E_RLDS_DATASET', `${file} holds ${inShard} episodes, dataset_info.json says ${promised}`, { file, field: 'splits.shardLengths', fix: 'the shard is truncated or was replaced; re-copy the dataset' });
+          throw new FormatError('E_RLDS_DATASET', `${file} holds ${inShard} episodes, dataset_info.json says ${promised}`, {
+            file,
+            field: 'splits.shardLengths',
+            fix: 'the shard is truncated or was replaced; re-copy the dataset',
+          });
         }
       }
     },
@@ -141,7 +200,12 @@ function readSidecar(path: string): SidecarRecord[] {
       try {
         return JSON.parse(l) as SidecarRecord;
       } catch (cause) {
-        throw new FormatError('E_RLDS_DATASET', `${path}:${i + 1} is not JSON`, { file: path, field: `line ${i + 1}`, fix: 'restore the file', cause });
+        throw new FormatError('E_RLDS_DATASET', `${path}:${i + 1} is not JSON`, {
+          file: path,
+          field: `line ${i + 1}`,
+          fix: 'restore the file',
+          cause,
+        });
       }
     });
 }
@@ -168,9 +232,16 @@ export class RldsWriter {
   readonly #state: StatsAccumulator;
   readonly #opts: Required<RldsWriterOptions>;
 
-  private constructor(readonly dir: string, opts: RldsWriterOptions) {
+  private constructor(
+    readonly dir: string,
+    opts: RldsWriterOptions,
+  ) {
     this.#opts = { semantics: BRIDGE_SEMANTICS, episodesPerShard: 100, split: 'train', version: '1.0.0', ...opts };
-    if (!/^[a-z0-9_]+$/.test(this.#opts.datasetName)) throw new FormatError('E_RLDS_DATASET', `dataset name ${JSON.stringify(opts.datasetName)} must be lowercase letters, digits and _`, { field: 'datasetName', fix: 'e.g. vlm2vla_sim' });
+    if (!/^[a-z0-9_]+$/.test(this.#opts.datasetName))
+      throw new FormatError('E_RLDS_DATASET', `dataset name ${JSON.stringify(opts.datasetName)} must be lowercase letters, digits and _`, {
+        field: 'datasetName',
+        fix: 'e.g. vlm2vla_sim',
+      });
     this.#tmp = join(dir, '.partial');
     rmSync(this.#tmp, { recursive: true, force: true });
     mkdirSync(this.#tmp, { recursive: true });
@@ -180,7 +251,10 @@ export class RldsWriter {
 
   static async create(dir: string, opts: RldsWriterOptions): Promise<RldsWriter> {
     if (existsSync(join(dir, 'dataset_info.json'))) {
-      throw new FormatError('E_RLDS_EXISTS', `${dir} already holds a dataset`, { file: dir, fix: 'choose an empty output folder or delete the old dataset' });
+      throw new FormatError('E_RLDS_EXISTS', `${dir} already holds a dataset`, {
+        file: dir,
+        fix: 'choose an empty output folder or delete the old dataset',
+      });
     }
     return new RldsWriter(dir, opts);
   }
@@ -189,9 +263,17 @@ export class RldsWriter {
     const s = ep.metadata.semantics;
     const want = this.#opts.semantics;
     if (s.frame !== want.frame || s.actionDims.join() !== want.actionDims.join() || s.controlHz !== want.controlHz) {
-      throw new FormatError('E_SEMANTICS', `episode ${ep.metadata.episodeId} has action semantics ${s.frame}/${s.controlHz} Hz, the dataset ${want.frame}/${want.controlHz} Hz`, { field: 'metadata.semantics', fix: 'write episodes of one robot and frame into one dataset' });
+      throw new FormatError(
+        'E_SEMANTICS',
+        `episode ${ep.metadata.episodeId} has action semantics ${s.frame}/${s.controlHz} Hz, the dataset ${want.frame}/${want.controlHz} Hz`,
+        { field: 'metadata.semantics', fix: 'write episodes of one robot and frame into one dataset' },
+      );
     }
-    if (ep.steps.length === 0) throw new FormatError('E_RLDS_RECORD', `episode ${ep.metadata.episodeId} has no steps`, { field: 'steps', fix: 'drop empty episodes' });
+    if (ep.steps.length === 0)
+      throw new FormatError('E_RLDS_RECORD', `episode ${ep.metadata.episodeId} has no steps`, {
+        field: 'steps',
+        fix: 'drop empty episodes',
+      });
     assertFiniteEpisode(ep, this.dir);
     const first = Object.values(ep.steps[0]!.images)[0];
     if (first && !this.#frame) this.#frame = { width: first.width, height: first.height, format: first.format };
@@ -202,7 +284,15 @@ export class RldsWriter {
       this.#state.add(step.state);
     }
     const m = ep.metadata;
-    this.#sidecar.push(JSON.stringify({ episodeId: m.episodeId, source: m.source, ...(m.filePath !== undefined ? { filePath: m.filePath } : {}), ...(m.extra !== undefined ? { extra: m.extra } : {}), ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}) }));
+    this.#sidecar.push(
+      JSON.stringify({
+        episodeId: m.episodeId,
+        source: m.source,
+        ...(m.filePath !== undefined ? { filePath: m.filePath } : {}),
+        ...(m.extra !== undefined ? { extra: m.extra } : {}),
+        ...(ep.groundTruth ? { groundTruth: ep.groundTruth } : {}),
+      }),
+    );
     this.#count++;
   }
 
@@ -226,9 +316,14 @@ export class RldsWriter {
     this.#shardLengths.push(this.#shard!.count);
     const { datasetName: name, split, version } = this.#opts;
     const total = this.#shardFiles.length;
-    const finalNames = this.#shardFiles.map((_, i) => `${name}-${split}.tfrecord-${String(i).padStart(5, '0')}-of-${String(total).padStart(5, '0')}`);
+    const finalNames = this.#shardFiles.map(
+      (_, i) => `${name}-${split}.tfrecord-${String(i).padStart(5, '0')}-of-${String(total).padStart(5, '0')}`,
+    );
     writeFileAtomic(join(this.#tmp, 'vlm2vla_episodes.jsonl'), this.#sidecar.map((l) => `${l}\n`).join(''));
-    writeFileAtomic(join(this.#tmp, 'stats.json'), `${JSON.stringify({ semantics: this.#opts.semantics, action: this.#action.result(), state: this.#state.result() }, null, 1)}\n`);
+    writeFileAtomic(
+      join(this.#tmp, 'stats.json'),
+      `${JSON.stringify({ semantics: this.#opts.semantics, action: this.#action.result(), state: this.#state.result() }, null, 1)}\n`,
+    );
     writeFileAtomic(join(this.#tmp, 'features.json'), `${JSON.stringify(bridgeFeaturesJson(this.#frame ?? undefined), null, 2)}\n`);
     const info = {
       name,
@@ -237,7 +332,14 @@ export class RldsWriter {
       fileFormat: 'tfrecord',
       description: `Robot episodes in the Bridge V2 RLDS schema, written by vlm2vla.`,
       releaseNotes: { [version]: 'Written by vlm2vla.' },
-      splits: [{ name: split, filepathTemplate: '{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}', shardLengths: this.#shardLengths.map(String), numBytes: '0' }],
+      splits: [
+        {
+          name: split,
+          filepathTemplate: '{DATASET}-{SPLIT}.{FILEFORMAT}-{SHARD_X_OF_Y}',
+          shardLengths: this.#shardLengths.map(String),
+          numBytes: '0',
+        },
+      ],
     };
     this.#shardFiles.forEach((f, i) => renameSync(f, join(this.dir, finalNames[i]!)));
     for (const f of ['vlm2vla_episodes.jsonl', 'stats.json', 'features.json']) renameSync(join(this.#tmp, f), join(this.dir, f));

@@ -26,9 +26,7 @@ const root = protobuf.Root.fromJSON({
 const ExampleType = root.lookupType('Example');
 
 export type FeatureValue =
-  | { kind: 'bytes'; value: Uint8Array[] }
-  | { kind: 'float'; value: Float32Array }
-  | { kind: 'int64'; value: number[] };
+  { kind: 'bytes'; value: Uint8Array[] } | { kind: 'float'; value: Float32Array } | { kind: 'int64'; value: number[] };
 
 export type Features = Map<string, FeatureValue>;
 
@@ -42,7 +40,8 @@ interface RawFeature {
  *  (an episode_id of 2^53 + 1 would read as 2^53). */
 function exactInt(v: number | { toNumber(): number }, name: string): number {
   const n = typeof v === 'number' ? v : v.toNumber();
-  if (!Number.isSafeInteger(n)) throw new Error(`feature ${name} holds the int64 ${String(v)}, beyond ±(2^53 − 1), which cannot be read exactly`);
+  if (!Number.isSafeInteger(n))
+    throw new Error(`feature ${name} holds the int64 ${String(v)}, beyond ±(2^53 − 1), which cannot be read exactly`);
   return n;
 }
 

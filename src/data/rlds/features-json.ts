@@ -3,16 +3,24 @@ const tensor = (dims: number[], dtype: string) => ({
   pythonClassName: 'tensorflow_datasets.core.features.tensor_feature.Tensor',
   tensor: { shape: { dimensions: dims.map(String) }, dtype, encoding: 'none' },
 });
-const scalar = (dtype: string) => ({ pythonClassName: 'tensorflow_datasets.core.features.scalar.Scalar', tensor: { shape: {}, dtype, encoding: 'none' } });
+const scalar = (dtype: string) => ({
+  pythonClassName: 'tensorflow_datasets.core.features.scalar.Scalar',
+  tensor: { shape: {}, dtype, encoding: 'none' },
+});
 const text = () => ({ pythonClassName: 'tensorflow_datasets.core.features.text_feature.Text', text: {} });
 const image = (width: number, height: number, format: 'jpeg' | 'png') => ({
   pythonClassName: 'tensorflow_datasets.core.features.image_feature.Image',
   image: { shape: { dimensions: [String(height), String(width), '3'] }, dtype: 'uint8', encodingFormat: format },
 });
-const dict = (features: Record<string, unknown>) => ({ pythonClassName: 'tensorflow_datasets.core.features.features_dict.FeaturesDict', featuresDict: { features } });
+const dict = (features: Record<string, unknown>) => ({
+  pythonClassName: 'tensorflow_datasets.core.features.features_dict.FeaturesDict',
+  featuresDict: { features },
+});
 
 /** The features of a dataset whose frames are width × height images of one format. */
-export function bridgeFeaturesJson(frame: { width: number; height: number; format: 'jpeg' | 'png' } = { width: 256, height: 256, format: 'jpeg' }): unknown {
+export function bridgeFeaturesJson(
+  frame: { width: number; height: number; format: 'jpeg' | 'png' } = { width: 256, height: 256, format: 'jpeg' },
+): unknown {
   const img = () => image(frame.width, frame.height, frame.format);
   return dict({
     steps: {

@@ -35,30 +35,40 @@ test('CRC-32C matches the published check values', () => {
   assert.equal(crc32c(new Uint8Array(32).fill(0xff)), 0x62a8ab43);
 });
 
-test('the real Bridge V2 debug shard reads as 25 episodes of 10 steps', { skip: !existsSync(BRIDGE) && `the Bridge debug shard is not at ${BRIDGE}` }, async () => {
-  const ds = openRlds(BRIDGE);
-  assert.equal(ds.count, 25);
-  assert.equal(ds.info.writtenByVlm2vla, false);
-  const episodes = await collect(BRIDGE);
-  assert.equal(episodes.length, 25);
-  const instructions = new Set(episodes.map((e) => e.instruction));
-  for (const i of ['put carrot on plate', 'flip pot upright which is in sink', 'turn lever vertical to front', 'put cup from counter or drying rack into sink']) assert.ok(instructions.has(i), i);
-  for (const ep of episodes) {
-    assert.equal(ep.steps.length, 10);
-    assert.ok(ep.steps[0]!.isFirst);
-    for (const s of ep.steps) {
-      assert.equal(s.action.length, 7);
-      assert.equal(s.state.length, 7);
-      assert.deepEqual(Object.keys(s.images).sort(), ['image_0', 'image_1', 'image_2', 'image_3']);
-      const img = s.images.image_0!;
-      assert.equal(img.format, 'jpeg');
-      assert.equal(img.width, 64);
-      assert.equal(img.height, 64);
-      assert.ok(Math.abs(s.action[0]!) < 0.1, 'Bridge deltas are a few centimetres per step');
+test(
+  'the real Bridge V2 debug shard reads as 25 episodes of 10 steps',
+  { skip: !existsSync(BRIDGE) && `the Bridge debug shard is not at ${BRIDGE}` },
+  async () => {
+    const ds = openRlds(BRIDGE);
+    assert.equal(ds.count, 25);
+    assert.equal(ds.info.writtenByVlm2vla, false);
+    const episodes = await collect(BRIDGE);
+    assert.equal(episodes.length, 25);
+    const instructions = new Set(episodes.map((e) => e.instruction));
+    for (const i of [
+      'put carrot on plate',
+      'flip pot upright which is in sink',
+      'turn lever vertical to front',
+      'put cup from counter or drying rack into sink',
+    ])
+      assert.ok(instructions.has(i), i);
+    for (const ep of episodes) {
+      assert.equal(ep.steps.length, 10);
+      assert.ok(ep.steps[0]!.isFirst);
+      for (const s of ep.steps) {
+        assert.equal(s.action.length, 7);
+        assert.equal(s.state.length, 7);
+        assert.deepEqual(Object.keys(s.images).sort(), ['image_0', 'image_1', 'image_2', 'image_3']);
+        const img = s.images.image_0!;
+        assert.equal(img.format, 'jpeg');
+        assert.equal(img.width, 64);
+        assert.equal(img.height, 64);
+        assert.ok(Math.abs(s.action[0]!) < 0.1, 'Bridge deltas are a few centimetres per step');
+      }
+      assert.match(ep.metadata.filePath ?? '', /\/out\.npy$/);
     }
-    assert.match(ep.metadata.filePath ?? '', /\/out\.npy$/);
-  }
-});
+  },
+);
 
 function syntheticEpisodes(n: number, seed: number): Episode[] {
   const rng = new Rng(seed);
@@ -73,7 +83,10 @@ function syntheticEpisodes(n: number, seed: number): Episode[] {
     return {
       instruction: `put the item ${e} in the bowl — ß 🍎`,
       steps: Array.from({ length: T }, (_, t) => ({
-        images: (e % 2 === 0 ? { image_0: frame('jpeg') } : { image_0: frame('png'), image_2: frame('jpeg') }) as Record<string, EncodedImage>,
+        images: (e % 2 === 0 ? { image_0: frame('jpeg') } : { image_0: frame('png'), image_2: frame('jpeg') }) as Record<
+          string,
+          EncodedImage
+        >,
         state: vec(),
         action: vec(),
         isFirst: t === 0,
@@ -84,7 +97,14 @@ function syntheticEpisodes(n: number, seed: number): Episode[] {
       })),
       metadata: { source: 'sim', episodeId: `sim-${seed}-${e}`, semantics: BRIDGE_SEMANTICS, extra: { seed } },
       ...(e % 3 === 0
-        ? { groundTruth: { objectPoses: [[{ id: 'apple', x: 0.3, y: 0, z: 0.02, yaw: 0, support: null }]], subtasks: [{ text: 'pick up the apple', start: 0, end: T }], task: { family: 'pick', object: 'apple' }, success: true } }
+        ? {
+            groundTruth: {
+              objectPoses: [[{ id: 'apple', x: 0.3, y: 0, z: 0.02, yaw: 0, support: null }]],
+              subtasks: [{ text: 'pick up the apple', start: 0, end: T }],
+              task: { family: 'pick', object: 'apple' },
+              success: true,
+            },
+          }
         : {}),
     };
   });
@@ -96,8 +116,14 @@ test('write → read is exact: image bytes, float32 values, flags, metadata and 
   const w = await RldsWriter.create(dir, { datasetName: 'vlm2vla_test', episodesPerShard: 3 });
   for (const ep of episodes) await w.add(ep);
   await w.close();
-  const shards = readdirSync(dir).filter((f) => f.includes('.tfrecord-')).sort();
-  assert.deepEqual(shards, ['vlm2vla_test-train.tfrecord-00000-of-00003', 'vlm2vla_test-train.tfrecord-00001-of-00003', 'vlm2vla_test-train.tfrecord-00002-of-00003']);
+  const shards = readdirSync(dir)
+    .filter((f) => f.includes('.tfrecord-'))
+    .sort();
+  assert.deepEqual(shards, [
+    'vlm2vla_test-train.tfrecord-00000-of-00003',
+    'vlm2vla_test-train.tfrecord-00001-of-00003',
+    'vlm2vla_test-train.tfrecord-00002-of-00003',
+  ]);
   assert.ok(!existsSync(join(dir, '.partial')));
   // features.json declares the frames as written (16 wide, 12 high, JPEG for the first episode).
   const features = JSON.parse(readFileSync(join(dir, 'features.json'), 'utf8'));
@@ -173,7 +199,10 @@ test('corrupt, truncated and incomplete shards give typed errors naming the file
   assert.equal(decodeExample(encodeExample(new Map())).size, 0);
   copyFileSync(join(dir, 'dataset_info.json'), join(dir, 'dataset_info.json.bak'));
   writeFileSync(join(dir, 'dataset_info.json'), '{"name": 5}');
-  assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'name');
+  assert.throws(
+    () => openRlds(dir),
+    (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'name',
+  );
 });
 
 test('an int64 beyond 2^53 (episode_id 2^53 + 1) is refused, not rounded', () => {
@@ -209,9 +238,15 @@ test('shard episode counts are checked against dataset_info.json: a 0-byte shard
   edited(['3', '7']);
   await expectError(collect(dir), 'E_RLDS_DATASET', /tfrecord-00001-of-00002 holds 2 episodes, dataset_info.json says 7/);
   edited(['5']);
-  assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'splits.shardLengths');
+  assert.throws(
+    () => openRlds(dir),
+    (e: unknown) => isVlmError(e) && e.code === 'E_RLDS_DATASET' && e.field === 'splits.shardLengths',
+  );
   edited(['3', '-2']);
-  assert.throws(() => openRlds(dir), (e: unknown) => isVlmError(e) && e.field === 'splits.shardLengths');
+  assert.throws(
+    () => openRlds(dir),
+    (e: unknown) => isVlmError(e) && e.field === 'splits.shardLengths',
+  );
   writeFileSync(infoPath, info);
   writeFileSync(join(dir, 'counted-train.tfrecord-00000-of-00002'), new Uint8Array(0));
   await expectError(collect(dir), 'E_RLDS_DATASET', /tfrecord-00000-of-00002 holds 0 episodes, dataset_info.json says 3/);

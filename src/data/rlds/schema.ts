@@ -27,11 +27,22 @@ export interface RecordContext {
   trustImageFlags: boolean;
 }
 
-function err(ctx: RecordContext, field: string, message: string, fix = 'the record is corrupt or not in the Bridge RLDS schema'): FormatError {
+function err(
+  ctx: RecordContext,
+  field: string,
+  message: string,
+  fix = 'the record is corrupt or not in the Bridge RLDS schema',
+): FormatError {
   return new FormatError('E_RLDS_RECORD', `${ctx.file}: record ${ctx.index}: ${field}: ${message}`, { file: ctx.file, field, fix });
 }
 
-function get<K extends FeatureValue['kind']>(f: Features, ctx: RecordContext, name: string, kind: K, required = true): Extract<FeatureValue, { kind: K }> | null {
+function get<K extends FeatureValue['kind']>(
+  f: Features,
+  ctx: RecordContext,
+  name: string,
+  kind: K,
+  required = true,
+): Extract<FeatureValue, { kind: K }> | null {
   const v = f.get(name);
   if (!v) {
     if (required) throw err(ctx, name, 'required feature is missing');
@@ -57,13 +68,19 @@ function text(ctx: RecordContext, name: string, bytes: Uint8Array): string {
 export function exampleToEpisode(f: Features, ctx: RecordContext): Episode {
   const action = get(f, ctx, 'steps/action', 'float')!.value;
   const dims = ctx.semantics.actionDims.length;
-  if (action.length === 0 || action.length % dims !== 0) throw err(ctx, 'steps/action', `has ${action.length} values, not a positive multiple of ${dims}`);
+  if (action.length === 0 || action.length % dims !== 0)
+    throw err(ctx, 'steps/action', `has ${action.length} values, not a positive multiple of ${dims}`);
   const T = action.length / dims;
   if (T > MAX_STEPS) throw err(ctx, 'steps/action', `${T} steps is more than ${MAX_STEPS}`);
   const state = get(f, ctx, 'steps/observation/state', 'float')!.value;
   expectLength(ctx, 'steps/observation/state', state.length, T * ctx.semantics.stateDims.length);
-  for (const [name, arr] of [['steps/action', action], ['steps/observation/state', state]] as const) {
-    for (let i = 0; i < arr.length; i++) if (!Number.isFinite(arr[i]!)) throw err(ctx, name, `value ${i} is ${arr[i]}`, 'non-finite numbers cannot be trained on; drop this episode');
+  for (const [name, arr] of [
+    ['steps/action', action],
+    ['steps/observation/state', state],
+  ] as const) {
+    for (let i = 0; i < arr.length; i++)
+      if (!Number.isFinite(arr[i]!))
+        throw err(ctx, name, `value ${i} is ${arr[i]}`, 'non-finite numbers cannot be trained on; drop this episode');
   }
   const instr = get(f, ctx, 'steps/language_instruction', 'bytes')!.value;
   expectLength(ctx, 'steps/language_instruction', instr.length, T);

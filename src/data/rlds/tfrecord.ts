@@ -31,17 +31,38 @@ export async function* readTfRecords(file: string, maxRecordBytes = MAX_RECORD_B
     let offset = 0;
     for (let index = 0; offset < size; index++) {
       const truncated = (what: string) =>
-        recordError('E_TFRECORD_TRUNCATED', file, index, offset, `the file ends inside the ${what}`, 'the shard was cut short (interrupted copy?); re-copy it');
+        recordError(
+          'E_TFRECORD_TRUNCATED',
+          file,
+          index,
+          offset,
+          `the file ends inside the ${what}`,
+          'the shard was cut short (interrupted copy?); re-copy it',
+        );
       if (size - offset < 12) throw truncated('record header');
       await fh.read(header, 0, 12, offset);
       const view = new DataView(header.buffer);
       const length = view.getBigUint64(0, true);
       const lengthCrc = view.getUint32(8, true);
       if (maskedCrc32c(header.subarray(0, 8)) !== lengthCrc) {
-        throw recordError('E_TFRECORD_CRC', file, index, offset, 'the CRC of the length field does not match', 'the shard is corrupt; re-copy it');
+        throw recordError(
+          'E_TFRECORD_CRC',
+          file,
+          index,
+          offset,
+          'the CRC of the length field does not match',
+          'the shard is corrupt; re-copy it',
+        );
       }
       if (length > BigInt(maxRecordBytes)) {
-        throw recordError('E_TFRECORD_TOO_LARGE', file, index, offset, `declares ${length} bytes, more than the limit of ${maxRecordBytes}`, 'not a TFRecord file, or corrupt');
+        throw recordError(
+          'E_TFRECORD_TOO_LARGE',
+          file,
+          index,
+          offset,
+          `declares ${length} bytes, more than the limit of ${maxRecordBytes}`,
+          'not a TFRecord file, or corrupt',
+        );
       }
       const n = Number(length);
       if (size - offset - 12 < n + 4) throw truncated('record data');

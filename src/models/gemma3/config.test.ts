@@ -37,13 +37,16 @@ const GEMMA3_4B = {
 };
 
 function expectConfigError(json: unknown, field: string | undefined): void {
-  assert.throws(() => parseGemma3Config(json, 'cfg.json'), (e: unknown) => {
-    assert.ok(isVlmError(e), String(e));
-    assert.equal(e.code, 'E_MODEL_CONFIG');
-    assert.equal(e.field, field);
-    assert.equal(e.file, 'cfg.json');
-    return true;
-  });
+  assert.throws(
+    () => parseGemma3Config(json, 'cfg.json'),
+    (e: unknown) => {
+      assert.ok(isVlmError(e), String(e));
+      assert.equal(e.code, 'E_MODEL_CONFIG');
+      assert.equal(e.field, field);
+      assert.equal(e.file, 'cfg.json');
+      return true;
+    },
+  );
 }
 
 test('the real Gemma 3 4B config parses with Gemma 3 defaults filled in', () => {
@@ -55,7 +58,10 @@ test('the real Gemma 3 4B config parses with Gemma 3 defaults filled in', () => 
   assert.equal(cfg.text.ropeLocalBaseFreq, 10_000);
   assert.equal(cfg.text.ropeTheta, 1_000_000);
   // Every sixth layer is global (pattern 6): layers 5, 11, 17, 23, 29.
-  assert.deepEqual(cfg.text.layerTypes.flatMap((t, i) => (t === 'full_attention' ? [i] : [])), [5, 11, 17, 23, 29]);
+  assert.deepEqual(
+    cfg.text.layerTypes.flatMap((t, i) => (t === 'full_attention' ? [i] : [])),
+    [5, 11, 17, 23, 29],
+  );
   const spec = gemma3TensorSpec(cfg);
   assert.deepEqual(spec.get('language_model.model.layers.0.self_attn.q_proj.weight'), [2048, 2560]);
   assert.deepEqual(spec.get('language_model.model.layers.0.self_attn.k_proj.weight'), [1024, 2560]);
@@ -70,7 +76,15 @@ test('malformed configs name the field', () => {
   expectConfigError([], undefined);
   expectConfigError({ model_type: 'llama' }, 'model_type');
   expectConfigError({ model_type: 'gemma3', vision_config: {} }, 'text_config');
-  const text = { model_type: 'gemma3_text', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 1, head_dim: 16 };
+  const text = {
+    model_type: 'gemma3_text',
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 1,
+    head_dim: 16,
+  };
   assert.equal(parseGemma3Config(text).modelType, 'gemma3_text');
   expectConfigError({ ...text, hidden_size: 0 }, 'hidden_size');
   expectConfigError({ ...text, hidden_size: 64.5 }, 'hidden_size');
@@ -87,7 +101,15 @@ test('malformed configs name the field', () => {
 test('tensor matching accepts both naming layouts and lists missing, unknown and misshapen tensors', () => {
   const cfg = parseGemma3Config({
     model_type: 'gemma3',
-    text_config: { hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2, num_key_value_heads: 1, head_dim: 16, vocab_size: 300 },
+    text_config: {
+      hidden_size: 32,
+      intermediate_size: 64,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      head_dim: 16,
+      vocab_size: 300,
+    },
     vision_config: { hidden_size: 16, intermediate_size: 32, num_hidden_layers: 1, num_attention_heads: 2, image_size: 32, patch_size: 8 },
     mm_tokens_per_image: 4,
     boi_token_index: 290,
@@ -109,16 +131,23 @@ test('tensor matching accepts both naming layouts and lists missing, unknown and
   const check = (mutate: (t: Map<string, number[]>) => void, field: string, text: RegExp) => {
     const t = new Map(spec);
     mutate(t);
-    assert.throws(() => matchGemma3Tensors(cfg, t, 'm.safetensors'), (e: unknown) => {
-      assert.ok(isVlmError(e));
-      assert.equal(e.code, 'E_MODEL_TENSORS');
-      assert.equal(e.field, field);
-      assert.match(e.message, text);
-      return true;
-    });
+    assert.throws(
+      () => matchGemma3Tensors(cfg, t, 'm.safetensors'),
+      (e: unknown) => {
+        assert.ok(isVlmError(e));
+        assert.equal(e.code, 'E_MODEL_TENSORS');
+        assert.equal(e.field, field);
+        assert.match(e.message, text);
+        return true;
+      },
+    );
   };
   check((t) => t.delete('language_model.model.layers.1.mlp.up_proj.weight'), 'language_model.model.layers.1.mlp.up_proj.weight', /missing/);
-  check((t) => t.set('language_model.model.layers.0.mlp.gate_proj.weight', [64, 31]), 'language_model.model.layers.0.mlp.gate_proj.weight', /\[64, 31\], expected \[64, 32\]/);
+  check(
+    (t) => t.set('language_model.model.layers.0.mlp.gate_proj.weight', [64, 31]),
+    'language_model.model.layers.0.mlp.gate_proj.weight',
+    /\[64, 31\], expected \[64, 32\]/,
+  );
   check((t) => t.set('base_model.model.lora_A.weight', [4, 32]), 'base_model.model.lora_A.weight', /not part of a gemma3 model/);
   check((t) => t.set('model.language_model.norm.weight', [32]), 'model.language_model.norm.weight', /twice/);
 });

@@ -113,7 +113,11 @@ class Reader {
   act(field: string): 'gelu_pytorch_tanh' {
     const v = this.json[field] ?? 'gelu_pytorch_tanh';
     if (v !== 'gelu_pytorch_tanh' && v !== 'gelu_tanh' && v !== 'gelu_new') {
-      this.fail(field, `${this.prefix}${field} is ${JSON.stringify(v)}; only the tanh GELU of Gemma 3 / SigLIP is supported`, 'use "gelu_pytorch_tanh"');
+      this.fail(
+        field,
+        `${this.prefix}${field} is ${JSON.stringify(v)}; only the tanh GELU of Gemma 3 / SigLIP is supported`,
+        'use "gelu_pytorch_tanh"',
+      );
     }
     return 'gelu_pytorch_tanh';
   }
@@ -137,15 +141,28 @@ function parseText(json: Json, file: string, prefix: string): Gemma3TextConfig {
   const hiddenSize = r.int('hidden_size', 2304);
   const numHeads = r.int('num_attention_heads', 8);
   const numKvHeads = r.int('num_key_value_heads', 4);
-  if (numHeads % numKvHeads !== 0) r.fail('num_key_value_heads', `num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`, 'grouped-query attention needs heads = k × kv heads');
+  if (numHeads % numKvHeads !== 0)
+    r.fail(
+      'num_key_value_heads',
+      `num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`,
+      'grouped-query attention needs heads = k × kv heads',
+    );
   const headDim = r.int('head_dim', 256);
   const numLayers = r.int('num_hidden_layers', 26);
   const pattern = r.int('sliding_window_pattern', 6);
   let layerTypes: LayerType[];
   const rawTypes = r.raw('layer_types');
   if (rawTypes !== undefined && rawTypes !== null) {
-    if (!Array.isArray(rawTypes) || rawTypes.length !== numLayers || rawTypes.some((t) => t !== 'sliding_attention' && t !== 'full_attention')) {
-      r.fail('layer_types', `layer_types must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers`, 'fix layer_types or remove it to use sliding_window_pattern');
+    if (
+      !Array.isArray(rawTypes) ||
+      rawTypes.length !== numLayers ||
+      rawTypes.some((t) => t !== 'sliding_attention' && t !== 'full_attention')
+    ) {
+      r.fail(
+        'layer_types',
+        `layer_types must list "sliding_attention" or "full_attention" for each of the ${numLayers} layers`,
+        'fix layer_types or remove it to use sliding_window_pattern',
+      );
     }
     layerTypes = rawTypes as LayerType[];
   } else {
@@ -157,7 +174,11 @@ function parseText(json: Json, file: string, prefix: string): Gemma3TextConfig {
     const s = scaling as Json;
     const kind = s.rope_type ?? s.type;
     if (kind !== 'linear' || typeof s.factor !== 'number' || !(s.factor > 0)) {
-      r.fail('rope_scaling', `rope_scaling ${JSON.stringify(scaling)} is not supported (only {"rope_type": "linear", "factor": f})`, 'use linear RoPE scaling as Gemma 3 does');
+      r.fail(
+        'rope_scaling',
+        `rope_scaling ${JSON.stringify(scaling)} is not supported (only {"rope_type": "linear", "factor": f})`,
+        'use linear RoPE scaling as Gemma 3 does',
+      );
     }
     ropeScalingFactor = s.factor as number;
   }
@@ -196,11 +217,14 @@ function parseVision(json: Json, file: string): SiglipVisionConfig {
   const r = new Reader(json, file, 'vision_config.');
   const hiddenSize = r.int('hidden_size', 1152);
   const numHeads = r.int('num_attention_heads', 16);
-  if (hiddenSize % numHeads !== 0) r.fail('num_attention_heads', `hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`, 'fix the vision config');
+  if (hiddenSize % numHeads !== 0)
+    r.fail('num_attention_heads', `hidden_size ${hiddenSize} is not divisible by num_attention_heads ${numHeads}`, 'fix the vision config');
   const imageSize = r.int('image_size', 896);
   const patchSize = r.int('patch_size', 14);
-  if (imageSize % patchSize !== 0) r.fail('patch_size', `image_size ${imageSize} is not a multiple of patch_size ${patchSize}`, 'fix the vision config');
-  if (r.bool('vision_use_head', false)) r.fail('vision_use_head', 'vision_use_head = true is not used by Gemma 3', 'set vision_use_head to false');
+  if (imageSize % patchSize !== 0)
+    r.fail('patch_size', `image_size ${imageSize} is not a multiple of patch_size ${patchSize}`, 'fix the vision config');
+  if (r.bool('vision_use_head', false))
+    r.fail('vision_use_head', 'vision_use_head = true is not used by Gemma 3', 'set vision_use_head to false');
   return {
     hiddenSize,
     intermediateSize: r.int('intermediate_size', 4304),
@@ -217,19 +241,27 @@ function parseVision(json: Json, file: string): SiglipVisionConfig {
 /** Parses a config.json object; `file` is named in errors. */
 export function parseGemma3Config(json: unknown, file = 'config.json'): AnyGemma3Config {
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new ConfigError('E_MODEL_CONFIG', `${file} must hold a JSON object`, { file, fix: 'restore config.json from the model repository' });
+    throw new ConfigError('E_MODEL_CONFIG', `${file} must hold a JSON object`, {
+      file,
+      fix: 'restore config.json from the model repository',
+    });
   }
   const r = new Reader(json as Json, file, '');
   const modelType = r.raw('model_type');
   if (modelType === 'gemma3_text') return { modelType, text: parseText(json as Json, file, '') };
-  if (modelType !== 'gemma3') r.fail('model_type', `model_type ${JSON.stringify(modelType)} is not gemma3 or gemma3_text`, 'this loader reads Gemma 3 checkpoints');
+  if (modelType !== 'gemma3')
+    r.fail('model_type', `model_type ${JSON.stringify(modelType)} is not gemma3 or gemma3_text`, 'this loader reads Gemma 3 checkpoints');
   const text = parseText(r.obj('text_config'), file, 'text_config.');
   const vision = parseVision(r.obj('vision_config'), file);
   const mmTokensPerImage = r.int('mm_tokens_per_image', 256);
   const patchesPerSide = vision.imageSize / vision.patchSize;
   const tokensPerSide = Math.round(Math.sqrt(mmTokensPerImage));
   if (tokensPerSide * tokensPerSide !== mmTokensPerImage || patchesPerSide % tokensPerSide !== 0) {
-    r.fail('mm_tokens_per_image', `mm_tokens_per_image ${mmTokensPerImage} must be a square whose side divides the ${patchesPerSide} patches per side`, 'fix mm_tokens_per_image or the vision image/patch size');
+    r.fail(
+      'mm_tokens_per_image',
+      `mm_tokens_per_image ${mmTokensPerImage} must be a square whose side divides the ${patchesPerSide} patches per side`,
+      'fix mm_tokens_per_image or the vision image/patch size',
+    );
   }
   const cfg: Gemma3Config = {
     modelType: 'gemma3',
@@ -241,7 +273,12 @@ export function parseGemma3Config(json: unknown, file = 'config.json'): AnyGemma
     imageTokenIndex: r.int('image_token_index', 262_144, 0),
   };
   for (const f of ['boiTokenIndex', 'eoiTokenIndex', 'imageTokenIndex'] as const) {
-    if (cfg[f] >= text.vocabSize) r.fail(f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), `${f} ${cfg[f]} is outside the vocabulary of ${text.vocabSize}`, 'fix the special token indices or vocab_size');
+    if (cfg[f] >= text.vocabSize)
+      r.fail(
+        f.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+        `${f} ${cfg[f]} is outside the vocabulary of ${text.vocabSize}`,
+        'fix the special token indices or vocab_size',
+      );
   }
   return cfg;
 }

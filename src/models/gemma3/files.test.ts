@@ -19,7 +19,9 @@ const tmp = () => mkdtempSync(join(tmpdir(), 'vlm2vla-hf-'));
 function outputs(model: Gemma3Model): Float32Array {
   const I = 63;
   const pixels = Float32Array.from({ length: 3 * 64 }, (_, i) => Math.sin(i));
-  return Float32Array.from(noGrad(() => model.forward({ ids: Int32Array.of(2, 61, I, I, I, I, 62, 5, 9), batch: 1, length: 9, pixels })).data);
+  return Float32Array.from(
+    noGrad(() => model.forward({ ids: Int32Array.of(2, 61, I, I, I, I, 62, 5, 9), batch: 1, length: 9, pixels })).data,
+  );
 }
 
 function expectError(fn: () => unknown, code: string, field?: string | RegExp): void {
@@ -49,7 +51,10 @@ test('a tiny gemma3 round-trips through HF files in fp32, sharded, and bf16', ()
     const bf = tmp();
     saveGemma3(model, bf, { dtype: 'bf16' });
     const loaded = loadGemma3(bf);
-    assert.ok(loaded.params.get('language_model.model.layers.0.self_attn.q_proj.weight') instanceof Bf16Tensor, 'bf16 matrices stay bf16 in memory');
+    assert.ok(
+      loaded.params.get('language_model.model.layers.0.self_attn.q_proj.weight') instanceof Bf16Tensor,
+      'bf16 matrices stay bf16 in memory',
+    );
     const f32 = loadGemma3(bf, { dtype: 'f32' });
     assert.ok(!(f32.params.get('language_model.model.layers.0.self_attn.q_proj.weight') instanceof Bf16Tensor));
     const a = outputs(loaded);
@@ -72,10 +77,16 @@ test('the newer transformers naming (model.language_model.*, model.vision_tower.
   try {
     saveGemma3(model, dir);
     const file = SafetensorsFile.open(join(dir, 'model.safetensors'));
-    const renamed = new Map([...file.tensors].map(([name, info]) => {
-      const n = name.startsWith('language_model.model.') ? `model.language_model.${name.slice('language_model.model.'.length)}` : name.startsWith('vision_tower.') || name.startsWith('multi_modal_projector.') ? `model.${name}` : name;
-      return [n, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }];
-    }));
+    const renamed = new Map(
+      [...file.tensors].map(([name, info]) => {
+        const n = name.startsWith('language_model.model.')
+          ? `model.language_model.${name.slice('language_model.model.'.length)}`
+          : name.startsWith('vision_tower.') || name.startsWith('multi_modal_projector.')
+            ? `model.${name}`
+            : name;
+        return [n, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }];
+      }),
+    );
     file.close();
     writeFileSync(join(dir, 'model.safetensors'), encodeSafetensors(renamed));
     assert.deepEqual(outputs(loadGemma3(dir)), outputs(model));
@@ -103,7 +114,9 @@ test('broken checkpoints give typed errors naming the file, field or tensor', ()
     expectError(() => loadModel(dir), 'E_MODEL_TENSORS', 'model.layers.0.mlp.gate_proj.weight');
     writeFileSync(join(dir, 'config.json'), JSON.stringify(cfgJson));
     const file = SafetensorsFile.open(join(dir, 'model.safetensors'));
-    const all = new Map([...file.tensors].map(([name, info]) => [name, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }]));
+    const all = new Map(
+      [...file.tensors].map(([name, info]) => [name, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }]),
+    );
     file.close();
     const without = new Map(all);
     without.delete('model.layers.2.self_attn.k_norm.weight');

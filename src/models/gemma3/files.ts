@@ -28,12 +28,18 @@ export interface LoadOptions {
 export function readModelConfigJson(dir: string): unknown {
   const path = join(dir, 'config.json');
   if (!existsSync(path)) {
-    throw new ConfigError('E_MODEL_CONFIG', `${path} does not exist`, { file: path, fix: 'point --model at a folder with config.json and model.safetensors (a Hugging Face checkpoint)' });
+    throw new ConfigError('E_MODEL_CONFIG', `${path} does not exist`, {
+      file: path,
+      fix: 'point --model at a folder with config.json and model.safetensors (a Hugging Face checkpoint)',
+    });
   }
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (cause) {
-    throw new ConfigError('E_MODEL_CONFIG', `${path} is not valid JSON: ${(cause as Error).message}`, { file: path, fix: 'restore config.json from the model repository' });
+    throw new ConfigError('E_MODEL_CONFIG', `${path} is not valid JSON: ${(cause as Error).message}`, {
+      file: path,
+      fix: 'restore config.json from the model repository',
+    });
   }
 }
 
@@ -42,7 +48,10 @@ function checkWeightsPresent(dir: string): void {
   if (existsSync(join(dir, 'model.safetensors')) || existsSync(join(dir, 'model.safetensors.index.json'))) return;
   const pickles = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(bin|pt|pth|ckpt)$/i.test(f)) : [];
   if (pickles.length > 0) refusePickle(join(dir, pickles[0]!));
-  throw new FormatError('E_MODEL_FILES', `${dir} has no model.safetensors or model.safetensors.index.json`, { file: dir, fix: 'download the safetensors weights of the checkpoint' });
+  throw new FormatError('E_MODEL_FILES', `${dir} has no model.safetensors or model.safetensors.index.json`, {
+    file: dir,
+    fix: 'download the safetensors weights of the checkpoint',
+  });
 }
 
 export function loadGemma3(dir: string, options: LoadOptions = {}): Gemma3Model {
@@ -57,13 +66,22 @@ export function loadGemma3(dir: string, options: LoadOptions = {}): Gemma3Model 
       const raw = ck.read(fileName);
       const shape = info.shape;
       const n = shape.reduce((a, b) => a * b, 1);
-      const keepBf16 = options.dtype !== 'f32' && info.dtype === 'BF16' && shape.length === 2 && !canonical.includes('mm_input_projection') && !canonical.includes('position_embedding');
+      const keepBf16 =
+        options.dtype !== 'f32' &&
+        info.dtype === 'BF16' &&
+        shape.length === 2 &&
+        !canonical.includes('mm_input_projection') &&
+        !canonical.includes('position_embedding');
       if (keepBf16) {
         params.set(canonical, new Bf16Tensor(shape, raw as Uint16Array, canonical));
         continue;
       }
       const data = readFloats(raw, info.dtype, n, (message) => {
-        throw new FormatError('E_MODEL_TENSORS', `tensor ${fileName} ${message}`, { file: dir, field: fileName, fix: 'the checkpoint is corrupt or not a floating-point checkpoint; download or convert it again' });
+        throw new FormatError('E_MODEL_TENSORS', `tensor ${fileName} ${message}`, {
+          file: dir,
+          field: fileName,
+          fix: 'the checkpoint is corrupt or not a floating-point checkpoint; download or convert it again',
+        });
       });
       params.set(canonical, new Tensor(shape, data, { name: canonical }));
     }
@@ -90,7 +108,10 @@ export function saveGemma3(model: Gemma3Model, dir: string, options: SaveOptions
   if (files.length === 1) rmSync(join(dir, INDEX_FILE), { force: true });
   writeFileAtomic(join(dir, 'config.json'), `${JSON.stringify(gemma3ConfigToJson(model.cfg), null, 2)}\n`);
   const t = model.cfg.text;
-  writeFileAtomic(join(dir, 'generation_config.json'), `${JSON.stringify({ bos_token_id: t.bosTokenId, eos_token_id: t.eosTokenId, pad_token_id: t.padTokenId, do_sample: false }, null, 2)}\n`);
+  writeFileAtomic(
+    join(dir, 'generation_config.json'),
+    `${JSON.stringify({ bos_token_id: t.bosTokenId, eos_token_id: t.eosTokenId, pad_token_id: t.padTokenId, do_sample: false }, null, 2)}\n`,
+  );
 }
 
 export type { AnyGemma3Config };

@@ -49,7 +49,9 @@ const FILE_TYPE: Record<GgmlType, number> = { F32: 0, F16: 1, Q8_0: 7, BF16: 32 
 
 /** HF module/tensor name (canonical, decoder part) → GGUF tensor name, or null if not exported. */
 export function ggufTensorName(name: string): string | null {
-  const m = /^(?:language_model\.)?model\.(.+)$/.exec(name) ?? (name.startsWith('language_model.lm_head') || name.startsWith('lm_head') ? [name, 'lm_head.weight'] : null);
+  const m =
+    /^(?:language_model\.)?model\.(.+)$/.exec(name) ??
+    (name.startsWith('language_model.lm_head') || name.startsWith('lm_head') ? [name, 'lm_head.weight'] : null);
   if (!m) return null;
   const rest = m[1]!;
   if (rest === 'embed_tokens.weight') return 'token_embd.weight';
@@ -100,7 +102,11 @@ function textMetadata(model: Gemma3Model, opts: GgufExportOptions): Map<string, 
   md.set('gemma3.attention.value_length', u32(t.headDim));
   md.set('gemma3.attention.layer_norm_rms_epsilon', f32(t.rmsNormEps));
   md.set('gemma3.attention.sliding_window', u32(t.slidingWindow));
-  md.set('gemma3.attention.sliding_window_pattern', { type: 'array', itemType: 'bool', value: t.layerTypes.map((l) => l === 'sliding_attention') });
+  md.set('gemma3.attention.sliding_window_pattern', {
+    type: 'array',
+    itemType: 'bool',
+    value: t.layerTypes.map((l) => l === 'sliding_attention'),
+  });
   md.set('gemma3.rope.freq_base', f32(t.ropeTheta));
   md.set('gemma3.rope.freq_base_swa', f32(t.ropeLocalBaseFreq));
   if (t.ropeScalingFactor !== 1) {
@@ -110,7 +116,10 @@ function textMetadata(model: Gemma3Model, opts: GgufExportOptions): Map<string, 
   if (t.finalLogitSoftcapping !== null) md.set('gemma3.final_logit_softcapping', f32(t.finalLogitSoftcapping));
   const v = opts.vocab;
   if (v.tokens.length !== t.vocabSize || v.scores.length !== t.vocabSize || v.types.length !== t.vocabSize) {
-    throw new UsageError(`the vocabulary has ${v.tokens.length} tokens, the model ${t.vocabSize}`, 'export with the tokenizer the model was trained with');
+    throw new UsageError(
+      `the vocabulary has ${v.tokens.length} tokens, the model ${t.vocabSize}`,
+      'export with the tokenizer the model was trained with',
+    );
   }
   md.set('tokenizer.ggml.model', { type: 'string', value: 'llama' });
   md.set('tokenizer.ggml.tokens', { type: 'array', itemType: 'string', value: v.tokens });
@@ -152,13 +161,21 @@ export function exportGemma3Gguf(model: Gemma3Model, path: string, opts: GgufExp
 /** Writes LoRA adapter `name` as a llama.cpp adapter GGUF (decoder projections only). */
 export function exportLoraGguf(model: Gemma3Model, adapter: string, path: string, type: 'F32' | 'F16' = 'F32'): void {
   const cfg = adapterConfig(model, adapter);
-  if (cfg.useRslora) throw new UsageError('rsLoRA adapters cannot be exported: llama.cpp scales by alpha / r', 'merge the adapter into the base model first');
+  if (cfg.useRslora)
+    throw new UsageError(
+      'rsLoRA adapters cannot be exported: llama.cpp scales by alpha / r',
+      'merge the adapter into the base model first',
+    );
   const tensors: GgufTensor[] = [];
   for (const p of model.projections().values()) {
     const a = p.adapters.get(adapter);
     if (!a) continue;
     const g = ggufTensorName(`${p.name}.weight`);
-    if (!g) throw new UsageError(`adapter module ${p.name} is not part of the text decoder; llama.cpp cannot apply it`, 'train adapters on the decoder projections only to export them');
+    if (!g)
+      throw new UsageError(
+        `adapter module ${p.name} is not part of the text decoder; llama.cpp cannot apply it`,
+        'train adapters on the decoder projections only to export them',
+      );
     tensors.push({ name: `${g}.lora_a`, type, shape: [...a.A.shape], data: encodeTensorData(type, a.A.data) });
     tensors.push({ name: `${g}.lora_b`, type, shape: [...a.B.shape], data: encodeTensorData(type, a.B.data) });
   }
@@ -185,7 +202,15 @@ export function vocabFromTokenizer(tok: Tokenizer, vocabSize: number): GgufVocab
     types.push(/^<0x[0-9A-F]{2}>$/.test(s) ? 6 : s === '<unk>' ? 2 : special.has(id) ? 3 : 1);
   }
   const id = (s: string, fallback: number) => tok.tokenToId(s) ?? fallback;
-  return { tokens, scores, types, bos: tok.bosId ?? id('<bos>', 2), eos: tok.eosId ?? id('<eos>', 1), pad: tok.padId ?? id('<pad>', 0), unk: id('<unk>', 3) };
+  return {
+    tokens,
+    scores,
+    types,
+    bos: tok.bosId ?? id('<bos>', 2),
+    eos: tok.eosId ?? id('<eos>', 1),
+    pad: tok.padId ?? id('<pad>', 0),
+    unk: id('<unk>', 3),
+  };
 }
 
 /** A synthetic vocabulary (specials, 256 byte tokens, then ▁-words) for random test models. */

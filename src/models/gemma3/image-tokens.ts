@@ -14,5 +14,10 @@ export function imageSpec(enc: { tokenizer: Tokenizer; cfg: AnyGemma3Config }): 
     if (!s) throw new UsageError(`the tokenizer has no token for ${what} id ${id}`, 'use the tokenizer saved with the model');
     return s;
   };
-  return { boi: name(enc.cfg.boiTokenIndex, 'boi_token_index'), eoi: name(enc.cfg.eoiTokenIndex, 'eoi_token_index'), imageToken: name(enc.cfg.imageTokenIndex, 'image_token_index'), tokensPerImage: enc.cfg.mmTokensPerImage };
+  return {
+    boi: name(enc.cfg.boiTokenIndex, 'boi_token_index'),
+    eoi: name(enc.cfg.eoiTokenIndex, 'eoi_token_index'),
+    imageToken: name(enc.cfg.imageTokenIndex, 'image_token_index'),
+    tokensPerImage: enc.cfg.mmTokensPerImage,
+  };
 }

@@ -27,7 +27,7 @@ const TOL = 0.03;
 const TOL_BF16 = 0.08;
 const V = 512;
 
-type Llama = Awaited<ReturnType<typeof import('node-llama-cpp')['getLlama']>>;
+type Llama = Awaited<ReturnType<(typeof import('node-llama-cpp'))['getLlama']>>;
 let llamaPromise: Promise<Llama> | null = null;
 async function llama(): Promise<Llama> {
   const { getLlama } = await import('node-llama-cpp');
@@ -40,11 +40,21 @@ function config() {
   // window shorter than the prompts, local RoPE base ≠ 10000, linear scaling on global layers,
   // query_pre_attn_scalar ≠ head_dim.
   return parseGemma3Config({
-    model_type: 'gemma3_text', vocab_size: V, hidden_size: 64, intermediate_size: 128, num_hidden_layers: 6,
-    num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16, sliding_window: 8,
+    model_type: 'gemma3_text',
+    vocab_size: V,
+    hidden_size: 64,
+    intermediate_size: 128,
+    num_hidden_layers: 6,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    head_dim: 16,
+    sliding_window: 8,
     layer_types: ['sliding_attention', 'full_attention', 'sliding_attention', 'sliding_attention', 'sliding_attention', 'full_attention'],
-    rope_local_base_freq: 5000, rope_theta: 100_000, rope_scaling: { rope_type: 'linear', factor: 4 },
-    query_pre_attn_scalar: 24, max_position_embeddings: 256,
+    rope_local_base_freq: 5000,
+    rope_theta: 100_000,
+    rope_scaling: { rope_type: 'linear', factor: 4 },
+    query_pre_attn_scalar: 24,
+    max_position_embeddings: 256,
   });
 }
 
@@ -57,7 +67,13 @@ async function llamaLogits(modelPath: string, prompt: number[], loraPath?: strin
   const l = await llama();
   const model = await l.loadModel({ modelPath });
   try {
-    const ctx = await model.createContext({ contextSize: 256, batchSize: 256, sequences: 1, threads: 1, ...(loraPath ? { lora: { adapters: [{ filePath: loraPath }] } } : {}) });
+    const ctx = await model.createContext({
+      contextSize: 256,
+      batchSize: 256,
+      sequences: 1,
+      threads: 1,
+      ...(loraPath ? { lora: { adapters: [{ filePath: loraPath }] } } : {}),
+    });
     const seq = ctx.getSequence();
     const res = await seq.controlledEvaluate(prompt.map((t) => [t, { generateNext: { logits: true } }]) as never);
     const out = new Float32Array(prompt.length * V);
@@ -82,7 +98,9 @@ async function llamaGreedy(modelPath: string, prompt: number[], n: number): Prom
     const out: number[] = [];
     let input: number[] = prompt;
     while (out.length < n) {
-      const res = await seq.controlledEvaluate(input.map((t, i) => (i === input.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never);
+      const res = await seq.controlledEvaluate(
+        input.map((t, i) => (i === input.length - 1 ? [t, { generateNext: { token: true } }] : t)) as never,
+      );
       const next = res[input.length - 1]!.next.token!;
       out.push(next);
       input = [next];
@@ -171,7 +189,8 @@ test('a LoRA adapter exported to GGUF gives the same logits under llama.cpp as t
 test('GGUF export refuses a vocabulary of the wrong size, rsLoRA and adapters outside the decoder', () => {
   const cfg = config();
   const model = new Gemma3Model(cfg, randomParams(cfg, 7, 0.15));
-  const usage = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => e instanceof Error && 'code' in e && e.code === 'E_USAGE' && re.test(e.message));
+  const usage = (fn: () => unknown, re: RegExp) =>
+    assert.throws(fn, (e: unknown) => e instanceof Error && 'code' in e && e.code === 'E_USAGE' && re.test(e.message));
   usage(() => exportGemma3Gguf(model, join(dir, 'x.gguf'), { vocab: syntheticVocab(V - 1) }), /vocabulary has 511 tokens/);
   addAdapter(model, 'rs', { ...PAPER_LORA, r: 2, alpha: 4, useRslora: true, targetModules: decoderTargets('gemma3_text') });
   usage(() => exportLoraGguf(model, 'rs', join(dir, 'rs.gguf')), /rsLoRA/);

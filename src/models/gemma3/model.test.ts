@@ -52,22 +52,32 @@ test('image token runs and pixel counts are validated with typed errors', () => 
   const cfg = tinyGemma3Config();
   const model = new Gemma3Model(cfg, randomParams(cfg, 2));
   const I = cfg.imageTokenIndex;
-  assert.throws(() => noGrad(() => model.forward({ ids: Int32Array.of(2, I, I, I, 5), batch: 1, length: 5, pixels: randomPixels(1, 8, 1) })), /run of 3 image tokens/);
+  assert.throws(
+    () => noGrad(() => model.forward({ ids: Int32Array.of(2, I, I, I, 5), batch: 1, length: 5, pixels: randomPixels(1, 8, 1) })),
+    /run of 3 image tokens/,
+  );
   assert.throws(() => noGrad(() => model.forward({ ids: Int32Array.of(2, I, I, I, I), batch: 1, length: 5 })), /pixels for 0/);
   assert.throws(() => noGrad(() => model.forward({ ids: Int32Array.of(2, 64), batch: 1, length: 2 })), /outside the vocabulary/);
 });
 
-test('the attention probe sees each layer\'s queries and keys and changes nothing; not called with a KV cache', () => {
+test("the attention probe sees each layer's queries and keys and changes nothing; not called with a KV cache", () => {
   const cfg = tinyTextConfig();
   const model = new Gemma3Model(cfg, new Map(randomParams(cfg, 1)));
   const ids = Int32Array.from([2, 17, 5, 33, 8, 8, 40, 1, 12]);
   const input = { ids, batch: 1, length: ids.length };
   const before = noGrad(() => model.forward(input)).data.slice();
   const seen: string[] = [];
-  const onAttention = (layer: number, q: Tensor, k: Tensor, sliding: boolean) => seen.push(`${layer} ${q.shape.join('x')} ${k.shape.join('x')} ${sliding}`);
+  const onAttention = (layer: number, q: Tensor, k: Tensor, sliding: boolean) =>
+    seen.push(`${layer} ${q.shape.join('x')} ${k.shape.join('x')} ${sliding}`);
   const after = noGrad(() => model.forward(input, null, { onAttention })).data;
   const t = cfg.text;
-  assert.deepEqual(seen, t.layerTypes.map((type, i) => `${i} 1x${ids.length}x${t.numHeads}x${t.headDim} 1x${ids.length}x${t.numKvHeads}x${t.headDim} ${type === 'sliding_attention'}`));
+  assert.deepEqual(
+    seen,
+    t.layerTypes.map(
+      (type, i) =>
+        `${i} 1x${ids.length}x${t.numHeads}x${t.headDim} 1x${ids.length}x${t.numKvHeads}x${t.headDim} ${type === 'sliding_attention'}`,
+    ),
+  );
   assert.deepEqual(after, before);
   seen.length = 0;
   noGrad(() => model.forward(input, new KvCache(t, 1, 16), { onAttention }));
@@ -87,20 +97,40 @@ test('KV-cache decoding equals full recomputation, batched with left padding and
   const T = 10;
   const pixels = randomPixels(1, 8, 7);
   const prefill = 6;
-  const positionsOf = (t0: number, n: number) => Int32Array.from({ length: B * n }, (_, i) => Math.max(0, t0 + (i % n) - pad[Math.floor(i / n)]!));
+  const positionsOf = (t0: number, n: number) =>
+    Int32Array.from({ length: B * n }, (_, i) => Math.max(0, t0 + (i % n) - pad[Math.floor(i / n)]!));
   const kvStart = Int32Array.from(pad);
   noGrad(() => {
     const full = model.forward({ ids: Int32Array.from(rows.flat()), batch: B, length: T, positions: positionsOf(0, T), pixels, kvStart });
     const cache = new KvCache(cfg.text, B, 16);
-    const first = model.forward({ ids: Int32Array.from(rows.flatMap((r) => r.slice(0, prefill))), batch: B, length: prefill, positions: positionsOf(0, prefill), pixels, kvStart }, cache);
+    const first = model.forward(
+      {
+        ids: Int32Array.from(rows.flatMap((r) => r.slice(0, prefill))),
+        batch: B,
+        length: prefill,
+        positions: positionsOf(0, prefill),
+        pixels,
+        kvStart,
+      },
+      cache,
+    );
     const V = cfg.text.vocabSize;
     for (let b = 0; b < B; b++) {
       for (let t = pad[b]!; t < prefill; t++) {
-        assert.ok(maxDiff(first.data.subarray((b * prefill + t) * V, (b * prefill + t + 1) * V), full.data.subarray((b * T + t) * V, (b * T + t + 1) * V)) < 1e-4, `prefill row ${b} t ${t}`);
+        assert.ok(
+          maxDiff(
+            first.data.subarray((b * prefill + t) * V, (b * prefill + t + 1) * V),
+            full.data.subarray((b * T + t) * V, (b * T + t + 1) * V),
+          ) < 1e-4,
+          `prefill row ${b} t ${t}`,
+        );
       }
     }
     for (let t = prefill; t < T; t++) {
-      const step = model.forward({ ids: Int32Array.from(rows.map((r) => r[t]!)), batch: B, length: 1, positions: positionsOf(t, 1), kvStart }, cache);
+      const step = model.forward(
+        { ids: Int32Array.from(rows.map((r) => r[t]!)), batch: B, length: 1, positions: positionsOf(t, 1), kvStart },
+        cache,
+      );
       for (let b = 0; b < B; b++) {
         const d = maxDiff(step.data.subarray(b * V, (b + 1) * V), full.data.subarray((b * T + t) * V, (b * T + t + 1) * V));
         assert.ok(d < 1e-4, `decode row ${b} t ${t}: ${d}`);
@@ -123,7 +153,12 @@ test('bf16 matrices give the fp32 model of the rounded weights', () => {
     const back = new Float32Array(t.size);
     K.bf16ToF32(bits, back, t.size);
     rounded.set(name, new Tensor(t.shape, back, { name }));
-    bf.set(name, t.shape.length >= 2 && !name.includes('mm_input') && !name.includes('position_embedding') ? new Bf16Tensor(t.shape, bits, name) : new Tensor(t.shape, Float32Array.from(back), { name }));
+    bf.set(
+      name,
+      t.shape.length >= 2 && !name.includes('mm_input') && !name.includes('position_embedding')
+        ? new Bf16Tensor(t.shape, bits, name)
+        : new Tensor(t.shape, Float32Array.from(back), { name }),
+    );
   }
   const I = cfg.imageTokenIndex;
   const input = { ids: Int32Array.of(2, I, I, I, I, 5, 6), batch: 1, length: 7, pixels: randomPixels(1, 8, 9) };
@@ -137,7 +172,13 @@ test('gradients of the loss reach every parameter and match finite differences o
   const model = new Gemma3Model(cfg, randomParams(cfg, 11, 0.2));
   const params = model.setTrainable(true);
   const I = cfg.imageTokenIndex;
-  const input = { ids: Int32Array.of(2, I, I, I, I, 5, 6, 7), batch: 1, length: 8, pixels: randomPixels(1, 8, 12), rows: Int32Array.of(5, 6) };
+  const input = {
+    ids: Int32Array.of(2, I, I, I, I, 5, 6, 7),
+    batch: 1,
+    length: 8,
+    pixels: randomPixels(1, 8, 12),
+    rows: Int32Array.of(5, 6),
+  };
   const targets = Int32Array.of(6, 7);
   const loss = () => crossEntropy(model.forward(input), targets);
   backward(loss());
@@ -154,7 +195,10 @@ test('gradients of the loss reach every parameter and match finite differences o
       const down = noGrad(() => loss().item());
       p.data[i] = keep;
       const numeric = (up - down) / (2 * h);
-      assert.ok(Math.abs(numeric - p.grad![i]!) < 2e-3 + 5e-2 * Math.abs(numeric), `${p.name}[${i}]: tape ${p.grad![i]}, numeric ${numeric}`);
+      assert.ok(
+        Math.abs(numeric - p.grad![i]!) < 2e-3 + 5e-2 * Math.abs(numeric),
+        `${p.name}[${i}]: tape ${p.grad![i]}, numeric ${numeric}`,
+      );
     }
   }
 });

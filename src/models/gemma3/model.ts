@@ -16,8 +16,32 @@
 // sqrt(mm_tokens_per_image)² tokens, RMSNorm (1 + w), times mm_input_projection_weight [C, D].
 import { ConfigError, ShapeError } from '../../errors/index.ts';
 import {
-  Tensor, Bf16Tensor, add, scale, reshape, linear, rmsNorm, layerNorm, gelu, gated, attention, rope, ropeInvFreq,
-  embedding, embeddingBf16, addRows, matmul, poolPatches, scatterRows, gatherRows, softcap, dropout, getBackend, arena, noGrad, loraLinear,
+  Tensor,
+  Bf16Tensor,
+  add,
+  scale,
+  reshape,
+  linear,
+  rmsNorm,
+  layerNorm,
+  gelu,
+  gated,
+  attention,
+  rope,
+  ropeInvFreq,
+  embedding,
+  embeddingBf16,
+  addRows,
+  matmul,
+  poolPatches,
+  scatterRows,
+  gatherRows,
+  softcap,
+  dropout,
+  getBackend,
+  arena,
+  noGrad,
+  loraLinear,
 } from '../../tensor/index.ts';
 import type { Weight, AttentionMask } from '../../tensor/index.ts';
 import { Rng } from '../../util/index.ts';
@@ -39,7 +63,11 @@ export class Proj {
   readonly adapters = new Map<string, LoraPair>();
   active: LoraPair | null = null;
 
-  constructor(readonly name: string, public weight: Weight, public bias: Tensor | null = null) {}
+  constructor(
+    readonly name: string,
+    public weight: Weight,
+    public bias: Tensor | null = null,
+  ) {}
 
   get inFeatures(): number {
     return this.weight.shape[1]!;
@@ -54,7 +82,8 @@ export class Proj {
     if (!a) return linear(x, this.weight, this.bias);
     const h = rng && a.dropout > 0 ? dropout(x, a.dropout, rng) : x;
     // A frozen base weight (the LoRA case): one fused op keeps only the output and h·Aᵀ [N, r].
-    if (this.weight instanceof Bf16Tensor || !this.weight.requiresGrad) return loraLinear(x, h, this.weight, this.bias, a.A, a.B, a.scaling);
+    if (this.weight instanceof Bf16Tensor || !this.weight.requiresGrad)
+      return loraLinear(x, h, this.weight, this.bias, a.A, a.B, a.scaling);
     // scaling · (h·Aᵀ)·Bᵀ with the scale on B ([out, r]), not on the [N, out] product: the same
     // value up to rounding at a fraction of the memory traffic.
     return add(linear(x, this.weight, this.bias), linear(linear(h, a.A), scale(a.B, a.scaling)));
@@ -95,7 +124,11 @@ export class KvCache {
   /** Tokens stored per row (all rows advance together; padding is masked with kvStart). */
   length = 0;
 
-  constructor(readonly cfg: Gemma3TextConfig, readonly batch: number, readonly capacity: number) {
+  constructor(
+    readonly cfg: Gemma3TextConfig,
+    readonly batch: number,
+    readonly capacity: number,
+  ) {
     const n = batch * capacity * cfg.numKvHeads * cfg.headDim;
     this.k = Array.from({ length: cfg.numLayers }, () => new Float32Array(n));
     this.v = Array.from({ length: cfg.numLayers }, () => new Float32Array(n));
@@ -155,7 +188,16 @@ export class Gemma3Model {
   readonly finalNorm: Tensor;
   lmHead: Weight;
   readonly layers: DecoderLayer[];
-  readonly vision: { patchW: Weight; patchB: Tensor; pos: Tensor; layers: VisionLayer[]; postW: Tensor; postB: Tensor; mmNorm: Tensor; mmProj: Tensor } | null;
+  readonly vision: {
+    patchW: Weight;
+    patchB: Tensor;
+    pos: Tensor;
+    layers: VisionLayer[];
+    postW: Tensor;
+    postB: Tensor;
+    mmNorm: Tensor;
+    mmProj: Tensor;
+  } | null;
   /** Dropout randomness for LoRA (training only; null = no dropout). */
   rng: Rng | null = null;
   /** Trainable-token deltas by adapter name, and the active one (set with setActiveAdapter). */
@@ -167,16 +209,23 @@ export class Gemma3Model {
 
   /** params: every tensor of gemma3TensorSpec(cfg) by canonical name. Norm weights, biases and the
    *  projector are kept in fp32; matrices may be bf16. */
-  constructor(readonly cfg: AnyGemma3Config, readonly params: Map<string, Weight>) {
+  constructor(
+    readonly cfg: AnyGemma3Config,
+    readonly params: Map<string, Weight>,
+  ) {
     const t = cfg.text;
     this.text = t;
     if (t.attnLogitSoftcapping !== null) {
-      throw new ConfigError('E_MODEL_CONFIG', 'attn_logit_softcapping is not supported by the fused attention kernel', { field: 'attn_logit_softcapping', fix: 'Gemma 3 configs set it to null' });
+      throw new ConfigError('E_MODEL_CONFIG', 'attn_logit_softcapping is not supported by the fused attention kernel', {
+        field: 'attn_logit_softcapping',
+        fix: 'Gemma 3 configs set it to null',
+      });
     }
     for (const [name, shape] of gemma3TensorSpec(cfg)) {
       const w = params.get(name);
       if (!w) throw new ShapeError(`tensor ${name} is missing`, { field: name });
-      if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) throw new ShapeError(`tensor ${name}: [${w.shape.join(', ')}], expected [${shape.join(', ')}]`, { field: name });
+      if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))
+        throw new ShapeError(`tensor ${name}: [${w.shape.join(', ')}], expected [${shape.join(', ')}]`, { field: name });
     }
     const f32 = (name: string) => {
       const w = widen(params.get(name)!);
@@ -326,7 +375,8 @@ export class Gemma3Model {
     if (!vis) throw new ShapeError('images were given to a text-only model', { field: 'pixels' });
     const { imageSize: S, patchSize: P, numChannels: Ch, hiddenSize: C, numHeads } = cfg.vision;
     const per = Ch * S * S;
-    if (pixels.length === 0 || pixels.length % per !== 0) throw new ShapeError(`pixels hold ${pixels.length} values, not a multiple of ${Ch}×${S}×${S}`, { field: 'pixels' });
+    if (pixels.length === 0 || pixels.length % per !== 0)
+      throw new ShapeError(`pixels hold ${pixels.length} values, not a multiple of ${Ch}×${S}×${S}`, { field: 'pixels' });
     const n = pixels.length / per;
     const side = S / P;
     const N = side * side;
@@ -384,7 +434,11 @@ export class Gemma3Model {
           index.push(at);
           blocks[at] = block;
         } else if (run > 0) {
-          if (run % mm !== 0) throw new ShapeError(`row ${b}: a run of ${run} image tokens ends at position ${t}; each image takes exactly ${mm}`, { field: 'ids', fix: 'expand each image placeholder to mm_tokens_per_image image tokens' });
+          if (run % mm !== 0)
+            throw new ShapeError(`row ${b}: a run of ${run} image tokens ends at position ${t}; each image takes exactly ${mm}`, {
+              field: 'ids',
+              fix: 'expand each image placeholder to mm_tokens_per_image image tokens',
+            });
           run = 0;
         }
       }
@@ -397,7 +451,8 @@ export class Gemma3Model {
     const t = this.text;
     const ids = input.ids;
     for (let i = 0; i < ids.length; i++) {
-      if (!(ids[i]! >= 0 && ids[i]! < t.vocabSize)) throw new ShapeError(`token id ${ids[i]} at position ${i} is outside the vocabulary of ${t.vocabSize}`, { field: 'ids' });
+      if (!(ids[i]! >= 0 && ids[i]! < t.vocabSize))
+        throw new ShapeError(`token id ${ids[i]} at position ${i} is outside the vocabulary of ${t.vocabSize}`, { field: 'ids' });
     }
     const raw = table ? embedding(table, ids) : this.embed instanceof Tensor ? embedding(this.embed, ids) : embeddingBf16(this.embed, ids);
     let x = scale(raw, Math.fround(Math.sqrt(t.hiddenSize)));
@@ -406,7 +461,11 @@ export class Gemma3Model {
     if (index.length > 0 || input.pixels) {
       const per = this.cfg.modelType === 'gemma3' ? this.cfg.vision.numChannels * this.cfg.vision.imageSize ** 2 : 0;
       const given = input.pixels ? input.pixels.length / per : 0;
-      if (given !== nImages) throw new ShapeError(`${nImages} image(s) worth of image tokens but pixels for ${given}`, { field: 'pixels', fix: 'pass one image per image placeholder in the prompt' });
+      if (given !== nImages)
+        throw new ShapeError(`${nImages} image(s) worth of image tokens but pixels for ${given}`, {
+          field: 'pixels',
+          fix: 'pass one image per image placeholder in the prompt',
+        });
       x = scatterRows(x, this.encodeImages(input.pixels!), index);
     }
     return { x: reshape(x, [input.batch, input.length, t.hiddenSize]), blocks };
@@ -417,9 +476,14 @@ export class Gemma3Model {
   forward(input: ModelInput, cache: KvCache | null = null, options: ForwardOptions = {}): Tensor {
     const t = this.text;
     const { batch: B, length: T } = input;
-    if (input.ids.length !== B * T) throw new ShapeError(`ids hold ${input.ids.length} tokens for batch ${B} × length ${T}`, { field: 'ids' });
+    if (input.ids.length !== B * T)
+      throw new ShapeError(`ids hold ${input.ids.length} tokens for batch ${B} × length ${T}`, { field: 'ids' });
     const offset = cache ? cache.length : 0;
-    if (cache && (cache.batch !== B || offset + T > cache.capacity)) throw new ShapeError(`the KV cache (batch ${cache.batch}, ${cache.length}/${cache.capacity} used) cannot take batch ${B} × ${T} more tokens`, { field: 'cache' });
+    if (cache && (cache.batch !== B || offset + T > cache.capacity))
+      throw new ShapeError(
+        `the KV cache (batch ${cache.batch}, ${cache.length}/${cache.capacity} used) cannot take batch ${B} × ${T} more tokens`,
+        { field: 'cache' },
+      );
     const positions = input.positions ?? Int32Array.from({ length: B * T }, (_, i) => offset + (i % T));
     const table = this.effectiveEmbedding();
     let { x, blocks } = this.embedInput(input, table);
@@ -434,7 +498,13 @@ export class Gemma3Model {
       const k = rope(rmsNorm(reshape(l.k.forward(h, this.rng), [B, T, Hkv, Dh]), l.kNorm, eps, true), positions, l.invFreq);
       const v = reshape(l.v.forward(h, this.rng), [B, T, Hkv, Dh]);
       if (options.onAttention && !cache) options.onAttention(li, q, k, l.sliding);
-      const mask: AttentionMask = { causal: true, window: l.sliding ? t.slidingWindow : 0, blocks, kvStart: input.kvStart ?? null, kvLen: input.kvLen ?? null };
+      const mask: AttentionMask = {
+        causal: true,
+        window: l.sliding ? t.slidingWindow : 0,
+        blocks,
+        kvStart: input.kvStart ?? null,
+        kvLen: input.kvLen ?? null,
+      };
       let a: Tensor;
       if (cache) a = this.cachedAttention(cache, li, q, k, v, mask, attnScale, blocks);
       else a = attention(q, k, v, mask, attnScale);
@@ -452,7 +522,16 @@ export class Gemma3Model {
     return logits;
   }
 
-  private cachedAttention(cache: KvCache, li: number, q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, attnScale: number, blocks: Int32Array | null): Tensor {
+  private cachedAttention(
+    cache: KvCache,
+    li: number,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: AttentionMask,
+    attnScale: number,
+    blocks: Int32Array | null,
+  ): Tensor {
     const t = this.text;
     const [B, T, Hq, Dh] = q.shape as [number, number, number, number];
     const Hkv = t.numKvHeads;
@@ -477,7 +556,11 @@ export class Gemma3Model {
     const lse = new Float32Array(B * Hq * T);
     getBackend().attention(
       { B, Tq: T, Tk, Hq, Hkv, Dh, qOffset: cache.length, kvBatchStride: stride, scale: attnScale, mask: { ...mask, blocks: keyBlocks } },
-      q.data, kc, vc, out.data, lse,
+      q.data,
+      kc,
+      vc,
+      out.data,
+      lse,
     );
     return out;
   }

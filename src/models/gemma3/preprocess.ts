@@ -39,7 +39,9 @@ export function imageToPixels(img: RgbImage, size: number): Float32Array {
   const tmp = new Float32Array(H * size * 3);
   for (let y = 0; y < H; y++) {
     for (let o = 0; o < size; o++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let k = 0; k < wx.count[o]!; k++) {
         const weight = wx.w[o * wx.span + k]!;
         const at = (y * W + wx.start[o]! + k) * 3;
@@ -57,7 +59,9 @@ export function imageToPixels(img: RgbImage, size: number): Float32Array {
   const plane = size * size;
   for (let o = 0; o < size; o++) {
     for (let x = 0; x < size; x++) {
-      let r = 0, g = 0, b = 0;
+      let r = 0,
+        g = 0,
+        b = 0;
       for (let k = 0; k < wy.count[o]!; k++) {
         const weight = wy.w[o * wy.span + k]!;
         const t = ((wy.start[o]! + k) * size + x) * 3;

@@ -38,7 +38,15 @@ export function tinyGemma3Config(overrides: Record<string, unknown> = {}): Gemma
       final_logit_softcapping: 5,
       ...((textOverrides as object | undefined) ?? {}),
     },
-    vision_config: { hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 2, image_size: 8, patch_size: 2, layer_norm_eps: 1e-6 },
+    vision_config: {
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 2,
+      num_attention_heads: 2,
+      image_size: 8,
+      patch_size: 2,
+      layer_norm_eps: 1e-6,
+    },
     mm_tokens_per_image: 4,
     boi_token_index: 61,
     eoi_token_index: 62,
@@ -57,7 +65,14 @@ export function randomParams(cfg: AnyGemma3Config, seed: number, std = 0.3): Map
   const out = new Map<string, Weight>();
   for (const [name, shape] of gemma3TensorSpec(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
-    out.set(name, new Tensor(shape, Float32Array.from({ length: n }, () => rng.normal() * std), { name }));
+    out.set(
+      name,
+      new Tensor(
+        shape,
+        Float32Array.from({ length: n }, () => rng.normal() * std),
+        { name },
+      ),
+    );
   }
   return out;
 }
@@ -124,17 +139,19 @@ function visionReference(cfg: Gemma3Config, p: P, pixels: Float32Array, img: num
   let x: number[][] = [];
   for (let gy = 0; gy < side; gy++) {
     for (let gx = 0; gx < side; gx++) {
-      x.push(Array.from({ length: C }, (_, o) => {
-        let s = bias[o]! + pos[(gy * side + gx) * C + o]!;
-        for (let c = 0; c < Ch; c++) {
-          for (let py = 0; py < Ps; py++) {
-            for (let px = 0; px < Ps; px++) {
-              s += W[((o * Ch + c) * Ps + py) * Ps + px]! * pixels[img * Ch * S * S + c * S * S + (gy * Ps + py) * S + gx * Ps + px]!;
+      x.push(
+        Array.from({ length: C }, (_, o) => {
+          let s = bias[o]! + pos[(gy * side + gx) * C + o]!;
+          for (let c = 0; c < Ch; c++) {
+            for (let py = 0; py < Ps; py++) {
+              for (let px = 0; px < Ps; px++) {
+                s += W[((o * Ch + c) * Ps + py) * Ps + px]! * pixels[img * Ch * S * S + c * S * S + (gy * Ps + py) * S + gx * Ps + px]!;
+              }
             }
           }
-        }
-        return s;
-      }));
+          return s;
+        }),
+      );
     }
   }
   const Dh = C / numHeads;
@@ -144,14 +161,27 @@ function visionReference(cfg: Gemma3Config, p: P, pixels: Float32Array, img: num
     const q = h.map((r) => lin(p(`${n}self_attn.q_proj.weight`), r, C, p(`${n}self_attn.q_proj.bias`)));
     const k = h.map((r) => lin(p(`${n}self_attn.k_proj.weight`), r, C, p(`${n}self_attn.k_proj.bias`)));
     const v = h.map((r) => lin(p(`${n}self_attn.v_proj.weight`), r, C, p(`${n}self_attn.v_proj.bias`)));
-    const heads = Array.from({ length: numHeads }, (_, hh) => attend(q.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)), k.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)), v.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)), () => true, Dh ** -0.5));
+    const heads = Array.from({ length: numHeads }, (_, hh) =>
+      attend(
+        q.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)),
+        k.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)),
+        v.map((r) => r.slice(hh * Dh, (hh + 1) * Dh)),
+        () => true,
+        Dh ** -0.5,
+      ),
+    );
     const a = x.map((_, i) => heads.flatMap((hd) => hd[i]!));
     x = x.map((r, i) => {
       const o = lin(p(`${n}self_attn.out_proj.weight`), a[i]!, C, p(`${n}self_attn.out_proj.bias`));
       return r.map((v2, d) => v2 + o[d]!);
     });
     x = x.map((r) => {
-      const f = lin(p(`${n}mlp.fc1.weight`), layerNorm(r, p(`${n}layer_norm2.weight`), p(`${n}layer_norm2.bias`), eps), cfg.vision.intermediateSize, p(`${n}mlp.fc1.bias`)).map(geluTanh);
+      const f = lin(
+        p(`${n}mlp.fc1.weight`),
+        layerNorm(r, p(`${n}layer_norm2.weight`), p(`${n}layer_norm2.bias`), eps),
+        cfg.vision.intermediateSize,
+        p(`${n}mlp.fc1.bias`),
+      ).map(geluTanh);
       const o = lin(p(`${n}mlp.fc2.weight`), f, C, p(`${n}mlp.fc2.bias`));
       return r.map((v2, d) => v2 + o[d]!);
     });
@@ -163,7 +193,8 @@ function visionReference(cfg: Gemma3Config, p: P, pixels: Float32Array, img: num
   for (let oy = 0; oy < out; oy++) {
     for (let ox = 0; ox < out; ox++) {
       const acc = new Array<number>(C).fill(0);
-      for (let dy = 0; dy < k; dy++) for (let dx = 0; dx < k; dx++) x[(oy * k + dy) * side + ox * k + dx]!.forEach((v, d) => (acc[d]! += v / (k * k)));
+      for (let dy = 0; dy < k; dy++)
+        for (let dx = 0; dx < k; dx++) x[(oy * k + dy) * side + ox * k + dx]!.forEach((v, d) => (acc[d]! += v / (k * k)));
       pooled.push(acc);
     }
   }
@@ -176,7 +207,12 @@ function visionReference(cfg: Gemma3Config, p: P, pixels: Float32Array, img: num
 }
 
 /** Logits [T][V] of one sequence (float64 throughout). */
-export function referenceLogits(cfg: AnyGemma3Config, params: Map<string, Weight>, ids: number[], pixels: Float32Array | null = null): number[][] {
+export function referenceLogits(
+  cfg: AnyGemma3Config,
+  params: Map<string, Weight>,
+  ids: number[],
+  pixels: Float32Array | null = null,
+): number[][] {
   const p: P = (name) => {
     const w = params.get(name);
     if (!(w instanceof Tensor)) throw new Error(`reference needs fp32 ${name}`);
@@ -218,17 +254,39 @@ export function referenceLogits(cfg: AnyGemma3Config, params: Map<string, Weight
     const theta = sliding ? t.ropeLocalBaseFreq : t.ropeTheta;
     const factor = sliding ? 1 : t.ropeScalingFactor;
     const h = x.map((r) => rms(r, p(`${n}input_layernorm.weight`), eps));
-    const headsOf = (rows: number[][], H: number, norm: string, rot: boolean) => rows.map((r, pos) => Array.from({ length: H }, (_, hh) => {
-      const v = rms(r.slice(hh * Dh, (hh + 1) * Dh), p(`${n}self_attn.${norm}.weight`), eps);
-      return rot ? ropeRotate(v, pos, theta, factor) : v;
-    }));
-    const q = headsOf(h.map((r) => lin(p(`${n}self_attn.q_proj.weight`), r, Hq * Dh)), Hq, 'q_norm', true);
-    const k = headsOf(h.map((r) => lin(p(`${n}self_attn.k_proj.weight`), r, Hkv * Dh)), Hkv, 'k_norm', true);
-    const v = h.map((r) => lin(p(`${n}self_attn.v_proj.weight`), r, Hkv * Dh)).map((r) => Array.from({ length: Hkv }, (_, hh) => r.slice(hh * Dh, (hh + 1) * Dh)));
-    const visible = (i: number, j: number) => (j <= i || (blocks[i]! > 0 && blocks[i] === blocks[j])) && (!sliding || i - j < t.slidingWindow);
+    const headsOf = (rows: number[][], H: number, norm: string, rot: boolean) =>
+      rows.map((r, pos) =>
+        Array.from({ length: H }, (_, hh) => {
+          const v = rms(r.slice(hh * Dh, (hh + 1) * Dh), p(`${n}self_attn.${norm}.weight`), eps);
+          return rot ? ropeRotate(v, pos, theta, factor) : v;
+        }),
+      );
+    const q = headsOf(
+      h.map((r) => lin(p(`${n}self_attn.q_proj.weight`), r, Hq * Dh)),
+      Hq,
+      'q_norm',
+      true,
+    );
+    const k = headsOf(
+      h.map((r) => lin(p(`${n}self_attn.k_proj.weight`), r, Hkv * Dh)),
+      Hkv,
+      'k_norm',
+      true,
+    );
+    const v = h
+      .map((r) => lin(p(`${n}self_attn.v_proj.weight`), r, Hkv * Dh))
+      .map((r) => Array.from({ length: Hkv }, (_, hh) => r.slice(hh * Dh, (hh + 1) * Dh)));
+    const visible = (i: number, j: number) =>
+      (j <= i || (blocks[i]! > 0 && blocks[i] === blocks[j])) && (!sliding || i - j < t.slidingWindow);
     const heads = Array.from({ length: Hq }, (_, hh) => {
       const kv = Math.floor(hh / (Hq / Hkv));
-      return attend(q.map((r) => r[hh]!), k.map((r) => r[kv]!), v.map((r) => r[kv]!), visible, t.queryPreAttnScalar ** -0.5);
+      return attend(
+        q.map((r) => r[hh]!),
+        k.map((r) => r[kv]!),
+        v.map((r) => r[kv]!),
+        visible,
+        t.queryPreAttnScalar ** -0.5,
+      );
     });
     const a = x.map((_, i) => heads.flatMap((hd) => hd[i]!));
     x = x.map((r, i) => {
@@ -239,7 +297,11 @@ export function referenceLogits(cfg: AnyGemma3Config, params: Map<string, Weight
       const hf = rms(r, p(`${n}pre_feedforward_layernorm.weight`), eps);
       const g = lin(p(`${n}mlp.gate_proj.weight`), hf, t.intermediateSize);
       const u = lin(p(`${n}mlp.up_proj.weight`), hf, t.intermediateSize);
-      const m = lin(p(`${n}mlp.down_proj.weight`), g.map((gv, j) => geluTanh(gv) * u[j]!), D);
+      const m = lin(
+        p(`${n}mlp.down_proj.weight`),
+        g.map((gv, j) => geluTanh(gv) * u[j]!),
+        D,
+      );
       const o = rms(m, p(`${n}post_feedforward_layernorm.weight`), eps);
       return r.map((v2, d) => v2 + o[d]!);
     });
@@ -247,6 +309,8 @@ export function referenceLogits(cfg: AnyGemma3Config, params: Map<string, Weight
   const head = t.tieWordEmbeddings ? E : p(`${lm}lm_head.weight`);
   return x.map((r) => {
     const logits = lin(head, rms(r, p(`${pre}norm.weight`), eps), t.vocabSize);
-    return t.finalLogitSoftcapping === null ? logits : logits.map((z) => Math.tanh(z / t.finalLogitSoftcapping!) * t.finalLogitSoftcapping!);
+    return t.finalLogitSoftcapping === null
+      ? logits
+      : logits.map((z) => Math.tanh(z / t.finalLogitSoftcapping!) * t.finalLogitSoftcapping!);
   });
 }

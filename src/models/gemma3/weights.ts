@@ -124,11 +124,15 @@ export function matchGemma3Tensors(cfg: AnyGemma3Config, available: ReadonlyMap<
   const missing = [...spec.keys()].filter((n) => !fileName.has(n));
   const list = (names: string[]) => names.slice(0, 20).join('\n  ') + (names.length > 20 ? `\n  … and ${names.length - 20} more` : '');
   if (wrongShape.length > 0) {
-    throw new FormatError('E_MODEL_TENSORS', `${wrongShape.length} tensor(s) have the wrong shape for config.json:\n  ${list(wrongShape)}`, {
-      file,
-      field: wrongShape[0]!.split(':')[0],
-      fix: 'config.json does not describe these weights; use the config.json saved with them',
-    });
+    throw new FormatError(
+      'E_MODEL_TENSORS',
+      `${wrongShape.length} tensor(s) have the wrong shape for config.json:\n  ${list(wrongShape)}`,
+      {
+        file,
+        field: wrongShape[0]!.split(':')[0],
+        fix: 'config.json does not describe these weights; use the config.json saved with them',
+      },
+    );
   }
   if (missing.length > 0) {
     throw new FormatError('E_MODEL_TENSORS', `${missing.length} tensor(s) required by config.json are missing:\n  ${list(missing)}`, {
@@ -138,11 +142,15 @@ export function matchGemma3Tensors(cfg: AnyGemma3Config, available: ReadonlyMap<
     });
   }
   if (unknown.length > 0) {
-    throw new FormatError('E_MODEL_TENSORS', `${unknown.length} tensor(s) in the checkpoint are not part of a ${cfg.modelType} model:\n  ${list(unknown)}`, {
-      file,
-      field: unknown[0],
-      fix: 'check model_type in config.json; LoRA adapters load with --adapter, not as weights',
-    });
+    throw new FormatError(
+      'E_MODEL_TENSORS',
+      `${unknown.length} tensor(s) in the checkpoint are not part of a ${cfg.modelType} model:\n  ${list(unknown)}`,
+      {
+        file,
+        field: unknown[0],
+        fix: 'check model_type in config.json; LoRA adapters load with --adapter, not as weights',
+      },
+    );
   }
   return { fileName, ignored };
 }

@@ -12,14 +12,25 @@ import { isVlmError } from '../../errors/index.ts';
 import { Rng } from '../../util/index.ts';
 import { Gemma3Model } from '../gemma3/model.ts';
 import { tinyGemma3Config, randomParams } from '../gemma3/testing.ts';
-import { addAdapter, loadAdapter, saveAdapter, mergeAdapter, setActiveAdapter, adapterParameters, decoderTargets, adapterNames } from './adapter.ts';
+import {
+  addAdapter,
+  loadAdapter,
+  saveAdapter,
+  mergeAdapter,
+  setActiveAdapter,
+  adapterParameters,
+  decoderTargets,
+  adapterNames,
+} from './adapter.ts';
 import { PAPER_LORA } from './peft.ts';
 import type { LoraConfig } from './peft.ts';
 
 const I = 63;
 function run(model: Gemma3Model): Float32Array {
   const pixels = Float32Array.from({ length: 3 * 64 }, (_, i) => Math.cos(i));
-  return Float32Array.from(noGrad(() => model.forward({ ids: Int32Array.of(2, 61, I, I, I, I, 62, 5, 9, 17), batch: 1, length: 10, pixels })).data);
+  return Float32Array.from(
+    noGrad(() => model.forward({ ids: Int32Array.of(2, 61, I, I, I, I, 62, 5, 9, 17), batch: 1, length: 10, pixels })).data,
+  );
 }
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
 
@@ -99,17 +110,23 @@ test('broken adapter folders give typed errors naming the key', () => {
   const m = model();
   addAdapter(m, 'a', LORA, 1);
   const dir = mkdtempSync(join(tmpdir(), 'vlm2vla-lora-'));
-  const expect = (code: string, field?: string) => assert.throws(() => loadAdapter(model(), dir), (e: unknown) => {
-    assert.ok(isVlmError(e), String(e));
-    assert.equal(e.code, code, e.message);
-    if (field !== undefined) assert.equal(e.field, field);
-    return true;
-  });
+  const expect = (code: string, field?: string) =>
+    assert.throws(
+      () => loadAdapter(model(), dir),
+      (e: unknown) => {
+        assert.ok(isVlmError(e), String(e));
+        assert.equal(e.code, code, e.message);
+        if (field !== undefined) assert.equal(e.field, field);
+        return true;
+      },
+    );
   try {
     expect('E_ADAPTER_FILES');
     saveAdapter(m, 'a', dir);
     const file = SafetensorsFile.open(join(dir, 'adapter_model.safetensors'));
-    const all = new Map([...file.tensors].map(([name, info]) => [name, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }]));
+    const all = new Map(
+      [...file.tensors].map(([name, info]) => [name, { dtype: info.dtype, shape: info.shape, data: file.readBytes(name) }]),
+    );
     file.close();
     const qA = 'base_model.model.language_model.model.layers.1.self_attn.q_proj.lora_A.weight';
     const noB = new Map(all);
@@ -136,7 +153,8 @@ test('broken adapter folders give typed errors naming the key', () => {
 
 test('adapter misuse is a usage error: no matching targets, a name loaded twice, an unknown adapter', () => {
   const m = model();
-  const usage = (fn: () => unknown, re: RegExp) => assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && re.test(e.message));
+  const usage = (fn: () => unknown, re: RegExp) =>
+    assert.throws(fn, (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && re.test(e.message));
   usage(() => addAdapter(m, 'x', { ...LORA, targetModules: ['qkv'] }), /match no projection/);
   addAdapter(m, 'a', LORA);
   usage(() => addAdapter(m, 'a', LORA), /already loaded/);
@@ -152,8 +170,16 @@ test('adapter misuse is a usage error: no matching targets, a name loaded twice,
 
 test('LoRA rank is bounded: r=1e9 is a usage error before any allocation, and r above min(in, out) is refused', async () => {
   const { loraConfig, MAX_LORA_RANK } = await import('./adapter.ts');
-  for (const r of [1e9, MAX_LORA_RANK + 1, 0, 2.5]) assert.throws(() => loraConfig('gemma3', { r }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE', String(r));
+  for (const r of [1e9, MAX_LORA_RANK + 1, 0, 2.5])
+    assert.throws(
+      () => loraConfig('gemma3', { r }),
+      (e: unknown) => isVlmError(e) && e.code === 'E_USAGE',
+      String(r),
+    );
   const m = model();
-  assert.throws(() => addAdapter(m, 'big', { ...LORA, r: 4096 }), (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /r ≤ \d+/.test(String((e as { fix?: string }).fix)));
+  assert.throws(
+    () => addAdapter(m, 'big', { ...LORA, r: 4096 }),
+    (e: unknown) => isVlmError(e) && e.code === 'E_USAGE' && /r ≤ \d+/.test(String((e as { fix?: string }).fix)),
+  );
   assert.deepEqual(adapterNames(m), []);
 });

@@ -30,7 +30,9 @@ function step(mode: 'full' | 'lora', dropout: number): StepMemory {
   const cfg = tinyGemma3Config();
   const model = new Gemma3Model(cfg, randomParams(cfg, 4));
   const params: Tensor[] =
-    mode === 'full' ? model.setTrainable(true) : addAdapter(model, 'a', { ...PAPER_LORA, r: 4, alpha: 8, dropout, targetModules: decoderTargets('gemma3') });
+    mode === 'full'
+      ? model.setTrainable(true)
+      : addAdapter(model, 'a', { ...PAPER_LORA, r: 4, alpha: 8, dropout, targetModules: decoderTargets('gemma3') });
   if (mode === 'lora') setActiveAdapter(model, 'a');
   model.rng = new Rng(1);
   const opt = new AdamW(params, { lr: 1e-3, weightDecay: 0 });
@@ -44,7 +46,14 @@ function step(mode: 'full' | 'lora', dropout: number): StepMemory {
   const adapted = [...model.projections().values()].filter((p) => p.active !== null);
   const N = BATCH * LEN;
   const allowance = adapted.reduce((a, p) => a + N * (p.active!.A.shape[0]! + (dropout > 0 ? p.inFeatures : 0)), 0);
-  return { activations, gradBuffers: lastBackwardGradFloats(), state: 3 * params.reduce((a, p) => a + p.size, 0), frozenWithGrad, projections: adapted.length, allowance };
+  return {
+    activations,
+    gradBuffers: lastBackwardGradFloats(),
+    state: 3 * params.reduce((a, p) => a + p.size, 0),
+    frozenWithGrad,
+    projections: adapted.length,
+    allowance,
+  };
 }
 
 for (const dropout of [0, 0.1]) {
@@ -54,7 +63,10 @@ for (const dropout of [0, 0.1]) {
     assert.equal(lora.frozenWithGrad, 0);
     assert.equal(lora.projections, 7 * 3);
     // The unfused expression (linear + linear·linear + add) kept two more [N, out] activations per projection.
-    assert.ok(lora.activations <= full.activations + lora.allowance, `LoRA ${lora.activations} vs full ${full.activations} + ${lora.allowance}`);
+    assert.ok(
+      lora.activations <= full.activations + lora.allowance,
+      `LoRA ${lora.activations} vs full ${full.activations} + ${lora.allowance}`,
+    );
     assert.ok(lora.gradBuffers < full.gradBuffers, `gradient buffers ${lora.gradBuffers} vs ${full.gradBuffers}`);
     const total = (m: StepMemory) => m.activations + m.gradBuffers + m.state;
     if (dropout === 0) assert.ok(total(lora) <= total(full), `LoRA ${total(lora)} floats vs full ${total(full)}`);

@@ -61,7 +61,10 @@ test('PEFT key names round trip', () => {
 
 test('unsupported or malformed adapter configs are typed errors naming the field; pickles are refused', () => {
   const bad = (patch: Record<string, unknown>, field: string) =>
-    assert.throws(() => parseAdapterConfig({ ...PEFT_FILE, ...patch }, 'a.json'), (e: unknown) => isVlmError(e) && e.code === 'E_ADAPTER_CONFIG' && e.field === field && e.file === 'a.json');
+    assert.throws(
+      () => parseAdapterConfig({ ...PEFT_FILE, ...patch }, 'a.json'),
+      (e: unknown) => isVlmError(e) && e.code === 'E_ADAPTER_CONFIG' && e.field === field && e.file === 'a.json',
+    );
   bad({ peft_type: 'IA3' }, 'peft_type');
   bad({ r: 0 }, 'r');
   bad({ r: 2.5 }, 'r');
@@ -74,6 +77,9 @@ test('unsupported or malformed adapter configs are typed errors naming the field
   bad({ fan_in_fan_out: true }, 'fan_in_fan_out');
   bad({ modules_to_save: ['lm_head'] }, 'modules_to_save');
   bad({ rank_pattern: { q_proj: 8 } }, 'rank_pattern');
-  assert.throws(() => refusePickle('run/adapter_model.bin'), (e: unknown) => isVlmError(e) && e.code === 'E_PICKLE_REFUSED');
+  assert.throws(
+    () => refusePickle('run/adapter_model.bin'),
+    (e: unknown) => isVlmError(e) && e.code === 'E_PICKLE_REFUSED',
+  );
   refusePickle('run/adapter_model.safetensors');
 });

@@ -63,15 +63,20 @@ export function parseAdapterConfig(json: unknown, file = 'adapter_config.json'):
   const fail = (field: string, message: string, fix: string): never => {
     throw new ConfigError('E_ADAPTER_CONFIG', message, { file, field, fix });
   };
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) fail('', `${file} must hold a JSON object`, 'restore adapter_config.json');
+  if (json === null || typeof json !== 'object' || Array.isArray(json))
+    fail('', `${file} must hold a JSON object`, 'restore adapter_config.json');
   const j = json as Record<string, unknown>;
-  if ((j.peft_type ?? 'LORA') !== 'LORA') fail('peft_type', `peft_type ${JSON.stringify(j.peft_type)} is not LORA`, 'only LoRA adapters are supported');
+  if ((j.peft_type ?? 'LORA') !== 'LORA')
+    fail('peft_type', `peft_type ${JSON.stringify(j.peft_type)} is not LORA`, 'only LoRA adapters are supported');
   const r = j.r;
-  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096) fail('r', `r is ${JSON.stringify(r)}, expected an integer in [1, 4096]`, 'fix r in adapter_config.json');
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1 || r > 4096)
+    fail('r', `r is ${JSON.stringify(r)}, expected an integer in [1, 4096]`, 'fix r in adapter_config.json');
   const alpha = j.lora_alpha ?? 8;
-  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0) fail('lora_alpha', `lora_alpha is ${JSON.stringify(alpha)}, expected a positive number`, 'fix lora_alpha');
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha <= 0)
+    fail('lora_alpha', `lora_alpha is ${JSON.stringify(alpha)}, expected a positive number`, 'fix lora_alpha');
   const dropout = j.lora_dropout ?? 0;
-  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1)) fail('lora_dropout', `lora_dropout is ${JSON.stringify(dropout)}, expected a number in [0, 1)`, 'fix lora_dropout');
+  if (typeof dropout !== 'number' || !(dropout >= 0 && dropout < 1))
+    fail('lora_dropout', `lora_dropout is ${JSON.stringify(dropout)}, expected a number in [0, 1)`, 'fix lora_dropout');
   const targets = j.target_modules;
   let targetModules: string[] | string;
   if (typeof targets === 'string') {
@@ -86,11 +91,17 @@ export function parseAdapterConfig(json: unknown, file = 'adapter_config.json'):
   } else fail('target_modules', 'target_modules must be a non-empty list of module names or a regex string', 'e.g. ["q_proj", "v_proj"]');
   if (j.use_dora === true) fail('use_dora', 'DoRA adapters are not supported', 'train a plain LoRA adapter');
   if ((j.bias ?? 'none') !== 'none') fail('bias', `bias ${JSON.stringify(j.bias)} is not supported`, 'use bias: "none"');
-  if (j.fan_in_fan_out === true) fail('fan_in_fan_out', 'fan_in_fan_out adapters (GPT-2 Conv1D) are not supported', 'Gemma uses nn.Linear: set fan_in_fan_out false');
+  if (j.fan_in_fan_out === true)
+    fail('fan_in_fan_out', 'fan_in_fan_out adapters (GPT-2 Conv1D) are not supported', 'Gemma uses nn.Linear: set fan_in_fan_out false');
   for (const field of ['modules_to_save', 'layers_to_transform', 'rank_pattern', 'alpha_pattern']) {
     const v = j[field];
     const empty = v === undefined || v === null || (typeof v === 'object' && Object.keys(v as object).length === 0);
-    if (!empty) fail(field, `${field} is set; vlm2vla applies one r and alpha to every target and saves no full modules`, `remove ${field} from adapter_config.json`);
+    if (!empty)
+      fail(
+        field,
+        `${field} is set; vlm2vla applies one r and alpha to every target and saves no full modules`,
+        `remove ${field} from adapter_config.json`,
+      );
   }
   let tokens: number[] | null = null;
   const tti = j.trainable_token_indices;
@@ -98,11 +109,25 @@ export function parseAdapterConfig(json: unknown, file = 'adapter_config.json'):
     let list: unknown = tti;
     if (typeof tti === 'object' && !Array.isArray(tti)) {
       const keys = Object.keys(tti);
-      if (keys.length !== 1 || !keys[0]!.endsWith('embed_tokens')) fail('trainable_token_indices', `trainable_token_indices names ${keys.join(', ')}; vlm2vla trains token rows of the (tied) input embedding only`, 'use a list of token ids, or {"embed_tokens": [...]}');
+      if (keys.length !== 1 || !keys[0]!.endsWith('embed_tokens'))
+        fail(
+          'trainable_token_indices',
+          `trainable_token_indices names ${keys.join(', ')}; vlm2vla trains token rows of the (tied) input embedding only`,
+          'use a list of token ids, or {"embed_tokens": [...]}',
+        );
       list = (tti as Record<string, unknown>)[keys[0]!];
     }
-    if (!Array.isArray(list) || list.length === 0 || !list.every((v) => Number.isInteger(v) && v >= 0) || new Set(list).size !== list.length) {
-      fail('trainable_token_indices', 'trainable_token_indices must be a non-empty list of distinct token ids', 'fix trainable_token_indices in adapter_config.json');
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      !list.every((v) => Number.isInteger(v) && v >= 0) ||
+      new Set(list).size !== list.length
+    ) {
+      fail(
+        'trainable_token_indices',
+        'trainable_token_indices must be a non-empty list of distinct token ids',
+        'fix trainable_token_indices in adapter_config.json',
+      );
     }
     tokens = [...(list as number[])];
   }
@@ -138,4 +163,3 @@ export function adapterConfigToJson(cfg: LoraConfig): Record<string, unknown> {
     inference_mode: true,
   };
 }
-

@@ -21,13 +21,21 @@ const I = 63;
 const IDS = Int32Array.of(2, 61, I, I, I, I, 62, 5, 9, 17, 40, 9);
 const PIXELS = Float32Array.from({ length: 3 * 64 }, (_, i) => Math.cos(i));
 const TOKENS = [9, 40, 55];
-const LORA: LoraConfig = { ...PAPER_LORA, r: 2, alpha: 4, dropout: 0, targetModules: ['q_proj', 'down_proj'], trainableTokenIndices: TOKENS };
+const LORA: LoraConfig = {
+  ...PAPER_LORA,
+  r: 2,
+  alpha: 4,
+  dropout: 0,
+  targetModules: ['q_proj', 'down_proj'],
+  trainableTokenIndices: TOKENS,
+};
 
 function model(): Gemma3Model {
   const cfg = tinyGemma3Config({ text_config: { final_logit_softcapping: null } });
   return new Gemma3Model(cfg, randomParams(cfg, 4));
 }
-const logits = (m: Gemma3Model) => Float32Array.from(noGrad(() => m.forward({ ids: IDS, batch: 1, length: IDS.length, pixels: PIXELS })).data);
+const logits = (m: Gemma3Model) =>
+  Float32Array.from(noGrad(() => m.forward({ ids: IDS, batch: 1, length: IDS.length, pixels: PIXELS })).data);
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((mx, v, i) => Math.max(mx, Math.abs(v - b[i]!)), 0);
 
 test('a zero delta is the base model; a delta changes only its tokens', () => {
@@ -77,7 +85,10 @@ test('the delta gradient matches central finite differences (float64 loss sums)'
     const down = noGrad(() => loss().item());
     delta.data[i] = keep;
     const fd = (up - down) / (2 * eps);
-    assert.ok(Math.abs(fd - grad[i]!) <= 2e-3 + 2e-2 * Math.abs(fd), `d loss / d delta[${i}]: finite difference ${fd}, backward ${grad[i]}`);
+    assert.ok(
+      Math.abs(fd - grad[i]!) <= 2e-3 + 2e-2 * Math.abs(fd),
+      `d loss / d delta[${i}]: finite difference ${fd}, backward ${grad[i]}`,
+    );
     checked++;
   }
   assert.equal(checked, 7);
@@ -118,7 +129,11 @@ test('PEFT files round-trip; merged equals unmerged; broken files are typed erro
       const c = structuredClone(cfgJson);
       mutate(c);
       writeFileSync(join(dir, 'a', 'adapter_config.json'), JSON.stringify(c));
-      assert.throws(() => loadAdapter(model(), join(dir, 'a')), (e: unknown) => isVlmError(e) && e.code === code, code);
+      assert.throws(
+        () => loadAdapter(model(), join(dir, 'a')),
+        (e: unknown) => isVlmError(e) && e.code === code,
+        code,
+      );
     };
     bad((c) => (c.trainable_token_indices = null), 'E_ADAPTER_TENSORS');
     bad((c) => (c.trainable_token_indices = [9, 40]), 'E_ADAPTER_TENSORS');

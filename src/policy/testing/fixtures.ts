@@ -31,7 +31,10 @@ export class ScriptedBackend implements ModelBackend {
 
 /** A random tiny VLM (the `tiny` pretraining preset's shape) with a BPE tokenizer of the corpus. */
 export function tinyEngine(seed = 0): EngineBackend {
-  const trained = trainBpe([...corpusTexts(0, 200), '[[1.0, -2.5, 0.0, 1]] ["pick up the carrot", "lift it"] move up and slightly left, then down yes no'], { vocabSize: 500 });
+  const trained = trainBpe(
+    [...corpusTexts(0, 200), '[[1.0, -2.5, 0.0, 1]] ["pick up the carrot", "lift it"] move up and slightly left, then down yes no'],
+    { vocabSize: 500 },
+  );
   const tokenizer = new Tokenizer({ tokenizerJson: trained.tokenizerJson, tokenizerConfig: trained.tokenizerConfig, source: 'test' });
   const template = ChatTemplate.fromConfig(tokenizer.config, 'test')!;
   const model = Gemma3Model.random(presetConfig(PRETRAIN_PRESETS.tiny!, tokenizer), { seed });

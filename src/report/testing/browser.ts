@@ -26,10 +26,20 @@ export function findChromium(): { path: string | null; reason: string } {
     const p = which(c);
     if (p) return (found = { path: p, reason: '' });
   }
-  if (process.getuid?.() !== 0) return (found = { path: null, reason: 'chromium is not installed and installing it needs root: run `apt-get install -y chromium`' });
-  const r = spawnSync('apt-get', ['install', '-y', 'chromium'], { encoding: 'utf8', timeout: 15 * 60_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  if (process.getuid?.() !== 0)
+    return (found = { path: null, reason: 'chromium is not installed and installing it needs root: run `apt-get install -y chromium`' });
+  const r = spawnSync('apt-get', ['install', '-y', 'chromium'], {
+    encoding: 'utf8',
+    timeout: 15 * 60_000,
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  });
   const p = which('chromium');
-  return (found = p ? { path: p, reason: '' } : { path: null, reason: `chromium is not installed and \`apt-get install -y chromium\` failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''}` });
+  return (found = p
+    ? { path: p, reason: '' }
+    : {
+        path: null,
+        reason: `chromium is not installed and \`apt-get install -y chromium\` failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').at(-1) ?? ''}`,
+      });
 }
 
 export interface PageResult {
@@ -48,10 +58,23 @@ export interface Browser {
 export async function launchBrowser(path: string): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'vlm2vla-chromium-'));
   const args = [
-    '--headless=new', '--no-sandbox', '--disable-gpu', '--remote-debugging-port=0', `--user-data-dir=${profile}`,
-    '--no-first-run', '--no-default-browser-check', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--disable-default-apps', '--disable-extensions', '--disable-domain-reliability',
-    '--disable-client-side-phishing-detection', '--metrics-recording-only', '--hide-scrollbars', 'about:blank',
+    '--headless=new',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--remote-debugging-port=0',
+    `--user-data-dir=${profile}`,
+    '--no-first-run',
+    '--no-default-browser-check',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--disable-default-apps',
+    '--disable-extensions',
+    '--disable-domain-reliability',
+    '--disable-client-side-phishing-detection',
+    '--metrics-recording-only',
+    '--hide-scrollbars',
+    'about:blank',
   ];
   const child: ChildProcess = spawn(path, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const wsUrl = await new Promise<string>((resolve, reject) => {
@@ -77,7 +100,14 @@ export async function launchBrowser(path: string): Promise<Browser> {
   const pending = new Map<number, { resolve: (v: any) => void; reject: (e: Error) => void }>();
   const listeners = new Set<(msg: { method: string; params: any; sessionId?: string }) => void>();
   ws.on('message', (data) => {
-    const msg = JSON.parse(data.toString()) as { id?: number; result?: unknown; error?: { message: string }; method?: string; params?: unknown; sessionId?: string };
+    const msg = JSON.parse(data.toString()) as {
+      id?: number;
+      result?: unknown;
+      error?: { message: string };
+      method?: string;
+      params?: unknown;
+      sessionId?: string;
+    };
     if (msg.id !== undefined) {
       const p = pending.get(msg.id);
       pending.delete(msg.id);
@@ -100,9 +130,14 @@ export async function launchBrowser(path: string): Promise<Browser> {
       const load = new Promise<void>((r) => (loaded = r));
       const listener = (m: { method: string; params: any; sessionId?: string }) => {
         if (m.sessionId !== sessionId) return;
-        if (m.method === 'Runtime.consoleAPICalled' && (m.params.type === 'error' || m.params.type === 'assert')) errors.push(`console.${m.params.type}: ${m.params.args.map((a: { value?: unknown; description?: string }) => a.value ?? a.description).join(' ')}`);
-        if (m.method === 'Runtime.exceptionThrown') errors.push(`exception: ${m.params.exceptionDetails.exception?.description ?? m.params.exceptionDetails.text}`);
-        if (m.method === 'Log.entryAdded' && m.params.entry.level === 'error') errors.push(`log: ${m.params.entry.text} ${m.params.entry.url ?? ''}`);
+        if (m.method === 'Runtime.consoleAPICalled' && (m.params.type === 'error' || m.params.type === 'assert'))
+          errors.push(
+            `console.${m.params.type}: ${m.params.args.map((a: { value?: unknown; description?: string }) => a.value ?? a.description).join(' ')}`,
+          );
+        if (m.method === 'Runtime.exceptionThrown')
+          errors.push(`exception: ${m.params.exceptionDetails.exception?.description ?? m.params.exceptionDetails.text}`);
+        if (m.method === 'Log.entryAdded' && m.params.entry.level === 'error')
+          errors.push(`log: ${m.params.entry.text} ${m.params.entry.url ?? ''}`);
         if (m.method === 'Page.loadEventFired') loaded();
       };
       listeners.add(listener);
@@ -110,14 +145,21 @@ export async function launchBrowser(path: string): Promise<Browser> {
         await send('Runtime.enable', {}, sessionId);
         await send('Log.enable', {}, sessionId);
         await send('Page.enable', {}, sessionId);
-        if (screenshot) await send('Emulation.setDeviceMetricsOverride', { width: screenshot.width, height: screenshot.height, deviceScaleFactor: 1, mobile: false }, sessionId);
+        if (screenshot)
+          await send(
+            'Emulation.setDeviceMetricsOverride',
+            { width: screenshot.width, height: screenshot.height, deviceScaleFactor: 1, mobile: false },
+            sessionId,
+          );
         const nav = await send('Page.navigate', { url }, sessionId);
         if (nav.errorText) errors.push(`navigation: ${nav.errorText}`);
         await Promise.race([load, new Promise((r) => setTimeout(r, 30_000))]);
         await new Promise((r) => setTimeout(r, 300));
         const ev = await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId);
         if (ev.exceptionDetails) errors.push(`evaluate: ${ev.exceptionDetails.exception?.description ?? ev.exceptionDetails.text}`);
-        const png = screenshot ? Buffer.from((await send('Page.captureScreenshot', { format: 'png' }, sessionId)).data as string, 'base64') : undefined;
+        const png = screenshot
+          ? Buffer.from((await send('Page.captureScreenshot', { format: 'png' }, sessionId)).data as string, 'base64')
+          : undefined;
         return { errors, value: ev.result?.value, ...(png ? { png } : {}) };
       } finally {
         listeners.delete(listener);

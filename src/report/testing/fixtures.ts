@@ -60,8 +60,45 @@ function buildInto(dir: string): Fixtures {
     { name: 'openvla-style', policy: 'random', seed: '2' },
   ];
   for (const a of arms) {
-    vlm2vla(['train', '--model', join(ROOT, 'models', 'base'), '--data', p('sft'), '--out', join(results, 'arms', a.name, 'run'), '--steps', '3', '--batch-size', '1', '--seed', a.seed], dir);
-    vlm2vla(['eval', 'sim', '--policy', a.policy, '--suite', SUITES, '--episodes', '3', '--seed', '0', '--image-size', '64', '--max-cycles', '30', '--out', join(results, 'arms', a.name, 'sim')], dir);
+    vlm2vla(
+      [
+        'train',
+        '--model',
+        join(ROOT, 'models', 'base'),
+        '--data',
+        p('sft'),
+        '--out',
+        join(results, 'arms', a.name, 'run'),
+        '--steps',
+        '3',
+        '--batch-size',
+        '1',
+        '--seed',
+        a.seed,
+      ],
+      dir,
+    );
+    vlm2vla(
+      [
+        'eval',
+        'sim',
+        '--policy',
+        a.policy,
+        '--suite',
+        SUITES,
+        '--episodes',
+        '3',
+        '--seed',
+        '0',
+        '--image-size',
+        '64',
+        '--max-cycles',
+        '30',
+        '--out',
+        join(results, 'arms', a.name, 'sim'),
+      ],
+      dir,
+    );
   }
   cpSync(join(results, 'arms', 'vlm2vla', 'sim'), p('expert'), { recursive: true });
   cpSync(join(results, 'arms', 'openvla-style', 'sim'), p('random'), { recursive: true });
@@ -74,11 +111,45 @@ function buildInto(dir: string): Fixtures {
  *  the success figures are the eval sim runs' own. */
 function handResults(results: string): unknown {
   const sim = (arm: string) => {
-    const r = JSON.parse(readFileSync(join(results, 'arms', arm, 'sim', 'results.json'), 'utf8')) as { suites: Record<string, { episodes: number; successes: number; success_rate: number; interval: [number, number]; malformed_per_cycle: number; cycle_ms: { p50: number | null } }> };
-    return Object.fromEntries(Object.entries(r.suites).map(([s, g]) => [s, { episodes: g.episodes, successes: g.successes, success_rate: g.success_rate, interval: g.interval, malformed_per_cycle: g.malformed_per_cycle, cycle_ms_p50: g.cycle_ms.p50, run: `arms/${arm}/sim` }]));
+    const r = JSON.parse(readFileSync(join(results, 'arms', arm, 'sim', 'results.json'), 'utf8')) as {
+      suites: Record<
+        string,
+        {
+          episodes: number;
+          successes: number;
+          success_rate: number;
+          interval: [number, number];
+          malformed_per_cycle: number;
+          cycle_ms: { p50: number | null };
+        }
+      >;
+    };
+    return Object.fromEntries(
+      Object.entries(r.suites).map(([s, g]) => [
+        s,
+        {
+          episodes: g.episodes,
+          successes: g.successes,
+          success_rate: g.success_rate,
+          interval: g.interval,
+          malformed_per_cycle: g.malformed_per_cycle,
+          cycle_ms_p50: g.cycle_ms.p50,
+          run: `arms/${arm}/sim`,
+        },
+      ]),
+    );
   };
   const acc = (correct: number, total: number) => ({ correct, total, accuracy: correct / total });
-  const training = (arm: string, mode: string, share: number | null) => ({ mode, steps: 3, tokens: 700, seconds: 20, final_loss: 13.5, final_val_loss: null, metrics: `arms/${arm}/run/metrics.jsonl`, vocabulary_share: share });
+  const training = (arm: string, mode: string, share: number | null) => ({
+    mode,
+    steps: 3,
+    tokens: 700,
+    seconds: 20,
+    final_loss: 13.5,
+    final_val_loss: null,
+    metrics: `arms/${arm}/run/metrics.jsonl`,
+    vocabulary_share: share,
+  });
   return {
     schema: 'vlm2vla.experiment/1',
     experiment: 'forgetting',
@@ -90,8 +161,22 @@ function handResults(results: string): unknown {
     finished: '2026-12-03T01:00:00.000Z',
     base: { model: 'models/base', vqa: { overall: 0.6, categories: { colour: acc(18, 20), counting: acc(10, 20), es: acc(8, 20) } } },
     arms: [
-      { name: 'vlm2vla', description: 'language actions, hierarchy, LoRA (here: the expert policy\'s runs)', training: training('vlm2vla', 'lora', null), vqa: { overall: 0.55, categories: { colour: acc(17, 20), counting: acc(9, 20), es: acc(7, 20) } }, retention: { colour: 17 / 18, counting: 0.9, es: 7 / 8, overall: 0.55 / 0.6 }, sim: sim('vlm2vla') },
-      { name: 'openvla-style', description: '256-bin action tokens, full fine-tune (here: the random policy\'s runs)', training: training('openvla-style', 'full', 0.25), vqa: { overall: 0.05, categories: { colour: acc(2, 20), counting: acc(1, 20), es: acc(0, 20) } }, retention: { colour: 2 / 18, counting: 0.1, es: 0, overall: 0.05 / 0.6 }, sim: sim('openvla-style') },
+      {
+        name: 'vlm2vla',
+        description: "language actions, hierarchy, LoRA (here: the expert policy's runs)",
+        training: training('vlm2vla', 'lora', null),
+        vqa: { overall: 0.55, categories: { colour: acc(17, 20), counting: acc(9, 20), es: acc(7, 20) } },
+        retention: { colour: 17 / 18, counting: 0.9, es: 7 / 8, overall: 0.55 / 0.6 },
+        sim: sim('vlm2vla'),
+      },
+      {
+        name: 'openvla-style',
+        description: "256-bin action tokens, full fine-tune (here: the random policy's runs)",
+        training: training('openvla-style', 'full', 0.25),
+        vqa: { overall: 0.05, categories: { colour: acc(2, 20), counting: acc(1, 20), es: acc(0, 20) } },
+        retention: { colour: 2 / 18, counting: 0.1, es: 0, overall: 0.05 / 0.6 },
+        sim: sim('openvla-style'),
+      },
     ],
   };
 }

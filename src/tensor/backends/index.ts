@@ -30,7 +30,10 @@ export async function initBackend(): Promise<Backend> {
   if (want === 'ts') return (current = tsBackend);
   const n = await loadNative();
   if (n) return (current = n);
-  if (want === 'native') process.stderr.write('warning: VLM2VLA_BACKEND=native but the native addon is not built; using the TypeScript kernels (run `npm run build:native`)\n');
+  if (want === 'native')
+    process.stderr.write(
+      'warning: VLM2VLA_BACKEND=native but the native addon is not built; using the TypeScript kernels (run `npm run build:native`)\n',
+    );
   return (current = tsBackend);
 }
 

@@ -15,7 +15,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const ADDON_PATH = join(ROOT, 'build', 'Release', 'vlm2vla_native.node');
 
 function need(buf: { length: number }, n: number, what: string): void {
-  if (!(n >= 0) || buf.length < n) throw new ShapeError(`${what}: buffer has ${buf.length} elements, the kernel needs ${n}`, { field: what });
+  if (!(n >= 0) || buf.length < n)
+    throw new ShapeError(`${what}: buffer has ${buf.length} elements, the kernel needs ${n}`, { field: what });
 }
 
 function gemmExtent(rows: number, cols: number, ld: number, off: number, stride: number, batch: number): number {
@@ -61,7 +62,22 @@ export function nativeInfo(): { isa: string; threads: number } | null {
 
 function attnArgs(s: AttentionShape): unknown[] {
   const m = s.mask;
-  return [s.B, s.Tq, s.Tk, s.Hq, s.Hkv, s.Dh, s.qOffset, s.kvBatchStride, s.scale, m.causal, m.window, m.blocks ?? null, m.kvStart ?? null, m.kvLen ?? null];
+  return [
+    s.B,
+    s.Tq,
+    s.Tk,
+    s.Hq,
+    s.Hkv,
+    s.Dh,
+    s.qOffset,
+    s.kvBatchStride,
+    s.scale,
+    m.causal,
+    m.window,
+    m.blocks ?? null,
+    m.kvStart ?? null,
+    m.kvLen ?? null,
+  ];
 }
 
 function checkAttention(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array): void {
@@ -94,7 +110,29 @@ export function loadNativeBackend(): Backend | null {
       need(g.B, gemmExtent(rb, cb, g.ldb, g.offB ?? 0, g.strideB ?? 0, batch), 'gemm B');
       need(g.C, gemmExtent(g.M, g.N, g.ldc, g.offC ?? 0, g.strideC ?? 0, batch), 'gemm C');
       if (ca > g.lda || cb > g.ldb || g.N > g.ldc) throw new ShapeError('gemm: a leading dimension is smaller than its row');
-      a.gemm!(g.transA, g.transB, g.M, g.N, g.K, g.alpha, g.beta, g.A, g.lda, g.offA ?? 0, g.strideA ?? 0, g.B, g.ldb, g.offB ?? 0, g.strideB ?? 0, g.bDtype === 'bf16', g.C, g.ldc, g.offC ?? 0, g.strideC ?? 0, batch);
+      a.gemm!(
+        g.transA,
+        g.transB,
+        g.M,
+        g.N,
+        g.K,
+        g.alpha,
+        g.beta,
+        g.A,
+        g.lda,
+        g.offA ?? 0,
+        g.strideA ?? 0,
+        g.B,
+        g.ldb,
+        g.offB ?? 0,
+        g.strideB ?? 0,
+        g.bDtype === 'bf16',
+        g.C,
+        g.ldc,
+        g.offC ?? 0,
+        g.strideC ?? 0,
+        batch,
+      );
     },
     softmax(x, y, rows, cols) {
       need(x, rows * cols, 'softmax x');
@@ -102,7 +140,12 @@ export function loadNativeBackend(): Backend | null {
       a.softmax!(x, y, rows, cols);
     },
     softmaxBackward(y, dy, dx, rows, cols) {
-      for (const [b, n] of [[y, 'y'], [dy, 'dy'], [dx, 'dx']] as const) need(b, rows * cols, `softmaxBackward ${n}`);
+      for (const [b, n] of [
+        [y, 'y'],
+        [dy, 'dy'],
+        [dx, 'dx'],
+      ] as const)
+        need(b, rows * cols, `softmaxBackward ${n}`);
       a.softmaxBackward!(y, dy, dx, rows, cols);
     },
     layerNorm(x, w, b, y, mean, rstd, rows, cols, eps) {
@@ -178,14 +221,16 @@ export function loadNativeBackend(): Backend | null {
       need(ids, N, 'embedding ids');
       need(out, N * D, 'embedding out');
       const V = table.length / D;
-      for (let i = 0; i < N; i++) if (!(ids[i]! >= 0 && ids[i]! < V)) throw new ShapeError(`embedding: id ${ids[i]} at ${i} is outside [0, ${V})`);
+      for (let i = 0; i < N; i++)
+        if (!(ids[i]! >= 0 && ids[i]! < V)) throw new ShapeError(`embedding: id ${ids[i]} at ${i} is outside [0, ${V})`);
       a.embedding!(table, ids, out, N, D);
     },
     embeddingBackward(dOut, ids, dTable, N, D) {
       need(ids, N, 'ids');
       need(dOut, N * D, 'dOut');
       const V = dTable.length / D;
-      for (let i = 0; i < N; i++) if (!(ids[i]! >= 0 && ids[i]! < V)) throw new ShapeError(`embedding: id ${ids[i]} at ${i} is outside [0, ${V})`);
+      for (let i = 0; i < N; i++)
+        if (!(ids[i]! >= 0 && ids[i]! < V)) throw new ShapeError(`embedding: id ${ids[i]} at ${i} is outside [0, ${V})`);
       a.embeddingBackward!(dOut, ids, dTable, N, D);
     },
     crossEntropy(logits, targets, ignoreIndex, losses, lse, N, V) {
@@ -193,14 +238,18 @@ export function loadNativeBackend(): Backend | null {
       need(targets, N, 'targets');
       need(losses, N, 'losses');
       need(lse, N, 'lse');
-      for (let i = 0; i < N; i++) if (targets[i] !== ignoreIndex && !(targets[i]! >= 0 && targets[i]! < V)) throw new ShapeError(`crossEntropy: target ${targets[i]} at ${i} is outside [0, ${V})`);
+      for (let i = 0; i < N; i++)
+        if (targets[i] !== ignoreIndex && !(targets[i]! >= 0 && targets[i]! < V))
+          throw new ShapeError(`crossEntropy: target ${targets[i]} at ${i} is outside [0, ${V})`);
       return a.crossEntropy!(logits, targets, ignoreIndex, losses, lse, N, V) as number;
     },
     crossEntropyBackward(logits, targets, ignoreIndex, lse, scale, dLogits, N, V) {
       need(logits, N * V, 'logits');
       need(dLogits, N * V, 'dLogits');
       need(targets, N, 'targets');
-      for (let i = 0; i < N; i++) if (targets[i] !== ignoreIndex && !(targets[i]! >= 0 && targets[i]! < V)) throw new ShapeError(`crossEntropy: target ${targets[i]} at ${i} is outside [0, ${V})`);
+      for (let i = 0; i < N; i++)
+        if (targets[i] !== ignoreIndex && !(targets[i]! >= 0 && targets[i]! < V))
+          throw new ShapeError(`crossEntropy: target ${targets[i]} at ${i} is outside [0, ${V})`);
       a.crossEntropyBackward!(logits, targets, ignoreIndex, lse, scale, dLogits, N, V);
     },
     attention(s, q, k, v, out, lse) {

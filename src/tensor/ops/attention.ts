@@ -50,7 +50,8 @@ registerOp<{ positions: Int32Array; invFreq: Float32Array }>('rope', {
   },
 });
 
-export const attention = (q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale = 1 / Math.sqrt(q.shape[3]!)) => run('attention', [q, k, v], { mask, scale });
+export const attention = (q: Tensor, k: Tensor, v: Tensor, mask: AttentionMask, scale = 1 / Math.sqrt(q.shape[3]!)) =>
+  run('attention', [q, k, v], { mask, scale });
 
 /** positions: [B·T] absolute positions; invFreq: [Dh/2] (theta and scaling folded in). */
 export const rope = (x: Tensor, positions: Int32Array, invFreq: Float32Array) => run('rope', [x], { positions, invFreq });

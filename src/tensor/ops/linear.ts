@@ -29,7 +29,22 @@ function forward(x: Tensor, w: Stored, b: Tensor | undefined): Tensor {
   const y = activation([...x.shape.slice(0, -1), out]);
   // With a bias, every row starts as b and the GEMM adds x·Wᵀ to it (beta = 1).
   if (b) for (let i = 0; i < N; i++) y.data.set(b.data, i * out);
-  getBackend().gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: b ? 1 : 0, A: x.data, lda: inF, B: w.B, bDtype: w.bDtype, ldb: inF, C: y.data, ldc: out });
+  getBackend().gemm({
+    transA: false,
+    transB: true,
+    M: N,
+    N: out,
+    K: inF,
+    alpha: 1,
+    beta: b ? 1 : 0,
+    A: x.data,
+    lda: inF,
+    B: w.B,
+    bDtype: w.bDtype,
+    ldb: inF,
+    C: y.data,
+    ldc: out,
+  });
   return y;
 }
 
@@ -38,7 +53,22 @@ function inputGrad(x: Tensor, w: Stored, g: Float32Array): Float32Array | null {
   if (!x.requiresGrad) return null;
   const N = x.size / w.inF;
   const dx = gradBuffer(x.size);
-  getBackend().gemm({ transA: false, transB: false, M: N, N: w.inF, K: w.out, alpha: 1, beta: 0, A: g, lda: w.out, B: w.B, bDtype: w.bDtype, ldb: w.inF, C: dx, ldc: w.inF });
+  getBackend().gemm({
+    transA: false,
+    transB: false,
+    M: N,
+    N: w.inF,
+    K: w.out,
+    alpha: 1,
+    beta: 0,
+    A: g,
+    lda: w.out,
+    B: w.B,
+    bDtype: w.bDtype,
+    ldb: w.inF,
+    C: dx,
+    ldc: w.inF,
+  });
   return dx;
 }
 
@@ -50,7 +80,21 @@ function biasGrad(b: Tensor | undefined, g: Float32Array, out: number): Float32A
   const rows = g.length / out;
   if (ones.length < rows) ones = new Float32Array(rows).fill(1);
   const db = gradBuffer(out);
-  getBackend().gemm({ transA: false, transB: false, M: 1, N: out, K: rows, alpha: 1, beta: 0, A: ones, lda: rows, B: g, ldb: out, C: db, ldc: out });
+  getBackend().gemm({
+    transA: false,
+    transB: false,
+    M: 1,
+    N: out,
+    K: rows,
+    alpha: 1,
+    beta: 0,
+    A: ones,
+    lda: rows,
+    B: g,
+    ldb: out,
+    C: db,
+    ldc: out,
+  });
   return db;
 }
 
@@ -63,7 +107,21 @@ registerOp<null>('linear', {
     let dw: Float32Array | null = null;
     if (w!.requiresGrad) {
       dw = gradBuffer(w!.size);
-      getBackend().gemm({ transA: true, transB: false, M: s.out, N: s.inF, K: x!.size / s.inF, alpha: 1, beta: 0, A: g, lda: s.out, B: x!.data, ldb: s.inF, C: dw, ldc: s.inF });
+      getBackend().gemm({
+        transA: true,
+        transB: false,
+        M: s.out,
+        N: s.inF,
+        K: x!.size / s.inF,
+        alpha: 1,
+        beta: 0,
+        A: g,
+        lda: s.out,
+        B: x!.data,
+        ldb: s.inF,
+        C: dw,
+        ldc: s.inF,
+      });
     }
     return [inputGrad(x!, s, g), dw, biasGrad(b, g, s.out)];
   },
@@ -91,7 +149,21 @@ registerOp<null>('matmul', {
     const [K, M] = w!.shape as [number, number];
     const N = x!.size / K;
     const y = activation([...x!.shape.slice(0, -1), M]);
-    getBackend().gemm({ transA: false, transB: false, M: N, N: M, K, alpha: 1, beta: 0, A: x!.data, lda: K, B: w!.data, ldb: M, C: y.data, ldc: M });
+    getBackend().gemm({
+      transA: false,
+      transB: false,
+      M: N,
+      N: M,
+      K,
+      alpha: 1,
+      beta: 0,
+      A: x!.data,
+      lda: K,
+      B: w!.data,
+      ldb: M,
+      C: y.data,
+      ldc: M,
+    });
     return { output: y };
   },
   backward([x, w], _y, g) {
@@ -114,6 +186,7 @@ registerOp<null>('matmul', {
 
 /** y = x · W with W stored [in, out]. */
 export const matmul = (x: Tensor, w: Tensor) => {
-  if (w.shape.length !== 2 || x.shape[x.shape.length - 1] !== w.shape[0]) throw new ShapeError(`matmul: [${x.shape.join(', ')}] · [${w.shape.join(', ')}]`);
+  if (w.shape.length !== 2 || x.shape[x.shape.length - 1] !== w.shape[0])
+    throw new ShapeError(`matmul: [${x.shape.join(', ')}] · [${w.shape.join(', ')}]`);
   return run('matmul', [x, w], null);
 };

@@ -3,7 +3,21 @@
 // a third of the activations; a trainable base weight is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tensor, Bf16Tensor, backward, linear, add, scale, sum, gelu, dropout, loraLinear, tapeActivationFloats, clearTape, getBackend } from '../index.ts';
+import {
+  Tensor,
+  Bf16Tensor,
+  backward,
+  linear,
+  add,
+  scale,
+  sum,
+  gelu,
+  dropout,
+  loraLinear,
+  tapeActivationFloats,
+  clearTape,
+  getBackend,
+} from '../index.ts';
 import type { Weight } from '../index.ts';
 import { Rng } from '../../util/index.ts';
 import { assertClose } from '../testing/index.ts';
@@ -13,7 +27,11 @@ const [N, IN, OUT, R] = [37, 24, 40, 4];
 
 function tensor(rng: Rng, shape: number[], s: number, requiresGrad: boolean): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return new Tensor(shape, Float32Array.from({ length: n }, () => rng.normal() * s), { requiresGrad });
+  return new Tensor(
+    shape,
+    Float32Array.from({ length: n }, () => rng.normal() * s),
+    { requiresGrad },
+  );
 }
 
 function grads(params: Tensor[], build: () => Tensor): { y: Float32Array; g: Float32Array[] } {

@@ -35,10 +35,39 @@ registerOp<LoraAttrs>('loraLinear', {
     const W = weightOf(w);
     const y = activation([...x.shape.slice(0, -1), out]);
     if (b) for (let i = 0; i < N; i++) y.data.set(b.data, i * out);
-    gemm({ transA: false, transB: true, M: N, N: out, K: inF, alpha: 1, beta: b ? 1 : 0, A: x.data, lda: inF, B: W.data, bDtype: W.dtype, ldb: inF, C: y.data, ldc: out });
+    gemm({
+      transA: false,
+      transB: true,
+      M: N,
+      N: out,
+      K: inF,
+      alpha: 1,
+      beta: b ? 1 : 0,
+      A: x.data,
+      lda: inF,
+      B: W.data,
+      bDtype: W.dtype,
+      ldb: inF,
+      C: y.data,
+      ldc: out,
+    });
     const ha = new Float32Array(N * r); // h·Aᵀ [N, r]: kept for backward
     gemm({ transA: false, transB: true, M: N, N: r, K: inF, alpha: 1, beta: 0, A: h.data, lda: inF, B: A.data, ldb: inF, C: ha, ldc: r });
-    gemm({ transA: false, transB: true, M: N, N: out, K: r, alpha: scaling, beta: 1, A: ha, lda: r, B: B.data, ldb: r, C: y.data, ldc: out });
+    gemm({
+      transA: false,
+      transB: true,
+      M: N,
+      N: out,
+      K: r,
+      alpha: scaling,
+      beta: 1,
+      A: ha,
+      lda: r,
+      B: B.data,
+      ldb: r,
+      C: y.data,
+      ldc: out,
+    });
     return { output: y, saved: ha };
   },
   backward(inputs, _y, g, saved, { w, scaling, shared }) {
@@ -65,8 +94,24 @@ registerOp<LoraAttrs>('loraLinear', {
     let dx: Float32Array | null = null;
     if (x.requiresGrad) {
       dx = gradBuffer(x.size); // g · W (+ d(h·Aᵀ) · A when h is x)
-      gemm({ transA: false, transB: false, M: N, N: inF, K: out, alpha: 1, beta: 0, A: g, lda: out, B: W.data, bDtype: W.dtype, ldb: inF, C: dx, ldc: inF });
-      if (shared) gemm({ transA: false, transB: false, M: N, N: inF, K: r, alpha: 1, beta: 1, A: dha, lda: r, B: A.data, ldb: inF, C: dx, ldc: inF });
+      gemm({
+        transA: false,
+        transB: false,
+        M: N,
+        N: inF,
+        K: out,
+        alpha: 1,
+        beta: 0,
+        A: g,
+        lda: out,
+        B: W.data,
+        bDtype: W.dtype,
+        ldb: inF,
+        C: dx,
+        ldc: inF,
+      });
+      if (shared)
+        gemm({ transA: false, transB: false, M: N, N: inF, K: r, alpha: 1, beta: 1, A: dha, lda: r, B: A.data, ldb: inF, C: dx, ldc: inF });
     }
     let dh: Float32Array | null = null;
     if (!shared && h.requiresGrad) {
@@ -88,7 +133,8 @@ registerOp<LoraAttrs>('loraLinear', {
  * A [r, in], B [out, r]; `h` is dropout(x), or x itself when there is no dropout.
  */
 export function loraLinear(x: Tensor, h: Tensor, w: Weight, b: Tensor | null, A: Tensor, B: Tensor, scaling: number): Tensor {
-  if (!(w instanceof Bf16Tensor) && w.requiresGrad) throw new ShapeError('loraLinear: the base weight must be frozen (train it with linear)', { field: w.name ?? 'weight' });
+  if (!(w instanceof Bf16Tensor) && w.requiresGrad)
+    throw new ShapeError('loraLinear: the base weight must be frozen (train it with linear)', { field: w.name ?? 'weight' });
   const [out, inF] = w.shape as [number, number];
   assertShape(x, [...x.shape.slice(0, -1).map(() => null), inF], 'loraLinear input');
   if (h !== x) assertShape(h, x.shape, 'loraLinear dropout input');

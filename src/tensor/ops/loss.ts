@@ -38,4 +38,5 @@ registerOp<{ targets: Int32Array; ignoreIndex: number }>('crossEntropy', {
 });
 
 export const embedding = (table: Tensor, ids: Int32Array) => run('embedding', [table], { ids });
-export const crossEntropy = (logits: Tensor, targets: Int32Array, ignoreIndex = -100) => run('crossEntropy', [logits], { targets, ignoreIndex });
+export const crossEntropy = (logits: Tensor, targets: Int32Array, ignoreIndex = -100) =>
+  run('crossEntropy', [logits], { targets, ignoreIndex });

@@ -42,5 +42,6 @@ registerOp<{ eps: number; addOne: boolean }>('rmsNorm', {
   },
 });
 
-export const layerNorm = (x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1e-5) => run('layerNorm', [x, ...(w ? [w] : []), ...(b ? [b] : [])], { eps });
+export const layerNorm = (x: Tensor, w: Tensor | null, b: Tensor | null, eps = 1e-5) =>
+  run('layerNorm', [x, ...(w ? [w] : []), ...(b ? [b] : [])], { eps });
 export const rmsNorm = (x: Tensor, w: Tensor, eps = 1e-6, addOne = false) => run('rmsNorm', [x, w], { eps, addOne });

@@ -116,7 +116,8 @@ export const addRows = (x: Tensor, rows: Tensor) => {
 };
 
 export const poolPatches = (x: Tensor, side: number, out: number) => {
-  if (x.shape.length !== 3 || x.shape[1] !== side * side || side % out !== 0) throw new ShapeError(`poolPatches: [${x.shape.join(', ')}] from a ${side}×${side} grid to ${out}×${out}`);
+  if (x.shape.length !== 3 || x.shape[1] !== side * side || side % out !== 0)
+    throw new ShapeError(`poolPatches: [${x.shape.join(', ')}] from a ${side}×${side} grid to ${out}×${out}`);
   return run('poolPatches', [x], { side, out });
 };
 
@@ -141,6 +142,7 @@ export function embeddingBf16(table: Bf16Tensor, ids: Int32Array): Tensor {
   const D = table.shape[1]!;
   const out = activation([ids.length, D]);
   const B = getBackend();
-  for (let n = 0; n < ids.length; n++) B.bf16ToF32(table.bits.subarray(ids[n]! * D, (ids[n]! + 1) * D), out.data.subarray(n * D, (n + 1) * D), D);
+  for (let n = 0; n < ids.length; n++)
+    B.bf16ToF32(table.bits.subarray(ids[n]! * D, (ids[n]! + 1) * D), out.data.subarray(n * D, (n + 1) * D), D);
   return out;
 }

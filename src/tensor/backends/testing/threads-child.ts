@@ -20,7 +20,14 @@ function close(a: Float32Array, b: Float32Array, tol: number, what: string): voi
     }
   }
 }
-for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, true, false], [257, 96, 33, true, true], [3, 701, 257, false, true], [1, 4099, 64, false, true], [5, 4099, 64, false, true]] as const) {
+for (const [M, Nn, K, tA, tB] of [
+  [300, 200, 70, false, true],
+  [64, 513, 90, true, false],
+  [257, 96, 33, true, true],
+  [3, 701, 257, false, true],
+  [1, 4099, 64, false, true],
+  [5, 4099, 64, false, true],
+] as const) {
   const A = randn(M * K);
   const B = randn(K * Nn);
   const c1 = new Float32Array(M * Nn);
@@ -32,14 +39,34 @@ for (const [M, Nn, K, tA, tB] of [[300, 200, 70, false, true], [64, 513, 90, tru
 }
 // The decode path (M ≤ 4, weight [N, K]) splits weights of 64 KiB and more (2 MiB when the workers
 // do not spin) by rows across the threads: fp32 and bf16 against the reference, and each row of a batch equal to the row alone.
-for (const [bf16, Nn, K] of [[false, 1100, 1024], [true, 1100, 1024], [false, 129, 160], [true, 257, 130]] as const) {
+for (const [bf16, Nn, K] of [
+  [false, 1100, 1024],
+  [true, 1100, 1024],
+  [false, 129, 160],
+  [true, 257, 130],
+] as const) {
   const Bf = randn(Nn * K);
   const B = bf16 ? new Uint16Array(Bf.length) : Bf;
   if (bf16) R.f32ToBf16(Bf, B as Uint16Array, Bf.length);
   const A = randn(3 * K);
   const gemm = (K_: typeof R, M: number, rows: Float32Array) => {
     const C = new Float32Array(M * Nn);
-    K_.gemm({ transA: false, transB: true, M, N: Nn, K, alpha: 1, beta: 0, A: rows, lda: K, B, bDtype: bf16 ? 'bf16' : 'f32', ldb: K, C, ldc: Nn });
+    K_.gemm({
+      transA: false,
+      transB: true,
+      M,
+      N: Nn,
+      K,
+      alpha: 1,
+      beta: 0,
+      A: rows,
+      lda: K,
+      B,
+      bDtype: bf16 ? 'bf16' : 'f32',
+      ldb: K,
+      C,
+      ldc: Nn,
+    });
     return C;
   };
   const batch = gemm(N, 3, A);
@@ -54,7 +81,18 @@ for (const [bf16, Nn, K] of [[false, 1100, 1024], [true, 1100, 1024], [false, 12
     }
   }
 }
-const s = { B: 3, Tq: 40, Tk: 40, Hq: 4, Hkv: 2, Dh: 16, qOffset: 0, kvBatchStride: 40 * 2 * 16, scale: 0.25, mask: { causal: true, window: 0 } };
+const s = {
+  B: 3,
+  Tq: 40,
+  Tk: 40,
+  Hq: 4,
+  Hkv: 2,
+  Dh: 16,
+  qOffset: 0,
+  kvBatchStride: 40 * 2 * 16,
+  scale: 0.25,
+  mask: { causal: true, window: 0 },
+};
 const q = randn(3 * 40 * 4 * 16);
 const k = randn(3 * 40 * 2 * 16);
 const v = randn(3 * 40 * 2 * 16);
@@ -87,7 +125,16 @@ close(y1, y2, 1e-5, 'softmax');
   const A = randn(K);
   const once = new Float32Array(Nn);
   N.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C: once, ldc: Nn });
-  close(once, (() => { const c = new Float32Array(Nn); R.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C: c, ldc: Nn }); return c; })(), 1e-4, 'small decode gemm');
+  close(
+    once,
+    (() => {
+      const c = new Float32Array(Nn);
+      R.gemm({ transA: false, transB: true, M: 1, N: Nn, K, alpha: 1, beta: 0, A, lda: K, B, ldb: K, C: c, ldc: Nn });
+      return c;
+    })(),
+    1e-4,
+    'small decode gemm',
+  );
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (let it = 0; it < 3000; it++) {
     const C = new Float32Array(Nn);

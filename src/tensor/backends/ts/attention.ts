@@ -22,7 +22,14 @@ export function visible(s: AttentionShape, b: number, t: number, j: number): boo
 const qIndex = (s: AttentionShape, b: number, t: number, h: number) => ((b * s.Tq + t) * s.Hq + h) * s.Dh;
 const kIndex = (s: AttentionShape, b: number, j: number, h: number) => b * s.kvBatchStride + (j * s.Hkv + h) * s.Dh;
 
-export function attention(s: AttentionShape, q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array): void {
+export function attention(
+  s: AttentionShape,
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  out: Float32Array,
+  lse: Float32Array,
+): void {
   const group = s.Hq / s.Hkv;
   const scores = new Float64Array(s.Tk);
   for (let b = 0; b < s.B; b++) {
