@@ -61,7 +61,10 @@ export const demoCommand = defineCommand({
     const model = f.model ?? join(PACKAGE_ROOT, 'models', 'base');
     const adapter = f.adapter ?? join(PACKAGE_ROOT, 'models', 'vla');
     const shown = (p: string) => (p.startsWith(PACKAGE_ROOT) ? relative(process.cwd(), p) || '.' : p);
-    if (f.rollouts > 0) {
+    // Without --adapter, a package without models/vla (a checkout before it was made) runs steps 1-4.
+    const packaged = f.adapter === undefined && f.model === undefined && !existsSync(adapter);
+    const rollouts = packaged ? 0 : f.rollouts;
+    if (rollouts > 0) {
       for (const [dir, what] of [
         [model, 'base model'],
         [adapter, 'adapter'],
@@ -128,9 +131,10 @@ export const demoCommand = defineCommand({
       `   the strict decoder reads it back as ${parsed.ok ? `${parsed.value.length} element(s)` : 'an error'}; "[[4.2, NaN, 0, 1]]" gives: ${(codec.decode('[[4.2, NaN, 0, 1]]') as { ok: false; error: Error }).error.message}`,
     );
     const files = `${join(out, 'sim')} (RLDS), ${join(out, 'ann')} (annotations), ${join(out, 'sft')} (SFT dataset)`;
-    if (f.rollouts > 0) {
+    if (packaged && f.rollouts > 0) console.log(`\n5. skipped: this package has no ${shown(adapter)} (make it with scripts/make-vla.sh)`);
+    if (rollouts > 0) {
       console.log(
-        `\n5. the VLA acting in closed loop: ${shown(model)} + LoRA adapter ${shown(adapter)}, ${f.rollouts} new episodes (pick, pick-place), greedy, every stage under its grammar`,
+        `\n5. the VLA acting in closed loop: ${shown(model)} + LoRA adapter ${shown(adapter)}, ${rollouts} new episodes (pick, pick-place), greedy, every stage under its grammar`,
       );
       const spec: EvalPolicySpec = { kind: 'model', seed: f.seed, model, adapter, greedy: true, verifier: 'model', constrained: true };
       const results = await evaluateSim({
@@ -138,7 +142,7 @@ export const demoCommand = defineCommand({
         policyInfo: { ...spec },
         suites: ['in-distribution'],
         families: ['pick', 'pick-place'],
-        episodes: f.rollouts,
+        episodes: rollouts,
         seed: f.seed,
         out: join(out, 'rollouts'),
         limits: EPISODE_DEFAULTS,
@@ -147,7 +151,7 @@ export const demoCommand = defineCommand({
       console.log(simTable(results));
       console.log(`   each episode as a GIF (subtask, plan and chunk on every frame): ${join(out, 'rollouts', 'videos')}/`);
     }
-    console.log(`\nfiles: ${files}${f.rollouts > 0 ? `, ${join(out, 'rollouts')} (closed-loop results, traces, GIFs)` : ''}`);
+    console.log(`\nfiles: ${files}${rollouts > 0 ? `, ${join(out, 'rollouts')} (closed-loop results, traces, GIFs)` : ''}`);
     console.log(
       `next: vlm2vla train --preset vla --model models/base --data ${join(out, 'sft')} --out runs/demo-vla, then vlm2vla eval vqa and vlm2vla eval sim (see README.md)`,
     );
