@@ -91,7 +91,7 @@ const targets = [
     target: '≥ 85%',
     value: (() => {
       const [c, r] = Object.entries(vqa.retention)
-        .filter(([k]) => k !== 'overall')
+        .filter(([k, v]) => k !== 'overall' && v !== null)
         .sort((a, b) => (a[1] ?? 0) - (b[1] ?? 0))[0]!;
       return `${pct(r)} (${c})`;
     })(),
