@@ -251,6 +251,7 @@ node --import tsx scripts/vla-card.ts W models/vla
 |---|---|---|---|
 ${targets.map((x) => `| ${x.what} | ${x.target} | ${x.value} | ${verdict(x.ok)} |`).join('\n')}
 
+${targets.every((x) => x.ok) ? '' : `Where a target is missed, the settings tried, their numbers and what the outputs show are in the dated notes (docs/notes/) and docs/train.md.\n`}
 ## Outputs per stage (validation episodes, greedy; \`vlm2vla eval actions\`)
 
 ${actions.examples} validation examples; well-formed = the stage's strict decoder accepts the answer.
